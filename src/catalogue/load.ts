@@ -1,0 +1,176 @@
+// Reads and validates a target catalogue, naming file, line and field path
+// for every problem.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { unsafeNameReason, unsafeUrlReason } from '../cache/names.js';
+import { UserError } from '../errors.js';
+import type { Artifact, Catalogue, Target } from './types.js';
+
+const ARTIFACT_KEYS = new Set(['section', 'file', 'url', 'urls', 'sha256', 'size']);
+
+/** Variables a URL may use as ${name}; values come from configuration. */
+export type UrlVars = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly warnings: string[] = [];
+  constructor(
+    readonly file: string,
+    readonly lines: LineCounter,
+    readonly vars: UrlVars,
+  ) {}
+
+  line(node: Node | null | undefined): number {
+    const offset = node?.range?.[0];
+    return offset === undefined ? 1 : this.lines.linePos(offset).line;
+  }
+
+  fail(node: Node | null | undefined, field: string, problem: string): never {
+    throw new UserError(`${this.file}:${this.line(node)}: ${field} ${problem}`, 'Fix the target catalogue and run again.');
+  }
+
+  /** ${name} substitution; an unknown or unset variable is an error. */
+  expand(node: Node, field: string, value: string): string {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const v = this.vars[name];
+      if (v === undefined || v === '') {
+        this.fail(node, field, `uses \${${name}}, which is not set (known: ${Object.keys(this.vars).join(', ') || 'none'}; set it in .env or the environment)`);
+      }
+      return v.replace(/\/+$/, '');
+    });
+  }
+}
+
+/** Load a catalogue file; `vars` fill ${...} in URLs. */
+export async function loadCatalogue(file: string, vars: UrlVars = {}): Promise<Catalogue> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read target catalogue ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`, 'Pass --targets FILE or set G3_TARGETS.');
+  }
+  return parseCatalogue(text, file, vars);
+}
+
+/** Parse catalogue text (exported for tests). */
+export function parseCatalogue(text: string, file: string, vars: UrlVars = {}): Catalogue {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const display = path.relative(process.cwd(), file) || file;
+  const r: Reader = new Reader(display, lines, vars);
+  const firstError = doc.errors[0];
+  if (firstError) {
+    const line = firstError.linePos?.[0]?.line ?? 1;
+    throw new UserError(`${display}:${line}: malformed YAML: ${firstError.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
+  }
+  const root = doc.contents;
+  if (!isMap(root)) r.fail(root, 'document', 'must be a mapping with a "targets" key');
+  const targetsNode = root.get('targets', true) as Node | undefined;
+  if (!isMap(targetsNode)) r.fail(targetsNode ?? root, 'targets', 'must be a mapping of target names to targets');
+  for (const pair of root.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+    if (key !== 'targets') r.warnings.push(`${display}:${r.line(pair.key as Node)}: unknown top-level key "${key}" ignored`);
+  }
+  const targets = new Map<string, Target>();
+  for (const pair of targetsNode.items) {
+    const nameNode = pair.key as Node;
+    const name = isScalar(nameNode) ? String(nameNode.value) : '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) r.fail(nameNode, `targets.${name}`, 'is not a valid target name (letters, digits, ".", "_", "-")');
+    targets.set(name, readTarget(r, name, pair.value as Node));
+  }
+  return { file, targets, warnings: r.warnings };
+}
+
+function readTarget(r: Reader, name: string, node: Node | null): Target {
+  const field = `targets.${name}`;
+  if (node === null || (isScalar(node) && node.value === null)) return { name, artifacts: [], extra: {} };
+  if (!isMap(node)) r.fail(node, field, 'must be a mapping');
+  const extra: Record<string, unknown> = {};
+  let description: string | undefined;
+  let artifacts: Artifact[] = [];
+  for (const pair of (node as YAMLMap).items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    const value = pair.value as Node;
+    if (key === 'artifacts') artifacts = readArtifacts(r, `${field}.artifacts`, value);
+    else if (key === 'description') description = isScalar(value) ? String(value.value) : r.fail(value, `${field}.description`, 'must be a string');
+    else extra[key] = value && 'toJSON' in value ? (value as { toJSON(): unknown }).toJSON() : value;
+  }
+  return { name, description, artifacts, extra };
+}
+
+function readArtifacts(r: Reader, field: string, node: Node | null): Artifact[] {
+  if (!isSeq(node)) r.fail(node, field, 'must be a list of artifacts');
+  const seen = new Map<string, Artifact>();
+  node.items.forEach((item, i) => {
+    const a = readArtifact(r, `${field}[${i}]`, item as Node);
+    const key = `${a.section}/${a.file}`;
+    const prior = seen.get(key);
+    if (prior && prior.sha256 !== a.sha256) r.fail(item as Node, `${field}[${i}]`, `declares ${key} again with another sha256 (first at line ${prior.origin.line})`);
+    if (!prior) seen.set(key, a);
+  });
+  return [...seen.values()];
+}
+
+function readArtifact(r: Reader, field: string, node: Node): Artifact {
+  if (!isMap(node)) r.fail(node, field, 'must be a mapping with section, file, url(s) and sha256');
+  const get = (k: string) => node.get(k, true) as Node | undefined;
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+    if (!ARTIFACT_KEYS.has(key)) r.warnings.push(`${r.file}:${r.line(pair.key as Node)}: ${field}.${key} is not a known artifact key; ignored`);
+  }
+  const str = (k: string): string => {
+    const n = get(k);
+    if (!isScalar(n) || typeof n.value !== 'string') r.fail(n ?? node, `${field}.${k}`, n ? 'must be a string' : 'is required');
+    return n.value as string;
+  };
+  const section = str('section');
+  const sectionProblem = unsafeNameReason(section);
+  if (sectionProblem) r.fail(get('section'), `${field}.section`, sectionProblem);
+  const file = str('file');
+  const fileProblem = unsafeNameReason(file);
+  if (fileProblem) r.fail(get('file'), `${field}.file`, fileProblem);
+  const sha256 = str('sha256').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(sha256)) r.fail(get('sha256'), `${field}.sha256`, 'must be 64 hexadecimal digits');
+  let size: number | undefined;
+  const sizeNode = get('size');
+  if (sizeNode !== undefined) {
+    const v = isScalar(sizeNode) ? sizeNode.value : undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) r.fail(sizeNode, `${field}.size`, 'must be a whole number of bytes');
+    size = v;
+  }
+  const urls = readUrls(r, field, get('url'), get('urls'), node);
+  return { section, file, urls, sha256, size, origin: { file: r.file, line: r.line(node) } };
+}
+
+function readUrls(r: Reader, field: string, one: Node | undefined, many: Node | undefined, at: Node): string[] {
+  if (one && many) r.fail(many, `${field}.urls`, 'cannot be given together with url');
+  const raw: Array<[Node, string]> = [];
+  if (one) {
+    if (!isScalar(one) || typeof one.value !== 'string') r.fail(one, `${field}.url`, 'must be a string');
+    raw.push([one, `${field}.url`]);
+  } else if (many) {
+    if (!isSeq(many) || many.items.length === 0) r.fail(many, `${field}.urls`, 'must be a non-empty list of URLs');
+    many.items.forEach((n, i) => {
+      if (!isScalar(n) || typeof n.value !== 'string') r.fail(n as Node, `${field}.urls[${i}]`, 'must be a string');
+      raw.push([n as Node, `${field}.urls[${i}]`]);
+    });
+  } else {
+    r.fail(at, `${field}.url`, 'is required (or urls: [...])');
+  }
+  return raw.map(([n, f]) => {
+    const url = r.expand(n, f, String((n as { value: unknown }).value));
+    const problem = unsafeUrlReason(url);
+    if (problem) r.fail(n, f, problem);
+    return url;
+  });
+}
+
+/** The named target, or a UserError listing the known ones. */
+export function findTarget(cat: Catalogue, name: string): Target {
+  const t = cat.targets.get(name);
+  if (!t) {
+    const known = [...cat.targets.keys()].sort().join(', ') || '(none)';
+    throw new UserError(`unknown target "${name}" in ${cat.file}`, `Known targets: ${known}.`);
+  }
+  return t;
+}

@@ -1,0 +1,81 @@
+// Help texts for the builder and its commands.
+import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from './args.js';
+
+/** Commands the builder knows, and whether they work yet. */
+export const COMMANDS: Record<string, { summary: string; pending?: string }> = {
+  cache: { summary: 'refresh the target\'s verified .g3-cache (local → shared → origin)' },
+  pre_build: { summary: 'decide whether the image needs building', pending: 'the rebuild decision (issue #6)' },
+  build: { summary: 'build the composer image and the disk image', pending: 'the compose stage (issue #4)' },
+  push: { summary: 'push the image to its registry', pending: 'push (issue #6)' },
+  post_push: { summary: 'write the build report', pending: 'post_push (issue #6)' },
+  all: { summary: 'pre_build → build → push → post_push', pending: 'the pipeline (issue #6)' },
+  'all-no-push': { summary: 'pre_build → build', pending: 'the pipeline (issue #6)' },
+  validate: { summary: 'validate the target\'s image template', pending: 'image templates (issue #3)' },
+  lock: { summary: 'resolve packages and write the lock file', pending: 'the Debian provider (issue #3)' },
+  base: { summary: 'create the base image from the package cache', pending: 'the compose stage (issue #4)' },
+  inspect: { summary: 'describe a built image', pending: 'finalize (issue #5)' },
+};
+
+function optionLines(opts: typeof GLOBAL_OPTIONS): string {
+  return Object.entries(opts)
+    .map(([name, o]) => {
+      const left = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+      return `  ${left.padEnd(26)} ${o.description}`;
+    })
+    .join('\n');
+}
+
+/** The builder's main help. */
+export function mainHelp(prog: string): string {
+  const cmds = Object.entries(COMMANDS)
+    .map(([n, c]) => `  ${n.padEnd(12)} ${c.summary}${c.pending ? ' [not yet available]' : ''}`)
+    .join('\n');
+  return `Usage: ${prog} <target> <command> [options]
+
+Builds OS images from verified, cached inputs.
+
+Commands:
+${cmds}
+
+Options (every command, anywhere after the command):
+${optionLines(GLOBAL_OPTIONS)}
+
+Examples:
+  ${prog} latest cache                      fill docker/.g3-cache for the target "latest"
+  ${prog} latest cache --check              exit 1 if the cache needs a refresh, changing nothing
+  ${prog} latest cache --shared-cache /srv/g3-cache --workers 16
+  ${prog} latest cache --help
+
+Exit codes: 0 success, 1 failure (or --check found work), 2 usage or bad input.
+Settings can also come from the environment or a .env file; see .g3-cache.example.
+`;
+}
+
+/** Help of one command. */
+export function commandHelp(prog: string, command: string): string {
+  const c = COMMANDS[command];
+  const own = COMMAND_OPTIONS[command];
+  const ownText = own ? `\nOptions of ${command}:\n${optionLines(own)}\n` : '';
+  const examples =
+    command === 'cache'
+      ? `
+Each artifact is looked up in the local tier (.g3-cache/<section>/<file>), then in
+the shared tier (SHARED_G3_CACHE_PATH/<section>/<file>), then downloaded; every file
+is checked against its size and SHA256 before it is used, and downloads are written
+back to the shared tier. Builders may share one shared tier concurrently (also on NFS).
+
+Examples:
+  ${prog} latest cache
+  ${prog} latest cache --check && echo up to date
+  ${prog} latest cache --verify --json
+  SHARED_G3_CACHE_PATH=/mnt/g3 ${prog} latest cache --offline
+`
+      : '';
+  return `Usage: ${prog} <target> ${command} [options]
+
+${c?.summary ?? ''}${c?.pending ? `\n\nNot yet available: ${c.pending} is still to be built.` : ''}
+${ownText}
+Global options:
+${optionLines(GLOBAL_OPTIONS)}
+${examples}`;
+}

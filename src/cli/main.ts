@@ -1,0 +1,118 @@
+// The builder CLI as a function: argv in, exit code out. builder.ts and the
+// hooks call it; tests call it directly.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { cleanupNow } from '../cache/cleanup.js';
+import type { CheckReport, RefreshReport } from '../cache/refresh.js';
+import { cache } from '../commands/cache.js';
+import { loadSettings } from '../config/load.js';
+import type { Env } from '../env.js';
+import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../errors.js';
+import { type Invocation, parseInvocation, suggest } from './args.js';
+import { COMMANDS, commandHelp, mainHelp } from './help.js';
+import { createOutput, formatBytes, type Output, pickMode, type Streams } from './output.js';
+
+export interface CliContext extends Streams {
+  env: Env;
+  cwd: string;
+  projectRoot: string;
+  /** How the user called us, for help texts. */
+  prog: string;
+}
+
+/** Run the builder CLI and return its exit code. */
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  let out: Output = createOutput('plain', false, ctx, ctx.env);
+  try {
+    const inv = parseInvocation(argv);
+    out = createOutput(pickMode(inv.flags, ctx.env, ctx.stderr.isTTY === true), inv.flags.verbose === true, ctx, ctx.env);
+    return await dispatch(inv, ctx, out);
+  } catch (err) {
+    return reportError(err, out);
+  } finally {
+    out.close();
+  }
+}
+
+async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+  if (inv.version) {
+    out.result(version(ctx.projectRoot));
+    return ExitCode.ok;
+  }
+  if (inv.target === undefined || inv.target === 'help') {
+    if (inv.help || inv.target === 'help') {
+      out.result(mainHelp(ctx.prog));
+      return ExitCode.ok;
+    }
+    throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
+  }
+  if (inv.command === undefined) {
+    if (inv.help) {
+      out.result(mainHelp(ctx.prog));
+      return ExitCode.ok;
+    }
+    throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+  }
+  const spec = COMMANDS[inv.command];
+  if (!spec) {
+    const near = suggest(inv.command, Object.keys(COMMANDS));
+    throw new UserError(`unknown command "${inv.command}"`, `${near ? `Did you mean "${near}"? ` : ''}Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+  }
+  if (inv.help) {
+    out.result(commandHelp(ctx.prog, inv.command));
+    return ExitCode.ok;
+  }
+  if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} <target> ${inv.command} [options]`);
+  if (spec.pending) throw new UserError(`"${inv.command}" is not available yet: ${spec.pending} is still to be built`, 'Use "cache" for now; see --help.');
+  const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
+  const result = await cache({ settings, target: inv.target, check: inv.flags.check === true, verify: inv.flags.verify === true, emit: (e) => out.emit(e) });
+  if (result.mode === 'check') return renderCheck(result.target, result.report, out);
+  return renderRefresh(result.target, result.report, out);
+}
+
+function renderCheck(target: string, r: CheckReport, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'cache --check', target, ...r }, null, 2));
+  else if (r.ok) out.note(`${target}: all ${r.items} items present and verified; no refresh needed`);
+  else {
+    for (const f of r.needsRefresh) out.result(`needs refresh: ${f.item}: ${f.reason}`);
+    out.note(`${target}: ${r.needsRefresh.length} of ${r.items} items need a refresh`);
+  }
+  return r.ok ? ExitCode.ok : ExitCode.failure;
+}
+
+function renderRefresh(target: string, r: RefreshReport, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'cache', target, ...r }, null, 2));
+  else {
+    out.note(
+      `${target}: ${r.items} items — ${r.hits.local} local, ${r.hits.shared} from shared, ${r.downloads} downloaded (${formatBytes(r.bytesDownloaded)})` +
+        `${r.writtenBack ? `, ${r.writtenBack} written back to shared` : ''}${r.corrupt.length ? `, ${r.corrupt.length} corrupt copies replaced` : ''} in ${r.seconds.toFixed(2)} s`,
+    );
+  }
+  for (const f of r.failures) out.error(`error: ${f.item}: ${f.url}: ${f.reason}`);
+  for (const m of r.missing) out.error(`error: ${m}: not cached, and --offline forbids downloading it`);
+  if (!r.ok) out.error(`error: ${r.failures.length ? `${new Set(r.failures.map((f) => f.item)).size} item(s) failed` : `${r.missing.length} item(s) missing`}; verified items were kept`);
+  return r.ok ? ExitCode.ok : ExitCode.failure;
+}
+
+function reportError(err: unknown, out: Output): number {
+  if (err instanceof UserError) {
+    out.error(`error: ${err.message}`);
+    if (err.hint) out.error(err.hint);
+  } else if (err instanceof StepError) {
+    out.error(`error: ${err.message}`);
+  } else if (err instanceof InternalError || err instanceof Error) {
+    out.error(`internal error: ${err.stack ?? err.message}`);
+  } else {
+    out.error(`internal error: ${String(err)}`);
+  }
+  cleanupNow();
+  return exitCodeFor(err);
+}
+
+function version(root: string): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

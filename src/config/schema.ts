@@ -1,0 +1,45 @@
+// Every setting in one place: its environment names, flag, default and
+// description. `.g3-cache.example` documents the same keys.
+
+export type Kind = 'string' | 'path' | 'int' | 'bool';
+
+export interface SettingDef {
+  key: string;
+  kind: Kind;
+  /** Environment variables, first wins. */
+  env: string[];
+  /** Long flag without the dashes, when there is one. */
+  flag?: string;
+  description: string;
+  min?: number;
+  max?: number;
+}
+
+export const SETTINGS = [
+  { key: 'targets', kind: 'path', env: ['G3_TARGETS'], flag: 'targets', description: 'target catalogue (default: docker/targets.yml in the project)' },
+  { key: 'g3_cache', kind: 'path', env: ['G3_LOCAL_CACHE'], flag: 'g3-cache', description: 'local g3-cache (default: .g3-cache beside the target catalogue, i.e. docker/.g3-cache)' },
+  { key: 'shared_cache', kind: 'path', env: ['SHARED_G3_CACHE_PATH', 'G3_SHARED_CACHE'], flag: 'shared-cache', description: 'shared g3-cache used by many builders (optional)' },
+  { key: 'cache_dir', kind: 'path', env: ['G3_CACHE_DIR'], flag: 'cache-dir', description: 'package cache root (default: ./cache)' },
+  { key: 'work_dir', kind: 'path', env: ['G3_WORK_DIR'], flag: 'work-dir', description: 'workspace root (default: ./workspace)' },
+  { key: 'workers', kind: 'int', env: ['G3_WORKERS'], flag: 'workers', description: 'parallel transfers (default: 8)', min: 1, max: 64 },
+  { key: 'offline', kind: 'bool', env: ['G3_OFFLINE'], flag: 'offline', description: 'never use the network; missing items fail (default: off)' },
+  { key: 'mirror', kind: 'string', env: ['G3_MIRROR'], description: 'Debian mirror for ${mirror} in URLs (default: from the host apt sources)' },
+  { key: 'security_mirror', kind: 'string', env: ['G3_SECURITY_MIRROR'], description: 'Debian security mirror for ${security_mirror} (default: from the host apt sources)' },
+  { key: 'http_timeout', kind: 'int', env: ['G3_HTTP_TIMEOUT'], description: 'seconds a download may stall before it is retried (default: 30)', min: 1, max: 3600 },
+  { key: 'retries', kind: 'int', env: ['G3_RETRIES'], description: 'retries per URL after the first attempt (default: 4)', min: 0, max: 20 },
+  { key: 'retry_backoff_ms', kind: 'int', env: ['G3_RETRY_BACKOFF_MS'], description: 'first retry delay in ms, doubled each retry, with jitter (default: 500)', min: 0, max: 60000 },
+  { key: 'lock_stale', kind: 'int', env: ['G3_LOCK_STALE'], description: 'seconds without heartbeat before a lock is considered stale (default: 60)', min: 1, max: 86400 },
+] as const satisfies readonly SettingDef[];
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
+export const DEFAULTS: Partial<Record<SettingKey, string>> = {
+  cache_dir: 'cache',
+  work_dir: 'workspace',
+  workers: '8',
+  offline: 'false',
+  http_timeout: '30',
+  retries: '4',
+  retry_backoff_ms: '500',
+  lock_stale: '60',
+};

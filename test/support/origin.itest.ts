@@ -1,0 +1,291 @@
+// Integration tests for the fault-injecting test origin (in-process and CLI mode).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Origin, startOrigin } from './origin.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = fileURLToPath(new URL('./origin-cli.ts', import.meta.url));
+
+let dir: string;
+const origins: Origin[] = [];
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'g3-origin-'));
+});
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(origins.splice(0).map((o) => o.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Start an origin that is closed after the test. */
+async function origin(files: Record<string, Buffer> = {}, lifetimeMs?: number): Promise<Origin> {
+  const o = await startOrigin({ files, dir, lifetimeMs });
+  origins.push(o);
+  return o;
+}
+
+/** GET a URL and collect whatever arrives; body errors are captured, not thrown. */
+async function get(url: string) {
+  const res = await request(url);
+  const chunks: Buffer[] = [];
+  let error: unknown;
+  try {
+    for await (const c of res.body) chunks.push(c as Buffer);
+  } catch (err) {
+    error = err;
+  }
+  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), error };
+}
+
+/** Send a raw request path (no client-side URL normalisation) and return the status. */
+function rawStatus(port: number, path: string): Promise<number> {
+  return new Promise((ok, fail) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      ok(res.statusCode ?? 0);
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+describe('origin: normal service', () => {
+  it('serves memory and dir files with GET and HEAD, counts GETs, 404s unknown paths', { timeout: 20_000 }, async () => {
+    const mem = randomBytes(5000);
+    const disk = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(join(dir, 'disk.bin'), disk);
+    const o = await origin({ '/tools/a.bin': mem });
+    expect(o.url).toBe(`http://127.0.0.1:${o.port}`);
+
+    const a = await get(`${o.url}/tools/a.bin`);
+    expect(a.status).toBe(200);
+    expect(a.headers['content-type']).toBe('application/octet-stream');
+    expect(a.headers['content-length']).toBe('5000');
+    expect(a.body.equals(mem)).toBe(true);
+
+    const d = await get(`${o.url}/disk.bin`);
+    expect(d.headers['content-length']).toBe(String(disk.length));
+    expect(d.body.equals(disk)).toBe(true);
+
+    const head = await request(`${o.url}/disk.bin`, { method: 'HEAD' });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe(String(disk.length));
+    await head.body.dump();
+
+    expect((await get(`${o.url}/nope`)).status).toBe(404);
+    o.setFile('/later.bin', Buffer.from('hi'));
+    expect((await get(`${o.url}/later.bin`)).body.toString()).toBe('hi');
+
+    expect(o.requests('/tools/a.bin')).toBe(1);
+    expect(o.requests('/disk.bin')).toBe(1); // HEAD is not counted
+    expect(o.requests('/nope')).toBe(1);
+    expect(o.totalRequests()).toBe(4);
+    o.resetCounts();
+    expect(o.totalRequests()).toBe(0);
+    expect(o.requests('/tools/a.bin')).toBe(0);
+  });
+
+  it('keeps connections alive', { timeout: 10_000 }, async () => {
+    const o = await origin({ '/k': Buffer.from('keep') });
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const once = () =>
+      new Promise<boolean>((ok, fail) => {
+        const req = httpRequest(`${o.url}/k`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => ok(req.reusedSocket));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+    expect(await once()).toBe(false);
+    expect(await once()).toBe(true);
+    agent.destroy();
+  });
+
+  it("rejects '..' segments with 400", { timeout: 10_000 }, async () => {
+    await writeFile(join(dir, 'ok.bin'), 'ok');
+    const o = await origin();
+    expect(await rawStatus(o.port, '/../etc/passwd')).toBe(400);
+    expect(await rawStatus(o.port, '/a/%2e%2e/%2e%2e/etc/passwd')).toBe(400);
+    expect(await rawStatus(o.port, '/a/..%2F..%2Fetc/passwd')).toBe(400);
+    expect(await rawStatus(o.port, '/ok.bin')).toBe(200);
+  });
+});
+
+describe('origin: faults', () => {
+  it('injects statuses, 429 with Retry-After, and `times` limits the fault', { timeout: 10_000 }, async () => {
+    const data = randomBytes(2048);
+    const o = await origin({ '/f': data });
+    o.fault('/f', { kind: 'status', status: 503 }, 2);
+    expect((await get(`${o.url}/f`)).status).toBe(503);
+    expect((await get(`${o.url}/f`)).status).toBe(503);
+    const ok = await get(`${o.url}/f`);
+    expect(ok.status).toBe(200);
+    expect(ok.body.equals(data)).toBe(true);
+
+    o.fault('/f', { kind: 'status', status: 429, retryAfter: '1' }, 1);
+    const limited = await get(`${o.url}/f`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('1');
+
+    // Without `times` the fault lasts until clearFaults().
+    o.fault('/f', { kind: 'status', status: 500 });
+    for (let i = 0; i < 3; i++) expect((await get(`${o.url}/f`)).status).toBe(500);
+    o.clearFaults();
+    expect((await get(`${o.url}/f`)).status).toBe(200);
+
+    // A 404 fault works even though the file exists; faults queue in order.
+    o.fault('/f', { kind: 'status', status: 404 }, 1);
+    o.fault('/f', { kind: 'truncate' }, 1);
+    expect((await get(`${o.url}/f`)).status).toBe(404);
+    expect((await get(`${o.url}/f`)).error).toBeDefined();
+    expect((await get(`${o.url}/f`)).body.equals(data)).toBe(true);
+    expect(o.requests('/f')).toBe(11);
+    expect(o.totalRequests()).toBe(11);
+  });
+
+  it('reset: half the body then a connection error', { timeout: 10_000 }, async () => {
+    const data = randomBytes(256 * 1024);
+    await writeFile(join(dir, 'big.bin'), data);
+    const o = await origin();
+    o.fault('/big.bin', { kind: 'reset' }, 1);
+    const r = await get(`${o.url}/big.bin`).catch((error: unknown) => ({ error, body: Buffer.alloc(0) }));
+    expect(r.error).toBeDefined();
+    expect(r.body.length).toBeLessThan(data.length);
+    expect((await get(`${o.url}/big.bin`)).body.equals(data)).toBe(true);
+    expect(o.requests('/big.bin')).toBe(2);
+  });
+
+  it('truncate: correct Content-Length, half the body, clean close', { timeout: 10_000 }, async () => {
+    const data = randomBytes(100_000);
+    const o = await origin({ '/t': data });
+    o.fault('/t', { kind: 'truncate' }, 1);
+    const r = await get(`${o.url}/t`);
+    expect(r.headers['content-length']).toBe('100000');
+    expect(r.error).toBeDefined();
+    expect(r.body.length).toBe(50_000);
+    expect(r.body.equals(data.subarray(0, 50_000))).toBe(true);
+  });
+
+  it('stall: ~1 KiB, silence, then the socket dies', { timeout: 10_000 }, async () => {
+    const o = await origin({ '/s': randomBytes(64 * 1024) });
+    o.fault('/s', { kind: 'stall', ms: 400 }, 1);
+    const t0 = Date.now();
+    const r = await get(`${o.url}/s`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    expect(r.error).toBeDefined();
+    expect(r.body.length).toBe(1024);
+  });
+
+  it('close() returns promptly while a stall is in progress', { timeout: 10_000 }, async () => {
+    const o = await startOrigin({ files: { '/s': randomBytes(64 * 1024) } });
+    o.fault('/s', { kind: 'stall', ms: 60_000 });
+    const res = await request(`${o.url}/s`);
+    const t0 = Date.now();
+    await o.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await expect(res.body.arrayBuffer()).rejects.toBeDefined();
+  });
+
+  it('wrong-bytes: right length, flipped content', { timeout: 10_000 }, async () => {
+    const data = randomBytes(10_000);
+    const o = await origin({ '/w': data });
+    o.fault('/w', { kind: 'wrong-bytes' }, 1);
+    const r = await get(`${o.url}/w`);
+    expect(r.error).toBeUndefined();
+    expect(r.body.length).toBe(data.length);
+    expect(r.body.equals(data)).toBe(false);
+    expect(r.body[0]).toBe((data[0] ?? 0) ^ 0xff);
+  });
+
+  it('wrong-length: Content-Length too big by 1000, then close', { timeout: 10_000 }, async () => {
+    const data = randomBytes(10_000);
+    const o = await origin({ '/l': data });
+    o.fault('/l', { kind: 'wrong-length' }, 1);
+    const r = await get(`${o.url}/l`);
+    expect(r.headers['content-length']).toBe('11000');
+    expect(r.error).toBeDefined();
+    expect(r.body.equals(data)).toBe(true);
+  });
+
+  it('slow: correct body, throttled', { timeout: 10_000 }, async () => {
+    const data = randomBytes(30_000);
+    const o = await origin({ '/slow': data });
+    o.fault('/slow', { kind: 'slow', bytesPerSecond: 50_000 }, 1);
+    const t0 = Date.now();
+    const r = await get(`${o.url}/slow`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500);
+    expect(r.error).toBeUndefined();
+    expect(r.body.equals(data)).toBe(true);
+  });
+
+  it('stops by itself when its lifetime ends', { timeout: 10_000 }, async () => {
+    const o = await origin({ '/x': Buffer.from('x') }, 200);
+    await o.closed;
+    await expect(request(`${o.url}/x`)).rejects.toBeDefined();
+  });
+});
+
+/** Spawn the CLI and wait for its single JSON announcement line. */
+async function spawnCli(args: string[]): Promise<{ child: ChildProcess; url: string; pid: number; lines: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  const rl = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((ok, fail) => {
+    rl.on('line', (l) => {
+      lines.push(l);
+      if (lines.length === 1) ok(l);
+    });
+    child.once('exit', (code) => fail(new Error(`origin-cli exited early (${code})`)));
+  });
+  const { url, pid } = JSON.parse(first) as { url: string; pid: number };
+  return { child, url, pid, lines };
+}
+
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((ok) => {
+    if (c.exitCode !== null) ok(c.exitCode);
+    else c.once('exit', (code) => ok(code));
+  });
+
+describe('origin: CLI mode', () => {
+  it('prints its url, serves --dir, reports /__stats, exits on SIGTERM', { timeout: 30_000 }, async () => {
+    const data = randomBytes(70_000);
+    await writeFile(join(dir, 'c.bin'), data);
+    const { child, url, pid, lines } = await spawnCli(['--dir', dir]);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(pid).toBe(child.pid);
+
+    expect((await get(`${url}/c.bin`)).body.equals(data)).toBe(true);
+    expect((await get(`${url}/missing`)).status).toBe(404);
+    const stats = (await (await request(`${url}/__stats`)).body.json()) as {
+      total: number;
+      perPath: Record<string, number>;
+    };
+    expect(stats).toEqual({ total: 2, perPath: { '/c.bin': 1, '/missing': 1 } });
+
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    expect(lines).toHaveLength(1);
+  });
+
+  it('exits by itself when --lifetime ends', { timeout: 30_000 }, async () => {
+    const { child } = await spawnCli(['--dir', dir, '--lifetime', '1']);
+    expect(await exited(child)).toBe(0);
+  });
+});

@@ -1,0 +1,312 @@
+// A real HTTP origin server on 127.0.0.1 for integration tests and benchmarks.
+// It serves files from memory and/or a directory, counts GET requests per path,
+// and can inject faults (bad statuses, resets, truncation, stalls, corrupt or
+// mislabelled bodies, throttling). It always stops by itself after lifetimeMs.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// One injected misbehaviour for a path; each kind is described at its line.
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string } // reply with this status (+ Retry-After if given)
+  | { kind: 'reset' } // headers + half the body, then TCP reset
+  | { kind: 'truncate' } // full Content-Length, half the body, then a clean FIN
+  | { kind: 'stall'; ms: number } // headers + first ~1 KiB, silence for ms, then destroy
+  | { kind: 'wrong-bytes' } // right length, every byte XOR 0xff
+  | { kind: 'wrong-length' } // Content-Length = real size + 1000, real body, then close
+  | { kind: 'slow'; bytesPerSecond: number }; // correct body, throttled
+
+// Options for startOrigin; files keys are URL paths starting with '/'.
+export interface OriginOptions {
+  files?: Record<string, Buffer>;
+  dir?: string;
+  lifetimeMs?: number;
+  /** Port to listen on (default 0 = any free port). */
+  port?: number;
+  /** Serve GET /__stats as JSON {total, perPath} (not counted). Used by the CLI. */
+  stats?: boolean;
+}
+
+// Handle to a running origin server.
+export interface Origin {
+  url: string;
+  port: number;
+  requests(path: string): number;
+  totalRequests(): number;
+  setFile(path: string, data: Buffer): void;
+  fault(path: string, fault: Fault, times?: number): void;
+  clearFaults(): void;
+  resetCounts(): void;
+  close(): Promise<void>;
+  /** Resolves once the server has closed (by close() or when its lifetime ends). */
+  closed: Promise<void>;
+}
+
+const DEFAULT_LIFETIME_MS = 10 * 60 * 1000;
+
+/** A body that can be read whole or in part (end exclusive). */
+interface Body {
+  size: number;
+  open(start: number, end: number): Readable;
+}
+
+function bufferBody(buf: Buffer): Body {
+  return { size: buf.length, open: (s, e) => Readable.from([buf.subarray(s, e)]) };
+}
+
+function fileBody(path: string, size: number): Body {
+  return {
+    size,
+    open: (s, e) => (e > s ? createReadStream(path, { start: s, end: e - 1 }) : Readable.from([])),
+  };
+}
+
+/** Write one chunk and wait until it is handed to the socket (or the request dies). */
+function write(res: ServerResponse, chunk: Buffer, signal: AbortSignal): Promise<void> {
+  return new Promise((ok, fail) => {
+    if (signal.aborted) return fail(new Error('aborted'));
+    const onAbort = () => fail(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    res.write(chunk, (err) => {
+      signal.removeEventListener('abort', onAbort);
+      if (err) fail(err);
+      else ok();
+    });
+  });
+}
+
+/** Copy body[start,end) to res chunk by chunk, optionally corrupting or throttling it. */
+async function copy(
+  res: ServerResponse,
+  src: Readable,
+  signal: AbortSignal,
+  opts: { xor?: boolean; bytesPerSecond?: number } = {},
+): Promise<void> {
+  const bps = opts.bytesPerSecond;
+  // Throttled output goes out in ~10 slices per second.
+  const slice = bps ? Math.max(1, Math.floor(bps / 10)) : Number.POSITIVE_INFINITY;
+  try {
+    for await (const raw of src) {
+      let chunk = raw as Buffer;
+      if (opts.xor) {
+        const flipped = Buffer.allocUnsafe(chunk.length);
+        for (let i = 0; i < chunk.length; i++) flipped[i] = (chunk[i] ?? 0) ^ 0xff;
+        chunk = flipped;
+      }
+      for (let i = 0; i < chunk.length; i += slice) {
+        const piece = chunk.subarray(i, i + slice);
+        await write(res, piece, signal);
+        if (bps) await sleep((piece.length / bps) * 1000, undefined, { signal, ref: false });
+      }
+    }
+  } finally {
+    src.destroy();
+  }
+}
+
+/** Split a request target into its raw path; null when it has a '..' segment. */
+function rawPath(url: string): string | null {
+  const path = url.split(/[?#]/, 1)[0] ?? '/';
+  for (const seg of path.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(seg);
+    } catch {
+      return null;
+    }
+    // Also catch encoded separators such as '%2F..%2F' or '..%5C'.
+    if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..')) return null;
+  }
+  return path;
+}
+
+// Start an origin on 127.0.0.1 (free port by default); resolves once listening.
+export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
+  const files = new Map<string, Buffer>(Object.entries(opts.files ?? {}));
+  const root = opts.dir ? resolve(opts.dir) : undefined;
+  const counts = new Map<string, number>();
+  const faults = new Map<string, { fault: Fault; left: number }[]>();
+  const sockets = new Set<Socket>();
+  let total = 0;
+
+  /** Look a URL path up in memory first, then under dir. */
+  async function lookup(path: string): Promise<Body | undefined> {
+    const mem = files.get(path);
+    if (mem) return bufferBody(mem);
+    if (!root) return undefined;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return undefined;
+    }
+    const full = resolve(root, `.${decoded}`);
+    if (full !== root && !full.startsWith(root + sep)) return undefined;
+    const st = await stat(full).catch(() => undefined);
+    return st?.isFile() ? fileBody(full, st.size) : undefined;
+  }
+
+  /** Take the next pending fault for a path, consuming one use of it. */
+  function takeFault(path: string): Fault | undefined {
+    const queue = faults.get(path);
+    const head = queue?.[0];
+    if (!queue || !head) return undefined;
+    if (--head.left <= 0) queue.shift();
+    if (queue.length === 0) faults.delete(path);
+    return head.fault;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = rawPath(req.url ?? '/');
+    if (opts.stats && path === '/__stats' && method === 'GET') {
+      const body = JSON.stringify({ total, perPath: Object.fromEntries(counts) });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': 0 }).end();
+      return;
+    }
+    // Only GETs are counted and faulted; HEAD always answers truthfully.
+    const isGet = method === 'GET';
+    if (isGet) {
+      const key = path ?? (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      total++;
+    }
+    if (path === null) {
+      res.writeHead(400, { 'Content-Type': 'text/plain', 'Content-Length': 12 }).end('bad request\n');
+      return;
+    }
+    const fault = isGet ? takeFault(path) : undefined;
+    if (fault?.kind === 'status') {
+      const text = `injected ${fault.status}\n`;
+      const headers: Record<string, string | number> = { 'Content-Type': 'text/plain', 'Content-Length': text.length };
+      if (fault.retryAfter !== undefined) headers['Retry-After'] = fault.retryAfter;
+      res.writeHead(fault.status, headers).end(text);
+      return;
+    }
+    const body = await lookup(path);
+    if (!body) {
+      res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 10 }).end('not found\n');
+      return;
+    }
+    const size = body.size;
+    const extra = fault?.kind === 'wrong-length' ? 1000 : 0;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size + extra });
+    if (!isGet) {
+      res.end();
+      return;
+    }
+    const socket = res.socket;
+    const half = Math.floor(size / 2);
+    switch (fault?.kind) {
+      case undefined:
+        await pipeline(body.open(0, size), res);
+        return;
+      case 'reset':
+        await copy(res, body.open(0, half), signal);
+        await new Promise((r) => setImmediate(r));
+        socket?.resetAndDestroy();
+        return;
+      case 'truncate':
+        await copy(res, body.open(0, half), signal);
+        socket?.end();
+        return;
+      case 'stall':
+        await copy(res, body.open(0, Math.min(1024, half)), signal);
+        await sleep(fault.ms, undefined, { signal, ref: false });
+        socket?.destroy();
+        return;
+      case 'wrong-bytes':
+        await copy(res, body.open(0, size), signal, { xor: true });
+        res.end();
+        return;
+      case 'wrong-length':
+        await copy(res, body.open(0, size), signal);
+        socket?.end();
+        return;
+      case 'slow':
+        await copy(res, body.open(0, size), signal, { bytesPerSecond: fault.bytesPerSecond });
+        res.end();
+        return;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    handle(req, res, ac.signal).catch(() => {
+      // Client went away or a stream failed: just drop the connection.
+      if (!res.headersSent) res.writeHead(500, { 'Content-Length': 0 }).end();
+      else res.destroy();
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  // Node's default keep-alive applies; a short timeout keeps idle sockets cheap.
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('origin: unexpected server address');
+  const port = address.port;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((ok) => {
+      clearTimeout(lifetime);
+      server.close(() => ok());
+      for (const s of sockets) s.destroy();
+    });
+    return closing;
+  };
+  const lifetime = setTimeout(() => void close(), opts.lifetimeMs ?? DEFAULT_LIFETIME_MS);
+  lifetime.unref();
+  const closed = new Promise<void>((ok) => server.once('close', () => ok()));
+
+  const checkPath = (path: string) => {
+    if (!path.startsWith('/')) throw new Error(`origin: path must start with '/': ${path}`);
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    closed,
+    close,
+    requests: (path) => counts.get(path) ?? 0,
+    totalRequests: () => total,
+    setFile(path, data) {
+      checkPath(path);
+      files.set(path, data);
+    },
+    // Faults for one path queue up: each applies to its next `times` GETs, then the next one.
+    fault(path, fault, times = Number.POSITIVE_INFINITY) {
+      checkPath(path);
+      if (!(times > 0)) return;
+      const queue = faults.get(path) ?? [];
+      queue.push({ fault, left: times });
+      faults.set(path, queue);
+    },
+    clearFaults: () => faults.clear(),
+    resetCounts() {
+      counts.clear();
+      total = 0;
+    },
+  };
+}

@@ -1,0 +1,168 @@
+// A throw-away project for integration tests: a catalogue whose artifacts are
+// random files served by a real origin on 127.0.0.1, and the real CLI run as
+// child processes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Origin, startOrigin } from './origin.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LOADER = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
+
+export interface TestFile {
+  section: string;
+  file: string;
+  data: Buffer;
+  sha256: string;
+}
+
+export interface Project {
+  dir: string;
+  catalogue: string;
+  local: string;
+  shared: string;
+  files: TestFile[];
+  origin: Origin;
+  /** Environment for the CLI: fast retries, the catalogue, the tiers. */
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** Make `count` random files of `size` bytes (varied a little) and a catalogue for them. */
+export async function makeProject(opts: { count?: number; size?: number; target?: string } = {}): Promise<Project> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'g3-itest-'));
+  const files: TestFile[] = [];
+  for (let i = 0; i < (opts.count ?? 6); i++) {
+    const data = randomBytes((opts.size ?? 64 * 1024) + i * 977);
+    files.push({ section: i % 2 ? 'tools' : 'debs', file: `pkg-${i}_1.0_amd64.deb`, data, sha256: sha256(data) });
+  }
+  const origin = await startOrigin({ files: Object.fromEntries(files.map((f) => [`/${f.section}/${f.file}`, f.data])) });
+  const catalogue = path.join(dir, 'targets.yml');
+  await writeCatalogue(catalogue, opts.target ?? 'latest', files, origin.url);
+  const shared = path.join(dir, 'shared');
+  await mkdir(shared);
+  const env = {
+    G3_TARGETS: catalogue,
+    G3_LOCAL_CACHE: path.join(dir, 'local'),
+    SHARED_G3_CACHE_PATH: shared,
+    G3_RETRY_BACKOFF_MS: '50',
+    G3_RETRIES: '3',
+    G3_HTTP_TIMEOUT: '5',
+  };
+  return {
+    dir,
+    catalogue,
+    local: env.G3_LOCAL_CACHE,
+    shared,
+    files,
+    origin,
+    env,
+    async cleanup() {
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Write a catalogue for `files` at `url`. */
+export async function writeCatalogue(file: string, target: string, files: TestFile[], url: string): Promise<void> {
+  const items = files
+    .map((f) => `      - section: ${f.section}\n        file: ${f.file}\n        url: ${url}/${f.section}/${f.file}\n        sha256: ${f.sha256}\n        size: ${f.data.length}\n`)
+    .join('');
+  await writeFile(file, `targets:\n  ${target}:\n    artifacts:\n${items}`);
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Start the real CLI (builder.ts) as a child process. */
+export function startBuilder(args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', LOADER, path.join(ROOT, 'builder.ts'), ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Run a script (builder.ts or a hook) to completion and collect its output. */
+export function runScript(script: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<RunResult> {
+  const child = spawn(process.execPath, ['--import', LOADER, script, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return collect(child);
+}
+
+/** Run the CLI to completion. */
+export function runBuilder(args: string[], env: Record<string, string>, cwd = ROOT): Promise<RunResult> {
+  return collect(startBuilder(args, env, cwd));
+}
+
+/** Wait for a child and collect its output. */
+export function collect(child: ChildProcess): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Every regular file under `root` that has a final (non-hidden) name, relative. */
+export async function finalFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.name.startsWith('.')) continue;
+      if (e.isDirectory()) await walk(path.join(d, e.name), path.join(rel, e.name));
+      else out.push(path.join(rel, e.name));
+    }
+  };
+  await walk(root, '');
+  return out.sort();
+}
+
+/** Names of files under `root` that look like our temporary files. */
+export async function tempFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) await walk(path.join(d, e.name));
+      else if (/\.tmp-/.test(e.name)) out.push(path.join(d, e.name));
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Assert-helper data: which final files under a tier do not match their pinned digest. */
+export async function badFinalFiles(root: string, files: TestFile[]): Promise<string[]> {
+  const want = new Map(files.map((f) => [path.join(f.section, f.file), f.sha256]));
+  const bad: string[] = [];
+  for (const rel of await finalFiles(root)) {
+    const expected = want.get(rel);
+    const got = sha256(await readFile(path.join(root, rel)));
+    if (expected !== got) bad.push(rel);
+  }
+  return bad;
+}
+
+/** Inode of a file (to tell links from copies). */
+export async function inode(file: string): Promise<number> {
+  return (await stat(file)).ino;
+}

@@ -56,7 +56,8 @@ export async function loadCatalogue(file: string, vars: UrlVars = {}): Promise<C
 export function parseCatalogue(text: string, file: string, vars: UrlVars = {}): Catalogue {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const display = path.relative(process.cwd(), file) || file;
+  const relative = path.relative(process.cwd(), file);
+  const display = relative && !relative.startsWith('..') ? relative : file;
   const r: Reader = new Reader(display, lines, vars);
   const firstError = doc.errors[0];
   if (firstError) {

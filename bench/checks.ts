@@ -116,7 +116,7 @@ export async function expectTree(root: string, ds: DataSet, opts: { hash?: boole
   for (const it of ds.items) {
     const file = path.join(root, SECTION, it.file);
     const st = await stat(file).catch(() => undefined);
-    expect(st !== undefined && st.isFile(), `${file} is missing`);
+    expect(st?.isFile() === true, `${file} is missing`);
     expect(st.size === it.size, `${file} has ${st.size} bytes, expected ${it.size}`);
     if (opts.hash) expect((await sha256(file)) === it.sha256, `${file} has the wrong SHA256`);
   }

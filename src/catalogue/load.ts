@@ -32,7 +32,7 @@ class Reader {
   /** ${name} substitution; an unknown or unset variable is an error. */
   expand(node: Node, field: string, value: string): string {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const v = this.vars[name];
+      const v = Object.hasOwn(this.vars, name) ? this.vars[name] : undefined;
       if (v === undefined || v === '') {
         this.fail(node, field, `uses \${${name}}, which is not set (known: ${Object.keys(this.vars).join(', ') || 'none'}; set it in .env or the environment)`);
       }

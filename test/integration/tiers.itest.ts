@@ -13,6 +13,7 @@ afterEach(async () => {
   await p.cleanup();
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: reports are checked field by field below
 const json = (out: string) => JSON.parse(out) as Record<string, any>;
 const rel = (f: { section: string; file: string }) => path.join(f.section, f.file);
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the toolkit and its tests use, when missing.
+# Idempotent; needs root (or sudo) only when something must be installed.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have curl || need+=(curl)
+have wget || need+=(wget)
+have mount || need+=(mount)
+have sha256sum || need+=(coreutils)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<18)) { console.error("Node >= 20.18 is needed, found "+process.versions.node); process.exit(1) }'
+echo "host ready: node $(node --version), $(nproc) cores" >&2

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { isTempFor, placeCopy, publish, sweepTemps, tempPathFor } from '../../src/cache/atomic.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-atomic-');
+const SHM = '/dev/shm';
+const shmUsable = existsSync(SHM);
+
+describe('tempPathFor and isTempFor', () => {
+  it('names a hidden temporary file beside the final one', () => {
+    const tmp = tempPathFor('/c/tools/a.deb');
+    expect(path.dirname(tmp)).toBe('/c/tools');
+    expect(path.basename(tmp)).toMatch(new RegExp(`^\\.a\\.deb\\.tmp-${process.pid}-[0-9a-f]{8}$`));
+    expect(isTempFor(path.basename(tmp), 'a.deb')).toBe(true);
+  });
+
+  it('gives a new name each time', () => {
+    expect(tempPathFor('/c/a')).not.toBe(tempPathFor('/c/a'));
+  });
+
+  it.each([
+    ['the file itself', 'a.deb'],
+    ['a temp of another file', '.b.deb.tmp-1-abcd'],
+    ['a temp of a file with a longer name', '.a.deb2.tmp-1-abcd'],
+  ])('does not take %s for a temp of a.deb', (_what, name) => {
+    expect(isTempFor(name, 'a.deb')).toBe(false);
+  });
+});
+
+describe('publish', () => {
+  it('renames the temporary file to its final name', async () => {
+    const dir = await tempDir();
+    const final = path.join(dir, 'a.deb');
+    const tmp = tempPathFor(final);
+    await writeFile(tmp, 'data');
+    await publish(tmp, final);
+    expect(await readFile(final, 'utf8')).toBe('data');
+    expect(await readdir(dir)).toEqual(['a.deb']);
+  });
+});
+
+describe('placeCopy', () => {
+  it('hardlinks on the same filesystem (same inode) without calling verifyCopy', async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, 'shared', 'tools', 'a.deb');
+    await mkdir(path.dirname(source), { recursive: true });
+    await writeFile(source, 'verified bytes');
+    const dest = path.join(dir, 'local', 'tools', 'a.deb');
+    const verifyCopy = vi.fn(async () => undefined);
+    expect(await placeCopy(source, dest, verifyCopy)).toBe('link');
+    expect((await stat(dest)).ino).toBe((await stat(source)).ino);
+    expect(verifyCopy).not.toHaveBeenCalled();
+    expect(await readdir(path.dirname(dest))).toEqual(['a.deb']);
+  });
+
+  it.skipIf(!shmUsable)('copies across filesystems (to /dev/shm) and checks the copy through its temporary path before publishing', async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, 'a.deb');
+    await writeFile(source, 'verified bytes');
+    const shm = await tempDir(SHM);
+    expect((await stat(shm)).dev).not.toBe((await stat(dir)).dev);
+    const dest = path.join(shm, 'tools', 'a.deb');
+    const checked: Array<{ path: string; sha: string; destExisted: boolean }> = [];
+    const how = await placeCopy(source, dest, async (tmp) => {
+      checked.push({ path: tmp, sha: createHash('sha256').update(await readFile(tmp)).digest('hex'), destExisted: existsSync(dest) });
+    });
+    expect(how).toBe('copy');
+    expect(checked).toHaveLength(1);
+    expect(path.dirname(checked[0]!.path)).toBe(path.dirname(dest));
+    expect(isTempFor(path.basename(checked[0]!.path), 'a.deb')).toBe(true);
+    expect(checked[0]!.sha).toBe(createHash('sha256').update('verified bytes').digest('hex'));
+    expect(checked[0]!.destExisted).toBe(false);
+    expect(await readFile(dest, 'utf8')).toBe('verified bytes');
+    expect((await stat(dest)).ino).not.toBe((await stat(source)).ino);
+    expect(await readdir(path.dirname(dest))).toEqual(['a.deb']);
+  });
+
+  it.skipIf(!shmUsable)('publishes nothing and leaves no temporary file when verifyCopy refuses the copy', async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, 'a.deb');
+    await writeFile(source, 'bytes');
+    const shm = await tempDir(SHM);
+    const dest = path.join(shm, 'a.deb');
+    await expect(placeCopy(source, dest, async () => Promise.reject(new Error('copy is corrupt')))).rejects.toThrow('copy is corrupt');
+    expect(await readdir(shm)).toEqual([]);
+  });
+
+  it('fails without leaving anything when the source is missing', async () => {
+    const dir = await tempDir();
+    const dest = path.join(dir, 'out', 'a.deb');
+    await expect(placeCopy(path.join(dir, 'nope'), dest, async () => undefined)).rejects.toThrow(/ENOENT/);
+    expect(await readdir(path.dirname(dest))).toEqual([]);
+  });
+
+  it('replaces an existing destination atomically', async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, 'src');
+    const dest = path.join(dir, 'dest');
+    await writeFile(source, 'new');
+    await writeFile(dest, 'old');
+    expect(await placeCopy(source, dest, async () => undefined)).toBe('link');
+    expect(await readFile(dest, 'utf8')).toBe('new');
+  });
+});
+
+describe('sweepTemps', () => {
+  it('removes only old temporary files of that file name', async () => {
+    const dir = await tempDir();
+    const old = new Date(Date.now() - 60 * 60_000);
+    const names = {
+      oldTemp: '.a.deb.tmp-111-aaaaaaaa',
+      freshTemp: '.a.deb.tmp-222-bbbbbbbb',
+      oldOtherTemp: '.b.deb.tmp-333-cccccccc',
+      file: 'a.deb',
+      oldHidden: '.a.deb.partial',
+    };
+    for (const n of Object.values(names)) await writeFile(path.join(dir, n), 'x');
+    for (const n of [names.oldTemp, names.oldOtherTemp, names.file, names.oldHidden]) await utimes(path.join(dir, n), old, old);
+    expect(await sweepTemps(dir, 'a.deb', 10 * 60_000)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual([names.freshTemp, names.oldHidden, names.oldOtherTemp, names.file].sort());
+  });
+
+  it('returns 0 for a directory that does not exist', async () => {
+    const dir = await tempDir();
+    expect(await sweepTemps(path.join(dir, 'none'), 'a.deb', 0)).toBe(0);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { parseRetryAfter } from '../../src/cache/retry-after.js';
+
+const NOW = Date.parse('2025-06-01T12:00:00Z');
+
+describe('parseRetryAfter', () => {
+  it.each([
+    ['0', 0],
+    ['1', 1000],
+    ['120', 120_000],
+    [' 5 ', 5000],
+  ])('reads delay-seconds %j as milliseconds', (value, ms) => {
+    expect(parseRetryAfter(value, NOW)).toBe(ms);
+  });
+
+  it('reads an HTTP date in the future as the time until then', () => {
+    expect(parseRetryAfter('Sun, 01 Jun 2025 12:00:30 GMT', NOW)).toBe(30_000);
+  });
+
+  it.each(['Sun, 01 Jun 2025 11:59:00 GMT', 'Thu, 01 Jan 1970 00:00:00 GMT'])('reads the HTTP date %j in the past as no wait', (value) => {
+    expect(parseRetryAfter(value, NOW)).toBe(0);
+  });
+
+  it.each([
+    ['absent', undefined],
+    ['empty', ''],
+    ['blank', '   '],
+    ['garbage', 'soon'],
+    ['an empty array', [] as string[]],
+  ])('gives undefined for a header that is %s', (_what, value) => {
+    expect(parseRetryAfter(value, NOW)).toBeUndefined();
+  });
+
+  // BUG (src/cache/retry-after.ts, line 8): anything that is not all digits is
+  // handed to Date.parse, and V8's lenient legacy parser turns invalid
+  // headers such as "-5", "1.5" or "wait 5" into some date of 2001, so the
+  // function returns 0 ("retry at once") instead of undefined ("unusable"),
+  // contrary to its contract. An RFC 9110 HTTP-date should be required
+  // (e.g. /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/ or the
+  // obsolete forms) before Date.parse is trusted.
+  it.fails.each([
+    ['a negative number', '-5'],
+    ['a fraction', '1.5'],
+    ['words with a number', 'wait 5'],
+  ])('gives undefined for a header that is %s', (_what, value) => {
+    expect(parseRetryAfter(value, NOW)).toBeUndefined();
+  });
+
+  it('uses the first value of a repeated header', () => {
+    expect(parseRetryAfter(['3', '99'], NOW)).toBe(3000);
+    expect(parseRetryAfter(['Sun, 01 Jun 2025 12:00:10 GMT', '1'], NOW)).toBe(10_000);
+  });
+});

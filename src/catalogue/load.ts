@@ -61,7 +61,7 @@ export function parseCatalogue(text: string, file: string, vars: UrlVars = {}): 
   const r: Reader = new Reader(display, lines, vars);
   const firstError = doc.errors[0];
   if (firstError) {
-    const line = firstError.linePos?.[0]?.line ?? 1;
+    const line = lines.linePos(firstError.pos[0]).line;
     throw new UserError(`${display}:${line}: malformed YAML: ${firstError.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
   }
   const root = doc.contents;
@@ -100,6 +100,7 @@ function readTarget(r: Reader, name: string, node: Node | null): Target {
 }
 
 function readArtifacts(r: Reader, field: string, node: Node | null): Artifact[] {
+  if (node === null || (isScalar(node) && node.value === null)) return [];
   if (!isSeq(node)) r.fail(node, field, 'must be a list of artifacts');
   const seen = new Map<string, Artifact>();
   node.items.forEach((item, i) => {

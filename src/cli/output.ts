@@ -28,7 +28,7 @@ export interface Streams {
 export function pickMode(flags: { json?: boolean; quiet?: boolean }, env: Env, stderrIsTTY: boolean): Mode {
   if (flags.json) return 'json';
   if (flags.quiet) return 'quiet';
-  const plain = !stderrIsTTY || env.CI !== undefined || env.TERM === 'dumb' || env.NO_COLOR !== undefined;
+  const plain = !stderrIsTTY || env.CI !== undefined || env.TERM === 'dumb' || !!env.NO_COLOR;
   return plain ? 'plain' : 'tty';
 }
 
@@ -46,7 +46,7 @@ export function formatBytes(n: number): string {
 
 /** Build the output for a mode. */
 export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env: Env): Output {
-  const color = new Chalk({ level: mode === 'tty' && env.NO_COLOR === undefined ? 1 : 0 });
+  const color = new Chalk({ level: mode === 'tty' && !env.NO_COLOR ? 1 : 0 });
   let total = 0;
   let done = 0;
   let bytes = 0;

@@ -12,7 +12,7 @@ export interface AptSource {
 /** Parse a deb822 `.sources` file (paragraphs of `Key: value`). */
 export function parseDeb822(text: string): AptSource[] {
   const out: AptSource[] = [];
-  for (const para of text.split(/\n\s*\n/)) {
+  for (const para of text.replace(/\r\n?/g, '\n').split(/\n\s*\n/)) {
     const fields = new Map<string, string>();
     let last = '';
     for (const line of para.split('\n')) {

@@ -108,7 +108,8 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
       values[k] = { raw: fallback(), source: 'derived' };
       return values[k].raw as string;
     }
-    return path.resolve(s.source === 'default' ? input.projectRoot : input.cwd, s.raw);
+    // .env belongs to the project, so its relative paths do too.
+    return path.resolve(s.source === 'default' || s.source === '.env' ? input.projectRoot : input.cwd, s.raw);
   };
   const targets = resolvePath('targets', () => path.join(input.projectRoot, 'docker', 'targets.yml'));
   const g3Cache = resolvePath('g3_cache', () => path.join(path.dirname(targets), '.g3-cache'));

@@ -143,3 +143,10 @@ describe('readAptSources', () => {
     expect(await readAptSources(await tempDir())).toEqual([]);
   });
 });
+
+describe('parseDeb822 with Windows line endings', () => {
+  it('reads a .sources file written with CRLF', () => {
+    const text = 'Types: deb\r\nURIs: http://127.0.0.1:8080/debian\r\nSuites: bookworm\r\nComponents: main\r\n';
+    expect(parseDeb822(text)).toEqual([{ uris: ['http://127.0.0.1:8080/debian'], suites: ['bookworm'], components: ['main'] }]);
+  });
+});

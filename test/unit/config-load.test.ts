@@ -151,12 +151,7 @@ describe('loadSettings paths', () => {
     expect(s.values.g3_cache.source).toBe('derived');
   });
 
-  // BUG? (src/config/load.ts, resolvePath in loadSettings): a relative path from
-  // the project's .env is resolved against the working directory, so the same
-  // .env means different directories depending on where the command is run.
-  // The .env lives in (and describes) the project, like the defaults, which
-  // are resolved against the project root.
-  it.fails('resolves relative paths from .env against the project root', async () => {
+  it('resolves relative paths from .env against the project root', async () => {
     const { s, projectRoot } = await load({ dotenv: 'G3_CACHE_DIR=pkg-cache\n' });
     expect(s.values.cache_dir.source).toBe('.env');
     expect(s.cacheDir).toBe(path.join(projectRoot, 'pkg-cache'));

@@ -19,11 +19,7 @@ describe('pickMode', () => {
     expect(pickMode(flags, env, tty)).toBe(mode);
   });
 
-  // BUG? (src/cli/output.ts, pickMode and createOutput): no-color.org says
-  // NO_COLOR only counts "when present and not an empty string"; here an empty
-  // NO_COLOR (as left by `NO_COLOR= cmd` or an unset-by-blank CI variable)
-  // switches colour and the status line off.
-  it.fails('ignores an empty NO_COLOR on a TTY', () => {
+  it('ignores an empty NO_COLOR on a TTY', () => {
     expect(pickMode({}, { NO_COLOR: '' }, true)).toBe('tty');
   });
 });

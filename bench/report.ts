@@ -16,9 +16,11 @@ export interface Facts {
   tools: string[];
 }
 
-async function firstLine(file: string, args: string[]): Promise<string> {
+/** The first line of a command's output, cut to `words` words. */
+async function firstLine(file: string, args: string[], words = 8): Promise<string> {
   const r = await execa(file, args, { reject: false });
-  return String(r.stdout).split('\n')[0]?.trim() || `${file}: unavailable`;
+  const line = String(r.stdout).split('\n')[0]?.trim();
+  return line ? line.split(/\s+/).slice(0, words).join(' ') : `${file}: unavailable`;
 }
 
 /** "ext4 (/dev/vda mounted on /)" for the filesystem holding `dir`. */
@@ -48,8 +50,8 @@ export async function machineFacts(benchDir: string): Promise<Facts> {
     node: process.version,
     benchFs: await filesystemOf(benchDir),
     tools: await Promise.all([
-      firstLine('wget', ['--version']),
-      firstLine('curl', ['--version']),
+      firstLine('wget', ['--version'], 3),
+      firstLine('curl', ['--version'], 2),
       firstLine('sha256sum', ['--version']),
       firstLine('cp', ['--version']),
       firstLine('bash', ['--version']),
@@ -90,8 +92,9 @@ const size = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : `${(n / 
 /** "0.25 (4.0× faster)": g3-composer's median over the baseline's. */
 export function ratioCell(g3: number, base: number): string {
   const r = g3 / base;
-  const how = r <= 1 ? `${(1 / r).toFixed(1)}× faster` : `${r.toFixed(1)}× slower`;
-  return `${r < 0.01 ? r.toPrecision(2) : r.toFixed(2)} (${how})`;
+  const times = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
+  const how = r <= 1 ? `${times(1 / r)}× faster` : `${times(r)}× slower`;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(2)} (${how})`;
 }
 
 /** The results table (also printed on its own). */

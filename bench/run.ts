@@ -1,5 +1,6 @@
 // `npm run bench [-- options]`: the g3-cache against g3's wget loop and plain
 // tools, side by side in one run; see BENCHMARKS.md (which this writes).
+import { rmSync } from 'node:fs';
 import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -282,7 +283,7 @@ async function bench(opts: Options, root: string, out: string, origin: OriginPro
   });
 
   const crossProblem = await crossFsProblem(opts.shmDir, out, ds.totalBytes);
-  const xfs = `3b. shared → local, shared tier on ${await filesystemOf(opts.shmDir)} (copies)`;
+  const xfs = `3b. shared → local, shared tier on ${(await filesystemOf(opts.shmDir)).split(' ')[0]} (copies)`;
   if (!crossProblem) {
     scenarios.push({
       name: xfs,
@@ -382,6 +383,8 @@ async function main(): Promise<void> {
   const origin = await startOriginProcess(root, originDir, 6 * 3600, env);
   log(`origin ${origin.url} (pid ${origin.pid})`);
   const stop = () => {
+    log('interrupted: stopping the origin and removing the tmpfs shared tier');
+    rmSync(shm, { recursive: true, force: true });
     void origin.stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', stop);

@@ -86,23 +86,23 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Start the real CLI (builder.ts) as a child process. */
-export function startBuilder(args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, ['--import', LOADER, path.join(ROOT, 'builder.ts'), ...args], {
+/** Start a TypeScript entry point (builder.ts or a hook) as a child process, with a clean environment. */
+export function startScript(script: string, args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
+  return spawn(process.execPath, ['--import', LOADER, script, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
+/** Start the real CLI (builder.ts) as a child process. */
+export function startBuilder(args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
+  return startScript(path.join(ROOT, 'builder.ts'), args, env, cwd);
+}
+
 /** Run a script (builder.ts or a hook) to completion and collect its output. */
 export function runScript(script: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<RunResult> {
-  const child = spawn(process.execPath, ['--import', LOADER, script, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return collect(child);
+  return collect(startScript(script, args, env, cwd));
 }
 
 /** Run the CLI to completion. */

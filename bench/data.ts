@@ -2,6 +2,7 @@
 // a few KiB to ~10 MiB), filled with incompressible bytes, all deterministic
 // from one seed. Also writes the catalogue and the lists the baselines read.
 import { createCipheriv, createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -103,7 +104,7 @@ async function writeRandom(file: string, size: number, key: Buffer, index: numbe
   return hash.digest('hex');
 }
 
-/** A data set already on disk with these parameters, or undefined. */
+/** A data set already on disk with these parameters and intact contents, or undefined. */
 async function reuse(dir: string, files: number, totalBytes: number, seed: number): Promise<DataSet | undefined> {
   let m: Manifest;
   try {
@@ -113,8 +114,12 @@ async function reuse(dir: string, files: number, totalBytes: number, seed: numbe
   }
   if (m.version !== 1 || m.files !== files || m.totalBytes !== totalBytes || m.seed !== seed) return undefined;
   for (const it of m.items) {
-    const st = await stat(path.join(dir, SECTION, it.file)).catch(() => undefined);
+    const file = path.join(dir, SECTION, it.file);
+    const st = await stat(file).catch(() => undefined);
     if (st?.size !== it.size) return undefined;
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(file, { highWaterMark: MiB })) h.update(chunk as Buffer);
+    if (h.digest('hex') !== it.sha256) return undefined;
   }
   return { seed: m.seed, totalBytes: m.totalBytes, items: m.items };
 }

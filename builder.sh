@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Shim for builder.ts: installs the dependencies on first use (npm ci), then
-# runs `builder.ts` with the same arguments from wherever it is called.
+# runs the builder with the same arguments, from any directory. It runs a
+# bundle of builder.ts (dist/builder.mjs, rebuilt when a source is newer),
+# which starts about three times faster than loading TypeScript through tsx.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ ! -d "$here/node_modules" ]; then
@@ -8,5 +10,24 @@ if [ ! -d "$here/node_modules" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 export G3_PROG="${G3_PROG:-./builder.sh}"
-# An absolute loader path lets this work from any directory.
+# More threads for file I/O (writes, fsyncs, copies) than libuv's default 4.
+export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"
+bundle="$here/dist/builder.mjs"
+esbuild="$here/node_modules/.bin/esbuild"
+if [ -x "$esbuild" ] && { [ ! -f "$bundle" ] || [ -n "$(find "$here/builder.ts" "$here/src" "$here/package-lock.json" -newer "$bundle" -print -quit 2>/dev/null)" ]; }; then
+  mkdir -p "$here/dist"
+  tmp="$bundle.tmp.$$"
+  # Built under a temporary name and renamed, so concurrent runs never see half a bundle.
+  if "$esbuild" "$here/builder.ts" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+      --banner:js="import { createRequire as __g3req } from 'node:module'; const require = __g3req(import.meta.url);" \
+      --outfile="$tmp" >&2; then
+    mv -f "$tmp" "$bundle"
+  else
+    rm -f "$tmp"
+  fi
+fi
+if [ -f "$bundle" ]; then
+  exec node "$bundle" "$@"
+fi
+# No bundle (esbuild unavailable): run the TypeScript directly.
 exec node --import "$here/node_modules/tsx/dist/loader.mjs" "$here/builder.ts" "$@"

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { installSignalHandlers } from './src/cli/signals.ts';
 import { main } from './src/cli/main.ts';
 
-const projectRoot = path.dirname(fileURLToPath(import.meta.url));
+// Run as builder.ts, or as its bundle dist/builder.mjs (what builder.sh runs).
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.basename(here) === 'dist' ? path.dirname(here) : here;
 installSignalHandlers();
 const code = await main(process.argv.slice(2), {
   env: process.env,

@@ -122,7 +122,7 @@ export function renderDocument(r: ReportInput): string {
   const f = r.facts;
   return `# Benchmarks
 
-The g3-cache (\`./builder.ts <target> cache\`) against what g3 did and against
+The g3-cache (\`./builder.sh <target> cache\`, which runs the esbuild bundle of builder.ts) against what g3 did and against
 plain tools near the machine's limit, measured side by side in one run of
 \`${r.command}\` (\`bench/run.ts\`). This file is written by that command.
 
@@ -135,7 +135,7 @@ plain tools near the machine's limit, measured side by side in one run of
 - **Tools:** ${f.tools.join('; ')}
 - **Data:** ${r.ds.items.length} files, ${size(r.ds.totalBytes)} in all (sizes ${size(st.min)} – ${size(st.max)}, median ${size(st.median)}; log-normal, seed ${r.seed}), random bytes (AES-CTR keystream, incompressible), catalogued as target \`bench\` with sha256 and size.
 - **Origin:** \`test/support/origin-cli.ts\`, a separate Node process on 127.0.0.1 serving the files from disk.
-- **Method:** each command ran ${r.runs} times, round-robin within its scenario; the median is reported. Before every run its target directories are emptied and \`sync\` flushes dirty pages (both untimed). Times are wall-clock around the child process, so g3-composer's include starting Node with tsx (see the start-up floor). g3-composer ran with \`--workers ${r.workers} --json\`; the curl baseline with \`xargs -P${r.workers}\`.
+- **Method:** each command ran ${r.runs} times, round-robin within its scenario; the median is reported. Before every run its target directories are emptied and \`sync\` flushes dirty pages (both untimed). Times are wall-clock around the child process, so g3-composer's include starting Node and loading the bundle (see the start-up floor). g3-composer ran with \`--workers ${r.workers} --json\`; the curl baseline with \`xargs -P${r.workers}\`.
 
 ## Results
 
@@ -163,6 +163,6 @@ ${r.checks.map((c) => `- ${c}`).join('\n')}
   this measures CPU and system-call cost, not the disk.
 - The origin is on 127.0.0.1: there is no latency per request. Against a real mirror a serial wget loop
   pays a round trip (or several) per file, so parallel downloads gain more there than here.
-- Warm checks are dominated by process start-up (Node + tsx); compare them with the start-up floor.
+- Warm checks are dominated by process start-up (Node loading the bundle); compare them with the start-up floor.
 `;
 }

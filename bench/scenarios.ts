@@ -51,7 +51,7 @@ type Spec = Command & { display: string; bytes?: number };
 export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pairs: Pair[]; timings: Measured[]; crossFs: string }> {
   const { root, out, shm, origin, ds, lists, env, log } = ctx;
   const n = ds.items.length;
-  const builder = path.join(root, 'builder.ts');
+  const builder = path.join(root, 'builder.sh');
   const dir = {
     local: path.join(out, 'g3', 'local'),
     shared: path.join(out, 'g3', 'shared'),
@@ -90,7 +90,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
   const cold = '1. cold refresh';
   const coldG3 = (workers: number): Spec => ({
     label: `g3-composer cold (--workers ${workers})`,
-    display: `\`builder.ts bench cache\`${workers === opts.workers ? '' : ` \`--workers ${workers}\``} (empty local and shared tiers)`,
+    display: `\`builder.sh bench cache\`${workers === opts.workers ? '' : ` \`--workers ${workers}\``} (empty local and shared tiers)`,
     bytes: ds.totalBytes,
     ...g3(dir.local, dir.shared, [], workers),
     prepare: async () => {
@@ -139,7 +139,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
     commands: [
       {
         label: 'g3-composer --check',
-        display: '`builder.ts bench cache --check` (stamps valid)',
+        display: '`builder.sh bench cache --check` (stamps valid)',
         ...g3(dir.local, dir.shared, ['--check']),
         prepare: noFetch,
         check: async (r) => {
@@ -149,14 +149,14 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
       },
       {
         label: 'g3-composer warm refresh',
-        display: '`builder.ts bench cache` (warm)',
+        display: '`builder.sh bench cache` (warm)',
         ...g3(dir.local, dir.shared, []),
         prepare: noFetch,
         check: refreshed(dir.local, { local: n }, 0),
       },
       {
         label: 'g3-composer --check --verify',
-        display: '`builder.ts bench cache --check --verify` (rehash all)',
+        display: '`builder.sh bench cache --check --verify` (rehash all)',
         bytes: ds.totalBytes,
         ...g3(dir.local, dir.shared, ['--check', '--verify']),
         prepare: noFetch,
@@ -179,8 +179,8 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
         check: async (r) => expectExit(r),
       },
       {
-        label: 'builder.ts --help',
-        display: '`builder.ts --help` (start-up floor, for reference)',
+        label: 'builder.sh --help',
+        display: '`builder.sh --help` (start-up floor, for reference)',
         file: builder,
         args: ['--help'],
         cwd: root,
@@ -207,7 +207,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
     commands: [
       {
         label: 'g3-composer shared→local (link)',
-        display: '`builder.ts bench cache` (empty local, full shared tier)',
+        display: '`builder.sh bench cache` (empty local, full shared tier)',
         ...g3(dir.local, dir.shared, []),
         prepare: async () => {
           await rm(dir.local, { recursive: true, force: true });
@@ -228,7 +228,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
       commands: [
         {
           label: 'g3-composer shared→local (copy)',
-          display: `\`builder.ts bench cache\` (empty local, full shared tier in ${opts.shmDir})`,
+          display: `\`builder.sh bench cache\` (empty local, full shared tier in ${opts.shmDir})`,
           bytes: ds.totalBytes,
           ...g3(dir.localX, dir.sharedX, []),
           prepare: async () => {

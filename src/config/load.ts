@@ -113,7 +113,8 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
   };
   const targets = resolvePath('targets', () => path.join(input.projectRoot, 'docker', 'targets.yml'));
   const g3Cache = resolvePath('g3_cache', () => path.join(path.dirname(targets), '.g3-cache'));
-  const shared = values.shared_cache.raw;
+  // An empty value (e.g. --shared-cache '') means "no shared cache", not the current directory.
+  const shared = values.shared_cache.raw?.trim() ? values.shared_cache.raw : undefined;
   return {
     projectRoot: input.projectRoot,
     values,

@@ -129,3 +129,18 @@ describe('sweepTemps', () => {
     expect(await sweepTemps(path.join(dir, 'none'), 'a.deb', 0)).toBe(0);
   });
 });
+
+describe('placeCopy onto a link of the same inode', () => {
+  it('leaves no temporary link behind when the destination already is a link of the source', async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, 'shared', 'a.deb');
+    const dest = path.join(dir, 'local', 'a.deb');
+    await mkdir(path.dirname(source), { recursive: true });
+    await writeFile(source, 'same inode');
+    expect(await placeCopy(source, dest, async () => undefined)).toBe('link');
+    // rename() between two links of one inode is a no-op: the second placement must clean up.
+    expect(await placeCopy(source, dest, async () => undefined)).toBe('link');
+    expect(await readdir(path.dirname(dest))).toEqual(['a.deb']);
+    expect((await stat(dest)).ino).toBe((await stat(source)).ino);
+  });
+});

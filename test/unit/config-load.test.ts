@@ -234,3 +234,13 @@ describe('loadSettings mirrors', () => {
     expect(s.values.mirror.source).toBe('default');
   });
 });
+
+describe('an empty shared cache setting', () => {
+  it.each<[string, Case]>([
+    ['an empty --shared-cache flag', { flags: { 'shared-cache': '' }, env: { SHARED_G3_CACHE_PATH: '/srv/g3' } }],
+    ['a blank --shared-cache flag', { flags: { 'shared-cache': '  ' } }],
+  ])('means no shared cache, never the current directory (%s)', async (_what, c) => {
+    const { s } = await load(c);
+    expect(s.sharedCache).toBeUndefined();
+  });
+});

@@ -1,0 +1,220 @@
+// Refreshing one item through the tiers: local → shared → origin, with
+// verification before every use and write-back to the shared tier.
+import { lstat, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Artifact } from '../catalogue/types.js';
+import type { Emit, Tier } from '../log/events.js';
+import { ensureDirFor, placeCopy, publish, removeQuietly, sweepTemps, tempPathFor } from './atomic.js';
+import { track, untrack } from './cleanup.js';
+import { download, type FetchSettings } from './fetch.js';
+import { hashFile } from './hash.js';
+import { acquireLock, type Lock, tryAcquireLock } from './lock.js';
+import { identityOf, writeStamp } from './stamp.js';
+import { type ItemPaths, itemPaths } from './tiers.js';
+import { verifyFile } from './verify.js';
+
+export interface EngineContext {
+  localRoot: string;
+  sharedRoot?: string;
+  sharedReadOnly?: boolean;
+  offline: boolean;
+  /** Ignore stamps and rehash everything. */
+  verify: boolean;
+  lockStaleMs: number;
+  fetch: FetchSettings;
+  emit: Emit;
+}
+
+export interface ItemResult {
+  item: string;
+  from?: Tier;
+  /** missing: offline and not cached; failed: every URL failed. */
+  status: 'ok' | 'missing' | 'failed';
+  bytes: number;
+  placed?: 'link' | 'copy';
+  writtenBack: boolean;
+  failures: Array<{ url: string; reason: string }>;
+  corrupt: Array<{ tier: 'local' | 'shared'; reason: string }>;
+  /** Why the local copy was unusable, seen before the lock was taken. */
+  localProblem?: string;
+}
+
+/** The display name of an artifact. */
+export function itemName(a: Artifact): string {
+  return `${a.section}/${a.file}`;
+}
+
+/** Bring one artifact into the local tier, verified. */
+export async function refreshItem(a: Artifact, ctx: EngineContext): Promise<ItemResult> {
+  const started = performance.now();
+  const r: ItemResult = { item: itemName(a), status: 'ok', bytes: 0, writtenBack: false, failures: [], corrupt: [] };
+  const local = itemPaths(ctx.localRoot, a.section, a.file);
+  const shared = ctx.sharedRoot ? itemPaths(ctx.sharedRoot, a.section, a.file) : undefined;
+  const done = (from: Tier, detail?: string) => {
+    r.from = from;
+    ctx.emit({ type: 'item-done', item: r.item, from, bytes: r.bytes, seconds: (performance.now() - started) / 1000, detail });
+    return r;
+  };
+
+  if (await localIsGood(a, local, ctx, r, false)) {
+    await writeBack(a, local, shared, ctx, r);
+    return done('local', r.writtenBack ? 'written back to shared' : undefined);
+  }
+
+  // A verified shared copy needs no lock: files there are only ever replaced
+  // by an atomic rename of another verified file.
+  if (shared && (await fromShared(a, local, shared, ctx, r, false))) {
+    if (r.localProblem) noteCorrupt(r, ctx, 'local', r.localProblem); // the bad local copy was replaced
+    return done('shared', r.placed === 'link' ? 'hardlinked' : 'copied');
+  }
+
+  // Not usable locally: take the item's lock (in the shared tier when there is
+  // one, so builders on other hosts single-flight too) and look again.
+  const lockTier = shared && !ctx.sharedReadOnly ? shared : local;
+  const lock = await acquireItemLock(lockTier, r.item, ctx);
+  try {
+    if (await localIsGood(a, local, ctx, r, true)) return done('local', 'filled meanwhile by another builder');
+    if (shared && (await fromShared(a, local, shared, ctx, r, true))) return done('shared', r.placed === 'link' ? 'hardlinked' : 'copied');
+    if (ctx.offline) {
+      r.status = 'missing';
+      ctx.emit({ type: 'item-missing', item: r.item, reason: 'not in any cache tier, and --offline forbids downloading' });
+      return r;
+    }
+    await sweepTemps(path.dirname(local.file), a.file, ctx.lockStaleMs);
+    if (!(await fromOrigin(a, local, ctx, r))) {
+      r.status = 'failed';
+      ctx.emit({ type: 'item-failed', item: r.item, reason: r.failures.map((f) => `${f.url}: ${f.reason}`).join('; ') });
+      return r;
+    }
+    if (shared && !ctx.sharedReadOnly) await writeBack(a, local, shared, ctx, r, lock);
+    return done('origin');
+  } finally {
+    await lock.release();
+  }
+}
+
+async function acquireItemLock(tier: ItemPaths, item: string, ctx: EngineContext): Promise<Lock> {
+  return acquireLock(tier.lock, {
+    staleMs: ctx.lockStaleMs,
+    onWait: (o) => ctx.emit({ type: 'waiting', item, holder: o ? `pid ${o.pid} on ${o.host.split('/')[0]}` : 'another builder' }),
+    onBreak: (o, why) => ctx.emit({ type: 'warning', message: `broke a stale lock on ${item}${o ? ` held by pid ${o.pid}` : ''}: ${why}` }),
+  });
+}
+
+// Verify the local copy; a bad one is removed, but only while we hold the lock
+// (another builder may be publishing a good file under that name right now).
+async function localIsGood(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult, locked: boolean): Promise<boolean> {
+  const v = await verifyFile(local.file, local.stamp, a, { force: ctx.verify });
+  if (v.state === 'ok') {
+    r.bytes = v.size;
+    return true;
+  }
+  if (v.state === 'bad' && locked) {
+    noteCorrupt(r, ctx, 'local', v.reason);
+    await removeEntry(local);
+  } else if (v.state === 'bad') {
+    r.localProblem = v.reason;
+  }
+  return false;
+}
+
+function noteCorrupt(r: ItemResult, ctx: EngineContext, tier: 'local' | 'shared', reason: string): void {
+  r.corrupt.push({ tier, reason });
+  ctx.emit({ type: 'corrupt', item: r.item, tier, reason });
+}
+
+async function removeEntry(p: ItemPaths): Promise<void> {
+  await rm(p.file, { force: true, recursive: true });
+  await removeQuietly(p.stamp);
+}
+
+// Shared → local. Link when on one filesystem (the verified inode itself);
+// otherwise copy and check the copy's bytes before it gets its final name.
+// Without the lock a bad shared copy is left for the locked pass to remove.
+async function fromShared(a: Artifact, local: ItemPaths, shared: ItemPaths, ctx: EngineContext, r: ItemResult, locked: boolean): Promise<boolean> {
+  const v = await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify, stamp: !ctx.sharedReadOnly });
+  if (v.state === 'missing') return false;
+  if (v.state === 'bad' && !locked) return false;
+  if (v.state === 'bad') {
+    noteCorrupt(r, ctx, 'shared', v.reason);
+    if (!ctx.sharedReadOnly) await removeEntry(shared);
+    return false;
+  }
+  try {
+    r.placed = await placeCopy(shared.file, local.file, (tmp) => expectDigest(tmp, a));
+  } catch (err) {
+    if (!locked) return false;
+    const reason = (err as Error).message;
+    noteCorrupt(r, ctx, 'shared', reason);
+    if (!ctx.sharedReadOnly) await removeEntry(shared);
+    return false;
+  }
+  await stampNow(local, a);
+  r.bytes = v.size;
+  return true;
+}
+
+async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult): Promise<boolean> {
+  await ensureDirFor(local.file);
+  for (const url of a.urls) {
+    const tmp = tempPathFor(local.file);
+    track(tmp);
+    try {
+      const got = await download(url, tmp, a, ctx.fetch, (n) => ctx.emit({ type: 'bytes', n }));
+      await publish(tmp, local.file);
+      await stampNow(local, a);
+      r.bytes = got.bytes;
+      return true;
+    } catch (err) {
+      r.failures.push({ url, reason: (err as Error).message });
+      if (a.urls.length > 1) ctx.emit({ type: 'retry', item: r.item, url, reason: (err as Error).message });
+    } finally {
+      await removeQuietly(tmp);
+      untrack(tmp);
+    }
+  }
+  return false;
+}
+
+// Local → shared, when the shared tier lacks a verified copy. Without the lock
+// in hand we only try it: if another builder holds it, it is filling the tier.
+async function writeBack(a: Artifact, local: ItemPaths, shared: ItemPaths | undefined, ctx: EngineContext, r: ItemResult, held?: Lock): Promise<void> {
+  if (!shared || ctx.sharedReadOnly) return;
+  if (await sameInode(local.file, shared.file)) return;
+  const lock = held ?? (await tryAcquireLock(shared.lock, { staleMs: ctx.lockStaleMs }));
+  if (!lock) return;
+  try {
+    const v = await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify });
+    if (v.state === 'ok') return;
+    if (v.state === 'bad') {
+      noteCorrupt(r, ctx, 'shared', v.reason);
+      await removeEntry(shared);
+    }
+    await placeCopy(local.file, shared.file, (tmp) => expectDigest(tmp, a));
+    await stampNow(shared, a);
+    r.writtenBack = true;
+  } catch (err) {
+    ctx.emit({ type: 'warning', message: `could not write ${r.item} back to the shared cache: ${(err as Error).message}` });
+  } finally {
+    if (!held) await lock.release();
+  }
+}
+
+async function sameInode(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([lstat(a, { bigint: true }).catch(() => undefined), lstat(b, { bigint: true }).catch(() => undefined)]);
+  return !!x && !!y && x.ino === y.ino && x.dev === y.dev;
+}
+
+async function expectDigest(file: string, a: Artifact): Promise<void> {
+  const d = await hashFile(file);
+  if (d.sha256 !== a.sha256) throw new Error(`copy has sha256 ${d.sha256.slice(0, 16)}…, expected ${a.sha256.slice(0, 16)}…`);
+}
+
+// Called right after we verified the bytes ourselves.
+async function stampNow(p: ItemPaths, a: Artifact): Promise<void> {
+  try {
+    await writeStamp(p.stamp, identityOf((await lstat(p.file, { bigint: true })) as never), a.sha256);
+  } catch {
+    // Only costs a rehash next time.
+  }
+}

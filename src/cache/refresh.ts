@@ -1,0 +1,111 @@
+// Refreshing a whole target's artifacts, and the read-only refresh check.
+import type { Artifact } from '../catalogue/types.js';
+import type { Emit } from '../log/events.js';
+import { flushDirs } from './atomic.js';
+import { closeFetch, type FetchSettings } from './fetch.js';
+import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
+import { mapPool } from './pool.js';
+import { itemPaths, probeShared } from './tiers.js';
+import { verifyFile } from './verify.js';
+
+export interface RefreshOptions {
+  localRoot: string;
+  sharedPath?: string;
+  workers: number;
+  offline: boolean;
+  verify: boolean;
+  lockStaleMs: number;
+  fetch: FetchSettings;
+  emit: Emit;
+}
+
+/** What a refresh did; `--json` prints this. */
+export interface RefreshReport {
+  items: number;
+  localRoot: string;
+  sharedRoot: string | null;
+  hits: { local: number; shared: number; origin: number };
+  downloads: number;
+  bytesDownloaded: number;
+  bytesFromShared: number;
+  linkedFromShared: number;
+  copiedFromShared: number;
+  writtenBack: number;
+  corrupt: Array<{ item: string; tier: string; reason: string }>;
+  failures: Array<{ item: string; url: string; reason: string }>;
+  missing: string[];
+  seconds: number;
+  ok: boolean;
+}
+
+/** Bring every artifact into the local tier, verified. */
+export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptions): Promise<RefreshReport> {
+  const started = performance.now();
+  const shared = await probeShared(opts.sharedPath);
+  if (shared.warning) opts.emit({ type: 'warning', message: shared.warning });
+  const ctx: EngineContext = {
+    localRoot: opts.localRoot,
+    sharedRoot: shared.root,
+    sharedReadOnly: shared.readOnly,
+    offline: opts.offline,
+    verify: opts.verify,
+    lockStaleMs: opts.lockStaleMs,
+    fetch: opts.fetch,
+    emit: opts.emit,
+  };
+  opts.emit({ type: 'start', items: artifacts.length, bytes: artifacts.reduce((n, a) => n + (a.size ?? 0), 0) });
+  let results: ItemResult[];
+  try {
+    results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
+  } finally {
+    await Promise.all([closeFetch(), flushDirs()]);
+  }
+  return summarise(results, ctx, (performance.now() - started) / 1000);
+}
+
+function summarise(results: ItemResult[], ctx: EngineContext, seconds: number): RefreshReport {
+  const count = (p: (r: ItemResult) => boolean) => results.filter(p).length;
+  const sum = (p: (r: ItemResult) => boolean) => results.filter(p).reduce((n, r) => n + r.bytes, 0);
+  const report: RefreshReport = {
+    items: results.length,
+    localRoot: ctx.localRoot,
+    sharedRoot: ctx.sharedRoot ?? null,
+    hits: { local: count((r) => r.from === 'local'), shared: count((r) => r.from === 'shared'), origin: count((r) => r.from === 'origin') },
+    downloads: count((r) => r.from === 'origin'),
+    bytesDownloaded: sum((r) => r.from === 'origin'),
+    bytesFromShared: sum((r) => r.from === 'shared'),
+    linkedFromShared: count((r) => r.from === 'shared' && r.placed === 'link'),
+    copiedFromShared: count((r) => r.from === 'shared' && r.placed === 'copy'),
+    writtenBack: count((r) => r.writtenBack),
+    corrupt: results.flatMap((r) => r.corrupt.map((c) => ({ item: r.item, ...c }))),
+    failures: results.flatMap((r) => (r.status === 'failed' ? r.failures.map((f) => ({ item: r.item, ...f })) : [])),
+    missing: results.filter((r) => r.status === 'missing').map((r) => r.item),
+    seconds: Math.round(seconds * 1000) / 1000,
+    ok: results.every((r) => r.status === 'ok'),
+  };
+  return report;
+}
+
+/** One item that needs a refresh, and why. */
+export interface CheckFinding {
+  item: string;
+  reason: string;
+}
+
+export interface CheckReport {
+  items: number;
+  ok: boolean;
+  needsRefresh: CheckFinding[];
+}
+
+/** Check the local tier without changing anything anywhere (no stamps written). */
+export async function checkLocal(artifacts: readonly Artifact[], localRoot: string, opts: { verify: boolean; workers: number }): Promise<CheckReport> {
+  const found = await mapPool(artifacts, opts.workers, async (a): Promise<CheckFinding | undefined> => {
+    const p = itemPaths(localRoot, a.section, a.file);
+    const v = await verifyFile(p.file, p.stamp, a, { force: opts.verify, stamp: false });
+    if (v.state === 'ok') return undefined;
+    return { item: itemName(a), reason: v.state === 'missing' ? 'missing' : v.reason };
+  });
+  const needsRefresh = found.filter((f): f is CheckFinding => f !== undefined);
+  return { items: artifacts.length, ok: needsRefresh.length === 0, needsRefresh };
+}

@@ -1,0 +1,58 @@
+// Verified-file stamps, as BitBake's .done files: once a file's SHA256 has been
+// checked, a stamp keyed on its size, mtime, inode and device lets later runs
+// skip the rehash while the file is unchanged. `--verify` ignores stamps.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ensureDirFor, publish, removeQuietly, tempPathFor } from './atomic.js';
+
+export const STAMP_DIR = '.g3-stamps';
+
+export interface FileIdentity {
+  size: number;
+  mtimeNs: string;
+  ino: string;
+  dev: string;
+}
+
+interface Stamp extends FileIdentity {
+  sha256: string;
+}
+
+/** The identity of a file as a stamp records it (from a bigint stat). */
+export function identityOf(st: { size: bigint; mtimeNs: bigint; ino: bigint; dev: bigint }): FileIdentity {
+  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev) };
+}
+
+/** Where the stamp of `section/file` lives under a tier root. */
+export function stampPath(root: string, section: string, file: string): string {
+  return path.join(root, STAMP_DIR, section, file);
+}
+
+/** True when a stamp says this exact file was verified to have `sha256`. */
+export async function stampMatches(stampFile: string, id: FileIdentity, sha256: string): Promise<boolean> {
+  let stamp: Stamp;
+  try {
+    stamp = JSON.parse(await readFile(stampFile, 'utf8')) as Stamp;
+  } catch {
+    return false;
+  }
+  return stamp.sha256 === sha256 && stamp.size === id.size && stamp.mtimeNs === id.mtimeNs && stamp.ino === id.ino && stamp.dev === id.dev;
+}
+
+/** Record that the file with identity `id` has been verified. */
+export async function writeStamp(stampFile: string, id: FileIdentity, sha256: string): Promise<void> {
+  await ensureDirFor(stampFile);
+  const tmp = tempPathFor(stampFile);
+  try {
+    await writeFile(tmp, JSON.stringify({ ...id, sha256 }));
+    await publish(tmp, stampFile, false);
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  }
+}
+
+/** Forget a stamp (its file was removed or replaced). */
+export async function dropStamp(stampFile: string): Promise<void> {
+  await removeQuietly(stampFile);
+}

@@ -156,7 +156,7 @@ ${r.checks.map((c) => `- ${c}`).join('\n')}
 ## Reading the numbers
 
 - g3-composer does more than the baselines: it streams every download through SHA256 and checks its size,
-  writes to a temporary name, fsyncs the file and its directory before the atomic rename, writes a
+  writes to a temporary name, fsyncs the file before the atomic rename (and each directory once at the end), writes a
   verification stamp, takes a per-item lock, and links each download into the shared tier. wget, curl and
   cp verify nothing and leave their data unflushed in the page cache when they exit.
 - Everything fits in RAM, so reads (origin files, warm checks, shared tier) come from the page cache:

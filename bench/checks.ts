@@ -5,31 +5,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type DataSet, SECTION } from './data.js';
+import type { CheckReport, RefreshReport } from '../src/cache/refresh.js';
 import type { Run } from './measure.js';
 
-/** The parts of `builder.ts <target> cache --json` we check. */
-interface RefreshJson {
-  command: string;
-  items: number;
-  ok: boolean;
-  hits: { local: number; shared: number; origin: number };
-  downloads: number;
-  bytesDownloaded: number;
-  bytesFromShared: number;
-  linkedFromShared: number;
-  copiedFromShared: number;
-  writtenBack: number;
-  corrupt: unknown[];
-  failures: unknown[];
-  missing: unknown[];
-}
-
-interface CheckJson {
-  command: string;
-  items: number;
-  ok: boolean;
-  needsRefresh: unknown[];
-}
+/** What `cache --json` and `cache --check --json` print: the library's reports plus the command name. */
+type RefreshJson = RefreshReport & { command: string };
+type CheckJson = CheckReport & { command: string };
 
 function expect(cond: boolean, message: string): asserts cond {
   if (!cond) throw new Error(message);

@@ -2,7 +2,7 @@
 // hidden temporary name in the same directory, fsynced, then renamed or linked.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { track, untrack } from './cleanup.js';
 
@@ -105,7 +105,7 @@ export async function placeCopy(source: string, dest: string, verifyCopy: (tmp: 
 
 /** Remove a file, ignoring "not there". */
 export async function removeQuietly(file: string): Promise<void> {
-  await rm(file, { force: true, recursive: false }).catch(() => unlink(file).catch(() => undefined));
+  await rm(file, { force: true }).catch(() => undefined);
 }
 
 /** Remove leftover temporary files of `file` older than `olderThanMs` (from killed runs). */

@@ -176,14 +176,17 @@ async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: 
   return false;
 }
 
-// Local → shared, when the shared tier lacks a verified copy. Without the lock
-// in hand we only try it: if another builder holds it, it is filling the tier.
+// Local → shared, when the shared tier lacks a verified copy. The check comes
+// first and needs no lock, so a warm run takes none; without the lock in hand
+// we then only try for it: if another builder holds it, it is filling the tier.
 async function writeBack(a: Artifact, local: ItemPaths, shared: ItemPaths | undefined, ctx: EngineContext, r: ItemResult, held?: Lock): Promise<void> {
   if (!shared || ctx.sharedReadOnly) return;
   if (await sameInode(local.file, shared.file)) return;
+  if (!held && (await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify })).state === 'ok') return;
   const lock = held ?? (await tryAcquireLock(shared.lock, { staleMs: ctx.lockStaleMs }));
   if (!lock) return;
   try {
+    // Under the lock, look again: another builder may have filled it meanwhile.
     const v = await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify });
     if (v.state === 'ok') return;
     if (v.state === 'bad') {

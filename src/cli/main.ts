@@ -39,18 +39,14 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
     out.result(version(ctx.projectRoot));
     return ExitCode.ok;
   }
-  if (inv.target === undefined || inv.target === 'help') {
-    if (inv.help || inv.target === 'help') {
-      out.result(mainHelp(ctx.prog));
-      return ExitCode.ok;
-    }
+  if (inv.target === 'help' || (inv.help && inv.command === undefined)) {
+    out.result(mainHelp(ctx.prog));
+    return ExitCode.ok;
+  }
+  if (inv.target === undefined) {
     throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
   }
   if (inv.command === undefined) {
-    if (inv.help) {
-      out.result(mainHelp(ctx.prog));
-      return ExitCode.ok;
-    }
     throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}.`);
   }
   const spec = COMMANDS[inv.command];

@@ -75,6 +75,24 @@ describe('cache through the tiers', () => {
     }
   });
 
+  it('takes no shared lock on a warm run when local and shared copies are separate files', async () => {
+    const shm = await mkdtempIn('/dev/shm');
+    try {
+      const env = { ...p.env, SHARED_G3_CACHE_PATH: shm };
+      expect((await runBuilder(['latest', 'cache'], env)).code).toBe(0);
+      // Any attempt to lock would now fail: the lock folder is a plain file.
+      await rm(path.join(shm, '.g3-locks'), { recursive: true, force: true });
+      await writeFile(path.join(shm, '.g3-locks'), 'not a directory');
+      const r = await runBuilder(['latest', 'cache', '--json'], env);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(json(r.stdout).hits.local).toBe(6);
+      expect(json(r.stdout).writtenBack).toBe(0);
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
+  });
+
   it('writes a local hit back to a shared tier that lacks it', async () => {
     const noShared = { ...p.env, SHARED_G3_CACHE_PATH: '' };
     expect((await runBuilder(['latest', 'cache'], noShared)).code).toBe(0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { captureStreams } from './streams.js';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/help.js';
 import { main } from '../../src/cli/main.js';
@@ -19,15 +19,8 @@ interface Run {
 /** Run the CLI in a temp project with fake streams and an empty environment. */
 async function run(argv: string[], projectRoot?: string): Promise<Run> {
   const root = projectRoot ?? (await tempDir());
-  const text = { stdout: '', stderr: '' };
-  const sink = (k: keyof typeof text) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        text[k] += String(chunk);
-        cb();
-      },
-    });
-  const code = await main(argv, { stdout: sink('stdout'), stderr: sink('stderr'), env: {}, cwd: root, projectRoot: root, prog: 'builder' });
+  const { text, streams } = captureStreams();
+  const code = await main(argv, { ...streams, env: {}, cwd: root, projectRoot: root, prog: 'builder' });
   return { code, ...text };
 }
 

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { captureStreams } from './streams.js';
 import { describe, expect, it } from 'vitest';
 import { createOutput, formatBytes, pickMode } from '../../src/cli/output.js';
 
@@ -44,15 +44,8 @@ describe('formatBytes', () => {
 
 describe('createOutput', () => {
   function streams() {
-    const text = { stdout: '', stderr: '' };
-    const sink = (k: keyof typeof text) =>
-      new Writable({
-        write(chunk, _enc, cb) {
-          text[k] += String(chunk);
-          cb();
-        },
-      });
-    return { text, s: { stdout: sink('stdout'), stderr: sink('stderr') } };
+    const { text, streams: s } = captureStreams();
+    return { text, s };
   }
 
   it('prints a line per finished item in plain mode, on stderr', () => {

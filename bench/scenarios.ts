@@ -75,6 +75,11 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
     cwd: root,
   });
   const sh = (script: string, ...args: string[]) => ({ file: 'bash', args: ['-c', script, 'bench', ...args], cwd: root });
+  // A --check run that found nothing to refresh and fetched nothing.
+  const checkedClean = async (r: Run) => {
+    expectCheckOk(r, ds);
+    await fetched(0);
+  };
   const refreshed = (local: string, want: RefreshWant, each: 0 | 1) => async (r: Run) => {
     expectRefresh(r, ds, want);
     await fetched(each);
@@ -142,10 +147,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
         display: '`builder.sh bench cache --check` (stamps valid)',
         ...g3(dir.local, dir.shared, ['--check']),
         prepare: noFetch,
-        check: async (r) => {
-          expectCheckOk(r, ds);
-          await fetched(0);
-        },
+        check: checkedClean,
       },
       {
         label: 'g3-composer warm refresh',
@@ -160,10 +162,7 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
         bytes: ds.totalBytes,
         ...g3(dir.local, dir.shared, ['--check', '--verify']),
         prepare: noFetch,
-        check: async (r) => {
-          expectCheckOk(r, ds);
-          await fetched(0);
-        },
+        check: checkedClean,
       },
       {
         label: 'stat-only loop',

@@ -1,0 +1,82 @@
+// The one place that runs child processes. Arguments are always arrays;
+// command lines are echoed in verbose mode with their duration.
+import { execa } from 'execa';
+import { StepError, UserError } from './errors.js';
+
+export interface Command {
+  command: string;
+  args: string[];
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Text or bytes written to the child's stdin. */
+  input?: string | Uint8Array;
+  /** Read the child's stdin from this file instead. */
+  inputFile?: string;
+  /** Called with a one-line description after the command ends (verbose logging). */
+  trace?: (line: string) => void;
+  /** Do not throw on a non-zero exit; the caller reads exitCode. */
+  reject?: boolean;
+  /** The Debian package that provides the command, named when it is missing. */
+  package?: string;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+let traceAll: ((line: string) => void) | undefined;
+
+/** Echo every command line (verbose mode), unless a call passes its own trace. */
+export function setCommandTrace(fn: ((line: string) => void) | undefined): void {
+  traceAll = fn;
+}
+
+async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
+  const started = performance.now();
+  const result = await execa(cmd.command, cmd.args, {
+    cwd: opts.cwd,
+    env: { LC_ALL: 'C', ...opts.env },
+    ...(opts.inputFile ? { inputFile: opts.inputFile } : { input: opts.input }),
+    reject: false,
+    stripFinalNewline: !binary,
+    encoding: binary ? 'buffer' : 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'})`);
+  if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
+    throw new UserError(`${cmd.command} is not installed`, opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`);
+  }
+  const exitCode = result.exitCode ?? 128;
+  const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
+  if (exitCode !== 0 && opts.reject !== false) {
+    throw new StepError(`${cmd.command} failed with exit code ${exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+      command: [cmd.command, ...cmd.args],
+      exitCode,
+      stderr,
+    });
+  }
+  return { exitCode, stdout: result.stdout, stderr };
+}
+
+/** Run a command with an argument array, never through a shell. */
+export async function run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
+  const r = await exec(cmd, opts, false);
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: r.stderr };
+}
+
+/** Like run, but stdout is returned as bytes (decompressors, binary tools). */
+export async function runBinary(cmd: Command, opts: RunOptions = {}): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+  const r = await exec(cmd, opts, true);
+  return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout as unknown as Uint8Array), stderr: r.stderr };
+}
+
+/** Quote an argument for display only (never executed). */
+export function quoteForDisplay(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

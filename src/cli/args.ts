@@ -2,6 +2,9 @@
 // command; unknown ones are refused with a hint.
 import { parseArgs } from 'node:util';
 import { UserError } from '../errors.js';
+import { suggest } from '../suggest.js';
+
+export { suggest };
 
 type OptSpec = { type: 'string' | 'boolean'; short?: string; description: string; value?: string };
 
@@ -14,6 +17,7 @@ export const GLOBAL_OPTIONS: Record<string, OptSpec> = {
   'work-dir': { type: 'string', value: 'DIR', description: 'workspace root (default ./workspace; env G3_WORK_DIR)' },
   workers: { type: 'string', value: 'N', description: 'parallel transfers, 1-64 (default 8; env G3_WORKERS)' },
   offline: { type: 'boolean', description: 'never use the network (env G3_OFFLINE=1)' },
+  'ignore-valid-until': { type: 'boolean', description: 'accept repository metadata past its Valid-Until date (env G3_IGNORE_VALID_UNTIL=1)' },
   json: { type: 'boolean', description: 'print one JSON document on stdout' },
   quiet: { type: 'boolean', short: 'q', description: 'print only errors' },
   verbose: { type: 'boolean', short: 'v', description: 'print every item and external command' },
@@ -26,6 +30,12 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptSpec>> = {
     check: { type: 'boolean', description: 'change nothing: exit 0 when every item is present and verified, 1 when a refresh is needed' },
     verify: { type: 'boolean', description: 'ignore verification stamps and rehash every file' },
   },
+  lock: {
+    update: { type: 'boolean', description: 'resolve again from the current signed metadata and rewrite the lock' },
+  },
+  validate: {
+    merged: { type: 'boolean', description: 'print the template merged over its default template' },
+  },
 };
 
 export interface Invocation {
@@ -36,25 +46,6 @@ export interface Invocation {
   flags: Record<string, string | boolean>;
   help: boolean;
   version: boolean;
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-/** The closest of `choices` to `word`, when it is close enough to suggest. */
-export function suggest(word: string, choices: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const c of choices) {
-    const dd = distance(word, c);
-    if (dd < bestD) [best, bestD] = [c, dd];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 /** Parse argv (without node and script) for `<target> <command> [options]`. */

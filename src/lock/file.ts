@@ -1,0 +1,92 @@
+// Reading, writing and checking `<target>.lock.json`.
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncFile, publish, tempPathFor } from '../cache/atomic.js';
+import { UserError } from '../errors.js';
+import { LOCK_VERSION, type LockFile, type LockRequest } from './types.js';
+
+/** Where a target's lock lives: next to the targets file. */
+export function lockPathFor(catalogueFile: string, target: string): string {
+  return path.join(path.dirname(catalogueFile), `${target}.lock.json`);
+}
+
+/** A digest of the request; independent of key order and of the mirror URL. */
+export function requestDigest(req: LockRequest): string {
+  return createHash('sha256').update(canonicalJson(req)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Read a lock file; undefined when there is none. */
+export async function readLock(file: string): Promise<LockFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserError(`cannot read lock file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let lock: LockFile;
+  try {
+    lock = JSON.parse(text) as LockFile;
+  } catch (err) {
+    throw new UserError(`lock file ${file} is not valid JSON: ${(err as Error).message}`, 'Restore it from version control, or delete it and run `lock` again.');
+  }
+  const problem = lockShapeProblem(lock);
+  if (problem) throw new UserError(`lock file ${file}: ${problem}`, 'Restore it from version control, or delete it and run `lock` again.');
+  return lock;
+}
+
+function lockShapeProblem(l: LockFile): string | undefined {
+  if (!l || typeof l !== 'object') return 'not an object';
+  if (l.lockVersion !== LOCK_VERSION) return `lockVersion ${String(l.lockVersion)} is not supported (expected ${LOCK_VERSION})`;
+  for (const key of ['target', 'providerId', 'arch', 'requestDigest'] as const) if (typeof l[key] !== 'string') return `${key} is missing`;
+  if (!Array.isArray(l.repositories)) return 'repositories is missing';
+  for (const set of ['image', 'tools'] as const) {
+    const s = l[set];
+    if (!s || !Array.isArray(s.packages)) return `${set}.packages is missing`;
+    for (const [i, p] of s.packages.entries()) {
+      if (typeof p.name !== 'string' || typeof p.filename !== 'string' || !/^[0-9a-f]{64}$/.test(String(p.sha256)) || !Number.isSafeInteger(p.size)) {
+        return `${set}.packages[${i}] is incomplete (name, filename, size and sha256 are required)`;
+      }
+      if (p.filename.split('/').some((seg) => seg === '..' || seg === '') || p.filename.startsWith('/')) return `${set}.packages[${i}].filename ${p.filename} is not a relative pool path`;
+      if (!l.repositories.some((r) => r.id === p.repository)) return `${set}.packages[${i}].repository ${p.repository} is not listed in repositories`;
+    }
+  }
+  return undefined;
+}
+
+/** Write a lock file atomically (stable formatting, so diffs stay small). */
+export async function writeLock(file: string, lock: LockFile): Promise<void> {
+  const tmp = tempPathFor(file);
+  await writeFile(tmp, `${JSON.stringify(lock, null, 2)}\n`);
+  await fsyncFile(tmp);
+  await publish(tmp, file);
+}
+
+/** Why a lock does not match the current request, in words; undefined when it matches. */
+export function lockMismatch(lock: LockFile, req: LockRequest): string | undefined {
+  if (lock.requestDigest === requestDigest(req)) return undefined;
+  const was = lock.request;
+  const diffs: string[] = [];
+  if (was.providerId !== req.providerId) diffs.push(`provider ${was.providerId} → ${req.providerId}`);
+  const listDiff = (label: string, a: string[], b: string[]) => {
+    const added = b.filter((x) => !a.includes(x));
+    const removed = a.filter((x) => !b.includes(x));
+    if (added.length) diffs.push(`${label} added: ${added.join(', ')}`);
+    if (removed.length) diffs.push(`${label} removed: ${removed.join(', ')}`);
+  };
+  listDiff('packages', was.packages ?? [], req.packages);
+  listDiff('tools', was.tools ?? [], req.tools);
+  if (canonicalJson(was.repositories) !== canonicalJson(req.repositories)) diffs.push('repositories changed');
+  return diffs.length ? diffs.join('; ') : 'the request changed';
+}

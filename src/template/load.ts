@@ -1,0 +1,65 @@
+// Reads an image template file: YAML with line numbers, types checked against
+// the schema, unknown keys reported as warnings, repository entries put in
+// their parsed form.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+import { UserError } from '../errors.js';
+import { shownName } from './origin.js';
+import { type TemplateVars, TemplateReader } from './reader.js';
+import { REPO_DEFAULTS, TEMPLATE_SHAPE } from './schema.js';
+import type { ImageTemplate } from './types.js';
+
+export { shownName } from './origin.js';
+export type { TemplateVars } from './reader.js';
+
+export interface LoadedTemplate {
+  template: ImageTemplate;
+  warnings: string[];
+  /** Line a field path (`disk.partitions[0].end`) was written on, if it was. */
+  lines: (fieldPath: string) => number | undefined;
+}
+
+/** Load an image template; `vars` fill ${mirror} and ${security_mirror} in repository URLs. */
+export async function loadTemplate(file: string, vars: TemplateVars = {}): Promise<LoadedTemplate> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new UserError(`cannot read image template ${shownName(file)}: ${code}`, 'Check the template path.');
+  }
+  return parseTemplate(text, file, vars);
+}
+
+/** Parse template text read from `file` (exported for tests). */
+export function parseTemplate(text: string, file: string, vars: TemplateVars = {}): LoadedTemplate {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const shown = shownName(file);
+  const firstError = doc.errors[0];
+  if (firstError) {
+    const line = counter.linePos(firstError.pos[0]).line;
+    throw new UserError(`${shown}:${line}: malformed YAML: ${firstError.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
+  }
+  const reader: TemplateReader = new TemplateReader(path.resolve(file), shown, text, counter, vars, doc);
+  const root = doc.contents;
+  if (!isMap(root)) reader.fail(root, 'document', 'must be a mapping (image, target, disk, packageRepositories, systemConfig)');
+  const raw = reader.object(root, '', TEMPLATE_SHAPE);
+  for (const repo of (raw.packageRepositories ?? []) as Array<Record<string, unknown>>) fillRepoDefaults(repo);
+  return { template: raw as ImageTemplate, warnings: reader.warnings, lines: (p) => reader.lines.get(p) };
+}
+
+/**
+ * Give a repository entry its parsed form (RepoTemplate) in place, so its
+ * recorded origin stays; a missing codename or url stays empty for
+ * validation to report with the other problems.
+ */
+function fillRepoDefaults(r: Record<string, unknown>): void {
+  r.codename ??= '';
+  // Without trailing slashes, so `${mirror}` and `${mirror}/` name the same repository when merging.
+  r.url = ((r.url as string | undefined) ?? '').replace(/\/+$/, '');
+  r.component ??= [...REPO_DEFAULTS.component];
+  r.priority ??= REPO_DEFAULTS.priority;
+  r.trusted ??= REPO_DEFAULTS.trusted;
+}

@@ -1,0 +1,66 @@
+// Where each part of a template was written. Loading records the file, line
+// and field path of every object, list and key; merging carries them over, so
+// an error found in the merged template still names the file and line the
+// user has to edit. Kept beside the objects (not in them) so templates stay
+// plain data that serialises cleanly.
+import path from 'node:path';
+
+/** A place in a template file. */
+export interface Loc {
+  file: string;
+  line: number;
+  /** Field path as written in that file, e.g. `disk.partitions[0].end`. */
+  path: string;
+}
+
+interface Origin {
+  self: Loc;
+  keys: Map<string, Loc>;
+}
+
+const origins = new WeakMap<object, Origin>();
+
+/** `path` extended by an object key or a list index. */
+export function childPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/** Record where an object or list starts. */
+export function setOrigin(obj: object, self: Loc): void {
+  origins.set(obj, { self, keys: origins.get(obj)?.keys ?? new Map() });
+}
+
+/** Record where `obj[key]` was written. */
+export function setKeyOrigin(obj: object, key: string | number, loc: Loc): void {
+  const o = origins.get(obj);
+  if (o) o.keys.set(String(key), loc);
+  else origins.set(obj, { self: loc, keys: new Map([[String(key), loc]]) });
+}
+
+/**
+ * Where `obj[key]` was written; for a key that is absent, the object's own
+ * place with the key's path (that is where the user would add it).
+ */
+export function locate(obj: object | undefined, key?: string | number): Loc | undefined {
+  if (obj === undefined) return undefined;
+  const o = origins.get(obj);
+  if (!o) return undefined;
+  if (key === undefined) return o.self;
+  return o.keys.get(String(key)) ?? { ...o.self, path: childPath(o.self.path, key) };
+}
+
+/** Say that `out[key]` came from `from[fromKey]`, so merged data keeps its source. */
+export function inherit(out: object, key: string | number, from: object, fromKey: string | number = key): void {
+  const src = origins.get(from);
+  if (!src) return;
+  if (!origins.has(out)) origins.set(out, { self: src.self, keys: new Map() });
+  const loc = src.keys.get(String(fromKey));
+  if (loc) (origins.get(out) as Origin).keys.set(String(key), loc);
+}
+
+/** A file name as messages show it: relative to the working directory when inside it. */
+export function shownName(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}

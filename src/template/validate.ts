@@ -1,0 +1,127 @@
+// Validation of a merged template: everything a build relies on, reported all
+// at once, each problem with the file, line and field path to fix.
+import path from 'node:path';
+import { unsafeUrlReason } from '../cache/names.js';
+import { invalidVersionReason } from '../deb/version.js';
+import { Problems } from './problems.js';
+import { findProvider, IMAGE_TYPES, supportedProviders } from './provider.js';
+import type { ImageTemplate, RepoTemplate, SystemConfigTemplate } from './types.js';
+import { validateDisk } from './validate-disk.js';
+
+export { debianArch, providerId } from './provider.js';
+
+export const HASH_ALGOS: readonly string[] = ['sha512', 'sha256', 'yescrypt', 'bcrypt'];
+const USER_NAME = /^[a-z_][a-z0-9_-]*$/;
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const DEBIAN_ARCH = /^[a-z0-9][a-z0-9-]*$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const BOOT_TYPES = ['efi', 'legacy'];
+const BOOTLOADERS = ['systemd-boot', 'grub'];
+
+/** Check a merged template; `where` names it in messages about values with no recorded origin. */
+export function validateTemplate(t: ImageTemplate, where: string): { errors: string[]; warnings: string[] } {
+  const out = new Problems(where);
+  validateTarget(t, out);
+  validateDisk(t, out);
+  validateRepos(t, out);
+  validateSystem(t, out);
+  return { errors: out.errors, warnings: out.warnings };
+}
+
+function validateTarget(t: ImageTemplate, out: Problems): void {
+  const target = t.target;
+  if (!target) {
+    out.error(t, 'target', 'target', 'is required: {os, dist, arch, imageType}, e.g. debian, debian13, x86_64, raw');
+    return;
+  }
+  const missing = (['os', 'dist', 'arch', 'imageType'] as const).filter((k) => !target[k]);
+  for (const k of missing) out.error(target, k, `target.${k}`, 'is required');
+  if (missing.some((k) => k !== 'imageType')) return;
+  if (!findProvider(t)) {
+    out.error(t.target, 'dist', 'target', `${target.os}/${target.dist}/${target.arch} is not supported (supported os-dist-arch: ${supportedProviders().join(', ')})`);
+  }
+  if (target.imageType && !IMAGE_TYPES.includes(target.imageType)) {
+    out.error(t.target, 'imageType', 'target.imageType', `"${target.imageType}" is not supported (supported: ${IMAGE_TYPES.join(', ')})`);
+  }
+}
+
+/** A problem with a package name (`name` or `name=version`), or undefined. */
+export function packageProblem(spec: string): string | undefined {
+  const eq = spec.indexOf('=');
+  const name = eq < 0 ? spec : spec.slice(0, eq);
+  if (!PACKAGE_NAME.test(name)) return `"${spec}" is not a Debian package name (lower-case letters, digits, + - .; at least two characters)`;
+  if (eq < 0) return undefined;
+  const why = invalidVersionReason(spec.slice(eq + 1));
+  return why ? `"${spec}" has a version that ${why}` : undefined;
+}
+
+function checkPackages(list: string[] | undefined, path: string, out: Problems): void {
+  list?.forEach((spec, i) => {
+    const problem = packageProblem(spec);
+    if (problem) out.error(list, i, `${path}[${i}]`, problem);
+  });
+}
+
+function validateRepos(t: ImageTemplate, out: Problems): void {
+  const repos = t.packageRepositories ?? [];
+  if (repos.length === 0) out.error(t, 'packageRepositories', 'packageRepositories', 'is empty: the image needs at least one package repository');
+  const seen = new Map<string, number>();
+  repos.forEach((r: RepoTemplate, i) => {
+    const p = `packageRepositories[${i}]`;
+    if (!r.codename || /\s/.test(r.codename)) out.error(r, 'codename', `${p}.codename`, r.codename ? `must be one word, not "${r.codename}"` : 'is required');
+    const urlProblem = r.url ? unsafeUrlReason(r.url) : 'is required';
+    if (urlProblem) out.error(r, 'url', `${p}.url`, urlProblem);
+    if (!Number.isInteger(r.priority)) out.error(r, 'priority', `${p}.priority`, `must be a whole number, not ${r.priority}`);
+    if (r.component.length === 0) out.error(r, 'component', `${p}.component`, 'must name at least one component (e.g. main)');
+    for (const c of r.component) if (!COMPONENT.test(c)) out.error(r, 'component', `${p}.component`, `"${c}" is not a component name`);
+    for (const a of r.arch ?? []) if (!DEBIAN_ARCH.test(a)) out.error(r, 'arch', `${p}.arch`, `"${a}" is not a Debian architecture name`);
+    checkPackages(r.allowPackages, `${p}.allowPackages`, out);
+    if (r.pkey && /^[a-z]+:\/\//i.test(r.pkey)) out.error(r, 'pkey', `${p}.pkey`, 'is a URL; keys are not fetched over the network (save the keyring beside the template and name the file)');
+    if (r.trusted) out.warn(r, 'trusted', `${p}.trusted`, `is true: ${r.codename} from ${r.url} is accepted without checking its signature`);
+    const key = `${r.codename} ${r.url}`;
+    const prior = seen.get(key);
+    if (prior !== undefined) out.warn(r, undefined, p, `repeats ${r.codename} at ${r.url} (packageRepositories[${prior}])`);
+    else seen.set(key, i);
+  });
+}
+
+function validateSystem(t: ImageTemplate, out: Problems): void {
+  const sys: SystemConfigTemplate = t.systemConfig ?? {};
+  if (sys.hostname !== undefined && !HOSTNAME.test(sys.hostname)) out.error(sys, 'hostname', 'systemConfig.hostname', `"${sys.hostname}" is not a valid host name`);
+  const boot = sys.bootloader;
+  if (boot?.bootType !== undefined && !BOOT_TYPES.includes(boot.bootType)) out.error(boot, 'bootType', 'systemConfig.bootloader.bootType', `must be one of ${BOOT_TYPES.join(', ')}`);
+  if (boot?.provider !== undefined && !BOOTLOADERS.includes(boot.provider)) out.error(boot, 'provider', 'systemConfig.bootloader.provider', `must be one of ${BOOTLOADERS.join(', ')}`);
+  checkPackages(sys.packages, 'systemConfig.packages', out);
+  checkPackages(sys.kernel?.packages, 'systemConfig.kernel.packages', out);
+  sys.configurations?.forEach((c, i) => {
+    if (!c.cmd?.trim()) out.error(c, 'cmd', `systemConfig.configurations[${i}].cmd`, 'is required');
+  });
+  validateUsers(sys, out);
+  validateFiles(sys, out);
+}
+
+function validateUsers(sys: SystemConfigTemplate, out: Problems): void {
+  const names = new Map<string, number>();
+  sys.users?.forEach((u, i) => {
+    const p = `systemConfig.users[${i}]`;
+    if (!u.name || !USER_NAME.test(u.name)) out.error(u, 'name', `${p}.name`, u.name ? `"${u.name}" is not a valid user name (${USER_NAME.source})` : 'is required');
+    else if (names.has(u.name)) out.error(u, 'name', `${p}.name`, `repeats user "${u.name}"`);
+    else names.set(u.name, i);
+    if (u.hash_algo !== undefined && !HASH_ALGOS.includes(u.hash_algo)) out.error(u, 'hash_algo', `${p}.hash_algo`, `"${u.hash_algo}" is not supported (use one of ${HASH_ALGOS.join(', ')})`);
+    for (const g of u.groups ?? []) if (!USER_NAME.test(g)) out.error(u, 'groups', `${p}.groups`, `"${g}" is not a valid group name`);
+  });
+}
+
+function validateFiles(sys: SystemConfigTemplate, out: Problems): void {
+  sys.additionalFiles?.forEach((f, i) => {
+    const p = `systemConfig.additionalFiles[${i}]`;
+    // `local` is read from the directory of the template that names it; it must stay inside.
+    if (!f.local) out.error(f, 'local', `${p}.local`, 'is required');
+    else if (path.posix.isAbsolute(f.local) || path.posix.normalize(f.local).split('/')[0] === '..') {
+      out.error(f, 'local', `${p}.local`, `must be a relative path inside the template's directory, not ${f.local}`);
+    }
+    if (!f.final) out.error(f, 'final', `${p}.final`, 'is required');
+    else if (!f.final.startsWith('/') || f.final.endsWith('/')) out.error(f, 'final', `${p}.final`, `must be an absolute file path in the image, not ${f.final}`);
+  });
+}

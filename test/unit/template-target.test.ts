@@ -1,0 +1,120 @@
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../../src/catalogue/types.js';
+import { UserError } from '../../src/errors.js';
+import { loadTemplate } from '../../src/template/load.js';
+import { additionalFilePath, loadTargetTemplate } from '../../src/template/target.js';
+import { validateTemplate } from '../../src/template/validate.js';
+import { useTempDirs } from './tmpdir.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHIPPED = ['debian-debian12-x86_64-raw', 'debian-debian13-x86_64-raw'];
+const VARS = { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/debian-security' };
+const tempDir = useTempDirs('g3-template-target-');
+
+const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', ''].join('\n');
+
+/** A project with the shipped default templates and a catalogue in docker/; returns paths. */
+async function project(template: string | undefined, templateText = USER): Promise<{ root: string; catalogue: string; target: Target }> {
+  const root = await tempDir();
+  await cp(path.join(ROOT, 'defaults', 'templates'), path.join(root, 'defaults', 'templates'), { recursive: true });
+  await mkdir(path.join(root, 'docker', 'templates'), { recursive: true });
+  await writeFile(path.join(root, 'docker', 'templates', 'img.yml'), templateText);
+  const catalogue = path.join(root, 'docker', 'targets.yml');
+  const line = template === undefined ? '' : `    template: ${template}\n`;
+  await writeFile(catalogue, `targets:\n  img:\n${line}`);
+  return { root, catalogue, target: { name: 'img', artifacts: [], extra: template === undefined ? {} : { template } } };
+}
+
+async function failure(p: Promise<unknown>): Promise<UserError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(UserError);
+  return err as UserError;
+}
+
+describe('shipped default templates', () => {
+  it.each(SHIPPED)('%s loads and validates cleanly', async (name) => {
+    const { template, warnings } = await loadTemplate(path.join(ROOT, 'defaults', 'templates', `${name}.yml`), VARS);
+    expect(warnings).toEqual([]);
+    expect(validateTemplate(template, name)).toEqual({ errors: [], warnings: [] });
+    expect(`${template.target?.os}-${template.target?.dist}-${template.target?.arch}-${template.target?.imageType}`).toBe(name);
+    const codenames = template.packageRepositories?.map((r) => r.codename);
+    const suite = template.target?.dist === 'debian12' ? 'bookworm' : 'trixie';
+    expect(codenames).toEqual([suite, `${suite}-updates`, `${suite}-security`]);
+    expect(template.packageRepositories?.map((r) => r.url)).toEqual([VARS.mirror, VARS.mirror, VARS.security_mirror]);
+  });
+});
+
+describe('loadTargetTemplate', () => {
+  it('finds the template relative to the catalogue and merges it over the default of its provider', async () => {
+    const p = await project('templates/img.yml');
+    const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS });
+    expect(t.file).toBe(path.join(p.root, 'docker', 'templates', 'img.yml'));
+    expect(t.providerId).toBe('debian-debian13-x86_64');
+    expect(t.user.systemConfig?.packages).toEqual(['vim']);
+    expect(t.merged.systemConfig?.packages?.at(-1)).toBe('vim');
+    expect(t.merged.systemConfig?.packages?.[0]).toBe(t.defaults.systemConfig?.packages?.[0]);
+    expect(t.merged.disk).toEqual(t.defaults.disk);
+    expect(t.warnings).toEqual([]);
+  });
+
+  it('accepts an absolute template path', async () => {
+    const p = await project('templates/img.yml');
+    const target = { ...p.target, extra: { template: path.join(p.root, 'docker', 'templates', 'img.yml') } };
+    const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target, projectRoot: p.root, vars: VARS });
+    expect(t.providerId).toBe('debian-debian13-x86_64');
+  });
+
+  it('refuses a missing template file, naming the target and the path', async () => {
+    const p = await project('templates/nope.yml');
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toBe(`template of target img not found: templates/nope.yml (looked for ${path.join(p.root, 'docker', 'templates', 'nope.yml')})`);
+  });
+
+  it('refuses a target without a template', async () => {
+    const p = await project(undefined);
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toContain('target img in');
+    expect(err.message).toContain('has no template');
+  });
+
+  it('lists the available defaults when there is none for the target', async () => {
+    const p = await project('templates/img.yml', 'target: {os: debian, dist: debian11, arch: x86_64, imageType: raw}\n');
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toMatch(/img\.yml:1: no default template for target debian\/debian11\/x86_64\/raw/);
+    expect(err.hint).toBe(`Available os-dist-arch-imageType: ${SHIPPED.join(', ')}.`);
+  });
+
+  it('needs the target block to pick the default template', async () => {
+    const p = await project('templates/img.yml', 'target:\n  os: debian\n  arch: x86_64\n');
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toMatch(/img\.yml:2: target\.dist is required: it selects the default template$/);
+  });
+
+  it('reports every validation problem in one error, each with file and line', async () => {
+    const text = [USER.trim(), '  users:', '    - name: Bad', '  additionalFiles:', '    - {local: missing.conf, final: /etc/m.conf}', '    - {local: here.conf, final: /etc/h.conf}', ''].join('\n');
+    const p = await project('templates/img.yml', text);
+    await writeFile(path.join(p.root, 'docker', 'templates', 'here.conf'), 'x');
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    const lines = err.message.split('\n');
+    expect(lines[0]).toBe('image template of target img has 2 problems:');
+    expect(lines[1]).toMatch(/img\.yml:5: systemConfig\.users\[0\]\.name "Bad" is not a valid user name/);
+    expect(lines[2]).toMatch(/img\.yml:7: systemConfig\.additionalFiles\[0\]\.local names missing\.conf, which does not exist/);
+    expect(lines).toHaveLength(3);
+  });
+
+  it('returns warnings and resolves additional files beside the template that names them', async () => {
+    const text = [USER.trim(), '  additionalFiles: [{local: here.conf, final: /etc/h.conf}]', '  colour: blue', ''].join('\n');
+    const p = await project('templates/img.yml', text);
+    await writeFile(path.join(p.root, 'docker', 'templates', 'here.conf'), 'x');
+    const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS });
+    expect(t.warnings).toEqual([expect.stringMatching(/img\.yml:5: unknown key systemConfig\.colour ignored$/)]);
+    const file = t.merged.systemConfig?.additionalFiles?.[0];
+    expect(file && additionalFilePath(file, '/elsewhere')).toBe(path.join(p.root, 'docker', 'templates', 'here.conf'));
+  });
+});

@@ -1,0 +1,79 @@
+// Keyrings as gpgv wants them. gpgv 2.2 reads only binary keyrings (an armored
+// .asc is "invalid packet" and every signature looks like an unknown key), so
+// armored files are dearmored once into the store, named by their own hash.
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor } from '../../cache/atomic.js';
+import { track, untrack } from '../../cache/cleanup.js';
+import { hashFile } from '../../cache/hash.js';
+import { UserError } from '../../errors.js';
+import { runBinary } from '../../exec.js';
+
+/** True when the file starts like ASCII armor rather than a binary OpenPGP packet. */
+export async function isArmored(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    // A binary packet's first byte has its high bit set, so never starts with '-'.
+    return buf.subarray(0, bytesRead).toString('latin1').trimStart().startsWith('-----BEGIN PGP');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Binary keyring paths for gpgv: binary ones as given, armored ones dearmored
+ * into `<storeDir>/keyrings/`. A trusted repository without keyrings gets an
+ * empty one, so gpgv still extracts the signed text (and reports the key as unknown).
+ */
+export async function binaryKeyrings(keyrings: string[], storeDir: string, where: string, trusted: boolean): Promise<string[]> {
+  if (keyrings.length === 0 && trusted) return [await emptyKeyring(storeDir)];
+  if (keyrings.length === 0) throw new UserError(`${where}: no keyring configured to check its signature`, 'Name the archive keyring of the repository (e.g. /usr/share/keyrings/debian-archive-keyring.gpg), or mark it trusted: true only if you accept unsigned metadata.');
+  const out: string[] = [];
+  for (const file of keyrings) {
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) throw new UserError(`${where}: keyring ${file} not found`, 'Check the keyring path (absolute) or install the package that ships it.');
+    out.push((await isArmored(file)) ? await dearmored(file, storeDir) : file);
+  }
+  return out;
+}
+
+async function emptyKeyring(storeDir: string): Promise<string> {
+  const file = path.join(storeDir, 'keyrings', 'empty.gpg');
+  if (!(await stat(file).catch(() => undefined))) await writeAtomically(file, Buffer.alloc(0));
+  return file;
+}
+
+async function dearmored(file: string, storeDir: string): Promise<string> {
+  const { sha256 } = await hashFile(file);
+  const dest = path.join(storeDir, 'keyrings', `${sha256}.gpg`);
+  if (await stat(dest).catch(() => undefined)) return dest;
+  // gpg wants a home directory even to dearmor; a throwaway one keeps ~/.gnupg untouched.
+  const home = await mkdtemp(path.join(os.tmpdir(), 'g3-gpg-'));
+  try {
+    const { stdout } = await runBinary({ command: 'gpg', args: ['--batch', '--no-options', '--homedir', home, '--dearmor'] }, { inputFile: file, package: 'gnupg' });
+    if (stdout.length === 0) throw new UserError(`keyring ${file} holds no key`, 'Use the armored (.asc) or binary (.gpg) export of the archive signing key.');
+    await writeAtomically(dest, stdout);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+  return dest;
+}
+
+async function writeAtomically(dest: string, data: Buffer): Promise<void> {
+  await ensureDirFor(dest);
+  const tmp = tempPathFor(dest);
+  track(tmp);
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    await fsyncFile(tmp);
+    await publish(tmp, dest);
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  } finally {
+    untrack(tmp);
+  }
+}

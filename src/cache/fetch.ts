@@ -99,7 +99,9 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
   }
   const declared = res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']);
   if (declared !== undefined && expect.size !== undefined && declared !== expect.size) {
-    await res.body.destroy();
+    // Abort the body; undici reports the abort as an 'error' event nobody else listens to.
+    res.body.on('error', () => undefined);
+    res.body.destroy();
     throw new FetchError(`server announces ${declared} bytes, expected ${expect.size}`, false);
   }
   const hash = createHash('sha256');

@@ -24,6 +24,8 @@ export interface RefreshReport {
   items: number;
   localRoot: string;
   sharedRoot: string | null;
+  /** Every local root the report covers, when it covers several. */
+  roots?: string[];
   hits: { local: number; shared: number; origin: number };
   downloads: number;
   bytesDownloaded: number;

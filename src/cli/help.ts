@@ -10,8 +10,8 @@ export const COMMANDS: Record<string, { summary: string; pending?: string }> = {
   post_push: { summary: 'write the build report', pending: 'post_push (issue #6)' },
   all: { summary: 'pre_build → build → push → post_push', pending: 'the pipeline (issue #6)' },
   'all-no-push': { summary: 'pre_build → build', pending: 'the pipeline (issue #6)' },
-  validate: { summary: 'validate the target\'s image template', pending: 'image templates (issue #3)' },
-  lock: { summary: 'resolve packages and write the lock file', pending: 'the Debian provider (issue #3)' },
+  validate: { summary: 'validate the target\'s image template (--merged: show it merged over the default)' },
+  lock: { summary: 'resolve the template\'s packages from signed metadata and write <target>.lock.json' },
   base: { summary: 'create the base image from the package cache', pending: 'the compose stage (issue #4)' },
   inspect: { summary: 'describe a built image', pending: 'finalize (issue #5)' },
 };

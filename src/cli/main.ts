@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cleanupNow } from '../cache/cleanup.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
+import { closeFetch } from '../cache/fetch.js';
+import { closeRepoHttp } from '../repo/deb/http.js';
 import { cache } from '../commands/cache.js';
+import { type LockResult, lock } from '../commands/lock.js';
+import { type ValidateResult, validate } from '../commands/validate.js';
+import { setCommandTrace } from '../exec.js';
+import type { CacheEvent } from '../log/events.js';
+import { stringify as stringifyYaml } from 'yaml';
 import { loadSettings } from '../config/load.js';
 import type { Env } from '../env.js';
 import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../errors.js';
@@ -28,7 +35,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     out = createOutput(pickMode(inv.flags, ctx.env, ctx.stderr.isTTY === true), inv.flags.verbose === true, ctx, ctx.env);
     return await dispatch(inv, ctx, out);
   } catch (err) {
-    return reportError(err, out);
+    return reportError(err, out, ctx.prog);
   } finally {
     out.close();
   }
@@ -61,9 +68,51 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} <target> ${inv.command} [options]`);
   if (spec.pending) throw new UserError(`"${inv.command}" is not available yet: ${spec.pending} is still to be built`, 'Use "cache" for now; see --help.');
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
-  const result = await cache({ settings, target: inv.target, check: inv.flags.check === true, verify: inv.flags.verify === true, emit: (e) => out.emit(e) });
-  if (result.mode === 'check') return renderCheck(result.target, result.report, out);
-  return renderRefresh(result.target, result.report, out);
+  const emit = (e: CacheEvent) => out.emit(e);
+  setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
+  try {
+    switch (inv.command) {
+      case 'validate':
+        return renderValidate(await validate({ settings, target: inv.target, merged: inv.flags.merged === true, emit }), out);
+      case 'lock':
+        return renderLock(await lock({ settings, target: inv.target, update: inv.flags.update === true, emit }), out);
+      default: {
+        const result = await cache({ settings, target: inv.target, check: inv.flags.check === true, verify: inv.flags.verify === true, emit });
+        if (result.mode === 'check') return renderCheck(result.target, result.report, out);
+        return renderRefresh(result.target, result.report, out);
+      }
+    }
+  } finally {
+    setCommandTrace(undefined);
+    await Promise.all([closeFetch(), closeRepoHttp()]);
+  }
+}
+
+function renderValidate(r: ValidateResult, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'validate', ...r }, null, 2));
+  else {
+    out.result(stringifyYaml(r.template, { lineWidth: 0 }));
+    out.note(`${r.target}: ${r.file} is valid (${r.providerId})${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ''}`);
+  }
+  return ExitCode.ok;
+}
+
+function renderLock(r: LockResult, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'lock', ...r }, null, 2));
+  else {
+    const what = `${r.packages} packages and ${r.tools} tools, ${formatBytes(r.bytes)}`;
+    if (r.status === 'current') out.note(`${r.target}: ${r.lockFile} is up to date (${what}); use --update to resolve again`);
+    else {
+      const c = r.changes;
+      if (c) {
+        for (const n of c.added) out.result(`added    ${n}`);
+        for (const n of c.removed) out.result(`removed  ${n}`);
+        for (const x of c.changed) out.result(`changed  ${x.name} ${x.from} -> ${x.to}`);
+      }
+      out.note(`${r.target}: wrote ${r.lockFile} (${what})${c ? `: ${c.added.length} added, ${c.removed.length} removed, ${c.changed.length} changed` : ''}`);
+    }
+  }
+  return ExitCode.ok;
 }
 
 function renderCheck(target: string, r: CheckReport, out: Output): number {
@@ -90,10 +139,10 @@ function renderRefresh(target: string, r: RefreshReport, out: Output): number {
   return r.ok ? ExitCode.ok : ExitCode.failure;
 }
 
-function reportError(err: unknown, out: Output): number {
+function reportError(err: unknown, out: Output, prog: string): number {
   if (err instanceof UserError) {
     out.error(`error: ${err.message}`);
-    if (err.hint) out.error(err.hint);
+    if (err.hint) out.error(err.hint.replaceAll('<builder>', prog));
   } else if (err instanceof StepError) {
     out.error(`error: ${err.message}`);
   } else if (err instanceof InternalError || err instanceof Error) {

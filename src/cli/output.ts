@@ -117,6 +117,9 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
         case 'info':
           line(e.message);
           break;
+        case 'debug':
+          if (verbose) line(e.message);
+          break;
       }
     },
     error(text) {

@@ -1,9 +1,21 @@
-// The `cache` command: refresh (or only check) a target's g3-cache.
+// The `cache` command: refresh (or only check) a target's caches: its
+// artifacts and composer tools in the g3-cache, and, for a template target, its
+// locked packages in `<cache_dir>/pkgCache/<provider-id>/`.
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { findTarget, loadCatalogue } from '../catalogue/load.js';
-import type { Catalogue } from '../catalogue/types.js';
+import type { Artifact, Catalogue } from '../catalogue/types.js';
 import { type CheckReport, checkLocal, type RefreshReport, refresh } from '../cache/refresh.js';
 import type { Settings } from '../config/load.js';
+import { UserError } from '../errors.js';
+import { lockMismatch, readLock } from '../lock/file.js';
+import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
+import { lockArtifacts } from '../packages/artifacts.js';
+import { writeGraphs } from '../packages/graphs.js';
+import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { combineChecks, combineReports } from '../cache/combine.js';
+import { resolveAndWrite } from './lock.js';
 
 export interface CacheOptions {
   settings: Settings;
@@ -24,24 +36,81 @@ export async function openCatalogue(settings: Settings, emit: Emit): Promise<Cat
   return cat;
 }
 
-/** Refresh or check the local g3-cache of one target. */
+/** One cache root and what goes into it. */
+interface Job {
+  root: string;
+  shared?: string;
+  artifacts: Artifact[];
+}
+
+/** The section of the g3-cache that holds a provider's composer tools. */
+export function toolsSection(providerId: string): string {
+  return `composer-${providerId}`;
+}
+
+/** Refresh or check the caches of one target. */
 export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const s = opts.settings;
   const target = findTarget(await openCatalogue(s, opts.emit), opts.target);
-  if (target.artifacts.length === 0) opts.emit({ type: 'info', message: `target ${target.name} has no artifacts: nothing to cache` });
+  const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
+  let missingLock: string | undefined;
+  if (isTemplateTarget(target)) {
+    const t = await openTemplateTarget(s, opts.target, opts.emit);
+    const lock = await usableLock(t, s, opts);
+    if (lock) {
+      const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
+      jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
+      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache && path.join(s.sharedCache, 'pkgCache'), artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
+      if (!opts.check) await writeGraphs(t, { lock });
+    } else missingLock = t.lockFile;
+  }
+  const work = jobs.filter((j) => j.artifacts.length > 0);
+  if (work.length === 0 && !missingLock) opts.emit({ type: 'info', message: `target ${target.name} has no artifacts: nothing to cache` });
   if (opts.check) {
-    const report = await checkLocal(target.artifacts, s.g3Cache, { verify: opts.verify, workers: s.workers });
+    const reports = await Promise.all(work.map((j) => checkLocal(j.artifacts, j.root, { verify: opts.verify, workers: s.workers })));
+    const report = combineChecks(reports);
+    if (missingLock) report.needsRefresh.unshift({ item: path.basename(missingLock), reason: 'no lock file: packages not resolved yet' });
+    report.ok = report.needsRefresh.length === 0;
     return { mode: 'check', target: target.name, report };
   }
-  const report = await refresh(target.artifacts, {
-    localRoot: s.g3Cache,
-    sharedPath: s.sharedCache,
-    workers: s.workers,
-    offline: s.offline,
-    verify: opts.verify,
-    lockStaleMs: s.lockStaleMs,
-    fetch: { timeoutMs: s.httpTimeoutMs, retries: s.retries, minBackoffMs: s.retryBackoffMs, maxRetryAfterMs: 120_000 },
-    emit: opts.emit,
-  });
-  return { mode: 'refresh', target: target.name, report };
+  const reports: RefreshReport[] = [];
+  for (const j of work) {
+    if (j.shared) await ensureSubdir(j.shared);
+    reports.push(
+      await refresh(j.artifacts, {
+        localRoot: j.root,
+        sharedPath: j.shared,
+        workers: s.workers,
+        offline: s.offline,
+        verify: opts.verify,
+        lockStaleMs: s.lockStaleMs,
+        fetch: fetchSettings(s),
+        emit: opts.emit,
+      }),
+    );
+  }
+  return { mode: 'refresh', target: target.name, report: combineReports(reports, s.g3Cache) };
+}
+
+/**
+ * The lock to fetch from: the existing one when it matches the template (a
+ * mismatch is an error, never used silently); else resolve and write one.
+ * In --check mode nothing is resolved: undefined means "no lock yet".
+ */
+async function usableLock(t: OpenTarget, s: Settings, opts: CacheOptions): Promise<LockFile | undefined> {
+  const existing = await readLock(t.lockFile);
+  if (existing) {
+    const mismatch = lockMismatch(existing, t.plan.request);
+    if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update (or delete the lock)`);
+    return existing;
+  }
+  if (opts.check) return undefined;
+  opts.emit({ type: 'info', message: `no lock for ${t.target.name}: resolving and writing ${t.lockFile}` });
+  return (await resolveAndWrite(t, s, opts.emit)).lock;
+}
+
+/** Create `<shared>/pkgCache` when the shared root exists (a missing root stays a warning). */
+async function ensureSubdir(dir: string): Promise<void> {
+  const parent = await stat(path.dirname(dir)).catch(() => undefined);
+  if (parent?.isDirectory()) await mkdir(dir, { recursive: true }).catch(() => undefined);
 }

@@ -27,6 +27,8 @@ export interface Settings {
   workDir: string;
   workers: number;
   offline: boolean;
+  /** Accept metadata past its Valid-Until (explicit override). */
+  ignoreValidUntil: boolean;
   mirror: string | undefined;
   securityMirror: string | undefined;
   httpTimeoutMs: number;
@@ -125,6 +127,7 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     workDir: resolvePath('work_dir', () => path.join(input.projectRoot, 'workspace')),
     workers: parsed.workers as number,
     offline: parsed.offline as boolean,
+    ignoreValidUntil: parsed.ignore_valid_until as boolean,
     mirror: values.mirror.raw,
     securityMirror: values.security_mirror.raw,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,

@@ -28,6 +28,7 @@ export const SETTINGS = [
   { key: 'http_timeout', kind: 'int', env: ['G3_HTTP_TIMEOUT'], description: 'seconds a download may stall before it is retried (default: 30)', min: 1, max: 3600 },
   { key: 'retries', kind: 'int', env: ['G3_RETRIES'], description: 'retries per URL after the first attempt (default: 4)', min: 0, max: 20 },
   { key: 'retry_backoff_ms', kind: 'int', env: ['G3_RETRY_BACKOFF_MS'], description: 'first retry delay in ms, doubled each retry, with jitter (default: 500)', min: 0, max: 60000 },
+  { key: 'ignore_valid_until', kind: 'bool', env: ['G3_IGNORE_VALID_UNTIL'], flag: 'ignore-valid-until', description: 'accept repository metadata past its Valid-Until date, with a warning (default: off)' },
   { key: 'lock_stale', kind: 'int', env: ['G3_LOCK_STALE'], description: 'seconds without heartbeat before a lock is considered stale (default: 60)', min: 1, max: 86400 },
 ] as const satisfies readonly SettingDef[];
 
@@ -38,6 +39,7 @@ export const DEFAULTS: Partial<Record<SettingKey, string>> = {
   work_dir: 'workspace',
   workers: '8',
   offline: 'false',
+  ignore_valid_until: 'false',
   http_timeout: '30',
   retries: '4',
   retry_backoff_ms: '500',

@@ -5,6 +5,8 @@ export type Tier = 'local' | 'shared' | 'origin';
 export type CacheEvent =
   | { type: 'warning'; message: string }
   | { type: 'info'; message: string }
+  /** Shown only with --verbose (external command lines, timings). */
+  | { type: 'debug'; message: string }
   | { type: 'start'; items: number; bytes: number }
   | { type: 'item-done'; item: string; from: Tier; bytes: number; seconds: number; detail?: string }
   | { type: 'item-failed'; item: string; reason: string }

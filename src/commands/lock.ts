@@ -1,0 +1,80 @@
+// The `lock` command: resolve a template target against signed metadata and
+// write `<target>.lock.json` (or report that the existing one is current).
+import type { Settings } from '../config/load.js';
+import { UserError } from '../errors.js';
+import { lockMismatch, readLock, writeLock } from '../lock/file.js';
+import type { LockedPackage, LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import { writeGraphs } from '../packages/graphs.js';
+import { resolvePlan } from '../packages/resolve-lock.js';
+import { metadataOptions, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+
+export interface LockOptions {
+  settings: Settings;
+  target: string;
+  /** Resolve again even when the lock matches the template. */
+  update: boolean;
+  emit: Emit;
+}
+
+/** How a lock changed: packages added, removed and changed version. */
+export interface LockChanges {
+  added: string[];
+  removed: string[];
+  changed: Array<{ name: string; from: string; to: string }>;
+}
+
+export interface LockResult {
+  target: string;
+  lockFile: string;
+  providerId: string;
+  /** written: new or updated; current: the existing lock matches and was kept. */
+  status: 'written' | 'current';
+  packages: number;
+  tools: number;
+  bytes: number;
+  changes?: LockChanges;
+  graphs: string[];
+}
+
+/** Resolve and write the lock; keep a matching one unless `update`. */
+export async function lock(opts: LockOptions): Promise<LockResult> {
+  const t = await openTemplateTarget(opts.settings, opts.target, opts.emit);
+  const existing = await readLock(t.lockFile);
+  if (existing && !opts.update) {
+    const mismatch = lockMismatch(existing, t.plan.request);
+    if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update`);
+    return summary(t, existing, 'current', undefined, []);
+  }
+  const { lock: fresh, graphs } = await resolveAndWrite(t, opts.settings, opts.emit);
+  return summary(t, fresh, 'written', existing ? diffLocks(existing, fresh) : undefined, graphs);
+}
+
+/** Resolve a target and write its lock and Graphviz files. */
+export async function resolveAndWrite(t: OpenTarget, settings: Settings, emit: Emit): Promise<{ lock: LockFile; graphs: string[] }> {
+  emit({ type: 'info', message: `resolving ${t.target.name} (${t.plan.providerId}) from ${t.plan.repos.length} repositories` });
+  const resolved = await resolvePlan(t.target.name, t.plan, metadataOptions(settings, emit));
+  await writeLock(t.lockFile, resolved.lock);
+  const graphs = await writeGraphs(t, resolved);
+  emit({ type: 'info', message: `wrote ${t.lockFile}: ${resolved.lock.image.packages.length} packages, ${resolved.lock.tools.packages.length} tools` });
+  return { lock: resolved.lock, graphs };
+}
+
+function summary(t: OpenTarget, l: LockFile, status: LockResult['status'], changes: LockChanges | undefined, graphs: string[]): LockResult {
+  const bytes = [...l.image.packages, ...l.tools.packages].reduce((n, p) => n + p.size, 0);
+  return { target: t.target.name, lockFile: t.lockFile, providerId: l.providerId, status, packages: l.image.packages.length, tools: l.tools.packages.length, bytes, changes, graphs };
+}
+
+/** What changed between two locks (image and tools together). */
+export function diffLocks(before: LockFile, after: LockFile): LockChanges {
+  const index = (l: LockFile) => new Map<string, LockedPackage>([...l.image.packages, ...l.tools.packages].map((p) => [p.name, p]));
+  const a = index(before);
+  const b = index(after);
+  const added = [...b.keys()].filter((n) => !a.has(n)).sort();
+  const removed = [...a.keys()].filter((n) => !b.has(n)).sort();
+  const changed = [...b.values()]
+    .filter((p) => a.has(p.name) && a.get(p.name)?.version !== p.version)
+    .map((p) => ({ name: p.name, from: a.get(p.name)?.version ?? '', to: p.version }))
+    .sort((x, y) => (x.name < y.name ? -1 : 1));
+  return { added, removed, changed };
+}

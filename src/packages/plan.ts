@@ -1,0 +1,65 @@
+// From a merged template (and its target) to what the packages stage asks for:
+// the repositories to read and the package names to resolve.
+import path from 'node:path';
+import type { Target } from '../catalogue/types.js';
+import { UserError } from '../errors.js';
+import type { LockRequest } from '../lock/types.js';
+import { DEBIAN_ARCHS, type RepoEntry, repositoryIds, resolveKeyring } from '../provider/debian.js';
+import type { RepoSpec } from '../repo/deb/types.js';
+
+/** What the packages stage needs from a template. */
+export interface PackagePlan {
+  providerId: string;
+  arch: string;
+  repos: Array<RepoSpec & { priority: number; allowPackages?: string[] }>;
+  request: LockRequest;
+}
+
+/** The minimal template shape the plan reads (the template module owns the full type). */
+export interface PlanTemplate {
+  target?: { os?: string; dist?: string; arch?: string; imageType?: string };
+  packageRepositories?: RepoEntry[];
+  systemConfig?: { packages?: string[]; kernel?: { packages?: string[] } };
+}
+
+/** The composer image's tools a target lists (`tools: [...]`), validated. */
+export function targetTools(target: Target, catalogueFile: string): string[] {
+  const raw = target.extra.tools;
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string' || !/^[a-z0-9][a-z0-9+.-]+$/.test(x))) {
+    throw new UserError(`${catalogueFile}: targets.${target.name}.tools must be a list of Debian package names`, 'For example: tools: [mmdebstrap, mtools, e2fsprogs]');
+  }
+  return [...new Set(raw as string[])];
+}
+
+/** Build the plan: repository specs with keyrings, and the resolution request. */
+export async function makePlan(t: PlanTemplate, opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[] }): Promise<PackagePlan> {
+  const arch = DEBIAN_ARCHS[t.target?.arch ?? ''];
+  if (!arch) throw new UserError(`${opts.templateFile}: target.arch ${t.target?.arch ?? '(missing)'} is not supported`, `Supported: ${Object.keys(DEBIAN_ARCHS).join(', ')}.`);
+  const entries = t.packageRepositories ?? [];
+  if (entries.length === 0) throw new UserError(`${opts.templateFile}: no packageRepositories after merging with the default template`);
+  const ids = repositoryIds(entries);
+  const repos = await Promise.all(
+    entries.map(async (e, i) => ({
+      id: ids[i] as string,
+      url: e.url.replace(/\/+$/, ''),
+      codename: e.codename,
+      components: e.component,
+      archs: e.arch && e.arch.length > 0 ? e.arch : [arch],
+      keyrings: e.trusted && !e.pkey ? [] : [await resolveKeyring(e.pkey, path.dirname(opts.templateFile), opts.projectRoot, `packageRepositories[${i}] (${e.codename})`)],
+      trusted: e.trusted,
+      priority: e.priority,
+      allowPackages: e.allowPackages,
+    })),
+  );
+  const sys = t.systemConfig ?? {};
+  const packages = [...new Set([...(sys.packages ?? []), ...(sys.kernel?.packages ?? [])])];
+  const request: LockRequest = {
+    providerId: opts.providerId,
+    arch,
+    repositories: repos.map((r) => ({ id: r.id, codename: r.codename, components: r.components, priority: r.priority, allowPackages: r.allowPackages, trusted: r.trusted })),
+    packages,
+    tools: opts.tools,
+  };
+  return { providerId: opts.providerId, arch, repos, request };
+}

@@ -1,0 +1,69 @@
+// Resolve a plan against verified repository metadata and turn the result
+// into a lock file.
+import type { PackageRecord } from '../deb/types.js';
+import { requestDigest } from '../lock/file.js';
+import { LOCK_VERSION, type LockedPackage, type LockedRepository, type LockedSet, type LockFile } from '../lock/types.js';
+import { loadRepository } from '../repo/deb/repository.js';
+import type { MetadataOptions, RepoMetadata } from '../repo/deb/types.js';
+import { resolve } from '../resolve/resolve.js';
+import type { Resolution } from '../resolve/types.js';
+import type { PackagePlan } from './plan.js';
+
+/** A resolved plan: the lock, and the resolutions (for Graphviz files). */
+export interface ResolvedPlan {
+  lock: LockFile;
+  image: Resolution;
+  tools: Resolution;
+  metadata: RepoMetadata[];
+}
+
+/** Load every repository (verified), resolve image and tools, build the lock. */
+export async function resolvePlan(target: string, plan: PackagePlan, meta: MetadataOptions): Promise<ResolvedPlan> {
+  const metadata = await Promise.all(plan.repos.map((r) => loadRepository(r, meta)));
+  const repos = plan.repos.map((r, i) => ({ id: r.id, priority: r.priority, allowPackages: r.allowPackages, packages: (metadata[i] as RepoMetadata).packages }));
+  const image = resolve({ repos, arch: plan.arch, packages: plan.request.packages, base: 'required' });
+  const tools = resolve({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' });
+  for (const w of [...image.warnings, ...tools.warnings]) meta.emit({ type: 'warning', message: w });
+  const lock: LockFile = {
+    lockVersion: LOCK_VERSION,
+    target,
+    providerId: plan.providerId,
+    arch: plan.arch,
+    requestDigest: requestDigest(plan.request),
+    request: plan.request,
+    repositories: plan.repos.map((r, i): LockedRepository => {
+      const m = metadata[i] as RepoMetadata;
+      return {
+        id: r.id,
+        url: r.url,
+        codename: r.codename,
+        components: r.components,
+        priority: r.priority,
+        allowPackages: r.allowPackages,
+        trusted: r.trusted,
+        release: m.release.signedBy === undefined ? { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil } : { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil, signedBy: m.release.signedBy },
+        indexes: m.indexes.map((x) => ({ component: x.component, arch: x.arch, path: x.path, sha256: x.sha256, size: x.size })),
+      };
+    }),
+    image: lockedSet(plan.request.packages, 'required', image, image.packages),
+    // The tools are installed on top of an essential base image: only what it lacks is cached.
+    tools: lockedSet(plan.request.tools, 'essential', tools, tools.packages.filter((p) => !tools.base.some((b) => b.name === p.name))),
+  };
+  return { lock, image, tools, metadata };
+}
+
+function lockedSet(requested: string[], base: LockedSet['base'], res: Resolution, chosen: PackageRecord[]): LockedSet {
+  const names = new Set(chosen.map((p) => p.name));
+  return {
+    requested,
+    base,
+    baseSet: res.base.map((p) => p.name).sort(),
+    packages: chosen.map((p) => lockedPackage(p, res)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    installOrder: res.installOrder.filter((n) => names.has(n)),
+  };
+}
+
+function lockedPackage(p: PackageRecord, res: Resolution): LockedPackage {
+  const depends = [...new Set(res.edges.filter((e) => e.from === p.name).map((e) => e.to))].sort();
+  return { name: p.name, version: p.version, architecture: p.architecture, filename: p.filename, size: p.size, sha256: p.sha256, repository: p.repository, depends };
+}

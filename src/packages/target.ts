@@ -1,0 +1,55 @@
+// Opening a template target: catalogue, merged template, package plan, lock path.
+import { findTarget } from '../catalogue/load.js';
+import type { Target } from '../catalogue/types.js';
+import { openCatalogue } from '../commands/cache.js';
+import type { Settings } from '../config/load.js';
+import type { FetchSettings } from '../cache/fetch.js';
+import { lockPathFor } from '../lock/file.js';
+import type { Emit } from '../log/events.js';
+import type { MetadataOptions } from '../repo/deb/types.js';
+import { loadTargetTemplate } from '../template/target.js';
+import { makePlan, type PackagePlan, type PlanTemplate, targetTools } from './plan.js';
+import path from 'node:path';
+
+/** A template target, ready for the packages stage. */
+export interface OpenTarget {
+  target: Target;
+  catalogueFile: string;
+  templateFile: string;
+  lockFile: string;
+  plan: PackagePlan;
+  /** `<cache_dir>/pkgCache/<provider-id>`. */
+  pkgDir: string;
+}
+
+/** Whether a target names an image template. */
+export function isTemplateTarget(t: Target): boolean {
+  return t.extra.template !== undefined;
+}
+
+/** Open a target that has a template; template warnings are emitted. */
+export async function openTemplateTarget(settings: Settings, name: string, emit: Emit): Promise<OpenTarget> {
+  const cat = await openCatalogue(settings, emit);
+  const target = findTarget(cat, name);
+  const t = await loadTargetTemplate({ catalogueFile: cat.file, target, projectRoot: settings.projectRoot, vars: { mirror: settings.mirror, security_mirror: settings.securityMirror } });
+  for (const w of t.warnings) emit({ type: 'warning', message: w });
+  const plan = await makePlan(t.merged as PlanTemplate, { providerId: t.providerId, templateFile: t.file, projectRoot: settings.projectRoot, tools: targetTools(target, cat.file) });
+  return {
+    target,
+    catalogueFile: cat.file,
+    templateFile: t.file,
+    lockFile: lockPathFor(cat.file, target.name),
+    plan,
+    pkgDir: path.join(settings.cacheDir, 'pkgCache', t.providerId),
+  };
+}
+
+/** HTTP settings from configuration. */
+export function fetchSettings(s: Settings): FetchSettings {
+  return { timeoutMs: s.httpTimeoutMs, retries: s.retries, minBackoffMs: s.retryBackoffMs, maxRetryAfterMs: 120_000 };
+}
+
+/** Options for reading repository metadata. */
+export function metadataOptions(s: Settings, emit: Emit): MetadataOptions {
+  return { storeDir: path.join(s.cacheDir, 'repoCache'), offline: s.offline, ignoreValidUntil: s.ignoreValidUntil, fetch: fetchSettings(s), emit };
+}

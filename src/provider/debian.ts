@@ -1,0 +1,59 @@
+// The Debian provider: which dists it knows, and how a template's repositories
+// become repository specifications with keyrings resolved.
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+
+/** Dists this provider builds, by template `target.dist`. */
+export const DEBIAN_DISTS: Readonly<Record<string, { codename: string; version: number }>> = {
+  debian12: { codename: 'bookworm', version: 12 },
+  debian13: { codename: 'trixie', version: 13 },
+};
+
+/** Template `target.arch` → Debian architecture. */
+export const DEBIAN_ARCHS: Readonly<Record<string, string>> = { x86_64: 'amd64' };
+
+/** A repository as the template gives it (after loading and merging). */
+export interface RepoEntry {
+  codename: string;
+  url: string;
+  pkey?: string;
+  component: string[];
+  priority: number;
+  allowPackages?: string[];
+  trusted: boolean;
+  arch?: string[];
+}
+
+/** A stable id for a repository: its codename, made unique when two share one. */
+export function repositoryIds(entries: readonly RepoEntry[]): string[] {
+  const seen = new Map<string, number>();
+  return entries.map((e) => {
+    const base = e.codename.replace(/[^A-Za-z0-9._-]/g, '_');
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}-${n}`;
+  });
+}
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The keyring files for a repository's `pkey`: a path relative to the template,
+ * else a keyring shipped in defaults/keyrings; none → the shipped Debian keyring.
+ */
+export async function resolveKeyring(pkey: string | undefined, templateDir: string, projectRoot: string, where: string): Promise<string> {
+  const shipped = path.join(projectRoot, 'defaults', 'keyrings');
+  const name = pkey ?? 'debian-archive-keyring.gpg';
+  if (/^[a-z]+:\/\//i.test(name)) {
+    throw new UserError(`${where}: pkey ${name} is a URL; keys are not fetched over the network`, 'Download the key once, check its fingerprint, save it beside the template and set pkey to its file name.');
+  }
+  const candidates = path.isAbsolute(name) ? [name] : [path.resolve(templateDir, name), path.join(shipped, name)];
+  for (const c of candidates) if (await exists(c)) return c;
+  throw new UserError(`${where}: pkey ${name} not found (looked in ${candidates.join(', ')})`, 'Put the keyring beside the template or in defaults/keyrings/.');
+}

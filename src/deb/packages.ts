@@ -85,10 +85,12 @@ export function parsePackages(text: string, repository: string): PackageRecord[]
     if (end > pos && text.charCodeAt(end - 1) === 13) end--; // CRLF
     const c = pos < end ? text.charCodeAt(pos) : -1;
     if (c === 32 || c === 9) {
-      const rest = text.slice(pos, end).trim();
-      if (rest !== '') {
+      let a = pos + 1;
+      while (a < end && isBlankChar(text.charCodeAt(a))) a++;
+      if (a < end) {
         if (!stanzaLine) throw new UserError(`${where(repository, lineNo)}: a continuation line (starting with a space) outside any stanza`, HINT);
-        if (slot >= 0) values[slot] += `\n${rest}`;
+        // Only fields we keep pay for a copy; Description and Tag lines are just skipped.
+        if (slot >= 0) values[slot] += `\n${text.slice(a, end).trimEnd()}`;
         pos = next;
         continue;
       }

@@ -49,6 +49,13 @@ describe('selectIndexes', () => {
     expect(events).toEqual([{ type: 'warning', message: `repository http://127.0.0.1:1 trixie: ${message}` }]);
   });
 
+  it('takes main from a security suite that lists its components as updates/main', () => {
+    const { c, events } = ctx({ components: ['main', 'contrib'] });
+    const info = release(['main/binary-amd64/Packages.xz', 'contrib/binary-amd64/Packages.xz'], 'Components: updates/main updates/contrib\nArchitectures: amd64\n');
+    expect(selectIndexes(c, info).map((r) => r.path)).toEqual(['main/binary-amd64/Packages.xz', 'contrib/binary-amd64/Packages.xz']);
+    expect(events).toEqual([]);
+  });
+
   it('fails when the Release lists no Packages index for a listed component', () => {
     const { c } = ctx({ components: ['contrib'] });
     const run = () => selectIndexes(c, release(['main/binary-amd64/Packages.xz']));

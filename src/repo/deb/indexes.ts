@@ -24,7 +24,9 @@ const NAMES = ['Packages.xz', 'Packages.gz', 'Packages'];
 export function selectIndexes(ctx: Pick<LoadContext, 'spec' | 'where' | 'opts'>, info: ReleaseInfo): IndexRef[] {
   const refs: IndexRef[] = [];
   for (const component of ctx.spec.components) {
-    if (info.components.length > 0 && !info.components.includes(component)) {
+    // Security suites list `updates/main` but keep the indexes under `main/`: the signed file list decides.
+    const listed = info.components.some((c) => c === component || c.endsWith(`/${component}`)) || [...info.sha256.keys()].some((k) => k.startsWith(`${component}/binary-`));
+    if (info.components.length > 0 && !listed) {
       ctx.opts.emit({ type: 'warning', message: `${ctx.where}: component ${component} is not in the Release (it has ${info.components.join(' ')}); skipped` });
       continue;
     }

@@ -54,7 +54,7 @@ export async function verifyStored(ctx: LoadContext, signed: SignedRelease): Pro
     if (!ctx.spec.trusted) throw new UserError(`${ctx.where}: ${verdict.message} on ${name}`, UNTRUSTED_HINT);
     ctx.opts.emit({ type: 'warning', message: `${ctx.where}: ${verdict.message} on ${name}; accepted because the repository is marked trusted` });
   } else {
-    for (const note of verdict.ignored) ctx.opts.emit({ type: 'info', message: `${ctx.where}: ${name} also carries a signature we cannot use (${note})` });
+    for (const note of verdict.ignored) ctx.opts.emit({ type: 'debug', message: `${ctx.where}: ${name} also carries a signature we cannot use (${note})` });
   }
   if (text === undefined) throw new StepError(`${ctx.where}: gpgv accepted ${name} but wrote no signed text`);
   const info = parseRelease(text, `${ctx.base}/${name}`);

@@ -8,6 +8,13 @@ have curl || need+=(curl)
 have wget || need+=(wget)
 have mount || need+=(mount)
 have sha256sum || need+=(coreutils)
+# Signed repository metadata: gpgv checks signatures, xz unpacks indexes.
+have gpgv || need+=(gpgv)
+have xz || need+=(xz-utils)
+# Tests: gpg signs fixture repositories, dpkg-deb builds .debs, apt-get is the reference resolver.
+have gpg || need+=(gpg)
+have dpkg-deb || need+=(dpkg)
+have apt-get || need+=(apt)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${need[*]}" >&2

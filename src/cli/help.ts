@@ -51,13 +51,37 @@ Settings can also come from the environment or a .env file; see .g3-cache.exampl
 `;
 }
 
+const EXAMPLES: Record<string, (prog: string) => string> = {
+  validate: (prog) => `
+Loads the target's template, merges it over the default template of its
+os/dist/arch/imageType (defaults/templates/) and validates the whole. Errors name
+file, line and field path (exit 2); unknown keys are warnings.
+
+Examples:
+  ${prog} latest validate
+  ${prog} latest validate --merged          print the merged template (YAML)
+  ${prog} latest validate --merged --json
+`,
+  lock: (prog) => `
+Reads each repository's signed metadata (InRelease checked with gpgv, Packages
+indexes checked against the signed SHA256), resolves the template's packages and
+the target's tools, and writes <target>.lock.json next to the targets file, plus
+chrootpkgs.dot and <target>.dot in <cache_dir>/pkgCache/<provider-id>/.
+A lock that matches the template is kept; one that does not is reported.
+
+Examples:
+  ${prog} latest lock
+  ${prog} latest lock --update              resolve again, list added/removed/changed
+  ${prog} latest lock --update --offline    from the last verified metadata
+`,
+};
+
 /** Help of one command. */
 export function commandHelp(prog: string, command: string): string {
   const c = COMMANDS[command];
   const own = COMMAND_OPTIONS[command];
   const ownText = own ? `\nOptions of ${command}:\n${optionLines(own)}\n` : '';
-  const examples =
-    command === 'cache'
+  const examples = EXAMPLES[command]?.(prog) ?? (command === 'cache'
       ? `
 Each artifact is looked up in the local tier (.g3-cache/<section>/<file>), then in
 the shared tier (SHARED_G3_CACHE_PATH/<section>/<file>), then downloaded; every file
@@ -69,8 +93,11 @@ Examples:
   ${prog} latest cache --check && echo up to date
   ${prog} latest cache --verify --json
   SHARED_G3_CACHE_PATH=/mnt/g3 ${prog} latest cache --offline
+
+A template target also gets its locked packages into <cache_dir>/pkgCache/<provider-id>/
+(locking first when it has no lock) and its composer tools into .g3-cache/composer-<provider-id>/.
 `
-      : '';
+      : '');
   return `Usage: ${prog} <target> ${command} [options]
 
 ${c?.summary ?? ''}${c?.pending ? `\n\nNot yet available: ${c.pending} is still to be built.` : ''}

@@ -135,6 +135,9 @@ function renderRefresh(target: string, r: RefreshReport, out: Output): number {
   }
   for (const f of r.failures) out.error(`error: ${f.item}: ${f.url}: ${f.reason}`);
   for (const m of r.missing) out.error(`error: ${m}: not cached, and --offline forbids downloading it`);
+  if (r.failures.some((f) => /HTTP 40[34]|HTTP 410/.test(f.reason))) {
+    out.error(`hint: a file is gone from the mirror; if it is a locked package, the archive has moved on: run "${target} lock --update", or use a mirror that keeps old versions`);
+  }
   if (!r.ok) out.error(`error: ${r.failures.length ? `${new Set(r.failures.map((f) => f.item)).size} item(s) failed` : `${r.missing.length} item(s) missing`}; verified items were kept`);
   return r.ok ? ExitCode.ok : ExitCode.failure;
 }

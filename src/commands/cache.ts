@@ -40,6 +40,8 @@ export async function openCatalogue(settings: Settings, emit: Emit): Promise<Cat
 interface Job {
   root: string;
   shared?: string;
+  /** The shared path is a subfolder of the shared cache, made on first use. */
+  sharedIsSub?: boolean;
   artifacts: Artifact[];
 }
 
@@ -60,7 +62,7 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
     if (lock) {
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
       jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
-      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache && path.join(s.sharedCache, 'pkgCache'), artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
+      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache && path.join(s.sharedCache, 'pkgCache'), sharedIsSub: true, artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
       if (!opts.check) await writeGraphs(t, { lock });
     } else missingLock = t.lockFile;
   }
@@ -75,7 +77,7 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
   }
   const reports: RefreshReport[] = [];
   for (const j of work) {
-    if (j.shared) await ensureSubdir(j.shared);
+    if (j.shared && j.sharedIsSub) await ensureSubdir(j.shared);
     reports.push(
       await refresh(j.artifacts, {
         localRoot: j.root,

@@ -1,13 +1,14 @@
 // `npm run bench [-- options]`: the g3-cache against g3's wget loop and plain
 // tools, side by side in one run; see BENCHMARKS.md (which this writes).
 import { rmSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MiB, makeDataSet, writeLists } from './data.js';
 import { BenchFailure } from './measure.js';
 import { startOriginProcess } from './origin.js';
+import { extractSection } from './packages-report.js';
 import { machineFacts, renderDocument, resultsTable } from './report.js';
 import { bench, CHECKS } from './scenarios.js';
 
@@ -133,7 +134,11 @@ async function main(): Promise<void> {
     const doc = renderDocument({ facts, command, ds, runs: opts.runs, workers: opts.workers, seed: opts.seed, checks: CHECKS, ...result });
     await writeFile(path.join(out, 'results.md'), doc);
     await writeFile(path.join(out, 'results.json'), JSON.stringify({ facts, options: opts, ...result }, null, 2));
-    if (opts.record) await writeFile(path.join(root, 'BENCHMARKS.md'), doc);
+    if (opts.record) {
+      // Keep the packages stage's section (bench/packages.ts writes it).
+      const kept = extractSection(await readFile(path.join(root, 'BENCHMARKS.md'), 'utf8').catch(() => ''));
+      await writeFile(path.join(root, 'BENCHMARKS.md'), kept ? `${doc.trimEnd()}\n\n${kept}` : doc);
+    }
     process.stdout.write(`\n${resultsTable(result.pairs)}\n\n`);
     log(`all runs checked. Report: ${opts.record ? 'BENCHMARKS.md and ' : ''}bench/out/results.md`);
   } finally {

@@ -38,7 +38,8 @@ export class FetchError extends Error {
 }
 
 let dispatcher: Dispatcher | undefined;
-function getDispatcher(): Dispatcher {
+/** The shared HTTP connection pool (also used for repository metadata). */
+export function getDispatcher(): Dispatcher {
   // Honours HTTP(S)_PROXY and NO_PROXY; follows a few redirects (mirrors use them).
   dispatcher ??= new EnvHttpProxyAgent({ connections: 16 }).compose(interceptors.redirect({ maxRedirections: 5 }));
   return dispatcher;

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { cleanupNow } from '../cache/cleanup.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
-import { closeRepoHttp } from '../repo/deb/http.js';
 import { cache } from '../commands/cache.js';
 import { type LockResult, lock } from '../commands/lock.js';
 import { type ValidateResult, validate } from '../commands/validate.js';
@@ -84,7 +83,7 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
     }
   } finally {
     setCommandTrace(undefined);
-    await Promise.all([closeFetch(), closeRepoHttp()]);
+    await closeFetch();
   }
 }
 

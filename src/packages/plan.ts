@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { Target } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
 import type { LockRequest } from '../lock/types.js';
-import { DEBIAN_ARCHS, type RepoEntry, repositoryIds, resolveKeyring } from '../provider/debian.js';
+import { repositoryIds, resolveKeyring } from '../provider/debian.js';
+import { debianArch } from '../template/provider.js';
+import type { RepoTemplate } from '../template/types.js';
 import type { RepoSpec } from '../repo/deb/types.js';
 
 /** What the packages stage needs from a template. */
@@ -18,7 +20,7 @@ export interface PackagePlan {
 /** The minimal template shape the plan reads (the template module owns the full type). */
 export interface PlanTemplate {
   target?: { os?: string; dist?: string; arch?: string; imageType?: string };
-  packageRepositories?: RepoEntry[];
+  packageRepositories?: RepoTemplate[];
   systemConfig?: { packages?: string[]; kernel?: { packages?: string[] } };
 }
 
@@ -34,8 +36,9 @@ export function targetTools(target: Target, catalogueFile: string): string[] {
 
 /** Build the plan: repository specs with keyrings, and the resolution request. */
 export async function makePlan(t: PlanTemplate, opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[] }): Promise<PackagePlan> {
-  const arch = DEBIAN_ARCHS[t.target?.arch ?? ''];
-  if (!arch) throw new UserError(`${opts.templateFile}: target.arch ${t.target?.arch ?? '(missing)'} is not supported`, `Supported: ${Object.keys(DEBIAN_ARCHS).join(', ')}.`);
+  // Validation already refused an unknown arch; this guards direct library use.
+  const arch = debianArch(t.target?.arch);
+  if (!arch) throw new UserError(`${opts.templateFile}: target.arch ${t.target?.arch ?? '(missing)'} is not supported`);
   const entries = t.packageRepositories ?? [];
   if (entries.length === 0) throw new UserError(`${opts.templateFile}: no packageRepositories after merging with the default template`);
   const ids = repositoryIds(entries);

@@ -1,32 +1,12 @@
-// The Debian provider: which dists it knows, and how a template's repositories
-// become repository specifications with keyrings resolved.
+// The Debian provider: how a template's repositories become repository
+// specifications (ids, keyrings). Supported dists are in template/provider.ts.
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-
-/** Dists this provider builds, by template `target.dist`. */
-export const DEBIAN_DISTS: Readonly<Record<string, { codename: string; version: number }>> = {
-  debian12: { codename: 'bookworm', version: 12 },
-  debian13: { codename: 'trixie', version: 13 },
-};
-
-/** Template `target.arch` → Debian architecture. */
-export const DEBIAN_ARCHS: Readonly<Record<string, string>> = { x86_64: 'amd64' };
-
-/** A repository as the template gives it (after loading and merging). */
-export interface RepoEntry {
-  codename: string;
-  url: string;
-  pkey?: string;
-  component: string[];
-  priority: number;
-  allowPackages?: string[];
-  trusted: boolean;
-  arch?: string[];
-}
+import type { RepoTemplate } from '../template/types.js';
 
 /** A stable id for a repository: its codename, made unique when two share one. */
-export function repositoryIds(entries: readonly RepoEntry[]): string[] {
+export function repositoryIds(entries: readonly RepoTemplate[]): string[] {
   const seen = new Map<string, number>();
   return entries.map((e) => {
     const base = e.codename.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StepError, UserError } from '../../src/errors.js';
 import type { CacheEvent } from '../../src/log/events.js';
-import { closeRepoHttp } from '../../src/repo/deb/http.js';
+import { closeFetch } from '../../src/cache/fetch.js';
 import { loadRepository, loadRepositoryPinned } from '../../src/repo/deb/repository.js';
 import type { MetadataOptions, RepoSpec } from '../../src/repo/deb/types.js';
 import {
@@ -43,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([disposeKey(key), disposeKey(otherKey)]);
   await rm(keyDir, { recursive: true, force: true });
-  await closeRepoHttp();
+  await closeFetch();
 });
 afterEach(async () => {
   await Promise.all(origins.splice(0).map((o) => o.close()));

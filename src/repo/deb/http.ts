@@ -5,25 +5,12 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import pRetry from 'p-retry';
-import { type Dispatcher, EnvHttpProxyAgent, interceptors, request } from 'undici';
-import { FetchError, type FetchSettings } from '../../cache/fetch.js';
+import { request } from 'undici';
+import { FetchError, type FetchSettings, getDispatcher } from '../../cache/fetch.js';
 
 /** Release files are a few hundred KiB; anything near this is not one. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
-let dispatcher: Dispatcher | undefined;
-function getDispatcher(): Dispatcher {
-  // Same policy as cache/fetch.ts: proxies from the environment, a few redirects.
-  dispatcher ??= new EnvHttpProxyAgent({ connections: 4 }).compose(interceptors.redirect({ maxRedirections: 5 }));
-  return dispatcher;
-}
-
-/** Close pooled connections so the process can exit promptly. */
-export async function closeRepoHttp(): Promise<void> {
-  const d = dispatcher;
-  dispatcher = undefined;
-  await d?.close().catch(() => undefined);
-}
 
 /** Download `url` into `dest`; 'missing' on 404/410; throws FetchError (after retries) otherwise. */
 export async function fetchUnknown(url: string, dest: string, settings: FetchSettings): Promise<{ sha256: string; size: number } | 'missing'> {

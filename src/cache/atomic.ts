@@ -2,7 +2,7 @@
 // hidden temporary name in the same directory, fsynced, then renamed or linked.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { track, untrack } from './cleanup.js';
 
@@ -65,6 +65,28 @@ export async function flushDirs(): Promise<void> {
   const dirs = [...dirtyDirs];
   dirtyDirs.clear();
   await Promise.all(dirs.map(fsyncDir));
+}
+
+/**
+ * Write a small file (lock, state, graph, stamp) atomically: temporary name,
+ * fsync, rename, directory flushed. `durable: false` skips both flushes, for
+ * files whose loss only costs time.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, durable = true): Promise<void> {
+  await ensureDirFor(file);
+  const tmp = tempPathFor(file);
+  track(tmp);
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    if (durable) await fsyncFile(tmp);
+    await publish(tmp, file, false);
+    if (durable) await fsyncDir(path.dirname(file));
+  } catch (err) {
+    await removeQuietly(tmp);
+    throw err;
+  } finally {
+    untrack(tmp);
+  }
 }
 
 /** Ensure the directory for `file` exists. */

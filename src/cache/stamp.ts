@@ -1,9 +1,9 @@
 // Verified-file stamps, as BitBake's .done files: once a file's SHA256 has been
 // checked, a stamp keyed on its size, mtime, inode and device lets later runs
 // skip the rehash while the file is unchanged. `--verify` ignores stamps.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureDirFor, publish, removeQuietly, tempPathFor } from './atomic.js';
+import { removeQuietly, writeFileAtomic } from './atomic.js';
 
 export const STAMP_DIR = '.g3-stamps';
 
@@ -41,15 +41,7 @@ export async function stampMatches(stampFile: string, id: FileIdentity, sha256: 
 
 /** Record that the file with identity `id` has been verified. */
 export async function writeStamp(stampFile: string, id: FileIdentity, sha256: string): Promise<void> {
-  await ensureDirFor(stampFile);
-  const tmp = tempPathFor(stampFile);
-  try {
-    await writeFile(tmp, JSON.stringify({ ...id, sha256 }));
-    await publish(tmp, stampFile, false);
-  } catch (err) {
-    await removeQuietly(tmp);
-    throw err;
-  }
+  await writeFileAtomic(stampFile, JSON.stringify({ ...id, sha256 }), false);
 }
 
 /** Forget a stamp (its file was removed or replaced). */

@@ -1,8 +1,8 @@
 // Reading, writing and checking `<target>.lock.json`.
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncFile, publish, tempPathFor } from '../cache/atomic.js';
+import { writeFileAtomic } from '../cache/atomic.js';
 import { UserError } from '../errors.js';
 import { LOCK_VERSION, type LockFile, type LockRequest } from './types.js';
 
@@ -67,10 +67,7 @@ function lockShapeProblem(l: LockFile): string | undefined {
 
 /** Write a lock file atomically (stable formatting, so diffs stay small). */
 export async function writeLock(file: string, lock: LockFile): Promise<void> {
-  const tmp = tempPathFor(file);
-  await writeFile(tmp, `${JSON.stringify(lock, null, 2)}\n`);
-  await fsyncFile(tmp);
-  await publish(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(lock, null, 2)}\n`);
 }
 
 /** Why a lock does not match the current request, in words; undefined when it matches. */

@@ -1,8 +1,7 @@
 // Graphviz files of a lock: the chroot base set (`chrootpkgs.dot`) and the
 // image set (`<target>.dot`), in the provider's package cache directory.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncFile, publish, tempPathFor } from '../cache/atomic.js';
+import { writeFileAtomic } from '../cache/atomic.js';
 import type { LockedSet } from '../lock/types.js';
 
 /** A Graphviz digraph of `set`, limited to `only` when given; requested names are highlighted. */
@@ -18,20 +17,12 @@ export function lockDot(name: string, set: LockedSet, only?: ReadonlySet<string>
   return lines.join('\n');
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = tempPathFor(file);
-  await writeFile(tmp, text);
-  await fsyncFile(tmp);
-  await publish(tmp, file);
-}
-
 /** Write both graphs of a target's lock; returns their paths. */
 export async function writeGraphs(t: { pkgDir: string; target: { name: string } }, l: { lock: { image: LockedSet } }): Promise<string[]> {
   const image = l.lock.image;
   const chroot = path.join(t.pkgDir, 'chrootpkgs.dot');
   const target = path.join(t.pkgDir, `${t.target.name}.dot`);
-  await writeAtomic(chroot, lockDot('chrootpkgs', image, new Set(image.baseSet)));
-  await writeAtomic(target, lockDot(t.target.name, image));
+  await writeFileAtomic(chroot, lockDot('chrootpkgs', image, new Set(image.baseSet)));
+  await writeFileAtomic(target, lockDot(t.target.name, image));
   return [chroot, target];
 }

@@ -1,11 +1,10 @@
 // Keyrings as gpgv wants them. gpgv 2.2 reads only binary keyrings (an armored
 // .asc is "invalid packet" and every signature looks like an unknown key), so
 // armored files are dearmored once into the store, named by their own hash.
-import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor } from '../../cache/atomic.js';
-import { track, untrack } from '../../cache/cleanup.js';
+import { writeFileAtomic } from '../../cache/atomic.js';
 import { hashFile } from '../../cache/hash.js';
 import { UserError } from '../../errors.js';
 import { runBinary } from '../../exec.js';
@@ -42,7 +41,7 @@ export async function binaryKeyrings(keyrings: string[], storeDir: string, where
 
 async function emptyKeyring(storeDir: string): Promise<string> {
   const file = path.join(storeDir, 'keyrings', 'empty.gpg');
-  if (!(await stat(file).catch(() => undefined))) await writeAtomically(file, Buffer.alloc(0));
+  if (!(await stat(file).catch(() => undefined))) await writeFileAtomic(file, Buffer.alloc(0));
   return file;
 }
 
@@ -55,25 +54,9 @@ async function dearmored(file: string, storeDir: string): Promise<string> {
   try {
     const { stdout } = await runBinary({ command: 'gpg', args: ['--batch', '--no-options', '--homedir', home, '--dearmor'] }, { inputFile: file, package: 'gnupg' });
     if (stdout.length === 0) throw new UserError(`keyring ${file} holds no key`, 'Use the armored (.asc) or binary (.gpg) export of the archive signing key.');
-    await writeAtomically(dest, stdout);
+    await writeFileAtomic(dest, stdout);
   } finally {
     await rm(home, { recursive: true, force: true });
   }
   return dest;
-}
-
-async function writeAtomically(dest: string, data: Buffer): Promise<void> {
-  await ensureDirFor(dest);
-  const tmp = tempPathFor(dest);
-  track(tmp);
-  try {
-    await writeFile(tmp, data, { mode: 0o644 });
-    await fsyncFile(tmp);
-    await publish(tmp, dest);
-  } catch (err) {
-    await removeQuietly(tmp);
-    throw err;
-  } finally {
-    untrack(tmp);
-  }
 }

@@ -2,9 +2,9 @@
 // their SHA256 (`by-hash/sha256/<hex>`), plus the last verified state of each
 // suite (`suites/<id>.json`). Files appear only complete (temp + fsync +
 // rename), so concurrent processes can share one store; every read re-hashes.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor } from '../../cache/atomic.js';
+import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor, writeFileAtomic } from '../../cache/atomic.js';
 import { track, untrack } from '../../cache/cleanup.js';
 import { hashFile } from '../../cache/hash.js';
 import { UserError } from '../../errors.js';
@@ -98,7 +98,7 @@ export class MetadataStore {
 
   /** Replace the last verified state of a suite atomically. */
   async writeState(id: string, state: SuiteState): Promise<void> {
-    await this.writeSmall(this.statePath(id), `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(this.statePath(id), `${JSON.stringify(state, null, 2)}\n`);
   }
 
   /** The detached signature recorded for a Release file (by the Release's digest). */
@@ -117,7 +117,7 @@ export class MetadataStore {
   /** Remember which detached signature goes with a Release file, so pinned runs can check it offline. */
   async recordSignature(releaseSha256: string, signature: Digest): Promise<void> {
     const file = path.join(this.dir, 'signatures', `${this.checkedHex(releaseSha256)}.json`);
-    await this.writeSmall(file, `${JSON.stringify({ sha256: signature.sha256, size: signature.size })}\n`);
+    await writeFileAtomic(file, `${JSON.stringify({ sha256: signature.sha256, size: signature.size })}\n`);
   }
 
   private statePath(id: string): string {
@@ -128,21 +128,5 @@ export class MetadataStore {
 
   private checkedHex(sha256: string): string {
     return path.basename(this.blobPath(sha256));
-  }
-
-  private async writeSmall(file: string, text: string): Promise<void> {
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = tempPathFor(file);
-    track(tmp);
-    try {
-      await writeFile(tmp, text, { mode: 0o644 });
-      await fsyncFile(tmp);
-      await publish(tmp, file);
-    } catch (err) {
-      await removeQuietly(tmp);
-      throw err;
-    } finally {
-      untrack(tmp);
-    }
   }
 }

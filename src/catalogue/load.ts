@@ -1,16 +1,15 @@
 // Reads and validates a target catalogue, naming file, line and field path
 // for every problem.
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
 import { unsafeNameReason, unsafeUrlReason } from '../cache/names.js';
 import { UserError } from '../errors.js';
+import { expandVars, parseYaml, shownName, type UrlVars } from '../yaml.js';
 import type { Artifact, Catalogue, Target } from './types.js';
 
 const ARTIFACT_KEYS = new Set(['section', 'file', 'url', 'urls', 'sha256', 'size']);
 
-/** Variables a URL may use as ${name}; values come from configuration. */
-export type UrlVars = Readonly<Record<string, string | undefined>>;
+export type { UrlVars };
 
 class Reader {
   readonly warnings: string[] = [];
@@ -31,13 +30,7 @@ class Reader {
 
   /** ${name} substitution; an unknown or unset variable is an error. */
   expand(node: Node, field: string, value: string): string {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const v = Object.hasOwn(this.vars, name) ? this.vars[name] : undefined;
-      if (v === undefined || v === '') {
-        this.fail(node, field, `uses \${${name}}, which is not set (known: ${Object.keys(this.vars).join(', ') || 'none'}; set it in .env or the environment)`);
-      }
-      return v.replace(/\/+$/, '');
-    });
+    return expandVars(value, this.vars, (problem) => this.fail(node, field, problem));
   }
 }
 
@@ -54,16 +47,9 @@ export async function loadCatalogue(file: string, vars: UrlVars = {}): Promise<C
 
 /** Parse catalogue text (exported for tests). */
 export function parseCatalogue(text: string, file: string, vars: UrlVars = {}): Catalogue {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const relative = path.relative(process.cwd(), file);
-  const display = relative && !relative.startsWith('..') ? relative : file;
+  const display = shownName(file);
+  const { doc, lines } = parseYaml(text, display);
   const r: Reader = new Reader(display, lines, vars);
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const line = lines.linePos(firstError.pos[0]).line;
-    throw new UserError(`${display}:${line}: malformed YAML: ${firstError.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
-  }
   const root = doc.contents;
   if (!isMap(root)) r.fail(root, 'document', 'must be a mapping with a "targets" key');
   const targetsNode = root.get('targets', true) as Node | undefined;

@@ -3,14 +3,14 @@
 // their parsed form.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, } from 'yaml';
 import { UserError } from '../errors.js';
-import { shownName } from './origin.js';
+import { parseYaml, shownName } from '../yaml.js';
 import { type TemplateVars, TemplateReader } from './reader.js';
 import { REPO_DEFAULTS, TEMPLATE_SHAPE } from './schema.js';
 import type { ImageTemplate } from './types.js';
 
-export { shownName } from './origin.js';
+export { shownName } from '../yaml.js';
 export type { TemplateVars } from './reader.js';
 
 export interface LoadedTemplate {
@@ -34,14 +34,8 @@ export async function loadTemplate(file: string, vars: TemplateVars = {}): Promi
 
 /** Parse template text read from `file` (exported for tests). */
 export function parseTemplate(text: string, file: string, vars: TemplateVars = {}): LoadedTemplate {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   const shown = shownName(file);
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const line = counter.linePos(firstError.pos[0]).line;
-    throw new UserError(`${shown}:${line}: malformed YAML: ${firstError.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
-  }
+  const { doc, lines: counter } = parseYaml(text, shown);
   const reader: TemplateReader = new TemplateReader(path.resolve(file), shown, text, counter, vars, doc);
   const root = doc.contents;
   if (!isMap(root)) reader.fail(root, 'document', 'must be a mapping (image, target, disk, packageRepositories, systemConfig)');

@@ -1,9 +1,4 @@
-// Where each part of a template was written. Loading records the file, line
-// and field path of every object, list and key; merging carries them over, so
-// an error found in the merged template still names the file and line the
-// user has to edit. Kept beside the objects (not in them) so templates stay
-// plain data that serialises cleanly.
-import path from 'node:path';
+
 
 /** A place in a template file. */
 export interface Loc {
@@ -57,10 +52,4 @@ export function inherit(out: object, key: string | number, from: object, fromKey
   if (!origins.has(out)) origins.set(out, { self: src.self, keys: new Map() });
   const loc = src.keys.get(String(fromKey));
   if (loc) (origins.get(out) as Origin).keys.set(String(key), loc);
-}
-
-/** A file name as messages show it: relative to the working directory when inside it. */
-export function shownName(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }

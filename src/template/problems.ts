@@ -1,6 +1,7 @@
 // Collects validation errors and warnings, each naming the file, line and
 // field path it is about when the template records them.
-import { locate, shownName } from './origin.js';
+import { shownName } from '../yaml.js';
+import { locate } from './origin.js';
 
 export class Problems {
   readonly errors: string[] = [];

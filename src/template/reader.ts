@@ -2,6 +2,7 @@
 // against the schema and recording where it was written (origin.ts).
 import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, Scalar } from 'yaml';
 import { UserError } from '../errors.js';
+import { expandVars } from '../yaml.js';
 import { childPath, type Loc, setKeyOrigin, setOrigin } from './origin.js';
 import type { Field, Shape } from './schema.js';
 
@@ -142,13 +143,6 @@ export class TemplateReader {
 
   /** ${name} substitution; an unset variable is an error naming it. */
   private expand(node: Node, path: string, value: string): string {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const v = Object.hasOwn(this.vars, name) ? this.vars[name] : undefined;
-      if (v === undefined || v === '') {
-        const known = Object.keys(this.vars).join(', ') || 'none';
-        this.fail(node, path, `uses \${${name}}, which is not set (known: ${known}; set it in .env or the environment)`);
-      }
-      return v.replace(/\/+$/, '');
-    });
+    return expandVars(value, this.vars, (problem) => this.fail(node, path, problem));
   }
 }

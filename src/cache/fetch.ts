@@ -105,14 +105,27 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
     res.body.destroy();
     throw new FetchError(`server announces ${declared} bytes, expected ${expect.size}`, false);
   }
+  const limit = expect.size === undefined ? undefined : { bytes: expect.size, problem: `body longer than the expected ${expect.size} bytes` };
+  const { bytes: n, sha256: got } = await streamToFile(res.body, dest, limit, onBytes);
+  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
+  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
+  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
+  return n;
+}
+
+/**
+ * Write a response body to `dest` (created or truncated) and fsync it, hashing
+ * on the way; more than `limit.bytes` is a non-retryable FetchError.
+ */
+export async function streamToFile(body: AsyncIterable<unknown>, dest: string, limit?: { bytes: number; problem: string }, onBytes?: (n: number) => void): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   const fh = await open(dest, 'w', 0o644);
   let n = 0;
   try {
-    for await (const chunk of res.body) {
+    for await (const chunk of body) {
       const buf = chunk as Buffer;
       n += buf.length;
-      if (expect.size !== undefined && n > expect.size) throw new FetchError(`body longer than the expected ${expect.size} bytes`, false);
+      if (limit && n > limit.bytes) throw new FetchError(limit.problem, false);
       hash.update(buf);
       await fh.write(buf);
       onBytes?.(buf.length);
@@ -121,11 +134,7 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
   } finally {
     await fh.close();
   }
-  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
-  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
-  const got = hash.digest('hex');
-  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
-  return n;
+  return { bytes: n, sha256: hash.digest('hex') };
 }
 
 function toFetchError(err: unknown): FetchError {

@@ -53,11 +53,12 @@ export function toolsSection(providerId: string): string {
 /** Refresh or check the caches of one target. */
 export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const s = opts.settings;
-  const target = findTarget(await openCatalogue(s, opts.emit), opts.target);
+  const cat = await openCatalogue(s, opts.emit);
+  const target = findTarget(cat, opts.target);
   const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
   let missingLock: string | undefined;
   if (isTemplateTarget(target)) {
-    const t = await openTemplateTarget(s, opts.target, opts.emit);
+    const t = await openTemplateTarget(s, opts.target, opts.emit, cat);
     const lock = await usableLock(t, s, opts);
     if (lock) {
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));

@@ -1,5 +1,6 @@
 // Graphviz files of a lock: the chroot base set (`chrootpkgs.dot`) and the
 // image set (`<target>.dot`), in the provider's package cache directory.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import type { LockedSet } from '../lock/types.js';
@@ -17,12 +18,18 @@ export function lockDot(name: string, set: LockedSet, only?: ReadonlySet<string>
   return lines.join('\n');
 }
 
+/** Write `text` unless the file already holds it (warm cache runs rewrite nothing). */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  if ((await readFile(file, 'utf8').catch(() => undefined)) === text) return;
+  await writeFileAtomic(file, text);
+}
+
 /** Write both graphs of a target's lock; returns their paths. */
 export async function writeGraphs(t: { pkgDir: string; target: { name: string } }, l: { lock: { image: LockedSet } }): Promise<string[]> {
   const image = l.lock.image;
   const chroot = path.join(t.pkgDir, 'chrootpkgs.dot');
   const target = path.join(t.pkgDir, `${t.target.name}.dot`);
-  await writeFileAtomic(chroot, lockDot('chrootpkgs', image, new Set(image.baseSet)));
-  await writeFileAtomic(target, lockDot(t.target.name, image));
+  await writeIfChanged(chroot, lockDot('chrootpkgs', image, new Set(image.baseSet)));
+  await writeIfChanged(target, lockDot(t.target.name, image));
   return [chroot, target];
 }

@@ -1,6 +1,6 @@
 // Opening a template target: catalogue, merged template, package plan, lock path.
 import { findTarget } from '../catalogue/load.js';
-import type { Target } from '../catalogue/types.js';
+import type { Catalogue, Target } from '../catalogue/types.js';
 import { openCatalogue } from '../commands/cache.js';
 import type { Settings } from '../config/load.js';
 import type { FetchSettings } from '../cache/fetch.js';
@@ -27,9 +27,9 @@ export function isTemplateTarget(t: Target): boolean {
   return t.extra.template !== undefined;
 }
 
-/** Open a target that has a template; template warnings are emitted. */
-export async function openTemplateTarget(settings: Settings, name: string, emit: Emit): Promise<OpenTarget> {
-  const cat = await openCatalogue(settings, emit);
+/** Open a target that has a template (from `cat` when the caller has it loaded); template warnings are emitted. */
+export async function openTemplateTarget(settings: Settings, name: string, emit: Emit, loaded?: Catalogue): Promise<OpenTarget> {
+  const cat = loaded ?? (await openCatalogue(settings, emit));
   const target = findTarget(cat, name);
   const t = await loadTargetTemplate({ catalogueFile: cat.file, target, projectRoot: settings.projectRoot, vars: { mirror: settings.mirror, security_mirror: settings.securityMirror } });
   for (const w of t.warnings) emit({ type: 'warning', message: w });

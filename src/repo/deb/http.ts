@@ -1,12 +1,7 @@
-// Fetches of files whose digest we cannot know in advance (InRelease, Release,
-// Release.gpg): streamed to disk and hashed on the way, a 404 reported as an
-// answer rather than an error, bounded in size. Everything with a known
-// digest goes through cache/fetch.ts `download`, which checks it while streaming.
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+
 import pRetry from 'p-retry';
 import { request } from 'undici';
-import { FetchError, type FetchSettings, getDispatcher } from '../../cache/fetch.js';
+import { FetchError, type FetchSettings, getDispatcher, streamToFile } from '../../cache/fetch.js';
 
 /** Release files are a few hundred KiB; anything near this is not one. */
 const MAX_BYTES = 64 * 1024 * 1024;
@@ -36,22 +31,8 @@ async function attempt(url: string, dest: string, s: FetchSettings): Promise<{ s
     const code = res.statusCode;
     throw new FetchError(`HTTP ${code}`, code >= 500 || code === 429);
   }
-  const hash = createHash('sha256');
-  const fh = await open(dest, 'w', 0o644);
-  let size = 0;
-  try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > MAX_BYTES) throw new FetchError(`larger than ${MAX_BYTES} bytes; not a Release file`, false);
-      hash.update(buf);
-      await fh.write(buf);
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  const { bytes: size, sha256 } = await streamToFile(res.body, dest, { bytes: MAX_BYTES, problem: `larger than ${MAX_BYTES} bytes; not a Release file` });
   const declared = res.headers['content-length'];
   if (declared !== undefined && Number(declared) !== size) throw new FetchError(`truncated: got ${size} of ${declared} bytes`, true);
-  return { sha256: hash.digest('hex'), size };
+  return { sha256, size };
 }

@@ -7,15 +7,13 @@ import { findTarget, loadCatalogue } from '../catalogue/load.js';
 import type { Artifact, Catalogue } from '../catalogue/types.js';
 import { type CheckReport, checkLocal, type RefreshReport, refresh } from '../cache/refresh.js';
 import type { Settings } from '../config/load.js';
-import { UserError } from '../errors.js';
-import { lockMismatch, readLock } from '../lock/file.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { lockArtifacts } from '../packages/artifacts.js';
 import { writeGraphs } from '../packages/graphs.js';
 import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { combineChecks, combineReports } from '../cache/combine.js';
-import { resolveAndWrite } from './lock.js';
+import { matchingLock, resolveAndWrite } from './lock.js';
 
 export interface CacheOptions {
   settings: Settings;
@@ -101,13 +99,8 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
  * In --check mode nothing is resolved: undefined means "no lock yet".
  */
 async function usableLock(t: OpenTarget, s: Settings, opts: CacheOptions): Promise<LockFile | undefined> {
-  const existing = await readLock(t.lockFile);
-  if (existing) {
-    const mismatch = lockMismatch(existing, t.plan.request);
-    if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update (or delete the lock)`);
-    return existing;
-  }
-  if (opts.check) return undefined;
+  const existing = await matchingLock(t);
+  if (existing || opts.check) return existing;
   opts.emit({ type: 'info', message: `no lock for ${t.target.name}: resolving and writing ${t.lockFile}` });
   return (await resolveAndWrite(t, s, opts.emit)).lock;
 }

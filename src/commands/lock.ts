@@ -40,14 +40,18 @@ export interface LockResult {
 /** Resolve and write the lock; keep a matching one unless `update`. */
 export async function lock(opts: LockOptions): Promise<LockResult> {
   const t = await openTemplateTarget(opts.settings, opts.target, opts.emit);
-  const existing = await readLock(t.lockFile);
-  if (existing && !opts.update) {
-    const mismatch = lockMismatch(existing, t.plan.request);
-    if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update`);
-    return summary(t, existing, 'current', undefined, []);
-  }
+  const existing = opts.update ? await readLock(t.lockFile) : await matchingLock(t);
+  if (existing && !opts.update) return summary(t, existing, 'current', undefined, []);
   const { lock: fresh, graphs } = await resolveAndWrite(t, opts.settings, opts.emit);
   return summary(t, fresh, 'written', existing ? diffLocks(existing, fresh) : undefined, graphs);
+}
+
+/** The target's lock when it matches the template; undefined when there is none; a mismatch is an error, never used. */
+export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined> {
+  const existing = await readLock(t.lockFile);
+  const mismatch = existing && lockMismatch(existing, t.plan.request);
+  if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update (or delete the lock)`);
+  return existing;
 }
 
 /** Resolve a target and write its lock and Graphviz files. */

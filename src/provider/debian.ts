@@ -30,9 +30,6 @@ async function exists(p: string): Promise<boolean> {
 export async function resolveKeyring(pkey: string | undefined, templateDir: string, projectRoot: string, where: string): Promise<string> {
   const shipped = path.join(projectRoot, 'defaults', 'keyrings');
   const name = pkey ?? 'debian-archive-keyring.gpg';
-  if (/^[a-z]+:\/\//i.test(name)) {
-    throw new UserError(`${where}: pkey ${name} is a URL; keys are not fetched over the network`, 'Download the key once, check its fingerprint, save it beside the template and set pkey to its file name.');
-  }
   const candidates = path.isAbsolute(name) ? [name] : [path.resolve(templateDir, name), path.join(shipped, name)];
   for (const c of candidates) if (await exists(c)) return c;
   throw new UserError(`${where}: pkey ${name} not found (looked in ${candidates.join(', ')})`, 'Put the keyring beside the template or in defaults/keyrings/.');

@@ -1,6 +1,6 @@
 // The one place that runs child processes. Arguments are always arrays;
 // command lines are echoed in verbose mode with their duration.
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { StepError, UserError } from './errors.js';
 
 export interface Command {
@@ -21,6 +21,8 @@ export interface RunOptions {
   reject?: boolean;
   /** The Debian package that provides the command, named when it is missing. */
   package?: string;
+  /** Each line of stdout and stderr as it arrives (long steps show progress). */
+  onLine?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -38,7 +40,7 @@ export function setCommandTrace(fn: ((line: string) => void) | undefined): void 
 
 async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const started = performance.now();
-  const result = await execa(cmd.command, cmd.args, {
+  const child = execa(cmd.command, cmd.args, {
     cwd: opts.cwd,
     env: { LC_ALL: 'C', ...opts.env },
     ...(opts.inputFile ? { inputFile: opts.inputFile } : { input: opts.input }),
@@ -47,6 +49,8 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
     encoding: binary ? 'buffer' : 'utf8',
     maxBuffer: 1024 * 1024 * 1024,
   });
+  if (opts.onLine) forwardLines(child, opts.onLine);
+  const result = await child;
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'})`);
   if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
@@ -64,6 +68,21 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   return { exitCode, stdout: result.stdout, stderr };
 }
 
+/** Call `onLine` for each complete line the child writes to stdout or stderr. */
+function forwardLines(child: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }, onLine: (line: string) => void): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer | string) => {
+      const lines = (rest + chunk.toString()).split(/\r?\n|\r/);
+      rest = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(l);
+    });
+    stream?.on('end', () => {
+      if (rest.trim()) onLine(rest);
+    });
+  }
+}
+
 /** Run a command with an argument array, never through a shell. */
 export async function run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
   const r = await exec(cmd, opts, false);
@@ -79,4 +98,13 @@ export async function runBinary(cmd: Command, opts: RunOptions = {}): Promise<{ 
 /** Quote an argument for display only (never executed). */
 export function quoteForDisplay(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Run a command synchronously, ignoring failure: for signal handlers that must finish before exit. */
+export function runSyncQuietly(cmd: Command): number {
+  try {
+    return execaSync(cmd.command, cmd.args, { reject: false, stdio: 'ignore', timeout: 30_000 }).exitCode ?? 128;
+  } catch {
+    return 128;
+  }
 }

@@ -33,6 +33,13 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptSpec>> = {
   lock: {
     update: { type: 'boolean', description: 'resolve again from the current signed metadata and rewrite the lock' },
   },
+  build: {
+    'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
+    privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
+  },
+  base: {
+    'docker-client': { type: 'string', value: 'BIN', description: 'Docker client (env G3_DOCKER_CLIENT; default: detected)' },
+  },
   validate: {
     merged: { type: 'boolean', description: 'print the template merged over its default template' },
   },

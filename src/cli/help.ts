@@ -5,14 +5,14 @@ import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from './args.js';
 export const COMMANDS: Record<string, { summary: string; pending?: string }> = {
   cache: { summary: 'refresh the target\'s verified .g3-cache (local → shared → origin)' },
   pre_build: { summary: 'decide whether the image needs building', pending: 'the rebuild decision (issue #6)' },
-  build: { summary: 'build the composer image and the disk image', pending: 'the compose stage (issue #4)' },
+  build: { summary: 'build the composer image and the raw disk image in a build container' },
   push: { summary: 'push the image to its registry', pending: 'push (issue #6)' },
   post_push: { summary: 'write the build report', pending: 'post_push (issue #6)' },
   all: { summary: 'pre_build → build → push → post_push', pending: 'the pipeline (issue #6)' },
   'all-no-push': { summary: 'pre_build → build', pending: 'the pipeline (issue #6)' },
   validate: { summary: 'validate the target\'s image template (--merged: show it merged over the default)' },
   lock: { summary: 'resolve the template\'s packages from signed metadata and write <target>.lock.json' },
-  base: { summary: 'create the base image from the package cache', pending: 'the compose stage (issue #4)' },
+  base: { summary: 'create the base image from the package cache (no registry needed)' },
   inspect: { summary: 'describe a built image', pending: 'finalize (issue #5)' },
 };
 
@@ -52,6 +52,34 @@ Settings can also come from the environment or a .env file; see .g3-cache.exampl
 }
 
 const EXAMPLES: Record<string, (prog: string) => string> = {
+  build: (prog) => `
+Refreshes the target's caches (locking first when there is no lock), makes the
+base image from the package cache when it is missing, builds the composer image
+(docker/Dockerfile, BuildKit, tools from .g3-cache through a bind mount), then
+runs the compose stages in a build container without network:
+  chroot     <work_dir>/<provider-id>/chrootenv/ and chrootbuild/chrootenv.tar.gz,
+             made from the cached base packages, reused while its key matches
+  packages   the image's locked packages from a local file repository
+  configure  hostname, users, groups, sudo, additionalFiles, configurations, fstab, network
+  disk       <work_dir>/<provider-id>/imagebuild/<systemConfig.name>/<name>-<version>.raw
+The container gets named capabilities only (see README); --privileged opts in.
+
+Examples:
+  ${prog} latest build
+  ${prog} latest build --work-dir /srv/g3-work --verbose
+  G3_DOCKER_CLIENT=/usr/bin/docker ${prog} latest build
+`,
+  base: (prog) => `
+Makes g3-composer/base:<provider-id> from the Essential packages of the lock,
+taken from the verified package cache: mmdebstrap bootstraps them from a local
+file repository (no network) and docker imports the result. \`build\` does this
+by itself when the image is missing or was made from other packages; \`base\`
+always makes it again. Needs mmdebstrap and apt-utils on the host.
+
+Examples:
+  ${prog} latest base
+  ${prog} latest base --offline
+`,
   validate: (prog) => `
 Loads the target's template, merges it over the default template of its
 os/dist/arch/imageType (defaults/templates/) and validates the whole. Errors name

@@ -6,6 +6,7 @@ import { cleanupNow } from '../cache/cleanup.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
 import { cache } from '../commands/cache.js';
+import { type BaseResult, type BuildResult, base, build } from '../commands/build.js';
 import { type LockResult, lock } from '../commands/lock.js';
 import { type ValidateResult, validate } from '../commands/validate.js';
 import { setCommandTrace } from '../exec.js';
@@ -75,6 +76,10 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
         return renderValidate(await validate({ settings, target: inv.target, merged: inv.flags.merged === true, emit }), out);
       case 'lock':
         return renderLock(await lock({ settings, target: inv.target, update: inv.flags.update === true, emit }), out);
+      case 'build':
+        return renderBuild(await build({ settings, target: inv.target, env: ctx.env, emit }), out);
+      case 'base':
+        return renderBase(await base({ settings, target: inv.target, env: ctx.env, emit }), out);
       default: {
         const result = await cache({ settings, target: inv.target, check: inv.flags.check === true, verify: inv.flags.verify === true, emit });
         if (result.mode === 'check') return renderCheck(result.target, result.report, out);
@@ -85,6 +90,27 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
     setCommandTrace(undefined);
     await closeFetch();
   }
+}
+
+function renderBuild(r: BuildResult, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'build', ...r }, null, 2));
+  else {
+    const c = r.compose;
+    const stages = Object.entries(c.timings)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(', ');
+    out.result(c.image);
+    out.note(
+      `${r.target}: ${formatBytes(c.imageBytes)} raw image, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
+    );
+  }
+  return ExitCode.ok;
+}
+
+function renderBase(r: BaseResult, out: Output): number {
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'base', ...r }, null, 2));
+  else out.note(`${r.target}: base image ${r.base.ref} ${r.base.outcome} from ${r.base.packages} Essential packages (client ${r.client.bin}, ${r.client.mode})`);
+  return ExitCode.ok;
 }
 
 function renderValidate(r: ValidateResult, out: Output): number {

@@ -29,6 +29,10 @@ export interface Settings {
   offline: boolean;
   /** Accept metadata past its Valid-Until (explicit override). */
   ignoreValidUntil: boolean;
+  /** Docker client binary named by configuration; undefined: detect one. */
+  dockerClient: string | undefined;
+  /** Run the build container with --privileged (opt-in). */
+  privileged: boolean;
   mirror: string | undefined;
   securityMirror: string | undefined;
   httpTimeoutMs: number;
@@ -128,6 +132,8 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     workers: parsed.workers as number,
     offline: parsed.offline as boolean,
     ignoreValidUntil: parsed.ignore_valid_until as boolean,
+    dockerClient: parsed.docker_client as string | undefined,
+    privileged: parsed.privileged as boolean,
     mirror: values.mirror.raw,
     securityMirror: values.security_mirror.raw,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,

@@ -29,6 +29,8 @@ export const SETTINGS = [
   { key: 'retries', kind: 'int', env: ['G3_RETRIES'], description: 'retries per URL after the first attempt (default: 4)', min: 0, max: 20 },
   { key: 'retry_backoff_ms', kind: 'int', env: ['G3_RETRY_BACKOFF_MS'], description: 'first retry delay in ms, doubled each retry, with jitter (default: 500)', min: 0, max: 60000 },
   { key: 'ignore_valid_until', kind: 'bool', env: ['G3_IGNORE_VALID_UNTIL'], flag: 'ignore-valid-until', description: 'accept repository metadata past its Valid-Until date, with a warning (default: off)' },
+  { key: 'docker_client', kind: 'string', env: ['G3_DOCKER_CLIENT'], flag: 'docker-client', description: 'Docker client binary that builds with BuildKit (default: detected: docker with buildx, else a client that takes DOCKER_BUILDKIT=1)' },
+  { key: 'privileged', kind: 'bool', env: ['G3_PRIVILEGED'], flag: 'privileged', description: 'run the build container with --privileged instead of the named capabilities it needs (default: off)' },
   { key: 'lock_stale', kind: 'int', env: ['G3_LOCK_STALE'], description: 'seconds without heartbeat before a lock is considered stale (default: 60)', min: 1, max: 86400 },
 ] as const satisfies readonly SettingDef[];
 
@@ -44,4 +46,5 @@ export const DEFAULTS: Partial<Record<SettingKey, string>> = {
   retries: '4',
   retry_backoff_ms: '500',
   lock_stale: '60',
+  privileged: 'false',
 };

@@ -4,11 +4,16 @@ import path from 'node:path';
 import { unsafeNameReason } from '../cache/names.js';
 import type { Artifact } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
-import type { LockedSet, LockFile } from '../lock/types.js';
+import type { LockedPackage, LockedSet, LockFile } from '../lock/types.js';
 
 /** The URL of a pool file under a repository URL (each path segment escaped, as apt does). */
 export function poolUrl(repoUrl: string, filename: string): string {
   return `${repoUrl.replace(/\/+$/, '')}/${filename.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** The flat file name of a locked package in the package cache. */
+export function poolFile(p: Pick<LockedPackage, 'filename'>): string {
+  return path.posix.basename(p.filename);
 }
 
 /**
@@ -18,7 +23,7 @@ export function poolUrl(repoUrl: string, filename: string): string {
 export function lockArtifacts(lock: LockFile, set: LockedSet, section: string, lockFile: string, urls: ReadonlyMap<string, string> = new Map()): Artifact[] {
   const byFile = new Map<string, Artifact>();
   for (const p of set.packages) {
-    const file = path.posix.basename(p.filename);
+    const file = poolFile(p);
     const problem = unsafeNameReason(file);
     if (problem) throw new UserError(`${lockFile}: package ${p.name} has an unsafe file name ${JSON.stringify(file)}: ${problem}`);
     const repo = lock.repositories.find((r) => r.id === p.repository);

@@ -10,6 +10,7 @@ import type { MetadataOptions } from '../repo/deb/types.js';
 import { loadTargetTemplate } from '../template/target.js';
 import { makePlan, type PackagePlan, type PlanTemplate, targetTools } from './plan.js';
 import path from 'node:path';
+import type { ImageTemplate } from '../template/types.js';
 
 /** A template target, ready for the packages stage. */
 export interface OpenTarget {
@@ -20,6 +21,8 @@ export interface OpenTarget {
   plan: PackagePlan;
   /** `<cache_dir>/pkgCache/<provider-id>`. */
   pkgDir: string;
+  /** The template merged over its default, validated. */
+  template: ImageTemplate;
 }
 
 /** Whether a target names an image template. */
@@ -41,6 +44,7 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
     lockFile: lockPathFor(cat.file, target.name),
     plan,
     pkgDir: path.join(settings.cacheDir, 'pkgCache', t.providerId),
+    template: t.merged as ImageTemplate,
   };
 }
 

@@ -4,7 +4,8 @@ import type { Problems } from './problems.js';
 import { formatSize, sizeProblem, parseSize } from './size.js';
 import type { DiskTemplate, ImageTemplate, PartitionTemplate } from './types.js';
 
-export const FS_TYPES: readonly string[] = ['ext4', 'vfat', 'fat32', 'xfs', 'btrfs', 'swap', 'linux-swap'];
+// What the disk stage can write without mounting (mkfs.ext4 -d, mkfs.fat + mtools); see src/compose/disk-plan.ts.
+export const FS_TYPES: readonly string[] = ['ext4', 'ext3', 'ext2', 'vfat', 'fat32', 'fat16', 'fat12', 'fat', 'none'];
 const SWAP = new Set(['swap', 'linux-swap']);
 const FAT = new Set(['vfat', 'fat32']);
 const SECTOR = 512;

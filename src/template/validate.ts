@@ -10,7 +10,7 @@ import { validateDisk } from './validate-disk.js';
 
 export { debianArch, providerId } from './provider.js';
 
-export const HASH_ALGOS: readonly string[] = ['sha512', 'sha256', 'yescrypt', 'bcrypt'];
+export const HASH_ALGOS: readonly string[] = ['sha512', 'sha256', 'yescrypt'];
 const USER_NAME = /^[a-z_][a-z0-9_-]*$/;
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 const COMPONENT = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;

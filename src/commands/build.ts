@@ -1,0 +1,136 @@
+// `build` and `base`: refresh the caches, make the base image when it is
+// missing, build the composer image, and run the compose stages in a build
+// container, producing the raw disk image.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { RefreshReport } from '../cache/refresh.js';
+import { type BaseImageResult, ensureBaseImage } from '../compose/base-image.js';
+import { buildComposerImage, type ComposerImage } from '../compose/composer-image.js';
+import { type ComposeResult, compose } from '../compose/compose.js';
+import { BuildContainer } from '../compose/container.js';
+import type { Settings } from '../config/load.js';
+import { detectClient, ensureDaemon } from '../docker/client.js';
+import { Docker } from '../docker/docker.js';
+import type { Env } from '../env.js';
+import { StepError, UserError } from '../errors.js';
+import type { LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { cache, openCatalogue } from './cache.js';
+import { findTarget } from '../catalogue/load.js';
+import { matchingLock } from './lock.js';
+
+export interface BuildOptions {
+  settings: Settings;
+  target: string;
+  env: Env;
+  emit: Emit;
+}
+
+export interface BaseResult {
+  target: string;
+  providerId: string;
+  base: BaseImageResult;
+  client: { bin: string; mode: string };
+}
+
+export interface BuildResult extends BaseResult {
+  cache: Pick<RefreshReport, 'items' | 'downloads' | 'bytesDownloaded' | 'hits'>;
+  composer: ComposerImage;
+  compose: ComposeResult;
+  seconds: number;
+}
+
+interface Prepared {
+  t: OpenTarget;
+  lock: LockFile;
+  docker: Docker;
+  report: RefreshReport;
+}
+
+/** Refresh the target's caches (locking first if needed) and find a Docker that builds with BuildKit. */
+async function prepare(o: BuildOptions): Promise<Prepared> {
+  const cat = await openCatalogue(o.settings, o.emit);
+  const target = findTarget(cat, o.target);
+  if (!isTemplateTarget(target)) throw new UserError(`target ${o.target} has no template: there is no image to build`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
+  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit });
+  if (result.mode !== 'refresh') throw new StepError('cache refresh did not run');
+  if (!result.report.ok) throw new StepError(`the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`, { cause: result.report.failures });
+  const t = await openTemplateTarget(o.settings, o.target, o.emit, cat);
+  const lock = await matchingLock(t);
+  if (!lock) throw new StepError(`no lock for ${o.target} after the cache refresh`);
+  const client = await detectClient({ configured: o.settings.dockerClient, path: o.env.PATH });
+  await ensureDaemon(client);
+  o.emit({ type: 'debug', message: `docker client: ${client.bin} (${client.mode}, ${client.version})` });
+  return { t, lock, docker: new Docker(client), report: result.report };
+}
+
+function baseOptions(p: Prepared, s: Settings, force: boolean, emit: Emit) {
+  return { docker: p.docker, lock: p.lock, providerId: p.t.plan.providerId, pkgDir: p.t.pkgDir, workDir: s.workDir, force, emit };
+}
+
+/** `base`: (re)make the base image from the package cache. */
+export async function base(o: BuildOptions): Promise<BaseResult> {
+  const p = await prepare(o);
+  const result = await ensureBaseImage(baseOptions(p, o.settings, true, o.emit));
+  return { target: o.target, providerId: p.t.plan.providerId, base: result, client: { bin: p.docker.client.bin, mode: p.docker.client.mode } };
+}
+
+/** `build`: caches, base image when needed, composer image, compose stages. */
+export async function build(o: BuildOptions): Promise<BuildResult> {
+  const started = performance.now();
+  const p = await prepare(o);
+  const s = o.settings;
+  const providerId = p.t.plan.providerId;
+  const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
+  const extra = p.t.target.extra;
+  const composer = await buildComposerImage({
+    docker: p.docker,
+    context: path.dirname(p.t.catalogueFile),
+    projectRoot: s.projectRoot,
+    target: o.target,
+    providerId,
+    baseImage: baseImage.ref,
+    tools: p.lock.request.tools,
+    aptSources: p.t.plan.repos.map((r) => `deb ${r.url} ${r.codename} ${r.components.join(' ')}`),
+    repository: typeof extra.image === 'string' ? extra.image : undefined,
+    tags: Array.isArray(extra.tags) ? extra.tags.map(String) : undefined,
+    env: o.env,
+    emit: o.emit,
+  });
+  await mkdir(path.join(s.workDir, providerId), { recursive: true });
+  const container = await BuildContainer.start(p.docker, {
+    image: composer.imageId,
+    mounts: [{ path: p.t.pkgDir, readonly: true }, { path: path.join(s.workDir, providerId) }],
+    privileged: s.privileged,
+    labels: { 'org.g3-composer.target': o.target },
+  });
+  o.emit({ type: 'info', message: `compose stages in ${container.where} (${s.privileged ? 'privileged' : 'named capabilities, no network'})` });
+  let result: ComposeResult;
+  try {
+    result = await compose({
+      runner: container,
+      lock: p.lock,
+      template: p.t.template,
+      templateFile: p.t.templateFile,
+      providerId,
+      pkgDir: p.t.pkgDir,
+      workDir: s.workDir,
+      lockStaleMs: s.lockStaleMs,
+      emit: o.emit,
+    });
+  } finally {
+    await container.stop();
+  }
+  const r = p.report;
+  return {
+    target: o.target,
+    providerId,
+    base: baseImage,
+    client: { bin: p.docker.client.bin, mode: p.docker.client.mode },
+    cache: { items: r.items, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded, hits: r.hits },
+    composer,
+    compose: result,
+    seconds: Math.round(performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,82 @@
+// The composer image's base, made here when it cannot be pulled: the
+// Essential package set from the verified package cache, bootstrapped by
+// mmdebstrap from a local file repository (no network) and imported into the
+// daemon. Its label records which packages made it, so a new lock makes a new base.
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { run } from '../exec.js';
+import type { Docker } from '../docker/docker.js';
+import { UserError } from '../errors.js';
+import type { LockedPackage, LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import { makeLocalRepo } from './local-repo.js';
+import { LocalRunner } from './runner.js';
+import { snapshotKey } from './snapshot.js';
+
+export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
+
+/** The base image's name for a provider. */
+export function baseImageRef(providerId: string): string {
+  return `g3-composer/base:${providerId}`;
+}
+
+/** The Essential set the tools were resolved on, with the locked files (from the image's set). */
+export function essentialPackages(lock: LockFile): LockedPackage[] {
+  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
+  const missing = lock.tools.baseSet.filter((n) => !byName.has(n));
+  if (missing.length > 0) {
+    throw new UserError(`the lock's tools need the Essential packages ${missing.join(', ')}, which the image's package set does not lock`, 'Run `lock --update`.');
+  }
+  return lock.tools.baseSet.map((n) => byName.get(n) as LockedPackage);
+}
+
+export interface BaseImageOptions {
+  docker: Docker;
+  lock: LockFile;
+  providerId: string;
+  pkgDir: string;
+  workDir: string;
+  /** Make it again even when an image with the right label exists. */
+  force: boolean;
+  emit: Emit;
+}
+
+export interface BaseImageResult {
+  ref: string;
+  key: string;
+  outcome: 'present' | 'created';
+  packages: number;
+}
+
+/** Make sure `g3-composer/base:<provider-id>` exists and was made from this lock's Essential set. */
+export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageResult> {
+  const ref = baseImageRef(o.providerId);
+  const packages = essentialPackages(o.lock);
+  const key = snapshotKey(packages, []);
+  const existing = await o.docker.imageInspect(ref);
+  if (existing && existing.labels[BASE_KEY_LABEL] === key && !o.force) return { ref, key, outcome: 'present', packages: packages.length };
+  o.emit({ type: 'info', message: `making base image ${ref} from ${packages.length} cached Essential packages (mmdebstrap, no network)` });
+  await run({ command: 'mmdebstrap', args: ['--version'] }, { package: 'mmdebstrap' });
+  await run({ command: 'apt-ftparchive', args: ['--version'] }, { package: 'apt-utils', reject: false });
+  const dir = path.join(o.workDir, o.providerId, 'baseimage');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  try {
+    const host = new LocalRunner();
+    const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages });
+    const tar = path.join(dir, 'base.tar');
+    const codename = o.lock.repositories[0]?.codename ?? 'stable';
+    await host.run(['mmdebstrap', '--variant=custom', `--include=${packages.map((p) => p.name).join(',')}`, '--mode=auto', '--customize-hook=rm -f "$1"/etc/apt/sources.list', codename, tar, repo.copySource], {
+      onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
+    });
+    await o.docker.importTar(tar, ref, [
+      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'CMD ["/bin/bash"]',
+      `LABEL ${BASE_KEY_LABEL}=${key}`,
+      `LABEL org.g3-composer.provider-id=${o.providerId}`,
+    ]);
+    return { ref, key, outcome: 'created', packages: packages.length };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,123 @@
+// The compose stages, run in the build container: chroot snapshot (reused),
+// a private root filesystem from it, the image's packages from the local
+// repository, configuration, and the raw disk image.
+import { createHash } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock } from '../cache/lock.js';
+import { UserError } from '../errors.js';
+import type { LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import type { ImageTemplate } from '../template/types.js';
+import { configureSystem } from './configure.js';
+import { assembleDisk } from './disk.js';
+import { planDisk } from './disk-plan.js';
+import { fstab } from './fstab.js';
+import { checkInstalled, installPackages } from './install.js';
+import { makeLocalRepo } from './local-repo.js';
+import type { Runner } from './runner.js';
+import { basePackages, type SnapshotResult, withSnapshot } from './snapshot.js';
+
+export interface ComposeOptions {
+  runner: Runner;
+  lock: LockFile;
+  template: ImageTemplate;
+  templateFile: string;
+  providerId: string;
+  /** `<cache_dir>/pkgCache/<provider-id>`: verified package files. */
+  pkgDir: string;
+  workDir: string;
+  lockStaleMs: number;
+  emit: Emit;
+}
+
+export interface ComposeResult {
+  image: string;
+  imageBytes: number;
+  buildDir: string;
+  snapshot: SnapshotResult['outcome'];
+  packages: number;
+  timings: Record<string, number>;
+}
+
+/** `<work_dir>/<provider-id>/imagebuild/<systemConfig.name>/`. */
+export function imageBuildDir(workDir: string, providerId: string, template: ImageTemplate): string {
+  const name = template.systemConfig?.name;
+  if (!name || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UserError(`systemConfig.name ${JSON.stringify(name)} cannot name a build directory`, 'Use letters, digits, dot, dash and underscore.');
+  return path.join(workDir, providerId, 'imagebuild', name);
+}
+
+/** The raw image's file name: `<image.name>-<image.version>.raw`. */
+export function rawImageName(template: ImageTemplate): string {
+  const name = `${template.image?.name ?? 'image'}-${template.image?.version ?? '0'}.raw`;
+  if (name.includes('/') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name) > 255) throw new UserError(`image.name and image.version make an unsafe file name ${JSON.stringify(name)}`);
+  return name;
+}
+
+/** Run every compose stage for one template; the build directory is cleaned first. */
+export async function compose(o: ComposeOptions): Promise<ComposeResult> {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[stage] = Math.round(performance.now() - t0) / 1000;
+    }
+  };
+  const buildDir = imageBuildDir(o.workDir, o.providerId, o.template);
+  const buildLock = await acquireLock(`${buildDir}.lock`, {
+    staleMs: o.lockStaleMs,
+    onWait: () => o.emit({ type: 'info', message: `waiting for another build of ${buildDir}` }),
+  });
+  try {
+    await o.runner.run(['rm', '-rf', buildDir]);
+    await mkdir(buildDir, { recursive: true });
+    const rootfs = path.join(buildDir, 'rootfs');
+    const base = basePackages(o.lock);
+    const codename = o.lock.repositories[0]?.codename ?? 'stable';
+    const snapshot = await timed('chroot', () =>
+      withSnapshot(
+        {
+          runner: o.runner,
+          workDir: o.workDir,
+          providerId: o.providerId,
+          codename,
+          base,
+          tools: o.lock.tools.packages,
+          repo: () => makeLocalRepo(o.runner, { dir: path.join(o.workDir, o.providerId, 'chrootbuild', 'repo'), pkgDir: o.pkgDir, packages: base }),
+          lockStaleMs: o.lockStaleMs,
+          emit: o.emit,
+        },
+        async (paths) => {
+          await mkdir(rootfs, { recursive: true });
+          await o.runner.run(['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-xzf', paths.tarball]);
+        },
+      ),
+    );
+    o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
+    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
+    await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, emit: o.emit }));
+    await checkInstalled(rootfs, o.lock.image.packages);
+    const disk = o.template.disk;
+    if (!disk) throw new UserError('the template has no disk section');
+    const plan = planDisk(disk, diskSeed(o.lock, o.template));
+    await timed('configure', () =>
+      configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), emit: o.emit }),
+    );
+    const image = path.join(buildDir, rawImageName(o.template));
+    await timed('disk', () => assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: image, stagingDir: path.join(buildDir, 'staging'), onProgress: (m) => o.emit({ type: 'info', message: m }) }));
+    // Only the image stays; the root filesystem and repository were scaffolding.
+    await o.runner.run(['rm', '-rf', rootfs, path.join(buildDir, 'repo'), path.join(buildDir, 'staging')]);
+    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot: snapshot.outcome, packages: o.lock.image.packages.length, timings };
+  } finally {
+    await buildLock.release();
+  }
+}
+
+/** Identifiers in the image (disk, partition and filesystem UUIDs) derive from what it is made of. */
+export function diskSeed(lock: LockFile, template: ImageTemplate): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ request: lock.requestDigest, packages: lock.image.packages.map((p) => p.sha256), disk: template.disk, name: template.systemConfig?.name }))
+    .digest('hex');
+}

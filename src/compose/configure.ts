@@ -1,0 +1,86 @@
+// Configures an installed root filesystem from the template's systemConfig:
+// host name, fstab, users, extra files, networking, then the user's own
+// commands last so they can change anything the earlier steps did.
+import { StepError } from '../errors.js';
+import type { SystemConfigTemplate } from '../template/types.js';
+import { installFiles, prepareFiles } from './configure-files.js';
+import { type Emit, inImage, writeInImage } from './configure-io.js';
+import { configureNetwork } from './network.js';
+import type { Runner } from './runner.js';
+import { applyUsers, planUsers } from './users.js';
+
+export type { ConfigureEvent } from './configure-io.js';
+export { writeInImage } from './configure-io.js';
+
+export interface ConfigureInput {
+  /** The root filesystem directory, as the runner sees it. */
+  rootfs: string;
+  config: SystemConfigTemplate;
+  /** Directory of the template; additionalFiles[].local is relative to it. */
+  templateDir: string;
+  /** Contents of /etc/fstab, made by the disk stage. */
+  fstab: string;
+  emit: Emit;
+}
+
+/** How many lines of a failed configuration command the error keeps. */
+const TAIL_LINES = 20;
+
+/** Apply systemConfig to the root filesystem; every check on the template runs before the image changes. */
+export async function configureSystem(runner: Runner, input: ConfigureInput): Promise<void> {
+  const { rootfs, config, emit } = input;
+  const users = planUsers(config.users ?? []);
+  const files = await prepareFiles(config.additionalFiles ?? [], input.templateDir);
+
+  const hostname = config.hostname ?? 'localhost';
+  // Without this the image would keep whatever name the build machine left in /etc/hostname.
+  if (!config.hostname) emit({ type: 'warning', message: 'systemConfig.hostname is not set; the image is called "localhost"' });
+  await writeInImage(runner, rootfs, '/etc/hostname', `${hostname}\n`, '0644');
+  await writeInImage(runner, rootfs, '/etc/hosts', hostsFile(hostname), '0644');
+  emit({ type: 'info', message: `host name ${hostname}` });
+
+  await writeInImage(runner, rootfs, '/etc/fstab', input.fstab.endsWith('\n') ? input.fstab : `${input.fstab}\n`, '0644');
+
+  await applyUsers(runner, rootfs, users, emit);
+  await installFiles(runner, rootfs, files, emit);
+  await configureNetwork(runner, rootfs, emit);
+  await runConfigurations(runner, rootfs, config.configurations ?? [], emit);
+}
+
+/** /etc/hosts for `hostname`, in the layout Debian's installer writes. */
+export function hostsFile(hostname: string): string {
+  const short = hostname.split('.')[0]!;
+  const names = short === hostname ? hostname : `${hostname} ${short}`;
+  return [
+    '127.0.0.1\tlocalhost',
+    `127.0.1.1\t${names}`,
+    '',
+    '# The following lines are desirable for IPv6 capable hosts',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    '',
+  ].join('\n');
+}
+
+/** Run each configurations[].cmd with /bin/sh in the image, streaming its output; the first failure stops the build. */
+export async function runConfigurations(runner: Runner, rootfs: string, steps: Array<{ cmd?: string }>, emit: Emit): Promise<void> {
+  for (const [i, step] of steps.entries()) {
+    const cmd = step.cmd ?? '';
+    if (!cmd.trim()) continue;
+    const label = `configurations[${i}]`;
+    const tail: string[] = [];
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+      emit({ type: 'info', message: `[${label}] ${line}` });
+    };
+    const argv = inImage(rootfs, ['/bin/sh', '-c', cmd]);
+    const r = await runner.run(argv, { onLine, reject: false });
+    if (r.exitCode !== 0) {
+      // A runner that cannot stream still returns the output; keep the end of it.
+      const shown = tail.length > 0 ? tail : `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim()).slice(-TAIL_LINES);
+      throw new StepError(`${label} failed with exit code ${r.exitCode}: ${cmd}`, { command: argv, exitCode: r.exitCode, stderr: shown.join('\n') });
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// The build container: a long-running container of the composer image in
+// which every compose step runs (`docker exec`). Its mount namespace holds the
+// chroot's pseudo-filesystems, so removing it removes them too: a failed or
+// interrupted build leaves no mounts behind on the host.
+import { randomBytes } from 'node:crypto';
+import { onInterrupt } from '../cache/cleanup.js';
+import type { RunResult } from '../exec.js';
+import type { ContainerSpec } from '../docker/commands.js';
+import type { Docker } from '../docker/docker.js';
+import type { Runner, StepOptions } from './runner.js';
+
+/**
+ * What the stages need and nothing more (docker's defaults minus the rest):
+ * SYS_ADMIN to mount proc, sysfs and bind mounts in the chroot; SYS_CHROOT for
+ * chroot; MKNOD for device nodes mmdebstrap creates; CHOWN, DAC_OVERRIDE,
+ * FOWNER, FSETID, SETUID, SETGID and SETFCAP for dpkg unpacking files with
+ * their owners, modes and file capabilities; KILL for stopping maintainer-script
+ * daemons. AppArmor's docker profile forbids mount, hence unconfined.
+ */
+export const BUILD_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'SETFCAP', 'SETGID', 'SETUID', 'SYS_ADMIN', 'SYS_CHROOT'];
+export const BUILD_SECURITY_OPTS = ['apparmor=unconfined'];
+
+export interface ContainerOptions {
+  image: string;
+  /** Host directories, mounted at the same paths inside. */
+  mounts: Array<{ path: string; readonly?: boolean }>;
+  privileged: boolean;
+  labels?: Record<string, string>;
+}
+
+/** A started build container; `stop()` removes it (and every mount in it). */
+export class BuildContainer implements Runner {
+  readonly where: string;
+  private forget: () => void;
+  private constructor(
+    private readonly docker: Docker,
+    readonly id: string,
+    readonly name: string,
+  ) {
+    this.where = `container ${name}`;
+    this.forget = onInterrupt(() => docker.removeSync(name));
+  }
+
+  /** Start a container that idles until steps are run in it; no network. */
+  static async start(docker: Docker, opts: ContainerOptions): Promise<BuildContainer> {
+    const name = `g3-composer-${randomBytes(4).toString('hex')}`;
+    const id = await docker.runDetached(containerSpec(name, opts));
+    return new BuildContainer(docker, id, name);
+  }
+
+  run(argv: string[], opts: StepOptions = {}): Promise<RunResult> {
+    return this.docker.exec(this.name, argv, opts);
+  }
+
+  /** Remove the container; safe to call twice. */
+  async stop(): Promise<void> {
+    this.forget();
+    await this.docker.remove(this.name);
+  }
+}
+
+/** The container's specification: least privilege unless `privileged` is asked for. */
+export function containerSpec(name: string, opts: ContainerOptions): ContainerSpec {
+  return {
+    image: opts.image,
+    name,
+    mounts: opts.mounts.map((m) => ({ source: m.path, target: m.path, readonly: m.readonly })),
+    network: 'none',
+    privileged: opts.privileged,
+    capAdd: opts.privileged ? [] : BUILD_CAPS,
+    securityOpt: opts.privileged ? [] : BUILD_SECURITY_OPTS,
+    devices: [],
+    labels: { ...opts.labels, 'org.g3-composer.role': 'build' },
+    command: ['sleep', 'infinity'],
+  };
+}

@@ -1,0 +1,154 @@
+// Writes a raw disk image from a disk plan: a sparse file, the partition
+// table, then each filesystem built straight into its place in the file
+// (mke2fs -E offset, mkfs.fat --offset, mtools at an offset). No loop devices
+// and no mounts, so it works in an unprivileged container and leaves nothing
+// attached to the host when a step fails.
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { StepError, UserError } from '../errors.js';
+import { formatSize } from '../template/size.js';
+import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './disk-plan.js';
+import type { Runner } from './runner.js';
+
+export interface AssembleOptions {
+  /** The image's root filesystem tree; mount points of other partitions are emptied (moved to stagingDir). */
+  rootDir: string;
+  imagePath: string;
+  /** Where the content of non-root partitions is moved, one directory per partition id. */
+  stagingDir: string;
+  /** Fixes filesystem timestamps and hash seeds, for reproducible images. */
+  sourceDateEpoch?: number;
+  onProgress?: (msg: string) => void;
+}
+
+/** Build the raw disk image `opts.imagePath` from `plan`, its filesystems filled from `opts.rootDir`. */
+export async function assembleDisk(runner: Runner, plan: DiskPlan, opts: AssembleOptions): Promise<void> {
+  const say = opts.onProgress ?? (() => {});
+  const img = opts.imagePath;
+  say(`creating the ${formatSize(plan.sizeBytes)} image ${img}`);
+  await step(`creating the image file ${img}`, async () => {
+    // Cutting to 0 first drops whatever an earlier build left at this path, so every byte reads as zero.
+    await runner.run(['truncate', '-s', '0', img]);
+    await runner.run(['truncate', '-s', String(plan.sizeBytes), img]);
+  });
+  say(`writing the ${plan.table === 'gpt' ? 'GPT' : 'MBR'} partition table`);
+  await step(`writing the partition table of ${img}`, () => runner.run(['sfdisk', '--no-reread', '--no-tell-kernel', img], { input: sfdiskScript(plan) }));
+  const content = await stageMountPoints(runner, plan, opts, say);
+  for (const p of plan.partitions) {
+    if (!p.fsType) continue;
+    const what = `partition "${p.id}" (${p.index} of ${plan.partitions.length}, ${p.fatBits ? `fat${p.fatBits}` : p.fsType})`;
+    say(`creating ${p.fsType} on ${what}${p.mountPoint ? ` for ${p.mountPoint}` : ''}`);
+    if (p.fsType === 'vfat') await makeFat(runner, p, img, content.get(p.id), opts, what);
+    else await makeExt(runner, p, img, content.get(p.id), opts, what);
+  }
+}
+
+/**
+ * Move the content of every non-root mount point out of rootDir, leaving an
+ * empty directory to mount on. Deepest first, so /boot/efi's files leave
+ * /boot before /boot itself is moved. Returns each partition's content directory.
+ */
+async function stageMountPoints(runner: Runner, plan: DiskPlan, opts: AssembleOptions, say: (msg: string) => void): Promise<Map<string, string>> {
+  const content = new Map<string, string>();
+  const mounted = plan.partitions.filter((p) => p.mountPoint !== undefined);
+  const depth = (p: PartitionPlan) => (p.mountPoint ?? '').split('/').filter(Boolean).length;
+  for (const p of [...mounted].sort((a, b) => depth(b) - depth(a))) {
+    const mp = p.mountPoint as string;
+    const problem = mountPointProblem(mp);
+    if (problem) throw new UserError(`partition "${p.id}": mountPoint ${problem}`, 'Write an absolute path such as /boot/efi.');
+    if (mp === '/') {
+      content.set(p.id, opts.rootDir);
+      continue;
+    }
+    const src = path.join(opts.rootDir, mp);
+    const dest = path.join(opts.stagingDir, p.id);
+    if (await exists(dest)) {
+      throw new StepError(`cannot stage the content of ${mp} for partition "${p.id}": ${dest} already exists (left by an earlier build?)`, {});
+    }
+    const st = await lstat(src, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new StepError(`cannot read ${src} (mount point of partition "${p.id}"): ${err.code ?? err.message}`, { cause: err });
+    });
+    if (st && !st.isDirectory()) {
+      throw new UserError(`${mp} in the image is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`, `Remove ${mp} from the image content, or change the partition's mountPoint.`);
+    }
+    const parent = await lstat(path.dirname(src), { bigint: true }).catch(() => undefined);
+    say(`moving ${mp} to the staging directory of partition "${p.id}"`);
+    await step(`staging ${mp} for partition "${p.id}"`, async () => {
+      await runner.run(['mkdir', '-p', opts.stagingDir]);
+      if (st) {
+        await runner.run(['mv', '-T', src, dest]);
+        await runner.run(['mkdir', '-m', '0755', src]);
+      } else {
+        await runner.run(['mkdir', '-m', '0755', dest]);
+        await runner.run(['mkdir', '-p', '-m', '0755', src]);
+      }
+      // Moving and recreating touched these directories; give them back their
+      // times so the root filesystem records the tree as it was given.
+      const fallback = opts.sourceDateEpoch === undefined ? undefined : BigInt(opts.sourceDateEpoch) * 1_000_000_000n;
+      for (const [dir, ns] of [[src, st?.mtimeNs ?? fallback], [path.dirname(src), parent?.mtimeNs]] as const) {
+        if (ns !== undefined) await runner.run(['touch', '--no-dereference', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, dir]);
+      }
+    });
+    content.set(p.id, dest);
+  }
+  return content;
+}
+
+async function makeExt(runner: Runner, p: PartitionPlan, img: string, dir: string | undefined, opts: AssembleOptions, what: string): Promise<void> {
+  const args = ['mke2fs', '-t', p.fsType as string, '-F', '-q', '-U', p.fsUuid];
+  if (p.fsLabel) args.push('-L', p.fsLabel);
+  // The image is freshly zeroed, so discarding (hole punching) would only cost time.
+  const extended = [`offset=${p.startSector * 512}`, 'nodiscard'];
+  const sde = opts.sourceDateEpoch;
+  if (sde !== undefined) extended.push(`hash_seed=${derivedUuid(p.fsUuid, 'ext-hash-seed')}`);
+  args.push('-E', extended.join(','));
+  if (dir) args.push('-d', dir);
+  args.push(img, `${Math.floor(p.sizeSectors / 2)}k`);
+  const env = sde === undefined ? undefined : { E2FSPROGS_FAKE_TIME: String(sde), SOURCE_DATE_EPOCH: String(sde) };
+  await step(`${what}: mke2fs`, () => runner.run(args, { env, input: '' }));
+}
+
+async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: string | undefined, opts: AssembleOptions, what: string): Promise<void> {
+  const sde = opts.sourceDateEpoch;
+  // --invariant fixes the creation time and other time-based fields; it comes before -i so the volume id still wins.
+  const args = ['mkfs.fat', ...(sde === undefined ? [] : ['--invariant'])];
+  if (p.fatBits) args.push('-F', String(p.fatBits));
+  if (p.fsLabel) args.push('-n', p.fsLabel);
+  // Hidden sectors record where the partition starts; mkfs.fat assumes 0 for a file.
+  args.push('-i', p.fsUuid.replace('-', ''), '-h', String(p.startSector), '--offset', String(p.startSector), img, String(Math.floor(p.sizeSectors / 2)));
+  const env = sde === undefined ? undefined : { SOURCE_DATE_EPOCH: String(sde) };
+  const made = await step(`${what}: mkfs.fat`, () => runner.run(args, { env }), (stderr) =>
+    /too small or a too large/.test(stderr)
+      ? new UserError(`${what} is ${formatSize(p.sizeSectors * 512)}, which mkfs.fat cannot format as ${p.fatBits ? `FAT${p.fatBits}` : 'FAT'}`, 'FAT12 fits up to about 255MiB, FAT16 about 16MiB to 4GiB, FAT32 from 33MiB: change fsType or the partition size.')
+      : undefined,
+  );
+  if (/less th[ae]n suggested minimum/i.test(`${made.stdout}\n${made.stderr}`)) {
+    throw new UserError(`${what} is too small for FAT32 (fewer than 65525 clusters)`, 'Make the partition at least 33MiB, or use fsType fat16.');
+  }
+  if (!dir) return;
+  const entries = (await readdir(dir)).sort();
+  if (entries.length === 0) return;
+  await step(`${what}: copying ${dir} with mcopy`, () =>
+    runner.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', `${img}@@${p.startSector * 512}`, ...entries.map((e) => path.join(dir, e)), '::/'], { env: { MTOOLS_SKIP_CHECK: '1' }, input: '' }),
+  );
+}
+
+/** Run `fn`, naming `what` in a StepError it throws (or in the UserError `asUserError` makes of its stderr). */
+async function step<T>(what: string, fn: () => Promise<T>, asUserError?: (stderr: string) => UserError | undefined): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof StepError)) throw err;
+    const user = asUserError?.(err.details.stderr ?? '');
+    if (user) throw user;
+    throw new StepError(`${what}: ${err.message}`, { ...err.details, cause: err });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
+}

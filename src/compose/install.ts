@@ -1,0 +1,85 @@
+// Installing the image's locked packages into its root filesystem (a private
+// copy of the chroot snapshot), from the local file repository only.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDpkgStatus } from '../deb/status.js';
+import { StepError } from '../errors.js';
+import type { LockedPackage } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import type { LocalRepo } from './local-repo.js';
+import { chrootMounts, withMounts } from './mounts.js';
+import type { Runner } from './runner.js';
+
+const APT_LIST = 'etc/apt/sources.list.d/g3-local.list';
+/** Keeps maintainer scripts from starting services in the chroot. */
+const POLICY_RC = 'usr/sbin/policy-rc.d';
+
+/** apt-get arguments that install exactly `packages` (name=version), non-interactively. */
+export function aptInstallArgs(packages: LockedPackage[]): string[] {
+  return [
+    'apt-get',
+    'install',
+    '-y',
+    '--no-install-recommends',
+    '--allow-downgrades',
+    '-o',
+    'Dpkg::Options::=--force-confdef',
+    '-o',
+    'Dpkg::Options::=--force-confold',
+    ...packages.map((p) => `${p.name}=${p.version}`).sort(),
+  ];
+}
+
+/** Install `packages` into `rootfs` with apt from `repo`, then remove every trace of the repository. */
+export async function installPackages(runner: Runner, o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; emit: Emit }): Promise<void> {
+  const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8' };
+  const inRoot = (argv: string[]) => ['chroot', o.rootfs, ...argv];
+  await writeIn(runner, o.rootfs, APT_LIST, `${o.repo.fileSource}\n`, '0644');
+  await writeIn(runner, o.rootfs, POLICY_RC, '#!/bin/sh\nexit 101\n', '0755');
+  try {
+    await withMounts(runner, o.rootfs, chrootMounts([o.repo.dir, o.repo.pkgDir]), async () => {
+      await runner.run(inRoot(['apt-get', 'update', '-q']), { env });
+      let last = 0;
+      await runner.run(inRoot(aptInstallArgs(o.packages)), {
+        env,
+        onLine: (line) => {
+          if (/^(Unpacking|Setting up) /.test(line)) {
+            last++;
+            if (last % 25 === 0) o.emit({ type: 'info', message: `installing packages: ${last} steps` });
+          }
+          o.emit({ type: 'debug', message: line });
+        },
+      });
+    });
+  } finally {
+    await runner.run(['rm', '-f', path.join(o.rootfs, APT_LIST), path.join(o.rootfs, POLICY_RC)], { reject: false });
+    await runner.run(['sh', '-c', 'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin', 'sh', o.rootfs], { reject: false });
+  }
+}
+
+/** Check the image's dpkg database lists exactly the locked packages, installed, at their versions. */
+export async function checkInstalled(rootfs: string, packages: LockedPackage[]): Promise<void> {
+  const file = path.join(rootfs, 'var/lib/dpkg/status');
+  const text = await readFile(file, 'utf8').catch((err: unknown) => {
+    throw new StepError(`cannot read the image's dpkg database ${file}`, { cause: err });
+  });
+  const status = parseDpkgStatus(text);
+  const want = new Map(packages.map((p) => [`${p.name}:${p.architecture}`, p.version]));
+  const problems: string[] = [];
+  for (const s of status) {
+    const k = `${s.name}:${s.architecture}`;
+    // Purged or never-installed entries are dpkg's memory, not packages in the image.
+    if ((s.state === 'not-installed' || s.state === 'config-files') && !want.has(k)) continue;
+    if (s.state !== 'installed') problems.push(`${s.name} is ${s.state}`);
+    else if (!want.has(k)) problems.push(`${s.name} ${s.version} is installed but not locked`);
+    else if (want.get(k) !== s.version) problems.push(`${s.name} is ${s.version}, the lock says ${want.get(k)}`);
+    want.delete(k);
+  }
+  for (const [k, v] of want) problems.push(`${k} ${v} is locked but not installed`);
+  if (problems.length > 0) throw new StepError(`the image's packages differ from the lock: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`);
+}
+
+/** Write a file inside the chroot (through chroot, so the image's own symlinks resolve inside it). */
+async function writeIn(runner: Runner, rootfs: string, file: string, text: string, mode: string): Promise<void> {
+  await runner.run(['chroot', rootfs, '/bin/sh', '-c', 'umask 022; mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1"', 'sh', `/${file}`, mode], { input: text });
+}

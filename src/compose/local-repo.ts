@@ -1,0 +1,66 @@
+// A local file repository made from a lock: the locked files of the package
+// cache (already verified against the signed indexes) and a Packages index
+// that lists exactly them. apt and mmdebstrap read it without any network.
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { parsePackages } from '../deb/packages.js';
+import { StepError, UserError } from '../errors.js';
+import type { LockedPackage } from '../lock/types.js';
+import { poolFile } from '../packages/artifacts.js';
+import type { Runner } from './runner.js';
+
+export interface LocalRepo {
+  dir: string;
+  /** The directory the symlinks point into (must be visible at the same path wherever apt runs). */
+  pkgDir: string;
+  /** An apt sources line for apt inside a chroot that sees both paths. */
+  fileSource: string;
+  /** A sources line for mmdebstrap, which copies the files into its chroot. */
+  copySource: string;
+}
+
+/**
+ * Make `dir` a flat repository of `packages` from `pkgDir`: one symlink per
+ * locked file, and a Packages index written by apt-ftparchive (in `runner`'s
+ * world, which sees the same paths). The index's SHA256 of every file is
+ * checked against the lock, so a file changed after verification is caught.
+ */
+export async function makeLocalRepo(runner: Runner, opts: { dir: string; pkgDir: string; packages: LockedPackage[] }): Promise<LocalRepo> {
+  await rm(opts.dir, { recursive: true, force: true });
+  await mkdir(opts.dir, { recursive: true });
+  const expected = new Map<string, LockedPackage>();
+  for (const p of opts.packages) {
+    const file = poolFile(p);
+    if (expected.has(file)) continue;
+    expected.set(file, p);
+    await symlink(path.join(opts.pkgDir, file), path.join(opts.dir, file));
+  }
+  const r = await runner.run(['sh', '-c', 'cd "$1" && apt-ftparchive packages . > Packages.tmp && mv Packages.tmp Packages', 'sh', opts.dir]);
+  if (r.exitCode !== 0) throw new StepError(`apt-ftparchive could not index ${opts.dir}`, { stderr: r.stderr });
+  const indexed = parsePackages(await readFile(path.join(opts.dir, 'Packages'), 'utf8'), 'local');
+  checkIndex(indexed.map((x) => ({ file: path.posix.basename(x.filename), sha256: x.sha256, name: x.name })), expected, opts.pkgDir);
+  return {
+    dir: opts.dir,
+    pkgDir: opts.pkgDir,
+    fileSource: `deb [trusted=yes] file:${opts.dir} ./`,
+    copySource: `deb [trusted=yes] copy://${opts.dir} ./`,
+  };
+}
+
+/** Every locked file is indexed once, with the locked SHA256. */
+export function checkIndex(indexed: Array<{ file: string; sha256: string; name: string }>, expected: ReadonlyMap<string, LockedPackage>, pkgDir: string): void {
+  const seen = new Set<string>();
+  for (const x of indexed) {
+    const want = expected.get(x.file);
+    if (!want) throw new StepError(`local repository lists ${x.file}, which the lock does not name`);
+    if (seen.has(x.file)) throw new StepError(`local repository lists ${x.file} twice`);
+    if (want.sha256 !== x.sha256) {
+      throw new UserError(`${path.join(pkgDir, x.file)} changed after it was verified (SHA256 ${x.sha256}, lock says ${want.sha256})`, 'Run `cache --verify` to refetch it.');
+    }
+    seen.add(x.file);
+  }
+  const missing = [...expected.keys()].filter((f) => !seen.has(f));
+  if (missing.length > 0) {
+    throw new UserError(`${missing.length} locked package file(s) are missing from ${pkgDir}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, 'Run `./builder.sh <target> cache` first.');
+  }
+}

@@ -1,0 +1,149 @@
+// The chroot environment and its snapshot, reused across builds:
+//   <work_dir>/<provider-id>/chrootenv/                   the base system
+//   <work_dir>/<provider-id>/chrootbuild/chrootenv.tar.gz its snapshot
+//   <work_dir>/<provider-id>/chrootbuild/chrootenv.json   key, size and SHA256 of the snapshot
+// The key is a digest of the base package set (names, versions, SHA256) and of
+// the tools that build it, so a changed base set rebuilds it by itself. The
+// snapshot's size and SHA256 are checked on every use: a truncated or altered
+// snapshot is rebuilt, never used.
+import { createHash } from 'node:crypto';
+import { readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock } from '../cache/lock.js';
+import { writeFileAtomic } from '../cache/atomic.js';
+import { hashFile } from '../cache/hash.js';
+import { UserError } from '../errors.js';
+import type { LockedPackage, LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import type { LocalRepo } from './local-repo.js';
+import type { Runner } from './runner.js';
+
+/** Bump when the way the chroot is made changes. */
+const RECIPE = 1;
+
+export interface SnapshotPaths {
+  chrootEnv: string;
+  tarball: string;
+  stamp: string;
+  lockDir: string;
+}
+
+export interface SnapshotStamp {
+  key: string;
+  sha256: string;
+  size: number;
+  packages: number;
+  created: string;
+}
+
+export interface SnapshotResult {
+  paths: SnapshotPaths;
+  stamp: SnapshotStamp;
+  /** 'reused', or why it was (re)built. */
+  outcome: 'reused' | 'created' | 'rebuilt: base set changed' | 'rebuilt: snapshot damaged';
+}
+
+/** Where a provider's chroot lives under the work directory. */
+export function snapshotPaths(workDir: string, providerId: string): SnapshotPaths {
+  const root = path.join(workDir, providerId);
+  return {
+    chrootEnv: path.join(root, 'chrootenv'),
+    tarball: path.join(root, 'chrootbuild', 'chrootenv.tar.gz'),
+    stamp: path.join(root, 'chrootbuild', 'chrootenv.json'),
+    lockDir: path.join(root, 'chrootbuild', '.lock'),
+  };
+}
+
+/** The image's base (chroot) packages, with their locked files. */
+export function basePackages(lock: LockFile): LockedPackage[] {
+  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
+  return lock.image.baseSet.map((n) => {
+    const p = byName.get(n);
+    if (!p) throw new UserError(`the lock names ${n} in the image's base set but not among its packages`, 'Run `lock --update` to rewrite the lock.');
+    return p;
+  });
+}
+
+/** Digest of what the chroot is made of: base packages and the tools that make it. */
+export function snapshotKey(base: LockedPackage[], tools: LockedPackage[]): string {
+  const line = (p: LockedPackage) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`;
+  const text = [`recipe ${RECIPE}`, '[base]', ...base.map(line).sort(), '[tools]', ...tools.map(line).sort()].join('\n');
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Read the stamp and check the snapshot against it: why it cannot be used, or undefined when it can. */
+export async function snapshotProblem(paths: SnapshotPaths, key: string): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
+  const stamp = await readFile(paths.stamp, 'utf8')
+    .then((t) => JSON.parse(t) as SnapshotStamp)
+    .catch(() => undefined);
+  if (!stamp) return { problem: 'missing' };
+  if (stamp.key !== key) return { stamp, problem: 'key' };
+  const actual = await hashFile(paths.tarball).catch(() => undefined);
+  if (!actual || actual.size !== stamp.size || actual.sha256 !== stamp.sha256) return { stamp, problem: 'damaged' };
+  return { stamp };
+}
+
+export interface EnsureSnapshotOptions {
+  runner: Runner;
+  workDir: string;
+  providerId: string;
+  codename: string;
+  base: LockedPackage[];
+  tools: LockedPackage[];
+  /** Makes the local repository of the base set (only called when building). */
+  repo: () => Promise<LocalRepo>;
+  lockStaleMs: number;
+  emit: Emit;
+}
+
+/**
+ * Reuse the provider's snapshot when its key matches and it verifies, else
+ * build it; then hand it to `use` (which copies it out) while still holding
+ * the provider's lock, so a concurrent build never swaps it mid-copy.
+ */
+export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: SnapshotPaths) => Promise<void>): Promise<SnapshotResult> {
+  const paths = snapshotPaths(o.workDir, o.providerId);
+  const key = snapshotKey(o.base, o.tools);
+  const lock = await acquireLock(paths.lockDir, {
+    staleMs: o.lockStaleMs,
+    onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
+  });
+  try {
+    const found = await snapshotProblem(paths, key);
+    let result: SnapshotResult;
+    if (!found.problem && found.stamp) result = { paths, stamp: found.stamp, outcome: 'reused' };
+    else {
+      const outcome = found.problem === 'missing' ? 'created' : found.problem === 'key' ? 'rebuilt: base set changed' : 'rebuilt: snapshot damaged';
+      if (found.problem === 'damaged') o.emit({ type: 'warning', message: `snapshot ${paths.tarball} does not match its stamp (truncated or altered): rebuilding it` });
+      o.emit({ type: 'info', message: `making the chroot of ${o.providerId} from ${o.base.length} cached packages (${outcome})` });
+      result = { paths, stamp: await buildSnapshot(o, paths, key), outcome };
+    }
+    await use(paths);
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key: string): Promise<SnapshotStamp> {
+  const repo = await o.repo();
+  const tmpDir = `${paths.chrootEnv}.tmp`;
+  const tmpTar = `${paths.tarball}.tmp`;
+  await rm(tmpDir, { recursive: true, force: true });
+  await rm(tmpTar, { force: true });
+  const include = o.base.map((p) => p.name).join(',');
+  await o.runner.run(['mmdebstrap', '--variant=custom', `--include=${include}`, '--mode=root', o.codename, tmpDir, repo.copySource], {
+    onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
+  });
+  // The chroot must not point at a repository that exists only during this build.
+  await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
+  await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
+  const digest = await hashFile(tmpTar);
+  const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages: o.base.length, created: new Date().toISOString() };
+  // Publish: the tarball first, then the stamp that vouches for it, then the directory.
+  await rename(tmpTar, paths.tarball);
+  await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`);
+  await rm(paths.chrootEnv, { recursive: true, force: true });
+  await rename(tmpDir, paths.chrootEnv);
+  return stamp;
+}

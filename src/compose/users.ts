@@ -1,0 +1,127 @@
+// Groups, users, passwords and sudo rights in the image. Passwords travel only
+// on chpasswd's stdin: never in an argument (visible in `ps` and in verbose
+// command traces) and never in an event or error message.
+import { StepError, UserError } from '../errors.js';
+import type { UserTemplate } from '../template/types.js';
+import { type Emit, existsInImage, inImage, writeInImage } from './configure-io.js';
+import type { Runner } from './runner.js';
+
+/** What to do about one user's password, decided before the image is touched. */
+export type PasswordPlan = { kind: 'none' } | { kind: 'hashed'; secret: string } | { kind: 'clear'; secret: string; method: string };
+
+export interface UserPlan {
+  name: string;
+  groups: string[];
+  password: PasswordPlan;
+  sudo: boolean;
+}
+
+// Same rule as template validation; repeated here because the name becomes part
+// of a file path (/etc/sudoers.d/90-g3-<name>).
+const USER_NAME = /^[a-z_][a-z0-9_-]*$/;
+
+/** hash_algo values chpasswd can produce in a Debian image, and the method names it takes. */
+export const HASH_METHODS: Readonly<Record<string, string>> = { sha512: 'SHA512', sha256: 'SHA256', yescrypt: 'YESCRYPT' };
+
+const B64 = '[./0-9A-Za-z]';
+// Recognised crypt(3) formats: a prefix says "this is a hash", the shape says it is a whole one.
+const HASHED: Array<{ prefix: RegExp; shape: RegExp; what: string }> = [
+  { prefix: /^\$6\$/, shape: new RegExp(`^\\$6\\$(rounds=\\d+\\$)?[^$:\\s]{0,16}\\$${B64}{86}$`), what: 'SHA-512' },
+  { prefix: /^\$5\$/, shape: new RegExp(`^\\$5\\$(rounds=\\d+\\$)?[^$:\\s]{0,16}\\$${B64}{43}$`), what: 'SHA-256' },
+  { prefix: /^\$y\$/, shape: new RegExp(`^\\$y\\$${B64}+\\$${B64}+\\$${B64}{43}$`), what: 'yescrypt' },
+  { prefix: /^\$2[aby]\$/, shape: new RegExp(`^\\$2[aby]\\$\\d\\d\\$${B64}{53}$`), what: 'bcrypt' },
+];
+
+/** Check every user's settings and decide how each password is set; throws UserError before anything is changed. */
+export function planUsers(users: UserTemplate[]): UserPlan[] {
+  return users.map((u, i) => {
+    const where = `systemConfig.users[${i}]`;
+    if (!u.name || !USER_NAME.test(u.name)) throw new UserError(`${where}.name: "${u.name ?? ''}" is not a valid user name`, `Use a name matching ${USER_NAME.source}.`);
+    return { name: u.name, groups: u.groups ?? [], password: planPassword(u, where), sudo: u.sudo === true };
+  });
+}
+
+function planPassword(u: UserTemplate, where: string): PasswordPlan {
+  const secret = u.password ?? '';
+  if (secret === '') return { kind: 'none' };
+  const who = `${where}.password (user ${u.name})`;
+  if (secret.startsWith('$1$')) {
+    throw new UserError(`${who} is an MD5-crypt hash ($1$), which is too weak to accept`, 'Give the password in clear text (it is hashed in the image) or as a $6$ or $y$ hash.');
+  }
+  const known = HASHED.find((h) => h.prefix.test(secret));
+  if (known) {
+    // A truncated hash used as a clear-text password would lock the user out without a word.
+    if (!known.shape.test(secret)) throw new UserError(`${who} starts like a ${known.what} hash but is not a complete one`, 'Paste the whole hash as printed by mkpasswd or openssl passwd.');
+    return { kind: 'hashed', secret };
+  }
+  // chpasswd reads one "name:password" per line; a line break would set a second account.
+  if (/[\n\r\0]/.test(secret)) throw new UserError(`${who} contains a line break or NUL character`, 'Passwords must be a single line.');
+  const algo = u.hash_algo ?? 'sha512';
+  const method = HASH_METHODS[algo];
+  if (!method) {
+    const accepted = Object.keys(HASH_METHODS).join(', ');
+    throw new UserError(`${where}.hash_algo (user ${u.name}): "${algo}" cannot be used to hash a password in a Debian image`, `Use one of ${accepted}, or give the password already hashed.`);
+  }
+  return { kind: 'clear', secret, method };
+}
+
+/** Create the groups and users in the image, set or lock their passwords and grant sudo. */
+export async function applyUsers(runner: Runner, rootfs: string, plans: UserPlan[], emit: Emit): Promise<void> {
+  const sudoers = plans.filter((p) => p.sudo);
+  if (sudoers.length > 0 && !(await existsInImage(runner, rootfs, '/etc/sudoers'))) {
+    throw new UserError(`user ${sudoers[0]!.name} has sudo: true but the image has no sudo; add sudo to systemConfig.packages`);
+  }
+  const wanted = [...new Set(plans.flatMap((p) => p.groups))];
+  for (const group of wanted) {
+    if (await known(runner, rootfs, 'group', group)) continue;
+    await runner.run(inImage(rootfs, ['groupadd', '--', group]));
+    emit({ type: 'info', message: `created group ${group}` });
+  }
+  for (const p of plans) {
+    const groupArgs = p.groups.length > 0 ? ['-G', p.groups.join(',')] : [];
+    if (await known(runner, rootfs, 'passwd', p.name)) {
+      if (groupArgs.length > 0) await runner.run(inImage(rootfs, ['usermod', '-a', ...groupArgs, '--', p.name]));
+      emit({ type: 'debug', message: `user ${p.name} already exists in the image; not created` });
+    } else {
+      await runner.run(inImage(rootfs, ['useradd', '-m', '-s', '/bin/bash', ...groupArgs, '--', p.name]));
+      emit({ type: 'info', message: `created user ${p.name}${p.groups.length > 0 ? ` (groups ${p.groups.join(', ')})` : ''}` });
+    }
+    await setPassword(runner, rootfs, p, emit);
+  }
+  for (const p of sudoers) await grantSudo(runner, rootfs, p.name, emit);
+}
+
+/** Whether `key` exists in the image's `database` (getent exits 2 for "not found"). */
+async function known(runner: Runner, rootfs: string, database: 'group' | 'passwd', key: string): Promise<boolean> {
+  const argv = inImage(rootfs, ['getent', database, key]);
+  const r = await runner.run(argv, { reject: false });
+  if (r.exitCode === 0) return true;
+  if (r.exitCode === 2) return false;
+  throw new StepError(`getent ${database} ${key} in ${rootfs} failed with exit code ${r.exitCode}`, { command: argv, exitCode: r.exitCode, stderr: r.stderr });
+}
+
+async function setPassword(runner: Runner, rootfs: string, p: UserPlan, emit: Emit): Promise<void> {
+  const pw = p.password;
+  if (pw.kind === 'none') {
+    await runner.run(inImage(rootfs, ['usermod', '-L', '--', p.name]));
+    emit({ type: 'info', message: `user ${p.name} has no password; the account is locked for password login` });
+    return;
+  }
+  const args = pw.kind === 'hashed' ? ['-e'] : ['-c', pw.method];
+  const argv = inImage(rootfs, ['chpasswd', ...args]);
+  const r = await runner.run(argv, { input: `${p.name}:${pw.secret}\n`, reject: false });
+  // Our own error: the generic one would be fine today, but this one is certain to carry no input.
+  if (r.exitCode !== 0) throw new StepError(`setting the password of user ${p.name} failed (chpasswd exit code ${r.exitCode})`, { command: argv, exitCode: r.exitCode, stderr: r.stderr });
+  emit({ type: 'info', message: `set the password of user ${p.name} (${pw.kind === 'hashed' ? 'given hashed' : `hashed with ${pw.method}`})` });
+}
+
+async function grantSudo(runner: Runner, rootfs: string, name: string, emit: Emit): Promise<void> {
+  const file = `/etc/sudoers.d/90-g3-${name}`;
+  await writeInImage(runner, rootfs, file, `${name} ALL=(ALL:ALL) ALL\n`, '0440');
+  const argv = inImage(rootfs, ['visudo', '-cf', file]);
+  const r = await runner.run(argv, { reject: false });
+  if (r.exitCode !== 0) {
+    throw new StepError(`visudo rejected ${file} for user ${name} (exit code ${r.exitCode})`, { command: argv, exitCode: r.exitCode, stderr: r.stderr || r.stdout });
+  }
+  emit({ type: 'info', message: `user ${name} may use sudo (${file})` });
+}

@@ -1,0 +1,140 @@
+// The Docker operations a build needs, over one detected client. Each call
+// asks docker for machine-readable answers (--iidfile, inspect JSON, ids on
+// stdout) and turns failures into errors that name the image or container.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { StepOptions } from '../compose/runner.js';
+import { StepError } from '../errors.js';
+import { type RunOptions, type RunResult, run, runSyncQuietly } from '../exec.js';
+import type { DockerClient } from './client.js';
+import {
+  type BuildOptions,
+  buildCommand,
+  type ContainerSpec,
+  type DockerCommand,
+  execCommand,
+  importCommand,
+  inspectImageCommand,
+  removeCommand,
+  runDetachedCommand,
+  tagCommand,
+} from './commands.js';
+
+export interface ImageInfo {
+  id: string;
+  labels: Record<string, string>;
+  /** RFC 3339 time the image was created. */
+  created: string;
+}
+
+/** How many lines of a failed build's output go into the error message. */
+const TAIL_LINES = 20;
+
+/** Keeps the last `size` lines seen, while passing each on. */
+function tailKeeper(size: number, forward?: (line: string) => void) {
+  const lines: string[] = [];
+  return {
+    lines,
+    onLine(line: string) {
+      lines.push(line);
+      if (lines.length > size) lines.shift();
+      forward?.(line);
+    },
+  };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+/** Run a docker command; on failure throw a StepError that says what we were doing. */
+async function call(cmd: DockerCommand, what: string, opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(cmd, { ...opts, env: { ...cmd.env, ...opts.env }, reject: false });
+  if (r.exitCode !== 0 && opts.reject !== false) {
+    throw new StepError(`${what} failed (exit code ${r.exitCode}): ${lastLines(r.stderr, 3).replace(/\n/g, ' | ')}`, {
+      command: [cmd.command, ...cmd.args],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
+  }
+  return r;
+}
+
+/** Docker, through one client chosen by detectClient. */
+export class Docker {
+  constructor(readonly client: DockerClient) {}
+
+  /** An image's id, labels and creation time; undefined when no such image exists. */
+  async imageInspect(ref: string): Promise<ImageInfo | undefined> {
+    const cmd = inspectImageCommand(this.client, ref);
+    const r = await call(cmd, `inspecting image ${ref}`, { reject: false });
+    if (r.exitCode !== 0) {
+      if (/no such (image|object)/i.test(r.stderr)) return undefined;
+      throw new StepError(`inspecting image ${ref} failed (exit code ${r.exitCode}): ${lastLines(r.stderr, 3)}`, {
+        command: [cmd.command, ...cmd.args],
+        exitCode: r.exitCode,
+        stderr: r.stderr,
+      });
+    }
+    const doc = JSON.parse(r.stdout) as { Id: string; Created: string; Config?: { Labels?: Record<string, string> | null } };
+    return { id: doc.Id, labels: doc.Config?.Labels ?? {}, created: doc.Created };
+  }
+
+  /** Build an image with BuildKit; the id comes from --iidfile, the output goes to onLine. */
+  async build(opts: Omit<BuildOptions, 'iidfile'> & { onLine?: (line: string) => void }): Promise<{ imageId: string }> {
+    const { onLine, ...buildOpts } = opts;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'g3-build-'));
+    try {
+      const iidfile = path.join(dir, 'iid');
+      const cmd = buildCommand(this.client, { ...buildOpts, iidfile });
+      const tail = tailKeeper(TAIL_LINES, onLine);
+      const r = await run(cmd, { env: cmd.env, reject: false, onLine: tail.onLine });
+      if (r.exitCode !== 0) {
+        const where = opts.dockerfile ?? path.join(opts.context, 'Dockerfile');
+        throw new StepError(`docker build of ${where} failed (exit code ${r.exitCode}); last lines of its output:\n${tail.lines.join('\n')}`, {
+          command: [cmd.command, ...cmd.args],
+          exitCode: r.exitCode,
+          stderr: r.stderr,
+        });
+      }
+      const imageId = (await readFile(iidfile, 'utf8')).trim();
+      return { imageId };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Make an image from a root filesystem tarball; returns the new image's id. */
+  async importTar(tar: string, ref: string, changes: string[] = []): Promise<string> {
+    const r = await call(importCommand(this.client, tar, ref, changes), `importing ${tar} as image ${ref}`);
+    return r.stdout.trim();
+  }
+
+  /** Start the build container in the background; returns its id. */
+  async runDetached(spec: ContainerSpec): Promise<string> {
+    const r = await call(runDetachedCommand(this.client, spec), `starting container ${spec.name} from image ${spec.image}`);
+    return r.stdout.trim();
+  }
+
+  /** Run one step inside a running container (stdin when `input` is given). */
+  async exec(container: string, argv: string[], opts: StepOptions = {}): Promise<RunResult> {
+    const cmd = execCommand(this.client, container, argv, { interactive: opts.input !== undefined, env: opts.env });
+    return call(cmd, `${argv.join(' ')} in container ${container}`, { input: opts.input, reject: opts.reject, onLine: opts.onLine });
+  }
+
+  /** Remove a container, whether it runs or not. */
+  async remove(container: string): Promise<void> {
+    await call(removeCommand(this.client, container), `removing container ${container}`);
+  }
+
+  /** Remove a container synchronously, ignoring failure: for signal and exit handlers. */
+  removeSync(container: string): void {
+    runSyncQuietly(removeCommand(this.client, container));
+  }
+
+  /** Give an image another name. */
+  async tag(source: string, target: string): Promise<void> {
+    await call(tagCommand(this.client, source, target), `tagging image ${source} as ${target}`);
+  }
+}

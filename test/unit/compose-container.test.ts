@@ -1,0 +1,243 @@
+// The build container's specification, the chroot mounts (always undone) and
+// the composer image's references and OCI labels.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { composerRefs, ociLabels } from '../../src/compose/composer-image.js';
+import { BUILD_CAPS, BUILD_SECURITY_OPTS, containerSpec } from '../../src/compose/container.js';
+import { chrootMounts, mountsUnder, withMounts } from '../../src/compose/mounts.js';
+import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import { StepError } from '../../src/errors.js';
+import { type RunResult, run } from '../../src/exec.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-compose-');
+const ROOT = '/build/rootfs';
+
+/** Records every command; `answer` gives a command's result (default: exit 0). Throws like the real runner unless reject is false. */
+class RecordingRunner implements Runner {
+  readonly where = 'fake';
+  readonly calls: string[] = [];
+  constructor(private readonly answer: (argv: string[]) => Partial<RunResult> | undefined = () => undefined) {}
+
+  async run(argv: string[], opts: StepOptions = {}): Promise<RunResult> {
+    this.calls.push(argv.join(' '));
+    const r = { exitCode: 0, stdout: '', stderr: '', ...this.answer(argv) };
+    if (r.exitCode !== 0 && opts.reject !== false) throw new StepError(`${argv[0]} failed`, { command: argv, exitCode: r.exitCode, stderr: r.stderr });
+    return r;
+  }
+
+  /** A marker in the call list, for what the wrapped function did. */
+  note(text: string): void {
+    this.calls.push(text);
+  }
+}
+
+const busy = (target: string) => (argv: string[]) => (argv.join(' ') === `umount -R ${target}` ? { exitCode: 32, stderr: 'target is busy' } : undefined);
+
+describe('containerSpec', () => {
+  const opts = { image: 'g3-composer/minimal:latest', mounts: [{ path: '/srv/cache', readonly: true }, { path: '/srv/work' }], labels: { 'org.g3-composer.target': 'minimal' } };
+
+  it.each([
+    [false, BUILD_CAPS, BUILD_SECURITY_OPTS],
+    [true, [], []],
+  ])('with privileged %s adds capabilities %j and security options %j', (privileged, capAdd, securityOpt) => {
+    const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged });
+    expect(spec.privileged).toBe(privileged);
+    expect(spec.capAdd).toEqual(capAdd);
+    expect(spec.securityOpt).toEqual(securityOpt);
+  });
+
+  it('asks for no device, no network, and only the capabilities the stages need', () => {
+    const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged: false });
+    expect(spec.network).toBe('none');
+    expect(spec.devices).toEqual([]);
+    expect([...spec.capAdd].sort()).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'SETFCAP', 'SETGID', 'SETUID', 'SYS_ADMIN', 'SYS_CHROOT']);
+    expect(spec.securityOpt).toEqual(['apparmor=unconfined']);
+  });
+
+  it('mounts host directories at the same paths, idles, and labels its role', () => {
+    const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged: false });
+    expect(spec.name).toBe('g3-composer-0a1b');
+    expect(spec.image).toBe('g3-composer/minimal:latest');
+    expect(spec.mounts).toEqual([
+      { source: '/srv/cache', target: '/srv/cache', readonly: true },
+      { source: '/srv/work', target: '/srv/work', readonly: undefined },
+    ]);
+    expect(spec.command).toEqual(['sleep', 'infinity']);
+    expect(spec.labels).toEqual({ 'org.g3-composer.role': 'build', 'org.g3-composer.target': 'minimal' });
+  });
+});
+
+describe('chrootMounts', () => {
+  it('mounts proc, a read-only sysfs, /dev recursively and the repository directories read-only', () => {
+    expect(chrootMounts(['/repo', '/pkg'])).toEqual([
+      { at: '/proc', args: ['-t', 'proc', 'proc'] },
+      { at: '/sys', args: ['-t', 'sysfs', '-o', 'ro', 'sysfs'] },
+      { at: '/dev', args: ['--rbind', '/dev'] },
+      { at: '/repo', args: ['--bind', '-o', 'ro', '/repo'] },
+      { at: '/pkg', args: ['--bind', '-o', 'ro', '/pkg'] },
+    ]);
+  });
+});
+
+describe('withMounts', () => {
+  const mounts = chrootMounts(['/repo']);
+  const mounted = [
+    `mkdir -p ${ROOT}/proc`,
+    `mount -t proc proc ${ROOT}/proc`,
+    `mkdir -p ${ROOT}/sys`,
+    `mount -t sysfs -o ro sysfs ${ROOT}/sys`,
+    `mkdir -p ${ROOT}/dev`,
+    `mount --rbind /dev ${ROOT}/dev`,
+    `mkdir -p ${ROOT}/repo`,
+    `mount --bind -o ro /repo ${ROOT}/repo`,
+  ];
+  const unmounted = [`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`];
+
+  it('mounts in order under the root, runs the step, unmounts in reverse and returns its value', async () => {
+    const runner = new RecordingRunner();
+    const value = await withMounts(runner, ROOT, mounts, async () => {
+      runner.note('step');
+      return 42;
+    });
+    expect(value).toBe(42);
+    expect(runner.calls).toEqual([...mounted, 'step', ...unmounted]);
+  });
+
+  it("unmounts in reverse when the step throws and reports the step's own error", async () => {
+    const runner = new RecordingRunner();
+    const boom = new Error('apt-get install failed');
+    await expect(withMounts(runner, ROOT, mounts, () => Promise.reject(boom))).rejects.toBe(boom);
+    expect(runner.calls).toEqual([...mounted, ...unmounted]);
+  });
+
+  it("still reports the step's error when unmounting fails too", async () => {
+    const runner = new RecordingRunner((argv) => (argv[0] === 'umount' ? { exitCode: 32, stderr: 'busy' } : undefined));
+    const boom = new Error('dpkg failed');
+    await expect(withMounts(runner, ROOT, mounts, () => Promise.reject(boom))).rejects.toBe(boom);
+    expect(runner.calls.filter((c) => c.startsWith('umount -R -l'))).toHaveLength(4);
+  });
+
+  it('undoes only the mounts already made when a mount fails, and never runs the step', async () => {
+    const runner = new RecordingRunner((argv) => (argv.join(' ') === `mount --rbind /dev ${ROOT}/dev` ? { exitCode: 32, stderr: 'permission denied' } : undefined));
+    let ran = false;
+    const err = await withMounts(runner, ROOT, mounts, async () => {
+      ran = true;
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as StepError).details.stderr).toBe('permission denied');
+    expect(ran).toBe(false);
+    expect(runner.calls).toEqual([...mounted.slice(0, 6), `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`]);
+  });
+
+  it('detaches a busy mount lazily and succeeds', async () => {
+    const runner = new RecordingRunner(busy(`${ROOT}/dev`));
+    await expect(withMounts(runner, ROOT, mounts, async () => 'ok')).resolves.toBe('ok');
+    expect(runner.calls.slice(mounted.length)).toEqual([`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R -l ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`]);
+  });
+
+  it('unmounts the rest, then fails naming the mount that stayed and why', async () => {
+    const runner = new RecordingRunner((argv) => (argv.includes(`${ROOT}/sys`) && argv[0] === 'umount' ? { exitCode: 32, stderr: 'target is busy\n' } : undefined));
+    const err = await withMounts(runner, ROOT, mounts, async () => 'ok').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toBe(`could not unmount ${ROOT}/sys: target is busy`);
+    expect(runner.calls.at(-1)).toBe(`umount -R ${ROOT}/proc`);
+  });
+});
+
+describe('mountsUnder', () => {
+  const mountinfo = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+    `300 22 0:5 / ${ROOT}/proc rw,nosuid shared:2 - proc proc rw`,
+    `301 22 0:6 / ${ROOT}/sys ro,nosuid shared:3 - sysfs sysfs ro`,
+    `302 22 0:7 / ${ROOT} rw shared:4 - tmpfs tmpfs rw`,
+    `303 22 0:8 / ${ROOT}2/dev rw shared:5 - devtmpfs udev rw`,
+    '304 22 0:9 / /build/other rw shared:6 - tmpfs tmpfs rw',
+    '',
+  ].join('\n');
+
+  it('lists the mount points at and under the root, not a sibling that shares its prefix', async () => {
+    const runner = new RecordingRunner(() => ({ stdout: mountinfo }));
+    expect(await mountsUnder(runner, ROOT)).toEqual([`${ROOT}/proc`, `${ROOT}/sys`, ROOT]);
+    expect(runner.calls).toEqual(['cat /proc/self/mountinfo']);
+  });
+});
+
+describe('composerRefs', () => {
+  it.each([
+    ['minimal', undefined, undefined, ['g3-composer/minimal:latest']],
+    ['minimal', undefined, [], ['g3-composer/minimal:latest']],
+    ['minimal', 'acme/os-builder', undefined, ['acme/os-builder:latest']],
+    ['edge', 'acme/edge', ['1.2', 'stable'], ['acme/edge:1.2', 'acme/edge:stable']],
+  ])('tags target %s (repository %s, tags %j) as %j', (target, repository, tags, refs) => {
+    expect(composerRefs(target, repository, tags)).toEqual(refs);
+  });
+});
+
+describe('ociLabels', () => {
+  const now = new Date('2025-06-01T12:00:00.000Z');
+
+  /** A project directory that is not a git repository. */
+  async function project(pkg: Record<string, unknown>): Promise<string> {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'package.json'), JSON.stringify(pkg));
+    return dir;
+  }
+
+  it('falls back to unknown revision and a file URL source outside git', async () => {
+    const dir = await project({ version: '1.2.3' });
+    expect(await ociLabels(dir, {}, now)).toEqual({
+      'org.opencontainers.image.created': '2025-06-01T12:00:00.000Z',
+      'org.opencontainers.image.revision': 'unknown',
+      'org.opencontainers.image.version': '1.2.3',
+      'org.opencontainers.image.source': `file://${dir}`,
+    });
+  });
+
+  it.each([
+    ['a string', 'git+file:///srv/git/g3.git'],
+    ['an object with url', { type: 'git', url: 'file:///srv/git/g3.git' }],
+  ])('takes the source from package.json repository given as %s', async (_what, repository) => {
+    const labels = await ociLabels(await project({ repository }), {}, now);
+    expect(labels['org.opencontainers.image.source']).toBe(typeof repository === 'string' ? repository : repository.url);
+    expect(labels['org.opencontainers.image.version']).toBe('0.0.0');
+  });
+
+  it('takes the revision from SOURCE_COMMIT and the creation time from SOURCE_DATE_EPOCH', async () => {
+    const labels = await ociLabels(await project({}), { SOURCE_COMMIT: 'abc123', SOURCE_DATE_EPOCH: '1700000000' }, now);
+    expect(labels['org.opencontainers.image.revision']).toBe('abc123');
+    expect(labels['org.opencontainers.image.created']).toBe('2023-11-14T22:13:20.000Z');
+  });
+
+  it('uses the current time when SOURCE_DATE_EPOCH is empty', async () => {
+    const labels = await ociLabels(await project({}), { SOURCE_DATE_EPOCH: '' }, now);
+    expect(labels['org.opencontainers.image.created']).toBe(now.toISOString());
+  });
+
+  it.each(['yesterday', '-5', '1.5', '99999999999999'])('refuses SOURCE_DATE_EPOCH %j as bad input naming it', async (epoch) => {
+    await expect(ociLabels(await project({}), { SOURCE_DATE_EPOCH: epoch }, now)).rejects.toThrow(/SOURCE_DATE_EPOCH ".*" is not a time/);
+  });
+
+  const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const git = async (...args: string[]) => {
+    const r = await run({ command: 'git', args: ['-C', projectRoot, ...args] }, { reject: false });
+    return r.exitCode === 0 ? r.stdout.trim() : undefined;
+  };
+
+  it("reads the revision from the project's git repository", async () => {
+    const head = await git('rev-parse', 'HEAD');
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    const version = (JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    const labels = await ociLabels(projectRoot, {}, now);
+    expect(labels['org.opencontainers.image.revision']).toBe(head);
+    expect(labels['org.opencontainers.image.version']).toBe(version);
+    expect(labels['org.opencontainers.image.source']).toBe((await git('config', '--get', 'remote.origin.url')) ?? `file://${projectRoot}`);
+  });
+
+  it("prefers SOURCE_COMMIT to the project's git revision", async () => {
+    const labels = await ociLabels(projectRoot, { SOURCE_COMMIT: 'from-ci' }, now);
+    expect(labels['org.opencontainers.image.revision']).toBe('from-ci');
+  });
+});

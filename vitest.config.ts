@@ -16,6 +16,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.itest.ts'],
+          // Installs missing Debian tools and starts a Docker daemon when none answers.
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 60_000,
           // Integration tests spawn many processes; keep the 2-core machine responsive.

@@ -15,6 +15,16 @@ have xz || need+=(xz-utils)
 have gpg || need+=(gpg)
 have dpkg-deb || need+=(dpkg)
 have apt-get || need+=(apt)
+# base: mmdebstrap bootstraps the base image from a local file repository
+# that apt-ftparchive indexes.
+have mmdebstrap || need+=(mmdebstrap)
+have apt-ftparchive || need+=(apt-utils)
+# Tests read disk images without mounting them: sfdisk --json, debugfs, mtools,
+# and the disk-stage tests run mkfs.ext4 and mkfs.fat on the host.
+have sfdisk || need+=(fdisk)
+have debugfs || need+=(e2fsprogs)
+have mkfs.fat || need+=(dosfstools)
+have mcopy || need+=(mtools)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${need[*]}" >&2

@@ -1,0 +1,126 @@
+// `npx tsx bench/compose.ts [--warm-runs N] [--no-record]`: the compose stage.
+// First build of the default template (empty package cache, work directory,
+// base and composer images, BuildKit cache) against later builds, and making
+// the chroot from the cache against plain mmdebstrap from the same local
+// repository, in one run. Writes bench/out/compose.json and its section of
+// BENCHMARKS.md. It removes g3-composer/base:<provider-id> and prunes Docker's
+// build cache to start cold; the next build makes them again.
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeLocalRepo } from '../src/compose/local-repo.js';
+import { LocalRunner } from '../src/compose/runner.js';
+import { basePackages } from '../src/compose/snapshot.js';
+import { run } from '../src/exec.js';
+import type { LockFile } from '../src/lock/types.js';
+import { median } from './measure.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'bench', 'out', 'compose');
+const PROVIDER = 'debian-debian13-x86_64';
+const HEADING = '## Compose stage (issue 4)';
+const DOCKER = '/usr/bin/docker';
+
+interface BuildJson {
+  seconds: number;
+  cache: { downloads: number; bytesDownloaded: number };
+  compose: { snapshot: string; timings: Record<string, number> };
+}
+
+const { values } = parseArgs({ options: { 'warm-runs': { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  process.stdout.write('Usage: npx tsx bench/compose.ts [--warm-runs N] [--no-record]\n');
+  process.exit(0);
+}
+const warmRuns = Number(values['warm-runs']);
+if (!Number.isInteger(warmRuns) || warmRuns < 1 || warmRuns > 10) {
+  process.stderr.write('--warm-runs must be 1-10\n');
+  process.exit(2);
+}
+
+const project = (...p: string[]) => path.join(OUT, 'project', ...p);
+const env = {
+  ...process.env,
+  G3_TARGETS: project('targets.yml'),
+  G3_CACHE_DIR: path.join(OUT, 'cache'),
+  G3_WORK_DIR: path.join(OUT, 'work'),
+  SHARED_G3_CACHE_PATH: '',
+  G3_DOCKER_CLIENT: DOCKER,
+};
+
+async function timedBuild(): Promise<{ wall: number; json: BuildJson }> {
+  const t0 = performance.now();
+  const r = await run({ command: process.execPath, args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json'] }, { env: env as Record<string, string> });
+  return { wall: (performance.now() - t0) / 1000, json: JSON.parse(r.stdout) as BuildJson };
+}
+
+async function main(): Promise<void> {
+  await run({ command: 'rm', args: ['-rf', OUT] });
+  await mkdir(project('templates'), { recursive: true });
+  for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), project(f));
+  await copyFile(path.join(ROOT, 'docker', 'templates', 'minimal.yml'), project('templates', 'minimal.yml'));
+  const catalogue = await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8');
+  const tools = /^\s+tools: (\[.*\])$/m.exec(catalogue)?.[1] ?? '[]';
+  await writeFile(project('targets.yml'), `targets:\n  bench:\n    template: templates/minimal.yml\n    tools: ${tools}\n`);
+
+  // Cold: nothing cached, no images, no build cache.
+  await run({ command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/bench:latest'] }, { reject: false });
+  await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
+  process.stderr.write('first build (cold) ...\n');
+  const first = await timedBuild();
+  const warm: Array<{ wall: number; json: BuildJson }> = [];
+  for (let i = 0; i < warmRuns; i++) {
+    process.stderr.write(`warm build ${i + 1}/${warmRuns} ...\n`);
+    warm.push(await timedBuild());
+  }
+
+  // The chroot: plain mmdebstrap from a local repository of the same cached packages, on the host.
+  const lock = JSON.parse(await readFile(project('bench.lock.json'), 'utf8')) as LockFile;
+  const base = basePackages(lock);
+  const repo = await makeLocalRepo(new LocalRunner(), { dir: path.join(OUT, 'mm-repo'), pkgDir: path.join(OUT, 'cache', 'pkgCache', PROVIDER), packages: base });
+  const mm: number[] = [];
+  for (let i = 0; i < warmRuns; i++) {
+    const target = path.join(OUT, `mm-root-${i}`);
+    const t0 = performance.now();
+    await run({ command: 'mmdebstrap', args: ['--variant=custom', `--include=${base.map((p) => p.name).join(',')}`, '--mode=root', '-q', lock.repositories[0]?.codename ?? 'trixie', target, repo.copySource] });
+    mm.push((performance.now() - t0) / 1000);
+    await rm(target, { recursive: true, force: true });
+  }
+
+  const warmWall = median(warm.map((w) => w.wall));
+  const warmChroot = median(warm.map((w) => w.json.compose.timings.chroot ?? 0));
+  const result = {
+    first: { wall: first.wall, downloads: first.json.cache.downloads, bytes: first.json.cache.bytesDownloaded, timings: first.json.compose.timings, snapshot: first.json.compose.snapshot },
+    warm: warm.map((w) => ({ wall: w.wall, downloads: w.json.cache.downloads, timings: w.json.compose.timings, snapshot: w.json.compose.snapshot })),
+    mmdebstrap: mm,
+    basePackages: base.length,
+  };
+  await writeFile(path.join(ROOT, 'bench', 'out', 'compose.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const s = (x: number) => `${x.toFixed(1)} s`;
+  const section = [
+    HEADING,
+    '',
+    `Command: \`npx tsx bench/compose.ts --warm-runs ${warmRuns}\` (one run of the first build; median of ${warmRuns} for the rest). Default template (Debian 13, ${lock.image.packages.length} packages, 4 GiB GPT image), Docker 20.10 with BuildKit, ${base.length} base packages.`,
+    '',
+    '| Scenario | g3-composer | baseline | ratio |',
+    '|---|---:|---:|---:|',
+    `| second build vs first build (whole \`build\`) | ${s(warmWall)} | ${s(first.wall)} (first: ${first.json.cache.downloads} downloads, ${(first.json.cache.bytesDownloaded / 1024 / 1024).toFixed(0)} MiB, base and composer images made, chroot ${first.json.compose.snapshot}) | ${(first.wall / warmWall).toFixed(1)}× faster, ${(100 * (1 - warmWall / first.wall)).toFixed(0)}% less time |`,
+    `| chroot: snapshot reused (verify + unpack) vs \`mmdebstrap --variant=custom\` from the same local repository | ${s(warmChroot)} | ${s(median(mm))} | ${(median(mm) / warmChroot).toFixed(1)}× faster |`,
+    `| chroot: first creation in the build container (mmdebstrap + snapshot) vs plain mmdebstrap | ${s(first.json.compose.timings.chroot ?? 0)} | ${s(median(mm))} | ${((first.json.compose.timings.chroot ?? 0) / median(mm)).toFixed(1)}× the time |`,
+    '',
+    `Stage timings, first build: ${Object.entries(first.json.compose.timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}. Second build: ${Object.entries(warm[0]?.json.compose.timings ?? {}).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}.`,
+    '',
+  ].join('\n');
+  if (!values['no-record']) {
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    const doc = await readFile(file, 'utf8');
+    const at = doc.indexOf(HEADING);
+    const next = at < 0 ? -1 : doc.indexOf('\n## ', at + HEADING.length);
+    const updated = at < 0 ? `${doc.trimEnd()}\n\n${section}` : `${doc.slice(0, at)}${section}${next < 0 ? '' : doc.slice(next + 1)}`;
+    await writeFile(file, updated);
+  }
+  process.stdout.write(`${section}\n`);
+}
+
+await main();

@@ -1,0 +1,221 @@
+// The compose stage for real: the CLI builds a disk image with a real Docker
+// daemon (base image from the package cache, composer image with BuildKit,
+// stages in a build container) from the Debian 13 template plus a user, sudo,
+// an additional file and a configuration command. The image is read without
+// mounting it: sfdisk --json for the partitions, debugfs for the root
+// filesystem. Packages come from the host's mirror once, then from the
+// project's package cache (cache/pkgCache, shared with `./builder.sh latest cache`).
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { hashFile } from '../../src/cache/hash.js';
+import { parseDpkgStatus } from '../../src/deb/status.js';
+import { run } from '../../src/exec.js';
+import type { LockFile } from '../../src/lock/types.js';
+import { collect, ROOT, type RunResult, runBuilder, runScript, startBuilder } from '../support/project.js';
+
+const PROVIDER = 'debian-debian13-x86_64';
+const LONG = 900_000;
+const DOCKER = '/usr/bin/docker';
+
+interface BuildJson {
+  cache: { downloads: number };
+  base: { outcome: string };
+  compose: { image: string; snapshot: string; packages: number; timings: Record<string, number> };
+}
+
+interface SfdiskPartition {
+  start: number;
+  size: number;
+  type: string;
+  name: string;
+}
+
+const template = (name: string, extra: string[] = []) =>
+  [
+    'image: {name: g3-itest, version: "0.1"}',
+    'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}',
+    'systemConfig:',
+    `  name: ${name}`,
+    '  hostname: g3-itest',
+    '  packages: [ca-certificates, iproute2, less, sudo]',
+    '  users:',
+    '    - {name: tester, password: "not-a-real-secret", groups: [sudo, adm], sudo: true}',
+    '  additionalFiles:',
+    '    - {local: files/motd, final: /etc/motd}',
+    '  configurations:',
+    '    - cmd: "echo configured-in-chroot > /etc/g3-built"',
+    ...extra,
+  ].join('\n');
+
+describe('compose stage with a real Docker daemon', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  const file = (...p: string[]) => path.join(dir, ...p);
+  const work = () => file('work', PROVIDER);
+  const tarball = () => path.join(work(), 'chrootbuild', 'chrootenv.tar.gz');
+  const build = async (target: string, ...flags: string[]): Promise<{ r: RunResult; json: BuildJson }> => {
+    const r = await runBuilder([target, 'build', '--json', ...flags], env);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    return { r, json: JSON.parse(r.stdout) as BuildJson };
+  };
+  const readLock = async (target: string) => JSON.parse(await readFile(file(`${target}.lock.json`), 'utf8')) as LockFile;
+
+  /** Run debugfs on the partition at `offset` bytes of `image`: it reads the filesystem without mounting it. */
+  const debugfs = async (image: string, offset: number, request: string): Promise<string> => {
+    const r = await run({ command: 'debugfs', args: ['-R', request, `${image}?offset=${offset}`] }, { package: 'e2fsprogs' });
+    return r.stdout;
+  };
+  const partitions = async (image: string): Promise<SfdiskPartition[]> => {
+    const r = await run({ command: 'sfdisk', args: ['--json', image] }, { package: 'fdisk' });
+    return (JSON.parse(r.stdout) as { partitiontable: { partitions: SfdiskPartition[] } }).partitiontable.partitions;
+  };
+  const rootOffset = async (image: string) => ((await partitions(image))[1]?.start ?? 0) * 512;
+  const installed = async (image: string) => parseDpkgStatus(await debugfs(image, await rootOffset(image), 'cat /var/lib/dpkg/status'));
+  const expectExactlyLocked = async (image: string, lock: LockFile) => {
+    const got = (await installed(image)).map((p) => `${p.name} ${p.version} ${p.state}`).sort();
+    expect(got).toEqual(lock.image.packages.map((p) => `${p.name} ${p.version} installed`).sort());
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'g3-compose-'));
+    for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), file(f));
+    const tools = (parseYaml(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8')) as { targets: { latest: { tools: string[] } } }).targets.latest.tools;
+    await mkdir(file('templates', 'files'), { recursive: true });
+    await writeFile(file('templates', 'files', 'motd'), 'built by the g3-composer integration test\n');
+    await writeFile(file('templates', 'img.yml'), template('itest'));
+    await writeFile(file('templates', 'other.yml'), template('itest-other'));
+    await writeFile(file('templates', 'broken.yml'), template('itest-broken', ['    - cmd: "echo about-to-fail; echo on-stderr >&2; exit 3"']));
+    const targets = ['img', 'other', 'broken'].map((t) => `  ${t}:\n    template: templates/${t}.yml\n    tools: [${tools.join(', ')}]`);
+    await writeFile(file('targets.yml'), `targets:\n${targets.join('\n')}\n`);
+    env = { G3_TARGETS: file('targets.yml'), G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: file('work'), SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: DOCKER };
+  }, LONG);
+  afterAll(async () => {
+    if (dir) await run({ command: 'rm', args: ['-rf', dir] }, { reject: false });
+  });
+
+  it('builds the image from an empty work directory: partitions as the template says, hostname, users, files and exactly the locked packages', { timeout: LONG }, async () => {
+    const { json } = await build('img');
+    expect(json.compose.snapshot).toBe('created');
+    const image = json.compose.image;
+    expect(image).toBe(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.raw'));
+    expect((await stat(image)).size).toBe(4 * 1024 ** 3);
+    // The default template's disk: ESP 1MiB-513MiB, root from 513MiB to the last usable GPT sector.
+    const parts = await partitions(image);
+    const sectors = (4 * 1024 ** 3) / 512;
+    expect(parts.map((p) => [p.name, p.start, p.size, p.type])).toEqual([
+      ['esp', 2048, 1048576, 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'],
+      ['root', 1050624, sectors - 34 - 1050624, '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709'],
+    ]);
+    const root = await rootOffset(image);
+    expect((await debugfs(image, root, 'cat /etc/hostname')).trim()).toBe('g3-itest');
+    expect(await debugfs(image, root, 'cat /etc/passwd')).toMatch(/^tester:x:\d+:\d+:.*:\/home\/tester:\/bin\/bash$/m);
+    const shadow = await debugfs(image, root, 'cat /etc/shadow');
+    expect(shadow).toMatch(/^tester:\$6\$[^:]+:/m);
+    expect(shadow).not.toContain('not-a-real-secret');
+    expect(await debugfs(image, root, 'cat /etc/group')).toMatch(/^sudo:x:\d+:.*\btester\b/m);
+    expect(await debugfs(image, root, 'cat /etc/sudoers.d/90-g3-tester')).toContain('tester ALL=(ALL:ALL) ALL');
+    expect(await debugfs(image, root, 'cat /etc/motd')).toBe('built by the g3-composer integration test\n');
+    expect((await debugfs(image, root, 'cat /etc/g3-built')).trim()).toBe('configured-in-chroot');
+    expect(await debugfs(image, root, 'cat /etc/fstab')).toMatch(/^PARTUUID=[0-9a-f-]{36}\t\/\t+ext4/m);
+    // The build's scaffolding is gone, and nothing of the local repository stays in the image.
+    expect(await debugfs(image, root, 'ls /etc/apt/sources.list.d')).not.toContain('g3-local');
+    await expect(stat(path.join(work(), 'imagebuild', 'itest', 'rootfs'))).rejects.toThrow();
+    await expectExactlyLocked(image, await readLock('img'));
+  });
+
+  it('builds again: the snapshot is reused, not rewritten; no package is downloaded; the image is made anew', { timeout: LONG }, async () => {
+    const before = await stat(tarball());
+    const { json: first } = await build('img');
+    const imageBefore = await stat(first.compose.image);
+    const { json } = await build('img');
+    expect(json.compose.snapshot).toBe('reused');
+    expect(json.cache.downloads).toBe(0);
+    const after = await stat(tarball());
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    const imageAfter = await stat(json.compose.image);
+    expect(imageAfter.ino === imageBefore.ino && imageAfter.mtimeMs === imageBefore.mtimeMs).toBe(false);
+  });
+
+  it('rebuilds the snapshot by itself when the base package set changes', { timeout: LONG }, async () => {
+    const lock = await readLock('img');
+    expect(lock.image.baseSet).not.toContain('less');
+    lock.image.baseSet = [...lock.image.baseSet, 'less'].sort();
+    await writeFile(file('img.lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
+    const { json } = await build('img');
+    expect(json.compose.snapshot).toBe('rebuilt: base set changed');
+    const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { packages: number };
+    expect(stamp.packages).toBe(lock.image.baseSet.length);
+    await expectExactlyLocked(json.compose.image, lock);
+  });
+
+  it('detects a truncated snapshot and rebuilds it', { timeout: LONG }, async () => {
+    const size = (await stat(tarball())).size;
+    await truncate(tarball(), Math.floor(size / 2));
+    const { r, json } = await build('img');
+    expect(json.compose.snapshot).toBe('rebuilt: snapshot damaged');
+    expect(r.stderr).toContain('does not match its stamp');
+    const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { sha256: string; size: number };
+    expect(await hashFile(tarball())).toEqual({ sha256: stamp.sha256, size: stamp.size });
+  });
+
+  it('builds two targets of one provider at the same time: the chroot is made once and stays intact', { timeout: LONG }, async () => {
+    // Lock `other` first so both builds race on the chroot, not on resolution.
+    expect((await runBuilder(['other', 'lock'], env)).code).toBe(0);
+    await rm(path.join(work(), 'chrootbuild'), { recursive: true, force: true });
+    const [a, b] = await Promise.all([collect(startBuilder(['img', 'build', '--json'], env)), collect(startBuilder(['other', 'build', '--json'], env))]);
+    expect(a.code, a.stderr.slice(-2000)).toBe(0);
+    expect(b.code, b.stderr.slice(-2000)).toBe(0);
+    const outcomes = [a, b].map((r) => (JSON.parse(r.stdout) as BuildJson).compose.snapshot).sort();
+    expect(outcomes).toEqual(['created', 'reused']);
+    const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { sha256: string; size: number };
+    expect(await hashFile(tarball())).toEqual({ sha256: stamp.sha256, size: stamp.size });
+    for (const r of [a, b]) await expectExactlyLocked((JSON.parse(r.stdout) as BuildJson).compose.image, await readLock(r === a ? 'img' : 'other'));
+  });
+
+  it('fails the build on a failing configurations command, shows its output, and leaves no mounts or containers behind', { timeout: LONG }, async () => {
+    // Through the Docker Hub hook, as an autobuild calls it: no arguments, the target in DOCKER_TAG.
+    const r = await runScript(path.join(ROOT, 'hooks', 'build'), ['--verbose'], { ...env, DOCKER_TAG: 'broken', SOURCE_BRANCH: 'main' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('configurations[1] failed with exit code 3');
+    expect(r.stderr).toContain('about-to-fail');
+    expect(r.stderr).toContain('on-stderr');
+    // Every pseudo-filesystem the stages mounted was unmounted (the commands are in the verbose trace) ...
+    for (const m of ['/proc', '/sys', '/dev']) expect(r.stderr).toMatch(new RegExp(`umount -R \\S*imagebuild/itest-broken/rootfs${m} `));
+    // ... nothing under the work directory is mounted on the host, and the build container is gone.
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+    expect(mountinfo).not.toContain(file('work'));
+    const ps = await run({ command: DOCKER, args: ['ps', '-a', '--filter', 'label=org.g3-composer.target=broken', '--format', '{{json .}}'] });
+    expect(ps.stdout.trim()).toBe('');
+  });
+
+  it('base makes the base image again from the package cache, labelled with the packages it was made from', { timeout: LONG }, async () => {
+    const r = await runBuilder(['img', 'base', '--json'], env);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const json = JSON.parse(r.stdout) as { base: { ref: string; key: string; outcome: string; packages: number } };
+    expect(json.base).toMatchObject({ ref: `g3-composer/base:${PROVIDER}`, outcome: 'created' });
+    const lock = await readLock('img');
+    expect(json.base.packages).toBe(lock.tools.baseSet.length);
+    const inspect = await run({ command: DOCKER, args: ['image', 'inspect', '--format', '{{json .Config.Labels}}', json.base.ref] });
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ 'org.g3-composer.base-key': json.base.key });
+  });
+
+  it.each([
+    { what: 'a client that does not exist', client: '/nonexistent/docker', message: /docker/ },
+    { what: 'a client that cannot build with BuildKit', client: '/bin/false', message: /BuildKit|buildx/ },
+  ])('refuses $what named by G3_DOCKER_CLIENT with exit 2', { timeout: LONG }, async ({ client, message }) => {
+    const r = await runBuilder(['img', 'build'], { ...env, G3_DOCKER_CLIENT: client });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(client);
+  });
+
+  it('refuses to build a target without a template, with exit 2', { timeout: LONG }, async () => {
+    await writeFile(file('plain.yml'), 'targets:\n  plain:\n    description: artifacts only\n');
+    const r = await runBuilder(['plain', 'build'], { ...env, G3_TARGETS: file('plain.yml') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('target plain has no template');
+  });
+});

@@ -6,6 +6,7 @@ import { parseDpkgStatus } from '../deb/status.js';
 import { StepError } from '../errors.js';
 import type { LockedPackage } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
+import { inImage, writeInImage } from './configure-io.js';
 import type { LocalRepo } from './local-repo.js';
 import { chrootMounts, withMounts } from './mounts.js';
 import type { Runner } from './runner.js';
@@ -33,9 +34,9 @@ export function aptInstallArgs(packages: LockedPackage[]): string[] {
 /** Install `packages` into `rootfs` with apt from `repo`, then remove every trace of the repository. */
 export async function installPackages(runner: Runner, o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; emit: Emit }): Promise<void> {
   const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8' };
-  const inRoot = (argv: string[]) => ['chroot', o.rootfs, ...argv];
-  await writeIn(runner, o.rootfs, APT_LIST, `${o.repo.fileSource}\n`, '0644');
-  await writeIn(runner, o.rootfs, POLICY_RC, '#!/bin/sh\nexit 101\n', '0755');
+  const inRoot = (argv: string[]) => inImage(o.rootfs, argv);
+  await writeInImage(runner, o.rootfs, `/${APT_LIST}`, `${o.repo.fileSource}\n`, '0644');
+  await writeInImage(runner, o.rootfs, `/${POLICY_RC}`, '#!/bin/sh\nexit 101\n', '0755');
   try {
     await withMounts(runner, o.rootfs, chrootMounts([o.repo.dir, o.repo.pkgDir]), async () => {
       await runner.run(inRoot(['apt-get', 'update', '-q']), { env });
@@ -77,9 +78,4 @@ export async function checkInstalled(rootfs: string, packages: LockedPackage[]):
   }
   for (const [k, v] of want) problems.push(`${k} ${v} is locked but not installed`);
   if (problems.length > 0) throw new StepError(`the image's packages differ from the lock: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`);
-}
-
-/** Write a file inside the chroot (through chroot, so the image's own symlinks resolve inside it). */
-async function writeIn(runner: Runner, rootfs: string, file: string, text: string, mode: string): Promise<void> {
-  await runner.run(['chroot', rootfs, '/bin/sh', '-c', 'umask 022; mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" "$1"', 'sh', `/${file}`, mode], { input: text });
 }

@@ -147,7 +147,7 @@ describe('hooks and the shim', () => {
     expect(JSON.parse(r.stdout).downloads).toBe(3);
   });
 
-  it.each(['pre_build', 'build', 'push', 'post_push'])('hooks/%s says it is not available yet and exits 2', async (hook) => {
+  it.each(['pre_build', 'push', 'post_push'])('hooks/%s says it is not available yet and exits 2', async (hook) => {
     const r = await runScript(path.join(ROOT, 'hooks', hook), [], { ...p.env, DOCKER_TAG: 'latest' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not available yet: .* \(issue #\d\)/);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makeLocalRepo } from '../src/compose/local-repo.js';
 import { LocalRunner } from '../src/compose/runner.js';
-import { basePackages } from '../src/compose/snapshot.js';
+import { basePackages, lockSuite } from '../src/compose/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
 import { median } from './measure.js';
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < warmRuns; i++) {
     const target = path.join(OUT, `mm-root-${i}`);
     const t0 = performance.now();
-    await run({ command: 'mmdebstrap', args: ['--variant=custom', `--include=${base.map((p) => p.name).join(',')}`, '--mode=root', '-q', lock.repositories[0]?.codename ?? 'trixie', target, repo.copySource] });
+    await run({ command: 'mmdebstrap', args: ['--variant=custom', `--include=${base.map((p) => p.name).join(',')}`, '--mode=root', '-q', lockSuite(lock), target, repo.copySource] });
     mm.push((performance.now() - t0) / 1000);
     await rm(target, { recursive: true, force: true });
   }

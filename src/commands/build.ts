@@ -15,10 +15,9 @@ import type { Env } from '../env.js';
 import { StepError, UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
-import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { isTemplateTarget, type OpenTarget } from '../packages/target.js';
 import { cache, openCatalogue } from './cache.js';
 import { findTarget } from '../catalogue/load.js';
-import { matchingLock } from './lock.js';
 
 export interface BuildOptions {
   settings: Settings;
@@ -53,12 +52,10 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
   const cat = await openCatalogue(o.settings, o.emit);
   const target = findTarget(cat, o.target);
   if (!isTemplateTarget(target)) throw new UserError(`target ${o.target} has no template: there is no image to build`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
-  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit });
-  if (result.mode !== 'refresh') throw new StepError('cache refresh did not run');
+  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat });
+  if (result.mode !== 'refresh' || !result.opened) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
   if (!result.report.ok) throw new StepError(`the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`, { cause: result.report.failures });
-  const t = await openTemplateTarget(o.settings, o.target, o.emit, cat);
-  const lock = await matchingLock(t);
-  if (!lock) throw new StepError(`no lock for ${o.target} after the cache refresh`);
+  const { t, lock } = result.opened;
   const client = await detectClient({ configured: o.settings.dockerClient, path: o.env.PATH });
   await ensureDaemon(client);
   o.emit({ type: 'debug', message: `docker client: ${client.bin} (${client.mode}, ${client.version})` });

@@ -23,9 +23,17 @@ export interface CacheOptions {
   /** Ignore stamps and rehash every file. */
   verify: boolean;
   emit: Emit;
+  /** The catalogue, when the caller has already loaded it. */
+  catalogue?: Catalogue;
 }
 
-export type CacheResult = { mode: 'refresh'; target: string; report: RefreshReport } | { mode: 'check'; target: string; report: CheckReport };
+/** A template target's opened template and lock, for callers that go on to build it (not rendered). */
+export interface Opened {
+  t: OpenTarget;
+  lock: LockFile;
+}
+
+export type CacheResult = { mode: 'refresh'; target: string; report: RefreshReport; opened?: Opened } | { mode: 'check'; target: string; report: CheckReport };
 
 /** Load the catalogue with the URL variables configuration provides. */
 export async function openCatalogue(settings: Settings, emit: Emit): Promise<Catalogue> {
@@ -51,14 +59,16 @@ export function toolsSection(providerId: string): string {
 /** Refresh or check the caches of one target. */
 export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const s = opts.settings;
-  const cat = await openCatalogue(s, opts.emit);
+  const cat = opts.catalogue ?? (await openCatalogue(s, opts.emit));
   const target = findTarget(cat, opts.target);
   const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
   let missingLock: string | undefined;
+  let opened: Opened | undefined;
   if (isTemplateTarget(target)) {
     const t = await openTemplateTarget(s, opts.target, opts.emit, cat);
     const lock = await usableLock(t, s, opts);
     if (lock) {
+      opened = { t, lock };
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
       jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
       jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache && path.join(s.sharedCache, 'pkgCache'), sharedIsSub: true, artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
@@ -90,7 +100,7 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
       }),
     );
   }
-  return { mode: 'refresh', target: target.name, report: combineReports(reports, s.g3Cache) };
+  return { mode: 'refresh', target: target.name, report: combineReports(reports, s.g3Cache), opened };
 }
 
 /**

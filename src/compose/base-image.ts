@@ -6,12 +6,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../exec.js';
 import type { Docker } from '../docker/docker.js';
-import { UserError } from '../errors.js';
 import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { makeLocalRepo } from './local-repo.js';
 import { LocalRunner } from './runner.js';
-import { snapshotKey } from './snapshot.js';
+import { lockedImagePackages, lockSuite, snapshotKey } from './snapshot.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
 
@@ -22,12 +21,7 @@ export function baseImageRef(providerId: string): string {
 
 /** The Essential set the tools were resolved on, with the locked files (from the image's set). */
 export function essentialPackages(lock: LockFile): LockedPackage[] {
-  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
-  const missing = lock.tools.baseSet.filter((n) => !byName.has(n));
-  if (missing.length > 0) {
-    throw new UserError(`the lock's tools need the Essential packages ${missing.join(', ')}, which the image's package set does not lock`, 'Run `lock --update`.');
-  }
-  return lock.tools.baseSet.map((n) => byName.get(n) as LockedPackage);
+  return lockedImagePackages(lock, lock.tools.baseSet, (n) => `the lock's tools need the Essential packages ${n.join(', ')}, which the image's package set does not lock`);
 }
 
 export interface BaseImageOptions {
@@ -65,8 +59,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
     const host = new LocalRunner();
     const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages });
     const tar = path.join(dir, 'base.tar');
-    const codename = o.lock.repositories[0]?.codename ?? 'stable';
-    await host.run(['mmdebstrap', '--variant=custom', `--include=${packages.map((p) => p.name).join(',')}`, '--mode=auto', '--customize-hook=rm -f "$1"/etc/apt/sources.list', codename, tar, repo.copySource], {
+    await host.run(['mmdebstrap', '--variant=custom', `--include=${packages.map((p) => p.name).join(',')}`, '--mode=auto', '--customize-hook=rm -f "$1"/etc/apt/sources.list', lockSuite(o.lock), tar, repo.copySource], {
       onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
     });
     await o.docker.importTar(tar, ref, [

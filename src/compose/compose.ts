@@ -16,7 +16,7 @@ import { fstab } from './fstab.js';
 import { checkInstalled, installPackages } from './install.js';
 import { makeLocalRepo } from './local-repo.js';
 import type { Runner } from './runner.js';
-import { basePackages, type SnapshotResult, withSnapshot } from './snapshot.js';
+import { basePackages, lockSuite, type SnapshotResult, withSnapshot } from './snapshot.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -75,14 +75,13 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     await mkdir(buildDir, { recursive: true });
     const rootfs = path.join(buildDir, 'rootfs');
     const base = basePackages(o.lock);
-    const codename = o.lock.repositories[0]?.codename ?? 'stable';
     const snapshot = await timed('chroot', () =>
       withSnapshot(
         {
           runner: o.runner,
           workDir: o.workDir,
           providerId: o.providerId,
-          codename,
+          codename: lockSuite(o.lock),
           base,
           tools: o.lock.tools.packages,
           repo: () => makeLocalRepo(o.runner, { dir: path.join(o.workDir, o.providerId, 'chrootbuild', 'repo'), pkgDir: o.pkgDir, packages: base }),

@@ -41,6 +41,8 @@ export async function withMounts<T>(runner: Runner, root: string, mounts: Chroot
     throw err;
   }
   await unmountAll(runner, done.reverse());
+  const left = await mountsUnder(runner, root);
+  if (left.length > 0) throw new StepError(`still mounted after the stage: ${left.join(', ')}`);
   return result;
 }
 

@@ -54,14 +54,22 @@ export function snapshotPaths(workDir: string, providerId: string): SnapshotPath
   };
 }
 
+/** The image's locked packages named by `names`, in that order; `missing` words the error for the names it lacks. */
+export function lockedImagePackages(lock: LockFile, names: readonly string[], missing: (names: string[]) => string): LockedPackage[] {
+  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
+  const absent = names.filter((n) => !byName.has(n));
+  if (absent.length > 0) throw new UserError(missing(absent), 'Run `lock --update` to rewrite the lock.');
+  return names.map((n) => byName.get(n) as LockedPackage);
+}
+
 /** The image's base (chroot) packages, with their locked files. */
 export function basePackages(lock: LockFile): LockedPackage[] {
-  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
-  return lock.image.baseSet.map((n) => {
-    const p = byName.get(n);
-    if (!p) throw new UserError(`the lock names ${n} in the image's base set but not among its packages`, 'Run `lock --update` to rewrite the lock.');
-    return p;
-  });
+  return lockedImagePackages(lock, lock.image.baseSet, (n) => `the lock names ${n.join(', ')} in the image's base set but not among its packages`);
+}
+
+/** The suite mmdebstrap is told about (the first repository's codename; the sources line says the rest). */
+export function lockSuite(lock: LockFile): string {
+  return lock.repositories[0]?.codename ?? 'stable';
 }
 
 /** Digest of what the chroot is made of: base packages and the tools that make it. */
@@ -138,6 +146,7 @@ async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key
   // The chroot must not point at a repository that exists only during this build.
   await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
   await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
+  await rm(repo.dir, { recursive: true, force: true });
   const digest = await hashFile(tmpTar);
   const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages: o.base.length, created: new Date().toISOString() };
   // Publish: the tarball first, then the stamp that vouches for it, then the directory.

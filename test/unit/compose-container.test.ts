@@ -103,7 +103,13 @@ describe('withMounts', () => {
       return 42;
     });
     expect(value).toBe(42);
-    expect(runner.calls).toEqual([...mounted, 'step', ...unmounted]);
+    expect(runner.calls).toEqual([...mounted, 'step', ...unmounted, 'cat /proc/self/mountinfo']);
+  });
+
+  it('fails when something is still mounted under the root after unmounting', async () => {
+    const line = `36 25 0:32 / ${ROOT}/proc rw,nosuid - proc proc rw`;
+    const runner = new RecordingRunner((argv) => (argv[0] === 'cat' ? { stdout: `${line}\n` } : undefined));
+    await expect(withMounts(runner, ROOT, mounts, async () => 1)).rejects.toThrow(`still mounted after the stage: ${ROOT}/proc`);
   });
 
   it("unmounts in reverse when the step throws and reports the step's own error", async () => {
@@ -135,7 +141,7 @@ describe('withMounts', () => {
   it('detaches a busy mount lazily and succeeds', async () => {
     const runner = new RecordingRunner(busy(`${ROOT}/dev`));
     await expect(withMounts(runner, ROOT, mounts, async () => 'ok')).resolves.toBe('ok');
-    expect(runner.calls.slice(mounted.length)).toEqual([`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R -l ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`]);
+    expect(runner.calls.slice(mounted.length)).toEqual([`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R -l ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`, 'cat /proc/self/mountinfo']);
   });
 
   it('unmounts the rest, then fails naming the mount that stayed and why', async () => {

@@ -14,9 +14,10 @@ import { assembleDisk } from './disk.js';
 import { planDisk } from './disk-plan.js';
 import { fstab } from './fstab.js';
 import { checkInstalled, installPackages } from './install.js';
+import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './installed.js';
 import { makeLocalRepo } from './local-repo.js';
 import type { Runner } from './runner.js';
-import { basePackages, lockSuite, type SnapshotResult, withSnapshot } from './snapshot.js';
+import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot } from './snapshot.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -27,6 +28,12 @@ export interface ComposeOptions {
   /** `<cache_dir>/pkgCache/<provider-id>`: verified package files. */
   pkgDir: string;
   workDir: string;
+  /**
+   * Where the root filesystem and partition staging are assembled, as the
+   * runner sees it: a tmpfs in the build container, or (default) the image
+   * build directory itself. Only the runner touches it.
+   */
+  scratchDir?: string;
   lockStaleMs: number;
   emit: Emit;
 }
@@ -35,7 +42,10 @@ export interface ComposeResult {
   image: string;
   imageBytes: number;
   buildDir: string;
-  snapshot: SnapshotResult['outcome'];
+  /** The chroot snapshot: 'not needed' when the installed-package snapshot was reused. */
+  snapshot: SnapshotResult['outcome'] | 'not needed';
+  /** The installed-package snapshot. */
+  installed: InstalledOutcome;
   packages: number;
   timings: Record<string, number>;
 }
@@ -57,12 +67,12 @@ export function rawImageName(template: ImageTemplate): string {
 /** Run every compose stage for one template; the build directory is cleaned first. */
 export async function compose(o: ComposeOptions): Promise<ComposeResult> {
   const timings: Record<string, number> = {};
-  const timed = async <T>(stage: string, fn: () => Promise<T>): Promise<T> => {
+  const timed: Timed = async (stage, fn) => {
     const t0 = performance.now();
     try {
       return await fn();
     } finally {
-      timings[stage] = Math.round(performance.now() - t0) / 1000;
+      timings[stage] = Math.round(1000 * (timings[stage] ?? 0) + performance.now() - t0) / 1000;
     }
   };
   const buildDir = imageBuildDir(o.workDir, o.providerId, o.template);
@@ -73,31 +83,12 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
   try {
     await o.runner.run(['rm', '-rf', buildDir]);
     await mkdir(buildDir, { recursive: true });
-    const rootfs = path.join(buildDir, 'rootfs');
-    const base = basePackages(o.lock);
-    const snapshot = await timed('chroot', () =>
-      withSnapshot(
-        {
-          runner: o.runner,
-          workDir: o.workDir,
-          providerId: o.providerId,
-          codename: lockSuite(o.lock),
-          base,
-          tools: o.lock.tools.packages,
-          repo: () => makeLocalRepo(o.runner, { dir: path.join(o.workDir, o.providerId, 'chrootbuild', 'repo'), pkgDir: o.pkgDir, packages: base }),
-          lockStaleMs: o.lockStaleMs,
-          emit: o.emit,
-        },
-        async (paths) => {
-          await mkdir(rootfs, { recursive: true });
-          await o.runner.run(['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-xzf', paths.tarball]);
-        },
-      ),
-    );
-    o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
-    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
-    await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, emit: o.emit }));
-    await checkInstalled(rootfs, o.lock.image.packages);
+    const scratch = o.scratchDir ?? buildDir;
+    const rootfs = path.join(scratch, 'rootfs');
+    const staging = path.join(scratch, 'staging');
+    // Left by an interrupted build when the scratch directory is not the (just cleaned) build directory.
+    if (scratch !== buildDir) await o.runner.run(['rm', '-rf', rootfs, staging]);
+    const { snapshot, installed } = await populateRootfs(o, { rootfs, buildDir, timed });
     const disk = o.template.disk;
     if (!disk) throw new UserError('the template has no disk section');
     const plan = planDisk(disk, diskSeed(o.lock, o.template));
@@ -105,13 +96,68 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), emit: o.emit }),
     );
     const image = path.join(buildDir, rawImageName(o.template));
-    await timed('disk', () => assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: image, stagingDir: path.join(buildDir, 'staging'), onProgress: (m) => o.emit({ type: 'info', message: m }) }));
+    await timed('disk', () => assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: image, stagingDir: staging, onProgress: (m) => o.emit({ type: 'info', message: m }) }));
     // Only the image stays; the root filesystem and repository were scaffolding.
-    await o.runner.run(['rm', '-rf', rootfs, path.join(buildDir, 'repo'), path.join(buildDir, 'staging')]);
-    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot: snapshot.outcome, packages: o.lock.image.packages.length, timings };
+    await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
+    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot, installed, packages: o.lock.image.packages.length, timings };
   } finally {
     await buildLock.release();
   }
+}
+
+type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * Fill `rootfs` with exactly the locked packages: from the installed-package
+ * snapshot when one verifies (no chroot, no apt), else from the chroot snapshot
+ * plus apt, saving a new installed-package snapshot. The dpkg database is
+ * checked against the lock either way.
+ */
+async function populateRootfs(o: ComposeOptions, at: { rootfs: string; buildDir: string; timed: Timed }): Promise<Pick<ComposeResult, 'snapshot' | 'installed'>> {
+  const { rootfs, buildDir, timed } = at;
+  const base = basePackages(o.lock);
+  const installed = {
+    runner: o.runner,
+    workDir: o.workDir,
+    providerId: o.providerId,
+    key: installedKey(snapshotKey(base, o.lock.tools.packages), o.lock.image.packages),
+    lockStaleMs: o.lockStaleMs,
+    emit: o.emit,
+  };
+  const found = await timed('packages', () => unpackInstalled(installed, rootfs));
+  if (found === 'reused') {
+    await checkInstalled(o.runner, rootfs, o.lock.image.packages);
+    o.emit({ type: 'info', message: 'installed-package snapshot: reused' });
+    return { snapshot: 'not needed', installed: 'reused' };
+  }
+  const snapshot = await timed('chroot', () =>
+    withSnapshot(
+      {
+        runner: o.runner,
+        workDir: o.workDir,
+        providerId: o.providerId,
+        codename: lockSuite(o.lock),
+        base,
+        tools: o.lock.tools.packages,
+        repo: () => makeLocalRepo(o.runner, { dir: path.join(o.workDir, o.providerId, 'chrootbuild', 'repo'), pkgDir: o.pkgDir, packages: base }),
+        lockStaleMs: o.lockStaleMs,
+        emit: o.emit,
+      },
+      async (paths) => {
+        await o.runner.run(['mkdir', '-p', rootfs]);
+        await o.runner.run(['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-xzf', paths.tarball]);
+      },
+    ),
+  );
+  o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
+  const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
+  await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, emit: o.emit }));
+  // Only a checked package set is saved for later builds.
+  await checkInstalled(o.runner, rootfs, o.lock.image.packages);
+  await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
+  const outcome: InstalledOutcome = found === 'damaged' ? 'rebuilt: snapshot damaged' : 'created';
+  o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}` });
+  return { snapshot: snapshot.outcome, installed: outcome };
 }
 
 /** Identifiers in the image (disk, partition and filesystem UUIDs) derive from what it is made of. */

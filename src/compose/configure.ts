@@ -5,6 +5,7 @@ import { StepError } from '../errors.js';
 import type { SystemConfigTemplate } from '../template/types.js';
 import { installFiles, prepareFiles } from './configure-files.js';
 import { type Emit, inImage, writeInImage } from './configure-io.js';
+import { chrootMounts, withMounts } from './mounts.js';
 import { configureNetwork } from './network.js';
 import type { Runner } from './runner.js';
 import { applyUsers, planUsers } from './users.js';
@@ -44,7 +45,9 @@ export async function configureSystem(runner: Runner, input: ConfigureInput): Pr
   await applyUsers(runner, rootfs, users, emit);
   await installFiles(runner, rootfs, files, emit);
   await configureNetwork(runner, rootfs, emit);
-  await runConfigurations(runner, rootfs, config.configurations ?? [], emit);
+  // Commands see /proc, /sys and /dev as maintainer scripts do; they are unmounted again, also on failure.
+  const steps = config.configurations ?? [];
+  if (steps.some((st) => st.cmd?.trim())) await withMounts(runner, rootfs, chrootMounts([]), () => runConfigurations(runner, rootfs, steps, emit));
 }
 
 /** /etc/hosts for `hostname`, in the layout Debian's installer writes. */

@@ -3,12 +3,11 @@
 // (mke2fs -E offset, mkfs.fat --offset, mtools at an offset). No loop devices
 // and no mounts, so it works in an unprivileged container and leaves nothing
 // attached to the host when a step fails.
-import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { StepError, UserError } from '../errors.js';
 import { formatSize } from '../template/size.js';
 import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './disk-plan.js';
-import type { Runner } from './runner.js';
+import { listDirIn, type Runner, statIn } from './runner.js';
 
 export interface AssembleOptions {
   /** The image's root filesystem tree; mount points of other partitions are emptied (moved to stagingDir). */
@@ -62,17 +61,16 @@ async function stageMountPoints(runner: Runner, plan: DiskPlan, opts: AssembleOp
     }
     const src = path.join(opts.rootDir, mp);
     const dest = path.join(opts.stagingDir, p.id);
-    if (await exists(dest)) {
+    if (await statIn(runner, dest)) {
       throw new StepError(`cannot stage the content of ${mp} for partition "${p.id}": ${dest} already exists (left by an earlier build?)`, {});
     }
-    const st = await lstat(src, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw new StepError(`cannot read ${src} (mount point of partition "${p.id}"): ${err.code ?? err.message}`, { cause: err });
+    const st = await statIn(runner, src).catch((err: Error) => {
+      throw new StepError(`cannot read ${src} (mount point of partition "${p.id}"): ${err.message}`, { cause: err });
     });
-    if (st && !st.isDirectory()) {
-      throw new UserError(`${mp} in the image is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`, `Remove ${mp} from the image content, or change the partition's mountPoint.`);
+    if (st && st.type !== 'directory') {
+      throw new UserError(`${mp} in the image is ${st.type === 'symlink' ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`, `Remove ${mp} from the image content, or change the partition's mountPoint.`);
     }
-    const parent = await lstat(path.dirname(src), { bigint: true }).catch(() => undefined);
+    const parent = await statIn(runner, path.dirname(src)).catch(() => undefined);
     say(`moving ${mp} to the staging directory of partition "${p.id}"`);
     await step(`staging ${mp} for partition "${p.id}"`, async () => {
       await runner.run(['mkdir', '-p', opts.stagingDir]);
@@ -127,7 +125,7 @@ async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: strin
     throw new UserError(`${what} is too small for FAT32 (fewer than 65525 clusters)`, 'Make the partition at least 33MiB, or use fsType fat16.');
   }
   if (!dir) return;
-  const entries = (await readdir(dir)).sort();
+  const entries = await listDirIn(runner, dir);
   if (entries.length === 0) return;
   await step(`${what}: copying ${dir} with mcopy`, () =>
     runner.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', `${img}@@${p.startSector * 512}`, ...entries.map((e) => path.join(dir, e)), '::/'], { env: { MTOOLS_SKIP_CHECK: '1' }, input: '' }),
@@ -144,11 +142,4 @@ async function step<T>(what: string, fn: () => Promise<T>, asUserError?: (stderr
     if (user) throw user;
     throw new StepError(`${what}: ${err.message}`, { ...err.details, cause: err });
   }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(
-    () => true,
-    () => false,
-  );
 }

@@ -30,3 +30,37 @@ export class LocalRunner implements Runner {
     return run({ command, args }, { input: opts.input, env: opts.env, reject: opts.reject, onLine: opts.onLine });
   }
 }
+
+/** What `statIn` reports of a path where the runner runs (symbolic links are not followed). */
+export interface RemoteStat {
+  type: 'directory' | 'symlink' | 'file' | 'other';
+  mtimeNs: bigint;
+}
+
+/** lstat(2) where the runner runs: undefined when nothing is there. */
+export async function statIn(runner: Runner, p: string): Promise<RemoteStat | undefined> {
+  const r = await runner.run(['stat', '--printf', '%F|%Y|%.9Y', '--', p], { reject: false, env: { LC_ALL: 'C' } });
+  if (r.exitCode !== 0) {
+    if (/No such file or directory|Not a directory/.test(r.stderr)) return undefined;
+    throw new Error(`stat ${p}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
+  }
+  const m = /^([^|]+)\|(\d+)\|\d+(?:\.(\d{1,9}))?$/.exec(r.stdout.trim());
+  if (!m) throw new Error(`stat ${p}: unexpected output ${JSON.stringify(r.stdout)}`);
+  const kind = m[1] ?? '';
+  const type = kind === 'directory' ? 'directory' : kind === 'symbolic link' ? 'symlink' : /regular/.test(kind) ? 'file' : 'other';
+  return { type, mtimeNs: BigInt(m[2] ?? '0') * 1_000_000_000n + BigInt((m[3] ?? '').padEnd(9, '0')) };
+}
+
+/** The names in directory `dir` where the runner runs, sorted. */
+export async function listDirIn(runner: Runner, dir: string): Promise<string[]> {
+  const r = await runner.run(['find', dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\0']);
+  return r.stdout
+    .split('\0')
+    .filter((n) => n !== '')
+    .sort();
+}
+
+/** The text of a file where the runner runs. */
+export async function readFileIn(runner: Runner, file: string): Promise<string> {
+  return (await runner.run(['cat', '--', file])).stdout;
+}

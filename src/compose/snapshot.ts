@@ -73,14 +73,14 @@ export function lockSuite(lock: LockFile): string {
 }
 
 /** Digest of what the chroot is made of: base packages and the tools that make it. */
-export function snapshotKey(base: LockedPackage[], tools: LockedPackage[]): string {
+export function snapshotKey(base: LockedPackage[], tools: LockedPackage[], recipe = `recipe ${RECIPE}`): string {
   const line = (p: LockedPackage) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`;
-  const text = [`recipe ${RECIPE}`, '[base]', ...base.map(line).sort(), '[tools]', ...tools.map(line).sort()].join('\n');
+  const text = [recipe, '[base]', ...base.map(line).sort(), '[tools]', ...tools.map(line).sort()].join('\n');
   return createHash('sha256').update(text).digest('hex');
 }
 
 /** Read the stamp and check the snapshot against it: why it cannot be used, or undefined when it can. */
-export async function snapshotProblem(paths: SnapshotPaths, key: string): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
+export async function snapshotProblem(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, key: string): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
   const stamp = await readFile(paths.stamp, 'utf8')
     .then((t) => JSON.parse(t) as SnapshotStamp)
     .catch(() => undefined);
@@ -133,6 +133,15 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
   }
 }
 
+/** Hash `tmpTar`, move it to `paths.tarball`, then write the stamp that vouches for it (in that order). */
+export async function publishSnapshot(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, tmpTar: string, key: string, packages: number): Promise<SnapshotStamp> {
+  const digest = await hashFile(tmpTar);
+  const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages, created: new Date().toISOString() };
+  await rename(tmpTar, paths.tarball);
+  await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`);
+  return stamp;
+}
+
 async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key: string): Promise<SnapshotStamp> {
   const repo = await o.repo();
   const tmpDir = `${paths.chrootEnv}.tmp`;
@@ -147,11 +156,7 @@ async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key
   await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
   await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
   await rm(repo.dir, { recursive: true, force: true });
-  const digest = await hashFile(tmpTar);
-  const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages: o.base.length, created: new Date().toISOString() };
-  // Publish: the tarball first, then the stamp that vouches for it, then the directory.
-  await rename(tmpTar, paths.tarball);
-  await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`);
+  const stamp = await publishSnapshot(paths, tmpTar, key, o.base.length);
   await rm(paths.chrootEnv, { recursive: true, force: true });
   await rename(tmpDir, paths.chrootEnv);
   return stamp;

@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baseImageRef, essentialPackages } from '../../src/compose/base-image.js';
+import { baseImageRef, basePackagesOf, essentialPackages } from '../../src/compose/base-image.js';
 import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose.js';
 import { aptInstallArgs, checkInstalled } from '../../src/compose/install.js';
 import { checkIndex } from '../../src/compose/local-repo.js';
+import { LocalRunner } from '../../src/compose/runner.js';
 import { basePackages, type SnapshotPaths, snapshotKey, snapshotPaths, snapshotProblem, type SnapshotStamp } from '../../src/compose/snapshot.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { StepError, UserError } from '../../src/errors.js';
@@ -195,6 +196,8 @@ describe('aptInstallArgs', () => {
       'Dpkg::Options::=--force-confdef',
       '-o',
       'Dpkg::Options::=--force-confold',
+      '-o',
+      'Dpkg::Options::=--force-unsafe-io',
       'bash=5.2.37-2',
       'ca-certificates=20250419',
       'vim=2:9.1.1230-2',
@@ -244,7 +247,7 @@ describe('checkInstalled', () => {
 
   it('accepts a database that lists exactly the locked packages, installed', async () => {
     const root = await rootfsWith([stanza('libc6', '2.41-12'), stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all')].join('\n'));
-    await expect(checkInstalled(root, locked)).resolves.toBeUndefined();
+    await expect(checkInstalled(new LocalRunner(), root, locked)).resolves.toBeUndefined();
   });
 
   it.each([
@@ -254,14 +257,14 @@ describe('checkInstalled', () => {
     ['a half-configured package', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all', 'install ok half-configured'), stanza('libc6', '2.41-12')], 'tzdata is half-configured'],
     ['another architecture', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12', 'i386')], 'libc6 2.41-12 is installed but not locked; libc6:amd64 2.41-12 is locked but not installed'],
   ])('fails naming %s', async (_what, stanzas, problem) => {
-    const err = await checkInstalled(await rootfsWith(stanzas.join('\n')), locked).catch((e: unknown) => e);
+    const err = await checkInstalled(new LocalRunner(), await rootfsWith(stanzas.join('\n')), locked).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toBe(`the image's packages differ from the lock: ${problem}`);
   });
 
   it('lists eight problems and counts the rest', async () => {
     const extra = Array.from({ length: 11 }, (_, i) => stanza(`extra${i}`, '1'));
-    const err = await checkInstalled(await rootfsWith([...locked.map((p) => stanza(p.name, p.version, p.architecture)), ...extra].join('\n')), locked).catch((e: unknown) => e);
+    const err = await checkInstalled(new LocalRunner(), await rootfsWith([...locked.map((p) => stanza(p.name, p.version, p.architecture)), ...extra].join('\n')), locked).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/extra7 1 is installed but not locked; and 3 more$/);
     expect((err as Error).message).not.toContain('extra8');
   });
@@ -285,6 +288,12 @@ describe('base image', () => {
     const lock = lockWith(set([bash], ['bash']), set([], ['bash', 'dash', 'coreutils']));
     expect(() => essentialPackages(lock)).toThrow(UserError);
     expect(() => essentialPackages(lock)).toThrow("the lock's tools need the Essential packages dash, coreutils, which the image's package set does not lock");
+  });
+
+  it('adds apt to the Essential set when the image locks it, so the composer image can fall back to apt', () => {
+    const apt = pkg('apt', '3.0.4');
+    expect(basePackagesOf(lockWith(set([bash, dash, apt], ['apt', 'bash', 'dash']), set([], ['dash', 'bash'])))).toEqual([dash, bash, apt]);
+    expect(basePackagesOf(lockWith(set([bash, dash], ['bash', 'dash']), set([], ['dash', 'bash'])))).toEqual([dash, bash]);
   });
 });
 

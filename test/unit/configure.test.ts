@@ -32,6 +32,8 @@ interface World {
 }
 
 /** Records every command and answers the image queries (getent, test) from a table. */
+const HOST_COMMANDS = ['mkdir', 'mount', 'umount', 'cat'];
+
 class FakeRunner implements Runner {
   readonly where = 'fake';
   readonly calls: Call[] = [];
@@ -40,6 +42,8 @@ class FakeRunner implements Runner {
   async run(argv: string[], opts: StepOptions = {}): Promise<RunResult> {
     const input = opts.input === undefined ? undefined : Buffer.from(opts.input).toString('utf8');
     this.calls.push({ argv, input, opts });
+    // Mounting the chroot's pseudo-filesystems happens outside it.
+    if (HOST_COMMANDS.includes(argv[0] ?? '')) return { exitCode: 0, stdout: '', stderr: '' };
     if (argv[0] !== 'chroot' || argv[1] !== ROOT) throw new Error(`not run in the image: ${argv.join(' ')}`);
     const cmd = argv.slice(2);
     const r = this.answer(cmd, opts);
@@ -63,7 +67,7 @@ class FakeRunner implements Runner {
 
   /** The commands run in the image, without the `chroot ROOT` prefix. */
   commands(): string[][] {
-    return this.calls.map((c) => c.argv.slice(2));
+    return this.calls.filter((c) => c.argv[0] === 'chroot').map((c) => c.argv.slice(2));
   }
 }
 
@@ -79,6 +83,7 @@ async function configure(runner: Runner, config: SystemConfigTemplate, extra: Pa
 /** A short label per command, to compare the order of steps. */
 function summary(runner: FakeRunner): string[] {
   return runner.calls.map((c) => {
+    if (c.argv[0] !== 'chroot') return `host: ${c.argv.join(' ')}`;
     const cmd = c.argv.slice(2);
     if (cmd[2] === WRITE) return `write ${cmd[4]}`;
     if (cmd[0] === '/bin/sh') return `sh ${cmd[2]}`;
@@ -127,7 +132,18 @@ describe('configureSystem', () => {
       'test -e /usr/lib/systemd/system/systemd-networkd.service',
       'write /etc/systemd/network/80-g3-dhcp.network',
       'systemctl enable systemd-networkd',
+      // configurations run with /proc, /sys and /dev mounted, and unmounted after (reverse order), then checked
+      `host: mkdir -p ${ROOT}/proc`,
+      `host: mount -t proc proc ${ROOT}/proc`,
+      `host: mkdir -p ${ROOT}/sys`,
+      `host: mount -t sysfs -o ro sysfs ${ROOT}/sys`,
+      `host: mkdir -p ${ROOT}/dev`,
+      `host: mount --rbind /dev ${ROOT}/dev`,
       'sh echo done',
+      `host: umount -R ${ROOT}/dev`,
+      `host: umount -R ${ROOT}/sys`,
+      `host: umount -R ${ROOT}/proc`,
+      'host: cat /proc/self/mountinfo',
     ]);
   });
 
@@ -330,6 +346,9 @@ describe('configurations', () => {
     expect((err as StepError).details.exitCode).toBe(7);
     expect((err as StepError).details.stderr).toBe(lines.slice(5).join('\n'));
     expect(runner.commands().some((c) => c[2] === 'never')).toBe(false);
+    // The failure still unmounts what was mounted for the commands, after the failing one ran.
+    const tail = summary(runner).slice(-4);
+    expect(tail).toEqual(['sh make-it-fail', `host: umount -R ${ROOT}/dev`, `host: umount -R ${ROOT}/sys`, `host: umount -R ${ROOT}/proc`]);
   });
 
   it('keeps the returned output when the runner does not stream lines', async () => {

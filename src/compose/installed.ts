@@ -1,0 +1,140 @@
+// Snapshots of the installed package set, so an unchanged rebuild skips apt:
+//   <work_dir>/<provider-id>/chrootbuild/installed/<key>.tar.zst  root filesystem after install
+//   <work_dir>/<provider-id>/chrootbuild/installed/<key>.json     key, size and SHA256 of it
+// The key is a digest of the chroot's key (base set and tools) and of every
+// locked image package (name, version, architecture, SHA256), so any change to
+// the lock makes a new one. It is taken after the installed packages were
+// checked against the lock and before the template's configuration, so targets
+// with the same packages share it. Its size and SHA256 are checked on every
+// use; a damaged one is replaced, never unpacked. The few most recently used
+// are kept per provider.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { acquireLock } from '../cache/lock.js';
+import type { LockedPackage } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import type { Runner } from './runner.js';
+import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp } from './snapshot.js';
+
+/** Bump when the way packages are installed changes. */
+const INSTALL_RECIPE = 1;
+/** Installed snapshots kept per provider (most recently used first). */
+export const KEEP_INSTALLED = 3;
+
+export type InstalledOutcome = 'reused' | 'created' | 'rebuilt: snapshot damaged';
+
+export interface InstalledPaths {
+  dir: string;
+  tarball: string;
+  stamp: string;
+  lockDir: string;
+}
+
+/** Where the installed snapshot with `key` lives; it shares the provider's chroot lock. */
+export function installedPaths(workDir: string, providerId: string, key: string): InstalledPaths {
+  const base = snapshotPaths(workDir, providerId);
+  const dir = path.join(path.dirname(base.tarball), 'installed');
+  return { dir, tarball: path.join(dir, `${key}.tar.zst`), stamp: path.join(dir, `${key}.json`), lockDir: base.lockDir };
+}
+
+/** Digest of what the installed root filesystem is made of: the chroot and every locked image package. */
+export function installedKey(chrootKey: string, packages: LockedPackage[]): string {
+  const line = (p: LockedPackage) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`;
+  const text = [`install recipe ${INSTALL_RECIPE}`, `chroot ${chrootKey}`, '[image]', ...packages.map(line).sort()].join('\n');
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** tar arguments shared by packing and unpacking: owners by number, extended attributes kept, zstd on all cores. */
+const TAR_COMMON = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--use-compress-program=zstd -T0 -3'];
+
+export interface InstalledOptions {
+  runner: Runner;
+  workDir: string;
+  providerId: string;
+  key: string;
+  lockStaleMs: number;
+  emit: Emit;
+}
+
+/**
+ * Unpack the installed snapshot with `o.key` into `rootfs` when it exists and
+ * verifies. 'missing' when there is none; 'damaged' when there was one that
+ * failed its check (it is removed, so the caller makes it anew).
+ */
+export async function unpackInstalled(o: InstalledOptions, rootfs: string): Promise<'reused' | 'missing' | 'damaged'> {
+  const paths = installedPaths(o.workDir, o.providerId, o.key);
+  const lock = await acquireLock(paths.lockDir, {
+    staleMs: o.lockStaleMs,
+    onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
+  });
+  try {
+    const found = await snapshotProblem(paths, o.key);
+    if (found.problem === 'missing') return 'missing';
+    if (found.problem) {
+      o.emit({ type: 'warning', message: `installed-package snapshot ${paths.tarball} does not match its stamp (truncated or altered): installing the packages again` });
+      await rm(paths.tarball, { force: true });
+      await rm(paths.stamp, { force: true });
+      return 'damaged';
+    }
+    await o.runner.run(['mkdir', '-p', rootfs]);
+    await o.runner.run(['tar', ...TAR_COMMON, '-C', rootfs, '-xf', paths.tarball]);
+    // The stamp's mtime says when it was last used; pruning keeps the most recent.
+    const now = new Date();
+    await utimes(paths.stamp, now, now);
+    return 'reused';
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Pack `rootfs` (just installed and checked against the lock) into the
+ * installed snapshot with `o.key`. The tarball is written in `scratchDir` (the
+ * build's own directory) without a lock, then published under the provider's
+ * lock unless a concurrent build published a good one first; older snapshots
+ * beyond KEEP_INSTALLED are removed.
+ */
+export async function saveInstalled(o: InstalledOptions, rootfs: string, scratchDir: string, packages: number): Promise<SnapshotStamp | undefined> {
+  const paths = installedPaths(o.workDir, o.providerId, o.key);
+  const tmpTar = path.join(scratchDir, 'installed.tar.zst.tmp');
+  await rm(tmpTar, { force: true });
+  await o.runner.run(['tar', '--sort=name', ...TAR_COMMON, '-C', rootfs, '-cf', tmpTar, '.']);
+  await mkdir(paths.dir, { recursive: true });
+  const lock = await acquireLock(paths.lockDir, { staleMs: o.lockStaleMs });
+  try {
+    const found = await snapshotProblem(paths, o.key);
+    if (!found.problem) {
+      await rm(tmpTar, { force: true });
+      return found.stamp;
+    }
+    const stamp = await publishSnapshot(paths, tmpTar, o.key, packages);
+    await pruneInstalled(paths.dir, KEEP_INSTALLED, o.emit);
+    return stamp;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Keep the `keep` most recently used installed snapshots in `dir`; remove the rest and any orphaned file. */
+export async function pruneInstalled(dir: string, keep: number, emit?: Emit): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stamps: { key: string; used: number }[] = [];
+  for (const n of names) {
+    const m = /^([0-9a-f]{64})\.json$/.exec(n);
+    if (!m?.[1]) continue;
+    const used = await stat(path.join(dir, n)).then((s) => s.mtimeMs, () => 0);
+    stamps.push({ key: m[1], used });
+  }
+  stamps.sort((a, b) => b.used - a.used);
+  const kept = new Set(stamps.slice(0, keep).map((s) => s.key));
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = /^([0-9a-f]{64})\.(json|tar\.zst)$/.exec(n);
+    if (!m?.[1] || kept.has(m[1])) continue;
+    await rm(path.join(dir, n), { force: true });
+    removed.push(n);
+  }
+  if (removed.length > 0) emit?.({ type: 'debug', message: `removed ${removed.length} older installed-package snapshot file(s) from ${dir}` });
+  return removed;
+}

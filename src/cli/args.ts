@@ -36,6 +36,7 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptSpec>> = {
   build: {
     'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
     privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
+    scratch: { type: 'string', value: 'WHERE', description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)' },
   },
   base: {
     'docker-client': { type: 'string', value: 'BIN', description: 'Docker client (env G3_DOCKER_CLIENT; default: detected)' },

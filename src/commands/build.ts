@@ -2,12 +2,14 @@
 // missing, build the composer image, and run the compose stages in a build
 // container, producing the raw disk image.
 import { mkdir } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import path from 'node:path';
 import type { RefreshReport } from '../cache/refresh.js';
 import { type BaseImageResult, ensureBaseImage } from '../compose/base-image.js';
 import { buildComposerImage, type ComposerImage } from '../compose/composer-image.js';
 import { type ComposeResult, compose } from '../compose/compose.js';
 import { BuildContainer } from '../compose/container.js';
+import { fallbackSources } from '../compose/fallback.js';
 import type { Settings } from '../config/load.js';
 import { detectClient, ensureDaemon } from '../docker/client.js';
 import { Docker } from '../docker/docker.js';
@@ -37,7 +39,20 @@ export interface BuildResult extends BaseResult {
   cache: Pick<RefreshReport, 'items' | 'downloads' | 'bytesDownloaded' | 'hits'>;
   composer: ComposerImage;
   compose: ComposeResult;
+  /** Where the root filesystem was assembled. */
+  scratch: 'tmpfs' | 'disk';
   seconds: number;
+}
+
+/** Memory the host must have available for `auto` to assemble the root filesystem in tmpfs. */
+export const TMPFS_MIN_AVAILABLE = 4 * 1024 ** 3;
+/** The build container's scratch directory when it is a tmpfs. */
+export const CONTAINER_SCRATCH = '/g3-scratch';
+
+/** tmpfs or disk, from the setting and (for auto) the memory available now. */
+export function scratchChoice(setting: Settings['scratch'], available = freemem()): 'tmpfs' | 'disk' {
+  if (setting !== 'auto') return setting;
+  return available >= TMPFS_MIN_AVAILABLE ? 'tmpfs' : 'disk';
 }
 
 interface Prepared {
@@ -81,6 +96,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const providerId = p.t.plan.providerId;
   const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
   const extra = p.t.target.extra;
+  const fallback = await fallbackSources(p.t.plan.repos, s.g3Cache, providerId);
   const composer = await buildComposerImage({
     docker: p.docker,
     context: path.dirname(p.t.catalogueFile),
@@ -89,20 +105,26 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     providerId,
     baseImage: baseImage.ref,
     tools: p.lock.request.tools,
-    aptSources: p.t.plan.repos.map((r) => `deb ${r.url} ${r.codename} ${r.components.join(' ')}`),
+    aptSources: fallback.lines,
+    network: fallback.network,
     repository: typeof extra.image === 'string' ? extra.image : undefined,
     tags: Array.isArray(extra.tags) ? extra.tags.map(String) : undefined,
     env: o.env,
     emit: o.emit,
   });
   await mkdir(path.join(s.workDir, providerId), { recursive: true });
+  const scratch = scratchChoice(s.scratch);
   const container = await BuildContainer.start(p.docker, {
     image: composer.imageId,
     mounts: [{ path: p.t.pkgDir, readonly: true }, { path: path.join(s.workDir, providerId) }],
     privileged: s.privileged,
+    scratch: scratch === 'tmpfs' ? CONTAINER_SCRATCH : undefined,
     labels: { 'org.g3-composer.target': o.target },
   });
-  o.emit({ type: 'info', message: `compose stages in ${container.where} (${s.privileged ? 'privileged' : 'named capabilities, no network'})` });
+  o.emit({
+    type: 'info',
+    message: `compose stages in ${container.where} (${s.privileged ? 'privileged' : 'named capabilities, no network'}; root filesystem ${scratch === 'tmpfs' ? 'in tmpfs' : 'on disk'})`,
+  });
   let result: ComposeResult;
   try {
     result = await compose({
@@ -113,6 +135,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       providerId,
       pkgDir: p.t.pkgDir,
       workDir: s.workDir,
+      scratchDir: scratch === 'tmpfs' ? CONTAINER_SCRATCH : undefined,
       lockStaleMs: s.lockStaleMs,
       emit: o.emit,
     });
@@ -128,6 +151,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     cache: { items: r.items, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded, hits: r.hits },
     composer,
     compose: result,
+    scratch,
     seconds: Math.round(performance.now() - started) / 1000,
   };
 }

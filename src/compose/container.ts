@@ -25,8 +25,13 @@ export interface ContainerOptions {
   /** Host directories, mounted at the same paths inside. */
   mounts: Array<{ path: string; readonly?: boolean }>;
   privileged: boolean;
+  /** A directory inside the container that is a tmpfs of its own (scratch space in memory). */
+  scratch?: string;
   labels?: Record<string, string>;
 }
+
+/** tmpfs options for the scratch directory: programs in the chroot run from it; setuid bits and device nodes are inert. */
+export const SCRATCH_TMPFS_OPTIONS = 'rw,exec,nosuid,nodev,mode=0755';
 
 /** A started build container; `stop()` removes it (and every mount in it). */
 export class BuildContainer implements Runner {
@@ -70,6 +75,7 @@ export function containerSpec(name: string, opts: ContainerOptions): ContainerSp
     capAdd: opts.privileged ? [] : BUILD_CAPS,
     securityOpt: opts.privileged ? [] : BUILD_SECURITY_OPTS,
     devices: [],
+    tmpfs: opts.scratch ? [`${opts.scratch}:${SCRATCH_TMPFS_OPTIONS}`] : [],
     labels: { ...opts.labels, 'org.g3-composer.role': 'build' },
     command: ['sleep', 'infinity'],
   };

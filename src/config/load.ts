@@ -33,6 +33,8 @@ export interface Settings {
   dockerClient: string | undefined;
   /** Run the build container with --privileged (opt-in). */
   privileged: boolean;
+  /** Where the root filesystem is assembled (see the setting). */
+  scratch: 'auto' | 'tmpfs' | 'disk';
   mirror: string | undefined;
   securityMirror: string | undefined;
   httpTimeoutMs: number;
@@ -89,6 +91,7 @@ function parseValue(def: SettingDef, s: Setting): number | boolean | string | un
     throw new UserError(`invalid ${def.key} "${s.raw}" from ${where}: expected 1/0, true/false, yes/no`);
   }
   if (s.raw.includes('\0')) throw new UserError(`invalid ${def.key} from ${where}: contains a NUL byte`);
+  if (def.choices && !def.choices.includes(s.raw)) throw new UserError(`invalid ${def.key} "${s.raw}" from ${where}: expected one of ${def.choices.join(', ')}`);
   return s.raw;
 }
 
@@ -134,6 +137,7 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     ignoreValidUntil: parsed.ignore_valid_until as boolean,
     dockerClient: parsed.docker_client as string | undefined,
     privileged: parsed.privileged as boolean,
+    scratch: parsed.scratch as Settings['scratch'],
     mirror: values.mirror.raw,
     securityMirror: values.security_mirror.raw,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,

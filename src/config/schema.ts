@@ -13,6 +13,8 @@ export interface SettingDef {
   description: string;
   min?: number;
   max?: number;
+  /** The only values a string setting takes. */
+  choices?: readonly string[];
 }
 
 export const SETTINGS = [
@@ -31,6 +33,14 @@ export const SETTINGS = [
   { key: 'ignore_valid_until', kind: 'bool', env: ['G3_IGNORE_VALID_UNTIL'], flag: 'ignore-valid-until', description: 'accept repository metadata past its Valid-Until date, with a warning (default: off)' },
   { key: 'docker_client', kind: 'string', env: ['G3_DOCKER_CLIENT'], flag: 'docker-client', description: 'Docker client binary that builds with BuildKit (default: detected: docker with buildx, else a client that takes DOCKER_BUILDKIT=1)' },
   { key: 'privileged', kind: 'bool', env: ['G3_PRIVILEGED'], flag: 'privileged', description: 'run the build container with --privileged instead of the named capabilities it needs (default: off)' },
+  {
+    key: 'scratch',
+    kind: 'string',
+    env: ['G3_SCRATCH'],
+    flag: 'scratch',
+    choices: ['auto', 'tmpfs', 'disk'],
+    description: "where the image's root filesystem is assembled: tmpfs (memory of the build container), disk (the image build directory), or auto: tmpfs when the host has 4 GiB of memory available (default: auto)",
+  },
   { key: 'lock_stale', kind: 'int', env: ['G3_LOCK_STALE'], description: 'seconds without heartbeat before a lock is considered stale (default: 60)', min: 1, max: 86400 },
 ] as const satisfies readonly SettingDef[];
 
@@ -47,4 +57,5 @@ export const DEFAULTS: Partial<Record<SettingKey, string>> = {
   retry_backoff_ms: '500',
   lock_stale: '60',
   privileged: 'false',
+  scratch: 'auto',
 };

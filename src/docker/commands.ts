@@ -40,6 +40,8 @@ export interface ContainerSpec {
   capAdd: string[];
   securityOpt: string[];
   devices: string[];
+  /** tmpfs mounts, `PATH[:OPTIONS]` as `--tmpfs` takes them. */
+  tmpfs?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
   command: string[];
@@ -109,6 +111,7 @@ export function runDetachedCommand(client: DockerClient, spec: ContainerSpec): D
       ...repeated('--device', spec.devices),
       ...pairs('-e', spec.env),
       ...spec.mounts.flatMap((m) => ['--mount', bindMount(m)]),
+      ...repeated('--tmpfs', spec.tmpfs ?? []),
       spec.image,
       ...spec.command,
     ],

@@ -67,6 +67,12 @@ describe('containerSpec', () => {
     ]);
     expect(spec.command).toEqual(['sleep', 'infinity']);
     expect(spec.labels).toEqual({ 'org.g3-composer.role': 'build', 'org.g3-composer.target': 'minimal' });
+    expect(spec.tmpfs).toEqual([]);
+  });
+
+  it('gives the scratch directory a tmpfs of its own where chroot programs may run, without setuid or devices', () => {
+    const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged: false, scratch: '/g3-scratch' });
+    expect(spec.tmpfs).toEqual(['/g3-scratch:rw,exec,nosuid,nodev,mode=0755']);
   });
 });
 

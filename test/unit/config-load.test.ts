@@ -187,6 +187,22 @@ describe('loadSettings validation', () => {
     expect(err.message).toMatch(new RegExp(`^invalid ${key} "${value}" from ${name} \\(env\\)`));
   });
 
+  it.each([
+    ['G3_SCRATCH', { env: { G3_SCRATCH: 'ram' } }, 'from G3_SCRATCH (env)'],
+    ['--scratch', { flags: { scratch: 'Tmpfs' } }, 'from --scratch (flag)'],
+  ] as const)('refuses a scratch value it does not know from %s, listing the choices', async (_what, c, where) => {
+    const err = await loadError(c);
+    expect(err.message).toMatch(new RegExp(`^invalid scratch "(ram|Tmpfs)" ${where.replace(/[()]/g, '\\$&')}: expected one of auto, tmpfs, disk$`));
+  });
+
+  it.each([
+    [{}, 'auto'],
+    [{ env: { G3_SCRATCH: 'disk' } }, 'disk'],
+    [{ env: { G3_SCRATCH: 'disk' }, flags: { scratch: 'tmpfs' } }, 'tmpfs'],
+  ] as const)('takes scratch from %j: %s', async (c, want) => {
+    expect((await load(c)).s.scratch).toBe(want);
+  });
+
   it('refuses a path containing a NUL byte', async () => {
     const err = await loadError({ env: { G3_TARGETS: 'a\0b' } });
     expect(err.message).toBe('invalid targets from G3_TARGETS (env): contains a NUL byte');

@@ -111,6 +111,12 @@ describe('runDetachedCommand', () => {
     expect(cmd.args).not.toContain('--rm');
   });
 
+  it('adds each tmpfs after the bind mounts, with its options', () => {
+    const args = runDetachedCommand(buildkit, spec({ mounts: [{ source: '/w', target: '/w' }], tmpfs: ['/g3-scratch:rw,exec,nosuid,nodev,mode=0755'] })).args;
+    expect(args.slice(-6)).toEqual(['type=bind,source=/w,target=/w', '--tmpfs', '/g3-scratch:rw,exec,nosuid,nodev,mode=0755', 'g3-base:trixie', 'sleep', 'infinity']);
+    expect(runDetachedCommand(buildkit, spec()).args).not.toContain('--tmpfs');
+  });
+
   it.each([
     { source: '/cache/a,b', target: '/g3/x' },
     { source: '/cache/a"b', target: '/g3/x' },

@@ -1,7 +1,8 @@
 // The composer image's base, made here when it cannot be pulled: the
-// Essential package set from the verified package cache, bootstrapped by
-// mmdebstrap from a local file repository (no network) and imported into the
-// daemon. Its label records which packages made it, so a new lock makes a new base.
+// Essential package set plus apt (the composer image's fallback download needs
+// it) from the verified package cache, bootstrapped by mmdebstrap from a local
+// file repository (no network) and imported into the daemon. Its label records
+// which packages made it, so a new lock makes a new base.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../exec.js';
@@ -24,6 +25,16 @@ export function essentialPackages(lock: LockFile): LockedPackage[] {
   return lockedImagePackages(lock, lock.tools.baseSet, (n) => `the lock's tools need the Essential packages ${n.join(', ')}, which the image's package set does not lock`);
 }
 
+/** What the base image is made of: the Essential set, plus apt when the image locks it (its dependencies come from the same lock). */
+export function basePackagesOf(lock: LockFile): LockedPackage[] {
+  const essential = essentialPackages(lock);
+  const apt = lock.image.packages.find((p) => p.name === 'apt');
+  return apt && !essential.some((p) => p.name === 'apt') ? [...essential, apt] : essential;
+}
+
+/** Bump when the way the base image is made changes. */
+const BASE_RECIPE = 'base 2';
+
 export interface BaseImageOptions {
   docker: Docker;
   lock: LockFile;
@@ -45,11 +56,11 @@ export interface BaseImageResult {
 /** Make sure `g3-composer/base:<provider-id>` exists and was made from this lock's Essential set. */
 export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageResult> {
   const ref = baseImageRef(o.providerId);
-  const packages = essentialPackages(o.lock);
-  const key = snapshotKey(packages, []);
+  const packages = basePackagesOf(o.lock);
+  const key = snapshotKey(packages, [], BASE_RECIPE);
   const existing = await o.docker.imageInspect(ref);
   if (existing && existing.labels[BASE_KEY_LABEL] === key && !o.force) return { ref, key, outcome: 'present', packages: packages.length };
-  o.emit({ type: 'info', message: `making base image ${ref} from ${packages.length} cached Essential packages (mmdebstrap, no network)` });
+  o.emit({ type: 'info', message: `making base image ${ref} from ${packages.length} cached Essential packages and apt (mmdebstrap, no network)` });
   await run({ command: 'mmdebstrap', args: ['--version'] }, { package: 'mmdebstrap' });
   await run({ command: 'apt-ftparchive', args: ['--version'] }, { package: 'apt-utils', reject: false });
   const dir = path.join(o.workDir, o.providerId, 'baseimage');
@@ -57,7 +68,9 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
   await mkdir(dir, { recursive: true });
   try {
     const host = new LocalRunner();
-    const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages });
+    // The repository holds every locked image package, so apt finds the locked versions of apt's dependencies.
+    const all = new Map([...packages, ...o.lock.image.packages].map((p) => [p.name, p]));
+    const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages: [...all.values()] });
     const tar = path.join(dir, 'base.tar');
     await host.run(['mmdebstrap', '--variant=custom', `--include=${packages.map((p) => p.name).join(',')}`, '--mode=auto', '--customize-hook=rm -f "$1"/etc/apt/sources.list', lockSuite(o.lock), tar, repo.copySource], {
       onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),

@@ -18,8 +18,10 @@ export interface ComposerImageOptions {
   baseImage: string;
   /** The tools the target asks for (installed from .g3-cache, downloaded only when missing there). */
   tools: string[];
-  /** apt sources lines for that fallback download, from configuration. */
+  /** apt sources lines for that fallback download, from configuration (see fallback.ts). */
   aptSources: string[];
+  /** Network for the build's RUN steps: 'host' when a repository is on this machine's loopback. */
+  network?: 'host';
   /** Repository and tags from the target (`image:` and `tags:` keys), else g3-composer/<target>:latest. */
   repository?: string;
   tags?: string[];
@@ -74,6 +76,7 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
     tags: refs,
     buildArgs: { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') },
     labels,
+    network: o.network,
     onLine: (line) => o.emit({ type: 'debug', message: `docker build: ${line}` }),
   });
   return { imageId, refs, labels };

@@ -1,8 +1,10 @@
 // `npx tsx bench/compose.ts [--warm-runs N] [--no-record]`: the compose stage.
 // First build of the default template (empty package cache, work directory,
-// base and composer images, BuildKit cache) against later builds, and making
-// the chroot from the cache against plain mmdebstrap from the same local
-// repository, in one run. Writes bench/out/compose.json and its section of
+// base and composer images, BuildKit cache) against later builds: unchanged
+// (installed-package snapshot reused), with the root filesystem on disk
+// instead of tmpfs, and without an installed-package snapshot (chroot snapshot
+// reused, apt installs); and making the chroot from the cache against plain
+// mmdebstrap from the same local repository, in one run. Writes bench/out/compose.json and its section of
 // BENCHMARKS.md. It removes g3-composer/base:<provider-id> and prunes Docker's
 // build cache to start cold; the next build makes them again.
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +27,8 @@ const DOCKER = '/usr/bin/docker';
 interface BuildJson {
   seconds: number;
   cache: { downloads: number; bytesDownloaded: number };
-  compose: { snapshot: string; timings: Record<string, number> };
+  compose: { snapshot: string; installed: string; timings: Record<string, number> };
+  scratch: string;
 }
 
 const { values } = parseArgs({ options: { 'warm-runs': { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
@@ -49,9 +52,12 @@ const env = {
   G3_DOCKER_CLIENT: DOCKER,
 };
 
-async function timedBuild(): Promise<{ wall: number; json: BuildJson }> {
+async function timedBuild(...flags: string[]): Promise<{ wall: number; json: BuildJson }> {
   const t0 = performance.now();
-  const r = await run({ command: process.execPath, args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json'] }, { env: env as Record<string, string> });
+  const r = await run(
+    { command: process.execPath, args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json', ...flags] },
+    { env: env as Record<string, string> },
+  );
   return { wall: (performance.now() - t0) / 1000, json: JSON.parse(r.stdout) as BuildJson };
 }
 
@@ -69,11 +75,22 @@ async function main(): Promise<void> {
   await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
   process.stderr.write('first build (cold) ...\n');
   const first = await timedBuild();
-  const warm: Array<{ wall: number; json: BuildJson }> = [];
-  for (let i = 0; i < warmRuns; i++) {
-    process.stderr.write(`warm build ${i + 1}/${warmRuns} ...\n`);
-    warm.push(await timedBuild());
-  }
+  type Run = { wall: number; json: BuildJson };
+  const series = async (what: string, before: () => Promise<void>, ...flags: string[]): Promise<Run[]> => {
+    const runs: Run[] = [];
+    for (let i = 0; i < warmRuns; i++) {
+      await before();
+      process.stderr.write(`${what} ${i + 1}/${warmRuns} ...\n`);
+      runs.push(await timedBuild(...flags));
+    }
+    return runs;
+  };
+  const nothing = async () => undefined;
+  const installedDir = path.join(OUT, 'work', PROVIDER, 'chrootbuild', 'installed');
+  const warm = await series('unchanged build', nothing);
+  const onDisk = await series('unchanged build, --scratch disk', nothing, '--scratch', 'disk');
+  const noInstalled = await series('build without an installed-package snapshot', () => rm(installedDir, { recursive: true, force: true }));
+  if (warm.some((w) => w.json.compose.installed !== 'reused') || noInstalled.some((w) => w.json.compose.snapshot !== 'reused')) throw new Error('a later build did not reuse what it should have');
 
   // The chroot: plain mmdebstrap from a local repository of the same cached packages, on the host.
   const lock = JSON.parse(await readFile(project('bench.lock.json'), 'utf8')) as LockFile;
@@ -88,28 +105,39 @@ async function main(): Promise<void> {
     await rm(target, { recursive: true, force: true });
   }
 
-  const warmWall = median(warm.map((w) => w.wall));
-  const warmChroot = median(warm.map((w) => w.json.compose.timings.chroot ?? 0));
+  const wall = (runs: Run[]) => median(runs.map((w) => w.wall));
+  const warmWall = wall(warm);
+  const warmChroot = median(noInstalled.map((w) => w.json.compose.timings.chroot ?? 0));
+  const summary = (r: Run) => ({ wall: r.wall, downloads: r.json.cache.downloads, timings: r.json.compose.timings, snapshot: r.json.compose.snapshot, installed: r.json.compose.installed, scratch: r.json.scratch });
   const result = {
-    first: { wall: first.wall, downloads: first.json.cache.downloads, bytes: first.json.cache.bytesDownloaded, timings: first.json.compose.timings, snapshot: first.json.compose.snapshot },
-    warm: warm.map((w) => ({ wall: w.wall, downloads: w.json.cache.downloads, timings: w.json.compose.timings, snapshot: w.json.compose.snapshot })),
+    first: { ...summary(first), bytes: first.json.cache.bytesDownloaded },
+    warm: warm.map(summary),
+    onDisk: onDisk.map(summary),
+    noInstalled: noInstalled.map(summary),
     mmdebstrap: mm,
     basePackages: base.length,
   };
   await writeFile(path.join(ROOT, 'bench', 'out', 'compose.json'), `${JSON.stringify(result, null, 2)}\n`);
   const s = (x: number) => `${x.toFixed(1)} s`;
+  const less = (a: number, b: number) => `${(b / a).toFixed(1)}× faster, ${(100 * (1 - a / b)).toFixed(0)}% less time`;
+  const stages = (r: Run | undefined) =>
+    Object.entries(r?.json.compose.timings ?? {})
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(', ');
   const section = [
     HEADING,
     '',
-    `Command: \`npx tsx bench/compose.ts --warm-runs ${warmRuns}\` (one run of the first build; median of ${warmRuns} for the rest). Default template (Debian 13, ${lock.image.packages.length} packages, 4 GiB GPT image), Docker 20.10 with BuildKit, ${base.length} base packages.`,
+    `Command: \`npx tsx bench/compose.ts --warm-runs ${warmRuns}\` (one run of the first build; median of ${warmRuns} for each other row). Default template (Debian 13, ${lock.image.packages.length} packages, 4 GiB GPT image), Docker 20.10 with BuildKit, ${base.length} base packages. The first build's root filesystem was in ${first.json.scratch}.`,
     '',
     '| Scenario | g3-composer | baseline | ratio |',
     '|---|---:|---:|---:|',
-    `| second build vs first build (whole \`build\`) | ${s(warmWall)} | ${s(first.wall)} (first: ${first.json.cache.downloads} downloads, ${(first.json.cache.bytesDownloaded / 1024 / 1024).toFixed(0)} MiB, base and composer images made, chroot ${first.json.compose.snapshot}) | ${(first.wall / warmWall).toFixed(1)}× faster, ${(100 * (1 - warmWall / first.wall)).toFixed(0)}% less time |`,
+    `| unchanged second build (installed-package snapshot reused, root filesystem in ${warm[0]?.json.scratch}) vs first build (whole \`build\`) | ${s(warmWall)} | ${s(first.wall)} (first: ${first.json.cache.downloads} downloads, ${(first.json.cache.bytesDownloaded / 1024 / 1024).toFixed(0)} MiB, base and composer images made, chroot ${first.json.compose.snapshot}) | ${less(warmWall, first.wall)} |`,
+    `| unchanged second build with \`--scratch disk\` vs first build | ${s(wall(onDisk))} | ${s(first.wall)} | ${less(wall(onDisk), first.wall)} |`,
+    `| second build without an installed-package snapshot (chroot reused, apt installs) vs first build | ${s(wall(noInstalled))} | ${s(first.wall)} | ${less(wall(noInstalled), first.wall)} |`,
     `| chroot: snapshot reused (verify + unpack) vs \`mmdebstrap --variant=custom\` from the same local repository | ${s(warmChroot)} | ${s(median(mm))} | ${(median(mm) / warmChroot).toFixed(1)}× faster |`,
     `| chroot: first creation in the build container (mmdebstrap + snapshot) vs plain mmdebstrap | ${s(first.json.compose.timings.chroot ?? 0)} | ${s(median(mm))} | ${((first.json.compose.timings.chroot ?? 0) / median(mm)).toFixed(1)}× the time |`,
     '',
-    `Stage timings, first build: ${Object.entries(first.json.compose.timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}. Second build: ${Object.entries(warm[0]?.json.compose.timings ?? {}).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}.`,
+    `Stage timings: first build: ${stages(first)}. Unchanged build: ${stages(warm[0])}. With \`--scratch disk\`: ${stages(onDisk[0])}. Without an installed-package snapshot: ${stages(noInstalled[0])}.`,
     '',
   ].join('\n');
   if (!values['no-record']) {

@@ -5,7 +5,7 @@
 // mounting it: sfdisk --json for the partitions, debugfs for the root
 // filesystem. Packages come from the host's mirror once, then from the
 // project's package cache (cache/pkgCache, shared with `./builder.sh latest cache`).
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,13 @@ import { hashFile } from '../../src/cache/hash.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { run } from '../../src/exec.js';
 import type { LockFile } from '../../src/lock/types.js';
+import { buildComposerImage } from '../../src/compose/composer-image.js';
+import { fallbackSources } from '../../src/compose/fallback.js';
+import { detectClient } from '../../src/docker/client.js';
+import { Docker } from '../../src/docker/docker.js';
+import { StepError } from '../../src/errors.js';
+import { disposeKey, makeSigningKey, resignWith, writeRepo } from '../support/debrepo.js';
+import { startOrigin } from '../support/origin.js';
 import { collect, ROOT, type RunResult, runBuilder, runScript, startBuilder } from '../support/project.js';
 
 const PROVIDER = 'debian-debian13-x86_64';
@@ -23,7 +30,8 @@ const DOCKER = '/usr/bin/docker';
 interface BuildJson {
   cache: { downloads: number };
   base: { outcome: string };
-  compose: { image: string; snapshot: string; packages: number; timings: Record<string, number> };
+  compose: { image: string; snapshot: string; installed: string; packages: number; timings: Record<string, number> };
+  scratch: string;
 }
 
 interface SfdiskPartition {
@@ -56,6 +64,16 @@ describe('compose stage with a real Docker daemon', () => {
   const file = (...p: string[]) => path.join(dir, ...p);
   const work = () => file('work', PROVIDER);
   const tarball = () => path.join(work(), 'chrootbuild', 'chrootenv.tar.gz');
+  const installedDir = () => path.join(work(), 'chrootbuild', 'installed');
+  /** The installed-package snapshots: tarball and stamp pairs by key. */
+  const installedSnapshots = async () => {
+    const names = (await readdir(installedDir()).catch(() => [] as string[])).sort();
+    return { names, keys: [...new Set(names.map((n) => n.split('.')[0]))] };
+  };
+  const expectStampVerifies = async (tar: string, stampFile: string) => {
+    const stamp = JSON.parse(await readFile(stampFile, 'utf8')) as { sha256: string; size: number };
+    expect(await hashFile(tar)).toEqual({ sha256: stamp.sha256, size: stamp.size });
+  };
   const build = async (target: string, ...flags: string[]): Promise<{ r: RunResult; json: BuildJson }> => {
     const r = await runBuilder([target, 'build', '--json', ...flags], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
@@ -99,6 +117,13 @@ describe('compose stage with a real Docker daemon', () => {
   it('builds the image from an empty work directory: partitions as the template says, hostname, users, files and exactly the locked packages', { timeout: LONG }, async () => {
     const { json } = await build('img');
     expect(json.compose.snapshot).toBe('created');
+    expect(json.compose.installed).toBe('created');
+    expect(['tmpfs', 'disk']).toContain(json.scratch);
+    // One installed-package snapshot, a tarball and the stamp that vouches for it.
+    const snaps = await installedSnapshots();
+    expect(snaps.keys).toHaveLength(1);
+    expect(snaps.names).toEqual([`${snaps.keys[0]}.json`, `${snaps.keys[0]}.tar.zst`]);
+    await expectStampVerifies(path.join(installedDir(), `${snaps.keys[0]}.tar.zst`), path.join(installedDir(), `${snaps.keys[0]}.json`));
     const image = json.compose.image;
     expect(image).toBe(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.raw'));
     expect((await stat(image)).size).toBe(4 * 1024 ** 3);
@@ -127,39 +152,79 @@ describe('compose stage with a real Docker daemon', () => {
     await expectExactlyLocked(image, await readLock('img'));
   });
 
-  it('builds again: the snapshot is reused, not rewritten; no package is downloaded; the image is made anew', { timeout: LONG }, async () => {
-    const before = await stat(tarball());
+  it('builds again: the installed packages are unpacked from their snapshot, nothing is rewritten or downloaded, the image is made anew', { timeout: LONG }, async () => {
+    const { keys } = await installedSnapshots();
+    const installedTar = path.join(installedDir(), `${keys[0]}.tar.zst`);
+    const before = await Promise.all([stat(tarball()), stat(installedTar)]);
     const { json: first } = await build('img');
     const imageBefore = await stat(first.compose.image);
     const { json } = await build('img');
-    expect(json.compose.snapshot).toBe('reused');
+    expect(json.compose.installed).toBe('reused');
+    // Neither the chroot nor apt was needed.
+    expect(json.compose.snapshot).toBe('not needed');
+    expect(json.compose.timings.chroot).toBeUndefined();
     expect(json.cache.downloads).toBe(0);
-    const after = await stat(tarball());
-    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    const after = await Promise.all([stat(tarball()), stat(installedTar)]);
+    expect(after.map((a) => [a.ino, a.mtimeMs])).toEqual(before.map((b) => [b.ino, b.mtimeMs]));
     const imageAfter = await stat(json.compose.image);
     expect(imageAfter.ino === imageBefore.ino && imageAfter.mtimeMs === imageBefore.mtimeMs).toBe(false);
+    await expectExactlyLocked(json.compose.image, await readLock('img'));
+    expect((await debugfs(json.compose.image, await rootOffset(json.compose.image), 'cat /etc/hostname')).trim()).toBe('g3-itest');
   });
 
-  it('rebuilds the snapshot by itself when the base package set changes', { timeout: LONG }, async () => {
+  it('detects a truncated installed-package snapshot, installs the packages again and replaces it', { timeout: LONG }, async () => {
+    const { keys } = await installedSnapshots();
+    const installedTar = path.join(installedDir(), `${keys[0]}.tar.zst`);
+    await truncate(installedTar, Math.floor((await stat(installedTar)).size / 2));
+    const { r, json } = await build('img');
+    expect(json.compose.installed).toBe('rebuilt: snapshot damaged');
+    expect(json.compose.snapshot).toBe('reused');
+    expect(r.stderr).toContain('installed-package snapshot');
+    expect(r.stderr).toContain('does not match its stamp');
+    await expectStampVerifies(installedTar, path.join(installedDir(), `${keys[0]}.json`));
+    await expectExactlyLocked(json.compose.image, await readLock('img'));
+  });
+
+  it('rebuilds the chroot snapshot by itself when the base package set changes, and installs into it', { timeout: LONG }, async () => {
     const lock = await readLock('img');
     expect(lock.image.baseSet).not.toContain('less');
     lock.image.baseSet = [...lock.image.baseSet, 'less'].sort();
     await writeFile(file('img.lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
     const { json } = await build('img');
     expect(json.compose.snapshot).toBe('rebuilt: base set changed');
+    // A new base set is a new key for the installed packages too.
+    expect(json.compose.installed).toBe('created');
+    expect((await installedSnapshots()).keys).toHaveLength(2);
     const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { packages: number };
     expect(stamp.packages).toBe(lock.image.baseSet.length);
     await expectExactlyLocked(json.compose.image, lock);
   });
 
-  it('detects a truncated snapshot and rebuilds it', { timeout: LONG }, async () => {
+  it('detects a truncated chroot snapshot and rebuilds it', { timeout: LONG }, async () => {
+    // Without an installed-package snapshot for this lock, the chroot is needed.
+    await rm(installedDir(), { recursive: true, force: true });
     const size = (await stat(tarball())).size;
     await truncate(tarball(), Math.floor(size / 2));
     const { r, json } = await build('img');
     expect(json.compose.snapshot).toBe('rebuilt: snapshot damaged');
+    expect(json.compose.installed).toBe('created');
     expect(r.stderr).toContain('does not match its stamp');
-    const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { sha256: string; size: number };
-    expect(await hashFile(tarball())).toEqual({ sha256: stamp.sha256, size: stamp.size });
+    await expectStampVerifies(tarball(), path.join(work(), 'chrootbuild', 'chrootenv.json'));
+  });
+
+  it('assembles the root filesystem on disk with --scratch disk, from the same installed snapshot', { timeout: LONG }, async () => {
+    const { json } = await build('img', '--scratch', 'disk');
+    expect(json.scratch).toBe('disk');
+    expect(json.compose.installed).toBe('reused');
+    await expectExactlyLocked(json.compose.image, await readLock('img'));
+    // The command trace (printed with --verbose, without --json) shows where it was unpacked.
+    const traced = await runBuilder(['img', 'build', '--verbose'], { ...env, G3_SCRATCH: 'disk' });
+    expect(traced.code, traced.stderr.slice(-2000)).toBe(0);
+    expect(traced.stderr).toContain(`-C ${path.join(work(), 'imagebuild', 'itest', 'rootfs')} -xf`);
+    expect(traced.stderr).toContain('root filesystem on disk');
+    const bad = await runBuilder(['img', 'build', '--scratch', 'ram'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('invalid scratch "ram" from --scratch (flag): expected one of auto, tmpfs, disk');
   });
 
   it('builds two targets of one provider at the same time: the chroot is made once and stays intact', { timeout: LONG }, async () => {
@@ -175,8 +240,11 @@ describe('compose stage with a real Docker daemon', () => {
     expect(b.code, b.stderr.slice(-2000)).toBe(0);
     const outcomes = [a, b].map((r) => (JSON.parse(r.stdout) as BuildJson).compose.snapshot).sort();
     expect(outcomes).toEqual(['created', 'reused']);
-    const stamp = JSON.parse(await readFile(path.join(work(), 'chrootbuild', 'chrootenv.json'), 'utf8')) as { sha256: string; size: number };
-    expect(await hashFile(tarball())).toEqual({ sha256: stamp.sha256, size: stamp.size });
+    await expectStampVerifies(tarball(), path.join(work(), 'chrootbuild', 'chrootenv.json'));
+    // Both targets have the same packages: one installed-package snapshot, intact, whichever build published it.
+    const { keys } = await installedSnapshots();
+    expect(keys).toHaveLength(1);
+    await expectStampVerifies(path.join(installedDir(), `${keys[0]}.tar.zst`), path.join(installedDir(), `${keys[0]}.json`));
     for (const r of [a, b]) await expectExactlyLocked((JSON.parse(r.stdout) as BuildJson).compose.image, await readLock(r === a ? 'img' : 'other'));
   });
 
@@ -188,7 +256,8 @@ describe('compose stage with a real Docker daemon', () => {
     expect(r.stderr).toContain('about-to-fail');
     expect(r.stderr).toContain('on-stderr');
     // Every pseudo-filesystem the stages mounted was unmounted (the commands are in the verbose trace) ...
-    for (const m of ['/proc', '/sys', '/dev']) expect(r.stderr).toMatch(new RegExp(`umount -R \\S*imagebuild/itest-broken/rootfs${m} `));
+    // (the root filesystem is in the container's tmpfs or in the image build directory, as memory allows)
+    for (const m of ['/proc', '/sys', '/dev']) expect(r.stderr).toMatch(new RegExp(`umount -R (/g3-scratch|\\S*imagebuild/itest-broken)/rootfs${m} `));
     // ... nothing under the work directory is mounted on the host, and the build container is gone.
     const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
     expect(mountinfo).not.toContain(file('work'));
@@ -202,9 +271,63 @@ describe('compose stage with a real Docker daemon', () => {
     const json = JSON.parse(r.stdout) as { base: { ref: string; key: string; outcome: string; packages: number } };
     expect(json.base).toMatchObject({ ref: `g3-composer/base:${PROVIDER}`, outcome: 'created' });
     const lock = await readLock('img');
-    expect(json.base.packages).toBe(lock.tools.baseSet.length);
+    // The Essential set the tools were resolved on, and apt for the composer image's fallback download.
+    expect(json.base.packages).toBe(lock.tools.baseSet.length + 1);
+    const apt = await run({ command: DOCKER, args: ['run', '--rm', '--network', 'none', json.base.ref, 'dpkg-query', '-W', '-f', '${Version}', 'apt'] });
+    expect(apt.stdout).toBe(lock.image.packages.find((p) => p.name === 'apt')?.version);
     const inspect = await run({ command: DOCKER, args: ['image', 'inspect', '--format', '{{json .Config.Labels}}', json.base.ref] });
     expect(JSON.parse(inspect.stdout)).toMatchObject({ 'org.g3-composer.base-key': json.base.key });
+  });
+
+  it('downloads a tool missing from .g3-cache inside docker build, from the repository on 127.0.0.1, checked with its own key; a foreign signature fails the build', { timeout: LONG }, async () => {
+    // A signed repository with one tool, served on the loopback; the build context's .g3-cache has no .deb at all,
+    // as when docker/Dockerfile is built directly (Docker Hub without our hooks) before `cache` filled it.
+    const key = await makeSigningKey(file('fallback-key'));
+    const stranger = await makeSigningKey(file('fallback-stranger'));
+    const tool = { name: 'g3-fallback-tool', version: '1.0', arch: 'all', files: { 'usr/share/g3-fallback-tool/marker': 'fetched-by-the-fallback\n' } };
+    const repo = await writeRepo(file('fallback-repo'), { key, suites: [{ codename: 'g3good', components: { main: [tool] } }, { codename: 'g3bad', components: { main: [tool] } }] });
+    await resignWith(repo.root, 'g3bad', stranger);
+    const origin = await startOrigin({ dir: repo.root });
+    const context = file('fallback-context');
+    try {
+      await mkdir(path.join(context, '.g3-cache', `composer-${PROVIDER}`), { recursive: true });
+      for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), path.join(context, f));
+      const docker = new Docker(await detectClient({ configured: DOCKER }));
+      const lines: string[] = [];
+      const composerFrom = async (codename: string) => {
+        const fallback = await fallbackSources([{ url: origin.url, codename, components: ['main'], keyrings: [key.armored], trusted: false }], path.join(context, '.g3-cache'), PROVIDER);
+        expect(fallback.network).toBe('host');
+        expect(fallback.lines).toEqual([expect.stringMatching(new RegExp(`^deb \\[signed-by=/g3-cache/composer-${PROVIDER}/keyrings/[0-9a-f]{64}\\.asc\\] ${origin.url} ${codename} main$`))]);
+        return buildComposerImage({
+          docker,
+          context,
+          projectRoot: ROOT,
+          target: 'fallback-itest',
+          providerId: PROVIDER,
+          baseImage: `g3-composer/base:${PROVIDER}`,
+          tools: [tool.name],
+          aptSources: fallback.lines,
+          network: fallback.network,
+          env: {},
+          emit: (e) => lines.push('message' in e ? String(e.message) : ''),
+        });
+      };
+      const image = await composerFrom('g3good');
+      expect(lines.join('\n')).toContain(`not in .g3-cache: ${tool.name}; downloading them`);
+      expect(origin.requests(`/${repo.debs[`${tool.name}_1.0_all`]?.filename}`)).toBeGreaterThan(0);
+      const inImage = await run({ command: DOCKER, args: ['run', '--rm', '--network', 'none', image.imageId, 'sh', '-c', `dpkg-query -W -f '\${Version}' ${tool.name}; echo; cat /usr/share/g3-fallback-tool/marker; ls /etc/apt/sources.list.d`] });
+      expect(inImage.stdout.split('\n')).toEqual(['1.0', 'fetched-by-the-fallback']);
+      // Signed by a key the repository is not pinned to: apt refuses it, so the build fails.
+      const err = await composerFrom('g3bad').catch((e: unknown) => e);
+      expect(err, lines.slice(-40).join('\n')).toBeInstanceOf(StepError);
+      expect((err as StepError).message).toMatch(/docker build of .* failed/);
+      expect(lines.join('\n')).toMatch(/NO_PUBKEY|not signed|signatures couldn't be verified|Signature by key/);
+      await run({ command: DOCKER, args: ['rmi', '-f', 'g3-composer/fallback-itest:latest'] }, { reject: false });
+    } finally {
+      await origin.close();
+      await disposeKey(key);
+      await disposeKey(stranger);
+    }
   });
 
   it.each([

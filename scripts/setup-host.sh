@@ -25,6 +25,11 @@ have sfdisk || need+=(fdisk)
 have debugfs || need+=(e2fsprogs)
 have mkfs.fat || need+=(dosfstools)
 have mcopy || need+=(mtools)
+# Finalize and the boot test: qemu-img, compressors, QEMU with OVMF firmware.
+have qemu-img || need+=(qemu-utils)
+have zstd || need+=(zstd)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+[ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${need[*]}" >&2

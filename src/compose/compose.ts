@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
+import { type BootResult, installBootloader } from './boot.js';
 import { configureSystem } from './configure.js';
 import { assembleDisk } from './disk.js';
 import { planDisk } from './disk-plan.js';
@@ -47,6 +48,8 @@ export interface ComposeResult {
   /** The installed-package snapshot. */
   installed: InstalledOutcome;
   packages: number;
+  /** Kernel, bootloader and command line, when the template names a bootloader. */
+  boot?: BootResult;
   timings: Record<string, number>;
 }
 
@@ -95,11 +98,12 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     await timed('configure', () =>
       configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), emit: o.emit }),
     );
+    const boot = await timed('boot', () => installBootloader(o.runner, { rootfs, template: o.template, plan, emit: o.emit }));
     const image = path.join(buildDir, rawImageName(o.template));
     await timed('disk', () => assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: image, stagingDir: staging, onProgress: (m) => o.emit({ type: 'info', message: m }) }));
     // Only the image stays; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
-    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot, installed, packages: o.lock.image.packages.length, timings };
+    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot, installed, packages: o.lock.image.packages.length, boot, timings };
   } finally {
     await buildLock.release();
   }

@@ -1,0 +1,52 @@
+// The default target's image boots: `build` of `latest` from the project's own
+// catalogue (packages from the project's package cache), then QEMU with OVMF
+// firmware (TCG) must reach a login prompt on the serial console within a
+// bound. The ESP is read without mounting (mtools) to show what was installed.
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/exec.js';
+import { bootToLogin } from '../support/qemu.js';
+import { ROOT, runBuilder } from '../support/project.js';
+
+const BOOT_LIMIT_MS = 300_000;
+
+describe('the default target boots', () => {
+  let work: string;
+  let image: string;
+  let espOffset: number;
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'g3-boot-'));
+    const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: work, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+    const r = await runBuilder(['latest', 'build', '--json'], env);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    image = (JSON.parse(r.stdout) as { compose: { image: string } }).compose.image;
+    const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as { partitiontable: { partitions: Array<{ start: number; type: string }> } };
+    const esp = table.partitiontable.partitions.find((p) => p.type === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
+    espOffset = (esp?.start ?? 0) * 512;
+  }, 900_000);
+
+  afterAll(async () => {
+    if (work) await run({ command: 'rm', args: ['-rf', work] }, { reject: false });
+  });
+
+  const mtype = async (file: string) => (await run({ command: 'mtype', args: ['-i', `${image}@@${espOffset}`, file] }, { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+
+  it('has systemd-boot, the kernel, the initramfs and the entry with the template command line in the ESP', async () => {
+    const listing = (await run({ command: 'mdir', args: ['-/', '-b', '-i', `${image}@@${espOffset}`, '::/'] }, { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+    for (const f of ['::/EFI/BOOT/BOOTX64.EFI', '::/g3/vmlinuz', '::/g3/initrd.img', '::/loader/entries/g3.conf', '::/loader/loader.conf']) expect(listing).toContain(f);
+    const template = await readFile(path.join(ROOT, 'defaults', 'templates', 'debian-debian13-x86_64-raw.yml'), 'utf8');
+    const cmdline = /cmdline: "([^"]+)"/.exec(template)?.[1];
+    expect(cmdline).toBeTruthy();
+    expect(await mtype('::/loader/entries/g3.conf')).toContain(`options ${cmdline}`);
+  });
+
+  it(`reaches a login prompt on the serial console in QEMU with OVMF within ${BOOT_LIMIT_MS / 1000} s`, { timeout: BOOT_LIMIT_MS + 30_000 }, async () => {
+    const boot = await bootToLogin(image, BOOT_LIMIT_MS);
+    expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
+    expect(boot.console).toMatch(/Debian GNU\/Linux 13 g3-minimal ttyS0/);
+    expect(boot.console).toMatch(/g3-minimal login:/);
+  });
+});

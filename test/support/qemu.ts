@@ -1,0 +1,62 @@
+// Boot a raw disk image headless in QEMU with OVMF (TCG; KVM does not work on
+// these machines) and wait for a login prompt on the serial console. The
+// image is opened with snapshot=on, so the boot never changes it.
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+export interface BootOutcome {
+  /** Whether `login:` appeared before the time limit. */
+  reachedLogin: boolean;
+  seconds: number;
+  /** The serial console's output, escape sequences removed. */
+  console: string;
+}
+
+/** Boot `image` and resolve once the serial console shows `login:` or `timeoutMs` passes; QEMU is always stopped. */
+export async function bootToLogin(image: string, timeoutMs: number): Promise<BootOutcome> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'g3-qemu-'));
+  const vars = path.join(dir, 'vars.fd');
+  await copyFile(OVMF_VARS, vars);
+  const t0 = performance.now();
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nic', 'none',
+      '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,file=${vars}`,
+      '-drive', `file=${image},format=raw,if=virtio,snapshot=on`,
+      '-serial', 'stdio', '-monitor', 'none',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  try {
+    const reachedLogin = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const onData = (d: Buffer) => {
+        output += d.toString('utf8');
+        if (/login: *$/m.test(output.slice(-200))) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      qemu.stdout.on('data', onData);
+      qemu.stderr.on('data', onData);
+      qemu.on('close', () => {
+        clearTimeout(timer);
+        resolve(/login:/.test(output));
+      });
+    });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes from the console log
+    return { reachedLogin, seconds: (performance.now() - t0) / 1000, console: output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '') };
+  } finally {
+    qemu.kill('SIGKILL');
+    await new Promise((r) => (qemu.exitCode !== null || qemu.signalCode !== null ? r(undefined) : qemu.once('close', r)));
+    await rm(dir, { recursive: true, force: true });
+  }
+}

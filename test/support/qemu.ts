@@ -52,7 +52,6 @@ export async function bootToLogin(image: string, timeoutMs: number): Promise<Boo
         resolve(/login:/.test(output));
       });
     });
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes from the console log
     return { reachedLogin, seconds: (performance.now() - t0) / 1000, console: output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '') };
   } finally {
     qemu.kill('SIGKILL');

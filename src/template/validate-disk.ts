@@ -1,5 +1,6 @@
 // Checks of the disk layout: a partition table tools can write and a
 // filesystem layout the image can boot from.
+import { artifactProblems } from '../compose/finalize-plan.js';
 import type { Problems } from './problems.js';
 import { formatSize, sizeProblem, parseSize } from './size.js';
 import type { DiskTemplate, ImageTemplate, PartitionTemplate } from './types.js';
@@ -38,6 +39,18 @@ export function validateDisk(t: ImageTemplate, out: Problems): void {
   const extents = checkPartitions(disk, parts, table ?? 'gpt', size, out);
   checkOverlaps(extents, out);
   checkMounts(t, parts, out);
+  // Unsupported artifact types, compressions or repeats are caught here, not when finalize runs.
+  for (const m of artifactProblems(disk.artifacts)) {
+    const at = m.indexOf(': ');
+    const path = m.slice(0, at);
+    // Point at the entry or its field, so the message carries that line.
+    const [, index, field] = /^disk\.artifacts\[(\d+)\](?:\.(\w+))?$/.exec(path) ?? [];
+    const list = disk.artifacts as unknown[] | undefined;
+    const item = index === undefined ? undefined : list?.[Number(index)];
+    if (item && typeof item === 'object' && field) out.error(item, field, path, m.slice(at + 2));
+    else if (index !== undefined && Array.isArray(list)) out.error(list, Number(index), path, m.slice(at + 2));
+    else out.error(disk, 'artifacts', path, m.slice(at + 2));
+  }
 }
 
 /** A size field in bytes, or undefined (after reporting) when missing or unreadable. */

@@ -81,6 +81,9 @@ describe('validateTemplate', () => {
     ['a bad component', ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/x", component: [main, "-x"]}'], 'user.yml:2: packageRepositories[0].component "-x" is not a component name'],
     ['a bad host name', ['systemConfig: {hostname: "my_box!"}'], 'user.yml:1: systemConfig.hostname "my_box!" is not a valid host name'],
     ['an unknown bootloader', ['systemConfig: {bootloader: {provider: lilo}}'], 'user.yml:1: systemConfig.bootloader.provider must be one of systemd-boot, grub'],
+    ['an unknown artifact type', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: iso}'], 'user.yml:8: disk.artifacts[0].type "iso" is not one of raw, qcow2, vhd, vhdx, vmdk'],
+    ['an unknown artifact compression', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: raw}', '    - {type: qcow2, compression: bz2}'], 'user.yml:9: disk.artifacts[1].compression "bz2" is not one of gz, xz, zstd'],
+    ['an artifact listed twice', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: vmdk, compression: xz}', '    - {type: vmdk, compression: xz}'], 'user.yml:9: disk.artifacts[1] vmdk with xz is already listed as disk.artifacts[0]'],
     ['an empty configuration command', ['systemConfig:', '  configurations:', '    - {cmd: " "}'], 'user.yml:3: systemConfig.configurations[0].cmd is required'],
   ])('reports %s with file:line and field path', (_name, user, expected) => {
     const { errors } = check(...user);

@@ -1,0 +1,112 @@
+// The finalize stage: the raw disk image becomes the artifacts the template
+// lists (qcow2, vhd, vhdx, vmdk through qemu-img, each optionally gzip, xz or
+// zstd compressed). Everything runs through the Runner, since the image may
+// live inside the build container; every output is made in a scratch directory
+// and renamed into place, so a failure never leaves a half file under a final name.
+import path from 'node:path';
+import { hashFile } from '../cache/hash.js';
+import { messageOf, StepError, UserError } from '../errors.js';
+import type { Emit } from '../log/events.js';
+import type { ImageTemplate } from '../template/types.js';
+import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, FORMATS, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './finalize-plan.js';
+import type { Runner, StepOptions } from './runner.js';
+
+export interface FinalizeOptions {
+  /** The raw image the compose stage wrote (a path where the runner runs). */
+  rawImage: string;
+  /** Where the artifacts go; must be visible on this machine at the same path, for hashing. */
+  buildDir: string;
+  template: ImageTemplate;
+  emit: Emit;
+}
+
+export interface FinalArtifact {
+  file: string;
+  path: string;
+  type: string;
+  compression?: string;
+  size: number;
+  sha256: string;
+}
+
+/** The Debian package of each tool, named when a tool is missing where the build runs. */
+const PACKAGES: Record<string, string> = { 'qemu-img': 'qemu-utils', xz: 'xz-utils', zstd: 'zstd', gzip: 'gzip' };
+
+/** Turn the raw image into every artifact of the template's `disk.artifacts`; returns them hashed, in template order. */
+export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Promise<FinalArtifact[]> {
+  const plan = artifactPlan(o.template);
+  const stem = imageStem(o.template);
+  const raw = path.resolve(o.rawImage);
+  const work = workDirFor(o.buildDir, o.template);
+  const say = (message: string) => o.emit({ type: 'info', message });
+
+  // A scratch directory left by an interrupted build is stale by definition.
+  await step(runner, `preparing ${work}`, ['rm', '-rf', '--', work]);
+  await step(runner, `preparing ${work}`, ['mkdir', '-p', '--', work]);
+  try {
+    for (const [type, artifacts] of groupByType(plan)) {
+      const made = artifacts.filter((a) => type !== 'raw' || a.compression);
+      if (made.length === 0) continue;
+      const src = path.join(work, `${stem}.${(FORMATS[type] as { ext: string }).ext}`);
+      if (type === 'raw') {
+        // gzip and xz write their output beside their input: a link puts it in the scratch directory.
+        await step(runner, `linking ${raw} into ${work}`, ['ln', '-s', '--', raw, src]);
+      } else {
+        say(`converting ${path.basename(raw)} to ${type}`);
+        const spec = FORMATS[type];
+        if (spec && !spec.reproducible) o.emit({ type: 'debug', message: `${type} artifacts differ between builds of the same image: ${spec.note}` });
+        await step(runner, `making ${made.map((a) => a.file).join(', ')}: converting ${raw} to ${type}`, convertCommand(type, raw, src));
+      }
+      for (const a of made) {
+        if (!a.compression) continue;
+        say(`compressing ${a.file} with ${a.compression}`);
+        await step(runner, `making ${a.file}: compressing with ${a.compression}`, compressCommand(a.compression, src), { env: { ...COMPRESS_ENV } });
+      }
+      for (const a of made) {
+        await step(runner, `moving ${a.file} into ${o.buildDir}`, ['mv', '-f', '-T', '--', path.join(work, a.file), path.join(o.buildDir, a.file)]);
+      }
+    }
+  } finally {
+    await runner.run(['rm', '-rf', '--', work], { reject: false }).catch(() => undefined);
+  }
+  await placeRaw(runner, plan, raw, path.resolve(o.buildDir, `${stem}.raw`), say);
+  return Promise.all(plan.map((a) => hashed(a, o.buildDir)));
+}
+
+/** Keep the raw image under its final name when it is an artifact, otherwise remove it. */
+async function placeRaw(runner: Runner, plan: readonly PlannedArtifact[], raw: string, finalRaw: string, say: (m: string) => void): Promise<void> {
+  if (keepsRaw(plan)) {
+    if (raw !== finalRaw) await step(runner, `moving ${raw} to ${finalRaw}`, ['mv', '-f', '-T', '--', raw, finalRaw]);
+    return;
+  }
+  say(`removing ${path.basename(raw)}: no artifact is an uncompressed raw image`);
+  await step(runner, `removing ${raw}`, ['rm', '-f', '--', raw]);
+}
+
+/** The artifacts of each type together, types in order of first mention, so each conversion runs once. */
+function groupByType(plan: readonly PlannedArtifact[]): Map<string, PlannedArtifact[]> {
+  const groups = new Map<string, PlannedArtifact[]>();
+  for (const a of plan) groups.set(a.type, [...(groups.get(a.type) ?? []), a]);
+  return groups;
+}
+
+async function hashed(a: PlannedArtifact, buildDir: string): Promise<FinalArtifact> {
+  const file = path.join(buildDir, a.file);
+  const digest = await hashFile(file).catch((err: unknown) => {
+    throw new StepError(`cannot read the artifact ${file} to hash it: ${messageOf(err)}`, { cause: err });
+  });
+  return { file: a.file, path: file, type: a.type, ...(a.compression ? { compression: a.compression } : {}), size: digest.size, sha256: digest.sha256 };
+}
+
+/** Run one command; a failure becomes a StepError that says which artifact it was making. */
+async function step(runner: Runner, what: string, argv: string[], opts?: StepOptions): Promise<void> {
+  try {
+    await runner.run(argv, opts);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const d = err instanceof StepError ? err.details : {};
+    const tool = argv[0] ?? '';
+    const missing = d.exitCode === 127 && PACKAGES[tool] ? ` (${tool} not found: install the Debian package ${PACKAGES[tool]} in ${runner.where})` : '';
+    throw new StepError(`finalize: ${what} failed${missing}: ${messageOf(err)}`, { command: d.command ?? argv, exitCode: d.exitCode, stderr: d.stderr, cause: err });
+  }
+}

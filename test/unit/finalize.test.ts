@@ -1,0 +1,202 @@
+// The finalize stage's plan and command lines, and the order of its steps with
+// a recording runner (no tools run); the real tools are in finalize.itest.ts.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { finalizeArtifacts } from '../../src/compose/finalize.js';
+import { artifactPlan, artifactProblems, COMPRESSIONS, compressCommand, convertCommand, FORMATS, keepsRaw } from '../../src/compose/finalize-plan.js';
+import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import { StepError, UserError } from '../../src/errors.js';
+import type { CacheEvent } from '../../src/log/events.js';
+import type { DiskTemplate, ImageTemplate } from '../../src/template/types.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-finalize-');
+type Artifacts = DiskTemplate['artifacts'];
+
+function template(artifacts: Artifacts, image: ImageTemplate['image'] = { name: 'edge', version: '1.2' }): ImageTemplate {
+  return { image, disk: { size: '8MiB', ...(artifacts === undefined ? {} : { artifacts }) } };
+}
+
+describe('artifactProblems', () => {
+  it.each<[string, Artifacts, string[]]>([
+    ['an unknown type', [{ type: 'raw' }, { type: 'iso' }], ['disk.artifacts[1].type: "iso" is not one of raw, qcow2, vhd, vhdx, vmdk']],
+    ["qemu-img's name vpc instead of vhd", [{ type: 'vpc' }], ['disk.artifacts[0].type: "vpc" is not one of raw, qcow2, vhd, vhdx, vmdk']],
+    ['a type in capitals', [{ type: 'QCOW2' }], ['disk.artifacts[0].type: "QCOW2" is not one of raw, qcow2, vhd, vhdx, vmdk']],
+    ['a missing type', [{ compression: 'gz' }], ['disk.artifacts[0].type: is required, one of raw, qcow2, vhd, vhdx, vmdk']],
+    ['an unknown compression', [{ type: 'raw' }, { type: 'raw', compression: 'bz2' }], ['disk.artifacts[1].compression: "bz2" is not one of gz, xz, zstd (leave it out for none)']],
+    ['the file suffix zst instead of zstd', [{ type: 'qcow2', compression: 'zst' }], ['disk.artifacts[0].compression: "zst" is not one of gz, xz, zstd (leave it out for none)']],
+    ['an empty compression', [{ type: 'raw', compression: '' }], ['disk.artifacts[0].compression: "" is not one of gz, xz, zstd (leave it out for none)']],
+    ['a bad type and a bad compression together', [{ type: 'img', compression: 'lz4' }], ['disk.artifacts[0].type: "img" is not one of raw, qcow2, vhd, vhdx, vmdk', 'disk.artifacts[0].compression: "lz4" is not one of gz, xz, zstd (leave it out for none)']],
+    ['the same uncompressed type twice', [{ type: 'qcow2' }, { type: 'raw' }, { type: 'qcow2' }], ['disk.artifacts[2]: qcow2 without compression is already listed as disk.artifacts[0]; remove one']],
+    ['the same compressed output twice', [{ type: 'raw', compression: 'xz' }, { type: 'raw', compression: 'xz' }], ['disk.artifacts[1]: raw with xz is already listed as disk.artifacts[0]; remove one']],
+    ['an empty list', [], ['disk.artifacts: the list is empty; list at least one artifact (type one of raw, qcow2, vhd, vhdx, vmdk), or leave the key out for a raw image']],
+    ['an entry that is not a mapping', [null as unknown as { type: string }], ['disk.artifacts[0]: must be a mapping such as {type: qcow2, compression: xz}']],
+  ])('reports %s', (_name, artifacts, expected) => {
+    expect(artifactProblems(artifacts)).toEqual(expected);
+  });
+
+  it.each<[string, Artifacts]>([
+    ['no artifacts key (a raw image)', undefined],
+    ['one raw image', [{ type: 'raw' }]],
+    ['every type uncompressed', Object.keys(FORMATS).map((type) => ({ type }))],
+    ['every type with every compression', Object.keys(FORMATS).flatMap((type) => Object.keys(COMPRESSIONS).map((compression) => ({ type, compression })))],
+    ['one type plain and compressed', [{ type: 'vmdk' }, { type: 'vmdk', compression: 'gz' }, { type: 'vmdk', compression: 'zstd' }]],
+  ])('accepts %s', (_name, artifacts) => {
+    expect(artifactProblems(artifacts)).toEqual([]);
+  });
+});
+
+describe('artifactPlan', () => {
+  it.each<[string, Artifacts, string[], boolean]>([
+    ['no artifacts key', undefined, ['edge-1.2.raw'], true],
+    ['a raw image', [{ type: 'raw' }], ['edge-1.2.raw'], true],
+    ['a gzipped raw image only', [{ type: 'raw', compression: 'gz' }], ['edge-1.2.raw.gz'], false],
+    ['raw plain and xz', [{ type: 'raw', compression: 'xz' }, { type: 'raw' }], ['edge-1.2.raw.xz', 'edge-1.2.raw'], true],
+    ['qcow2 with zstd', [{ type: 'qcow2', compression: 'zstd' }], ['edge-1.2.qcow2.zst'], false],
+    ['vhd, vhdx and vmdk', [{ type: 'vhd' }, { type: 'vhdx', compression: 'gz' }, { type: 'vmdk', compression: 'xz' }], ['edge-1.2.vhd', 'edge-1.2.vhdx.gz', 'edge-1.2.vmdk.xz'], false],
+  ])('names the files of %s', (_name, artifacts, files, rawKept) => {
+    const plan = artifactPlan(template(artifacts));
+    expect(plan.map((a) => a.file)).toEqual(files);
+    expect(keepsRaw(plan)).toBe(rawKept);
+  });
+
+  it('keeps type and compression beside each file name', () => {
+    expect(artifactPlan(template([{ type: 'vhd', compression: 'zstd' }, { type: 'qcow2' }]))).toEqual([
+      { type: 'vhd', compression: 'zstd', file: 'edge-1.2.vhd.zst' },
+      { type: 'qcow2', file: 'edge-1.2.qcow2' },
+    ]);
+  });
+
+  it('names files image-0 like the raw image when the template has no image name or version', () => {
+    expect(artifactPlan(template([{ type: 'qcow2' }], {}))[0]?.file).toBe('image-0.qcow2');
+  });
+
+  it('throws a UserError listing every problem for an invalid list', () => {
+    const err = (() => {
+      try {
+        artifactPlan(template([{ type: 'iso' }, { type: 'raw', compression: 'rar' }]));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toContain('disk.artifacts[0].type: "iso"');
+    expect((err as Error).message).toContain('disk.artifacts[1].compression: "rar"');
+  });
+});
+
+describe('command lines', () => {
+  it.each([
+    ['qcow2', ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '/b/x.raw', '/b/w/x.qcow2']],
+    ['vhd', ['qemu-img', 'convert', '-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed,force_size=on', '/b/x.raw', '/b/w/x.vhd']],
+    ['vhdx', ['qemu-img', 'convert', '-f', 'raw', '-O', 'vhdx', '-o', 'subformat=dynamic', '/b/x.raw', '/b/w/x.vhdx']],
+    ['vmdk', ['qemu-img', 'convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', '/b/x.raw', '/b/w/x.vmdk']],
+  ])('converts to %s with the raw format stated, never probed', (type, argv) => {
+    expect(convertCommand(type, '/b/x.raw', `/b/w/x.${FORMATS[type]?.ext}`)).toEqual(argv);
+  });
+
+  it.each([
+    ['gz', ['gzip', '-6', '-n', '-k', '-f', '-q', '--', '/w/x.raw']],
+    ['xz', ['xz', '-6', '--threads=0', '--no-adjust', '--check=crc64', '-k', '-f', '-q', '--', '/w/x.raw']],
+    ['zstd', ['zstd', '-10', '-T0', '-k', '-f', '-q', '--no-progress', '-o', '/w/x.raw.zst', '--', '/w/x.raw']],
+  ])('compresses with %s deterministically, keeping the input', (compression, argv) => {
+    expect(compressCommand(compression, '/w/x.raw')).toEqual(argv);
+  });
+});
+
+/** A runner that records every command and succeeds, except where `fail` says so. */
+function recorder(fail?: (argv: string[]) => boolean): Runner & { calls: Array<{ argv: string[]; env?: Record<string, string> }> } {
+  const calls: Array<{ argv: string[]; env?: Record<string, string> }> = [];
+  return {
+    where: 'host',
+    calls,
+    async run(argv: string[], opts: StepOptions = {}) {
+      calls.push({ argv, ...(opts.env ? { env: opts.env } : {}) });
+      if (fail?.(argv) && opts.reject !== false) throw new StepError(`${argv[0]} failed with exit code 1: boom`, { command: argv, exitCode: 1, stderr: 'boom' });
+      return { exitCode: 0, stdout: '', stderr: '' };
+    },
+  };
+}
+
+describe('finalizeArtifacts with a recording runner', () => {
+  it('converts once per type, compresses in the scratch directory, renames into place and removes the unwanted raw image', async () => {
+    const dir = await tempDir();
+    const tpl = template([{ type: 'qcow2', compression: 'xz' }, { type: 'qcow2' }, { type: 'raw', compression: 'gz' }]);
+    for (const f of ['edge-1.2.qcow2.xz', 'edge-1.2.qcow2', 'edge-1.2.raw.gz']) await writeFile(path.join(dir, f), f);
+    const runner = recorder();
+    const events: CacheEvent[] = [];
+    const raw = path.join(dir, 'edge-1.2.raw');
+    const work = path.join(dir, '.edge-1.2.finalize');
+    const out = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: tpl, emit: (e) => events.push(e) });
+
+    expect(runner.calls.map((c) => c.argv)).toEqual([
+      ['rm', '-rf', '--', work],
+      ['mkdir', '-p', '--', work],
+      convertCommand('qcow2', raw, path.join(work, 'edge-1.2.qcow2')),
+      compressCommand('xz', path.join(work, 'edge-1.2.qcow2')),
+      ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.qcow2.xz'), path.join(dir, 'edge-1.2.qcow2.xz')],
+      ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.qcow2'), path.join(dir, 'edge-1.2.qcow2')],
+      ['ln', '-s', '--', raw, path.join(work, 'edge-1.2.raw')],
+      compressCommand('gz', path.join(work, 'edge-1.2.raw')),
+      ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.raw.gz'), path.join(dir, 'edge-1.2.raw.gz')],
+      ['rm', '-rf', '--', work],
+      ['rm', '-f', '--', raw],
+    ]);
+    expect(runner.calls.find((c) => c.argv[0] === 'xz')?.env).toEqual({ XZ_DEFAULTS: '', XZ_OPT: '' });
+    expect(out.map((a) => [a.file, a.type, a.compression, a.size])).toEqual([
+      ['edge-1.2.qcow2.xz', 'qcow2', 'xz', 17],
+      ['edge-1.2.qcow2', 'qcow2', undefined, 14],
+      ['edge-1.2.raw.gz', 'raw', 'gz', 15],
+    ]);
+    expect(out[0]?.path).toBe(path.join(dir, 'edge-1.2.qcow2.xz'));
+    expect(out[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(events.map((e) => ('message' in e ? e.message : ''))).toContain('removing edge-1.2.raw: no artifact is an uncompressed raw image');
+  });
+
+  it('runs no command but the scratch directory for a plain raw image already in place', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'edge-1.2.raw'), 'disk');
+    const runner = recorder();
+    const out = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'edge-1.2.raw'), buildDir: dir, template: template(undefined), emit: () => undefined });
+    expect(runner.calls.map((c) => c.argv[0])).toEqual(['rm', 'mkdir', 'rm']);
+    expect(out).toEqual([{ file: 'edge-1.2.raw', path: path.join(dir, 'edge-1.2.raw'), type: 'raw', size: 4, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  it('moves a raw image written elsewhere to its final name', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'edge-1.2.raw'), 'disk');
+    const runner = recorder();
+    await finalizeArtifacts(runner, { rawImage: '/elsewhere/disk.img', buildDir: dir, template: template([{ type: 'raw' }]), emit: () => undefined });
+    expect(runner.calls.at(-1)?.argv).toEqual(['mv', '-f', '-T', '--', '/elsewhere/disk.img', path.join(dir, 'edge-1.2.raw')]);
+  });
+
+  it('throws a StepError naming the artifact, removes the scratch directory and keeps the raw image when a compressor fails', async () => {
+    const dir = await tempDir();
+    const runner = recorder((argv) => argv[0] === 'zstd');
+    const raw = path.join(dir, 'edge-1.2.raw');
+    const events: CacheEvent[] = [];
+    const err = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: template([{ type: 'vmdk', compression: 'zstd' }]), emit: (e) => events.push(e) }).catch((e: unknown) => e);
+    expect(events).toContainEqual({ type: 'debug', message: 'vmdk artifacts differ between builds of the same image: the descriptor holds a random content ID (CID); qemu-img cannot set it' });
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as StepError).message).toBe('finalize: making edge-1.2.vmdk.zst: compressing with zstd failed: zstd failed with exit code 1: boom');
+    expect((err as StepError).details).toMatchObject({ exitCode: 1, stderr: 'boom', command: expect.arrayContaining(['zstd']) });
+    const argvs = runner.calls.map((c) => c.argv);
+    expect(argvs.at(-1)).toEqual(['rm', '-rf', '--', path.join(dir, '.edge-1.2.finalize')]);
+    expect(argvs.some((a) => a[0] === 'mv' || (a[0] === 'rm' && a.includes(raw)))).toBe(false);
+  });
+
+  it('names the Debian package when a tool is missing where the build runs', async () => {
+    const dir = await tempDir();
+    const runner: Runner = {
+      where: 'container g3c-test',
+      async run(argv) {
+        if (argv[0] === 'qemu-img') throw new StepError('docker exec failed with exit code 127: qemu-img: not found', { command: argv, exitCode: 127 });
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    };
+    const err = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'x.raw'), buildDir: dir, template: template([{ type: 'qcow2' }]), emit: () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toContain('install the Debian package qemu-utils in container g3c-test');
+  });
+});

@@ -1,13 +1,15 @@
 // Configures an installed root filesystem from the template's systemConfig:
 // host name, fstab, users, extra files, networking, then the user's own
 // commands last so they can change anything the earlier steps did.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { StepError } from '../errors.js';
 import type { SystemConfigTemplate } from '../template/types.js';
 import { installFiles, prepareFiles } from './configure-files.js';
 import { type Emit, inImage, writeInImage } from './configure-io.js';
 import { chrootMounts, withMounts } from './mounts.js';
 import { configureNetwork } from './network.js';
-import type { Runner } from './runner.js';
+import { type Runner, statIn } from './runner.js';
 import { applyUsers, planUsers } from './users.js';
 
 export type { ConfigureEvent } from './configure-io.js';
@@ -21,6 +23,8 @@ export interface ConfigureInput {
   templateDir: string;
   /** Contents of /etc/fstab, made by the disk stage. */
   fstab: string;
+  /** Derives password salts and the machine-id, so two builds of one image match; without it both are random. */
+  seed?: string;
   emit: Emit;
 }
 
@@ -30,7 +34,7 @@ const TAIL_LINES = 20;
 /** Apply systemConfig to the root filesystem; every check on the template runs before the image changes. */
 export async function configureSystem(runner: Runner, input: ConfigureInput): Promise<void> {
   const { rootfs, config, emit } = input;
-  const users = planUsers(config.users ?? []);
+  const users = planUsers(config.users ?? [], input.seed);
   const files = await prepareFiles(config.additionalFiles ?? [], input.templateDir);
 
   const hostname = config.hostname ?? 'localhost';
@@ -42,6 +46,7 @@ export async function configureSystem(runner: Runner, input: ConfigureInput): Pr
 
   await writeInImage(runner, rootfs, '/etc/fstab', input.fstab.endsWith('\n') ? input.fstab : `${input.fstab}\n`, '0644');
 
+  if (input.seed) await writeMachineId(runner, rootfs, input.seed, emit);
   await applyUsers(runner, rootfs, users, emit);
   await installFiles(runner, rootfs, files, emit);
   await configureNetwork(runner, rootfs, emit);
@@ -64,6 +69,19 @@ export function hostsFile(hostname: string): string {
     'ff02::2\tip6-allrouters',
     '',
   ].join('\n');
+}
+
+/** The image's machine-id: 32 hex digits derived from the seed (lock and template), not random. */
+export function derivedMachineId(seed: string): string {
+  return createHash('sha256').update(`g3-machine-id:${seed}`).digest('hex').slice(0, 32);
+}
+
+async function writeMachineId(runner: Runner, rootfs: string, seed: string, emit: Emit): Promise<void> {
+  const id = derivedMachineId(seed);
+  await writeInImage(runner, rootfs, '/etc/machine-id', `${id}\n`, '0444');
+  // D-Bus keeps its own copy when it is not a link to /etc/machine-id.
+  if ((await statIn(runner, path.join(rootfs, 'var/lib/dbus/machine-id')))?.type === 'file') await writeInImage(runner, rootfs, '/var/lib/dbus/machine-id', `${id}\n`, '0444');
+  emit({ type: 'info', message: `machine-id ${id} (derived from the lock and template)` });
 }
 
 /** Run each configurations[].cmd with /bin/sh in the image, streaming its output; the first failure stops the build. */

@@ -1,13 +1,14 @@
 // Groups, users, passwords and sudo rights in the image. Passwords travel only
 // on chpasswd's stdin: never in an argument (visible in `ps` and in verbose
 // command traces) and never in an event or error message.
+import { derivedSalt, shaCrypt } from './shacrypt.js';
 import { StepError, UserError } from '../errors.js';
 import type { UserTemplate } from '../template/types.js';
 import { type Emit, existsInImage, inImage, writeInImage } from './configure-io.js';
 import type { Runner } from './runner.js';
 
 /** What to do about one user's password, decided before the image is touched. */
-export type PasswordPlan = { kind: 'none' } | { kind: 'hashed'; secret: string } | { kind: 'clear'; secret: string; method: string };
+export type PasswordPlan = { kind: 'none' } | { kind: 'hashed'; secret: string; how?: string } | { kind: 'clear'; secret: string; method: string };
 
 export interface UserPlan {
   name: string;
@@ -33,11 +34,21 @@ const HASHED: Array<{ prefix: RegExp; shape: RegExp; what: string }> = [
 ];
 
 /** Check every user's settings and decide how each password is set; throws UserError before anything is changed. */
-export function planUsers(users: UserTemplate[]): UserPlan[] {
+/**
+ * Plan each user. With a `saltSeed` (from the lock and template), SHA-256 and
+ * SHA-512 passwords are hashed here with a salt derived from it, so two builds
+ * of one image write the same /etc/shadow; yescrypt is left to chpasswd (random salt).
+ */
+export function planUsers(users: UserTemplate[], saltSeed?: string): UserPlan[] {
   return users.map((u, i) => {
     const where = `systemConfig.users[${i}]`;
     if (!u.name || !USER_NAME.test(u.name)) throw new UserError(`${where}.name: "${u.name ?? ''}" is not a valid user name`, `Use a name matching ${USER_NAME.source}.`);
-    return { name: u.name, groups: u.groups ?? [], password: planPassword(u, where), sudo: u.sudo === true };
+    let password = planPassword(u, where);
+    const algo = u.hash_algo ?? 'sha512';
+    if (password.kind === 'clear' && saltSeed && (algo === 'sha512' || algo === 'sha256')) {
+      password = { kind: 'hashed', secret: shaCrypt(algo, password.secret, derivedSalt(saltSeed, u.name)), how: `hashed with ${password.method} and a salt derived from the lock` };
+    }
+    return { name: u.name, groups: u.groups ?? [], password, sudo: u.sudo === true };
   });
 }
 
@@ -112,7 +123,7 @@ async function setPassword(runner: Runner, rootfs: string, p: UserPlan, emit: Em
   const r = await runner.run(argv, { input: `${p.name}:${pw.secret}\n`, reject: false });
   // Our own error: the generic one would be fine today, but this one is certain to carry no input.
   if (r.exitCode !== 0) throw new StepError(`setting the password of user ${p.name} failed (chpasswd exit code ${r.exitCode})`, { command: argv, exitCode: r.exitCode, stderr: r.stderr });
-  emit({ type: 'info', message: `set the password of user ${p.name} (${pw.kind === 'hashed' ? 'given hashed' : `hashed with ${pw.method}`})` });
+  emit({ type: 'info', message: `set the password of user ${p.name} (${pw.kind === 'hashed' ? (pw.how ?? 'given hashed') : `hashed with ${pw.method}`})` });
 }
 
 async function grantSudo(runner: Runner, rootfs: string, name: string, emit: Emit): Promise<void> {

@@ -1,7 +1,8 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configureSystem, hostsFile, type ConfigureEvent, type ConfigureInput } from '../../src/compose/configure.js';
+import { configureSystem, derivedMachineId, hostsFile, type ConfigureEvent, type ConfigureInput } from '../../src/compose/configure.js';
+import { derivedSalt, shaCrypt } from '../../src/compose/shacrypt.js';
 import { writeInImage } from '../../src/compose/configure-io.js';
 import { IFUPDOWN_DHCP, NETWORKD_DHCP } from '../../src/compose/network.js';
 import type { Runner, StepOptions } from '../../src/compose/runner.js';
@@ -32,7 +33,7 @@ interface World {
 }
 
 /** Records every command and answers the image queries (getent, test) from a table. */
-const HOST_COMMANDS = ['mkdir', 'mount', 'umount', 'cat'];
+const HOST_COMMANDS = ['mkdir', 'mount', 'umount', 'cat', 'stat'];
 
 class FakeRunner implements Runner {
   readonly where = 'fake';
@@ -43,6 +44,8 @@ class FakeRunner implements Runner {
     const input = opts.input === undefined ? undefined : Buffer.from(opts.input).toString('utf8');
     this.calls.push({ argv, input, opts });
     // Mounting the chroot's pseudo-filesystems happens outside it.
+    // (stat: nothing is there, as in an image without a D-Bus copy of the machine-id)
+    if (argv[0] === 'stat') return { exitCode: 1, stdout: '', stderr: `stat: cannot statx '${argv.at(-1)}': No such file or directory` };
     if (HOST_COMMANDS.includes(argv[0] ?? '')) return { exitCode: 0, stdout: '', stderr: '' };
     if (argv[0] !== 'chroot' || argv[1] !== ROOT) throw new Error(`not run in the image: ${argv.join(' ')}`);
     const cmd = argv.slice(2);
@@ -213,6 +216,34 @@ describe('configureSystem', () => {
     const runner = new FakeRunner();
     await configure(runner, { users: [{ name: 'alice', password: 'pw', hash_algo: algo }] });
     expect(runner.commands()).toContainEqual(['chpasswd', '-c', method]);
+  });
+
+  it.each([
+    { algo: undefined, prefix: '$6$' },
+    { algo: 'sha256', prefix: '$5$' },
+  ])('with a seed, hashes a clear-text password ($algo) here with a salt derived from it: the same hash every build', async ({ algo, prefix }) => {
+    const hashes: string[] = [];
+    for (const seed of ['seed-a', 'seed-a', 'seed-b']) {
+      const runner = new FakeRunner();
+      await configure(runner, { users: [{ name: 'alice', password: 'pw-secret', hash_algo: algo }] }, { seed });
+      const call = runner.calls.find((c) => c.argv[2] === 'chpasswd');
+      expect(call?.argv.slice(3)).toEqual(['-e']);
+      const hash = (call?.input ?? '').replace(/^alice:/, '').trim();
+      expect(hash).toBe(shaCrypt(algo === 'sha256' ? 'sha256' : 'sha512', 'pw-secret', derivedSalt(seed, 'alice')));
+      expect(hash.startsWith(prefix)).toBe(true);
+      hashes.push(hash);
+    }
+    expect(hashes[0]).toBe(hashes[1]);
+    expect(hashes[2]).not.toBe(hashes[0]);
+  });
+
+  it('with a seed, leaves yescrypt to chpasswd and writes a machine-id derived from the seed', async () => {
+    const runner = new FakeRunner();
+    await configure(runner, { users: [{ name: 'alice', password: 'pw', hash_algo: 'yescrypt' }] }, { seed: 'seed-a' });
+    expect(runner.commands()).toContainEqual(['chpasswd', '-c', 'YESCRYPT']);
+    expect(runner.writes()).toContainEqual({ path: '/etc/machine-id', mode: '0444', input: `${derivedMachineId('seed-a')}\n` });
+    expect(derivedMachineId('seed-a')).toMatch(/^[0-9a-f]{32}$/);
+    expect(derivedMachineId('seed-b')).not.toBe(derivedMachineId('seed-a'));
   });
 
   it.each([

@@ -10,6 +10,8 @@ import { buildComposerImage, type ComposerImage } from '../compose/composer-imag
 import { type ComposeResult, compose } from '../compose/compose.js';
 import { BuildContainer } from '../compose/container.js';
 import { fallbackSources } from '../compose/fallback.js';
+import { toolkitVersion } from '../compose/manifest.js';
+import { buildSourceDate } from '../compose/source-date.js';
 import type { Settings } from '../config/load.js';
 import { detectClient, ensureDaemon } from '../docker/client.js';
 import { Docker } from '../docker/docker.js';
@@ -114,6 +116,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   });
   await mkdir(path.join(s.workDir, providerId), { recursive: true });
   const scratch = scratchChoice(s.scratch);
+  const sourceDate = await buildSourceDate(s.projectRoot, o.env);
+  o.emit({ type: 'info', message: `SOURCE_DATE_EPOCH ${sourceDate.epoch} (${sourceDate.from})` });
   const container = await BuildContainer.start(p.docker, {
     image: composer.imageId,
     mounts: [{ path: p.t.pkgDir, readonly: true }, { path: path.join(s.workDir, providerId) }],
@@ -136,6 +140,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       pkgDir: p.t.pkgDir,
       workDir: s.workDir,
       scratchDir: scratch === 'tmpfs' ? CONTAINER_SCRATCH : undefined,
+      sourceDateEpoch: sourceDate.epoch,
+      toolkitVersion: await toolkitVersion(s.projectRoot),
       lockStaleMs: s.lockStaleMs,
       emit: o.emit,
     });

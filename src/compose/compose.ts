@@ -9,7 +9,13 @@ import { UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
+import { writeFileAtomic } from '../cache/atomic.js';
 import { type BootResult, installBootloader } from './boot.js';
+import { writeInImage } from './configure-io.js';
+import { type FinalArtifact, finalizeArtifacts } from './finalize.js';
+import { imageStem } from './finalize-plan.js';
+import { manifestOutput, writeManifest } from './manifest.js';
+import { collectSbom, renderSbom, sbomSummary } from './sbom.js';
 import { configureSystem } from './configure.js';
 import { assembleDisk } from './disk.js';
 import { planDisk } from './disk-plan.js';
@@ -35,6 +41,9 @@ export interface ComposeOptions {
    * build directory itself. Only the runner touches it.
    */
   scratchDir?: string;
+  /** Timestamps in the image and its SBOM (see source-date.ts). */
+  sourceDateEpoch: number;
+  toolkitVersion: string;
   lockStaleMs: number;
   emit: Emit;
 }
@@ -50,6 +59,13 @@ export interface ComposeResult {
   packages: number;
   /** Kernel, bootloader and command line, when the template names a bootloader. */
   boot?: BootResult;
+  /** The template's disk.artifacts, made from the raw image, hashed. */
+  artifacts: FinalArtifact[];
+  /** The SPDX 2.3 SBOM beside the image (also at /usr/share/sbom/ inside it), and its counts. */
+  sbom: { path: string; packages: number; licensed: number; noAssertion: number };
+  /** `<stem>.manifest.json`: inputs' digests, outputs' sizes and SHA256, timings. */
+  manifest: string;
+  sourceDateEpoch: number;
   timings: Record<string, number>;
 }
 
@@ -62,7 +78,7 @@ export function imageBuildDir(workDir: string, providerId: string, template: Ima
 
 /** The raw image's file name: `<image.name>-<image.version>.raw`. */
 export function rawImageName(template: ImageTemplate): string {
-  const name = `${template.image?.name ?? 'image'}-${template.image?.version ?? '0'}.raw`;
+  const name = `${imageStem(template)}.raw`;
   if (name.includes('/') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name) > 255) throw new UserError(`image.name and image.version make an unsafe file name ${JSON.stringify(name)}`);
   return name;
 }
@@ -96,14 +112,62 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     if (!disk) throw new UserError('the template has no disk section');
     const plan = planDisk(disk, diskSeed(o.lock, o.template));
     await timed('configure', () =>
-      configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), emit: o.emit }),
+      configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), seed: diskSeed(o.lock, o.template), emit: o.emit }),
     );
     const boot = await timed('boot', () => installBootloader(o.runner, { rootfs, template: o.template, plan, emit: o.emit }));
-    const image = path.join(buildDir, rawImageName(o.template));
-    await timed('disk', () => assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: image, stagingDir: staging, onProgress: (m) => o.emit({ type: 'info', message: m }) }));
+    const stem = imageStem(o.template);
+    const sbom = await timed('sbom', async () => {
+      const doc = await collectSbom(o.runner, {
+        rootfs,
+        lock: o.lock,
+        image: { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' },
+        created: new Date(o.sourceDateEpoch * 1000),
+        toolVersion: o.toolkitVersion,
+      });
+      const text = renderSbom(doc);
+      await writeInImage(o.runner, rootfs, `/usr/share/sbom/${stem}.spdx.json`, text, '0644');
+      return { text, summary: sbomSummary(doc) };
+    });
+    const raw = path.join(buildDir, rawImageName(o.template));
+    await timed('disk', () =>
+      assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: raw, stagingDir: staging, sourceDateEpoch: o.sourceDateEpoch, onProgress: (m) => o.emit({ type: 'info', message: m }) }),
+    );
     // Only the image stays; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
-    return { image, imageBytes: (await stat(image)).size, buildDir, snapshot, installed, packages: o.lock.image.packages.length, boot, timings };
+    const imageBytes = (await stat(raw)).size;
+    const sbomPath = path.join(buildDir, `${stem}.spdx.json`);
+    await writeFileAtomic(sbomPath, sbom.text);
+    const artifacts = await timed('finalize', () => finalizeArtifacts(o.runner, { rawImage: raw, buildDir, template: o.template, emit: o.emit }));
+    const outputs = [
+      ...artifacts.map((a) => ({ file: a.file, kind: 'image' as const, type: a.type, ...(a.compression ? { compression: a.compression } : {}), size: a.size, sha256: a.sha256 })),
+      await manifestOutput(sbomPath, 'sbom'),
+    ];
+    const manifest = await writeManifest({
+      buildDir,
+      stem,
+      image: { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' },
+      providerId: o.providerId,
+      toolkitVersion: o.toolkitVersion,
+      sourceDateEpoch: o.sourceDateEpoch,
+      templateFile: o.templateFile,
+      lock: o.lock,
+      outputs,
+      timings,
+    });
+    return {
+      image: artifacts[0]?.path ?? raw,
+      imageBytes,
+      buildDir,
+      snapshot,
+      installed,
+      packages: o.lock.image.packages.length,
+      boot,
+      artifacts,
+      sbom: { path: sbomPath, ...sbom.summary },
+      manifest: manifest.path,
+      sourceDateEpoch: o.sourceDateEpoch,
+      timings,
+    };
   } finally {
     await buildLock.release();
   }

@@ -13,7 +13,7 @@ export const COMMANDS: Record<string, { summary: string; pending?: string }> = {
   validate: { summary: 'validate the target\'s image template (--merged: show it merged over the default)' },
   lock: { summary: 'resolve the template\'s packages from signed metadata and write <target>.lock.json' },
   base: { summary: 'create the base image from the package cache (no registry needed)' },
-  inspect: { summary: 'describe a built image', pending: 'finalize (issue #5)' },
+  inspect: { summary: 'describe a built image file: inspect <image> (partitions, filesystems, OS, packages, SBOM)' },
 };
 
 function optionLines(opts: typeof GLOBAL_OPTIONS): string {

@@ -6,6 +6,7 @@ import { cleanupNow } from '../cache/cleanup.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
 import { cache } from '../commands/cache.js';
+import { inspectImage, renderReport } from '../inspect/image.js';
 import { type BaseResult, type BuildResult, base, build } from '../commands/build.js';
 import { type LockResult, lock } from '../commands/lock.js';
 import { type ValidateResult, validate } from '../commands/validate.js';
@@ -53,6 +54,11 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   if (inv.target === undefined) {
     throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
   }
+  // `inspect <image>` names a file, not a target.
+  if (inv.target === 'inspect') return runInspect(inv, ctx, out);
+  if (inv.command === 'inspect') {
+    throw new UserError('inspect takes an image file, not a target', `Usage: ${ctx.prog} inspect <image> [--json], e.g. ${ctx.prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`);
+  }
   if (inv.command === undefined) {
     throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}.`);
   }
@@ -92,6 +98,26 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   }
 }
 
+async function runInspect(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+  if (inv.help) {
+    out.result(commandHelp(ctx.prog, 'inspect'));
+    return ExitCode.ok;
+  }
+  const file = inv.command;
+  if (file === undefined) throw new UserError('inspect needs an image file', `Usage: ${ctx.prog} inspect <image> [--json]`);
+  if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} inspect <image> [--json]`);
+  const emit = (e: CacheEvent) => out.emit(e);
+  setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
+  try {
+    const report = await inspectImage(path.resolve(ctx.cwd, file), { emit });
+    if (out.mode === 'json') out.result(JSON.stringify({ command: 'inspect', ...report }, null, 2));
+    else out.result(renderReport(report).replace(/\n$/, ''));
+    return ExitCode.ok;
+  } finally {
+    setCommandTrace(undefined);
+  }
+}
+
 function renderBuild(r: BuildResult, out: Output): number {
   if (out.mode === 'json') out.result(JSON.stringify({ command: 'build', ...r }, null, 2));
   else {
@@ -99,10 +125,11 @@ function renderBuild(r: BuildResult, out: Output): number {
     const stages = Object.entries(c.timings)
       .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
       .join(', ');
-    out.result(c.image);
+    for (const a of c.artifacts) out.result(a.path);
     out.note(
       `${r.target}: ${formatBytes(c.imageBytes)} raw image, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, installed packages ${c.installed}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
     );
+    out.note(`${r.target}: ${c.boot ? `boots with ${c.boot.provider}, kernel ${c.boot.kernelVersion}` : 'no bootloader'}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`);
   }
   return ExitCode.ok;
 }

@@ -6,6 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashFile } from '../../src/cache/hash.js';
 import { run } from '../../src/exec.js';
 import { bootToLogin } from '../support/qemu.js';
 import { ROOT, runBuilder } from '../support/project.js';
@@ -41,6 +42,25 @@ describe('the default target boots', () => {
     const cmdline = /cmdline: "([^"]+)"/.exec(template)?.[1];
     expect(cmdline).toBeTruthy();
     expect(await mtype('::/loader/entries/g3.conf')).toContain(`options ${cmdline}`);
+  });
+
+  it('inspect reads the image as built: partitions, OS, packages, SBOM and bootloader (--json), without changing it', async () => {
+    const before = await hashFile(image);
+    const r = await runBuilder(['inspect', image, '--json'], {});
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      format: string;
+      table: string;
+      partitions: Array<{ filesystem?: { type?: string } }>;
+      os?: { id: string; versionId?: string };
+      packages?: number;
+      sbom?: { packages: number };
+      boot?: { efi: boolean; loader?: string };
+    };
+    const lock = JSON.parse(await readFile(path.join(ROOT, 'docker', 'latest.lock.json'), 'utf8')) as { image: { packages: unknown[] } };
+    expect(report).toMatchObject({ format: 'raw', table: 'gpt', os: { id: 'debian', versionId: '13' }, packages: lock.image.packages.length, sbom: { packages: lock.image.packages.length }, boot: { efi: true, loader: 'systemd-boot' } });
+    expect(report.partitions.map((p) => p.filesystem?.type)).toEqual(['vfat', 'ext4']);
+    expect(await hashFile(image)).toEqual(before);
   });
 
   it(`reaches a login prompt on the serial console in QEMU with OVMF within ${BOOT_LIMIT_MS / 1000} s`, { timeout: BOOT_LIMIT_MS + 30_000 }, async () => {

@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeF
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { hashFile } from '../../src/cache/hash.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { run } from '../../src/exec.js';
@@ -21,9 +21,12 @@ import { Docker } from '../../src/docker/docker.js';
 import { StepError } from '../../src/errors.js';
 import { disposeKey, makeSigningKey, resignWith, writeRepo } from '../support/debrepo.js';
 import { startOrigin } from '../support/origin.js';
+import { Ajv } from 'ajv';
 import { collect, ROOT, type RunResult, runBuilder, runScript, startBuilder } from '../support/project.js';
 
 const PROVIDER = 'debian-debian13-x86_64';
+// The official SPDX 2.3 JSON schema (see test/support/spdx-2.3-schema.json).
+const validateSpdx = new Ajv({ allErrors: true }).compile(JSON.parse(await readFile(new URL('../support/spdx-2.3-schema.json', import.meta.url), 'utf8')));
 const LONG = 900_000;
 const DOCKER = '/usr/bin/docker';
 
@@ -104,7 +107,11 @@ describe('compose stage with a real Docker daemon', () => {
     await mkdir(file('templates', 'files'), { recursive: true });
     await writeFile(file('templates', 'files', 'motd'), 'built by the g3-composer integration test\n');
     await writeFile(file('templates', 'img.yml'), template('itest'));
-    await writeFile(file('templates', 'other.yml'), template('itest-other'));
+    // `other` also asks for a zstd-compressed qcow2 beside the raw image: the default disk layout (a user disk
+    // replaces it whole) with artifacts added.
+    const defaults = parseYaml(await readFile(path.join(ROOT, 'defaults', 'templates', `${PROVIDER}-raw.yml`), 'utf8')) as { disk: Record<string, unknown> };
+    const otherDisk = stringifyYaml({ disk: { ...defaults.disk, artifacts: [{ type: 'raw' }, { type: 'qcow2', compression: 'zstd' }] } });
+    await writeFile(file('templates', 'other.yml'), `${template('itest-other')}\n${otherDisk}`);
     await writeFile(file('templates', 'broken.yml'), template('itest-broken', ['    - cmd: "echo about-to-fail; echo on-stderr >&2; exit 3"']));
     const targets = ['img', 'other', 'broken'].map((t) => `  ${t}:\n    template: templates/${t}.yml\n    tools: [${tools.join(', ')}]`);
     await writeFile(file('targets.yml'), `targets:\n${targets.join('\n')}\n`);
@@ -150,6 +157,24 @@ describe('compose stage with a real Docker daemon', () => {
     expect(await debugfs(image, root, 'ls /etc/apt/sources.list.d')).not.toContain('g3-local');
     await expect(stat(path.join(work(), 'imagebuild', 'itest', 'rootfs'))).rejects.toThrow();
     await expectExactlyLocked(image, await readLock('img'));
+    // The SBOM: beside the image and inside it, the same bytes, valid SPDX 2.3, every locked package with its .deb SHA256.
+    const sbomText = await readFile(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.spdx.json'), 'utf8');
+    expect(await debugfs(image, root, 'cat /usr/share/sbom/g3-itest-0.1.spdx.json')).toBe(sbomText.replace(/\n$/, ''));
+    const sbom = JSON.parse(sbomText) as { packages: Array<{ name: string; versionInfo?: string; checksums?: Array<{ algorithm: string; checksumValue: string }> }> };
+    expect(validateSpdx(sbom), JSON.stringify(validateSpdx.errors?.slice(0, 3))).toBe(true);
+    const lock = await readLock('img');
+    const listed = new Map(sbom.packages.map((p) => [`${p.name} ${p.versionInfo}`, p.checksums?.find((c) => c.algorithm === 'SHA256')?.checksumValue]));
+    for (const p of lock.image.packages) expect(listed.get(`${p.name} ${p.version}`), p.name).toBe(p.sha256);
+    // The manifest names every output with its size and SHA256, and the inputs' digests.
+    const manifest = JSON.parse(await readFile(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.manifest.json'), 'utf8')) as {
+      providerId: string;
+      inputs: { lock: { requestDigest: string } };
+      outputs: Array<{ file: string; kind: string; size: number; sha256: string }>;
+    };
+    expect(manifest.providerId).toBe(PROVIDER);
+    expect(manifest.inputs.lock.requestDigest).toBe(lock.requestDigest);
+    expect(manifest.outputs.map((o) => o.file).sort()).toEqual(['g3-itest-0.1.raw', 'g3-itest-0.1.spdx.json']);
+    for (const o of manifest.outputs) expect(await hashFile(path.join(work(), 'imagebuild', 'itest', o.file))).toEqual({ sha256: o.sha256, size: o.size });
   });
 
   it('builds again: the installed packages are unpacked from their snapshot, nothing is rewritten or downloaded, the image is made anew', { timeout: LONG }, async () => {
@@ -246,6 +271,13 @@ describe('compose stage with a real Docker daemon', () => {
     expect(keys).toHaveLength(1);
     await expectStampVerifies(path.join(installedDir(), `${keys[0]}.tar.zst`), path.join(installedDir(), `${keys[0]}.json`));
     for (const r of [a, b]) await expectExactlyLocked((JSON.parse(r.stdout) as BuildJson).compose.image, await readLock(r === a ? 'img' : 'other'));
+    // `other`'s qcow2.zst holds the same disk as its raw image.
+    const otherDir = path.join(work(), 'imagebuild', 'itest-other');
+    const qcow2 = path.join(dir, 'other.qcow2');
+    await run({ command: 'zstd', args: ['-d', '-q', '-f', '-o', qcow2, path.join(otherDir, 'g3-itest-0.1.qcow2.zst')] });
+    const info = JSON.parse((await run({ command: 'qemu-img', args: ['info', '--output=json', qcow2] })).stdout) as { format: string; 'virtual-size': number };
+    expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 4 * 1024 ** 3 });
+    expect((await run({ command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', qcow2, path.join(otherDir, 'g3-itest-0.1.raw')] }, { reject: false })).exitCode).toBe(0);
   });
 
   it('fails the build on a failing configurations command, shows its output, and leaves no mounts or containers behind', { timeout: LONG }, async () => {

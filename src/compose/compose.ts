@@ -20,7 +20,7 @@ import { configureSystem } from './configure.js';
 import { assembleDisk } from './disk.js';
 import { planDisk } from './disk-plan.js';
 import { fstab } from './fstab.js';
-import { checkInstalled, installPackages } from './install.js';
+import { checkInstalled, installPackages, lockEpoch } from './install.js';
 import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './installed.js';
 import { makeLocalRepo } from './local-repo.js';
 import type { Runner } from './runner.js';
@@ -219,7 +219,7 @@ async function populateRootfs(o: ComposeOptions, at: { rootfs: string; buildDir:
   );
   o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
   const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
-  await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, emit: o.emit }));
+  await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }));
   // Only a checked package set is saved for later builds.
   await checkInstalled(o.runner, rootfs, o.lock.image.packages);
   await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));

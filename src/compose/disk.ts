@@ -101,10 +101,53 @@ async function makeExt(runner: Runner, p: PartitionPlan, img: string, dir: strin
   const sde = opts.sourceDateEpoch;
   if (sde !== undefined) extended.push(`hash_seed=${derivedUuid(p.fsUuid, 'ext-hash-seed')}`);
   args.push('-E', extended.join(','));
-  if (dir) args.push('-d', dir);
+  // With SOURCE_DATE_EPOCH the filesystem is filled from a tarball of the directory: mke2fs copies a directory's
+  // ctimes (the time of this build, which nothing can set) but takes a tar entry's times as written, and the tar is
+  // written sorted, with times clamped to SOURCE_DATE_EPOCH (mke2fs reads it with libarchive, a composer tool).
+  const tar = dir && sde !== undefined && (await mke2fsReadsTar(runner, opts.onProgress)) ? path.join(opts.stagingDir, `${p.id}.fs.tar`) : undefined;
+  if (dir && tar && sde !== undefined) {
+    await runner.run(['mkdir', '-p', opts.stagingDir]);
+    await step(`${what}: packing ${dir}`, () => runner.run(reproducibleTarArgs(dir, tar, sde)));
+  }
+  if (dir) args.push('-d', tar ?? dir);
   args.push(img, `${Math.floor(p.sizeSectors / 2)}k`);
-  const env = sde === undefined ? undefined : { E2FSPROGS_FAKE_TIME: String(sde), SOURCE_DATE_EPOCH: String(sde) };
-  await step(`${what}: mke2fs`, () => runner.run(args, { env, input: '' }));
+  // libarchive converts tar path names to the locale's charset: a UTF-8 locale keeps every name as it is.
+  const env = sde === undefined ? undefined : { E2FSPROGS_FAKE_TIME: String(sde), SOURCE_DATE_EPOCH: String(sde), LC_ALL: 'C.UTF-8' };
+  try {
+    await step(`${what}: mke2fs`, () => runner.run(args, { env, input: '' }));
+  } finally {
+    if (tar) await runner.run(['rm', '-f', tar], { reject: false });
+  }
+}
+
+/** Whether this mke2fs fills a filesystem from a tarball (e2fsprogs 1.47.1 and later, with libarchive). */
+async function mke2fsReadsTar(runner: Runner, say?: (msg: string) => void): Promise<boolean> {
+  const r = await runner.run(['mke2fs', '-V'], { reject: false });
+  const m = /mke2fs (\d+)\.(\d+)(?:\.(\d+))?/.exec(`${r.stdout}\n${r.stderr}`);
+  const v = m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0, 0, 0];
+  const ok = v[0]! > 1 || (v[0] === 1 && (v[1]! > 47 || (v[1] === 47 && v[2]! >= 1)));
+  if (!ok) say?.(`mke2fs ${v.join('.')} cannot read a tarball: the root filesystem keeps this build's ctimes (not reproducible)`);
+  return ok;
+}
+
+/** tar arguments for a reproducible archive of `dir`: sorted names, numeric owners, xattrs, every time at most `sde` (atime and ctime exactly `sde`). */
+export function reproducibleTarArgs(dir: string, tar: string, sde: number): string[] {
+  return [
+    'tar',
+    '--sort=name',
+    '--numeric-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    '--format=pax',
+    `--mtime=@${sde}`,
+    '--clamp-mtime',
+    `--pax-option=delete=atime,delete=ctime,atime:=${sde},ctime:=${sde}`,
+    '-C',
+    dir,
+    '-cf',
+    tar,
+    '.',
+  ];
 }
 
 async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: string | undefined, opts: AssembleOptions, what: string): Promise<void> {
@@ -125,6 +168,8 @@ async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: strin
     throw new UserError(`${what} is too small for FAT32 (fewer than 65525 clusters)`, 'Make the partition at least 33MiB, or use fsType fat16.');
   }
   if (!dir) return;
+  // mcopy -m keeps each file's mtime: clamp them, so the FAT directory entries are the same in every build.
+  if (sde !== undefined) await runner.run(['find', dir, '-newermt', `@${sde}`, '-exec', 'touch', '--no-dereference', '-d', `@${sde}`, '{}', '+']);
   const entries = await listDirIn(runner, dir);
   if (entries.length === 0) return;
   await step(`${what}: copying ${dir} with mcopy`, () =>

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parseDpkgStatus } from '../deb/status.js';
 import { StepError } from '../errors.js';
-import type { LockedPackage } from '../lock/types.js';
+import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { inImage, writeInImage } from './configure-io.js';
 import type { LocalRepo } from './local-repo.js';
@@ -33,9 +33,22 @@ export function aptInstallArgs(packages: LockedPackage[]): string[] {
   ];
 }
 
+/**
+ * Records of the installation itself (dates and durations of this run) and a
+ * cache ldconfig rebuilds: removed after installing, so two installs of one
+ * lock leave the same files.
+ */
+export const INSTALL_LEFTOVERS = ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt/history.log', 'var/log/apt/term.log', 'var/log/apt/eipp.log.xz', 'var/cache/ldconfig/aux-cache'];
+
+/** The time the installation stamps into what it generates (the initramfs): the newest Release date in the lock, so it depends on the lock alone. */
+export function lockEpoch(lock: LockFile): number {
+  const dates = lock.repositories.map((r) => Date.parse(r.release?.date ?? '')).filter((t) => Number.isFinite(t));
+  return dates.length > 0 ? Math.floor(Math.max(...dates) / 1000) : 0;
+}
+
 /** Install `packages` into `rootfs` with apt from `repo`, then remove every trace of the repository. */
-export async function installPackages(runner: Runner, o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; emit: Emit }): Promise<void> {
-  const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8' };
+export async function installPackages(runner: Runner, o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; sourceDateEpoch: number; emit: Emit }): Promise<void> {
+  const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8', SOURCE_DATE_EPOCH: String(o.sourceDateEpoch) };
   const inRoot = (argv: string[]) => inImage(o.rootfs, argv);
   await writeInImage(runner, o.rootfs, `/${APT_LIST}`, `${o.repo.fileSource}\n`, '0644');
   await writeInImage(runner, o.rootfs, `/${POLICY_RC}`, '#!/bin/sh\nexit 101\n', '0755');
@@ -54,6 +67,7 @@ export async function installPackages(runner: Runner, o: { rootfs: string; repo:
         },
       });
     });
+    await runner.run(['rm', '-f', ...INSTALL_LEFTOVERS.map((f) => path.join(o.rootfs, f))]);
   } finally {
     await runner.run(['rm', '-f', path.join(o.rootfs, APT_LIST), path.join(o.rootfs, POLICY_RC)], { reject: false });
     await runner.run(['sh', '-c', 'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin', 'sh', o.rootfs], { reject: false });

@@ -18,7 +18,7 @@ import type { Runner } from './runner.js';
 import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp } from './snapshot.js';
 
 /** Bump when the way packages are installed changes. */
-const INSTALL_RECIPE = 1;
+const INSTALL_RECIPE = 3;
 /** Installed snapshots kept per provider (most recently used first). */
 export const KEEP_INSTALLED = 3;
 

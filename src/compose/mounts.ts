@@ -26,11 +26,14 @@ export function chrootMounts(bindReadOnly: string[]): ChrootMount[] {
 /** Mount each of `mounts` under `root`, run `fn`, then unmount all of them (reverse order). */
 export async function withMounts<T>(runner: Runner, root: string, mounts: ChrootMount[], fn: () => Promise<T>): Promise<T> {
   const done: string[] = [];
+  // Mount points made for this stage (a bind of a host path creates that path in the image); removed again after.
+  const created: string[] = [];
   let result: T;
   try {
     for (const m of mounts) {
       const target = path.join(root, m.at);
-      await runner.run(['mkdir', '-p', target]);
+      const made = await runner.run(['mkdir', '-p', '-v', target], { env: { LC_ALL: 'C' } });
+      created.push(...createdDirs(made.stdout));
       await runner.run(['mount', ...m.args, target]);
       done.push(target);
     }
@@ -38,12 +41,27 @@ export async function withMounts<T>(runner: Runner, root: string, mounts: Chroot
   } catch (err) {
     // The step's own error is the one to report; unmounting still happens.
     await unmountAll(runner, done.reverse()).catch(() => undefined);
+    await removeDirs(runner, created);
     throw err;
   }
   await unmountAll(runner, done.reverse());
   const left = await mountsUnder(runner, root);
   if (left.length > 0) throw new StepError(`still mounted after the stage: ${left.join(', ')}`);
+  await removeDirs(runner, created);
   return result;
+}
+
+/** The directories `mkdir -p -v` says it created, in order. */
+export function createdDirs(output: string): string[] {
+  return output
+    .split('\n')
+    .map((l) => /^mkdir: created directory '(.*)'$/.exec(l)?.[1])
+    .filter((d): d is string => d !== undefined);
+}
+
+/** Remove the (empty) directories made for mount points, deepest first; rmdir never removes anything with content. */
+async function removeDirs(runner: Runner, dirs: string[]): Promise<void> {
+  for (const d of [...dirs].reverse()) await runner.run(['rmdir', '--', d], { reject: false });
 }
 
 /** Unmount recursively; a busy mount is detached lazily so nothing stays behind. */

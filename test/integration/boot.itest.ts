@@ -16,6 +16,7 @@ const BOOT_LIMIT_MS = 300_000;
 describe('the default target boots', () => {
   let work: string;
   let image: string;
+  let manifest: string;
   let espOffset: number;
 
   beforeAll(async () => {
@@ -23,7 +24,7 @@ describe('the default target boots', () => {
     const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: work, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
     const r = await runBuilder(['latest', 'build', '--json'], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    image = (JSON.parse(r.stdout) as { compose: { image: string } }).compose.image;
+    ({ image, manifest } = (JSON.parse(r.stdout) as { compose: { image: string; manifest: string } }).compose);
     const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as { partitiontable: { partitions: Array<{ start: number; type: string }> } };
     const esp = table.partitiontable.partitions.find((p) => p.type === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
     espOffset = (esp?.start ?? 0) * 512;
@@ -61,6 +62,22 @@ describe('the default target boots', () => {
     expect(report).toMatchObject({ format: 'raw', table: 'gpt', os: { id: 'debian', versionId: '13' }, packages: lock.image.packages.length, sbom: { packages: lock.image.packages.length }, boot: { efi: true, loader: 'systemd-boot' } });
     expect(report.partitions.map((p) => p.filesystem?.type)).toEqual(['vfat', 'ext4']);
     expect(await hashFile(image)).toEqual(before);
+  });
+
+  it('is reproducible: a second build from an empty work directory (new chroot, new install) gives the same raw image, SBOM and outputs', { timeout: 900_000 }, async () => {
+    const again = await mkdtemp(path.join(tmpdir(), 'g3-boot-again-'));
+    try {
+      const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: again, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+      const r = await runBuilder(['latest', 'build', '--json'], env);
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      const second = JSON.parse(r.stdout) as { compose: { image: string; snapshot: string; installed: string; manifest: string } };
+      expect([second.compose.snapshot, second.compose.installed]).toEqual(['created', 'created']);
+      expect(await hashFile(second.compose.image)).toEqual(await hashFile(image));
+      const outputs = async (file: string) => (JSON.parse(await readFile(file, 'utf8')) as { outputs: unknown[] }).outputs;
+      expect(await outputs(second.compose.manifest)).toEqual(await outputs(manifest));
+    } finally {
+      await run({ command: 'rm', args: ['-rf', again] }, { reject: false });
+    }
   });
 
   it(`reaches a login prompt on the serial console in QEMU with OVMF within ${BOOT_LIMIT_MS / 1000} s`, { timeout: BOOT_LIMIT_MS + 30_000 }, async () => {

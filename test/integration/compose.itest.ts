@@ -156,6 +156,10 @@ describe('compose stage with a real Docker daemon', () => {
     // The build's scaffolding is gone, and nothing of the local repository stays in the image.
     expect(await debugfs(image, root, 'ls /etc/apt/sources.list.d')).not.toContain('g3-local');
     await expect(stat(path.join(work(), 'imagebuild', 'itest', 'rootfs'))).rejects.toThrow();
+    // Mount points made for the build's repositories (host paths under /tmp here) are gone from the image too.
+    const names = (listing: string) => listing.split('\n').map((l) => l.split('/')[5]).filter((n) => n && n !== '.' && n !== '..');
+    expect(names(await debugfs(image, root, 'ls -p /tmp'))).toEqual([]);
+    expect(names(await debugfs(image, root, 'ls -p /'))).not.toContain(ROOT.split('/')[1]);
     await expectExactlyLocked(image, await readLock('img'));
     // The SBOM: beside the image and inside it, the same bytes, valid SPDX 2.3, every locked package with its .deb SHA256.
     const sbomText = await readFile(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.spdx.json'), 'utf8');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { composerRefs, ociLabels } from '../../src/compose/composer-image.js';
 import { BUILD_CAPS, BUILD_SECURITY_OPTS, containerSpec } from '../../src/compose/container.js';
-import { chrootMounts, mountsUnder, withMounts } from '../../src/compose/mounts.js';
+import { chrootMounts, createdDirs, mountsUnder, withMounts } from '../../src/compose/mounts.js';
 import type { Runner, StepOptions } from '../../src/compose/runner.js';
 import { StepError } from '../../src/errors.js';
 import { type RunResult, run } from '../../src/exec.js';
@@ -91,13 +91,13 @@ describe('chrootMounts', () => {
 describe('withMounts', () => {
   const mounts = chrootMounts(['/repo']);
   const mounted = [
-    `mkdir -p ${ROOT}/proc`,
+    `mkdir -p -v ${ROOT}/proc`,
     `mount -t proc proc ${ROOT}/proc`,
-    `mkdir -p ${ROOT}/sys`,
+    `mkdir -p -v ${ROOT}/sys`,
     `mount -t sysfs -o ro sysfs ${ROOT}/sys`,
-    `mkdir -p ${ROOT}/dev`,
+    `mkdir -p -v ${ROOT}/dev`,
     `mount --rbind /dev ${ROOT}/dev`,
-    `mkdir -p ${ROOT}/repo`,
+    `mkdir -p -v ${ROOT}/repo`,
     `mount --bind -o ro /repo ${ROOT}/repo`,
   ];
   const unmounted = [`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`];
@@ -110,6 +110,18 @@ describe('withMounts', () => {
     });
     expect(value).toBe(42);
     expect(runner.calls).toEqual([...mounted, 'step', ...unmounted, 'cat /proc/self/mountinfo']);
+  });
+
+  it('removes the mount points it had to create (deepest first), after unmounting, on success and on failure', async () => {
+    const created = (argv: string[]) =>
+      argv[0] === 'mkdir' && argv.at(-1) === `${ROOT}/repo` ? { stdout: `mkdir: created directory '${ROOT}/repo'` } : undefined;
+    for (const step of [async () => 1, () => Promise.reject(new Error('apt failed'))]) {
+      const runner = new RecordingRunner(created);
+      await withMounts(runner, ROOT, mounts, step).catch(() => undefined);
+      expect(runner.calls.at(-1)).toBe(`rmdir -- ${ROOT}/repo`);
+      expect(runner.calls.filter((c) => c.startsWith('rmdir'))).toHaveLength(1);
+    }
+    expect(createdDirs("mkdir: created directory '/r/a'\nmkdir: created directory '/r/a/b'\n")).toEqual(['/r/a', '/r/a/b']);
   });
 
   it('fails when something is still mounted under the root after unmounting', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baseImageRef, basePackagesOf, essentialPackages } from '../../src/compose/base-image.js';
 import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose.js';
-import { aptInstallArgs, checkInstalled } from '../../src/compose/install.js';
+import { aptInstallArgs, checkInstalled, lockEpoch } from '../../src/compose/install.js';
 import { checkIndex } from '../../src/compose/local-repo.js';
 import { LocalRunner } from '../../src/compose/runner.js';
 import { basePackages, type SnapshotPaths, snapshotKey, snapshotPaths, snapshotProblem, type SnapshotStamp } from '../../src/compose/snapshot.js';
@@ -180,6 +180,20 @@ describe('basePackages', () => {
     const lock = lockWith(set([bash], ['bash', 'dash']));
     expect(() => basePackages(lock)).toThrow(UserError);
     expect(() => basePackages(lock)).toThrow(/names dash in the image's base set/);
+  });
+});
+
+describe('lockEpoch', () => {
+  const withDates = (...dates: Array<string | undefined>) =>
+    ({ ...lockWith(set([], [])), repositories: dates.map((date, i) => ({ id: `r${i}`, release: { sha256: '', size: 0, date } })) }) as unknown as LockFile;
+
+  it.each([
+    [['2026-09-12T07:55:41.000Z', '2026-11-20T08:00:00.000Z'], Date.UTC(2026, 10, 20, 8) / 1000],
+    [['2026-09-12T07:55:41.000Z', undefined], Date.UTC(2026, 8, 12, 7, 55, 41) / 1000],
+    [[undefined], 0],
+    [[], 0],
+  ])('of Release dates %j is %d (the newest, so it depends on the lock alone)', (dates, want) => {
+    expect(lockEpoch(withDates(...dates))).toBe(want);
   });
 });
 

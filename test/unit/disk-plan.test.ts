@@ -1,3 +1,4 @@
+import { reproducibleTarArgs } from '../../src/compose/disk.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -288,5 +289,14 @@ describe('sfdiskScript', () => {
   it('lowers first-lba in a GPT script when a partition starts before sector 2048', () => {
     const plan = planDisk(disk({ start: '17408' }), 's');
     expect(sfdiskScript(plan)).toContain('sector-size: 512\nfirst-lba: 34\n');
+  });
+});
+
+describe('reproducibleTarArgs', () => {
+  it('sorts names, keeps numeric owners and xattrs, clamps mtimes and fixes atime and ctime to SOURCE_DATE_EPOCH', () => {
+    expect(reproducibleTarArgs('/r', '/s/root.tar', 1700000000)).toEqual([
+      'tar', '--sort=name', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--format=pax', '--mtime=@1700000000', '--clamp-mtime',
+      '--pax-option=delete=atime,delete=ctime,atime:=1700000000,ctime:=1700000000', '-C', '/r', '-cf', '/s/root.tar', '.',
+    ]);
   });
 });

@@ -9,6 +9,15 @@ if [ ! -d "$here/node_modules" ]; then
   echo "g3-composer: installing dependencies (npm ci) ..." >&2
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
+# `build` and `base` need host tools (mmdebstrap, apt-utils, e2fsprogs, ...) and a Docker daemon: on a fresh
+# machine, install what is missing and start Debian's dockerd (both scripts are idempotent and say what they do).
+# G3_NO_HOST_SETUP=1 skips this, for hosts whose tools and daemon are managed otherwise.
+if [ "${G3_NO_HOST_SETUP:-}" != "1" ] && [ "$#" -ge 2 ] && { [ "$2" = "build" ] || [ "$2" = "base" ]; }; then
+  "$here/scripts/setup-host.sh" >&2
+  if ! docker info >/dev/null 2>&1 && ! /usr/bin/docker info >/dev/null 2>&1; then
+    "$here/scripts/docker-daemon.sh" start >&2
+  fi
+fi
 export G3_PROG="${G3_PROG:-./builder.sh}"
 # More threads for file I/O (writes, fsyncs, copies) than libuv's default 4.
 export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"

@@ -1,7 +1,7 @@
 // The composer image: docker/Dockerfile on the base image, its tools installed
 // from .g3-cache through a bind mount of the build context. Tagged from the
 // target, with OCI labels.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Docker } from '../docker/docker.js';
 import { UserError } from '../errors.js';
@@ -68,6 +68,10 @@ export function sourceDate(value: string | undefined): Date | undefined {
 
 /** Build the composer image with BuildKit; Docker's own cache makes an unchanged rebuild quick. */
 export async function buildComposerImage(o: ComposerImageOptions): Promise<ComposerImage> {
+  const dockerfile = path.join(o.context, 'Dockerfile');
+  if (!(await stat(dockerfile).then((st) => st.isFile(), () => false))) {
+    throw new UserError(`no Dockerfile in the build context ${o.context} (the target catalogue's directory)`, `Copy docker/Dockerfile and docker/.dockerignore from g3-composer into ${o.context}, or keep the catalogue in docker/.`);
+  }
   const refs = composerRefs(o.target, o.repository, o.tags);
   const labels = { ...(await ociLabels(o.projectRoot, o.env)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };
   o.emit({ type: 'info', message: `building the composer image ${refs[0]} (tools from .g3-cache)` });

@@ -2,7 +2,7 @@
 // catalogue (packages from the project's package cache), then QEMU with OVMF
 // firmware (TCG) must reach a login prompt on the serial console within a
 // bound. The ESP is read without mounting (mtools) to show what was installed.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,5 +85,38 @@ describe('the default target boots', () => {
     expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
     expect(boot.console).toMatch(/Debian GNU\/Linux 13 g3-minimal ttyS0/);
     expect(boot.console).toMatch(/g3-minimal login:/);
+  });
+
+  it('boots with grub as the bootloader too (standalone grub in the ESP)', { timeout: 900_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'g3-boot-grub-'));
+    try {
+      const tools = /^\s+tools: (\[.*\])$/m.exec(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8'))?.[1];
+      await writeFile(
+        path.join(dir, 'grub.yml'),
+        [
+          'image: {name: g3-grub, version: "1.0"}',
+          'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}',
+          'systemConfig:',
+          '  name: grub',
+          '  hostname: g3-grub',
+          '  bootloader: {bootType: efi, provider: grub}',
+          '  packages: [grub-efi-amd64-bin, grub-common]',
+          '',
+        ].join('\n'),
+      );
+      await writeFile(path.join(dir, 'targets.yml'), `targets:\n  grub:\n    template: grub.yml\n    tools: ${tools}\n`);
+      // The catalogue's directory is the build context.
+      for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), path.join(dir, f));
+      const env = { G3_TARGETS: path.join(dir, 'targets.yml'), G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: path.join(dir, 'work'), SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+      const r = await runBuilder(['grub', 'build', '--json'], env);
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      const built = JSON.parse(r.stdout) as { compose: { image: string; boot?: { provider: string } } };
+      expect(built.compose.boot?.provider).toBe('grub');
+      const boot = await bootToLogin(built.compose.image, BOOT_LIMIT_MS);
+      expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
+      expect(boot.console).toMatch(/g3-grub login:/);
+    } finally {
+      await run({ command: 'rm', args: ['-rf', dir] }, { reject: false });
+    }
   });
 });

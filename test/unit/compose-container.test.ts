@@ -4,11 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { composerRefs, ociLabels } from '../../src/compose/composer-image.js';
+import { buildComposerImage, composerRefs, ociLabels } from '../../src/compose/composer-image.js';
+import type { Docker } from '../../src/docker/docker.js';
 import { BUILD_CAPS, BUILD_SECURITY_OPTS, containerSpec } from '../../src/compose/container.js';
 import { chrootMounts, createdDirs, mountsUnder, withMounts } from '../../src/compose/mounts.js';
 import type { Runner, StepOptions } from '../../src/compose/runner.js';
-import { StepError } from '../../src/errors.js';
+import { StepError, UserError } from '../../src/errors.js';
 import { type RunResult, run } from '../../src/exec.js';
 import { useTempDirs } from './tmpdir.js';
 
@@ -263,5 +264,15 @@ describe('ociLabels', () => {
   it("prefers SOURCE_COMMIT to the project's git revision", async () => {
     const labels = await ociLabels(projectRoot, { SOURCE_COMMIT: 'from-ci' }, now);
     expect(labels['org.opencontainers.image.revision']).toBe('from-ci');
+  });
+});
+
+describe('buildComposerImage', () => {
+  it('refuses a build context without a Dockerfile, naming the directory, before asking Docker anything', async () => {
+    const context = await tempDir();
+    const docker = new Proxy({}, { get: () => () => Promise.reject(new Error('docker was called')) }) as unknown as Docker;
+    const err = await buildComposerImage({ docker, context, projectRoot: context, target: 't', providerId: 'p', baseImage: 'b', tools: [], aptSources: [], env: {}, emit: () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(`no Dockerfile in the build context ${context} (the target catalogue's directory)`);
   });
 });

@@ -116,11 +116,12 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     );
     const boot = await timed('boot', () => installBootloader(o.runner, { rootfs, template: o.template, plan, emit: o.emit }));
     const stem = imageStem(o.template);
+    const imageId = { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' };
     const sbom = await timed('sbom', async () => {
       const doc = await collectSbom(o.runner, {
         rootfs,
         lock: o.lock,
-        image: { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' },
+        image: imageId,
         created: new Date(o.sourceDateEpoch * 1000),
         toolVersion: o.toolkitVersion,
       });
@@ -145,7 +146,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     const manifest = await writeManifest({
       buildDir,
       stem,
-      image: { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' },
+      image: imageId,
       providerId: o.providerId,
       toolkitVersion: o.toolkitVersion,
       sourceDateEpoch: o.sourceDateEpoch,

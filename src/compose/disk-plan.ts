@@ -274,6 +274,12 @@ const TYPES: Record<string, { guid: string; mbr: string }> = {
   'linux-lvm': { guid: 'e6d6d379-f507-44c2-a23c-238f2a3df928', mbr: '8e' },
   'linux-raid': { guid: 'a19d880f-05fc-4d3b-a006-743f0f84911e', mbr: 'fd' },
 };
+/** The template name of a partition type as a table records it (GPT type GUID or MBR type byte); the first name listed wins. */
+export function partitionTypeName(table: 'gpt' | 'dos', code: string): string | undefined {
+  const want = table === 'gpt' ? code.toLowerCase() : code.toLowerCase().replace(/^0x/, '').padStart(2, '0');
+  return Object.entries(TYPES).find(([, t]) => (table === 'gpt' ? t.guid : t.mbr) === want)?.[0];
+}
+
 const TYPE_ALIASES: Record<string, string> = {
   bios: 'bios-grub',
   'linux-data': 'linux',

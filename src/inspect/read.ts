@@ -2,6 +2,7 @@
 // each partition's filesystem (blkid), files of an ext2/3/4 filesystem
 // (debugfs) and the ESP's file list (mtools). Every tool gets a byte offset
 // into the image file, so no loop device and no root privileges are needed.
+import { partitionTypeName } from '../compose/disk-plan.js';
 import path from 'node:path';
 import { StepError } from '../errors.js';
 import { type RunOptions, run } from '../exec.js';
@@ -38,18 +39,8 @@ export interface PartitionTable {
 }
 
 // Template type names (see disk.partitions[].type) of the common partition types.
-const GPT_TYPES: Record<string, string> = {
-  'C12A7328-F81F-11D2-BA4B-00A0C93EC93B': 'esp',
-  '21686148-6449-6E6F-744E-656564454649': 'bios-grub',
-  '0FC63DAF-8483-4772-8E79-3D69D8477DE4': 'linux',
-  '4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709': 'linux-root-amd64',
-  'B921B045-1DF0-41C3-AF44-4C6F280D3FAE': 'linux-root-arm64',
-  '4D21B016-B534-45C2-A9FB-5C16E091FD2D': 'linux-var',
-  '933AC7E1-2EB4-4F13-B844-0E14E2AEF915': 'linux-home',
-  'BC13C2FF-59E6-4262-A352-B275FD6F7172': 'xbootldr',
-  '0657FD6D-A4AB-43C4-84E5-0933C84B4F4F': 'swap',
-};
-const MBR_TYPES: Record<string, string> = { ef: 'esp', '83': 'linux', '82': 'swap', ea: 'xbootldr', '8e': 'linux-lvm', fd: 'linux-raid', '5': 'extended', f: 'extended' };
+// Extended partitions are not a template type, so disk-plan's table does not name them.
+const MBR_EXTENDED = new Set(['5', 'f', '85']);
 
 /** The partition table in `sfdisk --json` output, with byte offsets; undefined for output without one. */
 export function parseSfdiskJson(text: string): PartitionTable | undefined {
@@ -62,7 +53,7 @@ export function parseSfdiskJson(text: string): PartitionTable | undefined {
     const suffix = pt.device && p.node.startsWith(pt.device) ? p.node.slice(pt.device.length).replace(/^p/, '') : '';
     const number = /^\d+$/.test(suffix) ? Number(suffix) : i + 1;
     const type = pt.label === 'gpt' ? p.type.toUpperCase() : p.type.toLowerCase();
-    const typeName = pt.label === 'gpt' ? GPT_TYPES[type] : MBR_TYPES[type];
+    const typeName = pt.label === 'dos' && MBR_EXTENDED.has(type) ? 'extended' : partitionTypeName(pt.label as 'gpt' | 'dos', type);
     // An MBR partition's PARTUUID is the disk signature and its number, as the kernel forms it.
     const partUuid = pt.label === 'gpt' ? p.uuid?.toLowerCase() : dosId && `${dosId}-${number.toString(16).padStart(2, '0')}`;
     return {

@@ -1,4 +1,5 @@
 import { reproducibleTarArgs } from '../../src/compose/disk.js';
+import { partitionTypeName } from '../../src/compose/disk-plan.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -298,5 +299,17 @@ describe('reproducibleTarArgs', () => {
       'tar', '--sort=name', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--format=pax', '--mtime=@1700000000', '--clamp-mtime',
       '--pax-option=delete=atime,delete=ctime,atime:=1700000000,ctime:=1700000000', '-C', '/r', '-cf', '/s/root.tar', '.',
     ]);
+  });
+});
+
+describe('partitionTypeName', () => {
+  it.each([
+    ['gpt', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'esp'],
+    ['gpt', '4f68bce3-e8cd-4db1-96e7-fbcaf984b709', 'linux-root-amd64'],
+    ['dos', '83', 'linux'],
+    ['dos', '0xef', 'esp'],
+    ['gpt', '00000000-0000-0000-0000-000000000001', undefined],
+  ] as const)('names %s type %s %s', (table, code, want) => {
+    expect(partitionTypeName(table, code)).toBe(want);
   });
 });

@@ -99,6 +99,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
   const extra = p.t.target.extra;
   const fallback = await fallbackSources(p.t.plan.repos, s.g3Cache, providerId);
+  // One time for the whole build: the composer image's created label, file times in the image, the SBOM.
+  const sourceDate = await buildSourceDate(s.projectRoot, o.env);
+  o.emit({ type: 'info', message: `SOURCE_DATE_EPOCH ${sourceDate.epoch} (${sourceDate.from})` });
   const composer = await buildComposerImage({
     docker: p.docker,
     context: path.dirname(p.t.catalogueFile),
@@ -109,6 +112,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     tools: p.lock.request.tools,
     aptSources: fallback.lines,
     network: fallback.network,
+    created: new Date(sourceDate.epoch * 1000),
     repository: typeof extra.image === 'string' ? extra.image : undefined,
     tags: Array.isArray(extra.tags) ? extra.tags.map(String) : undefined,
     env: o.env,
@@ -116,8 +120,6 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   });
   await mkdir(path.join(s.workDir, providerId), { recursive: true });
   const scratch = scratchChoice(s.scratch);
-  const sourceDate = await buildSourceDate(s.projectRoot, o.env);
-  o.emit({ type: 'info', message: `SOURCE_DATE_EPOCH ${sourceDate.epoch} (${sourceDate.from})` });
   const container = await BuildContainer.start(p.docker, {
     image: composer.imageId,
     mounts: [{ path: p.t.pkgDir, readonly: true }, { path: path.join(s.workDir, providerId) }],

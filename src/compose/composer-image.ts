@@ -22,6 +22,8 @@ export interface ComposerImageOptions {
   aptSources: string[];
   /** Network for the build's RUN steps: 'host' when a repository is on this machine's loopback. */
   network?: 'host';
+  /** The build's SOURCE_DATE_EPOCH (see source-date.ts), for the created label; default now. */
+  created?: Date;
   /** Repository and tags from the target (`image:` and `tags:` keys), else g3-composer/<target>:latest. */
   repository?: string;
   tags?: string[];
@@ -73,7 +75,7 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
     throw new UserError(`no Dockerfile in the build context ${o.context} (the target catalogue's directory)`, `Copy docker/Dockerfile and docker/.dockerignore from g3-composer into ${o.context}, or keep the catalogue in docker/.`);
   }
   const refs = composerRefs(o.target, o.repository, o.tags);
-  const labels = { ...(await ociLabels(o.projectRoot, o.env)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };
+  const labels = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };
   o.emit({ type: 'info', message: `building the composer image ${refs[0]} (tools from .g3-cache)` });
   const { imageId } = await o.docker.build({
     context: o.context,

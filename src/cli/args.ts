@@ -21,7 +21,24 @@ export const GLOBAL_OPTIONS: Record<string, OptSpec> = {
   json: { type: 'boolean', description: 'print one JSON document on stdout' },
   quiet: { type: 'boolean', short: 'q', description: 'print only errors' },
   verbose: { type: 'boolean', short: 'v', description: 'print every item and external command' },
+  config: { type: 'string', value: 'FILE', description: 'configuration file (default: first of ./g3-composer.yml, ~/.config/g3-composer/config.yml, /etc/g3-composer/config.yml; env G3_CONFIG)' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
+};
+
+const BUILD_OPTIONS: Record<string, OptSpec> = {
+  'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
+  privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
+  scratch: { type: 'string', value: 'WHERE', description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)' },
+};
+
+const REPO_OPTIONS: Record<string, OptSpec> = {
+  repo: { type: 'string', value: 'REPO', description: "[registry/]repository of the image (wins over DOCKER_REPO; default: the target's)" },
+};
+
+/** Target-less commands: `<group> <sub>` (cache status, config show) or a single word (list). */
+export const GROUPS: Record<string, readonly string[]> = {
+  cache: ['status', 'verify', 'prune', 'clean'],
+  config: ['show'],
 };
 
 /** Options of single commands. */
@@ -33,21 +50,41 @@ export const COMMAND_OPTIONS: Record<string, Record<string, OptSpec>> = {
   lock: {
     update: { type: 'boolean', description: 'resolve again from the current signed metadata and rewrite the lock' },
   },
-  build: {
-    'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
-    privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
-    scratch: { type: 'string', value: 'WHERE', description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)' },
-  },
+  pre_build: { ...REPO_OPTIONS },
+  build: { ...BUILD_OPTIONS, ...REPO_OPTIONS },
+  push: { ...REPO_OPTIONS },
+  post_push: { ...REPO_OPTIONS },
+  all: { ...BUILD_OPTIONS, ...REPO_OPTIONS },
+  'all-no-push': { ...BUILD_OPTIONS, ...REPO_OPTIONS },
   base: {
     'docker-client': { type: 'string', value: 'BIN', description: 'Docker client (env G3_DOCKER_CLIENT; default: detected)' },
   },
   validate: {
     merged: { type: 'boolean', description: 'print the template merged over its default template' },
   },
+  'cache status': {
+    'provider-id': { type: 'string', value: 'ID', description: 'only this provider (e.g. debian-debian13-x86_64)' },
+  },
+  'cache verify': {
+    'provider-id': { type: 'string', value: 'ID', description: 'only this provider' },
+  },
+  'cache prune': {
+    'older-than': { type: 'string', value: 'AGE', description: 'remove entries last used longer ago than AGE (e.g. 180d, 12h, 30m)' },
+    'max-size': { type: 'string', value: 'SIZE', description: 'then remove least recently used entries until the caches fit in SIZE (e.g. 20G, 500M)' },
+    'dry-run': { type: 'boolean', description: 'list what would be removed, remove nothing' },
+  },
+  'cache clean': {
+    packages: { type: 'boolean', description: 'remove the package caches (pkgCache) and the g3-cache sections' },
+    workspace: { type: 'boolean', description: 'remove workspace snapshots (chroot, installed packages) and image builds' },
+    all: { type: 'boolean', description: 'both' },
+    'provider-id': { type: 'string', value: 'ID', description: 'only this provider' },
+    'dry-run': { type: 'boolean', description: 'list what would be removed, remove nothing' },
+  },
 };
 
 export interface Invocation {
   target?: string;
+  /** A target command, or a target-less one: 'list', 'inspect', 'cache status', 'config show', ... */
   command?: string;
   /** Extra positionals after the command. */
   rest: string[];
@@ -74,11 +111,25 @@ export function parseInvocation(argv: string[]): Invocation {
     throw new UserError(e.message.split('\n')[0] ?? 'bad arguments', 'See --help.');
   }
   const flags = parsed.values as Record<string, string | boolean>;
-  const [target, command, ...rest] = parsed.positionals;
+  const { target, command, rest } = route(parsed.positionals);
   // Command options are parsed together; refuse those that belong to another command.
   const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), 'version', ...Object.keys(COMMAND_OPTIONS[command ?? ''] ?? {})]);
   for (const name of Object.keys(flags)) {
     if (!allowed.has(name)) throw new UserError(`option --${name} does not apply to ${command ? `the ${command} command` : 'this invocation'}`, 'See --help.');
   }
   return { target, command, rest, flags, help: flags.help === true, version: flags.version === true };
+}
+
+/** Split positionals into target, command and the rest; target-less commands have no target. */
+function route(positionals: string[]): { target?: string; command?: string; rest: string[] } {
+  const [first, second, ...more] = positionals;
+  if (first === 'list') return { command: 'list', rest: positionals.slice(1) };
+  if (first === 'inspect') return { command: 'inspect', rest: positionals.slice(1) };
+  if (first === 'config') {
+    if (second === undefined) throw new UserError('missing subcommand after "config"', 'Usage: <builder> config show [--json]');
+    if (!GROUPS.config!.includes(second)) throw new UserError(`unknown config subcommand "${second}"`, 'Usage: <builder> config show [--json]');
+    return { command: `config ${second}`, rest: more };
+  }
+  if (first === 'cache' && second !== undefined && GROUPS.cache!.includes(second)) return { command: `cache ${second}`, rest: more };
+  return { target: first, command: second, rest: more };
 }

@@ -1,20 +1,29 @@
 // Help texts for the builder and its commands.
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from './args.js';
 
-/** Commands the builder knows, and whether they work yet. */
-export const COMMANDS: Record<string, { summary: string; pending?: string }> = {
-  cache: { summary: 'refresh the target\'s verified .g3-cache (local → shared → origin)' },
-  pre_build: { summary: 'decide whether the image needs building', pending: 'the rebuild decision (issue #6)' },
-  build: { summary: 'build the composer image and the raw disk image in a build container' },
-  push: { summary: 'push the image to its registry', pending: 'push (issue #6)' },
-  post_push: { summary: 'write the build report', pending: 'post_push (issue #6)' },
-  all: { summary: 'pre_build → build → push → post_push', pending: 'the pipeline (issue #6)' },
-  'all-no-push': { summary: 'pre_build → build', pending: 'the pipeline (issue #6)' },
-  validate: { summary: 'validate the target\'s image template (--merged: show it merged over the default)' },
-  lock: { summary: 'resolve the template\'s packages from signed metadata and write <target>.lock.json' },
+/** Commands the builder knows: target commands take `<target>` first; the others none. */
+export const COMMANDS: Record<string, { summary: string; targetless?: boolean; usage?: string }> = {
+  cache: { summary: "refresh the target's verified .g3-cache (local → shared → origin)" },
+  pre_build: { summary: 'decide whether the image needs building: compare the inputs digest with the last image built or pushed' },
+  build: { summary: 'build the disk image in a build container and the image that carries it (skips when pre_build found no change)' },
+  push: { summary: "tag and push the image to the target's registry (credentials from the environment)" },
+  post_push: { summary: 'write the build report (image digest, tags, labels, inputs digest, stage timings, cache hit rates)' },
+  all: { summary: 'pre_build → build → push → post_push, stopping early when nothing changed' },
+  'all-no-push': { summary: 'pre_build → build, stopping early when nothing changed' },
+  validate: { summary: "validate the target's image template (--merged: show it merged over the default)" },
+  lock: { summary: "resolve the template's packages from signed metadata and write <target>.lock.json" },
   base: { summary: 'create the base image from the package cache (no registry needed)' },
-  inspect: { summary: 'describe a built image file: inspect <image> (partitions, filesystems, OS, packages, SBOM)' },
+  list: { summary: 'list the targets with their template, provider id and image tags', targetless: true, usage: 'list [--json]' },
+  inspect: { summary: 'describe a built image file (partitions, filesystems, OS, packages, SBOM)', targetless: true, usage: 'inspect <image> [--json]' },
+  'cache status': { summary: 'size, entries and last use per cache tier, provider and section; workspace snapshots', targetless: true, usage: 'cache status [--provider-id ID] [--json]' },
+  'cache verify': { summary: 'rehash every cached file; corrupt entries are reported and removed', targetless: true, usage: 'cache verify [--provider-id ID] [--json]' },
+  'cache prune': { summary: 'remove least recently used cache entries by age and total size', targetless: true, usage: 'cache prune [--older-than AGE] [--max-size SIZE] [--dry-run] [--json]' },
+  'cache clean': { summary: 'remove package caches and/or workspace snapshots', targetless: true, usage: 'cache clean --packages|--workspace|--all [--provider-id ID] [--dry-run] [--json]' },
+  'config show': { summary: 'print the effective settings and where each came from', targetless: true, usage: 'config show [--json]' },
 };
+
+/** Commands that take a target. */
+export const TARGET_COMMANDS = Object.keys(COMMANDS).filter((c) => !COMMANDS[c]?.targetless);
 
 function optionLines(opts: typeof GLOBAL_OPTIONS): string {
   return Object.entries(opts)
@@ -28,14 +37,23 @@ function optionLines(opts: typeof GLOBAL_OPTIONS): string {
 /** The builder's main help. */
 export function mainHelp(prog: string): string {
   const cmds = Object.entries(COMMANDS)
-    .map(([n, c]) => `  ${n.padEnd(12)} ${c.summary}${c.pending ? ' [not yet available]' : ''}`)
+    .filter(([, c]) => !c.targetless)
+    .map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`)
+    .join('\n');
+  const other = Object.entries(COMMANDS)
+    .filter(([, c]) => c.targetless)
+    .map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`)
     .join('\n');
   return `Usage: ${prog} <target> <command> [options]
+       ${prog} <command> [options]      (list, inspect, cache status|verify|prune|clean, config show)
 
 Builds OS images from verified, cached inputs.
 
-Commands:
+Target commands:
 ${cmds}
+
+Other commands:
+${other}
 
 Options (every command, anywhere after the command):
 ${optionLines(GLOBAL_OPTIONS)}
@@ -126,9 +144,9 @@ A template target also gets its locked packages into <cache_dir>/pkgCache/<provi
 (locking first when it has no lock) and its composer tools into .g3-cache/composer-<provider-id>/.
 `
       : '');
-  return `Usage: ${prog} <target> ${command} [options]
+  return `Usage: ${prog} ${c?.usage ?? `<target> ${command} [options]`}
 
-${c?.summary ?? ''}${c?.pending ? `\n\nNot yet available: ${c.pending} is still to be built.` : ''}
+${c?.summary ?? ''}
 ${ownText}
 Global options:
 ${optionLines(GLOBAL_OPTIONS)}

@@ -7,7 +7,7 @@ import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
 import { cache } from '../commands/cache.js';
 import { inspectImage, renderReport } from '../inspect/image.js';
-import { type BaseResult, type BuildResult, base, build } from '../commands/build.js';
+import { type BaseResult, type BuildResult, base } from '../commands/build.js';
 import { type LockResult, lock } from '../commands/lock.js';
 import { type ValidateResult, validate } from '../commands/validate.js';
 import { setCommandTrace } from '../exec.js';
@@ -17,7 +17,11 @@ import { loadSettings } from '../config/load.js';
 import type { Env } from '../env.js';
 import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../errors.js';
 import { type Invocation, parseInvocation, suggest } from './args.js';
-import { COMMANDS, commandHelp, mainHelp } from './help.js';
+import { commandHelp, mainHelp, TARGET_COMMANDS } from './help.js';
+import { type CacheAdminCommand, runCacheAdmin } from './cmd-cache-admin.js';
+import { runConfigShow } from './cmd-config.js';
+import { runList } from './cmd-list.js';
+import { type PipelineCommand, runPipeline } from './cmd-pipeline.js';
 import { createOutput, formatBytes, type Output, pickMode, type Streams } from './output.js';
 
 export interface CliContext extends Streams {
@@ -51,28 +55,23 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
     out.result(mainHelp(ctx.prog));
     return ExitCode.ok;
   }
+  if (inv.command !== undefined && inv.target === undefined) return targetless(inv, ctx, out);
   if (inv.target === undefined) {
     throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
   }
-  // `inspect <image>` names a file, not a target.
-  if (inv.target === 'inspect') return runInspect(inv, ctx, out);
-  if (inv.command === 'inspect') {
-    throw new UserError('inspect takes an image file, not a target', `Usage: ${ctx.prog} inspect <image> [--json], e.g. ${ctx.prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`);
-  }
   if (inv.command === undefined) {
-    throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+    throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${TARGET_COMMANDS.join(', ')}.`);
   }
-  const spec = COMMANDS[inv.command];
-  if (!spec) {
-    const near = suggest(inv.command, Object.keys(COMMANDS));
-    throw new UserError(`unknown command "${inv.command}"`, `${near ? `Did you mean "${near}"? ` : ''}Commands: ${Object.keys(COMMANDS).join(', ')}.`);
+  if (inv.command === 'inspect' || inv.command === 'list' || !TARGET_COMMANDS.includes(inv.command)) {
+    if (inv.command === 'inspect') throw new UserError('inspect takes an image file, not a target', `Usage: ${ctx.prog} inspect <image> [--json], e.g. ${ctx.prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`);
+    const near = suggest(inv.command, TARGET_COMMANDS);
+    throw new UserError(`unknown command "${inv.command}"`, `${near ? `Did you mean "${near}"? ` : ''}Commands: ${TARGET_COMMANDS.join(', ')}.`);
   }
   if (inv.help) {
     out.result(commandHelp(ctx.prog, inv.command));
     return ExitCode.ok;
   }
   if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} <target> ${inv.command} [options]`);
-  if (spec.pending) throw new UserError(`"${inv.command}" is not available yet: ${spec.pending} is still to be built`, 'Use "cache" for now; see --help.');
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
   const emit = (e: CacheEvent) => out.emit(e);
   setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
@@ -82,15 +81,16 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
         return renderValidate(await validate({ settings, target: inv.target, merged: inv.flags.merged === true, emit }), out);
       case 'lock':
         return renderLock(await lock({ settings, target: inv.target, update: inv.flags.update === true, emit }), out);
-      case 'build':
-        return renderBuild(await build({ settings, target: inv.target, env: ctx.env, emit }), out);
       case 'base':
         return renderBase(await base({ settings, target: inv.target, env: ctx.env, emit }), out);
-      default: {
+      case 'cache': {
         const result = await cache({ settings, target: inv.target, check: inv.flags.check === true, verify: inv.flags.verify === true, emit });
         if (result.mode === 'check') return renderCheck(result.target, result.report, out);
         return renderRefresh(result.target, result.report, out);
       }
+      default:
+        // build, pre_build, push, post_push, all, all-no-push: the pipeline decides what runs.
+        return await runPipeline(inv.command as PipelineCommand, { settings, target: inv.target, env: ctx.env, flags: inv.flags, emit, out, renderBuild: (r) => renderBuild(r, out) });
     }
   } finally {
     setCommandTrace(undefined);
@@ -98,14 +98,31 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   }
 }
 
-async function runInspect(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+/** list, inspect <image>, cache status|verify|prune|clean, config show. */
+async function targetless(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+  const command = inv.command as string;
   if (inv.help) {
-    out.result(commandHelp(ctx.prog, 'inspect'));
+    out.result(commandHelp(ctx.prog, command));
     return ExitCode.ok;
   }
-  const file = inv.command;
+  if (command === 'inspect') return runInspect(inv, ctx, out);
+  if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} ${command} [options]; see ${ctx.prog} ${command} --help.`);
+  if (command === 'config show') return runConfigShow({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd }, out);
+  const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
+  const emit = (e: CacheEvent) => out.emit(e);
+  setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
+  try {
+    if (command === 'list') return await runList(settings, out, emit);
+    return await runCacheAdmin(command.slice('cache '.length) as CacheAdminCommand, { settings, flags: inv.flags, emit, out });
+  } finally {
+    setCommandTrace(undefined);
+  }
+}
+
+async function runInspect(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+  const [file, ...more] = inv.rest;
   if (file === undefined) throw new UserError('inspect needs an image file', `Usage: ${ctx.prog} inspect <image> [--json]`);
-  if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} inspect <image> [--json]`);
+  if (more.length > 0) throw new UserError(`unexpected argument "${more[0]}"`, `Usage: ${ctx.prog} inspect <image> [--json]`);
   const emit = (e: CacheEvent) => out.emit(e);
   setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {

@@ -38,9 +38,8 @@ export async function runHook(input: HookInput): Promise<number> {
     return ExitCode.ok;
   }
   const command = input.hook;
-  const spec = COMMANDS[command];
-  if (spec?.pending) {
-    stderr.write(`${prog}: not available yet: ${spec.pending} is still to be built\n`);
+  if (!COMMANDS[command]) {
+    stderr.write(`${prog}: unknown hook "${command}"\n`);
     return ExitCode.usage;
   }
   if (extra.length > 0) {

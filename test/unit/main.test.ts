@@ -106,12 +106,6 @@ describe('main', () => {
     expect(r.stderr).toContain(message);
   });
 
-  it.each(['push', 'all', 'pre_build'])('refuses the pending command %s with exit 2', async (command) => {
-    const r = await run(['latest', command]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`error: "${command}" is not available yet`);
-  });
-
   it('refuses an unknown target with exit 2, listing the known ones', async () => {
     const p = await project(CATALOGUE);
     const r = await run(['gamma', 'cache', ...p.flags], p.root);

@@ -1,30 +1,31 @@
-// Effective settings: flags > environment > .env > defaults, each value with
-// the place it came from.
+// Effective settings: flags > environment > .env > config file > defaults,
+// each value with the place it came from.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Env } from '../env.js';
-import { UserError } from '../errors.js';
 import { readAptSources, pickMirrors } from './apt-sources.js';
+import { type ConfigFile, type ConfigSearch, findConfigFile, readConfigFile } from './file.js';
 import { DEFAULTS, SETTINGS, type SettingDef, type SettingKey } from './schema.js';
+import { type Parsed, parseValue, type Setting } from './value.js';
 
-export type Source = 'flag' | 'env' | '.env' | 'default' | 'apt sources' | 'derived';
-
-export interface Setting {
-  raw: string | undefined;
-  source: Source;
-  /** The variable or flag it came from. */
-  from?: string;
-}
+export type { Setting, Source } from './value.js';
 
 export interface Settings {
   projectRoot: string;
+  /** The config file read, when one was found. */
+  configFile: string | undefined;
+  /** Where each value came from, as given (paths unresolved). */
   values: Record<SettingKey, Setting>;
+  /** Each value in its setting's own units, paths resolved: what `config show` prints. */
+  effective: Record<SettingKey, Parsed>;
   targets: string;
   g3Cache: string;
   sharedCache: string | undefined;
   cacheDir: string;
   workDir: string;
+  /** Scratch files of the toolkit itself. */
+  tempDir: string;
   workers: number;
   offline: boolean;
   /** Accept metadata past its Valid-Until (explicit override). */
@@ -37,17 +38,18 @@ export interface Settings {
   scratch: 'auto' | 'tmpfs' | 'disk';
   mirror: string | undefined;
   securityMirror: string | undefined;
+  /** Default registry host[:port] for targets that name none. */
+  registry: string | undefined;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** The run log; undefined when turned off (`-` or `none`). */
+  logFile: string | undefined;
   httpTimeoutMs: number;
   retries: number;
   retryBackoffMs: number;
   lockStaleMs: number;
 }
 
-export interface LoadInput {
-  projectRoot: string;
-  env: Env;
-  flags: Partial<Record<string, string | boolean>>;
-  cwd: string;
+export interface LoadInput extends ConfigSearch {
   /** Root for /etc/apt (tests). */
   aptRoot?: string;
 }
@@ -61,7 +63,20 @@ function readDotenv(projectRoot: string): Record<string, string> {
   }
 }
 
-function pick(def: SettingDef, input: LoadInput, dotenv: Record<string, string>): Setting {
+/** The OS temp dir as the given environment sees it (os.tmpdir() would read the process's own). */
+function osTempDir(env: Env): string {
+  const dir = env.TMPDIR || env.TMP || env.TEMP || '/tmp';
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+}
+
+interface Layers {
+  input: LoadInput;
+  dotenv: Record<string, string>;
+  file: ConfigFile | undefined;
+  defaults: Partial<Record<SettingKey, string>>;
+}
+
+function pick(def: SettingDef, { input, dotenv, file, defaults }: Layers): Setting {
   const flag = def.flag ? input.flags[def.flag] : undefined;
   if (flag !== undefined) return { raw: String(flag), source: 'flag', from: `--${def.flag}` };
   for (const name of def.env) {
@@ -72,66 +87,72 @@ function pick(def: SettingDef, input: LoadInput, dotenv: Record<string, string>)
     const v = dotenv[name];
     if (v !== undefined && v !== '') return { raw: v, source: '.env', from: name };
   }
-  return { raw: DEFAULTS[def.key as SettingKey], source: 'default' };
-}
-
-function parseValue(def: SettingDef, s: Setting): number | boolean | string | undefined {
-  if (s.raw === undefined) return undefined;
-  const where = s.from ? `${s.from} (${s.source})` : s.source;
-  if (def.kind === 'int') {
-    const n = Number(s.raw);
-    if (!/^\d+$/.test(s.raw.trim()) || n < (def.min ?? 0) || n > (def.max ?? Number.MAX_SAFE_INTEGER)) {
-      throw new UserError(`invalid ${def.key} "${s.raw}" from ${where}: expected a whole number from ${def.min ?? 0} to ${def.max}`);
-    }
-    return n;
-  }
-  if (def.kind === 'bool') {
-    if (/^(1|true|yes|on)$/i.test(s.raw)) return true;
-    if (/^(0|false|no|off|)$/i.test(s.raw)) return false;
-    throw new UserError(`invalid ${def.key} "${s.raw}" from ${where}: expected 1/0, true/false, yes/no`);
-  }
-  if (s.raw.includes('\0')) throw new UserError(`invalid ${def.key} from ${where}: contains a NUL byte`);
-  if (def.choices && !def.choices.includes(s.raw)) throw new UserError(`invalid ${def.key} "${s.raw}" from ${where}: expected one of ${def.choices.join(', ')}`);
-  return s.raw;
+  const fv = file?.values[def.key as SettingKey];
+  if (file && fv) return { raw: fv.raw, source: 'config', from: `${file.path}:${fv.line}` };
+  return { raw: defaults[def.key as SettingKey], source: 'default' };
 }
 
 /** Work out every setting and where it came from. */
 export async function loadSettings(input: LoadInput): Promise<Settings> {
   const dotenv = readDotenv(input.projectRoot);
+  const found = await findConfigFile(input, dotenv);
+  const layers: Layers = {
+    input,
+    dotenv,
+    file: found.file === undefined ? undefined : await readConfigFile(found.file),
+    defaults: { ...DEFAULTS, temp_dir: osTempDir(input.env) },
+  };
   const values = {} as Record<SettingKey, Setting>;
-  const parsed = {} as Record<SettingKey, number | boolean | string | undefined>;
+  const parsed = {} as Record<SettingKey, Parsed>;
   for (const def of SETTINGS) {
-    values[def.key] = pick(def, input, dotenv);
+    values[def.key] = pick(def, layers);
     parsed[def.key] = parseValue(def, values[def.key]);
   }
   if (values.mirror.raw === undefined || values.security_mirror.raw === undefined) {
     const apt = pickMirrors(await readAptSources(input.aptRoot));
     if (values.mirror.raw === undefined && apt.mirror) values.mirror = { raw: apt.mirror, source: 'apt sources' };
     if (values.security_mirror.raw === undefined && apt.securityMirror) values.security_mirror = { raw: apt.securityMirror, source: 'apt sources' };
+    parsed.mirror = values.mirror.raw;
+    parsed.security_mirror = values.security_mirror.raw;
   }
   // Paths from flags and the environment are relative to where the user is;
-  // defaults are relative to the project.
+  // defaults and .env to the project; a config file's to its own directory.
+  const baseOf = (s: Setting): string => {
+    if (s.source === 'flag' || s.source === 'env') return input.cwd;
+    if (s.source === 'config' && layers.file) return path.dirname(layers.file.path);
+    return input.projectRoot;
+  };
   const resolvePath = (k: SettingKey, fallback: () => string): string => {
     const s = values[k];
-    if (s.raw === undefined) {
-      values[k] = { raw: fallback(), source: 'derived' };
-      return values[k].raw as string;
-    }
-    // .env belongs to the project, so its relative paths do too.
-    return path.resolve(s.source === 'default' || s.source === '.env' ? input.projectRoot : input.cwd, s.raw);
+    if (s.raw === undefined) values[k] = { raw: fallback(), source: 'derived' };
+    const resolved = s.raw === undefined ? (values[k].raw as string) : path.resolve(baseOf(s), s.raw);
+    parsed[k] = resolved;
+    return resolved;
   };
   const targets = resolvePath('targets', () => path.join(input.projectRoot, 'docker', 'targets.yml'));
   const g3Cache = resolvePath('g3_cache', () => path.join(path.dirname(targets), '.g3-cache'));
   // An empty value (e.g. --shared-cache '') means "no shared cache", not the current directory.
   const shared = values.shared_cache.raw?.trim() ? values.shared_cache.raw : undefined;
+  const sharedCache = shared === undefined ? undefined : path.resolve(baseOf(values.shared_cache), shared);
+  parsed.shared_cache = sharedCache;
+  const cacheDir = resolvePath('cache_dir', () => path.join(input.projectRoot, 'cache'));
+  const workDir = resolvePath('work_dir', () => path.join(input.projectRoot, 'workspace'));
+  const tempDir = resolvePath('temp_dir', () => osTempDir(input.env));
+  // `-` and `none` turn the run log off; an empty flag does too.
+  const logOff = ['-', 'none', ''].includes(values.log_file.raw?.trim() ?? 'unset');
+  const logFile = logOff ? undefined : resolvePath('log_file', () => path.join(workDir, 'logs', 'g3-composer.log'));
+  if (logOff) parsed.log_file = undefined;
   return {
     projectRoot: input.projectRoot,
+    configFile: found.file,
     values,
+    effective: parsed,
     targets,
     g3Cache,
-    sharedCache: shared === undefined ? undefined : path.resolve(input.cwd, shared),
-    cacheDir: resolvePath('cache_dir', () => path.join(input.projectRoot, 'cache')),
-    workDir: resolvePath('work_dir', () => path.join(input.projectRoot, 'workspace')),
+    sharedCache,
+    cacheDir,
+    workDir,
+    tempDir,
     workers: parsed.workers as number,
     offline: parsed.offline as boolean,
     ignoreValidUntil: parsed.ignore_valid_until as boolean,
@@ -140,6 +161,9 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     scratch: parsed.scratch as Settings['scratch'],
     mirror: values.mirror.raw,
     securityMirror: values.security_mirror.raw,
+    registry: parsed.registry as string | undefined,
+    logLevel: parsed.log_level as Settings['logLevel'],
+    logFile,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,
     retries: parsed.retries as number,
     retryBackoffMs: parsed.retry_backoff_ms as number,

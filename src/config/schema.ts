@@ -1,5 +1,6 @@
 // Every setting in one place: its environment names, flag, default and
-// description. `.g3-cache.example` documents the same keys.
+// description. `.g3-cache.example` documents the environment names,
+// `g3-composer.example.yml` the same keys as a config file.
 
 export type Kind = 'string' | 'path' | 'int' | 'bool';
 
@@ -15,6 +16,9 @@ export interface SettingDef {
   max?: number;
   /** The only values a string setting takes. */
   choices?: readonly string[];
+  /** The shape a string setting must have, and how messages describe it. */
+  pattern?: RegExp;
+  expected?: string;
 }
 
 export const SETTINGS = [
@@ -23,6 +27,7 @@ export const SETTINGS = [
   { key: 'shared_cache', kind: 'path', env: ['SHARED_G3_CACHE_PATH', 'G3_SHARED_CACHE'], flag: 'shared-cache', description: 'shared g3-cache used by many builders (optional)' },
   { key: 'cache_dir', kind: 'path', env: ['G3_CACHE_DIR'], flag: 'cache-dir', description: 'package cache root (default: ./cache)' },
   { key: 'work_dir', kind: 'path', env: ['G3_WORK_DIR'], flag: 'work-dir', description: 'workspace root (default: ./workspace)' },
+  { key: 'temp_dir', kind: 'path', env: ['G3_TEMP_DIR'], description: 'scratch files of the toolkit itself (default: the OS temp dir, $TMPDIR or /tmp)' },
   { key: 'workers', kind: 'int', env: ['G3_WORKERS'], flag: 'workers', description: 'parallel transfers (default: 8)', min: 1, max: 64 },
   { key: 'offline', kind: 'bool', env: ['G3_OFFLINE'], flag: 'offline', description: 'never use the network; missing items fail (default: off)' },
   { key: 'mirror', kind: 'string', env: ['G3_MIRROR'], description: 'Debian mirror for ${mirror} in URLs (default: from the host apt sources)' },
@@ -42,6 +47,17 @@ export const SETTINGS = [
     description: "where the image's root filesystem is assembled: tmpfs (memory of the build container), disk (the image build directory), or auto: tmpfs when the host has 4 GiB of memory available (default: auto)",
   },
   { key: 'lock_stale', kind: 'int', env: ['G3_LOCK_STALE'], description: 'seconds without heartbeat before a lock is considered stale (default: 60)', min: 1, max: 86400 },
+  {
+    key: 'registry',
+    kind: 'string',
+    env: ['G3_REGISTRY'],
+    // A bare host[:port]: a scheme or path here would end up inside image references.
+    pattern: /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/,
+    expected: 'host[:port] without a scheme or path, e.g. 127.0.0.1:5000',
+    description: 'default registry host[:port] for targets that name none (default: none)',
+  },
+  { key: 'log_level', kind: 'string', env: ['G3_LOG_LEVEL'], choices: ['error', 'warn', 'info', 'debug'], description: 'least severe event written to the run log (default: info)' },
+  { key: 'log_file', kind: 'path', env: ['G3_LOG_FILE'], description: 'run log; - or none: no run log (default: <work_dir>/logs/g3-composer.log)' },
 ] as const satisfies readonly SettingDef[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
@@ -58,4 +74,5 @@ export const DEFAULTS: Partial<Record<SettingKey, string>> = {
   lock_stale: '60',
   privileged: 'false',
   scratch: 'auto',
+  log_level: 'info',
 };

@@ -15,7 +15,7 @@ interface Case {
   aptSources?: string;
 }
 
-/** loadSettings with a temp project root (holding the .env), a temp cwd and a temp apt root. */
+/** loadSettings with a temp project root (holding the .env), a temp cwd and a temp apt root (also the /etc of config files). */
 async function load(c: Case = {}): Promise<{ s: Settings; projectRoot: string; cwd: string }> {
   const projectRoot = await tempDir();
   const cwd = await tempDir();
@@ -25,7 +25,8 @@ async function load(c: Case = {}): Promise<{ s: Settings; projectRoot: string; c
     await mkdir(path.join(aptRoot, 'etc/apt/sources.list.d'), { recursive: true });
     await writeFile(path.join(aptRoot, 'etc/apt/sources.list.d/x.sources'), c.aptSources);
   }
-  const s = await loadSettings({ projectRoot, env: c.env ?? {}, flags: c.flags ?? {}, cwd, aptRoot });
+  // The temp apt root also stands in for /etc, so no real config file is read.
+  const s = await loadSettings({ projectRoot, env: c.env ?? {}, flags: c.flags ?? {}, cwd, aptRoot, configRoots: { etc: aptRoot } });
   return { s, projectRoot, cwd };
 }
 
@@ -70,7 +71,8 @@ describe('loadSettings precedence', () => {
     const env: Record<string, string> = {};
     const projectRoot = await tempDir();
     await writeFile(path.join(projectRoot, '.env'), 'G3_WORKERS=5\n');
-    await loadSettings({ projectRoot, env, flags: {}, cwd: projectRoot, aptRoot: await tempDir() });
+    const root = await tempDir();
+    await loadSettings({ projectRoot, env, flags: {}, cwd: projectRoot, aptRoot: root, configRoots: { etc: root } });
     expect(env).toEqual({});
   });
 

@@ -30,6 +30,9 @@ have qemu-img || need+=(qemu-utils)
 have zstd || need+=(zstd)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+# Registry tests: a real registry on 127.0.0.1 (CNCF Distribution) behind htpasswd (bcrypt) auth.
+have docker-registry || need+=(docker-registry)
+have htpasswd || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${need[*]}" >&2

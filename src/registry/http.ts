@@ -1,0 +1,164 @@
+// GET requests to one repository of a registry (Distribution HTTP API v2),
+// answering its 401 challenges: Basic with the credentials, or Bearer with a
+// token fetched from the challenge's realm. Every request is bounded in time
+// and size, and no error message carries a secret.
+import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { StepError } from '../errors.js';
+import { type Challenge, parseChallenges } from './challenge.js';
+import { type Credentials, redact } from './credentials.js';
+import { isLoopback, registryBase } from './ref.js';
+
+export interface Session {
+  registry: string;
+  repository: string;
+  credentials?: Credentials;
+  /** Limit for each request, headers and body together. */
+  timeoutMs: number;
+  /** The Authorization header that worked, reused for the session's later requests. */
+  authorization?: string;
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+const MAX_REDIRECTS = 5;
+/** Token answers are small JSON documents. */
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+let agent: Dispatcher | undefined;
+function dispatcher(): Dispatcher {
+  // Honours HTTP(S)_PROXY and NO_PROXY like the package downloads; redirects are followed here, by hand.
+  agent ??= new EnvHttpProxyAgent({ connections: 4 });
+  return agent;
+}
+
+/** Close pooled registry connections so the process can exit promptly. */
+export async function closeRegistryConnections(): Promise<void> {
+  const a = agent;
+  agent = undefined;
+  await a?.close().catch(() => undefined);
+}
+
+/** A header's first value. */
+export function header(reply: Pick<Reply, 'headers'>, name: string): string | undefined {
+  const v = reply.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `registry X, repository Y: problem`, with any secret removed. */
+export function failure(s: Session, problem: string, cause?: unknown): StepError {
+  return new StepError(redact(`registry ${s.registry}, repository ${s.repository}: ${problem}`, s.credentials), { cause: cause === undefined ? undefined : redact(describe(cause), s.credentials) });
+}
+
+/** A short reason for a network error: undici puts the system error code on the error or its cause. */
+function describe(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out';
+  const code = e?.code && e.code !== 'UND_ERR_SOCKET' ? e.code : e?.cause?.code;
+  const message = e?.cause?.message ?? e?.message ?? String(err);
+  return code ? `${code}: ${message}` : message;
+}
+
+/** One GET, following redirects; Authorization is only sent to the origin it was meant for. */
+async function get(s: Session, url: string, headers: Record<string, string>, maxBytes: number): Promise<Reply> {
+  let target = new URL(url);
+  const origin = target.origin;
+  for (let hop = 0; ; hop++) {
+    const sent = target.origin === origin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    const res = await request(target, {
+      method: 'GET',
+      headers: sent,
+      dispatcher: dispatcher(),
+      headersTimeout: s.timeoutMs,
+      bodyTimeout: s.timeoutMs,
+      signal: AbortSignal.timeout(s.timeoutMs),
+    }).catch((err: unknown) => {
+      throw failure(s, `cannot reach ${target.origin} (${describe(err)})`, err);
+    });
+    const location = header(res, 'location');
+    if (res.statusCode >= 300 && res.statusCode < 400 && location) {
+      await res.body.dump().catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) throw failure(s, `more than ${MAX_REDIRECTS} redirects from ${url}`);
+      target = new URL(location, target);
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          res.body.destroy();
+          throw failure(s, `the answer from ${target.origin}${target.pathname} is larger than ${maxBytes} bytes`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (err) {
+      if (err instanceof StepError) throw err;
+      throw failure(s, `reading the answer from ${target.origin}${target.pathname} failed (${describe(err)})`, err);
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+  }
+}
+
+function basic(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+/** A bearer token from the challenge's realm, asked for with the credentials when we have them. */
+async function fetchToken(s: Session, challenge: Challenge): Promise<string> {
+  const realm = challenge.params['realm'];
+  if (!realm || !/^https?:\/\//i.test(realm)) throw failure(s, `the Bearer challenge names no usable token realm (${JSON.stringify(realm ?? '')})`);
+  const url = new URL(realm);
+  // Basic credentials in clear text may only go to this machine.
+  if (s.credentials && url.protocol === 'http:' && !isLoopback(url.host)) throw failure(s, `refusing to send credentials to the token service ${url.origin} over plain HTTP`);
+  if (challenge.params['service']) url.searchParams.set('service', challenge.params['service']);
+  url.searchParams.set('scope', challenge.params['scope'] ?? `repository:${s.repository}:pull`);
+  const reply = await get(s, url.toString(), s.credentials ? { authorization: basic(s.credentials) } : {}, MAX_TOKEN_BYTES);
+  if (reply.status === 401 || reply.status === 403) throw rejected(s, `the token service ${url.origin}${url.pathname} answered HTTP ${reply.status}`);
+  if (reply.status !== 200) throw failure(s, `the token service ${url.origin}${url.pathname} answered HTTP ${reply.status}`);
+  let doc: { token?: unknown; access_token?: unknown };
+  try {
+    doc = JSON.parse(reply.body.toString('utf8')) as typeof doc;
+  } catch {
+    throw failure(s, `the token service ${url.origin}${url.pathname} did not answer JSON`);
+  }
+  const token = typeof doc.token === 'string' && doc.token ? doc.token : doc.access_token;
+  if (typeof token !== 'string' || !token) throw failure(s, `the token service ${url.origin}${url.pathname} answered without a token`);
+  return token;
+}
+
+/** The error for credentials that were refused, or missing where the registry wants some. */
+function rejected(s: Session, what: string): StepError {
+  const problem = s.credentials
+    ? `${what}: the credentials from ${s.credentials.from} (user ${s.credentials.username}) were rejected; check the user name and password`
+    : `${what}: the registry wants credentials; set REGISTRY_USERNAME and REGISTRY_PASSWORD`;
+  return failure(s, problem);
+}
+
+/** The Authorization header that answers a 401's challenges. */
+async function answer(s: Session, reply: Reply): Promise<string> {
+  const challenges = parseChallenges(header(reply, 'www-authenticate') ?? '');
+  const bearer = challenges.find((c) => c.scheme === 'bearer');
+  if (bearer) return `Bearer ${await fetchToken(s, bearer)}`;
+  if (challenges.some((c) => c.scheme === 'basic')) {
+    if (!s.credentials) throw rejected(s, 'HTTP 401');
+    return basic(s.credentials);
+  }
+  throw failure(s, `HTTP 401 with no Basic or Bearer challenge (WWW-Authenticate: ${JSON.stringify(header(reply, 'www-authenticate') ?? '')})`);
+}
+
+/** GET `/v2/<repository>/<path>`, authenticating when challenged; the caller judges the status. */
+export async function registryGet(s: Session, path: string, accept: string[], maxBytes: number): Promise<Reply> {
+  const url = `${registryBase(s.registry)}/v2/${s.repository}/${path}`;
+  const headers = (): Record<string, string> => ({ accept: accept.join(', '), ...(s.authorization ? { authorization: s.authorization } : {}) });
+  let reply = await get(s, url, headers(), maxBytes);
+  if (reply.status !== 401) return reply;
+  s.authorization = await answer(s, reply);
+  reply = await get(s, url, headers(), maxBytes);
+  if (reply.status === 401) throw rejected(s, 'HTTP 401 after authenticating');
+  return reply;
+}

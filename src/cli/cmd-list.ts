@@ -1,10 +1,57 @@
-// `list`: the targets with their template, provider id and image tags.
+// `list`: the targets of the catalogue with their template, provider id and
+// image tags. A target whose template does not load is listed with its error,
+// so one broken target does not hide the others.
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Target } from '../catalogue/types.js';
+import { openCatalogue } from '../commands/cache.js';
 import type { Settings } from '../config/load.js';
-import { UserError } from '../errors.js';
+import { ExitCode } from '../errors.js';
+import { lockPathFor } from '../lock/file.js';
 import type { Emit } from '../log/events.js';
+import { imageName } from '../pipeline/image-name.js';
+import { loadTargetTemplate } from '../template/target.js';
 import type { Output } from './output.js';
 
-/** Print the targets (text or JSON) and return the exit code. */
-export async function runList(_settings: Settings, _out: Output, _emit: Emit): Promise<number> {
-  throw new UserError('list is being built');
+export interface ListedTarget {
+  name: string;
+  description?: string;
+  /** The template file as the catalogue names it; undefined for artifact-only targets. */
+  template?: string;
+  providerId?: string;
+  image?: { registry?: string; repository: string; tags: string[]; refs: string[] };
+  artifacts: number;
+  locked: boolean;
+  /** Why the template or image name could not be worked out. */
+  error?: string;
+}
+
+async function describeTarget(settings: Settings, catalogueFile: string, t: Target): Promise<ListedTarget> {
+  const locked = await access(lockPathFor(catalogueFile, t.name)).then(() => true, () => false);
+  const base: ListedTarget = { name: t.name, description: t.description, artifacts: t.artifacts.length, locked };
+  if (t.extra.template === undefined) return base;
+  base.template = String(t.extra.template);
+  try {
+    const tt = await loadTargetTemplate({ catalogueFile, target: t, projectRoot: settings.projectRoot, vars: { mirror: settings.mirror, security_mirror: settings.securityMirror } });
+    const name = imageName({ target: t, template: tt.merged, env: {}, registry: settings.registry });
+    return { ...base, providerId: tt.providerId, image: { registry: name.registry, repository: name.repository, tags: name.tags, refs: name.refs } };
+  } catch (err) {
+    return { ...base, error: (err as Error).message.split('\n')[0] };
+  }
+}
+
+/** Print the targets (text or JSON); exit 1 when a target's template does not load. */
+export async function runList(settings: Settings, out: Output, emit: Emit): Promise<number> {
+  const cat = await openCatalogue(settings, emit);
+  const targets: ListedTarget[] = [];
+  for (const t of cat.targets.values()) targets.push(await describeTarget(settings, cat.file, t));
+  const broken = targets.filter((t) => t.error).length;
+  if (out.mode === 'json') out.result(JSON.stringify({ command: 'list', catalogue: cat.file, targets }, null, 2));
+  else {
+    const rows = [['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'], ...targets.map((t) => [t.name, t.template ?? '-', t.providerId ?? (t.error ? 'error' : '-'), t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`])];
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+    for (const r of rows) out.result(r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ').trimEnd());
+    out.note(`${targets.length} target(s) in ${path.relative(process.cwd(), cat.file) || cat.file}${broken ? `; ${broken} with a template that does not load` : ''}`);
+  }
+  return broken ? ExitCode.failure : ExitCode.ok;
 }

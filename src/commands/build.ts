@@ -97,7 +97,6 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const s = o.settings;
   const providerId = p.t.plan.providerId;
   const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
-  const extra = p.t.target.extra;
   const fallback = await fallbackSources(p.t.plan.repos, s.g3Cache, providerId);
   // One time for the whole build: the composer image's created label, file times in the image, the SBOM.
   const sourceDate = await buildSourceDate(s.projectRoot, o.env);
@@ -113,8 +112,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     aptSources: fallback.lines,
     network: fallback.network,
     created: new Date(sourceDate.epoch * 1000),
-    repository: typeof extra.image === 'string' ? extra.image : undefined,
-    tags: Array.isArray(extra.tags) ? extra.tags.map(String) : undefined,
+    dockerfile: o.env.DOCKERFILE_PATH || undefined,
     env: o.env,
     emit: o.emit,
   });

@@ -24,9 +24,8 @@ export interface ComposerImageOptions {
   network?: 'host';
   /** The build's SOURCE_DATE_EPOCH (see source-date.ts), for the created label; default now. */
   created?: Date;
-  /** Repository and tags from the target (`image:` and `tags:` keys), else g3-composer/<target>:latest. */
-  repository?: string;
-  tags?: string[];
+  /** The Dockerfile relative to the context (Docker Hub's DOCKERFILE_PATH); default `Dockerfile`. */
+  dockerfile?: string;
   env: Record<string, string | undefined>;
   emit: Emit;
 }
@@ -37,10 +36,12 @@ export interface ComposerImage {
   labels: Record<string, string>;
 }
 
-/** The image references for a target. */
-export function composerRefs(target: string, repository?: string, tags?: string[]): string[] {
-  const repo = repository ?? `g3-composer/${target}`;
-  return (tags && tags.length > 0 ? tags : ['latest']).map((t) => `${repo}:${t}`);
+/**
+ * The composer image's reference: a tool image of this machine, never pushed.
+ * The target's `image:`/`tags:` name the image that carries the disk image (src/pipeline/).
+ */
+export function composerRefs(target: string): string[] {
+  return [`g3-composer/composer:${target.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`];
 }
 
 /** OCI labels: created, revision (SOURCE_COMMIT or git), version (toolkit), source. */
@@ -68,17 +69,30 @@ export function sourceDate(value: string | undefined): Date | undefined {
   return d;
 }
 
+/** The Dockerfile in the build context: `name` (relative, inside the context) or `Dockerfile`. */
+export function contextDockerfile(context: string, name?: string): string {
+  if (!name) return path.join(context, 'Dockerfile');
+  const file = path.resolve(context, name);
+  const rel = path.relative(context, file);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || name.includes('\0')) {
+    throw new UserError(`the Dockerfile ${JSON.stringify(name)} (DOCKERFILE_PATH) is outside the build context ${context}`, 'Give a path relative to the build context, e.g. Dockerfile or variants/Dockerfile.small.');
+  }
+  return file;
+}
+
 /** Build the composer image with BuildKit; Docker's own cache makes an unchanged rebuild quick. */
 export async function buildComposerImage(o: ComposerImageOptions): Promise<ComposerImage> {
-  const dockerfile = path.join(o.context, 'Dockerfile');
+  const dockerfile = contextDockerfile(o.context, o.dockerfile);
   if (!(await stat(dockerfile).then((st) => st.isFile(), () => false))) {
+    if (o.dockerfile) throw new UserError(`the Dockerfile ${o.dockerfile} (DOCKERFILE_PATH) is not a file in the build context ${o.context}`, 'DOCKERFILE_PATH is relative to the build context, the target catalogue\'s directory.');
     throw new UserError(`no Dockerfile in the build context ${o.context} (the target catalogue's directory)`, `Copy docker/Dockerfile and docker/.dockerignore from g3-composer into ${o.context}, or keep the catalogue in docker/.`);
   }
-  const refs = composerRefs(o.target, o.repository, o.tags);
+  const refs = composerRefs(o.target);
   const labels = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };
   o.emit({ type: 'info', message: `building the composer image ${refs[0]} (tools from .g3-cache)` });
   const { imageId } = await o.docker.build({
     context: o.context,
+    ...(o.dockerfile ? { dockerfile } : {}),
     tags: refs,
     buildArgs: { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') },
     labels,

@@ -1,6 +1,10 @@
 // Docker Hub-style hooks: `hooks/<name> [<branch>] [<target>] [options]`.
-// Under an autobuild they get no arguments and read DOCKER_TAG (the target)
-// and SOURCE_BRANCH from the environment.
+// Under an autobuild they get no arguments and read the environment Docker Hub
+// sets: DOCKER_TAG (the target), SOURCE_BRANCH, SOURCE_COMMIT and COMMIT_MSG
+// (recorded in labels and the report), DOCKER_REPO and IMAGE_NAME (where the
+// image goes), DOCKERFILE_PATH (the composer Dockerfile in the build context).
+// Arguments win over the environment: a positional target over DOCKER_TAG, a
+// branch over SOURCE_BRANCH, --repo over DOCKER_REPO.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GLOBAL_OPTIONS, COMMAND_OPTIONS } from '../cli/args.js';
@@ -34,7 +38,9 @@ export async function runHook(input: HookInput): Promise<number> {
   const branch = branchArg ?? input.env.SOURCE_BRANCH;
   const stderr = process.stderr;
   if (input.options.includes('--help') || input.options.includes('-h')) {
-    process.stdout.write(`Usage: ${prog} [<branch>] [<target>] [options]\n\nWith no target argument the target is DOCKER_TAG, and the branch SOURCE_BRANCH,\nas Docker Hub autobuilds call hooks. Options are those of ./builder.ts <target> ${input.hook === 'cache' ? 'cache' : input.hook}.\n`);
+    process.stdout.write(
+      `Usage: ${prog} [<branch>] [<target>] [options]\n\nAs Docker Hub autobuilds call hooks: with no arguments the target is DOCKER_TAG and the branch\nSOURCE_BRANCH; DOCKER_REPO (or IMAGE_NAME) names the repository, DOCKERFILE_PATH the composer\nDockerfile, SOURCE_COMMIT and COMMIT_MSG go into labels and the report. Arguments win over the\nenvironment (--repo over DOCKER_REPO). Options are those of ./builder.ts <target> ${input.hook}.\n\nExamples:\n  DOCKER_TAG=latest ${prog}\n  ${prog} main latest --verbose\n`,
+    );
     return ExitCode.ok;
   }
   const command = input.hook;
@@ -51,7 +57,8 @@ export async function runHook(input: HookInput): Promise<number> {
     return ExitCode.usage;
   }
   if (input.options.includes('--verbose') || input.options.includes('-v')) stderr.write(`${prog}: target ${target}${branch ? `, branch ${branch}` : ''}\n`);
-  return main([target, command, ...input.options], { env: input.env, cwd: process.cwd(), projectRoot, prog, stdout: process.stdout, stderr: process.stderr });
+  const env = branch ? { ...input.env, SOURCE_BRANCH: branch } : input.env;
+  return main([target, command, ...input.options], { env, cwd: process.cwd(), projectRoot, prog, stdout: process.stdout, stderr: process.stderr });
 }
 
 /** Split raw hook arguments into positionals and pass-through options. */

@@ -135,7 +135,7 @@ describe('bad input is refused with exit 2 and creates nothing', () => {
 
 describe('hooks and the shim', () => {
   it('hooks/cache takes the target from DOCKER_TAG with no arguments, as an autobuild calls it', async () => {
-    const env = { ...p.env, DOCKER_TAG: 'latest', SOURCE_BRANCH: 'main', SOURCE_COMMIT: 'abc', DOCKER_REPO: 'index.docker.io/me/img', IMAGE_NAME: 'me/img:latest' };
+    const env = { ...p.env, DOCKER_TAG: 'latest', SOURCE_BRANCH: 'main', SOURCE_COMMIT: 'abc', DOCKER_REPO: '127.0.0.1:5000/me/img', IMAGE_NAME: '127.0.0.1:5000/me/img:latest', DOCKERFILE_PATH: 'Dockerfile', COMMIT_MSG: 'a commit' };
     const r = await runScript(path.join(ROOT, 'hooks/cache'), [], env);
     expect(r.code).toBe(0);
     expect(await finalFiles(p.local)).toHaveLength(3);
@@ -147,10 +147,16 @@ describe('hooks and the shim', () => {
     expect(JSON.parse(r.stdout).downloads).toBe(3);
   });
 
-  it.each(['pre_build', 'push', 'post_push'])('hooks/%s says it is not available yet and exits 2', async (hook) => {
+  it.each(['build', 'push', 'post_push'])('hooks/%s refuses a target without a template (no image to make) with exit 2, naming it', async (hook) => {
     const r = await runScript(path.join(ROOT, 'hooks', hook), [], { ...p.env, DOCKER_TAG: 'latest' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/not available yet: .* \(issue #\d\)/);
+    expect(r.stderr).toContain('target latest has no template');
+  });
+
+  it('a hook with no target argument and no DOCKER_TAG exits 2 saying so', async () => {
+    const r = await runScript(path.join(ROOT, 'hooks', 'pre_build'), [], p.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no target: pass one (hooks/pre_build <branch> <target>) or set DOCKER_TAG');
   });
 
   it('builder.sh behaves as builder.ts, from another directory', async () => {

@@ -1,0 +1,88 @@
+// The inputs digest: one SHA256 over everything that decides what a build
+// produces. pre_build compares it with the label of the last image built or
+// pushed; equal digests mean a build would make the same image again.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { contextDockerfile } from '../compose/composer-image.js';
+import { UserError } from '../errors.js';
+import type { ImageTemplate } from '../template/types.js';
+
+/** The label that carries the digest on every image `build` makes. */
+export const INPUTS_LABEL = 'org.g3-composer.inputs-digest';
+
+/** One input and its SHA256, listed in reports so a changed digest can be explained. */
+export interface InputPart {
+  name: string;
+  sha256: string;
+}
+
+export interface Inputs {
+  /** `sha256:<hex>` over every part, in order. */
+  digest: string;
+  parts: InputPart[];
+}
+
+export interface InputsSource {
+  lockFile: string;
+  /** The template merged over its default, after variable substitution (what the build reads). */
+  template: ImageTemplate;
+  templateFile: string;
+  /** The build context (docker/): its Dockerfile and .dockerignore reach the composer image. */
+  context: string;
+  /** DOCKERFILE_PATH: the composer Dockerfile relative to the context (default Dockerfile). */
+  dockerfile?: string;
+  /** Build arguments given explicitly (SOURCE_DATE_EPOCH when set in the environment). */
+  buildArgs: Record<string, string>;
+  toolkitVersion: string;
+}
+
+const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** JSON with sorted keys, so equal templates hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+async function fileSha(file: string, what: string, optional = false): Promise<string | undefined> {
+  try {
+    return sha(await readFile(file));
+  } catch (err) {
+    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserError(`cannot read ${what} ${file}: ${(err as Error).message}`, 'Run `<builder> <target> lock` first when the lock is missing.');
+  }
+}
+
+/** Work out the inputs digest and its parts. */
+export async function inputsDigest(src: InputsSource): Promise<Inputs> {
+  const parts: InputPart[] = [];
+  const add = (name: string, hex: string | undefined) => {
+    if (hex !== undefined) parts.push({ name, sha256: hex });
+  };
+  add('lock', await fileSha(src.lockFile, 'the lock file'));
+  add('template', sha(canonicalJson(src.template)));
+  // Files the template copies into the image, by content (a changed motd rebuilds).
+  const dir = path.dirname(src.templateFile);
+  for (const [i, f] of (src.template.systemConfig?.additionalFiles ?? []).entries()) {
+    if (f.local) add(`additionalFiles[${i}] ${f.local}`, await fileSha(path.resolve(dir, f.local), `systemConfig.additionalFiles[${i}].local`));
+  }
+  add('Dockerfile', await fileSha(contextDockerfile(src.context, src.dockerfile), 'the Dockerfile'));
+  add('.dockerignore', await fileSha(path.join(src.context, '.dockerignore'), '.dockerignore', true));
+  add('build arguments', sha(canonicalJson(src.buildArgs)));
+  add('toolkit version', sha(src.toolkitVersion));
+  const digest = createHash('sha256');
+  for (const p of parts) digest.update(`${p.name}\0${p.sha256}\n`);
+  return { digest: `sha256:${digest.digest('hex')}`, parts };
+}
+
+/** The build arguments that reach the image and come from the user: SOURCE_DATE_EPOCH only when it is set. */
+export function explicitBuildArgs(env: Record<string, string | undefined>): Record<string, string> {
+  const epoch = env.SOURCE_DATE_EPOCH?.trim();
+  return epoch ? { SOURCE_DATE_EPOCH: epoch } : {};
+}

@@ -1,0 +1,87 @@
+// What one pipeline step leaves for the next: pre_build's decision, build's
+// record, push's result. Docker Hub runs each hook as its own process, so they
+// meet on disk: `<work_dir>/.g3-pipeline/<target>/<step>.json`, written atomically.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../cache/atomic.js';
+import { UserError } from '../errors.js';
+import type { InputPart } from './inputs.js';
+
+/** pre_build's answer. */
+export interface Decision {
+  target: string;
+  inputsDigest: string;
+  parts: InputPart[];
+  /** changed or forced: build; unchanged or prohibited: skip. */
+  outcome: 'changed' | 'unchanged' | 'forced' | 'prohibited';
+  /** Whether build, push and post_push should run. */
+  build: boolean;
+  reason: string;
+  /** The image whose label was compared, when one was found. */
+  last?: { where: 'local' | 'registry'; ref: string; inputsDigest?: string; digest?: string };
+  at: string;
+}
+
+/** What build made: the report's source. */
+export interface BuildRecord {
+  target: string;
+  providerId: string;
+  inputsDigest: string;
+  parts: InputPart[];
+  image: { id: string; refs: string[]; labels: Record<string, string> };
+  /** Files of the disk image build (artifacts, SBOM, manifest). */
+  buildDir: string;
+  stem: string;
+  manifest: string;
+  timings: Record<string, number>;
+  cache: { items: number; local: number; shared: number; downloads: number; bytesDownloaded: number };
+  snapshots: { chroot: string; installed: string };
+  source: { branch?: string; commit?: string; message?: string };
+  seconds: number;
+  at: string;
+}
+
+/** What push sent. */
+export interface PushRecord {
+  target: string;
+  inputsDigest: string;
+  imageId: string;
+  pushed: { ref: string; digest: string }[];
+  at: string;
+}
+
+type Step = 'pre_build' | 'build' | 'push';
+type RecordOf<S extends Step> = S extends 'pre_build' ? Decision : S extends 'build' ? BuildRecord : PushRecord;
+
+/** The state directory of a target; its name is escaped so any target name is one safe path element. */
+export function stateDir(workDir: string, target: string): string {
+  const safe = encodeURIComponent(target).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
+  if (safe === '') throw new UserError('an empty target name has no state directory');
+  return path.join(workDir, '.g3-pipeline', safe);
+}
+
+/** Read a step's record, or undefined when there is none (or it is unreadable, which is reported). */
+export async function readState<S extends Step>(workDir: string, target: string, step: S, warn?: (m: string) => void): Promise<RecordOf<S> | undefined> {
+  const file = path.join(stateDir(workDir, target), `${step}.json`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as RecordOf<S>;
+  } catch (err) {
+    warn?.(`ignoring ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Write a step's record atomically (readers see the old or the new one, whole). */
+export async function writeState<S extends Step>(workDir: string, target: string, step: S, value: RecordOf<S>): Promise<string> {
+  const dir = stateDir(workDir, target);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${step}.json`);
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, false);
+  return file;
+}

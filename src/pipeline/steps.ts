@@ -1,0 +1,181 @@
+// The pipeline's steps as Docker Hub hooks call them: pre_build decides,
+// build makes the disk image and the image that carries it, push sends it,
+// post_push reports. Each later step skips when pre_build found no change.
+import path from 'node:path';
+import { findTarget } from '../catalogue/load.js';
+import { type BuildResult, build } from '../commands/build.js';
+import { cache, openCatalogue } from '../commands/cache.js';
+import { imageStem } from '../compose/finalize-plan.js';
+import { ociLabels } from '../compose/composer-image.js';
+import { toolkitVersion } from '../compose/manifest.js';
+import type { Settings } from '../config/load.js';
+import { detectClient, ensureDaemon } from '../docker/client.js';
+import { Docker } from '../docker/docker.js';
+import type { Env } from '../env.js';
+import { StepError, UserError } from '../errors.js';
+import type { Emit } from '../log/events.js';
+import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { remoteImage } from '../registry/client.js';
+import { credentialsFromEnv } from '../registry/credentials.js';
+import { parseRef } from '../registry/ref.js';
+import { buildCarrier, type Carrier } from './carrier.js';
+import { type ImageName, imageName } from './image-name.js';
+import { explicitBuildArgs, INPUTS_LABEL, type Inputs, inputsDigest } from './inputs.js';
+import { type BuildRecord, type Decision, readState, writeState } from './state.js';
+
+export interface StepContext {
+  settings: Settings;
+  target: string;
+  env: Env;
+  /** `--repo`: wins over DOCKER_REPO. */
+  repo?: string;
+  emit: Emit;
+}
+
+/** The environment's yes: 1, true, yes, on. */
+export function envFlag(value: string | undefined): boolean {
+  return /^(1|true|yes|on)$/i.test(value?.trim() ?? '');
+}
+
+interface Opened {
+  t: OpenTarget;
+  name: ImageName;
+}
+
+/** The target's template and image name. */
+export async function open(ctx: StepContext): Promise<Opened> {
+  const cat = await openCatalogue(ctx.settings, ctx.emit);
+  const target = findTarget(cat, ctx.target);
+  if (!isTemplateTarget(target)) throw new UserError(`target ${ctx.target} has no template: there is no image to build, push or report`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
+  const t = await openTemplateTarget(ctx.settings, ctx.target, ctx.emit, cat);
+  return { t, name: imageName({ target, template: t.template, repo: ctx.repo, env: ctx.env, registry: ctx.settings.registry }) };
+}
+
+/** The inputs digest of what a build would read now. */
+export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs> {
+  return inputsDigest({
+    lockFile: t.lockFile,
+    template: t.template,
+    templateFile: t.templateFile,
+    context: path.dirname(t.catalogueFile),
+    dockerfile: ctx.env.DOCKERFILE_PATH || undefined,
+    buildArgs: explicitBuildArgs(ctx.env),
+    toolkitVersion: await toolkitVersion(ctx.settings.projectRoot),
+  });
+}
+
+/** A Docker client that answers. */
+export async function docker(ctx: StepContext): Promise<Docker> {
+  const client = await detectClient({ configured: ctx.settings.dockerClient, path: ctx.env.PATH });
+  await ensureDaemon(client);
+  return new Docker(client);
+}
+
+/** The last image with this name: the local daemon's, else the registry's. */
+async function lastImage(ctx: StepContext, d: Docker, name: ImageName): Promise<Decision['last']> {
+  const ref = name.refs[0] as string;
+  const local = await d.imageInspect(ref);
+  if (local) return { where: 'local', ref, inputsDigest: local.labels[INPUTS_LABEL] };
+  if (name.registry === undefined) return undefined;
+  try {
+    const remote = await remoteImage(parseRef(ref), { credentials: credentialsFromEnv(ctx.env), timeoutMs: ctx.settings.httpTimeoutMs });
+    if (remote) return { where: 'registry', ref, inputsDigest: remote.labels[INPUTS_LABEL], digest: remote.digest };
+  } catch (err) {
+    ctx.emit({ type: 'warning', message: `cannot read ${ref} from its registry (${(err as Error).message}); deciding without it` });
+  }
+  return undefined;
+}
+
+/** pre_build: refresh the caches (locking first when needed), then compare the inputs digest with the last image's label. */
+export async function preBuild(ctx: StepContext): Promise<Decision> {
+  const refreshed = await cache({ settings: ctx.settings, target: ctx.target, check: false, verify: false, emit: ctx.emit });
+  if (refreshed.mode === 'refresh' && !refreshed.report.ok) throw new StepError(`the caches of ${ctx.target} are incomplete; verified files were kept`);
+  const { t, name } = await open(ctx);
+  const inputs = await inputsOf(ctx, t);
+  const at = new Date().toISOString();
+  const base = { target: ctx.target, inputsDigest: inputs.digest, parts: inputs.parts, at };
+  let decision: Decision;
+  if (envFlag(ctx.env.PROHIBIT_BUILDING)) decision = { ...base, outcome: 'prohibited', build: false, reason: 'PROHIBIT_BUILDING is set: never building' };
+  else {
+    const last = await lastImage(ctx, await docker(ctx), name);
+    const same = last?.inputsDigest === inputs.digest;
+    if (envFlag(ctx.env.FORCE_BUILDING)) decision = { ...base, outcome: 'forced', build: true, reason: `FORCE_BUILDING is set: building${same ? ` although ${last?.ref} (${last?.where}) has the same inputs` : ''}`, last };
+    else if (same) decision = { ...base, outcome: 'unchanged', build: false, reason: `unchanged: the ${last?.where === 'local' ? 'local image' : 'image in the registry'} ${last?.ref} was built from the same inputs (${inputs.digest.slice(0, 19)}…)`, last };
+    else if (last) decision = { ...base, outcome: 'changed', build: true, reason: `changed: ${last.ref} (${last.where}) ${last.inputsDigest ? `was built from other inputs (${last.inputsDigest.slice(0, 19)}…)` : 'has no inputs label'}${await changedParts(ctx, inputs)}`, last };
+    else decision = { ...base, outcome: 'changed', build: true, reason: `no image ${name.refs[0]} yet (neither in the local daemon${name.registry ? ' nor in its registry' : ''})` };
+  }
+  await writeState(ctx.settings.workDir, ctx.target, 'pre_build', decision);
+  return decision;
+}
+
+/** Which inputs differ from the last build's, when its record is here. */
+async function changedParts(ctx: StepContext, now: Inputs): Promise<string> {
+  const before = await readState(ctx.settings.workDir, ctx.target, 'build');
+  if (!before) return '';
+  const old = new Map(before.parts.map((p) => [p.name, p.sha256]));
+  const names = now.parts.filter((p) => old.get(p.name) !== p.sha256).map((p) => p.name);
+  for (const p of before.parts) if (!now.parts.some((n) => n.name === p.name)) names.push(p.name);
+  return names.length ? `; changed since the last build here: ${names.join(', ')}` : '';
+}
+
+/** Why a step after pre_build should not run, or undefined when it should. */
+export async function skipReason(ctx: StepContext, step: 'build' | 'push' | 'post_push', inputs: Inputs): Promise<string | undefined> {
+  if (envFlag(ctx.env.PROHIBIT_BUILDING)) return `PROHIBIT_BUILDING is set: no ${step}`;
+  if (envFlag(ctx.env.FORCE_BUILDING)) return undefined;
+  const d = await readState(ctx.settings.workDir, ctx.target, 'pre_build', (m) => ctx.emit({ type: 'warning', message: m }));
+  if (d && d.outcome === 'unchanged' && d.inputsDigest === inputs.digest) return `pre_build found ${d.last?.ref} up to date at ${d.at}: ${d.reason}; FORCE_BUILDING=1 ${step === 'build' ? 'builds' : 'runs it'} anyway`;
+  return undefined;
+}
+
+export type Skipped = { skipped: string };
+
+export interface Built {
+  build: BuildResult;
+  carrier: Carrier;
+  record: BuildRecord;
+}
+
+/** build: skip when pre_build found no change; else build the disk image and the image that carries it. */
+export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
+  const first = await open(ctx);
+  const before = await inputsOf(ctx, first.t).catch(() => undefined);
+  const skip = before && (await skipReason(ctx, 'build', before));
+  if (skip) return { skipped: skip };
+  const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit });
+  // The lock may have been written by this build: take the inputs as built.
+  const { t, name } = await open(ctx);
+  const inputs = await inputsOf(ctx, t);
+  const c = result.compose;
+  const version = await toolkitVersion(ctx.settings.projectRoot);
+  const oci = await ociLabels(ctx.settings.projectRoot, ctx.env, new Date(c.sourceDateEpoch * 1000));
+  const labels: Record<string, string> = {
+    ...oci,
+    'org.opencontainers.image.title': t.template.image?.name ?? ctx.target,
+    'org.opencontainers.image.version': String(t.template.image?.version ?? '0'),
+    [INPUTS_LABEL]: inputs.digest,
+    'org.g3-composer.target': ctx.target,
+    'org.g3-composer.provider-id': result.providerId,
+    'org.g3-composer.toolkit-version': version,
+    ...(ctx.env.SOURCE_BRANCH ? { 'org.g3-composer.source-branch': ctx.env.SOURCE_BRANCH } : {}),
+  };
+  const carrier = await buildCarrier({ docker: await docker(ctx), compose: c, refs: name.refs, labels, emit: ctx.emit });
+  const r = result.cache;
+  const record: BuildRecord = {
+    target: ctx.target,
+    providerId: result.providerId,
+    inputsDigest: inputs.digest,
+    parts: inputs.parts,
+    image: { id: carrier.imageId, refs: carrier.refs, labels },
+    buildDir: c.buildDir,
+    stem: imageStem(t.template),
+    manifest: c.manifest,
+    timings: { ...c.timings, total: result.seconds },
+    cache: { items: r.items, local: r.hits.local, shared: r.hits.shared, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded },
+    snapshots: { chroot: c.snapshot, installed: c.installed },
+    source: { branch: ctx.env.SOURCE_BRANCH || undefined, commit: ctx.env.SOURCE_COMMIT || undefined, message: ctx.env.COMMIT_MSG?.split('\n')[0] || undefined },
+    seconds: result.seconds,
+    at: new Date().toISOString(),
+  };
+  await writeState(ctx.settings.workDir, ctx.target, 'build', record);
+  return { build: result, carrier, record };
+}

@@ -1,0 +1,175 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Target } from '../../src/catalogue/types.js';
+import type { Settings } from '../../src/config/load.js';
+import { UserError } from '../../src/errors.js';
+import { imageName } from '../../src/pipeline/image-name.js';
+import { canonicalJson, explicitBuildArgs, type InputsSource, inputsDigest } from '../../src/pipeline/inputs.js';
+import { type Decision, readState, stateDir, writeState } from '../../src/pipeline/state.js';
+import { envFlag, skipReason, type StepContext } from '../../src/pipeline/steps.js';
+import type { ImageTemplate } from '../../src/template/types.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-pipeline-');
+
+const target = (name: string, extra: Record<string, unknown> = {}): Target => ({ name, artifacts: [], extra });
+const template = { image: { name: 'g3-minimal', version: '1.0.0' } } as unknown as ImageTemplate;
+
+describe('imageName', () => {
+  it.each([
+    { what: 'defaults: g3-composer/<image.name>, tagged with the target, no registry', t: target('latest'), env: {}, want: { registry: undefined, refs: ['g3-composer/g3-minimal:latest'], from: 'default' } },
+    { what: "the target's image, registry and tags", t: target('latest', { image: 'team/os', registry: '127.0.0.1:5000', tags: ['1.0', 'stable'] }), env: {}, want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/team/os:1.0', '127.0.0.1:5000/team/os:stable'], from: 'targets.latest.image' } },
+    { what: 'DOCKER_REPO wins over the target', t: target('latest', { image: 'team/os' }), env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' }, want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:latest'], from: 'DOCKER_REPO' } },
+    { what: '--repo wins over DOCKER_REPO', t: target('latest'), repo: 'localhost:7000/mine/os', env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' }, want: { registry: 'localhost:7000', refs: ['localhost:7000/mine/os:latest'], from: '--repo' } },
+    { what: "IMAGE_NAME's repository and tag when DOCKER_REPO is unset", t: target('latest', { tags: ['x'] }), env: { IMAGE_NAME: '127.0.0.1:6000/hub/os:edge' }, want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:edge', '127.0.0.1:6000/hub/os:x'], from: 'IMAGE_NAME' } },
+    { what: 'the registry setting for a repository without a host', t: target('latest'), setting: '127.0.0.1:5000', env: {}, want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/g3-composer/g3-minimal:latest'], from: 'default' } },
+    { what: "a repository's own host wins over the registry setting", t: target('latest', { image: '127.0.0.1:9000/a/b' }), setting: '127.0.0.1:5000', env: {}, want: { registry: '127.0.0.1:9000', refs: ['127.0.0.1:9000/a/b:latest'], from: 'targets.latest.image' } },
+  ])('$what', ({ t, env, repo, setting, want }) => {
+    expect(imageName({ target: t, template, env, repo, registry: setting })).toMatchObject(want);
+  });
+
+  it.each([
+    { what: 'an uppercase repository', t: target('latest', { image: 'Team/OS' }), message: 'uppercase' },
+    { what: 'a repository with a tag', t: target('latest', { image: 'team/os:1' }), message: 'names a tag or digest; give the repository only' },
+    { what: 'a bad tag', t: target('latest', { tags: ['-bad'] }), message: 'the tag "-bad"' },
+    { what: 'tags that are not strings', t: target('latest', { tags: [{ a: 1 }] }), message: 'targets.latest.tags must be a tag or a list of tags' },
+    { what: 'a registry that is not a host', t: target('latest', { registry: 'not a host' }), message: 'invalid image reference' },
+  ])('refuses $what with a UserError', ({ t, message }) => {
+    expect(() => imageName({ target: t, template, env: {} })).toThrow(UserError);
+    expect(() => imageName({ target: t, template, env: {} })).toThrow(message);
+  });
+});
+
+describe('inputsDigest', () => {
+  async function project() {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'templates', 'files'), { recursive: true });
+    await writeFile(path.join(dir, 'latest.lock.json'), '{"lock":1}');
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM base\n');
+    await writeFile(path.join(dir, 'Dockerfile.small'), 'FROM small\n');
+    await writeFile(path.join(dir, '.dockerignore'), '*\n');
+    await writeFile(path.join(dir, 'templates', 'files', 'motd'), 'hello\n');
+    const src: InputsSource = {
+      lockFile: path.join(dir, 'latest.lock.json'),
+      template: { image: { name: 'a', version: '1' }, systemConfig: { name: 's', additionalFiles: [{ local: 'files/motd', final: '/etc/motd' }] } } as unknown as ImageTemplate,
+      templateFile: path.join(dir, 'templates', 'a.yml'),
+      context: dir,
+      buildArgs: {},
+      toolkitVersion: '0.1.0',
+    };
+    return { dir, src };
+  }
+
+  it('is stable: the same inputs give the same digest, whatever the key order of the template', async () => {
+    const { src } = await project();
+    const a = await inputsDigest(src);
+    const reordered = { ...src, template: JSON.parse(JSON.stringify({ systemConfig: src.template.systemConfig, image: { version: '1', name: 'a' } })) as ImageTemplate };
+    expect((await inputsDigest(reordered)).digest).toBe(a.digest);
+    expect(a.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(a.parts.map((p) => p.name)).toEqual(['lock', 'template', 'additionalFiles[0] files/motd', 'Dockerfile', '.dockerignore', 'build arguments', 'toolkit version']);
+  });
+
+  it.each([
+    { part: 'lock', change: async (dir: string, src: InputsSource) => {
+        await writeFile(path.join(dir, 'latest.lock.json'), '{"lock":2}');
+        return src;
+      },
+    },
+    { part: 'template', change: async (_dir: string, src: InputsSource) => ({ ...src, template: { ...src.template, image: { name: 'a', version: '2' } } as ImageTemplate }) },
+    { part: 'additionalFiles[0] files/motd', change: async (dir: string, src: InputsSource) => {
+        await writeFile(path.join(dir, 'templates', 'files', 'motd'), 'changed\n');
+        return src;
+      },
+    },
+    { part: 'Dockerfile', change: async (_dir: string, src: InputsSource) => ({ ...src, dockerfile: 'Dockerfile.small' }) },
+    { part: '.dockerignore', change: async (dir: string, src: InputsSource) => {
+        await writeFile(path.join(dir, '.dockerignore'), '*\n!x\n');
+        return src;
+      },
+    },
+    { part: 'build arguments', change: async (_dir: string, src: InputsSource) => ({ ...src, buildArgs: { SOURCE_DATE_EPOCH: '1' } }) },
+    { part: 'toolkit version', change: async (_dir: string, src: InputsSource) => ({ ...src, toolkitVersion: '0.2.0' }) },
+  ])('changes when the $part changes, and only that part', async ({ part, change }) => {
+    const { dir, src } = await project();
+    const before = await inputsDigest(src);
+    const after = await inputsDigest(await change(dir, src));
+    expect(after.digest).not.toBe(before.digest);
+    const changed = after.parts.filter((p) => before.parts.find((b) => b.name === p.name)?.sha256 !== p.sha256).map((p) => p.name);
+    expect(changed).toEqual([part]);
+  });
+
+  it('refuses a missing lock and a Dockerfile outside the context with a UserError', async () => {
+    const { dir, src } = await project();
+    await expect(inputsDigest({ ...src, lockFile: path.join(dir, 'none.lock.json') })).rejects.toThrow('cannot read the lock file');
+    await expect(inputsDigest({ ...src, dockerfile: '../Dockerfile' })).rejects.toThrow('is outside the build context');
+  });
+
+  it('takes SOURCE_DATE_EPOCH as a build argument only when it is set', () => {
+    expect(explicitBuildArgs({})).toEqual({});
+    expect(explicitBuildArgs({ SOURCE_DATE_EPOCH: ' ' })).toEqual({});
+    expect(explicitBuildArgs({ SOURCE_DATE_EPOCH: '1700000000' })).toEqual({ SOURCE_DATE_EPOCH: '1700000000' });
+  });
+
+  it('canonicalJson sorts keys at every level and drops undefined values', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: undefined, x: 0 }], c: null } })).toBe('{"a":{"c":null,"d":[2,{"x":0,"z":1}]},"b":1}');
+  });
+});
+
+describe('pipeline state', () => {
+  it.each([
+    ['latest', 'latest'],
+    ['../../etc', '%2E%2E%2F..%2Fetc'],
+    ['a/b', 'a%2Fb'],
+    ['.hidden', '%2Ehidden'],
+  ])('keeps target %j inside the state directory as %j', (name, element) => {
+    expect(stateDir('/w', name)).toBe(path.join('/w', '.g3-pipeline', element));
+  });
+
+  it('reads back what it wrote, and treats a damaged record as none, with a warning', async () => {
+    const dir = await tempDir();
+    const d: Decision = { target: 't', inputsDigest: 'sha256:1', parts: [], outcome: 'unchanged', build: false, reason: 'r', at: 'now' };
+    await writeState(dir, 't', 'pre_build', d);
+    expect(await readState(dir, 't', 'pre_build')).toEqual(d);
+    await writeFile(path.join(stateDir(dir, 't'), 'pre_build.json'), '{broken');
+    const warnings: string[] = [];
+    expect(await readState(dir, 't', 'pre_build', (m) => warnings.push(m))).toBeUndefined();
+    expect(warnings[0]).toContain('pre_build.json');
+    expect(await readState(dir, 'other', 'build')).toBeUndefined();
+  });
+});
+
+describe('envFlag and skipReason', () => {
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['YES', true],
+    ['on', true],
+    ['0', false],
+    ['', false],
+    [undefined, false],
+    ['no', false],
+  ])('envFlag(%j) is %s', (value, want) => {
+    expect(envFlag(value)).toBe(want);
+  });
+
+  const inputs = { digest: 'sha256:aaa', parts: [] };
+  const ctx = (workDir: string, env: Record<string, string | undefined> = {}): StepContext => ({ settings: { workDir } as Settings, target: 't', env, emit: () => undefined });
+  const decided = async (workDir: string, outcome: Decision['outcome'], digest = inputs.digest) =>
+    writeState(workDir, 't', 'pre_build', { target: 't', inputsDigest: digest, parts: [], outcome, build: outcome === 'changed' || outcome === 'forced', reason: `${outcome} reason`, last: { where: 'local', ref: 'r:t' }, at: 'then' });
+
+  it.each([
+    { what: 'no decision: run', outcome: undefined, env: {}, skip: undefined },
+    { what: 'unchanged with the same inputs: skip', outcome: 'unchanged' as const, env: {}, skip: 'pre_build found r:t up to date at then: unchanged reason' },
+    { what: 'unchanged but the inputs changed since: run', outcome: 'unchanged' as const, digest: 'sha256:old', env: {}, skip: undefined },
+    { what: 'changed: run', outcome: 'changed' as const, env: {}, skip: undefined },
+    { what: 'FORCE_BUILDING over an unchanged decision: run', outcome: 'unchanged' as const, env: { FORCE_BUILDING: '1' }, skip: undefined },
+    { what: 'PROHIBIT_BUILDING: skip, even with FORCE_BUILDING', outcome: 'changed' as const, env: { PROHIBIT_BUILDING: '1', FORCE_BUILDING: '1' }, skip: 'PROHIBIT_BUILDING is set: no build' },
+  ])('$what', async ({ outcome, digest, env, skip }) => {
+    const dir = await tempDir();
+    if (outcome) await decided(dir, outcome, digest);
+    const reason = await skipReason(ctx(dir, env), 'build', inputs);
+    if (skip === undefined) expect(reason).toBeUndefined();
+    else expect(reason).toContain(skip);
+  });
+});

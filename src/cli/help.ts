@@ -1,5 +1,6 @@
 // Help texts for the builder and its commands.
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from './args.js';
+import { EXAMPLES } from './help-examples.js';
 
 /** Commands the builder knows: target commands take `<target>` first; the others none. */
 export const COMMANDS: Record<string, { summary: string; targetless?: boolean; usage?: string }> = {
@@ -61,93 +62,42 @@ ${optionLines(GLOBAL_OPTIONS)}
 Examples:
   ${prog} latest cache                      fill docker/.g3-cache for the target "latest"
   ${prog} latest cache --check              exit 1 if the cache needs a refresh, changing nothing
-  ${prog} latest cache --shared-cache /srv/g3-cache --workers 16
-  ${prog} latest cache --help
+  ${prog} latest all-no-push                build the image when its inputs changed
+  ${prog} latest build --help               what build does, its options and examples
+  ${prog} cache status --json
 
-Exit codes: 0 success, 1 failure (or --check found work), 2 usage or bad input.
-Settings can also come from the environment or a .env file; see .g3-cache.example.
+Settings: the first source that sets a value wins: flags > environment > .env >
+config file > defaults; .g3-cache.example documents each one, and
+\`${prog} config show\` prints each value and where it came from.
+
+Output: results on stdout (--json: one JSON document), diagnostics on stderr; a
+progress bar only on a terminal, plain lines under CI, NO_COLOR, TERM=dumb or a
+pipe. Commands other than inspect and config show append to a run log (default
+<work_dir>/logs/g3-composer.log; G3_LOG_FILE, "none" for no log; G3_LOG_LEVEL
+error|warn|info|debug, debug adds every external command with its duration).
+
+Exit codes:
+  0    success
+  1    failure (a download, a tool, a push), or --check found work
+  2    usage or bad input (unknown command or option, bad template or settings)
+  130  interrupted by Ctrl-C (SIGINT); 143 on SIGTERM, 129 on SIGHUP; temporary
+       files and locks are removed first
 `;
 }
 
-const EXAMPLES: Record<string, (prog: string) => string> = {
-  build: (prog) => `
-Refreshes the target's caches (locking first when there is no lock), makes the
-base image from the package cache when it is missing, builds the composer image
-(docker/Dockerfile, BuildKit, tools from .g3-cache through a bind mount), then
-runs the compose stages in a build container without network:
-  chroot     <work_dir>/<provider-id>/chrootenv/ and chrootbuild/chrootenv.tar.gz,
-             made from the cached base packages, reused while its key matches
-  packages   the image's locked packages from a local file repository
-  configure  hostname, users, groups, sudo, additionalFiles, configurations, fstab, network
-  disk       <work_dir>/<provider-id>/imagebuild/<systemConfig.name>/<name>-<version>.raw
-The container gets named capabilities only (see README); --privileged opts in.
-
-Examples:
-  ${prog} latest build
-  ${prog} latest build --work-dir /srv/g3-work --verbose
-  G3_DOCKER_CLIENT=/usr/bin/docker ${prog} latest build
-`,
-  base: (prog) => `
-Makes g3-composer/base:<provider-id> from the Essential packages of the lock,
-taken from the verified package cache: mmdebstrap bootstraps them from a local
-file repository (no network) and docker imports the result. \`build\` does this
-by itself when the image is missing or was made from other packages; \`base\`
-always makes it again. Needs mmdebstrap and apt-utils on the host.
-
-Examples:
-  ${prog} latest base
-  ${prog} latest base --offline
-`,
-  validate: (prog) => `
-Loads the target's template, merges it over the default template of its
-os/dist/arch/imageType (defaults/templates/) and validates the whole. Errors name
-file, line and field path (exit 2); unknown keys are warnings.
-
-Examples:
-  ${prog} latest validate
-  ${prog} latest validate --merged          print the merged template (YAML)
-  ${prog} latest validate --merged --json
-`,
-  lock: (prog) => `
-Reads each repository's signed metadata (InRelease checked with gpgv, Packages
-indexes checked against the signed SHA256), resolves the template's packages and
-the target's tools, and writes <target>.lock.json next to the targets file, plus
-chrootpkgs.dot and <target>.dot in <cache_dir>/pkgCache/<provider-id>/.
-A lock that matches the template is kept; one that does not is reported.
-
-Examples:
-  ${prog} latest lock
-  ${prog} latest lock --update              resolve again, list added/removed/changed
-  ${prog} latest lock --update --offline    from the last verified metadata
-`,
-};
-
-/** Help of one command. */
+/** Help of one command: what it does, its options, then examples. */
 export function commandHelp(prog: string, command: string): string {
   const c = COMMANDS[command];
   const own = COMMAND_OPTIONS[command];
   const ownText = own ? `\nOptions of ${command}:\n${optionLines(own)}\n` : '';
-  const examples = EXAMPLES[command]?.(prog) ?? (command === 'cache'
-      ? `
-Each artifact is looked up in the local tier (.g3-cache/<section>/<file>), then in
-the shared tier (SHARED_G3_CACHE_PATH/<section>/<file>), then downloaded; every file
-is checked against its size and SHA256 before it is used, and downloads are written
-back to the shared tier. Builders may share one shared tier concurrently (also on NFS).
-
-Examples:
-  ${prog} latest cache
-  ${prog} latest cache --check && echo up to date
-  ${prog} latest cache --verify --json
-  SHARED_G3_CACHE_PATH=/mnt/g3 ${prog} latest cache --offline
-
-A template target also gets its locked packages into <cache_dir>/pkgCache/<provider-id>/
-(locking first when it has no lock) and its composer tools into .g3-cache/composer-<provider-id>/.
-`
-      : '');
+  const text = EXAMPLES[command]?.(prog) ?? '';
+  const at = text.indexOf('\nExamples:\n');
+  const about = at < 0 ? text : text.slice(0, at);
+  const examples = at < 0 ? '' : text.slice(at);
   return `Usage: ${prog} ${c?.usage ?? `<target> ${command} [options]`}
 
 ${c?.summary ?? ''}
-${ownText}
+${about}${ownText}
 Global options:
 ${optionLines(GLOBAL_OPTIONS)}
 ${examples}`;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { cleanupNow } from '../cache/cleanup.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
+import { closeRegistryConnections } from '../registry/http.js';
 import { cache } from '../commands/cache.js';
 import { inspectImage, renderReport } from '../inspect/image.js';
 import { type BaseResult, type BuildResult, base } from '../commands/build.js';
@@ -13,7 +14,8 @@ import { type ValidateResult, validate } from '../commands/validate.js';
 import { setCommandTrace } from '../exec.js';
 import type { CacheEvent } from '../log/events.js';
 import { stringify as stringifyYaml } from 'yaml';
-import { loadSettings } from '../config/load.js';
+import { loadSettings, type Settings } from '../config/load.js';
+import { openRunLog } from '../log/runlog.js';
 import type { Env } from '../env.js';
 import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../errors.js';
 import { type Invocation, parseInvocation, suggest } from './args.js';
@@ -35,18 +37,34 @@ export interface CliContext extends Streams {
 /** Run the builder CLI and return its exit code. */
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   let out: Output = createOutput('plain', false, ctx, ctx.env);
+  let code: number = ExitCode.failure;
   try {
     const inv = parseInvocation(argv);
     out = createOutput(pickMode(inv.flags, ctx.env, ctx.stderr.isTTY === true), inv.flags.verbose === true, ctx, ctx.env);
-    return await dispatch(inv, ctx, out);
+    code = await dispatch(inv, ctx, out, argv);
   } catch (err) {
-    return reportError(err, out, ctx.prog);
+    code = reportError(err, out, ctx.prog);
   } finally {
-    out.close();
+    // Writes the run log's FINISHED banner when a command opened one.
+    out.close(code);
   }
+  return code;
 }
 
-async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+/**
+ * Open the run log once the settings name it. Anything that fails before
+ * (bad arguments, bad settings) is not logged: there is no log file yet.
+ * --help and --version return before this, so they are not logged either.
+ */
+function startRunLog(out: Output, settings: Settings, ctx: CliContext, argv: string[], command: string): void {
+  if (settings.logFile === undefined) return;
+  const warn = (message: string) => out.emit({ type: 'warning', message });
+  const log = openRunLog({ file: settings.logFile, level: settings.logLevel, prog: ctx.prog, argv, cwd: ctx.cwd, command }, warn);
+  if (typeof log === 'string') warn(log);
+  else out.attachLog(log);
+}
+
+async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: string[]): Promise<number> {
   if (inv.version) {
     out.result(version(ctx.projectRoot));
     return ExitCode.ok;
@@ -55,7 +73,7 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
     out.result(mainHelp(ctx.prog));
     return ExitCode.ok;
   }
-  if (inv.command !== undefined && inv.target === undefined) return targetless(inv, ctx, out);
+  if (inv.command !== undefined && inv.target === undefined) return targetless(inv, ctx, out, argv);
   if (inv.target === undefined) {
     throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
   }
@@ -73,8 +91,9 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   }
   if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} <target> ${inv.command} [options]`);
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
+  startRunLog(out, settings, ctx, argv, `${inv.target} ${inv.command}`);
   const emit = (e: CacheEvent) => out.emit(e);
-  setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
+  setCommandTrace(out.wantsDebug() ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {
     switch (inv.command) {
       case 'validate':
@@ -95,11 +114,12 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output): Promise<
   } finally {
     setCommandTrace(undefined);
     await closeFetch();
+    await closeRegistryConnections();
   }
 }
 
 /** list, inspect <image>, cache status|verify|prune|clean, config show. */
-async function targetless(inv: Invocation, ctx: CliContext, out: Output): Promise<number> {
+async function targetless(inv: Invocation, ctx: CliContext, out: Output, argv: string[]): Promise<number> {
   const command = inv.command as string;
   if (inv.help) {
     out.result(commandHelp(ctx.prog, command));
@@ -109,8 +129,9 @@ async function targetless(inv: Invocation, ctx: CliContext, out: Output): Promis
   if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} ${command} [options]; see ${ctx.prog} ${command} --help.`);
   if (command === 'config show') return runConfigShow({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd }, out);
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
+  startRunLog(out, settings, ctx, argv, command);
   const emit = (e: CacheEvent) => out.emit(e);
-  setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
+  setCommandTrace(out.wantsDebug() ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {
     if (command === 'list') return await runList(settings, out, emit);
     return await runCacheAdmin(command.slice('cache '.length) as CacheAdminCommand, { settings, flags: inv.flags, emit, out });

@@ -3,6 +3,7 @@
 import { Chalk } from 'chalk';
 import type { Env } from '../env.js';
 import type { CacheEvent } from '../log/events.js';
+import type { LogLevel } from '../log/runlog.js';
 
 export type Mode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -15,8 +16,23 @@ export interface Output {
   note(line: string): void;
   /** Results (stdout). */
   result(text: string): void;
-  /** Finish any status line. */
-  close(): void;
+  /**
+   * Copy every diagnostic line to a log at the log's own level, whatever the
+   * terminal shows (--quiet, --json, a TTY status bar): the log reads like a
+   * plain run. Results (stdout) are not copied.
+   */
+  attachLog(log: LogSink): void;
+  /** Whether debug lines (external commands and their durations) go anywhere: --verbose or a debug log. */
+  wantsDebug(): boolean;
+  /** Finish any status line; with an exit code, also finish the attached log. */
+  close(exitCode?: number): void;
+}
+
+/** Where Output copies its diagnostics (the run log). */
+export interface LogSink {
+  readonly level: LogLevel;
+  line(level: LogLevel, text: string): void;
+  finish(exitCode: number): void;
 }
 
 export interface Streams {
@@ -52,6 +68,7 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
   let bytes = 0;
   let statusShown = false;
   let lastDraw = 0;
+  let log: LogSink | undefined;
   const clearStatus = () => {
     if (statusShown) streams.stderr.write('\r\x1b[K');
     statusShown = false;
@@ -66,7 +83,12 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
     streams.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} items, ${formatBytes(bytes)} downloaded`);
     statusShown = true;
   };
-  const line = (text: string) => {
+  // Terminal lines by mode: --json shows only warnings (stdout is the
+  // document), --quiet nothing but errors. The log gets every line at its level.
+  const showsLevel = (level: LogLevel) => (mode === 'json' ? level === 'warn' : mode !== 'quiet');
+  const line = (text: string, level: LogLevel = 'info', show = true) => {
+    log?.line(level, text);
+    if (!show || !showsLevel(level)) return;
     clearStatus();
     streams.stderr.write(`${text}\n`);
     drawStatus(true);
@@ -76,10 +98,6 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
     mode,
     verbose,
     emit(e) {
-      if (mode === 'json' || mode === 'quiet') {
-        if (e.type === 'warning' && mode === 'json') streams.stderr.write(`warning: ${e.message}\n`);
-        return;
-      }
       switch (e.type) {
         case 'start':
           total = e.items;
@@ -91,51 +109,60 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
           break;
         case 'item-done':
           done++;
-          if (itemLines) line(`${e.from.padEnd(6)} ${e.item} (${formatBytes(e.bytes)}, ${e.seconds.toFixed(2)} s${e.detail ? `, ${e.detail}` : ''})`);
-          else drawStatus(true);
+          line(`${e.from.padEnd(6)} ${e.item} (${formatBytes(e.bytes)}, ${e.seconds.toFixed(2)} s${e.detail ? `, ${e.detail}` : ''})`, 'info', itemLines);
+          if (!itemLines) drawStatus(true);
           break;
         case 'item-failed':
           done++;
-          line(color.red(`failed ${e.item}: ${e.reason}`));
+          line(color.red(`failed ${e.item}: ${e.reason}`), 'error');
           break;
         case 'item-missing':
           done++;
-          line(color.red(`missing ${e.item}: ${e.reason}`));
+          line(color.red(`missing ${e.item}: ${e.reason}`), 'error');
           break;
         case 'corrupt':
-          line(color.yellow(`warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`));
+          line(color.yellow(`warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`), 'warn');
           break;
         case 'waiting':
           line(`waiting for ${e.holder} to fetch ${e.item}`);
           break;
         case 'retry':
-          if (verbose) line(`retrying ${e.item} from its next URL after ${e.url}: ${e.reason}`);
+          line(`retrying ${e.item} from its next URL after ${e.url}: ${e.reason}`, 'debug', verbose);
           break;
         case 'warning':
-          line(color.yellow(`warning: ${e.message}`));
+          line(color.yellow(`warning: ${e.message}`), 'warn');
           break;
         case 'info':
           line(e.message);
           break;
         case 'debug':
-          if (verbose) line(e.message);
+          line(e.message, 'debug', verbose);
           break;
       }
     },
     error(text) {
+      log?.line('error', text);
       clearStatus();
       streams.stderr.write(`${color.red(text)}\n`);
     },
     note(text) {
-      if (mode === 'quiet' || mode === 'json') return;
       line(text);
     },
     result(text) {
       clearStatus();
       streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     },
-    close() {
+    attachLog(sink) {
+      log = sink;
+    },
+    wantsDebug() {
+      return verbose || (log !== undefined && log.level === 'debug');
+    },
+    close(exitCode) {
       clearStatus();
+      if (exitCode === undefined) return;
+      log?.finish(exitCode);
+      log = undefined;
     },
   };
 }

@@ -1,0 +1,115 @@
+// An append-only run log: one EXECUTING banner when a command starts, the
+// diagnostics it printed (timestamped, without colour), and a FINISHED banner
+// with its exit code. Many builders may append to the same file at once.
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { quoteForDisplay } from '../exec.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** True when a line of `level` belongs in a log kept at `threshold`. */
+export function admits(threshold: LogLevel, level: LogLevel): boolean {
+  return RANK[level] <= RANK[threshold];
+}
+
+export interface RunLogOptions {
+  file: string;
+  level: LogLevel;
+  prog: string;
+  argv: readonly string[];
+  cwd: string;
+  /** What the FINISHED banner names, e.g. "latest build". */
+  command: string;
+  pid?: number;
+  /** The clock (tests). */
+  now?: () => Date;
+}
+
+/** The run log of one command, open for appending. */
+export class RunLog {
+  readonly level: LogLevel;
+  private fd: number | undefined;
+  private readonly started: number;
+  private readonly now: () => Date;
+  private readonly pid: number;
+  /** A process.exit() (e.g. on SIGINT) still gets a FINISHED banner with its code. */
+  private readonly onExit = (code: number) => this.finish(code, 'the process exited before the command finished');
+
+  constructor(
+    fd: number,
+    private readonly opts: RunLogOptions,
+    private readonly onWriteError: (message: string) => void,
+  ) {
+    this.fd = fd;
+    this.level = opts.level;
+    this.now = opts.now ?? (() => new Date());
+    this.pid = opts.pid ?? process.pid;
+    const start = this.now();
+    this.started = start.getTime();
+    const argv = [opts.prog, ...opts.argv].map(quoteForDisplay).join(' ');
+    this.append(`==== EXECUTING ${argv} | ${start.toISOString()} | pid ${this.pid} | cwd ${opts.cwd}\n`);
+    process.once('exit', this.onExit);
+  }
+
+  /** Append one diagnostic (possibly several physical lines) if the level admits it. */
+  line(level: LogLevel, text: string): void {
+    if (this.fd === undefined || !admits(this.level, level)) return;
+    const stamp = `${this.now().toISOString()} [${this.pid}] `;
+    const body = stripVTControlCharacters(text).replace(/\r/g, '').replace(/\n+$/, '');
+    this.append(`${body.split('\n').map((l) => stamp + l).join('\n')}\n`);
+  }
+
+  /** Write the FINISHED banner and close the file; later calls do nothing. */
+  finish(exitCode: number, note?: string): void {
+    if (this.fd === undefined) return;
+    process.removeListener('exit', this.onExit);
+    const now = this.now();
+    const seconds = ((now.getTime() - this.started) / 1000).toFixed(1);
+    this.append(`==== FINISHED ${this.opts.command} | exit ${exitCode} | ${seconds} s | ${now.toISOString()}${note ? ` | ${note}` : ''}\n`);
+    this.close();
+  }
+
+  // One write per entry on an O_APPEND descriptor: the kernel places each
+  // write at the end as a whole, so concurrent builders never split a line.
+  private append(text: string): void {
+    if (this.fd === undefined) return;
+    try {
+      const buf = Buffer.from(text);
+      let done = 0;
+      while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done);
+    } catch (err) {
+      // A log that stops working (disk full, file system gone) must not stop the build.
+      this.close();
+      this.onWriteError(`run log ${this.opts.file}: ${(err as Error).message}; logging stopped`);
+    }
+  }
+
+  private close(): void {
+    if (this.fd === undefined) return;
+    process.removeListener('exit', this.onExit);
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Nothing left to do for a log we cannot close.
+    }
+    this.fd = undefined;
+  }
+}
+
+/**
+ * Open (creating directories as needed) the run log and write the EXECUTING
+ * banner. Returns the reason instead when the file cannot be opened: the
+ * caller warns once and the command goes on without a log.
+ */
+export function openRunLog(opts: RunLogOptions, onWriteError: (message: string) => void): RunLog | string {
+  try {
+    mkdirSync(path.dirname(opts.file), { recursive: true });
+    const fd = openSync(opts.file, 'a', 0o644);
+    return new RunLog(fd, opts, onWriteError);
+  } catch (err) {
+    return `cannot open the run log ${opts.file}: ${(err as Error).message}; going on without it (set G3_LOG_FILE to another file, or to "none")`;
+  }
+}

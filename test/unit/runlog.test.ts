@@ -1,0 +1,213 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createOutput } from '../../src/cli/output.js';
+import { run, setCommandTrace } from '../../src/exec.js';
+import { admits, type LogLevel, openRunLog, type RunLog, type RunLogOptions } from '../../src/log/runlog.js';
+import { captureStreams } from './streams.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-runlog-');
+const RUNLOG = fileURLToPath(new URL('../../src/log/runlog.ts', import.meta.url));
+const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
+const LEVELS: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** A clock that advances by `step` ms on every reading. */
+function clock(start: string, step: number): () => Date {
+  let t = Date.parse(start) - step;
+  return () => {
+    t += step;
+    return new Date(t);
+  };
+}
+
+async function open(over: Partial<RunLogOptions> = {}): Promise<{ log: RunLog; file: string; problems: string[] }> {
+  const file = path.join(await tempDir(), 'logs', 'deep', 'g3-composer.log');
+  const problems: string[] = [];
+  const log = openRunLog({ file, level: 'info', prog: './builder.ts', argv: ['latest', 'build', '--work-dir', 'a b'], cwd: '/srv/p', command: 'latest build', pid: 42, ...over }, (m) => problems.push(m));
+  if (typeof log === 'string') throw new Error(log);
+  return { log, file, problems };
+}
+
+const lines = async (file: string) => (await readFile(file, 'utf8')).split('\n').slice(0, -1);
+
+describe('RunLog', () => {
+  it('writes UTC banners around timestamped lines, creating its directories', async () => {
+    const { log, file } = await open({ now: clock('2025-03-04T05:06:07.000Z', 1250) });
+    log.line('info', 'latest: 2 items');
+    log.finish(1);
+    expect(await lines(file)).toEqual([
+      "==== EXECUTING ./builder.ts latest build --work-dir 'a b' | 2025-03-04T05:06:07.000Z | pid 42 | cwd /srv/p",
+      '2025-03-04T05:06:08.250Z [42] latest: 2 items',
+      '==== FINISHED latest build | exit 1 | 2.5 s | 2025-03-04T05:06:09.500Z',
+    ]);
+  });
+
+  it('appends to an existing log instead of replacing it', async () => {
+    const { log, file } = await open();
+    log.finish(0);
+    const again = openRunLog({ file, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'list' }, () => undefined);
+    if (typeof again === 'string') throw new Error(again);
+    again.finish(2);
+    const all = await lines(file);
+    expect(all.filter((l) => l.startsWith('==== EXECUTING'))).toHaveLength(2);
+    expect(all.at(-1)).toMatch(new RegExp(`^==== FINISHED list \\| exit 2 \\| \\d+\\.\\d s \\| ${STAMP}$`));
+  });
+
+  it('strips colours and carriage returns, and prefixes each line of a multi-line entry', async () => {
+    const { log, file } = await open({ now: () => new Date('2025-01-01T00:00:00Z') });
+    log.line('error', '\x1b[31minternal error: Error: boom\n    at f (x.ts:1)\x1b[39m\r\n');
+    log.line('warn', '\r\x1b[K\x1b[33mwarning: slow mirror\x1b[39m');
+    expect((await lines(file)).slice(1)).toEqual([
+      '2025-01-01T00:00:00.000Z [42] internal error: Error: boom',
+      '2025-01-01T00:00:00.000Z [42]     at f (x.ts:1)',
+      '2025-01-01T00:00:00.000Z [42] warning: slow mirror',
+    ]);
+  });
+
+  it.each(LEVELS)('at log level %s keeps the lines of that level and the more severe ones', async (level) => {
+    const { log, file } = await open({ level });
+    for (const l of LEVELS) log.line(l, `a ${l} line`);
+    log.finish(0);
+    const kept = (await lines(file)).filter((l) => !l.startsWith('====')).map((l) => l.replace(/^.*\] a (\w+) line$/, '$1'));
+    expect(kept).toEqual(LEVELS.slice(0, LEVELS.indexOf(level) + 1));
+    expect(LEVELS.filter((l) => admits(level, l))).toEqual(kept);
+  });
+
+  it('writes one FINISHED banner and ignores lines after it', async () => {
+    const { log, file } = await open();
+    log.finish(0);
+    log.finish(1);
+    log.line('error', 'an entry after the end');
+    const all = await lines(file);
+    expect(all.filter((l) => l.startsWith('==== FINISHED'))).toEqual([expect.stringContaining('| exit 0 |')]);
+    expect(all.join('\n')).not.toContain('after the end');
+  });
+
+  it.each([
+    ['a parent that is a file', async (dir: string) => {
+      await writeFile(path.join(dir, 'logs'), '');
+      return path.join(dir, 'logs', 'g3-composer.log');
+    }],
+    ['a directory in the log file’s place', async (dir: string) => {
+      await mkdir(path.join(dir, 'g3-composer.log'));
+      return path.join(dir, 'g3-composer.log');
+    }],
+  ])('returns the reason, naming the file, when it cannot open a log under %s', async (_what, make) => {
+    const file = await make(await tempDir());
+    const r = openRunLog({ file, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'x' }, () => undefined);
+    expect(r).toEqual(expect.stringContaining(`cannot open the run log ${file}: `));
+    expect(r).toEqual(expect.stringContaining('G3_LOG_FILE'));
+  });
+
+  it('still writes a FINISHED banner with the exit code when the process exits early (SIGINT handler)', async () => {
+    const file = path.join(await tempDir(), 'g3.log');
+    const script = `import { openRunLog } from ${JSON.stringify(RUNLOG)};
+      const log = openRunLog({ file: ${JSON.stringify(file)}, level: 'info', prog: 'b', argv: ['latest', 'build'], cwd: '/', command: 'latest build' }, () => undefined);
+      log.line('info', 'working');
+      process.exit(130);`;
+    const r = await run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script] }, { reject: false });
+    expect(r.exitCode).toBe(130);
+    expect((await lines(file)).at(-1)).toMatch(/^==== FINISHED latest build \| exit 130 \| .* \| the process exited before the command finished$/);
+  });
+
+  it('keeps every line whole when several processes append to the same log at once', async () => {
+    const file = path.join(await tempDir(), 'shared', 'g3.log');
+    const writers = 4;
+    const count = 1000;
+    // Every writer starts at the same moment, well after its own start-up, so the appends overlap.
+    const startAt = Date.now() + 3000;
+    const script = (id: number) => `import { openRunLog } from ${JSON.stringify(RUNLOG)};
+      while (Date.now() < ${startAt});
+      const log = openRunLog({ file: ${JSON.stringify(file)}, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'w${id}' }, (m) => { throw new Error(m); });
+      for (let i = 0; i < ${count}; i++) log.line('info', 'w${id} ' + i + ' ' + '${String.fromCharCode(97 + id)}'.repeat(4000) + ' end');
+      log.finish(0);`;
+    const results = await Promise.all(Array.from({ length: writers }, (_, id) => run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script(id)] }, { reject: false })));
+    expect(results.map((r) => r.stderr)).toEqual(Array(writers).fill(''));
+    const all = await lines(file);
+    expect(all).toHaveLength(writers * (count + 2));
+    for (let id = 0; id < writers; id++) {
+      const letter = String.fromCharCode(97 + id);
+      const mine = all.filter((l) => new RegExp(`^${STAMP} \\[\\d+\\] w${id} `).test(l));
+      expect(mine).toHaveLength(count);
+      for (const l of mine) expect(l).toMatch(new RegExp(`^${STAMP} \\[\\d+\\] w${id} \\d+ ${letter}{4000} end$`));
+      expect(all.filter((l) => l.startsWith(`==== FINISHED w${id} | exit 0`))).toHaveLength(1);
+    }
+  }, 60_000);
+});
+
+describe('Output with a run log', () => {
+  async function setup(mode: 'tty' | 'plain' | 'json' | 'quiet', level: LogLevel, verbose = false) {
+    const { text, streams } = captureStreams();
+    const out = createOutput(mode, verbose, streams, {});
+    const { log, file } = await open({ level });
+    out.attachLog(log);
+    return { out, text, file };
+  }
+
+  it('logs notes, warnings, item lines and errors even when --quiet shows only the error', async () => {
+    const { out, text, file } = await setup('quiet', 'info');
+    out.emit({ type: 'start', items: 1, bytes: 1 });
+    out.emit({ type: 'item-done', item: 'tools/a.deb', from: 'shared', bytes: 2048, seconds: 0.25 });
+    out.emit({ type: 'warning', message: 'shared tier is read-only' });
+    out.note('latest: 1 item');
+    out.result('a result');
+    out.error('error: it broke');
+    out.close(1);
+    expect(text.stderr).toBe('error: it broke\n');
+    const logged = (await lines(file)).map((l) => l.replace(new RegExp(`^${STAMP} \\[42\\] `), ''));
+    expect(logged.slice(1, -1)).toEqual(['shared tools/a.deb (2.0 KiB, 0.25 s)', 'warning: shared tier is read-only', 'latest: 1 item', 'error: it broke']);
+    expect(logged.at(-1)).toMatch(/^==== FINISHED latest build \| exit 1 \|/);
+  });
+
+  it('keeps colours on the terminal but not in the log', async () => {
+    const { out, text, file } = await setup('tty', 'info');
+    out.emit({ type: 'warning', message: 'careful' });
+    out.error('error: bad');
+    out.close(2);
+    expect(text.stderr).toContain('\x1b[');
+    expect(await readFile(file, 'utf8')).not.toContain('\x1b');
+  });
+
+  it.each([
+    ['info', false, false, false],
+    ['info', true, true, false],
+    ['debug', false, false, true],
+    ['debug', true, true, true],
+  ] as const)('at log level %s with verbose %s: debug lines on the terminal %s, in the log %s', async (level, verbose, shown, logged) => {
+    const { out, text, file } = await setup('plain', level, verbose);
+    expect(out.wantsDebug()).toBe(shown || logged);
+    out.emit({ type: 'debug', message: '$ gpgv --status-fd 1 InRelease  (0.01 s, exit 0)' });
+    out.emit({ type: 'retry', item: 'tools/a.deb', url: 'http://127.0.0.1:9/a.deb', reason: 'ECONNREFUSED' });
+    out.close(0);
+    expect(text.stderr.includes('$ gpgv')).toBe(shown);
+    expect(text.stderr.includes('retrying tools/a.deb')).toBe(shown);
+    const content = await readFile(file, 'utf8');
+    expect(content.includes('$ gpgv --status-fd 1 InRelease  (0.01 s, exit 0)')).toBe(logged);
+    expect(content.includes('retrying tools/a.deb')).toBe(logged);
+  });
+
+  it('logs every external command with its duration and exit code at log level debug', async () => {
+    const { out, file } = await setup('plain', 'debug');
+    setCommandTrace(out.wantsDebug() ? (line) => out.emit({ type: 'debug', message: line }) : undefined);
+    try {
+      await run({ command: 'true', args: ['a b'] });
+      await run({ command: 'false', args: [] }, { reject: false });
+    } finally {
+      setCommandTrace(undefined);
+    }
+    out.close(0);
+    const content = await readFile(file, 'utf8');
+    expect(content).toMatch(new RegExp(`${STAMP} \\[42\\] \\$ true 'a b' {2}\\(\\d+\\.\\d\\d s, exit 0\\)\\n`));
+    expect(content).toMatch(new RegExp(`${STAMP} \\[42\\] \\$ false {2}\\(\\d+\\.\\d\\d s, exit 1\\)\\n`));
+  });
+
+  it('writes the FINISHED banner only when closed with an exit code', async () => {
+    const { out, file } = await setup('plain', 'info');
+    out.close();
+    expect(await readFile(file, 'utf8')).not.toContain('FINISHED');
+    out.close(0);
+    expect(await readFile(file, 'utf8')).toContain('==== FINISHED latest build | exit 0 |');
+  });
+});

@@ -4,6 +4,7 @@ import type { Emit } from '../log/events.js';
 import { flushDirs } from './atomic.js';
 import { closeFetch, type FetchSettings } from './fetch.js';
 import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
+import { recordItemUses } from './last-use.js';
 import { mapPool } from './pool.js';
 import { itemPaths, probeShared } from './tiers.js';
 import { verifyFile } from './verify.js';
@@ -59,6 +60,9 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
   let results: ItemResult[];
   try {
     results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
+    // Last-use records for `cache prune`: every item in use locally; shared copies this run read or wrote.
+    await recordItemUses(ctx.localRoot, artifacts.filter((_, i) => results[i]?.status === 'ok'));
+    if (ctx.sharedRoot && !ctx.sharedReadOnly) await recordItemUses(ctx.sharedRoot, artifacts.filter((_, i) => results[i]?.from === 'shared' || results[i]?.writtenBack));
   } finally {
     await Promise.all([closeFetch(), flushDirs()]);
   }

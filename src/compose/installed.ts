@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { recordFileUse } from '../cache/last-use.js';
 import { acquireLock } from '../cache/lock.js';
 import type { LockedPackage } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
@@ -82,6 +83,7 @@ export async function unpackInstalled(o: InstalledOptions, rootfs: string): Prom
     // The stamp's mtime says when it was last used; pruning keeps the most recent.
     const now = new Date();
     await utimes(paths.stamp, now, now);
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, now);
     return 'reused';
   } finally {
     await lock.release();
@@ -109,6 +111,7 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
       return found.stamp;
     }
     const stamp = await publishSnapshot(paths, tmpTar, o.key, packages);
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball);
     await pruneInstalled(paths.dir, KEEP_INSTALLED, o.emit);
     return stamp;
   } finally {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { acquireLock } from '../cache/lock.js';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { hashFile } from '../cache/hash.js';
+import { recordFileUse } from '../cache/last-use.js';
 import { UserError } from '../errors.js';
 import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
@@ -126,6 +127,7 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
       o.emit({ type: 'info', message: `making the chroot of ${o.providerId} from ${o.base.length} cached packages (${outcome})` });
       result = { paths, stamp: await buildSnapshot(o, paths, key), outcome };
     }
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball);
     await use(paths);
     return result;
   } finally {

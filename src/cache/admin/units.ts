@@ -1,0 +1,37 @@
+// Parsing `--older-than` ages and `--max-size` sizes.
+import { UserError } from '../../errors.js';
+
+const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
+
+/** An age such as 180d, 12h, 30m, 2w or 90s, in milliseconds. */
+export function parseAge(text: string, option = '--older-than'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(text);
+  const hint = 'Give a number and a unit: s, m (minutes), h, d or w, e.g. 180d, 12h, 30m, 2w.';
+  if (!m) {
+    const bare = /^\s*\d+(?:\.\d+)?\s*$/.test(text);
+    throw new UserError(`${option} ${JSON.stringify(text)} ${bare ? 'has no unit' : 'is not an age'}`, hint);
+  }
+  const ms = Number(m[1]) * (AGE_UNITS[m[2] as string] as number);
+  if (!Number.isSafeInteger(Math.round(ms))) throw new UserError(`${option} ${JSON.stringify(text)} is too large`, hint);
+  return Math.round(ms);
+}
+
+/** A size such as 20G, 500M, 1.5T, 64KiB or plain bytes; units are binary (K = 1024). */
+export function parseSize(text: string, option = '--max-size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kKmMgGtTpP])(?:i?B)?|B)?\s*$/.exec(text);
+  const hint = 'Give bytes, or a number with a binary unit: K, M, G, T (KiB, MiB, … also accepted), e.g. 500M, 20G, 1.5T.';
+  if (!m) throw new UserError(`${option} ${JSON.stringify(text)} is not a size`, hint);
+  const bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] as number));
+  if (!Number.isSafeInteger(bytes)) throw new UserError(`${option} ${JSON.stringify(text)} is too large`, hint);
+  return bytes;
+}
+
+/** A short age for messages: 3d 4h, 12m, 40s. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}

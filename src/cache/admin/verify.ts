@@ -1,0 +1,127 @@
+// `cache verify`: rehash every file of every tier against what it should be
+// (expected.ts). A corrupt entry is removed with its stamp, under the locks a
+// build takes, and only if the very file that failed is still in place: the
+// file is moved aside first and its identity compared with the one hashed, so
+// a good copy a build published meanwhile is put back, never lost.
+import { link, lstat, rename } from 'node:fs/promises';
+import type { Settings } from '../../config/load.js';
+import type { Emit } from '../../log/events.js';
+import { tempPathFor } from '../atomic.js';
+import { hashFile } from '../hash.js';
+import { mapPool } from '../pool.js';
+import type { Entry, EntryKind } from './entries.js';
+import { catalogueDigests, type Expected, expectedOf } from './expected.js';
+import { removeBelow } from './fsutil.js';
+import { releaseAll, takeLocks } from './locks.js';
+import { type EntryReport, entryReport, removeEntryFiles } from './remove.js';
+import { checkProviderId, scanCaches } from './scan.js';
+
+const VERIFIABLE: ReadonlySet<EntryKind> = new Set(['file', 'blob', 'chroot', 'installed']);
+
+export interface CorruptEntry extends EntryReport {
+  reason: string;
+  removed: boolean;
+  /** Why a corrupt entry was left (read-only tier, held lock, replaced meanwhile). */
+  note?: string;
+}
+
+export interface VerifyReport {
+  providerId: string | null;
+  checked: number;
+  good: number;
+  bytesHashed: number;
+  corrupt: CorruptEntry[];
+  /** Files nothing names a digest for (no stamp, not in the catalogue): left alone. */
+  unverified: Array<EntryReport & { reason: string }>;
+  seconds: number;
+  ok: boolean;
+}
+
+type Identity = string;
+type Check = { state: 'good'; bytes: number } | { state: 'bad'; reason: string; id?: Identity; bytes: number } | { state: 'unknown'; reason: string };
+
+async function identity(file: string): Promise<Identity | undefined> {
+  const st = await lstat(file, { bigint: true }).catch(() => undefined);
+  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}` : undefined;
+}
+
+/** Hash `e` and compare; the identity says which file was judged. */
+async function check(e: Entry, expected: Expected | undefined): Promise<Check> {
+  const snapshot = e.kind === 'chroot' || e.kind === 'installed';
+  const st = await lstat(e.path).catch(() => undefined);
+  const before = await identity(e.path);
+  if (!st || !before) return snapshot && expected ? { state: 'bad', reason: 'stamp without its snapshot', bytes: 0 } : { state: 'unknown', reason: 'missing' };
+  if (!st.isFile()) return { state: 'bad', reason: 'not a regular file', id: before, bytes: 0 };
+  if (!expected) return snapshot ? { state: 'bad', reason: 'snapshot without a readable stamp: unusable', id: before, bytes: 0 } : { state: 'unknown', reason: 'no stamp, and no catalogue entry or lock names its SHA256' };
+  const d = await hashFile(e.path).catch((err: NodeJS.ErrnoException) => ({ error: err.code ?? err.message }));
+  if ('error' in d) return { state: 'unknown', reason: `cannot read: ${d.error}` };
+  if ((await identity(e.path)) !== before) return { state: 'unknown', reason: 'changed while it was hashed (a build is replacing it?)' };
+  if (expected.size !== undefined && d.size !== expected.size) return { state: 'bad', reason: `size ${d.size} bytes, expected ${expected.size}`, id: before, bytes: d.size };
+  if (!expected.sha256.includes(d.sha256)) return { state: 'bad', reason: `sha256 ${d.sha256.slice(0, 16)}…, expected ${expected.sha256.map((x) => `${x.slice(0, 16)}…`).join(' or ')} (from its ${expected.source})`, id: before, bytes: d.size };
+  return { state: 'good', bytes: d.size };
+}
+
+/**
+ * Remove a corrupt entry under its locks after judging it again; the file is
+ * renamed aside and removed only when it is the very file judged bad.
+ */
+async function removeCorrupt(e: Entry, s: Settings, catalogue: () => Promise<Map<string, Set<string>>>): Promise<{ removed: boolean; note?: string }> {
+  const taken = await takeLocks(e.locks, s.lockStaleMs);
+  if (!taken.locks) return { removed: false, note: `not removed: ${taken.blocked}` };
+  try {
+    const again = await check(e, await expectedOf(e, catalogue));
+    if (again.state !== 'bad') return { removed: false, note: 'not removed: it verified on a second look (replaced meanwhile)' };
+    if (again.id) {
+      const aside = tempPathFor(e.path);
+      await rename(e.path, aside);
+      if ((await identity(aside)) !== again.id) {
+        // Someone swapped the file between the look and the rename: give it back.
+        await link(aside, e.path).catch(() => undefined);
+        await removeBelow(e.root, aside);
+        return { removed: false, note: 'not removed: replaced meanwhile' };
+      }
+      await removeBelow(e.root, aside);
+    }
+    await removeEntryFiles(e);
+    return { removed: true };
+  } catch (err) {
+    return { removed: false, note: `not removed: ${(err as Error).message}` };
+  } finally {
+    await releaseAll(taken.locks);
+  }
+}
+
+/** Rehash every verifiable entry (of one provider, with `providerId`); remove the corrupt ones. */
+export async function cacheVerify(s: Settings, o: { providerId?: string; emit: Emit }): Promise<VerifyReport> {
+  const started = performance.now();
+  const scan = await scanCaches(s, { probe: true });
+  const id = o.providerId === undefined ? undefined : checkProviderId(o.providerId, scan.entries);
+  const entries = scan.entries.filter((e) => VERIFIABLE.has(e.kind) && (id === undefined || e.provider === id));
+  const readOnly = new Set(scan.roots.filter((r) => r.readOnly).map((r) => r.tier));
+  let digests: Promise<Map<string, Set<string>>> | undefined;
+  const catalogue = () => (digests ??= catalogueDigests(s, o.emit));
+  const report: VerifyReport = { providerId: id ?? null, checked: 0, good: 0, bytesHashed: 0, corrupt: [], unverified: [], seconds: 0, ok: true };
+  const bad: Array<{ e: Entry; reason: string }> = [];
+  await mapPool(entries, Math.min(4, s.workers), async (e) => {
+    const c = await check(e, await expectedOf(e, catalogue));
+    if (c.state === 'unknown') {
+      if (c.reason !== 'missing') report.unverified.push({ ...entryReport(e), reason: c.reason });
+      return;
+    }
+    report.checked++;
+    report.bytesHashed += c.bytes;
+    if (c.state === 'good') report.good++;
+    else bad.push({ e, reason: c.reason });
+  });
+  // One at a time: a local entry and its shared copy share a lock.
+  for (const { e, reason } of bad) {
+    const r = readOnly.has(e.tier) ? { removed: false, note: 'not removed: the tier is read-only' } : await removeCorrupt(e, s, catalogue);
+    report.corrupt.push({ ...entryReport(e), reason, ...r });
+  }
+  const order = (a: EntryReport, b: EntryReport) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  report.corrupt.sort(order);
+  report.unverified.sort(order);
+  report.ok = report.corrupt.length === 0;
+  report.seconds = Math.round(performance.now() - started) / 1000;
+  return report;
+}

@@ -1,0 +1,153 @@
+// Cache administration on a real file system: last-use records, removal that
+// never leaves its root or follows a link, lock holders, and scanning.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { removeBelow } from '../../src/cache/admin/fsutil.js';
+import { liveHolder, takeLocks } from '../../src/cache/admin/locks.js';
+import { scanTier } from '../../src/cache/admin/scan-tiers.js';
+import { lastUsePath, readLastUse, recordUse, sweepOrphanUses } from '../../src/cache/last-use.js';
+import { hostIdentity } from '../../src/cache/lock.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-admin-');
+
+describe('last-use records', () => {
+  it('records an explicit time and reads it back, and a later use moves it forward', async () => {
+    const root = await tempDir();
+    const then = new Date('2026-01-02T03:04:05Z');
+    await recordUse(root, 'debs/a.deb', then);
+    expect(await readLastUse(root, 'debs/a.deb')).toBe(then.getTime());
+    await recordUse(root, 'debs/a.deb');
+    expect(Date.now() - ((await readLastUse(root, 'debs/a.deb')) ?? 0)).toBeLessThan(5000);
+    expect(await readLastUse(root, 'debs/never-used.deb')).toBeUndefined();
+  });
+
+  it.each(['../escape', '/abs/path', 'debs/../../escape', ''])('ignores the relative path %j instead of writing outside the root', async (rel) => {
+    const parent = await tempDir();
+    const root = path.join(parent, 'root');
+    await mkdir(root);
+    await recordUse(root, rel, new Date());
+    await expect(access(path.join(parent, 'escape'))).rejects.toThrow();
+    expect(await readLastUse(root, rel)).toBeUndefined();
+  });
+
+  it('never throws where no record can be written', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, '.g3-used'), 'not a directory');
+    await expect(recordUse(root, 'debs/a.deb')).resolves.toBeUndefined();
+  });
+
+  it('sweeps records whose entry is gone and keeps the others', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'debs'));
+    await writeFile(path.join(root, 'debs', 'kept.deb'), 'x');
+    await recordUse(root, 'debs/kept.deb');
+    await recordUse(root, 'debs/gone.deb');
+    await recordUse(root, 'old/gone.deb');
+    expect(await sweepOrphanUses(root)).toBe(2);
+    await expect(access(lastUsePath(root, 'debs/kept.deb'))).resolves.toBeUndefined();
+    await expect(access(lastUsePath(root, 'old'))).rejects.toThrow();
+  });
+});
+
+describe('removeBelow', () => {
+  it('removes a file or a tree below the root', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'a', 'b'), { recursive: true });
+    await writeFile(path.join(root, 'a', 'b', 'f'), 'x');
+    expect(await removeBelow(root, path.join(root, 'a'))).toBe(true);
+    await expect(access(path.join(root, 'a'))).rejects.toThrow();
+    expect(await removeBelow(root, path.join(root, 'a'))).toBe(false);
+  });
+
+  it.each([
+    ['the root itself', (root: string) => root],
+    ['a path outside', (root: string) => path.join(root, '..', 'elsewhere')],
+    ['a path that climbs out', (root: string) => path.join(root, 'a', '..', '..', 'x')],
+  ])('refuses %s', async (_name, target) => {
+    const root = await tempDir();
+    await expect(removeBelow(root, target(root))).rejects.toThrow(/not below/);
+    await expect(access(root)).resolves.toBeUndefined();
+  });
+
+  it('refuses to reach through a directory that became a symbolic link, and removes a link as a link', async () => {
+    const root = await tempDir();
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'precious'), 'keep me');
+    await symlink(outside, path.join(root, 'section'));
+    await expect(removeBelow(root, path.join(root, 'section', 'precious'))).rejects.toThrow(/no longer a plain directory/);
+    expect(await removeBelow(root, path.join(root, 'section'))).toBe(true);
+    expect(await readFile(path.join(outside, 'precious'), 'utf8')).toBe('keep me');
+  });
+});
+
+/** A lock directory as the lock module makes it, owned by `pid` on this host. */
+async function fakeLock(dir: string, pid: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'owner.json'), JSON.stringify({ host: hostIdentity(), pid, token: randomBytes(8).toString('hex'), since: '2026-01-01T00:00:00.000Z' }));
+}
+
+async function deadPid(): Promise<number> {
+  const child = spawn('true');
+  await new Promise((resolve) => child.on('exit', resolve));
+  return child.pid as number;
+}
+
+describe('lock holders', () => {
+  it('names a live owner, and takeLocks leaves such a lock alone', async () => {
+    const dir = path.join(await tempDir(), 'x.lock');
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      await fakeLock(dir, sleeper.pid as number);
+      expect(await liveHolder(dir, 60_000)).toMatch(new RegExp(`^pid ${sleeper.pid} on .+ since 2026-01-01`));
+      const taken = await takeLocks([dir], 60_000);
+      expect(taken.blocked).toMatch(`held by pid ${sleeper.pid}`);
+      expect(JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')).pid).toBe(sleeper.pid);
+    } finally {
+      sleeper.kill();
+    }
+  });
+
+  it.each([
+    ['a dead owner on this host', async (dir: string) => fakeLock(dir, await deadPid())],
+    [
+      'no heartbeat for longer than the staleness limit',
+      async (dir: string) => {
+        await fakeLock(dir, process.ppid);
+        const old = new Date(Date.now() - 120_000);
+        await utimes(dir, old, old);
+      },
+    ],
+    ['no lock at all', async () => undefined],
+  ])('treats %s as free, and takeLocks takes it', async (_name, make) => {
+    const dir = path.join(await tempDir(), 'x.lock');
+    await make(dir);
+    expect(await liveHolder(dir, 60_000)).toBeUndefined();
+    const taken = await takeLocks([dir], 60_000);
+    expect(taken.locks).toHaveLength(1);
+    expect(JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')).pid).toBe(process.pid);
+    for (const l of taken.locks ?? []) await l.release();
+    await expect(stat(dir)).rejects.toThrow();
+  });
+});
+
+describe('scanTier', () => {
+  it('lists regular files with their stamp, lock and provider, and does not follow symbolic links', async () => {
+    const root = await tempDir();
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'secret'), 'x');
+    await mkdir(path.join(root, 'composer-prov'), { recursive: true });
+    await writeFile(path.join(root, 'composer-prov', 'tool.deb'), 'abc');
+    await symlink(outside, path.join(root, 'linked-section'));
+    await symlink(path.join(outside, 'secret'), path.join(root, 'composer-prov', 'linked.deb'));
+    const skipped: { path: string; reason: string }[] = [];
+    const entries = await scanTier({ tier: 'local', root, guards: async (p) => [`/guard/${p}`] }, skipped);
+    expect(entries).toEqual([
+      expect.objectContaining({ group: 'composer-prov', provider: 'prov', name: 'tool.deb', kind: 'file', bytes: 3, guards: ['/guard/prov'], locks: [path.join(root, '.g3-locks', 'composer-prov', 'tool.deb.lock')], stamp: path.join(root, '.g3-stamps', 'composer-prov', 'tool.deb') }),
+    ]);
+    expect(skipped.map((s) => path.basename(s.path)).sort()).toEqual(['linked-section', 'linked.deb']);
+  });
+});

@@ -47,7 +47,11 @@ export async function runPipeline(command: PipelineCommand, input: PipelineInput
     if (input.out.mode !== 'json') render(r, input);
     if (r.step === 'pre_build' && !r.decision.build) break;
   }
-  if (input.out.mode === 'json') input.out.result(JSON.stringify({ command, target: input.target, steps: results.map(jsonOf) }, null, 2));
+  if (input.out.mode === 'json') {
+    // One step: its document at the top level (as `build --json` always printed); several: one entry per step.
+    const doc = SEQUENCES[command].length === 1 && results[0] ? { command, target: input.target, ...jsonOf(results[0]) } : { command, target: input.target, steps: results.map(jsonOf) };
+    input.out.result(JSON.stringify(doc, null, 2));
+  }
   return ExitCode.ok;
 }
 

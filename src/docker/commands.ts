@@ -128,6 +128,11 @@ export function removeCommand(client: DockerClient, container: string): DockerCo
   return { command: client.bin, args: ['rm', '-f', '-v', container] };
 }
 
+/** `docker image rm` without --force: docker refuses while the image is tagged elsewhere or used by a container. */
+export function removeImageCommand(client: DockerClient, image: string): DockerCommand {
+  return { command: client.bin, args: ['image', 'rm', image] };
+}
+
 /** Turn a root filesystem tarball into an image; `changes` are Dockerfile lines (ENV, CMD, LABEL...). */
 export function importCommand(client: DockerClient, tar: string, ref: string, changes: string[] = []): DockerCommand {
   return { command: client.bin, args: ['import', ...repeated('--change', changes), tar, ref] };

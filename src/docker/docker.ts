@@ -17,6 +17,7 @@ import {
   importCommand,
   inspectImageCommand,
   removeCommand,
+  removeImageCommand,
   runDetachedCommand,
   tagCommand,
 } from './commands.js';
@@ -126,6 +127,12 @@ export class Docker {
   /** Remove a container, whether it runs or not. */
   async remove(container: string): Promise<void> {
     await call(removeCommand(this.client, container), `removing container ${container}`);
+  }
+
+  /** Remove an image that nothing else names or uses; true when docker removed it. */
+  async removeImageIfUnused(image: string): Promise<boolean> {
+    const r = await call(removeImageCommand(this.client, image), `removing image ${image}`, { reject: false });
+    return r.exitCode === 0;
   }
 
   /** Remove a container synchronously, ignoring failure: for signal and exit handlers. */

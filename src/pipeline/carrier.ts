@@ -65,6 +65,7 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
     }
     await writeFile(path.join(context, 'Dockerfile'), CARRIER_DOCKERFILE);
     o.emit({ type: 'info', message: `building the image ${o.refs.join(', ')}` });
+    const previous = (await o.docker.imageInspect(o.refs[0] as string))?.id;
     const { imageId } = await o.docker.build({
       context,
       tags: o.refs,
@@ -72,6 +73,9 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
       labels: o.labels,
       onLine: (line) => o.emit({ type: 'debug', message: `docker build: ${line}` }),
     });
+    // The image this one replaces under the same name would be left dangling (hundreds of MB per build):
+    // remove it when nothing else names or uses it.
+    if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous))) o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
     return { imageId, refs: o.refs, labels: o.labels, files };
   } finally {
     await rm(context, { recursive: true, force: true });

@@ -29,11 +29,11 @@ export async function subdirs(dir: string, skipped: Skipped[]): Promise<string[]
   return out;
 }
 
-/** Bytes used by a file or a whole directory tree, counting each link as itself. */
+/** Bytes a file or a whole directory tree takes on disk, counting each link as itself (a sparse image counts its data, not its holes). */
 export async function treeBytes(p: string): Promise<number> {
   const st = await lstat(p).catch(() => undefined);
   if (!st) return 0;
-  if (!st.isDirectory()) return st.size;
+  if (!st.isDirectory()) return Math.min(st.size, st.blocks * 512);
   let total = 0;
   for (const e of await readdir(p).catch(() => [] as string[])) total += await treeBytes(path.join(p, e));
   return total;

@@ -39,6 +39,8 @@ export async function scanTier(t: TierScan, skipped: Skipped[]): Promise<Entry[]
     const dir = path.join(t.root, section);
     for (const d of await visibleEntries(dir)) {
       const file = path.join(dir, d.name);
+      // A composer section keeps the repositories' keyrings in keyrings/ (copied by content, see fallback.ts).
+      if (d.isDirectory() && d.name === 'keyrings' && section.startsWith('composer-')) continue;
       if (!d.isFile()) {
         skipped.push({ path: file, reason: d.isSymbolicLink() ? 'symbolic link: not followed' : 'not a regular file: not a cache entry' });
         continue;

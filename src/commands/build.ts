@@ -1,10 +1,13 @@
 // `build` and `base`: refresh the caches, make the base image when it is
 // missing, build the composer image, and run the compose stages in a build
 // container, producing the raw disk image.
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import path from 'node:path';
+import { acquireLock, type Lock } from '../cache/lock.js';
 import type { RefreshReport } from '../cache/refresh.js';
+import type { Catalogue } from '../catalogue/types.js';
 import { type BaseImageResult, ensureBaseImage } from '../compose/base-image.js';
 import { buildComposerImage, type ComposerImage } from '../compose/composer-image.js';
 import { type ComposeResult, compose } from '../compose/compose.js';
@@ -18,8 +21,8 @@ import { Docker } from '../docker/docker.js';
 import type { Env } from '../env.js';
 import { StepError, UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
-import type { Emit } from '../log/events.js';
-import { isTemplateTarget, type OpenTarget } from '../packages/target.js';
+import { type Emit, silent } from '../log/events.js';
+import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { cache, openCatalogue } from './cache.js';
 import { findTarget } from '../catalogue/load.js';
 
@@ -62,6 +65,21 @@ interface Prepared {
   lock: LockFile;
   docker: Docker;
   report: RefreshReport;
+  /** Held until the command ends (see holdProvider). */
+  hold: Lock;
+}
+
+/**
+ * A lock only this build takes (its name is unique), held from before the cache
+ * refresh to the end: `cache prune` and `cache clean` see a live lock under the
+ * provider's imagebuild/ and leave the provider's packages and snapshots alone,
+ * so nothing the refresh verified disappears before the compose stages use it.
+ * Concurrent builds of one provider each hold their own and do not wait.
+ */
+async function holdProvider(s: Settings, providerId: string): Promise<Lock> {
+  const dir = path.join(s.workDir, providerId, 'imagebuild', `build-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
+  await mkdir(path.dirname(dir), { recursive: true });
+  return acquireLock(dir, { staleMs: s.lockStaleMs });
 }
 
 /** Refresh the target's caches (locking first if needed) and find a Docker that builds with BuildKit. */
@@ -69,6 +87,17 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
   const cat = await openCatalogue(o.settings, o.emit);
   const target = findTarget(cat, o.target);
   if (!isTemplateTarget(target)) throw new UserError(`target ${o.target} has no template: there is no image to build`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
+  const opened = await openTemplateTarget(o.settings, o.target, silent, cat);
+  const hold = await holdProvider(o.settings, opened.plan.providerId);
+  try {
+    return { ...(await refreshAndConnect(o, cat)), hold };
+  } catch (err) {
+    await hold.release();
+    throw err;
+  }
+}
+
+async function refreshAndConnect(o: BuildOptions, cat: Catalogue): Promise<Omit<Prepared, 'hold'>> {
   const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat });
   if (result.mode !== 'refresh' || !result.opened) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
   if (!result.report.ok) throw new StepError(`the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`, { cause: result.report.failures });
@@ -86,14 +115,26 @@ function baseOptions(p: Prepared, s: Settings, force: boolean, emit: Emit) {
 /** `base`: (re)make the base image from the package cache. */
 export async function base(o: BuildOptions): Promise<BaseResult> {
   const p = await prepare(o);
-  const result = await ensureBaseImage(baseOptions(p, o.settings, true, o.emit));
-  return { target: o.target, providerId: p.t.plan.providerId, base: result, client: { bin: p.docker.client.bin, mode: p.docker.client.mode } };
+  try {
+    const result = await ensureBaseImage(baseOptions(p, o.settings, true, o.emit));
+    return { target: o.target, providerId: p.t.plan.providerId, base: result, client: { bin: p.docker.client.bin, mode: p.docker.client.mode } };
+  } finally {
+    await p.hold.release();
+  }
 }
 
 /** `build`: caches, base image when needed, composer image, compose stages. */
 export async function build(o: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const p = await prepare(o);
+  try {
+    return await composeHeld(o, p, started);
+  } finally {
+    await p.hold.release();
+  }
+}
+
+async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promise<BuildResult> {
   const s = o.settings;
   const providerId = p.t.plan.providerId;
   const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));

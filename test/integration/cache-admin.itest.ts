@@ -278,6 +278,25 @@ describe('cache clean', () => {
     expect(await finalFiles(f.p.dir)).toEqual(before);
   });
 
+  it("leaves a provider's packages alone while one of its builds runs (the lock a build holds from before its cache refresh)", async () => {
+    const lockDir = path.join(f.workDir, P1, 'imagebuild', 'build-4242-0a1b2c3d.lock');
+    const holder = await holdLock(lockDir);
+    const before = await finalFiles(f.pkgRoot);
+    try {
+      const r = await cli(['cache', 'clean', '--packages', '--provider-id', P1, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const report = r.json();
+      expect(report.removed).toEqual([]);
+      expect(report.held.length).toBeGreaterThan(0);
+      for (const h of report.held) expect(h.reason).toContain(`pid ${holder.pid}`);
+      expect(await finalFiles(f.pkgRoot)).toEqual(before);
+      expect(before.filter((x) => x.startsWith(`${P1}/`)).length).toBeGreaterThan(0);
+    } finally {
+      holder.kill('SIGKILL');
+      await rm(lockDir, { recursive: true, force: true });
+    }
+  });
+
   it('--packages --provider-id removes only that provider\'s package cache', async () => {
     const r = await cli(['cache', 'clean', '--packages', '--provider-id', P2, '--json']);
     expect(r.code, r.stderr).toBe(0);

@@ -17,6 +17,7 @@ import { basePackages, lockSuite } from '../src/compose/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
 import { median } from './measure.js';
+import { recordSection } from './section.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out', 'compose');
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   await writeFile(project('targets.yml'), `targets:\n  bench:\n    template: templates/minimal.yml\n    tools: ${tools}\n`);
 
   // Cold: nothing cached, no images, no build cache.
-  await run({ command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/bench:latest'] }, { reject: false });
+  await run({ command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench'] }, { reject: false });
   await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
   process.stderr.write('first build (cold) ...\n');
   const first = await timedBuild();
@@ -140,14 +141,7 @@ async function main(): Promise<void> {
     `Stage timings: first build: ${stages(first)}. Unchanged build: ${stages(warm[0])}. With \`--scratch disk\`: ${stages(onDisk[0])}. Without an installed-package snapshot: ${stages(noInstalled[0])}.`,
     '',
   ].join('\n');
-  if (!values['no-record']) {
-    const file = path.join(ROOT, 'BENCHMARKS.md');
-    const doc = await readFile(file, 'utf8');
-    const at = doc.indexOf(HEADING);
-    const next = at < 0 ? -1 : doc.indexOf('\n## ', at + HEADING.length);
-    const updated = at < 0 ? `${doc.trimEnd()}\n\n${section}` : `${doc.slice(0, at)}${section}${next < 0 ? '' : doc.slice(next + 1)}`;
-    await writeFile(file, updated);
-  }
+  if (!values['no-record']) await recordSection(path.join(ROOT, 'BENCHMARKS.md'), HEADING, section);
   process.stdout.write(`${section}\n`);
 }
 

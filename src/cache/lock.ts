@@ -61,7 +61,8 @@ export function hostIdentity(): string {
   return hostIdCache;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this host runs (EPERM: it runs as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -70,7 +71,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function readOwner(dir: string): Promise<Owner | undefined> {
+/** The owner record of the lock at `dir`, or undefined when it is unreadable. */
+export async function readOwner(dir: string): Promise<Owner | undefined> {
   try {
     return JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Owner;
   } catch {

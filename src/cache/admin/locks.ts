@@ -1,27 +1,8 @@
 // Whether a running build holds a cache entry, and taking its locks before
 // removing it. Uses the build's own lock directories (src/cache/lock.ts): a
 // lock is live while its heartbeat is fresh and, on this host, its owner runs.
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { hostIdentity, type Lock, type Owner, tryAcquireLock } from '../lock.js';
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// The owner record as lock.ts writes it (owner.json inside the lock directory).
-async function ownerOf(dir: string): Promise<Owner | undefined> {
-  try {
-    return JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Owner;
-  } catch {
-    return undefined;
-  }
-}
+import { stat } from 'node:fs/promises';
+import { hostIdentity, type Lock, type Owner, processAlive, readOwner, tryAcquireLock } from '../lock.js';
 
 /** "pid 42 on host since …", or a placeholder when the owner record is unreadable. */
 export function describeOwner(o: Owner | undefined): string {
@@ -38,8 +19,8 @@ export function describeOwner(o: Owner | undefined): string {
 export async function liveHolder(dir: string, staleMs: number): Promise<string | undefined> {
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) return undefined;
-  const owner = await ownerOf(dir);
-  if (owner && owner.host === hostIdentity() && (owner.pid === process.pid || !running(owner.pid))) return undefined;
+  const owner = await readOwner(dir);
+  if (owner && owner.host === hostIdentity() && (owner.pid === process.pid || !processAlive(owner.pid))) return undefined;
   if (Date.now() - st.mtimeMs > staleMs) return undefined;
   return describeOwner(owner);
 }
@@ -72,7 +53,7 @@ export async function takeLocks(dirs: readonly string[], staleMs: number): Promi
       return { blocked: `cannot take the lock ${d}: ${(err as Error).message}` };
     }
     if (!lock) {
-      const blocked = `held by ${describeOwner(await ownerOf(d))}`;
+      const blocked = `held by ${describeOwner(await readOwner(d))}`;
       await releaseAll(taken);
       return { blocked };
     }

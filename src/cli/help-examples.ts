@@ -25,8 +25,10 @@ Works out the inputs digest (the lock, the merged template and the files it copi
 in, docker/Dockerfile and .dockerignore, explicit build arguments, the toolkit
 version) and compares it with the org.g3-composer.inputs-digest label of the last
 image built (local daemon) or pushed (registry). Equal digests: a build would make
-the same image again, so build is skipped. FORCE_BUILDING=1 builds anyway;
-PROHIBIT_BUILDING=1 never builds.
+the same image again, so build, push and post_push skip, saying why. It refreshes
+the target's caches first (locking when there is no lock) and writes its decision
+to <work_dir>/.g3-pipeline/<target>/pre_build.json. FORCE_BUILDING=1 builds
+anyway; PROHIBIT_BUILDING=1 never builds.
 
 Examples:
   ${prog} latest pre_build

@@ -4,7 +4,7 @@
 import { type CleanScope, cacheClean } from '../cache/admin/clean.js';
 import { cachePrune } from '../cache/admin/prune.js';
 import { cacheStatus } from '../cache/admin/status.js';
-import { removalText, statusText, verifyText } from '../cache/admin/text.js';
+import { removalText, statusText, verifyText } from './cache-admin-text.js';
 import { parseAge, parseSize } from '../cache/admin/units.js';
 import { cacheVerify } from '../cache/admin/verify.js';
 import type { Settings } from '../config/load.js';

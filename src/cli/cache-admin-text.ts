@@ -1,11 +1,11 @@
 // Plain-text tables of the cache administration reports (the CLI prints them;
 // --json prints the reports themselves).
-import { formatBytes } from '../../cli/output.js';
-import type { CleanReport } from './clean.js';
-import type { PruneReport } from './prune.js';
-import type { EntryReport } from './remove.js';
-import type { StatusReport } from './status.js';
-import type { VerifyReport } from './verify.js';
+import { formatBytes } from './output.js';
+import type { CleanReport } from '../cache/admin/clean.js';
+import type { PruneReport } from '../cache/admin/prune.js';
+import type { EntryReport } from '../cache/admin/remove.js';
+import type { StatusReport } from '../cache/admin/status.js';
+import type { VerifyReport } from '../cache/admin/verify.js';
 
 /** Rows as columns padded to their widest cell (the last column is not padded). */
 export function table(rows: readonly string[][]): string {

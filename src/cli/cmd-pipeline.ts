@@ -94,7 +94,7 @@ function render(r: StepResult, input: PipelineInput): void {
     const b = r.result as Built;
     input.renderBuild(b.build);
     out.result(b.carrier.refs.join('\n'));
-    out.note(`${target}: image ${b.carrier.refs.join(', ')} (${b.carrier.imageId.slice(0, 19)}), /disk/: ${b.carrier.files.map((f) => f.name).join(', ')}; inputs digest ${b.record.inputsDigest}`);
+    out.note(`${target}: image ${b.carrier.refs.join(', ')} (${b.carrier.imageId.slice(0, 19)}, ${(b.record.timings.image ?? 0).toFixed(1)} s), /disk/: ${b.carrier.files.map((f) => f.name).join(', ')}; inputs digest ${b.record.inputsDigest}`);
   } else if (r.step === 'push') {
     const p = (r.result as { record: PushRecord }).record;
     for (const x of p.pushed) out.result(`${x.ref}@${x.digest}`);

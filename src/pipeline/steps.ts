@@ -158,7 +158,9 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     'org.g3-composer.toolkit-version': version,
     ...(ctx.env.SOURCE_BRANCH ? { 'org.g3-composer.source-branch': ctx.env.SOURCE_BRANCH } : {}),
   };
+  const imageStarted = performance.now();
   const carrier = await buildCarrier({ docker: await docker(ctx), compose: c, refs: name.refs, labels, emit: ctx.emit });
+  const imageSeconds = Math.round(performance.now() - imageStarted) / 1000;
   const r = result.cache;
   const record: BuildRecord = {
     target: ctx.target,
@@ -169,11 +171,11 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     buildDir: c.buildDir,
     stem: imageStem(t.template),
     manifest: c.manifest,
-    timings: { ...c.timings, total: result.seconds },
+    timings: { ...c.timings, image: imageSeconds, total: Math.round((result.seconds + imageSeconds) * 1000) / 1000 },
     cache: { items: r.items, local: r.hits.local, shared: r.hits.shared, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded },
     snapshots: { chroot: c.snapshot, installed: c.installed },
     source: { branch: ctx.env.SOURCE_BRANCH || undefined, commit: ctx.env.SOURCE_COMMIT || undefined, message: ctx.env.COMMIT_MSG?.split('\n')[0] || undefined },
-    seconds: result.seconds,
+    seconds: Math.round((result.seconds + imageSeconds) * 1000) / 1000,
     at: new Date().toISOString(),
   };
   await writeState(ctx.settings.workDir, ctx.target, 'build', record);

@@ -137,7 +137,7 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     expect(report.image.tags.sort()).toEqual(['itest', 'pipe']);
     expect(report.inputsDigest).toBe(first.inputsDigest);
     expect(report.image.labels[INPUTS_LABEL]).toBe(first.inputsDigest);
-    expect(Object.keys(report.stages)).toEqual(expect.arrayContaining(['packages', 'disk', 'total']));
+    expect(Object.keys(report.stages)).toEqual(expect.arrayContaining(['packages', 'disk', 'image', 'total']));
     expect(report.cache.items).toBeGreaterThan(0);
     expect(report.cache.hitRate).toBeGreaterThanOrEqual(0);
     expect(report.cache.hitRate).toBeLessThanOrEqual(1);

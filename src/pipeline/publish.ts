@@ -4,9 +4,10 @@ import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { UserError } from '../errors.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
+import type { Docker } from '../docker/docker.js';
 import { pushImage } from '../registry/push.js';
 import { parseRef } from '../registry/ref.js';
-import type { InputPart } from './inputs.js';
+import { INPUTS_LABEL, type InputPart } from './inputs.js';
 import { type BuildRecord, type PushRecord, readState, writeState } from './state.js';
 import { docker, inputsOf, open, type Skipped, type StepContext, skipReason } from './steps.js';
 
@@ -31,19 +32,35 @@ export async function pushStep(ctx: StepContext): Promise<Skipped | { record: Pu
     throw new UserError(`push: no registry for ${name.refs[0]}`, `Name one: "registry: host:port" in the target, G3_REGISTRY, --repo host:port/repository or DOCKER_REPO.`);
   }
   const d = await docker(ctx);
-  const local = await d.imageInspect(built.image.id);
-  if (!local) throw new UserError(`push: the image ${built.image.id.slice(0, 19)} that build made for ${ctx.target} is gone from the Docker daemon`, `Run "<builder> ${ctx.target} build" again.`);
+  const localRef = await builtImage(ctx, d, built);
   const result = await pushImage({
     client: d.client,
-    localRef: built.image.id,
+    localRef,
     targets: name.refs.map((r) => parseRef(r)),
     credentials: credentialsFromEnv(ctx.env),
     emit: (e) => ctx.emit(e),
     timeoutMs: ctx.settings.httpTimeoutMs,
   });
-  const record: PushRecord = { target: ctx.target, inputsDigest: built.inputsDigest, imageId: built.image.id, pushed: result.pushed, at: new Date().toISOString() };
+  const record: PushRecord = { target: ctx.target, inputsDigest: built.inputsDigest, imageId: localRef, pushed: result.pushed, at: new Date().toISOString() };
   await writeState(ctx.settings.workDir, ctx.target, 'push', record);
   return { record };
+}
+
+/**
+ * The local image to push: the one build made, or, when a later build elsewhere (another work
+ * directory) has replaced it under the same name, that one if its label says it was built from
+ * the same inputs.
+ */
+async function builtImage(ctx: StepContext, d: Docker, built: BuildRecord): Promise<string> {
+  if (await d.imageInspect(built.image.id)) return built.image.id;
+  for (const ref of built.image.refs) {
+    const now = await d.imageInspect(ref);
+    if (now && now.labels[INPUTS_LABEL] === built.inputsDigest) {
+      ctx.emit({ type: 'info', message: `the image build made (${built.image.id.slice(0, 19)}) was replaced under ${ref} by ${now.id.slice(0, 19)}, built from the same inputs: pushing that` });
+      return now.id;
+    }
+  }
+  throw new UserError(`push: the image ${built.image.id.slice(0, 19)} that build made for ${ctx.target} is gone from the Docker daemon, and no image under its name has the same inputs`, `Run "<builder> ${ctx.target} build" again.`);
 }
 
 /** The build report post_push writes. */
@@ -75,14 +92,15 @@ export async function postPushStep(ctx: StepContext): Promise<Skipped | { report
   if (skip) return { skipped: skip };
   const built = await builtRecord(ctx, 'post_push');
   const push = await readState(ctx.settings.workDir, ctx.target, 'push');
-  const pushed = push && push.imageId === built.image.id ? push : undefined;
+  // The push of this build (or of an image from the same inputs that replaced it), not of an earlier one.
+  const pushed = push && push.inputsDigest === built.inputsDigest && push.at >= built.at ? push : undefined;
   if (!pushed) ctx.emit({ type: 'warning', message: `post_push: ${ctx.target}'s image was not pushed; the report has no registry digest` });
   const hits = built.cache.local + built.cache.shared;
   const report: BuildReport = {
     target: ctx.target,
     providerId: built.providerId,
     image: {
-      id: built.image.id,
+      id: pushed?.imageId ?? built.image.id,
       digest: pushed?.pushed[0]?.digest,
       refs: pushed ? pushed.pushed.map((p) => p.ref) : built.image.refs,
       tags: (pushed ? pushed.pushed.map((p) => p.ref) : built.image.refs).map((r) => parseRef(r).tag ?? 'latest'),

@@ -203,4 +203,26 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('set REGISTRY_USERNAME and REGISTRY_PASSWORD');
   });
+
+  it('push takes an image from the same inputs that replaced the built one under its name, and refuses one from other inputs', { timeout: LONG }, async () => {
+    const built = JSON.parse(await readFile(path.join(stateDir(file('work'), 'pipe'), 'build.json'), 'utf8')) as { inputsDigest: string; image: { id: string } };
+    // A tiny image that claims the same inputs takes over both names; the one build made goes away.
+    await writeFile(file('one-file'), 'x\n');
+    await run({ command: 'tar', args: ['-C', dir, '-cf', file('tiny.tar'), 'one-file'] });
+    const tiny = (await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=${built.inputsDigest}`, file('tiny.tar'), `${repo()}:pipe`] })).stdout.trim();
+    await run({ command: DOCKER, args: ['tag', tiny, `${repo()}:itest`] });
+    await run({ command: DOCKER, args: ['image', 'rm', built.image.id] });
+    const r = await hook('push', { FORCE_BUILDING: '1' });
+    ok(r);
+    expect(r.stderr).toContain('built from the same inputs: pushing that');
+    const remote = await remoteImage(parseRef(`${repo()}:pipe`), { credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' }, timeoutMs: 30_000 });
+    expect(remote?.labels[INPUTS_LABEL]).toBe(built.inputsDigest);
+    // One that claims other inputs is not pushed in the build's name.
+    const other = (await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=sha256:${'0'.repeat(64)}`, file('tiny.tar'), `${repo()}:pipe`] })).stdout.trim();
+    await run({ command: DOCKER, args: ['tag', other, `${repo()}:itest`] });
+    await run({ command: DOCKER, args: ['image', 'rm', tiny] });
+    const refused = await hook('push', { FORCE_BUILDING: '1' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('is gone from the Docker daemon, and no image under its name has the same inputs');
+  });
 });

@@ -133,6 +133,11 @@ export function removeImageCommand(client: DockerClient, image: string): DockerC
   return { command: client.bin, args: ['image', 'rm', image] };
 }
 
+/** Load images from a `docker save` archive (reads the file, prints "Loaded image: ..."). */
+export function loadCommand(client: DockerClient, archive: string): DockerCommand {
+  return { command: client.bin, args: ['load', '--input', archive] };
+}
+
 /** Turn a root filesystem tarball into an image; `changes` are Dockerfile lines (ENV, CMD, LABEL...). */
 export function importCommand(client: DockerClient, tar: string, ref: string, changes: string[] = []): DockerCommand {
   return { command: client.bin, args: ['import', ...repeated('--change', changes), tar, ref] };

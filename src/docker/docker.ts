@@ -15,6 +15,7 @@ import {
   type DockerCommand,
   execCommand,
   importCommand,
+  loadCommand,
   inspectImageCommand,
   removeCommand,
   removeImageCommand,
@@ -104,6 +105,11 @@ export class Docker {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Load a `docker save` archive; the caller checks by inspecting what it named. */
+  async load(archive: string): Promise<void> {
+    await call(loadCommand(this.client, archive), `loading ${archive}`);
   }
 
   /** Make an image from a root filesystem tarball; returns the new image's id. */

@@ -1,14 +1,21 @@
 // The image `build` makes around a disk image, so registries can store and
-// ship it: FROM scratch, the artifacts under /disk/ (as KubeVirt's
-// containerDisk expects them), the SBOM and the manifest beside them, and
-// labels that name its inputs. An uncompressed raw image goes in as qcow2:
-// qemu-img skips its holes, so the layer holds the data, not 4 GiB of zeros,
-// and `qemu-img convert -O raw` gives back the raw file byte for byte.
-import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
+// ship it: the artifacts under /disk/ (as KubeVirt's containerDisk expects
+// them), the SBOM and the manifest beside them, and labels that name its
+// inputs. An uncompressed raw image goes in as qcow2: qemu-img skips its
+// holes, so the layer holds the data, not 4 GiB of zeros, and
+// `qemu-img convert -O raw` gives back the raw file byte for byte.
+// The image is assembled here (layer tarball with clamped times, config with
+// the build's SOURCE_DATE_EPOCH) and loaded with `docker load`, so the same
+// disk image gives the same image id (see image-archive.ts).
+import { createHash } from 'node:crypto';
+import { copyFile, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ComposeResult } from '../compose/compose.js';
 import type { Docker } from '../docker/docker.js';
+import { StepError } from '../errors.js';
 import { run } from '../exec.js';
+import { hashFile } from '../cache/hash.js';
+import { imageConfig, reproducibleTarArgs, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
 
 export interface CarrierInput {
@@ -17,6 +24,8 @@ export interface CarrierInput {
   /** Every reference the image gets (one per tag). */
   refs: string[];
   labels: Record<string, string>;
+  /** The image's creation time and the layer's file times (the build's SOURCE_DATE_EPOCH). */
+  epoch: number;
   emit: Emit;
 }
 
@@ -25,7 +34,7 @@ export interface Carrier {
   refs: string[];
   labels: Record<string, string>;
   /** Files under /disk/ and what each was made from. */
-  files: { name: string; from: string; converted?: 'qcow2' }[];
+  files: { name: string; from: string; converted?: 'qcow2'; without?: 'timings' }[];
 }
 
 /** Where the carrier's build context is made, inside the image build directory. */
@@ -35,9 +44,6 @@ async function place(from: string, to: string): Promise<void> {
   // A hard link costs nothing; another filesystem (or a refusing one) gets a copy.
   await link(from, to).catch(() => copyFile(from, to));
 }
-
-/** The Dockerfile of the carrier: nothing but the files. */
-export const CARRIER_DOCKERFILE = 'FROM scratch\nCOPY disk/ /disk/\n';
 
 /** Build the carrier image from a finished compose; returns its id. */
 export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
@@ -58,21 +64,18 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
         files.push({ name: a.file, from: a.file });
       }
     }
-    for (const extra of [o.compose.sbom.path, o.compose.manifest]) {
-      const name = path.basename(extra);
-      await place(extra, path.join(disk, name));
-      files.push({ name, from: name });
-    }
-    await writeFile(path.join(context, 'Dockerfile'), CARRIER_DOCKERFILE);
-    o.emit({ type: 'info', message: `building the image ${o.refs.join(', ')}` });
+    const sbom = path.basename(o.compose.sbom.path);
+    await place(o.compose.sbom.path, path.join(disk, sbom));
+    files.push({ name: sbom, from: sbom });
+    // The manifest without its stage timings: they say how long this build took, not what it made, and
+    // would make every image different. The timings stay in the manifest beside the image and in the report.
+    const manifest = path.basename(o.compose.manifest);
+    const { timings: _timings, ...made } = JSON.parse(await readFile(o.compose.manifest, 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(disk, manifest), `${JSON.stringify(made, null, 2)}\n`);
+    files.push({ name: manifest, from: manifest, without: 'timings' });
+    o.emit({ type: 'info', message: `making the image ${o.refs.join(', ')}` });
     const previous = (await o.docker.imageInspect(o.refs[0] as string))?.id;
-    const { imageId } = await o.docker.build({
-      context,
-      tags: o.refs,
-      buildArgs: {},
-      labels: o.labels,
-      onLine: (line) => o.emit({ type: 'debug', message: `docker build: ${line}` }),
-    });
+    const imageId = await loadImage(o, context);
     // The image this one replaces under the same name would be left dangling (hundreds of MB per build):
     // remove it when nothing else names or uses it.
     if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous))) o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
@@ -80,4 +83,27 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
   } finally {
     await rm(context, { recursive: true, force: true });
   }
+}
+
+/** Pack `<context>/disk` as the one layer, write the config and archive, `docker load` it; returns the image id. */
+async function loadImage(o: CarrierInput, context: string): Promise<string> {
+  const archiveDir = path.join(context, 'archive');
+  await mkdir(archiveDir);
+  const layer = path.join(archiveDir, 'layer.tar');
+  await run({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', context, '-cf', layer, 'disk'] }, { package: 'tar' });
+  const diffId = `sha256:${(await hashFile(layer)).sha256}`;
+  const config = JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels }));
+  const id = createHash('sha256').update(config).digest('hex');
+  await writeFile(path.join(archiveDir, `${id}.json`), config);
+  await writeFile(path.join(archiveDir, 'manifest.json'), saveManifest(`${id}.json`, 'layer.tar', o.refs));
+  const archive = path.join(context, 'image.tar');
+  await run({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', archiveDir, '-cf', archive, 'manifest.json', `${id}.json`, 'layer.tar'] }, { package: 'tar' });
+  // The layer is in the archive now: drop it before docker reads the archive, to halve the disk space held.
+  await rm(layer);
+  await o.docker.load(archive);
+  for (const ref of o.refs) {
+    const loaded = await o.docker.imageInspect(ref);
+    if (loaded?.id !== `sha256:${id}`) throw new StepError(`docker load did not name ${ref} the image it was given (sha256:${id.slice(0, 12)}): it names ${loaded?.id ?? 'nothing'}`);
+  }
+  return `sha256:${id}`;
 }

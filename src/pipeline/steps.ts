@@ -159,7 +159,7 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     ...(ctx.env.SOURCE_BRANCH ? { 'org.g3-composer.source-branch': ctx.env.SOURCE_BRANCH } : {}),
   };
   const imageStarted = performance.now();
-  const carrier = await buildCarrier({ docker: await docker(ctx), compose: c, refs: name.refs, labels, emit: ctx.emit });
+  const carrier = await buildCarrier({ docker: await docker(ctx), compose: c, refs: name.refs, labels, epoch: c.sourceDateEpoch, emit: ctx.emit });
   const imageSeconds = Math.round(performance.now() - imageStarted) / 1000;
   const r = result.cache;
   const record: BuildRecord = {

@@ -17,6 +17,8 @@ describe('the default target boots', () => {
   let work: string;
   let image: string;
   let manifest: string;
+  /** The id of the image that carries the disk image. */
+  let imageId: string;
   let espOffset: number;
 
   beforeAll(async () => {
@@ -24,7 +26,9 @@ describe('the default target boots', () => {
     const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: work, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
     const r = await runBuilder(['latest', 'build', '--json'], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    ({ image, manifest } = (JSON.parse(r.stdout) as { compose: { image: string; manifest: string } }).compose);
+    const doc = JSON.parse(r.stdout) as { compose: { image: string; manifest: string }; image: { id: string } };
+    ({ image, manifest } = doc.compose);
+    imageId = doc.image.id;
     const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as { partitiontable: { partitions: Array<{ start: number; type: string }> } };
     const esp = table.partitiontable.partitions.find((p) => p.type === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
     espOffset = (esp?.start ?? 0) * 512;
@@ -64,13 +68,15 @@ describe('the default target boots', () => {
     expect(await hashFile(image)).toEqual(before);
   });
 
-  it('is reproducible: a second build from an empty work directory (new chroot, new install) gives the same raw image, SBOM and outputs', { timeout: 900_000 }, async () => {
+  it('is reproducible: a second build from an empty work directory (new chroot, new install) gives the same raw image, SBOM, outputs and image id', { timeout: 900_000 }, async () => {
     const again = await mkdtemp(path.join(tmpdir(), 'g3-boot-again-'));
     try {
       const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: again, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
       const r = await runBuilder(['latest', 'build', '--json'], env);
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
-      const second = JSON.parse(r.stdout) as { compose: { image: string; snapshot: string; installed: string; manifest: string } };
+      const second = JSON.parse(r.stdout) as { compose: { image: string; snapshot: string; installed: string; manifest: string }; image: { id: string } };
+      // The image that carries it too: same layer, same config, same id.
+      expect(second.image.id).toBe(imageId);
       expect([second.compose.snapshot, second.compose.installed]).toEqual(['created', 'created']);
       expect(await hashFile(second.compose.image)).toEqual(await hashFile(image));
       const outputs = async (file: string) => (JSON.parse(await readFile(file, 'utf8')) as { outputs: unknown[] }).outputs;

@@ -119,7 +119,10 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     const built = path.join(file('work'), PROVIDER, 'imagebuild', 'pipeline');
     expect((await readdir(file('out'))).sort()).toEqual([`${stem}.manifest.json`, `${stem}.qcow2`, `${stem}.spdx.json`]);
     expect((await run({ command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', file('out', `${stem}.qcow2`), path.join(built, `${stem}.raw`)] }, { reject: false })).exitCode).toBe(0);
-    expect(await readFile(file('out', `${stem}.manifest.json`), 'utf8')).toBe(await readFile(path.join(built, `${stem}.manifest.json`), 'utf8'));
+    // The manifest in the image is the one beside the disk image without its stage timings.
+    const { timings, ...made } = JSON.parse(await readFile(path.join(built, `${stem}.manifest.json`), 'utf8')) as { timings: Record<string, number> };
+    expect(Object.keys(timings).length).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(file('out', `${stem}.manifest.json`), 'utf8'))).toEqual(made);
     await run({ command: 'rm', args: ['-rf', file('out')] });
 
     const push = await hook('push');

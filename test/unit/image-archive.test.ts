@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/exec.js';
+import { imageConfig, reproducibleTarArgs, saveManifest } from '../../src/pipeline/image-archive.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-archive-');
+const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+describe('imageConfig', () => {
+  const diffId = `sha256:${'a'.repeat(64)}`;
+  const created = new Date(1_750_000_000_000);
+
+  it('gives the same bytes whatever the order the labels were given in', () => {
+    const a = JSON.stringify(imageConfig({ diffId, created, labels: { b: '2', a: '1' } }));
+    const b = JSON.stringify(imageConfig({ diffId, created, labels: { a: '1', b: '2' } }));
+    expect(a).toBe(b);
+    expect(Object.keys(JSON.parse(a).config.Labels)).toEqual(['a', 'b']);
+  });
+
+  it('names the layer, the time and the platform', () => {
+    expect(imageConfig({ diffId, created, labels: {} })).toMatchObject({ architecture: 'amd64', os: 'linux', created: '2025-06-15T15:06:40.000Z', rootfs: { type: 'layers', diff_ids: [diffId] } });
+  });
+
+  it.each([
+    ['another time', { created: new Date(1_750_000_001_000) }],
+    ['another label', { labels: { a: '2' } }],
+    ['another layer', { diffId: `sha256:${'b'.repeat(64)}` }],
+  ])('changes with %s', (_what, change) => {
+    const base = { diffId, created, labels: { a: '1' } };
+    expect(sha(JSON.stringify(imageConfig({ ...base, ...change })))).not.toBe(sha(JSON.stringify(imageConfig(base))));
+  });
+});
+
+describe('saveManifest', () => {
+  it('is the docker save layout for one image with its tags', () => {
+    expect(JSON.parse(saveManifest('abc.json', 'layer.tar', ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2']))).toEqual([{ Config: 'abc.json', RepoTags: ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2'], Layers: ['layer.tar'] }]);
+  });
+});
+
+describe('reproducibleTarArgs', () => {
+  /** The same two files, written in another order with other times. */
+  async function tree(order: string[], mtime: number): Promise<string> {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'disk'));
+    for (const name of order) {
+      await writeFile(path.join(dir, 'disk', name), `content of ${name}\n`);
+      await utimes(path.join(dir, 'disk', name), mtime, mtime);
+    }
+    await utimes(path.join(dir, 'disk'), mtime, mtime);
+    return dir;
+  }
+  const pack = async (dir: string, epoch: number) => {
+    const out = path.join(dir, 'layer.tar');
+    await run({ command: 'tar', args: [...reproducibleTarArgs(epoch), '-C', dir, '-cf', out, 'disk'] });
+    return sha(await readFile(out));
+  };
+
+  it('makes GNU tar write the same bytes for the same files, whatever their times and creation order', async () => {
+    const a = await pack(await tree(['x.qcow2', 'a.json'], 1_000), 1_700_000_000);
+    const b = await pack(await tree(['a.json', 'x.qcow2'], 2_000_000), 1_700_000_000);
+    expect(a).toBe(b);
+  });
+
+  it('writes other bytes for another SOURCE_DATE_EPOCH', async () => {
+    const dir = await tree(['a.json'], 1_000);
+    expect(await pack(dir, 1_700_000_000)).not.toBe(await pack(dir, 1_700_000_001));
+  });
+});

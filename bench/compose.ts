@@ -7,7 +7,7 @@
 // mmdebstrap from the same local repository, in one run. Writes bench/out/compose.json and its section of
 // BENCHMARKS.md. It removes g3-composer/base:<provider-id> and prunes Docker's
 // build cache to start cold; the next build makes them again.
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ import { basePackages, lockSuite } from '../src/compose/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
 import { median } from './measure.js';
+import { benchProject } from './project.js';
 import { recordSection } from './section.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,13 +64,7 @@ async function timedBuild(...flags: string[]): Promise<{ wall: number; json: Bui
 }
 
 async function main(): Promise<void> {
-  await run({ command: 'rm', args: ['-rf', OUT] });
-  await mkdir(project('templates'), { recursive: true });
-  for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), project(f));
-  await copyFile(path.join(ROOT, 'docker', 'templates', 'minimal.yml'), project('templates', 'minimal.yml'));
-  const catalogue = await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8');
-  const tools = /^\s+tools: (\[.*\])$/m.exec(catalogue)?.[1] ?? '[]';
-  await writeFile(project('targets.yml'), `targets:\n  bench:\n    template: templates/minimal.yml\n    tools: ${tools}\n`);
+  await benchProject(ROOT, OUT);
 
   // Cold: nothing cached, no images, no build cache.
   await run({ command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench'] }, { reject: false });

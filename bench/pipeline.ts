@@ -7,13 +7,14 @@
 // Packages come from the project's package cache (cache/pkgCache); the work
 // directory and registry are the benchmark's own. Writes bench/out/pipeline.json
 // and its section of BENCHMARKS.md.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { run } from '../src/exec.js';
 import { startRegistry } from '../test/support/registry.js';
 import { median } from './measure.js';
+import { benchProject } from './project.js';
 import { recordSection } from './section.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,15 +44,9 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 10) {
 const project = (...p: string[]) => path.join(OUT, 'project', ...p);
 
 async function main(): Promise<void> {
-  await run({ command: 'rm', args: ['-rf', OUT] });
-  await mkdir(project('templates'), { recursive: true });
-  for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), project(f));
-  await copyFile(path.join(ROOT, 'docker', 'templates', 'minimal.yml'), project('templates', 'minimal.yml'));
-  const catalogue = await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8');
-  const tools = /^\s+tools: (\[.*\])$/m.exec(catalogue)?.[1] ?? '[]';
   const registry = await startRegistry();
   const repo = `${registry.host}/bench/minimal`;
-  await writeFile(project('targets.yml'), `targets:\n  bench:\n    template: templates/minimal.yml\n    image: ${repo}\n    tools: ${tools}\n`);
+  await benchProject(ROOT, OUT, [`image: ${repo}`]);
   const env = {
     ...process.env,
     G3_TARGETS: project('targets.yml'),

@@ -1,9 +1,10 @@
 // remoteImage against small HTTP servers on 127.0.0.1 that speak enough of
 // the Distribution API: manifests, indexes, blobs, Basic and Bearer auth.
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRegistryServers } from './registry-servers.js';
 import { StepError, UserError } from '../../src/errors.js';
 import { MEDIA, remoteImage } from '../../src/registry/client.js';
 import type { Credentials } from '../../src/registry/credentials.js';
@@ -22,14 +23,7 @@ interface Reply {
 }
 type Handler = (req: IncomingMessage, url: URL) => Reply | undefined | Promise<Reply | undefined>;
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await closeRegistryConnections();
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+const servers = useRegistryServers();
 
 /** A server on 127.0.0.1 whose handler answers by path (404 when it returns undefined); records every request. */
 async function serve(handler: Handler): Promise<{ host: string; seen: { path: string; authorization?: string; accept?: string }[] }> {

@@ -3,15 +3,15 @@
 // call by call without a daemon or a registry.
 import { createHash } from 'node:crypto';
 import { access, chmod, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useRegistryServers } from './registry-servers.js';
 import type { DockerClient } from '../../src/docker/client.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { Credentials } from '../../src/registry/credentials.js';
-import { closeRegistryConnections } from '../../src/registry/http.js';
 import { loginCommand, logoutCommand, pushCommand, repoDigestsCommand } from '../../src/registry/push-commands.js';
 import { type PushEvent, pushImage } from '../../src/registry/push.js';
 import { parseRef } from '../../src/registry/ref.js';
@@ -63,14 +63,7 @@ function configsOf(lines: string[]): Set<string> {
   return new Set(lines.filter((l) => l.startsWith('CALL')).map((l) => l.replace(/^.*\| /, '')));
 }
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await closeRegistryConnections();
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
+const servers = useRegistryServers();
 
 describe('push command lines', () => {
   const client: DockerClient = { bin: '/usr/bin/docker', mode: 'buildkit', version: '20.10.24' };

@@ -21,7 +21,7 @@ import { Docker } from '../docker/docker.js';
 import type { Env } from '../env.js';
 import { StepError, UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
-import { type Emit, silent } from '../log/events.js';
+import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { cache, openCatalogue } from './cache.js';
 import { findTarget } from '../catalogue/load.js';
@@ -87,18 +87,18 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
   const cat = await openCatalogue(o.settings, o.emit);
   const target = findTarget(cat, o.target);
   if (!isTemplateTarget(target)) throw new UserError(`target ${o.target} has no template: there is no image to build`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
-  const opened = await openTemplateTarget(o.settings, o.target, silent, cat);
+  const opened = await openTemplateTarget(o.settings, o.target, o.emit, cat);
   const hold = await holdProvider(o.settings, opened.plan.providerId);
   try {
-    return { ...(await refreshAndConnect(o, cat)), hold };
+    return { ...(await refreshAndConnect(o, cat, opened)), hold };
   } catch (err) {
     await hold.release();
     throw err;
   }
 }
 
-async function refreshAndConnect(o: BuildOptions, cat: Catalogue): Promise<Omit<Prepared, 'hold'>> {
-  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat });
+async function refreshAndConnect(o: BuildOptions, cat: Catalogue, opened: OpenTarget): Promise<Omit<Prepared, 'hold'>> {
+  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat, opened });
   if (result.mode !== 'refresh' || !result.opened) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
   if (!result.report.ok) throw new StepError(`the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`, { cause: result.report.failures });
   const { t, lock } = result.opened;

@@ -25,6 +25,8 @@ export interface CacheOptions {
   emit: Emit;
   /** The catalogue, when the caller has already loaded it. */
   catalogue?: Catalogue;
+  /** The target's opened template, when the caller has already opened it (from the same catalogue). */
+  opened?: OpenTarget;
 }
 
 /** A template target's opened template and lock, for callers that go on to build it (not rendered). */
@@ -65,7 +67,7 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
   let missingLock: string | undefined;
   let opened: Opened | undefined;
   if (isTemplateTarget(target)) {
-    const t = await openTemplateTarget(s, opts.target, opts.emit, cat);
+    const t = opts.opened ?? (await openTemplateTarget(s, opts.target, opts.emit, cat));
     const lock = await usableLock(t, s, opts);
     if (lock) {
       opened = { t, lock };

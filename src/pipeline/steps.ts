@@ -142,8 +142,8 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   const skip = before && (await skipReason(ctx, 'build', before));
   if (skip) return { skipped: skip };
   const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit });
-  // The lock may have been written by this build: take the inputs as built.
-  const { t, name } = await open(ctx);
+  // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again).
+  const { t, name } = first;
   const inputs = await inputsOf(ctx, t);
   const c = result.compose;
   const version = await toolkitVersion(ctx.settings.projectRoot);

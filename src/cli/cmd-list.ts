@@ -7,10 +7,12 @@ import type { Target } from '../catalogue/types.js';
 import { openCatalogue } from '../commands/cache.js';
 import type { Settings } from '../config/load.js';
 import { ExitCode } from '../errors.js';
+import { isNotFound } from '../fs/safe.js';
 import { lockPathFor } from '../lock/file.js';
 import type { Emit } from '../log/events.js';
 import { imageName } from '../pipeline/image-name.js';
 import { loadTargetTemplate } from '../template/target.js';
+import { escapeInline } from '../text/untrusted.js';
 import type { Output } from './output.js';
 
 export interface ListedTarget {
@@ -27,7 +29,14 @@ export interface ListedTarget {
 }
 
 async function describeTarget(settings: Settings, catalogueFile: string, t: Target): Promise<ListedTarget> {
-  const locked = await access(lockPathFor(catalogueFile, t.name)).then(() => true, () => false);
+  // Only a missing lock means "not locked"; a lock we cannot read is an error to report.
+  const locked = await access(lockPathFor(catalogueFile, t.name)).then(
+    () => true,
+    (err: unknown) => {
+      if (isNotFound(err)) return false;
+      throw err;
+    },
+  );
   const base: ListedTarget = { name: t.name, description: t.description, artifacts: t.artifacts.length, locked };
   if (t.extra.template === undefined) return base;
   base.template = String(t.extra.template);
@@ -48,7 +57,8 @@ export async function runList(settings: Settings, out: Output, emit: Emit): Prom
   const broken = targets.filter((t) => t.error).length;
   if (out.mode === 'json') out.result(JSON.stringify({ command: 'list', catalogue: cat.file, targets }, null, 2));
   else {
-    const rows = [['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'], ...targets.map((t) => [t.name, t.template ?? '-', t.providerId ?? (t.error ? 'error' : '-'), t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`])];
+    // Cells are escaped one by one (newlines too), so a name cannot add a row or shift the columns.
+    const rows = [['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'], ...targets.map((t) => [t.name, t.template ?? '-', t.providerId ?? (t.error ? 'error' : '-'), t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`].map(escapeInline))];
     const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
     for (const r of rows) out.result(r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ').trimEnd());
     out.note(`${targets.length} target(s) in ${path.relative(process.cwd(), cat.file) || cat.file}${broken ? `; ${broken} with a template that does not load` : ''}`);

@@ -4,6 +4,7 @@ import { Chalk } from 'chalk';
 import type { Env } from '../env.js';
 import type { CacheEvent } from '../log/events.js';
 import type { LogLevel } from '../log/runlog.js';
+import { escapeControls, forDisplay, redactSecrets } from '../text/untrusted.js';
 
 export type Mode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -60,6 +61,48 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * A diagnostic made safe to print: secrets redacted, control and bidi
+ * characters escaped, and every line after the first indented, so a newline
+ * inside untrusted text cannot start a line that looks like one of ours.
+ */
+export function diagnosticText(text: string): string {
+  return forDisplay(text)
+    .replace(/\n+$/, '')
+    .replace(/\n(?=[^\s])/g, '\n  ');
+}
+
+/**
+ * A result made safe to print: a JSON document keeps its value (strings
+ * redacted one by one, controls written as JSON escapes, same indentation);
+ * other text is redacted and escaped as a whole, newlines and tabs kept.
+ */
+export function resultText(text: string, json: boolean): string {
+  if (json) {
+    const doc = parseJson(text);
+    if (doc !== undefined) {
+      const indent = /^[[{]\r?\n( +)/.exec(text)?.[1]?.length;
+      return escapeControls(JSON.stringify(redactStrings(doc.value), null, indent));
+    }
+  }
+  return forDisplay(text);
+}
+
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+function redactStrings(v: unknown): unknown {
+  if (typeof v === 'string') return redactSecrets(v);
+  if (Array.isArray(v)) return v.map(redactStrings);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactStrings(x)]));
+  return v;
+}
+
 /** Build the output for a mode. */
 export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env: Env): Output {
   const color = new Chalk({ level: mode === 'tty' && !env.NO_COLOR ? 1 : 0 });
@@ -79,18 +122,20 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
     if (!force && now - lastDraw < 100) return;
     lastDraw = now;
     const width = 24;
-    const filled = Math.round((done / total) * width);
+    const filled = Math.min(width, Math.round((done / total) * width));
     streams.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} items, ${formatBytes(bytes)} downloaded`);
     statusShown = true;
   };
   // Terminal lines by mode: --json shows only warnings (stdout is the
   // document), --quiet nothing but errors. The log gets every line at its level.
   const showsLevel = (level: LogLevel) => (mode === 'json' ? level === 'warn' : mode !== 'quiet');
-  const line = (text: string, level: LogLevel = 'info', show = true) => {
-    log?.line(level, text);
+  // Escaping comes before colour, so chalk's codes are the only ones that reach the terminal.
+  const line = (text: string, level: LogLevel = 'info', show = true, paint: (s: string) => string = String) => {
+    const safe = diagnosticText(text);
+    log?.line(level, safe);
     if (!show || !showsLevel(level)) return;
     clearStatus();
-    streams.stderr.write(`${text}\n`);
+    streams.stderr.write(`${paint(safe)}\n`);
     drawStatus(true);
   };
   const itemLines = mode === 'plain' || verbose;
@@ -114,14 +159,14 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
           break;
         case 'item-failed':
           done++;
-          line(color.red(`failed ${e.item}: ${e.reason}`), 'error');
+          line(`failed ${e.item}: ${e.reason}`, 'error', true, color.red);
           break;
         case 'item-missing':
           done++;
-          line(color.red(`missing ${e.item}: ${e.reason}`), 'error');
+          line(`missing ${e.item}: ${e.reason}`, 'error', true, color.red);
           break;
         case 'corrupt':
-          line(color.yellow(`warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`), 'warn');
+          line(`warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`, 'warn', true, color.yellow);
           break;
         case 'waiting':
           line(`waiting for ${e.holder} to fetch ${e.item}`);
@@ -130,7 +175,7 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
           line(`retrying ${e.item} from its next URL after ${e.url}: ${e.reason}`, 'debug', verbose);
           break;
         case 'warning':
-          line(color.yellow(`warning: ${e.message}`), 'warn');
+          line(`warning: ${e.message}`, 'warn', true, color.yellow);
           break;
         case 'info':
           line(e.message);
@@ -141,16 +186,18 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
       }
     },
     error(text) {
-      log?.line('error', text);
+      const safe = diagnosticText(text);
+      log?.line('error', safe);
       clearStatus();
-      streams.stderr.write(`${color.red(text)}\n`);
+      streams.stderr.write(`${color.red(safe)}\n`);
     },
     note(text) {
       line(text);
     },
     result(text) {
       clearStatus();
-      streams.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      const safe = resultText(text, mode === 'json');
+      streams.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
     },
     attachLog(sink) {
       log = sink;

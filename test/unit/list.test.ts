@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +64,16 @@ describe('list', () => {
     expect(doc.targets[0]).toMatchObject({ providerId: 'debian-debian13-x86_64', image: { registry: '127.0.0.1:5000', repository: 'team/edge', tags: ['edge', '1.0'] }, locked: false });
     expect(doc.targets[1]?.image).toBeUndefined();
     expect(doc.targets[2]?.error).toContain('plan9');
+  });
+
+  it('keeps one row per target when a template path holds a newline and terminal controls', async () => {
+    const file = await catalogue();
+    await writeFile(file, `${await readFile(file, 'utf8')}  forged:\n    template: "templates/x\\nedge  templates/ok.yml  debian\\e[2J.yml"\n`);
+    const r = await list(file);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[4]).toMatch(/^forged\s+templates\/x\\u000aedge  templates\/ok\.yml  debian\\u001b\[2J\.yml\s+error\s/);
+    expect(r.stdout).not.toContain('\x1b');
   });
 
   it('refuses an argument after list with exit 2', async () => {

@@ -150,3 +150,71 @@ describe('terminal conventions', () => {
     expect(out.wantsDebug()).toBe(verbose);
   });
 });
+
+describe('untrusted text', () => {
+  // A name from a catalogue or an index carrying terminal controls, a CSI in
+  // its one-byte C1 form, a right-to-left override and a forged line.
+  const hostile = 'tools/a\x1b[2J.deb\x9b31m\u202etxt.exe\n2030-01-01T00:00:00.000Z [1] error: forged';
+  const escaped = 'tools/a\\u001b[2J.deb\\u009b31m\\u202etxt.exe\n  2030-01-01T00:00:00.000Z [1] error: forged';
+  const url = 'https://user:hunter2@mirror.invalid/debian?token=s3cret&x=1';
+
+  /** Every diagnostic and result kind, with hostile text, in `mode` on a terminal. */
+  function render(mode: 'tty' | 'plain' | 'json' | 'quiet') {
+    const { text, streams: s } = captureStreams();
+    Object.assign(s.stderr, { isTTY: true });
+    const logged: string[] = [];
+    const out = createOutput(mode, true, s, { TERM: 'xterm-256color' });
+    out.attachLog({ level: 'debug', line: (_level, t) => logged.push(t), finish: () => undefined });
+    out.emit({ type: 'start', items: 3, bytes: 2 });
+    out.emit({ type: 'item-done', item: hostile, from: 'origin', bytes: 1, seconds: 0.1, detail: url });
+    out.emit({ type: 'item-failed', item: hostile, reason: `GET ${url}: HTTP 404` });
+    out.emit({ type: 'item-missing', item: hostile, reason: 'offline' });
+    out.emit({ type: 'corrupt', item: hostile, tier: 'local', reason: 'sha256' });
+    out.emit({ type: 'waiting', item: hostile, holder: 'pid 1' });
+    out.emit({ type: 'retry', item: hostile, url, reason: 'HTTP 500' });
+    out.emit({ type: 'warning', message: hostile });
+    out.emit({ type: 'info', message: hostile });
+    out.emit({ type: 'debug', message: hostile });
+    out.note(hostile);
+    out.error(`error: ${hostile} at ${url}`);
+    out.result(mode === 'json' ? JSON.stringify({ item: hostile, url, n: [1, 2] }, null, 2) : `${hostile} ${url}`);
+    out.close();
+    return { ...text, logged };
+  }
+
+  it.each(['tty', 'plain', 'json', 'quiet'] as const)('reaches stderr, stdout and the log escaped and redacted in %s mode', (mode) => {
+    const r = render(mode);
+    // Only chalk's colour codes and the status bar's own sequences reach the terminal.
+    const stderrRaw = r.stderr.replace(/\x1b\[(?:3[13]|39)m|\r\x1b\[K/g, '');
+    for (const stream of [stderrRaw, r.stdout, r.logged.join('\n')]) {
+      expect(stream).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+      expect(stream).not.toMatch(/hunter2|s3cret/);
+    }
+    // In a diagnostic the forged line never starts a line of its own (results keep their newlines).
+    for (const stream of [stderrRaw, r.logged.join('\n')]) expect(stream).not.toMatch(/^2030-01-01/m);
+    expect(r.logged.length).toBeGreaterThan(8);
+    expect(r.logged.every((l) => l.includes('tools/a\\u001b[2J.deb\\u009b31m\\u202etxt.exe'))).toBe(true);
+    if (mode !== 'quiet') expect(r.stderr).toContain(escaped);
+    expect(r.stderr).toContain('https://***@mirror.invalid/debian?token=***&x=1');
+  });
+
+  it('keeps a JSON result the same document, with its strings escaped and redacted', () => {
+    const r = render('json');
+    expect(JSON.parse(r.stdout)).toEqual({ item: hostile.replace('', ''), url: 'https://***@mirror.invalid/debian?token=***&x=1', n: [1, 2] });
+    expect(r.stdout).toContain('\\u001b[2J.deb\\u009b31m\\u202etxt.exe\\n2030');
+    expect(r.stdout.startsWith('{\n  "item"')).toBe(true);
+  });
+
+  it('redacts a URL whose query value ends in an escaped quote without breaking the JSON', () => {
+    const { text, streams: s } = captureStreams();
+    const doc = { url: 'https://h.invalid/?token=ab"c', more: 'x' };
+    createOutput('json', false, s, {}).result(JSON.stringify(doc));
+    expect(JSON.parse(text.stdout)).toEqual({ url: 'https://h.invalid/?token=***"c', more: 'x' });
+  });
+
+  it('colours the escaped text on a terminal, so colour codes wrap it and nothing else does', () => {
+    const { text, streams: s } = captureStreams();
+    createOutput('tty', false, s, {}).emit({ type: 'warning', message: 'bad \x1b[2J name' });
+    expect(text.stderr).toBe('\x1b[33mwarning: bad \\u001b[2J name\x1b[39m\n');
+  });
+});

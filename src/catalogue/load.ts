@@ -2,12 +2,18 @@
 // for every problem.
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
-import { unsafeNameReason, unsafeUrlReason } from '../cache/names.js';
+import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../cache/names.js';
 import { UserError } from '../errors.js';
+import { suggest } from '../suggest.js';
+import { escapeInline } from '../text/untrusted.js';
 import { expandVars, parseYaml, shownName, type UrlVars } from '../yaml.js';
+import { shownTarget, targetNameProblem } from './target-name.js';
 import type { Artifact, Catalogue, Target } from './types.js';
 
-const ARTIFACT_KEYS = new Set(['section', 'file', 'url', 'urls', 'sha256', 'size']);
+const TOP_KEYS = ['targets'];
+/** Every key a target may have; the commands that read them: cache, lock, build (template, tools), push (image, registry, tags). */
+const TARGET_KEYS = ['description', 'artifacts', 'template', 'tools', 'image', 'registry', 'tags'];
+const ARTIFACT_KEYS = ['section', 'file', 'url', 'urls', 'sha256', 'size'];
 
 export type { UrlVars };
 
@@ -26,6 +32,18 @@ class Reader {
 
   fail(node: Node | null | undefined, field: string, problem: string): never {
     throw new UserError(`${this.file}:${this.line(node)}: ${field} ${problem}`, 'Fix the target catalogue and run again.');
+  }
+
+  /** Fail on the first key of `node` that is not one of `known`, naming the nearest known key. */
+  knownKeys(node: YAMLMap, field: string, known: readonly string[], what: string): void {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      if (known.includes(key)) continue;
+      const near = suggest(key, known);
+      const shown = escapeInline(key);
+      const hint = near ? `did you mean "${near}"?` : `known keys: ${known.join(', ')}`;
+      this.fail(pair.key as Node, field ? `${field}.${shown}` : shown, `is not ${what} key (${hint})`);
+    }
   }
 
   /** ${name} substitution; an unknown or unset variable is an error. */
@@ -52,17 +70,15 @@ export function parseCatalogue(text: string, file: string, vars: UrlVars = {}): 
   const r: Reader = new Reader(display, lines, vars);
   const root = doc.contents;
   if (!isMap(root)) r.fail(root, 'document', 'must be a mapping with a "targets" key');
+  r.knownKeys(root, '', TOP_KEYS, 'a top-level catalogue');
   const targetsNode = root.get('targets', true) as Node | undefined;
   if (!isMap(targetsNode)) r.fail(targetsNode ?? root, 'targets', 'must be a mapping of target names to targets');
-  for (const pair of root.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : '?';
-    if (key !== 'targets') r.warnings.push(`${display}:${r.line(pair.key as Node)}: unknown top-level key "${key}" ignored`);
-  }
   const targets = new Map<string, Target>();
   for (const pair of targetsNode.items) {
     const nameNode = pair.key as Node;
     const name = isScalar(nameNode) ? String(nameNode.value) : '';
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) r.fail(nameNode, `targets.${name}`, 'is not a valid target name (letters, digits, ".", "_", "-")');
+    const problem = targetNameProblem(name);
+    if (problem) r.fail(nameNode, `targets.${shownTarget(name)}`, problem);
     targets.set(name, readTarget(r, name, pair.value as Node));
   }
   return { file, targets, warnings: r.warnings };
@@ -72,6 +88,7 @@ function readTarget(r: Reader, name: string, node: Node | null): Target {
   const field = `targets.${name}`;
   if (node === null || (isScalar(node) && node.value === null)) return { name, artifacts: [], extra: {} };
   if (!isMap(node)) r.fail(node, field, 'must be a mapping');
+  r.knownKeys(node, field, TARGET_KEYS, 'a target');
   const extra: Record<string, unknown> = {};
   let description: string | undefined;
   let artifacts: Artifact[] = [];
@@ -102,17 +119,14 @@ function readArtifacts(r: Reader, field: string, node: Node | null): Artifact[] 
 function readArtifact(r: Reader, field: string, node: Node): Artifact {
   if (!isMap(node)) r.fail(node, field, 'must be a mapping with section, file, url(s) and sha256');
   const get = (k: string) => node.get(k, true) as Node | undefined;
-  for (const pair of node.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : '?';
-    if (!ARTIFACT_KEYS.has(key)) r.warnings.push(`${r.file}:${r.line(pair.key as Node)}: ${field}.${key} is not a known artifact key; ignored`);
-  }
+  r.knownKeys(node, field, ARTIFACT_KEYS, 'an artifact');
   const str = (k: string): string => {
     const n = get(k);
     if (!isScalar(n) || typeof n.value !== 'string') r.fail(n ?? node, `${field}.${k}`, n ? 'must be a string' : 'is required');
     return n.value as string;
   };
   const section = str('section');
-  const sectionProblem = unsafeNameReason(section);
+  const sectionProblem = reservedSectionReason(section);
   if (sectionProblem) r.fail(get('section'), `${field}.section`, sectionProblem);
   const file = str('file');
   const fileProblem = unsafeNameReason(file);
@@ -153,12 +167,15 @@ function readUrls(r: Reader, field: string, one: Node | undefined, many: Node | 
   });
 }
 
-/** The named target, or a UserError listing the known ones. */
+/** The named target, or a UserError listing the known ones (a name that breaks the target-name rule is refused as such). */
 export function findTarget(cat: Catalogue, name: string): Target {
   const t = cat.targets.get(name);
   if (!t) {
-    const known = [...cat.targets.keys()].sort().join(', ') || '(none)';
-    throw new UserError(`unknown target "${name}" in ${cat.file}`, `Known targets: ${known}.`);
+    const problem = targetNameProblem(name);
+    if (problem) throw new UserError(`target ${shownTarget(name)} ${problem}`, `Give the name of a target in ${cat.file}.`);
+    const known = [...cat.targets.keys()].sort();
+    const near = suggest(name, known);
+    throw new UserError(`unknown target "${name}" in ${cat.file}`, `${near ? `Did you mean "${near}"? ` : ''}Known targets: ${known.join(', ') || '(none)'}.`);
   }
   return t;
 }

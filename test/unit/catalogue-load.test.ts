@@ -159,12 +159,15 @@ describe('parseCatalogue', () => {
 
   it.each([
     ['a document that is a list', '- a\n- b\n', /^cat\.yml:1: document must be a mapping with a "targets" key/],
-    ['a missing targets key', 'other: 1\n', /^cat\.yml:1: targets must be a mapping of target names to targets/],
+    ['a missing targets key', '{}\n', /^cat\.yml:1: targets must be a mapping of target names to targets/],
     ['targets that is a list', 'targets:\n  - a\n', /^cat\.yml:2: targets must be a mapping/],
     ['a target that is a string', 'targets:\n  latest: nope\n', /^cat\.yml:2: targets\.latest must be a mapping/],
     ['artifacts that is a mapping', 'targets:\n  latest:\n    artifacts:\n      a: 1\n', /^cat\.yml:4: targets\.latest\.artifacts must be a list of artifacts/],
-    ['a target name with a slash', 'targets:\n  ../x:\n    artifacts: []\n', /^cat\.yml:2: targets\.\.\.\/x is not a valid target name/],
-    ['a target name starting with a dot', 'targets:\n  .hidden: {}\n', /^cat\.yml:2: targets\.\.hidden is not a valid target name/],
+    ['a target name with a slash', 'targets:\n  ../x:\n    artifacts: []\n', /^cat\.yml:2: targets\."\.\.\/x" is not a valid target name/],
+    ['a target name starting with a dot', 'targets:\n  .hidden: {}\n', /^cat\.yml:2: targets\."\.hidden" is not a valid target name/],
+    ['a target name of 240 characters', `targets:\n  ${'a'.repeat(240)}: {}\n`, /^cat\.yml:2: targets\."a{64}\.\.\." is 240 characters long; a target name has at most 64$/],
+    ['a target name with a right-to-left override', 'targets:\n  "evil\\u202e": {}\n', /^cat\.yml:2: targets\."evil\\u202e" contains U\+202E;/],
+    ['a target name with a no-break space', 'targets:\n  "a\\u00a0b": {}\n', /^cat\.yml:2: targets\."a\u00a0b" contains U\+00A0;/],
     ['a description that is a list', 'targets:\n  latest:\n    description: [a]\n', /^cat\.yml:3: targets\.latest\.description must be a string/],
   ])('refuses %s', (_what, text, message) => {
     expect(parseError(text).message).toMatch(message);
@@ -188,17 +191,47 @@ describe('parseCatalogue', () => {
     expect(parseError(text).message).toMatch(new RegExp(`^cat\\.yml:${line}: malformed YAML`));
   });
 
-  it('warns about unknown top-level and artifact keys instead of failing', () => {
-    const text = ['version: 2', withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'colour: blue'])].join('\n');
-    const cat = parseCatalogue(text, FILE);
-    expect(cat.warnings).toEqual([
-      'cat.yml:1: unknown top-level key "version" ignored',
-      'cat.yml:13: targets.latest.artifacts[1].colour is not a known artifact key; ignored',
-    ]);
-    expect(cat.targets.get('latest')?.artifacts).toHaveLength(2);
+  it.each([
+    ['a misspelt target key', 'targets:\n  img:\n    tempalte: templates/img.yml\n', 'cat.yml:3: targets.img.tempalte is not a target key (did you mean "template"?)'],
+    ['a misspelt artifact key', withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'szie: 3']), 'cat.yml:12: targets.latest.artifacts[1].szie is not an artifact key (did you mean "size"?)'],
+    ['an unknown artifact key', withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'colour: blue']), 'cat.yml:12: targets.latest.artifacts[1].colour is not an artifact key (known keys: section, file, url, urls, sha256, size)'],
+    ['a misspelt top-level key', 'tragets:\n  img: {}\n', 'cat.yml:1: tragets is not a top-level catalogue key (did you mean "targets"?)'],
+    ['an unknown top-level key', 'targets: {}\nversion: 2\n', 'cat.yml:2: version is not a top-level catalogue key (known keys: targets)'],
+    ['an unknown key with a control character', 'targets:\n  img:\n    "a\\u001b[2J": 1\n', 'cat.yml:3: targets.img.a\\u001b[2J is not a target key (known keys: description, artifacts, template, tools, image, registry, tags)'],
+  ])('refuses %s, naming file, line and the nearest known key', (_what, text, message) => {
+    expect(parseError(text).message).toBe(message);
   });
 
-  it('keeps unknown keys of a target as extra values, without a warning', () => {
+  it.each([
+    ['pkgCache', /must not be "pkgCache": the toolkit keeps its package cache under that name/],
+    ['repoCache', /must not be "repoCache"/],
+    ['composer-debian-debian13-x86_64', /must not start with "composer-"/],
+  ])('refuses the section %j, a name the toolkit uses for its own folders', (section, problem) => {
+    const err = parseError(withSecond([`section: ${section}`, 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`]));
+    expect(err.message.startsWith('cat.yml:8: targets.latest.artifacts[1].section ')).toBe(true);
+    expect(err.message).toMatch(problem);
+  });
+
+  it.each([
+    ['section', 'a C1 control', '"to\\u009bols"', 'U+009B', '"to\\u009bols"'],
+    ['section', 'a bidi override', '"to\\u202eols"', 'U+202E', '"to\\u202eols"'],
+    ['file', 'a no-break space', '"b\\u00a0.deb"', 'U+00A0', '"b\u00a0.deb"'],
+    ['file', 'a zero-width space', '"b\\u200b.deb"', 'U+200B', '"b\u200b.deb"'],
+  ])('refuses a %s with %s, printing it escaped', (field, _what, yaml, code, shown) => {
+    const lines = { section: `section: ${yaml}`, file: `file: ${yaml}` } as Record<string, string>;
+    const second = [field === 'section' ? lines.section : 'section: tools', field === 'file' ? lines.file : 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`];
+    const err = parseError(withSecond(second as string[]));
+    expect(err.message).toMatch(new RegExp(`^cat\\.yml:${field === 'section' ? 8 : 9}: targets\\.latest\\.artifacts\\[1\\]\\.${field} `));
+    expect(err.message).toContain(`(${shown} has ${code})`);
+    expect(err.message).not.toMatch(/[\u0080-\u009f\u202a-\u202e]/);
+  });
+
+  it('refuses a URL with an escape sequence and prints it escaped', () => {
+    const err = parseError(withSecond(['section: tools', 'file: b.deb', 'url: "http://127.0.0.1:9/\\e[2J\\e]0;x\\a.deb"', `sha256: ${SHA_B}`]));
+    expect(err.message).toBe('cat.yml:10: targets.latest.artifacts[1].url is not a valid URL: "http://127.0.0.1:9/\\u001b[2J\\u001b]0;x\\u0007.deb" contains U+001B (no whitespace, control or bidi characters; write a space as %20)');
+  });
+
+  it('keeps the keys later commands read as extra values, without a warning', () => {
     const cat = parseCatalogue('targets:\n  latest:\n    tags: [a, b]\n    template: t.yml\n    artifacts: []\n', FILE);
     expect(cat.warnings).toEqual([]);
     expect(cat.targets.get('latest')?.extra).toEqual({ tags: ['a', 'b'], template: 't.yml' });
@@ -262,6 +295,21 @@ describe('findTarget', () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toBe('unknown target "latset" in cat.yml');
     expect((err as UserError).hint).toBe('Known targets: alpha, zeta.');
+  });
+
+  it('suggests the nearest known target', () => {
+    const cat = parseCatalogue('targets:\n  latest: {}\n  alpha: {}\n', FILE);
+    expect(() => findTarget(cat, 'latset')).toThrow(expect.objectContaining({ hint: 'Did you mean "latest"? Known targets: alpha, latest.' }));
+  });
+
+  it.each([
+    ['240 characters long', 'x'.repeat(240), /^target "x{64}\.\.\." is 240 characters long; a target name has at most 64$/],
+    ['with an escape sequence', 'a\u001b[2Jb', /^target "a\\u001b\[2Jb" contains U\+001B;/],
+    ['with a slash', 'a/b', /^target "a\/b" is not a valid target name/],
+  ])('refuses a target name %s as a user error, before looking it up', (_what, name, message) => {
+    const cat = parseCatalogue('targets:\n  latest: {}\n', FILE);
+    expect(() => findTarget(cat, name)).toThrow(UserError);
+    expect(() => findTarget(cat, name)).toThrow(message);
   });
 
   it('says "(none)" when the catalogue has no targets', () => {

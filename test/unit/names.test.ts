@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unsafeNameReason, unsafeUrlReason } from '../../src/cache/names.js';
+import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../../src/cache/names.js';
 
 describe('unsafeNameReason', () => {
   it.each([
@@ -30,12 +30,45 @@ describe('unsafeNameReason', () => {
     ['an empty string', '', /must not be empty/],
     ['more than 200 bytes', 'x'.repeat(201), /at most 200 bytes/],
     ['more than 200 bytes of multibyte characters', 'ü'.repeat(101), /at most 200 bytes/],
+    ['a C1 control (CSI)', 'a\u009b2Jb', /U\+009B/],
+    ['a right-to-left override', 'evil\u202egpj.deb', /U\+202E/],
+    ['a bidi isolate', 'a\u2066b', /U\+2066/],
+    ['a no-break space', 'a\u00a0b', /U\+00A0/],
+    ['a narrow no-break space', 'a\u202fb', /U\+202F/],
+    ['an ideographic space', 'a\u3000b', /U\+3000/],
+    ['a zero-width space', 'a\u200bb', /U\+200B/],
+    ['a byte order mark', '\ufeffa', /U\+FEFF/],
   ])('refuses a name with %s', (_what, name, reason) => {
     expect(unsafeNameReason(name)).toMatch(reason);
   });
 
   it.each([[undefined], [null], [42], [{}], [['a']]])('refuses the non-string %j', (value) => {
     expect(unsafeNameReason(value)).toBe('must be a string');
+  });
+
+  it('prints the offending name escaped, so it cannot reorder the line', () => {
+    const reason = unsafeNameReason('evil\u202egpj.deb') as string;
+    expect(reason).toContain('"evil\\u202egpj.deb"');
+    expect(reason).not.toContain('\u202e');
+  });
+});
+
+describe('reservedSectionReason', () => {
+  it.each([
+    ['pkgCache', /must not be "pkgCache": the toolkit keeps its package cache/],
+    ['PKGCACHE', /must not be "pkgCache"/],
+    ['repoCache', /must not be "repoCache": the toolkit keeps its repository metadata cache/],
+    ['composer-debian-debian13-x86_64', /must not start with "composer-"/],
+    ['Composer-x', /must not start with "composer-"/],
+    ['.g3-stamps', /must not start with "\."/],
+    ['.g3-locks', /must not start with "\."/],
+    ['.g3-used', /must not start with "\."/],
+  ])('refuses the toolkit\'s own name %j', (name, reason) => {
+    expect(reservedSectionReason(name)).toMatch(reason);
+  });
+
+  it.each(['bookworm-tools', 'composer', 'my-composer-tools', 'pkgcache-extra'])('accepts the section %j', (name) => {
+    expect(reservedSectionReason(name)).toBeUndefined();
   });
 });
 
@@ -55,6 +88,14 @@ describe('unsafeUrlReason', () => {
     ['garbage', 'not a url', /is not a valid URL: "not a url"/],
     ['a relative path', '/pool/x.deb', /is not a valid URL/],
     ['an empty string', '', /non-empty string/],
+    ['an escape sequence', 'http://127.0.0.1/a\u001b[2Jb.deb', /is not a valid URL: "http:\/\/127\.0\.0\.1\/a\\u001b\[2Jb\.deb" contains U\+001B/],
+    ['a tab the URL parser would drop', 'http://127.0.0.1/a\tb.deb', /contains U\+0009/],
+    ['a newline the URL parser would drop', 'http://127.0.0.1/a\nb.deb', /contains U\+000A/],
+    ['a trailing control the URL parser would trim', 'http://127.0.0.1/a.deb\u0001', /contains U\+0001/],
+    ['a C1 control', 'http://127.0.0.1/a\u009bb.deb', /contains U\+009B/],
+    ['a bidi override', 'http://127.0.0.1/\u202eabc', /contains U\+202E/],
+    ['a no-break space', 'http://127.0.0.1/a\u00a0b', /contains U\+00A0/],
+    ['a plain space', 'http://127.0.0.1/a b', /contains a space/],
   ])('refuses a URL with %s', (_what, url, reason) => {
     expect(unsafeUrlReason(url)).toMatch(reason);
   });

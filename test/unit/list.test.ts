@@ -72,7 +72,7 @@ describe('list', () => {
     const r = await list(file);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(5);
-    expect(lines[4]).toMatch(/^forged\s+templates\/x\\u000aedge  templates\/ok\.yml  debian\\u001b\[2J\.yml\s+error\s/);
+    expect(lines[4]).toMatch(/^forged\s+templates\/x\\u000aedge {2}templates\/ok\.yml {2}debian\\u001b\[2J\.yml\s+error\s/);
     expect(r.stdout).not.toContain('\x1b');
   });
 

@@ -1,8 +1,9 @@
 // What the catalogue and template readers share: parsing YAML with line
 // numbers, the file name shown in messages, and ${name} expansion.
 import path from 'node:path';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { type Document, type ErrorCode, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { UserError } from './errors.js';
+import { escapeInline } from './text/untrusted.js';
 
 /** A file name as messages show it: relative to the working directory when inside it. */
 export function shownName(file: string): string {
@@ -10,13 +11,40 @@ export function shownName(file: string): string {
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-/** Parse YAML keeping line positions; malformed YAML is a UserError naming file and line. */
+// The yaml library's messages for these quote the offending text (a tag, an
+// escape, a character, a directive, an alias name): ours say what is wrong only.
+const QUOTING: Partial<Record<ErrorCode, string>> = {
+  TAG_RESOLVE_FAILED: 'a tag that is not known',
+  BAD_COLLECTION_TYPE: 'a tag that does not fit its value',
+  BAD_DQ_ESCAPE: 'an invalid escape sequence in a double-quoted string',
+  BAD_SCALAR_START: 'a plain value that starts with a reserved character (quote it)',
+  BAD_DIRECTIVE: 'an invalid directive',
+  BAD_PROP_ORDER: 'an anchor or tag before an indicator',
+  BAD_ALIAS: 'an alias whose anchor is not defined before it',
+};
+
+/**
+ * What is wrong, in the yaml library's words but without any of the file's text:
+ * its messages end with the offending source after a colon ("...in YAML stream:
+ * \"...\"", "...extra characters: ..."), and a few quote it inline (see QUOTING).
+ * A file that is not YAML at all (a password file named by mistake) is never echoed.
+ */
+export function yamlProblem(err: Pick<YAMLError, 'code' | 'message'>): string {
+  const fixed = QUOTING[err.code];
+  if (fixed) return fixed;
+  const first = err.message.split('\n')[0] ?? '';
+  // A colon right after a word starts the quoted source; " : " is the indicator itself ("Missing space after : in").
+  const cut = first.search(/(?<=\S):(\s|$)/);
+  return escapeInline((cut < 0 ? first : first.slice(0, cut)).slice(0, 120));
+}
+
+/** Parse YAML keeping line positions; malformed YAML is a UserError naming file and line, never quoting the file. */
 export function parseYaml(text: string, shown: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    throw new UserError(`${shown}:${lines.linePos(first.pos[0]).line}: malformed YAML: ${first.message.split('\n')[0]}`, 'Fix the YAML syntax and run again.');
+    throw new UserError(`${shown}:${lines.linePos(first.pos[0]).line}: malformed YAML: ${yamlProblem(first)}`, 'Fix the YAML syntax and run again.');
   }
   return { doc, lines };
 }

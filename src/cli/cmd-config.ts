@@ -1,6 +1,7 @@
 // `config show`: the effective settings and where each came from.
 import { type ConfigReport, showConfig } from '../commands/config.js';
 import type { LoadInput } from '../config/load.js';
+import { escapeInline } from '../text/untrusted.js';
 import type { Output } from './output.js';
 
 /** "flag --workers", "env G3_WORKERS", "config /x/g3-composer.yml:3", "default". */
@@ -10,10 +11,10 @@ function sourceText(s: ConfigReport['settings'][number]): string {
 
 /** The report as an aligned `key  value  source` table under a line naming the config file. */
 export function renderConfig(r: ConfigReport): string {
-  const rows = [['KEY', 'VALUE', 'SOURCE'], ...r.settings.map((s) => [s.key, s.value === undefined ? '(unset)' : String(s.value), sourceText(s)])];
+  const rows = [['KEY', 'VALUE', 'SOURCE'], ...r.settings.map((s) => [s.key, s.value === undefined ? '(unset)' : escapeInline(String(s.value)), escapeInline(sourceText(s))])];
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map(([k, v, src]) => `${k!.padEnd(widths[0]!)}  ${v!.padEnd(widths[1]!)}  ${src}`);
-  const file = r.file ?? `none (searched ${r.searched.join(', ')})`;
+  const file = escapeInline(r.file ?? `none (searched ${r.searched.join(', ')})`);
   return [`config file: ${file}`, '', ...table].join('\n');
 }
 

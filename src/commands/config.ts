@@ -3,10 +3,11 @@
 import { type LoadInput, loadSettings, type Source } from '../config/load.js';
 import { searchPath } from '../config/file.js';
 import { SETTINGS, type SettingKey } from '../config/schema.js';
+import { redactValue } from '../config/value.js';
 
 export interface ShownSetting {
   key: SettingKey;
-  /** In the setting's own units, paths resolved; undefined when unset. */
+  /** In the setting's own units, paths resolved; undefined when unset. Strings have URL user info and credential-like query values redacted. */
   value: string | number | boolean | undefined;
   source: Source;
   /** Flag, variable or `file:line` of the config file. */
@@ -29,7 +30,8 @@ export async function showConfig(input: LoadInput): Promise<ConfigReport> {
     searched: s.configFile === undefined ? searchPath(input) : [],
     settings: SETTINGS.map(({ key }) => {
       const v = s.values[key];
-      return { key, value: s.effective[key], source: v.source, ...(v.from === undefined ? {} : { from: v.from }) };
+      const value = s.effective[key];
+      return { key, value: typeof value === 'string' ? redactValue(value) : value, source: v.source, ...(v.from === undefined ? {} : { from: v.from }) };
     }),
   };
 }

@@ -2,6 +2,8 @@
 // ever written into the toolkit: deb822 `.sources` files and one-line lists.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../errors.js';
+import { ignoreNotFound } from '../fs/safe.js';
 
 export interface AptSource {
   uris: string[];
@@ -46,17 +48,29 @@ export function parseOneLine(text: string): AptSource[] {
   return out;
 }
 
+/** A missing file or folder reads as nothing; any other failure (permission, I/O) names the file and how to avoid reading it. */
+async function orNothing<T>(p: Promise<T>, file: string, none: T): Promise<T> {
+  try {
+    return (await ignoreNotFound(p)) ?? none;
+  } catch (err) {
+    throw new UserError(`cannot read the apt sources ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'Fix its permissions, or set G3_MIRROR and G3_SECURITY_MIRROR (or mirror and security_mirror) so the apt sources are not read.');
+  }
+}
+
 /** Every enabled `deb` source of the host (under `root`, for tests). */
 export async function readAptSources(root = '/'): Promise<AptSource[]> {
   const sources: AptSource[] = [];
-  const one = await readFile(path.join(root, 'etc/apt/sources.list'), 'utf8').catch(() => '');
-  sources.push(...parseOneLine(one));
+  const list = path.join(root, 'etc/apt/sources.list');
+  sources.push(...parseOneLine(await orNothing(readFile(list, 'utf8'), list, '')));
   const dir = path.join(root, 'etc/apt/sources.list.d');
-  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const names = (await orNothing(readdir(dir), dir, [] as string[])).sort();
   for (const name of names) {
-    const text = await readFile(path.join(dir, name), 'utf8').catch(() => '');
-    if (name.endsWith('.sources')) sources.push(...parseDeb822(text));
-    else if (name.endsWith('.list')) sources.push(...parseOneLine(text));
+    const isSources = name.endsWith('.sources');
+    // apt reads only these two kinds; backups and editor files beside them are left alone, never opened.
+    if (!isSources && !name.endsWith('.list')) continue;
+    const file = path.join(dir, name);
+    const text = await orNothing(readFile(file, 'utf8'), file, '');
+    sources.push(...(isSources ? parseDeb822(text) : parseOneLine(text)));
   }
   return sources;
 }

@@ -21,6 +21,12 @@ export interface ConfigSearch {
   configRoots?: { etc?: string };
 }
 
+/** A config file is a few dozen lines; anything this large was named by mistake. */
+const MAX_CONFIG_BYTES = 256 * 1024;
+
+/** What a key must look like to be named in a message: a setting key or an environment name. */
+const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
 /** One value from the file, already in the string form the other sources use. */
 export interface FileValue {
   raw: string;
@@ -110,8 +116,12 @@ function rawValue(def: SettingDef, node: Node | null, where: string): string | u
 export async function readConfigFile(file: string): Promise<ConfigFile> {
   let text: string;
   try {
+    if ((await stat(file)).size > MAX_CONFIG_BYTES) {
+      throw new UserError(`config file ${file} is larger than ${MAX_CONFIG_BYTES / 1024} KiB: not a config file`, 'Point --config or G3_CONFIG at a YAML config file (see g3-composer.example.yml).');
+    }
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if (err instanceof UserError) throw err;
     throw new UserError(`cannot read config file ${file}: ${(err as Error).message}`, 'Fix its permissions or name another file with --config.');
   }
   const { doc, lines } = parseYaml(text, file);
@@ -127,9 +137,12 @@ export async function readConfigFile(file: string): Promise<ConfigFile> {
     const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
     const def = SETTINGS.find((d) => d.key === key);
     if (!def) {
-      const shown = key === undefined ? 'a key that is not a plain name' : `unknown setting "${key}"`;
+      // A key is echoed only when it looks like a setting or variable name: a file named by
+      // mistake (a password file) has keys that are its contents, and those are never printed.
+      const named = key !== undefined && SETTING_NAME.test(key);
+      const shown = key === undefined ? 'a key that is not a plain name' : named ? `unknown setting "${key}"` : 'a key that is not a setting name (not shown)';
       // Someone may paste environment names; point them at the key.
-      const near = key === undefined ? undefined : (SETTINGS.find((d) => (d.env as readonly string[]).includes(key))?.key ?? suggest(key, keys));
+      const near = key === undefined || !named ? undefined : (SETTINGS.find((d) => (d.env as readonly string[]).includes(key))?.key ?? suggest(key, keys));
       throw new UserError(`${file}:${lineOf(keyNode)}: ${shown}`, `${near ? `Did you mean "${near}"? ` : ''}Settings: ${keys.join(', ')}.`);
     }
     const valueNode = pair.value as Node | null;

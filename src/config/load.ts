@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { Env } from '../env.js';
+import { UserError } from '../errors.js';
+import { isNotFound } from '../fs/safe.js';
 import { readAptSources, pickMirrors } from './apt-sources.js';
 import { type ConfigFile, type ConfigSearch, findConfigFile, readConfigFile } from './file.js';
 import { DEFAULTS, SETTINGS, type SettingDef, type SettingKey } from './schema.js';
@@ -54,13 +56,18 @@ export interface LoadInput extends ConfigSearch {
   aptRoot?: string;
 }
 
-/** Read the project's `.env` (not the process environment: that stays untouched). */
+/** Read the project's `.env` (not the process environment: that stays untouched); only a missing one is the same as an empty one. */
 function readDotenv(projectRoot: string): Record<string, string> {
+  const file = path.join(projectRoot, '.env');
+  let text: string;
   try {
-    return parseDotenv(readFileSync(path.join(projectRoot, '.env'), 'utf8'));
-  } catch {
-    return {};
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return {};
+    // Named by file and error code only: the message of a read error never carries the file's text, but keep it short.
+    throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'Fix its permissions, or remove it.');
   }
+  return parseDotenv(text);
 }
 
 /** The OS temp dir as the given environment sees it (os.tmpdir() would read the process's own). */

@@ -1,6 +1,7 @@
 // One setting's raw string checked and converted, with messages that name the
 // key and the place the value came from, so a bad value is fixed where it lives.
 import { UserError } from '../errors.js';
+import { escapeInline, redactSecrets, redactUrl } from '../text/untrusted.js';
 import type { SettingDef } from './schema.js';
 
 export type Source = 'flag' | 'env' | '.env' | 'config' | 'default' | 'apt sources' | 'derived';
@@ -18,6 +19,21 @@ export type Parsed = number | boolean | string | undefined;
 export function describeSource(s: Setting): string {
   const label = s.source === 'config' ? 'config file' : s.source;
   return s.from ? `${s.from} (${label})` : label;
+}
+
+/** Whether a bad value may be quoted back: only what was typed on the command line or set in the environment. */
+function echoes(s: Setting): boolean {
+  return s.source === 'flag' || s.source === 'env';
+}
+
+/** A setting's value with URL user info and credential-like query values redacted (a whole-value URL even when it holds spaces or quotes). */
+export function redactValue(raw: string): string {
+  return redactSecrets(redactUrl(raw));
+}
+
+/** A value as messages quote it: redacted, controls escaped. */
+function shownValue(raw: string): string {
+  return escapeInline(redactValue(raw));
 }
 
 function hintFor(s: Setting): string {
@@ -38,7 +54,9 @@ function hintFor(s: Setting): string {
 /** Check a raw value against its definition and convert it; a bad one is a UserError naming key and source. */
 export function parseValue(def: SettingDef, s: Setting): Parsed {
   if (s.raw === undefined) return undefined;
-  const bad = (detail: string, shown = true) => new UserError(`invalid ${def.key}${shown ? ` "${s.raw}"` : ''} from ${describeSource(s)}: ${detail}`, hintFor(s));
+  // The value is repeated only when the user typed it (a flag or the environment), and then
+  // redacted; a file's value is named by file and line: the file may not be meant to be shown.
+  const bad = (detail: string, shown = true) => new UserError(`invalid ${def.key}${shown && echoes(s) ? ` "${shownValue(s.raw as string)}"` : ''} from ${describeSource(s)}: ${detail}`, hintFor(s));
   if (def.kind === 'int') {
     const n = Number(s.raw);
     if (!/^\d+$/.test(s.raw.trim()) || n < (def.min ?? 0) || n > (def.max ?? Number.MAX_SAFE_INTEGER)) {

@@ -224,25 +224,35 @@ describe('config file contents', () => {
 });
 
 describe('invalid values name the key and the source', () => {
+  // A value typed on the command line or set in the environment is quoted back; one read from a file is
+  // named by file (and line) only, so a file named by mistake is never echoed.
   it.each([
-    ['a flag', { flags: { workers: 'abc' } }, () => '--workers (flag)'],
-    ['the environment', { env: { G3_WORKERS: 'abc' } }, () => 'G3_WORKERS (env)'],
-    ['.env', { dotenv: 'G3_WORKERS=abc\n' }, () => 'G3_WORKERS (.env)'],
-    ['the config file', { files: { [CWD_FILE]: 'offline: false\nworkers: abc\n' } }, (w: World) => `${path.join(w.cwd, 'g3-composer.yml')}:2 (config file)`],
+    ['a flag', { flags: { workers: 'abc' } }, () => 'workers "abc" from --workers (flag)'],
+    ['the environment', { env: { G3_WORKERS: 'abc' } }, () => 'workers "abc" from G3_WORKERS (env)'],
+    ['.env', { dotenv: 'G3_WORKERS=abc\n' }, () => 'workers from G3_WORKERS (.env)'],
+    ['the config file', { files: { [CWD_FILE]: 'offline: false\nworkers: abc\n' } }, (w: World) => `workers from ${path.join(w.cwd, 'g3-composer.yml')}:2 (config file)`],
   ] as const)('workers "abc" from %s', async (_what, c, where) => {
     const { err, w } = await loadError(c);
-    expect(err.message).toBe(`invalid workers "abc" from ${where(w)}: expected a whole number from 1 to 64`);
+    expect(err.message).toBe(`invalid ${where(w)}: expected a whole number from 1 to 64`);
     expect(err.hint).toMatch(/^Fix/);
   });
 
   it.each([
-    ['workers: 0', 'invalid workers "0"', 'expected a whole number from 1 to 64'],
-    ['workers: 2.5', 'invalid workers "2.5"', 'expected a whole number from 1 to 64'],
-    ['offline: maybe', 'invalid offline "maybe"', 'expected 1/0, true/false, yes/no'],
-    ['scratch: ram', 'invalid scratch "ram"', 'expected one of auto, tmpfs, disk'],
-    ['log_level: verbose', 'invalid log_level "verbose"', 'expected one of error, warn, info, debug'],
-    ['registry: http://127.0.0.1:5000', 'invalid registry "http://127.0.0.1:5000"', 'expected host[:port] without a scheme or path, e.g. 127.0.0.1:5000'],
-  ])('refuses "%s" in the config file', async (line, head, detail) => {
+    ['a flag', { flags: { scratch: 'https://u:s3cr3t@127.0.0.1/x?token=s3cr3t\u001b[2J' } }, 'invalid scratch "https://***@127.0.0.1/x?token=***" from --scratch (flag)'],
+    ['the environment', { env: { G3_SCRATCH: 'https://u:s3cr3t@127.0.0.1/x?sig=s3cr3t&v=1\n' } }, 'invalid scratch "https://***@127.0.0.1/x?sig=***&v=1\\u000a" from G3_SCRATCH (env)'],
+  ] as const)('quotes a bad value from %s with its user info and token redacted and controls escaped', async (_what, c, head) => {
+    const { err } = await loadError(c);
+    expect(err.message).toBe(`${head}: expected one of auto, tmpfs, disk`);
+  });
+
+  it.each([
+    ['workers: 0', 'invalid workers', 'expected a whole number from 1 to 64'],
+    ['workers: 2.5', 'invalid workers', 'expected a whole number from 1 to 64'],
+    ['offline: maybe', 'invalid offline', 'expected 1/0, true/false, yes/no'],
+    ['scratch: ram', 'invalid scratch', 'expected one of auto, tmpfs, disk'],
+    ['log_level: verbose', 'invalid log_level', 'expected one of error, warn, info, debug'],
+    ['registry: http://127.0.0.1:5000', 'invalid registry', 'expected host[:port] without a scheme or path, e.g. 127.0.0.1:5000'],
+  ])('refuses "%s" in the config file, naming key, file and line but not the value', async (line, head, detail) => {
     const { err, w } = await loadError({ files: { [CWD_FILE]: `${line}\n` } });
     expect(err.message).toBe(`${head} from ${path.join(w.cwd, 'g3-composer.yml')}:1 (config file): ${detail}`);
   });

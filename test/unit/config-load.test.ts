@@ -166,18 +166,22 @@ describe('loadSettings validation', () => {
     ['abc', 'a flag', { flags: { workers: 'abc' } }, 'from --workers (flag)'],
     ['65', 'the environment', { env: { G3_WORKERS: '65' } }, 'from G3_WORKERS (env)'],
     ['-1', 'the environment', { env: { G3_WORKERS: '-1' } }, 'from G3_WORKERS (env)'],
-    ['2.5', '.env', { dotenv: 'G3_WORKERS=2.5\n' }, 'from G3_WORKERS (.env)'],
   ] as const)('refuses workers "%s" from %s, naming the key and where it came from', async (value, _where, c, where) => {
     const err = await loadError(c);
     expect(err.message).toBe(`invalid workers "${value}" ${where}: expected a whole number from 1 to 64`);
   });
 
+  it('refuses workers "2.5" from .env, naming the key and the variable but not quoting the file', async () => {
+    const err = await loadError({ dotenv: 'G3_WORKERS=2.5\n' });
+    expect(err.message).toBe('invalid workers from G3_WORKERS (.env): expected a whole number from 1 to 64');
+  });
+
   it.each([
-    ['the environment', { env: { G3_OFFLINE: 'maybe' } }, 'from G3_OFFLINE (env)'],
-    ['.env', { dotenv: 'G3_OFFLINE=maybe\n' }, 'from G3_OFFLINE (.env)'],
-  ] as const)('refuses G3_OFFLINE=maybe from %s', async (_what, c, where) => {
+    ['the environment', { env: { G3_OFFLINE: 'maybe' } }, 'invalid offline "maybe" from G3_OFFLINE (env)'],
+    ['.env', { dotenv: 'G3_OFFLINE=maybe\n' }, 'invalid offline from G3_OFFLINE (.env)'],
+  ] as const)('refuses G3_OFFLINE=maybe from %s', async (_what, c, head) => {
     const err = await loadError(c);
-    expect(err.message).toBe(`invalid offline "maybe" ${where}: expected 1/0, true/false, yes/no`);
+    expect(err.message).toBe(`${head}: expected 1/0, true/false, yes/no`);
   });
 
   it.each([

@@ -1,7 +1,8 @@
 // A real HTTP origin server on 127.0.0.1 for integration tests and benchmarks.
 // It serves files from memory and/or a directory, counts GET requests per path,
 // and can inject faults (bad statuses, resets, truncation, stalls, corrupt or
-// mislabelled bodies, throttling). It always stops by itself after lifetimeMs.
+// mislabelled bodies, throttling, bodies held back until the test releases
+// them). It always stops by itself after lifetimeMs.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,7 +20,8 @@ export type Fault =
   | { kind: 'stall'; ms: number } // headers + first ~1 KiB, silence for ms, then destroy
   | { kind: 'wrong-bytes' } // right length, every byte XOR 0xff
   | { kind: 'wrong-length' } // Content-Length = real size + 1000, real body, then close
-  | { kind: 'slow'; bytesPerSecond: number }; // correct body, throttled
+  | { kind: 'slow'; bytesPerSecond: number } // correct body, throttled
+  | { kind: 'hold'; bytes: number; maxMs?: number }; // headers + first `bytes`, then the rest on release() (or after maxMs, default 60 s)
 
 // Options for startOrigin; files keys are URL paths starting with '/'.
 export interface OriginOptions {
@@ -37,17 +39,30 @@ export interface Origin {
   url: string;
   port: number;
   requests(path: string): number;
+  /** When each GET of `path` arrived (performance.now() of this process, ms), oldest first. */
+  requestTimes(path: string): number[];
   totalRequests(): number;
   setFile(path: string, data: Buffer): void;
   fault(path: string, fault: Fault, times?: number): void;
   clearFaults(): void;
   resetCounts(): void;
+  /**
+   * Resolves with the paths of the first `count` requests (for `path`, or any)
+   * that a 'hold' fault has paused since the origin started: their headers and
+   * first bytes have been handed to the socket. Rejects if the origin closes first.
+   */
+  held(path?: string, count?: number): Promise<string[]>;
+  /** Paths of the requests paused by a 'hold' fault right now. */
+  holding(): string[];
+  /** Send the rest of every paused body (for `path`, or all); returns how many were released. */
+  release(path?: string): number;
   close(): Promise<void>;
   /** Resolves once the server has closed (by close() or when its lifetime ends). */
   closed: Promise<void>;
 }
 
 const DEFAULT_LIFETIME_MS = 10 * 60 * 1000;
+const DEFAULT_HOLD_MS = 60 * 1000;
 
 /** A body that can be read whole or in part (end exclusive). */
 interface Body {
@@ -130,9 +145,49 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const files = new Map<string, Buffer>(Object.entries(opts.files ?? {}));
   const root = opts.dir ? resolve(opts.dir) : undefined;
   const counts = new Map<string, number>();
+  const arrivals = new Map<string, number[]>();
   const faults = new Map<string, { fault: Fault; left: number }[]>();
   const sockets = new Set<Socket>();
   let total = 0;
+  // Requests paused by a 'hold' fault: every one ever paused, those paused now, and who waits to hear.
+  const heldLog: string[] = [];
+  const paused = new Set<{ path: string; release: () => void }>();
+  const heldWaiters = new Set<{ path?: string; count: number; ok: (paths: string[]) => void; fail: (err: Error) => void }>();
+  let isClosed = false;
+
+  /** Resolve the waiters whose count of held requests is reached. */
+  function notifyHeld(): void {
+    for (const w of heldWaiters) {
+      const got = heldLog.filter((p) => w.path === undefined || p === w.path);
+      if (got.length < w.count) continue;
+      heldWaiters.delete(w);
+      w.ok(got.slice(0, w.count));
+    }
+  }
+
+  /** Pause a request until release(), its maximum hold, or the client going away. */
+  async function pause(path: string, maxMs: number, signal: AbortSignal): Promise<void> {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((ok) => {
+      release = ok;
+    });
+    const entry = { path, release };
+    paused.add(entry);
+    heldLog.push(path);
+    notifyHeld();
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // The timer rejects when the request dies (or on release, which is not an error).
+      await Promise.race([released, sleep(maxMs, undefined, { signal: ac.signal, ref: false })]);
+      if (signal.aborted) throw new Error('aborted');
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      ac.abort();
+      paused.delete(entry);
+    }
+  }
 
   /** Look a URL path up in memory first, then under dir. */
   async function lookup(path: string): Promise<Body | undefined> {
@@ -179,6 +234,9 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     if (isGet) {
       const key = path ?? (req.url ?? '/').split(/[?#]/, 1)[0] ?? '/';
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      const times = arrivals.get(key) ?? [];
+      times.push(performance.now());
+      arrivals.set(key, times);
       total++;
     }
     if (path === null) {
@@ -237,6 +295,14 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
         await copy(res, body.open(0, size), signal, { bytesPerSecond: fault.bytesPerSecond });
         res.end();
         return;
+      case 'hold': {
+        const at = Math.max(0, Math.min(fault.bytes, size));
+        await copy(res, body.open(0, at), signal);
+        await pause(path, fault.maxMs ?? DEFAULT_HOLD_MS, signal);
+        await copy(res, body.open(at, size), signal);
+        res.end();
+        return;
+      }
     }
   }
 
@@ -271,6 +337,9 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((ok) => {
       clearTimeout(lifetime);
+      isClosed = true;
+      for (const w of heldWaiters) w.fail(new Error(`origin closed after ${heldLog.length} held request(s), before ${w.count} for ${w.path ?? 'any path'}`));
+      heldWaiters.clear();
       server.close(() => ok());
       for (const s of sockets) s.destroy();
     });
@@ -290,6 +359,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     closed,
     close,
     requests: (path) => counts.get(path) ?? 0,
+    requestTimes: (path) => [...(arrivals.get(path) ?? [])],
     totalRequests: () => total,
     setFile(path, data) {
       checkPath(path);
@@ -304,8 +374,28 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       faults.set(path, queue);
     },
     clearFaults: () => faults.clear(),
+    held(path, count = 1) {
+      if (path !== undefined) checkPath(path);
+      return new Promise<string[]>((ok, fail) => {
+        if (isClosed) return fail(new Error('origin is closed'));
+        heldWaiters.add({ path, count, ok, fail });
+        notifyHeld();
+      });
+    },
+    holding: () => [...paused].map((e) => e.path),
+    release(path) {
+      let n = 0;
+      for (const e of [...paused]) {
+        if (path !== undefined && e.path !== path) continue;
+        paused.delete(e);
+        e.release();
+        n++;
+      }
+      return n;
+    },
     resetCounts() {
       counts.clear();
+      arrivals.clear();
       total = 0;
     },
   };

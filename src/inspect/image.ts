@@ -11,6 +11,8 @@ import { parseDpkgStatus } from '../deb/status.js';
 import { StepError, UserError } from '../errors.js';
 import { type RunOptions, run } from '../exec.js';
 import { type Emit, silent } from '../log/events.js';
+import { type ImageProbe, probeImage } from './refs.js';
+import { escapeInline } from '../text/untrusted.js';
 import { bootFromEsp, ExtReader, type FilesystemInfo, listFat, osFromRelease, type PartitionInfo, probeFilesystem, readPartitionTable } from './read.js';
 
 export type { FilesystemInfo, PartitionInfo } from './read.js';
@@ -101,8 +103,13 @@ async function openAsRaw(abs: string, file: string, compression: Compression | u
     emit({ type: 'info', message: `decompressing ${file} (${compression}) into a temporary file` });
     src = await decompress(abs, file, compression, tmp, ro);
   }
-  const name = abs.replace(SUFFIX, '');
-  const info = await qemuInfo(src, file, name.endsWith('.vhd'), ro);
+  // Before qemu-img sees the file: refuse one that names other files, and name its format, so qemu-img never probes.
+  const probe = await probeImage(src);
+  if (probe.refs.length > 0 || probe.descriptor) {
+    const what = probe.refs.length > 0 ? probe.refs.map(escapeInline).join(', ') : 'no extent of its own';
+    throw new UserError(`${file} refers to other files (${what}); inspect reads only self-contained images and opens none of them`, 'Inspect a standalone image: qemu-img convert -O qcow2 (or raw) makes one from an image and the files it refers to.');
+  }
+  const info = await qemuInfo(src, file, probe.format, ro);
   if (info.format === 'raw') {
     // Tools get a link with a plain name: image paths may hold "?", "@@" or ":", which they parse.
     if (src === abs) await symlink(abs, raw);
@@ -139,21 +146,19 @@ async function decompress(abs: string, file: string, compression: Compression, t
   throw new UserError(`${file} is ${compression}-compressed but cannot be decompressed (truncated or corrupt): ${why}`, 'Copy or build the image again; compare its SHA256 with the one the build printed.');
 }
 
-/** qemu-img's view of an image: format and virtual size. */
-async function qemuInfo(src: string, file: string, namedVhd: boolean, ro: RunOptions): Promise<{ format: string; virtualSize: number }> {
-  const info = async (format?: string) => {
-    const args = ['info', '-U', '--output=json', ...(format ? ['-f', format] : []), src];
-    const r = await run({ command: 'qemu-img', args }, { ...ro, reject: false, package: 'qemu-utils' });
-    return { r, args, json: r.exitCode === 0 ? (JSON.parse(r.stdout) as QemuInfo) : undefined };
-  };
-  const probed = await info();
-  if (!probed.json) throw new UserError(`qemu-img cannot read ${file}: ${probed.r.stderr.trim()}`, 'Check that the file is a disk image and was copied completely.');
-  let json = probed.json;
-  // A fixed VHD is the raw disk plus a 512-byte footer, which qemu-img's probe does not look for.
-  if (json.format === 'raw' && (namedVhd || (await readAt(src, Math.max(0, json['virtual-size'] - 512), 8)).toString('latin1') === 'conectix')) {
-    json = (await info('vpc')).json ?? json;
-  }
-  if (json['backing-filename']) throw new UserError(`${file} is a ${json.format} overlay on ${json['backing-filename']}`, 'Inspect a standalone image (qemu-img convert merges an overlay with its backing file).');
+/** qemu-img's view of an image, opened with the format we read from its header: format and virtual size. */
+async function qemuInfo(src: string, file: string, format: ImageProbe['format'], ro: RunOptions): Promise<{ format: string; virtualSize: number }> {
+  const args = ['info', '-U', '--output=json', '-f', format, src];
+  const r = await run({ command: 'qemu-img', args }, { ...ro, reject: false, package: 'qemu-utils' });
+  if (r.exitCode !== 0) throw new UserError(`qemu-img cannot read ${file} as ${format}: ${r.stderr.trim()}`, 'Check that the file is a disk image and was copied completely.');
+  const json = JSON.parse(r.stdout) as QemuInfo;
+  // A second line of defence, should our header reading miss something qemu-img found.
+  const refs = [
+    json['backing-filename'] ? `backing file ${json['backing-filename']}` : '',
+    json['format-specific']?.data?.['data-file'] ? `external data file ${json['format-specific'].data['data-file']}` : '',
+    ...(json['format-specific']?.data?.extents ?? []).filter((e) => e.filename !== src).map((e) => `extent ${e.filename}`),
+  ].filter(Boolean);
+  if (refs.length > 0) throw new UserError(`${file} refers to other files (${refs.map(escapeInline).join(', ')})`, 'Inspect a standalone image (qemu-img convert merges an image with the files it refers to).');
   return { format: json.format, virtualSize: json['virtual-size'] };
 }
 
@@ -161,6 +166,7 @@ interface QemuInfo {
   format: string;
   'virtual-size': number;
   'backing-filename'?: string;
+  'format-specific'?: { type: string; data?: { 'data-file'?: string; extents?: { filename: string }[] } };
 }
 
 /** Fill in the partitions, filesystems, OS, packages, SBOM and bootloader of a raw image. */

@@ -290,3 +290,118 @@ describe('inspectImage', () => {
     expect(r.boot).toBeUndefined();
   });
 });
+
+describe('inspect refuses images that refer to other files', () => {
+  /** Why inspect refused `file` (it must refuse with a UserError). */
+  async function refusal(file: string): Promise<string> {
+    const err = await inspectImage(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    return (err as Error).message;
+  }
+
+  /** A named pipe: opening it for reading blocks until a writer comes, so a reader that opens it never finishes. */
+  async function fifo(file: string): Promise<void> {
+    await tool('mkfifo', [file]);
+  }
+
+  it.each<[string, (dir: string) => Promise<[string, string]>]>([
+    [
+      'a monolithicFlat vmdk (its extent is another file)',
+      async (dir) => {
+        const file = path.join(dir, 'flat.vmdk');
+        await tool('qemu-img', ['create', '-q', '-f', 'vmdk', '-o', 'subformat=monolithicFlat', file, '1M']);
+        return [file, 'extent flat-flat.vmdk'];
+      },
+    ],
+    [
+      'a qcow2 with an external data file',
+      async (dir) => {
+        const file = path.join(dir, 'data.qcow2');
+        await tool('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${path.join(dir, 'data.img')}`, file, '1M']);
+        return [file, `external data file ${path.join(dir, 'data.img')}`];
+      },
+    ],
+    [
+      'a qcow2 overlay on a backing file',
+      async (dir) => {
+        const base = path.join(dir, 'base.qcow2');
+        await tool('qemu-img', ['create', '-q', '-f', 'qcow2', base, '1M']);
+        const file = path.join(dir, 'overlay.qcow2');
+        await tool('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', file]);
+        return [file, `backing file ${base}`];
+      },
+    ],
+    [
+      'a vmdk overlay naming its parent',
+      async (dir) => {
+        const base = path.join(dir, 'base.vmdk');
+        await tool('qemu-img', ['create', '-q', '-f', 'vmdk', base, '1M']);
+        const file = path.join(dir, 'child.vmdk');
+        await tool('qemu-img', ['create', '-q', '-f', 'vmdk', '-b', base, '-F', 'vmdk', file]);
+        return [file, `parent ${base}`];
+      },
+    ],
+    [
+      'a hand-written descriptor naming /etc/shadow',
+      async (dir) => {
+        const file = path.join(dir, 'shadow.vmdk');
+        await writeFile(file, '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 FLAT "/etc/shadow" 0\n');
+        return [file, 'extent /etc/shadow'];
+      },
+    ],
+    [
+      'an xz-compressed qcow2 with an external data file',
+      async (dir) => {
+        const file = path.join(dir, 'data.qcow2');
+        await tool('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${path.join(dir, 'd.img')}`, file, '1M']);
+        await tool('xz', ['-q', '--', file]);
+        return [`${file}.xz`, 'external data file'];
+      },
+    ],
+  ])('refuses (a UserError, exit 2) naming what %s refers to', async (_what, make) => {
+    const dir = await tempDir();
+    const [file, ref] = await make(dir);
+    expect(await refusal(file)).toContain(`${file} refers to other files (${ref}`);
+  });
+
+  it.each<[string, (dir: string, target: string) => Promise<string>]>([
+    [
+      'a vmdk descriptor extent',
+      async (dir, target) => {
+        const file = path.join(dir, 'pipe.vmdk');
+        await writeFile(file, `# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 FLAT "${target}" 0\n`);
+        return file;
+      },
+    ],
+    [
+      'a qcow2 external data file',
+      async (dir, target) => {
+        const file = path.join(dir, 'pipe.qcow2');
+        const data = path.join(dir, 'made.img');
+        await tool('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${data}`, file, '1M']);
+        // Same length as the FIFO's path, so the header extension can be rewritten in place.
+        const image = await readFile(file);
+        const at = image.indexOf(Buffer.from(data));
+        expect(at).toBeGreaterThan(0);
+        expect(target.length).toBe(data.length);
+        image.write(target, at, 'utf8');
+        await writeFile(file, image);
+        return file;
+      },
+    ],
+  ])('never opens the file %s names (a FIFO there would block it)', { timeout: 60_000 }, async (_what, make) => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'made.fif');
+    await fifo(target);
+    const file = await make(dir, target);
+    expect(await refusal(file)).toMatch(new RegExp(`refers to other files \\((extent|external data file) ${target}\\)`));
+  });
+
+  it('still reads a streamOptimized vmdk renamed after it was made (its descriptor names the old file)', async () => {
+    const dir = await tempDir();
+    const made = await makeVariant(dir, 'made.vmdk', { convert: ['-O', 'vmdk', '-o', 'subformat=streamOptimized'] });
+    const file = path.join(dir, 'renamed.vmdk');
+    await rename(made, file);
+    expect((await inspectImage(file)).format).toBe('vmdk');
+  });
+});

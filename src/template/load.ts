@@ -1,9 +1,9 @@
 // Reads an image template file: YAML with line numbers, types checked against
-// the schema, unknown keys reported as warnings, repository entries put in
-// their parsed form.
+// the schema, unknown keys refused (all of them at once), repository entries
+// put in their parsed form.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, } from 'yaml';
+import { isMap } from 'yaml';
 import { UserError } from '../errors.js';
 import { parseYaml, shownName } from '../yaml.js';
 import { type TemplateVars, TemplateReader } from './reader.js';
@@ -40,6 +40,10 @@ export function parseTemplate(text: string, file: string, vars: TemplateVars = {
   const root = doc.contents;
   if (!isMap(root)) reader.fail(root, 'document', 'must be a mapping (image, target, disk, packageRepositories, systemConfig)');
   const raw = reader.object(root, '', TEMPLATE_SHAPE);
+  if (reader.errors.length > 0) {
+    const [first, ...more] = reader.errors;
+    throw new UserError(more.length === 0 ? (first as string) : `image template ${shown} has ${reader.errors.length} problems:\n  ${reader.errors.join('\n  ')}`, 'Fix the image template and run again; a key the toolkit does not know is never ignored.');
+  }
   for (const repo of (raw.packageRepositories ?? []) as Array<Record<string, unknown>>) fillRepoDefaults(repo);
   return { template: raw as ImageTemplate, warnings: reader.warnings, lines: (p) => reader.lines.get(p) };
 }

@@ -2,9 +2,11 @@
 // against the schema and recording where it was written (origin.ts).
 import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, Scalar } from 'yaml';
 import { UserError } from '../errors.js';
+import { suggest } from '../suggest.js';
+import { escapeInline } from '../text/untrusted.js';
 import { expandVars } from '../yaml.js';
 import { childPath, type Loc, setKeyOrigin, setOrigin } from './origin.js';
-import type { Field, Shape } from './schema.js';
+import type { Field, Shape, Unimplemented } from './schema.js';
 
 /** Variables a repository URL may use as ${name}. */
 export type TemplateVars = Readonly<Record<string, string | undefined>>;
@@ -22,6 +24,8 @@ const EXPECTED: Record<string, string> = {
 
 export class TemplateReader {
   readonly warnings: string[] = [];
+  /** Unknown keys and unimplemented keys that would change the image, all of them; the caller fails on any. */
+  readonly errors: string[] = [];
   /** Line of every field path that has a value. */
   readonly lines = new Map<string, number>();
 
@@ -49,7 +53,7 @@ export class TemplateReader {
     return { file: this.file, line: this.line(node), path };
   }
 
-  /** A mapping read against `shape`; unknown keys become warnings. */
+  /** A mapping read against `shape`; unknown keys become errors, unimplemented ones errors or warnings. */
   object(at: Node, path: string, shape: Shape): Record<string, unknown> {
     const node = this.deref(at);
     if (!isMap(node)) this.fail(node, path || 'document', 'must be a mapping');
@@ -59,12 +63,17 @@ export class TemplateReader {
       const keyNode = pair.key as Node;
       const key = isScalar(keyNode) ? String(keyNode.value) : '?';
       const field = Object.hasOwn(shape, key) ? shape[key] : undefined;
-      const p = childPath(path, key);
+      const p = childPath(path, escapeInline(key));
       if (field === undefined) {
-        this.warnings.push(`${this.shown}:${this.line(keyNode)}: unknown key ${p} ignored`);
+        const near = suggest(key, Object.keys(shape));
+        this.errors.push(`${this.shown}:${this.line(keyNode)}: ${p} is not a template key (${near ? `did you mean "${near}"?` : `known here: ${Object.keys(shape).join(', ')}`})`);
         continue;
       }
       const valueNode = pair.value as Node | null;
+      if (typeof field === 'object' && 'unimplemented' in field) {
+        this.unimplemented(keyNode, valueNode, p, field.unimplemented);
+        continue;
+      }
       // `key:` with nothing after it means "not set", as in most YAML tools.
       if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue;
       out[key] = this.value(valueNode, p, field);
@@ -72,6 +81,15 @@ export class TemplateReader {
       this.lines.set(p, this.line(valueNode));
     }
     return out;
+  }
+
+  /** A key of OS Image Composer's format that g3-composer does not implement: an error when it would change the image. */
+  private unimplemented(keyNode: Node, valueNode: Node | null, path: string, field: Unimplemented): void {
+    const value = valueNode === null ? null : (this.deref(valueNode) as { toJSON?: () => unknown }).toJSON?.() ?? null;
+    const at = `${this.shown}:${this.line(keyNode)}: ${path}`;
+    const changes = field.changes(value);
+    if (changes) this.errors.push(`${at} is part of OS Image Composer's format but not implemented by g3-composer, and ${changes}; remove it`);
+    else this.warnings.push(`${at} ${field.ignored}; ignored (not implemented by g3-composer)`);
   }
 
   /** What an alias (`*name`) points at; other nodes as they are. */
@@ -83,6 +101,7 @@ export class TemplateReader {
     const node = this.deref(at);
     if (typeof field === 'object') {
       if ('object' in field) return this.object(node, path, field.object);
+      if ('unimplemented' in field) return undefined; // object() never reads these
       if (!isSeq(node)) this.fail(node, path, 'must be a list');
       const list = node.items.map((item, i) => this.object(item as Node, childPath(path, i), field.list));
       return this.tracked(list, node, path);

@@ -1,6 +1,8 @@
 // The keys an image template may have and the kind of value each holds.
-// Loading walks this tree: anything not named here is warned about and
-// dropped, so a typo does not silently change an image.
+// Loading walks this tree: a key not named here is an error naming the nearest
+// known key, so a typo never changes an image silently. Keys of OS Image
+// Composer's format that g3-composer does not implement are errors when their
+// value would change the image, and warnings when it is a no-op.
 
 /**
  * string: a scalar (numbers keep their written form, `6.10` stays "6.10");
@@ -9,7 +11,19 @@
  * free: any mapping, kept as plain data.
  */
 export type Kind = 'string' | 'size' | 'bool' | 'int' | 'strings' | 'words' | 'url' | 'free';
-export type Field = Kind | { object: Shape } | { list: Shape };
+/**
+ * A key of OS Image Composer's format that is not implemented: `changes` says
+ * how a value would change the image (an error), or gives undefined for a value
+ * that changes nothing (then `ignored` says why, as a warning).
+ */
+export interface Unimplemented {
+  changes: (value: unknown) => string | undefined;
+  ignored: string;
+}
+export type Field = Kind | { object: Shape } | { list: Shape } | { unimplemented: Unimplemented };
+
+const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+const always = (what: string): { unimplemented: Unimplemented } => ({ unimplemented: { changes: () => what, ignored: '' } });
 export type Shape = { readonly [key: string]: Field };
 
 const partition: Shape = {
@@ -24,6 +38,18 @@ const partition: Shape = {
   fsLabel: 'string',
   mountPoint: 'string',
   mountOptions: 'string',
+};
+
+const user: Shape = {
+  name: 'string',
+  password: 'string',
+  hash_algo: 'string',
+  groups: 'strings',
+  sudo: 'bool',
+  passwordMaxAge: always('it sets a password expiry'),
+  startupScript: always('it runs a script at login'),
+  home: always('it sets the home directory'),
+  shell: always('it sets the login shell'),
 };
 
 const repository: Shape = {
@@ -43,21 +69,53 @@ const systemConfig: Shape = {
   description: 'string',
   hostname: 'string',
   bootloader: { object: { bootType: 'string', provider: 'string' } },
-  immutability: { object: { enabled: 'bool' } },
+  immutability: {
+    object: {
+      enabled: 'bool',
+      secureBootDBKey: always('it signs the image for Secure Boot'),
+      secureBootDBCrt: always('it signs the image for Secure Boot'),
+      secureBootDBCer: always('it signs the image for Secure Boot'),
+    },
+  },
+  network: always('it writes the network configuration'),
+  fde: {
+    unimplemented: {
+      changes: (v) => (obj(v).enabled === false ? undefined : 'it encrypts partitions (LUKS2); set enabled: false or remove it'),
+      ignored: 'has enabled: false',
+    },
+  },
+  initramfs: { unimplemented: { changes: () => undefined, ignored: 'is used only for iso and initrd images' } },
   packages: 'strings',
   additionalFiles: { list: { local: 'string', final: 'string' } },
   configurations: { list: { cmd: 'string' } },
-  users: { list: { name: 'string', password: 'string', hash_algo: 'string', groups: 'strings', sudo: 'bool' } },
-  kernel: { object: { version: 'string', cmdline: 'string', packages: 'strings' } },
+  users: { list: user },
+  kernel: {
+    object: {
+      version: 'string',
+      cmdline: 'string',
+      packages: 'strings',
+      enableExtraModules: { unimplemented: { changes: (v) => (v === '' || v === null ? undefined : 'it loads extra kernel modules'), ignored: 'is empty' } },
+      uki: { unimplemented: { changes: (v) => (v === false ? undefined : 'it builds a Unified Kernel Image'), ignored: 'is false' } },
+    },
+  },
 };
 
 /** The whole template. */
 export const TEMPLATE_SHAPE: Shape = {
+  extends: always('it merges a parent template in (copy its keys into this template instead)'),
+  baseline: {
+    unimplemented: {
+      changes: (v) => ((obj(v).mode ?? 'create') === 'create' && obj(v).source === undefined ? undefined : 'it builds on an existing image (overlay mode)'),
+      ignored: 'asks for the default create mode',
+    },
+  },
+  overlayPolicy: always('it controls overlay builds, which are not implemented'),
   image: { object: { name: 'string', version: 'string' } },
   target: { object: { os: 'string', dist: 'string', arch: 'string', imageType: 'string' } },
   disk: {
     object: {
       name: 'string',
+      path: { unimplemented: { changes: () => undefined, ignored: "names the target device of OS Image Composer's live installer" } },
       size: 'size',
       partitionTableType: 'string',
       artifacts: { list: { type: 'string', compression: 'string' } },

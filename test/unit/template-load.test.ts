@@ -117,22 +117,77 @@ describe('parseTemplate', () => {
     expect(parseError(text, { ...VARS, mirror: undefined }).message).toContain(message);
   });
 
-  it('warns about unknown keys at every level with their line and path, and drops them', () => {
-    const text = ['bogus: 1', 'disk:', '  partitions:', '    - id: a', '      foo: 2', 'systemConfig:', '  kernel:', '    uki: true', ''].join('\n');
-    const { template, warnings } = parseTemplate(text, FILE, VARS);
-    expect(warnings).toEqual([
-      'img.yml:1: unknown key bogus ignored',
-      'img.yml:5: unknown key disk.partitions[0].foo ignored',
-      'img.yml:8: unknown key systemConfig.kernel.uki ignored',
-    ]);
-    expect(template.disk?.partitions).toEqual([{ id: 'a' }]);
-    expect(template).not.toHaveProperty('bogus');
+  it('refuses unknown keys at every level, all at once, with line, path and the nearest known key', () => {
+    const text = ['bogus: 1', 'disk:', '  partitions:', '    - id: a', '      fsTyp: ext4', 'systemConfig:', '  hostnme: box', '  kernel:', '    cmdlin: quiet', ''].join('\n');
+    const err = parseError(text);
+    expect(err.message).toBe(
+      [
+        'image template img.yml has 4 problems:',
+        '  img.yml:1: bogus is not a template key (known here: extends, baseline, overlayPolicy, image, target, disk, packageRepositories, systemConfig, metadata)',
+        '  img.yml:5: disk.partitions[0].fsTyp is not a template key (did you mean "fsType"?)',
+        '  img.yml:7: systemConfig.hostnme is not a template key (did you mean "hostname"?)',
+        '  img.yml:9: systemConfig.kernel.cmdlin is not a template key (did you mean "cmdline"?)',
+      ].join('\n'),
+    );
+    expect(err.hint).toMatch(/never ignored/);
   });
 
-  it('warns about keys that are names of object properties instead of reading them', () => {
-    const { template, warnings } = parseTemplate('image:\n  constructor: x\n  toString: y\n', FILE, VARS);
-    expect(warnings).toEqual(['img.yml:2: unknown key image.constructor ignored', 'img.yml:3: unknown key image.toString ignored']);
-    expect(Object.keys(template.image ?? {})).toEqual([]);
+  it('refuses one unknown key with just its own line', () => {
+    expect(parseError('image:\n  nmae: x\n').message).toBe('img.yml:2: image.nmae is not a template key (did you mean "name"?)');
+  });
+
+  it('refuses keys that are names of object properties instead of reading them', () => {
+    expect(parseError('image:\n  constructor: x\n  toString: y\n').message).toMatch(/img\.yml:2: image\.constructor is not a template key[^\n]*\n {2}img\.yml:3: image\.toString is not a template key/);
+  });
+
+  it('prints an unknown key with control characters escaped', () => {
+    const message = parseError('"a\\e[2J\\u202e": 1\n').message;
+    expect(message).toMatch(/^img\.yml:1: a\\u001b\[2J\\u202e is not a template key/);
+    expect(message).not.toMatch(/[\u001b\u202e]/);
+  });
+
+  it.each([
+    ['extends', 'extends: parent.yml\n', 'img.yml:1: extends', /merges a parent template in/],
+    ['an overlay baseline', 'baseline:\n  mode: overlay\n  source: {path: /x.img}\n', 'img.yml:1: baseline', /builds on an existing image/],
+    ['overlayPolicy', 'overlayPolicy: {packageOperation: additive-only}\n', 'img.yml:1: overlayPolicy', /controls overlay builds/],
+    ['systemConfig.network', 'systemConfig:\n  network: {backend: systemd-networkd}\n', 'img.yml:2: systemConfig.network', /writes the network configuration/],
+    ['an enabled fde', 'systemConfig:\n  fde: {enabled: true, passphraseFile: /run/p}\n', 'img.yml:2: systemConfig.fde', /encrypts partitions/],
+    ['Secure Boot keys', 'systemConfig:\n  immutability:\n    enabled: false\n    secureBootDBKey: db.key\n', 'img.yml:4: systemConfig.immutability.secureBootDBKey', /signs the image for Secure Boot/],
+    ['kernel.uki: true', 'systemConfig:\n  kernel: {uki: true}\n', 'img.yml:2: systemConfig.kernel.uki', /Unified Kernel Image/],
+    ['kernel.enableExtraModules', 'systemConfig:\n  kernel: {enableExtraModules: "kvm"}\n', 'img.yml:2: systemConfig.kernel.enableExtraModules', /extra kernel modules/],
+    ['a user shell', 'systemConfig:\n  users:\n    - {name: a, shell: /bin/zsh}\n', 'img.yml:3: systemConfig.users[0].shell', /login shell/],
+    ['a user home', 'systemConfig:\n  users:\n    - {name: a, home: /srv/a}\n', 'img.yml:3: systemConfig.users[0].home', /home directory/],
+  ])("refuses %s from OS Image Composer's format, which would change the image", (_what, text, at, why) => {
+    const message = parseError(text).message;
+    expect(message.startsWith(`${at} is part of OS Image Composer's format but not implemented by g3-composer, and `)).toBe(true);
+    expect(message).toMatch(why);
+  });
+
+  it("loads OS Image Composer's keys that change nothing, with a warning for each", () => {
+    const text = [
+      'metadata: {description: edge device, keywords: [edge]}', // 1
+      'baseline: {mode: create}', // 2
+      'image: {name: edge, version: "1.0.0"}', // 3
+      'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', // 4
+      'disk: {name: d, path: /dev/sda}', // 5
+      'systemConfig:', // 6
+      '  fde: {enabled: false}', // 7
+      '  initramfs: {template: initrd.yml}', // 8
+      '  kernel: {uki: false, enableExtraModules: ""}', // 9
+      '',
+    ].join('\n');
+    const { template, warnings } = parseTemplate(text, FILE, VARS);
+    expect(warnings).toEqual([
+      'img.yml:2: baseline asks for the default create mode; ignored (not implemented by g3-composer)',
+      "img.yml:5: disk.path names the target device of OS Image Composer's live installer; ignored (not implemented by g3-composer)",
+      'img.yml:7: systemConfig.fde has enabled: false; ignored (not implemented by g3-composer)',
+      'img.yml:8: systemConfig.initramfs is used only for iso and initrd images; ignored (not implemented by g3-composer)',
+      'img.yml:9: systemConfig.kernel.uki is false; ignored (not implemented by g3-composer)',
+      'img.yml:9: systemConfig.kernel.enableExtraModules is empty; ignored (not implemented by g3-composer)',
+    ]);
+    expect(template).not.toHaveProperty('baseline');
+    expect(template.disk).toEqual({ name: 'd' });
+    expect(template.metadata).toEqual({ description: 'edge device', keywords: ['edge'] });
   });
 
   it('follows YAML aliases', () => {

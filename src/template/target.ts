@@ -1,16 +1,20 @@
 // The template of a catalogue target: the user's file merged over the default
 // template of its provider and image type, validated as a whole.
-import { access, readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Target } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
-import { loadTemplate, type TemplateVars } from './load.js';
-import { mergeTemplates } from './merge.js';
+import { ignoreNotFound } from '../fs/safe.js';
 import { shownName } from '../yaml.js';
+import { loadTemplate, type TemplateVars } from './load.js';
+import { additionalFileSource, localPathProblem, resolveKeyFile } from './local-files.js';
+import { mergeTemplates } from './merge.js';
 import { locate } from './origin.js';
 import { providerId } from './provider.js';
-import type { AdditionalFile, ImageTemplate } from './types.js';
+import type { ImageTemplate } from './types.js';
 import { validateTemplate } from './validate.js';
+
+export { additionalFilePath } from './local-files.js';
 
 export interface TargetTemplate {
   /** The user template, absolute. */
@@ -40,7 +44,7 @@ export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<T
   const defaults = await loadTemplate(defaultsFile, opts.vars);
   const merged = mergeTemplates(defaults.template, user.template);
   const result = validateTemplate(merged, `${shownName(file)} (merged with ${shownName(defaultsFile)})`);
-  result.errors.push(...(await missingLocalFiles(merged)));
+  result.errors.push(...(await hostFileProblems(merged, file, opts.projectRoot)));
   if (result.errors.length > 0) {
     const count = result.errors.length === 1 ? '1 problem' : `${result.errors.length} problems`;
     throw new UserError(`image template of target ${opts.target.name} has ${count}:\n  ${result.errors.join('\n  ')}`, 'Fix the template and run again.');
@@ -53,13 +57,6 @@ export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<T
     providerId: providerId(merged),
     warnings: [...defaults.warnings, ...user.warnings, ...result.warnings],
   };
-}
-
-/** Where an additionalFiles entry's `local` file is: beside the template that named it. */
-export function additionalFilePath(f: AdditionalFile, fallbackDir: string): string | undefined {
-  if (!f.local) return undefined;
-  const from = locate(f)?.file;
-  return path.resolve(from ? path.dirname(from) : fallbackDir, f.local);
 }
 
 /** The target's template path, resolved against the catalogue's directory. */
@@ -94,31 +91,46 @@ async function defaultTemplateFile(t: ImageTemplate, file: string, projectRoot: 
   const name = `${parts.map(([, v]) => v).join('-')}.yml`;
   const found = path.join(dir, name);
   if (await exists(found)) return found;
-  const available = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.yml')).map((n) => n.slice(0, -4));
+  const available = ((await ignoreNotFound(readdir(dir))) ?? []).filter((n) => n.endsWith('.yml')).map((n) => n.slice(0, -4));
   throw new UserError(
     `${at}: no default template for target ${parts.map(([, v]) => v).join('/')} (looked for ${shownName(found)})`,
     `Available os-dist-arch-imageType: ${available.sort().join(', ') || '(none)'}.`,
   );
 }
 
-/** Errors for additionalFiles whose local file does not exist. */
-async function missingLocalFiles(t: ImageTemplate): Promise<string[]> {
+/**
+ * Problems with the host files the template names, found the way the build
+ * finds them (the same functions): additionalFiles that are missing, not
+ * regular files, or outside their template's folder after links are resolved;
+ * keyrings missing or outside the template's folder and the toolkit's keyrings.
+ */
+async function hostFileProblems(t: ImageTemplate, file: string, projectRoot: string): Promise<string[]> {
   const errors: string[] = [];
+  const collect = async (check: Promise<unknown>) => {
+    try {
+      await check;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      errors.push(err.message);
+    }
+  };
+  const at = (obj: object, key: string, fallback: string) => {
+    const loc = locate(obj, key);
+    return loc ? `${shownName(loc.file)}:${loc.line}: ${loc.path}` : fallback;
+  };
   for (const [i, f] of (t.systemConfig?.additionalFiles ?? []).entries()) {
     // Paths validation already refused (absolute, escaping) are not looked up.
-    if (!f.local || path.isAbsolute(f.local) || path.normalize(f.local).split(path.sep)[0] === '..') continue;
-    const local = additionalFilePath(f, '.') as string;
-    if (await exists(local)) continue;
-    const loc = locate(f, 'local');
-    const at = loc ? `${shownName(loc.file)}:${loc.line}: ${loc.path}` : `systemConfig.additionalFiles[${i}].local`;
-    errors.push(`${at} names ${f.local}, which does not exist (looked for ${local})`);
+    if (!f.local || localPathProblem(f.local)) continue;
+    await collect(additionalFileSource(f, path.dirname(file), at(f, 'local', `systemConfig.additionalFiles[${i}].local`)));
+  }
+  for (const [i, r] of (t.packageRepositories ?? []).entries()) {
+    // No keyring is read for a trusted repository without one; a URL is refused by validation.
+    if ((r.trusted && !r.pkey) || (r.pkey && /^[a-z]+:\/\//i.test(r.pkey))) continue;
+    await collect(resolveKeyFile(r.pkey, path.dirname(file), projectRoot, at(r, 'pkey', `packageRepositories[${i}].pkey`).replace(/\.pkey$/, '')));
   }
   return errors;
 }
 
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
+  return (await ignoreNotFound(stat(file))) !== undefined;
 }

@@ -1,8 +1,9 @@
 // Validation of a merged template: everything a build relies on, reported all
 // at once, each problem with the file, line and field path to fix.
-import path from 'node:path';
 import { unsafeUrlReason } from '../cache/names.js';
 import { invalidVersionReason } from '../deb/version.js';
+import { escapeInline } from '../text/untrusted.js';
+import { finalPathProblem, localPathProblem } from './local-files.js';
 import { Problems } from './problems.js';
 import { findProvider, IMAGE_TYPES, supportedProviders } from './provider.js';
 import type { ImageTemplate, RepoTemplate, SystemConfigTemplate } from './types.js';
@@ -92,6 +93,8 @@ function validateSystem(t: ImageTemplate, out: Problems): void {
   const boot = sys.bootloader;
   if (boot?.bootType !== undefined && !BOOT_TYPES.includes(boot.bootType)) out.error(boot, 'bootType', 'systemConfig.bootloader.bootType', `must be one of ${BOOT_TYPES.join(', ')}`);
   if (boot?.provider !== undefined && !BOOTLOADERS.includes(boot.provider)) out.error(boot, 'provider', 'systemConfig.bootloader.provider', `must be one of ${BOOTLOADERS.join(', ')}`);
+  // Not implemented: an image asked to be immutable must not be built as a writable one.
+  if (sys.immutability?.enabled === true) out.error(sys.immutability, 'enabled', 'systemConfig.immutability.enabled', 'is true, but a dm-verity (immutable) root is not implemented; set it to false');
   checkPackages(sys.packages, 'systemConfig.packages', out);
   checkPackages(sys.kernel?.packages, 'systemConfig.kernel.packages', out);
   sys.configurations?.forEach((c, i) => {
@@ -116,12 +119,12 @@ function validateUsers(sys: SystemConfigTemplate, out: Problems): void {
 function validateFiles(sys: SystemConfigTemplate, out: Problems): void {
   sys.additionalFiles?.forEach((f, i) => {
     const p = `systemConfig.additionalFiles[${i}]`;
-    // `local` is read from the directory of the template that names it; it must stay inside.
-    if (!f.local) out.error(f, 'local', `${p}.local`, 'is required');
-    else if (path.posix.isAbsolute(f.local) || path.posix.normalize(f.local).split('/')[0] === '..') {
-      out.error(f, 'local', `${p}.local`, `must be a relative path inside the template's directory, not ${f.local}`);
-    }
-    if (!f.final) out.error(f, 'final', `${p}.final`, 'is required');
-    else if (!f.final.startsWith('/') || f.final.endsWith('/')) out.error(f, 'final', `${p}.final`, `must be an absolute file path in the image, not ${f.final}`);
+    // `local` is read from the directory of the template that names it; it must stay inside
+    // (the files themselves are checked in target.ts, with the build's own functions).
+    const localProblem = f.local ? localPathProblem(f.local) : 'is required';
+    if (localProblem) out.error(f, 'local', `${p}.local`, localProblem);
+    // The same check the build makes before it writes the file into the image.
+    const finalProblem = f.final ? finalPathProblem(f.final) : 'is required';
+    if (finalProblem) out.error(f, 'final', `${p}.final`, f.final ? `${finalProblem}: "${escapeInline(f.final)}"` : finalProblem);
   });
 }

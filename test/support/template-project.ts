@@ -38,11 +38,12 @@ export interface TemplateProject {
 /** A project with a `img` target built from templates/img.yml over the debian13 default. */
 export async function makeTemplateProject(opts: { tools?: string[] } = {}): Promise<TemplateProject> {
   const dir = await mkdtemp(path.join(tmpdir(), 'g3-tpl-'));
-  const key = await makeSigningKey(path.join(dir, 'key'));
+  // Beside the template: a template's keys must lie in its folder (or the toolkit's keyrings).
+  const key = await makeSigningKey(path.join(dir, 'templates', 'keys'));
   const repoRoot = path.join(dir, 'repo');
   const origin = await startOrigin({ dir: repoRoot });
   const catalogue = path.join(dir, 'targets.yml');
-  await mkdir(path.join(dir, 'templates'));
+  await mkdir(path.join(dir, 'templates'), { recursive: true });
   await writeFile(catalogue, `targets:\n  img:\n    template: templates/img.yml\n${opts.tools ? `    tools: [${opts.tools.join(', ')}]\n` : ''}`);
   const shared = path.join(dir, 'shared');
   await mkdir(shared);

@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/errors.js';
+import { StepError, UserError } from '../../src/errors.js';
 import { binaryKeyrings, isArmored } from '../../src/repo/deb/keyrings.js';
 import { verifyClearsigned, verifyDetached } from '../../src/repo/deb/signature.js';
 import { run } from '../../src/exec.js';
@@ -48,6 +48,20 @@ describe('keyrings for gpgv', () => {
   it('names a keyring that does not exist', async () => {
     const store = await tempDir();
     await expect(binaryKeyrings(['/nonexistent/key.gpg'], store, 'repository x', false)).rejects.toThrow(/repository x: keyring \/nonexistent\/key.gpg not found/);
+  });
+
+  it('reports a keyring it cannot read as such, not as missing', async () => {
+    const store = await tempDir();
+    const loop = path.join(store, 'loop.gpg');
+    await symlink(loop, loop);
+    const err = await binaryKeyrings([loop], store, 'repository x', false).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toBe(`repository x: cannot read keyring ${loop}: ELOOP`);
+  });
+
+  it('refuses a keyring that is a directory', async () => {
+    const store = await tempDir();
+    await expect(binaryKeyrings([store], store, 'repository x', false)).rejects.toThrow(`repository x: keyring ${store} is not a regular file`);
   });
 
   it('refuses a repository without keyrings unless it is trusted', async () => {

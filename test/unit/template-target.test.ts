@@ -16,10 +16,11 @@ const tempDir = useTempDirs('g3-template-target-');
 
 const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', ''].join('\n');
 
-/** A project with the shipped default templates and a catalogue in docker/; returns paths. */
+/** A project with the shipped default templates and keyrings and a catalogue in docker/; returns paths. */
 async function project(template: string | undefined, templateText = USER): Promise<{ root: string; catalogue: string; target: Target }> {
   const root = await tempDir();
   await cp(path.join(ROOT, 'defaults', 'templates'), path.join(root, 'defaults', 'templates'), { recursive: true });
+  await cp(path.join(ROOT, 'defaults', 'keyrings'), path.join(root, 'defaults', 'keyrings'), { recursive: true });
   await mkdir(path.join(root, 'docker', 'templates'), { recursive: true });
   await writeFile(path.join(root, 'docker', 'templates', 'img.yml'), templateText);
   const catalogue = path.join(root, 'docker', 'targets.yml');
@@ -104,17 +105,50 @@ describe('loadTargetTemplate', () => {
     const lines = err.message.split('\n');
     expect(lines[0]).toBe('image template of target img has 2 problems:');
     expect(lines[1]).toMatch(/img\.yml:5: systemConfig\.users\[0\]\.name "Bad" is not a valid user name/);
-    expect(lines[2]).toMatch(/img\.yml:7: systemConfig\.additionalFiles\[0\]\.local names missing\.conf, which does not exist/);
+    expect(lines[2]).toMatch(/img\.yml:7: systemConfig\.additionalFiles\[0\]\.local: missing\.conf does not exist \(looked for .*missing\.conf\)$/);
     expect(lines).toHaveLength(3);
   });
 
   it('returns warnings and resolves additional files beside the template that names them', async () => {
-    const text = [USER.trim(), '  additionalFiles: [{local: here.conf, final: /etc/h.conf}]', '  colour: blue', ''].join('\n');
+    const text = [USER.trim(), '  additionalFiles: [{local: here.conf, final: /etc/h.conf}]', '  initramfs: {template: x.yml}', ''].join('\n');
     const p = await project('templates/img.yml', text);
     await writeFile(path.join(p.root, 'docker', 'templates', 'here.conf'), 'x');
     const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS });
-    expect(t.warnings).toEqual([expect.stringMatching(/img\.yml:5: unknown key systemConfig\.colour ignored$/)]);
+    expect(t.warnings).toEqual([expect.stringMatching(/img\.yml:5: systemConfig\.initramfs is used only for iso and initrd images; ignored/)]);
     const file = t.merged.systemConfig?.additionalFiles?.[0];
     expect(file && additionalFilePath(file, '/elsewhere')).toBe(path.join(p.root, 'docker', 'templates', 'here.conf'));
+  });
+
+  it('refuses a misspelt key with its line and the nearest known key', async () => {
+    const p = await project('templates/img.yml', [USER.trim(), '  hostnme: box', ''].join('\n'));
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toMatch(/img\.yml:4: systemConfig\.hostnme is not a template key \(did you mean "hostname"\?\)$/);
+  });
+
+  it('refuses a folder named by additionalFiles, as the build does', async () => {
+    const p = await project('templates/img.yml', [USER.trim(), '  additionalFiles: [{local: files, final: /etc/files}]', ''].join('\n'));
+    await mkdir(path.join(p.root, 'docker', 'templates', 'files'));
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message).toMatch(/img\.yml:4: systemConfig\.additionalFiles\[0\]\.local: files is not a regular file but a directory/);
+  });
+
+  it.each([
+    ['a key beside the template that is missing', 'missing.gpg', /img\.yml:7: packageRepositories\[0\]: pkey missing\.gpg not found \(looked in .*missing\.gpg, .*defaults\/keyrings\/missing\.gpg\)$/],
+    ['a key outside the template folder', '../../../../../../etc/passwd', /img\.yml:7: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*docker\/templates or .*defaults\/keyrings/],
+    ['an absolute key outside both folders', '/etc/passwd', /img\.yml:7: packageRepositories\[0\]: pkey \/etc\/passwd resolves to \/etc\/passwd, outside/],
+  ])('refuses %s at validation, with file, line and field', async (_what, pkey, message) => {
+    const repo = ['packageRepositories:', '  - codename: extra', '    url: http://127.0.0.1:9/extra', `    pkey: "${pkey}"`];
+    const p = await project('templates/img.yml', [USER.trim(), ...repo, ''].join('\n'));
+    const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
+    expect(err.message.split('\n')).toContainEqual(expect.stringMatching(message));
+  });
+
+  it("accepts a key beside the template and one of the toolkit's keyrings", async () => {
+    const repo = ['packageRepositories:', '  - {codename: a, url: "http://127.0.0.1:9/a", pkey: keys/a.gpg}', '  - {codename: b, url: "http://127.0.0.1:9/b", pkey: debian-archive-keyring.gpg}'];
+    const p = await project('templates/img.yml', [USER.trim(), ...repo, ''].join('\n'));
+    await mkdir(path.join(p.root, 'docker', 'templates', 'keys'));
+    await writeFile(path.join(p.root, 'docker', 'templates', 'keys', 'a.gpg'), 'k');
+    const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS });
+    expect(t.merged.packageRepositories?.map((r) => r.pkey)).toEqual(expect.arrayContaining(['keys/a.gpg', 'debian-archive-keyring.gpg']));
   });
 });

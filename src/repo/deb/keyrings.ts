@@ -1,13 +1,16 @@
 // Keyrings as gpgv wants them. gpgv 2.2 reads only binary keyrings (an armored
 // .asc is "invalid packet" and every signature looks like an unknown key), so
 // armored files are dearmored once into the store, named by their own hash.
-import { mkdtemp, open, rm, stat, } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../cache/atomic.js';
 import { hashFile } from '../../cache/hash.js';
-import { UserError } from '../../errors.js';
+import { StepError, UserError } from '../../errors.js';
 import { runBinary } from '../../exec.js';
+import { ignoreNotFound } from '../../fs/safe.js';
+import { escapeInline } from '../../text/untrusted.js';
 
 /** True when the file starts like ASCII armor rather than a binary OpenPGP packet. */
 export async function isArmored(file: string): Promise<boolean> {
@@ -32,23 +35,33 @@ export async function binaryKeyrings(keyrings: string[], storeDir: string, where
   if (keyrings.length === 0) throw new UserError(`${where}: no keyring configured to check its signature`, 'Name the archive keyring of the repository (e.g. /usr/share/keyrings/debian-archive-keyring.gpg), or mark it trusted: true only if you accept unsigned metadata.');
   const out: string[] = [];
   for (const file of keyrings) {
-    const st = await stat(file).catch(() => undefined);
-    if (!st?.isFile()) throw new UserError(`${where}: keyring ${file} not found`, 'Check the keyring path (absolute) or install the package that ships it.');
+    const st = await statKeyring(file, where);
+    if (!st) throw new UserError(`${where}: keyring ${escapeInline(file)} not found`, 'Check the keyring path (absolute) or install the package that ships it.');
+    if (!st.isFile()) throw new UserError(`${where}: keyring ${escapeInline(file)} is not a regular file`, 'Name a keyring file (.gpg or .asc).');
     out.push((await isArmored(file)) ? await dearmored(file, storeDir) : file);
   }
   return out;
 }
 
+/** stat of a keyring, undefined when it does not exist; a failure other than "not there" (permission, a loop of links) is reported as such. */
+async function statKeyring(file: string, where: string): Promise<Stats | undefined> {
+  try {
+    return await ignoreNotFound(stat(file));
+  } catch (err) {
+    throw new StepError(`${where}: cannot read keyring ${escapeInline(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
 async function emptyKeyring(storeDir: string): Promise<string> {
   const file = path.join(storeDir, 'keyrings', 'empty.gpg');
-  if (!(await stat(file).catch(() => undefined))) await writeFileAtomic(file, Buffer.alloc(0));
+  if (!(await ignoreNotFound(stat(file)))) await writeFileAtomic(file, Buffer.alloc(0));
   return file;
 }
 
 async function dearmored(file: string, storeDir: string): Promise<string> {
   const { sha256 } = await hashFile(file);
   const dest = path.join(storeDir, 'keyrings', `${sha256}.gpg`);
-  if (await stat(dest).catch(() => undefined)) return dest;
+  if (await ignoreNotFound(stat(dest))) return dest;
   // gpg wants a home directory even to dearmor; a throwaway one keeps ~/.gnupg untouched.
   const home = await mkdtemp(path.join(os.tmpdir(), 'g3-gpg-'));
   try {

@@ -5,6 +5,7 @@
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { StepError } from '../errors.js';
 import { type Challenge, parseChallenges } from './challenge.js';
+import { escapeInline, redactSecrets } from '../text/untrusted.js';
 import { type Credentials, redact } from './credentials.js';
 import { isLoopback, registryBase } from './ref.js';
 
@@ -22,6 +23,8 @@ export interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** The origin that gave this answer (another one than asked when redirected). */
+  origin: string;
 }
 
 const MAX_REDIRECTS = 5;
@@ -48,9 +51,10 @@ export function header(reply: Pick<Reply, 'headers'>, name: string): string | un
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** `registry X, repository Y: problem`, with any secret removed. */
+/** `registry X, repository Y: problem`, with any secret removed: the password in any form, URL user info and token query values. */
 export function failure(s: Session, problem: string, cause?: unknown): StepError {
-  return new StepError(redact(`registry ${s.registry}, repository ${s.repository}: ${problem}`, s.credentials), { cause: cause === undefined ? undefined : redact(describe(cause), s.credentials) });
+  const clean = (text: string) => redactSecrets(redact(text, s.credentials));
+  return new StepError(clean(`registry ${s.registry}, repository ${s.repository}: ${problem}`), { cause: cause === undefined ? undefined : clean(describe(cause)) });
 }
 
 /** A short reason for a network error: undici puts the system error code on the error or its cause. */
@@ -100,7 +104,7 @@ async function get(s: Session, url: string, headers: Record<string, string>, max
       if (err instanceof StepError) throw err;
       throw failure(s, `reading the answer from ${target.origin}${target.pathname} failed (${describe(err)})`, err);
     }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), origin: target.origin };
   }
 }
 
@@ -108,13 +112,32 @@ function basic(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
 }
 
+/**
+ * Why the credentials may not go to the token service `realm` that the registry's challenge
+ * named, or undefined when they may: over HTTPS, or over plain HTTP only from a registry that is
+ * itself on loopback (and so spoken to in clear) to a token service on loopback too.
+ */
+export function realmProblem(registry: string, realm: URL): string | undefined {
+  if (realm.username || realm.password) return `the token service ${realm.origin} is named with user info; refusing it`;
+  if (realm.protocol === 'https:') return undefined;
+  if (realm.protocol !== 'http:') return `the token service ${realm.origin} is not an http(s) URL`;
+  if (!isLoopback(realm.host)) return `refusing to send credentials to the token service ${realm.origin} over plain HTTP`;
+  if (!isLoopback(registry)) return `refusing to send credentials to the token service ${realm.origin} over plain HTTP: only a registry on loopback may name one that is not HTTPS`;
+  return undefined;
+}
+
 /** A bearer token from the challenge's realm, asked for with the credentials when we have them. */
 async function fetchToken(s: Session, challenge: Challenge): Promise<string> {
   const realm = challenge.params['realm'];
-  if (!realm || !/^https?:\/\//i.test(realm)) throw failure(s, `the Bearer challenge names no usable token realm (${JSON.stringify(realm ?? '')})`);
-  const url = new URL(realm);
-  // Basic credentials in clear text may only go to this machine.
-  if (s.credentials && url.protocol === 'http:' && !isLoopback(url.host)) throw failure(s, `refusing to send credentials to the token service ${url.origin} over plain HTTP`);
+  let url: URL | undefined;
+  try {
+    url = realm && /^https?:\/\//i.test(realm) ? new URL(realm) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url) throw failure(s, `the Bearer challenge names no usable token realm (${escapeInline(JSON.stringify(realm ?? ''))})`);
+  const problem = s.credentials ? realmProblem(s.registry, url) : undefined;
+  if (problem) throw failure(s, problem);
   if (challenge.params['service']) url.searchParams.set('service', challenge.params['service']);
   url.searchParams.set('scope', challenge.params['scope'] ?? `repository:${s.repository}:pull`);
   const reply = await get(s, url.toString(), s.credentials ? { authorization: basic(s.credentials) } : {}, MAX_TOKEN_BYTES);
@@ -148,7 +171,7 @@ async function answer(s: Session, reply: Reply): Promise<string> {
     if (!s.credentials) throw rejected(s, 'HTTP 401');
     return basic(s.credentials);
   }
-  throw failure(s, `HTTP 401 with no Basic or Bearer challenge (WWW-Authenticate: ${JSON.stringify(header(reply, 'www-authenticate') ?? '')})`);
+  throw failure(s, `HTTP 401 with no Basic or Bearer challenge (WWW-Authenticate: ${escapeInline(JSON.stringify(header(reply, 'www-authenticate') ?? ''))})`);
 }
 
 /** GET `/v2/<repository>/<path>`, authenticating when challenged; the caller judges the status. */
@@ -157,6 +180,9 @@ export async function registryGet(s: Session, path: string, accept: string[], ma
   const headers = (): Record<string, string> => ({ accept: accept.join(', '), ...(s.authorization ? { authorization: s.authorization } : {}) });
   let reply = await get(s, url, headers(), maxBytes);
   if (reply.status !== 401) return reply;
+  // Only the registry's own challenge is answered: one from an origin it redirected to
+  // (blob storage, or a server that wants to collect credentials) never gets any.
+  if (reply.origin !== new URL(url).origin) throw failure(s, `HTTP 401 from ${reply.origin}, where the registry redirected ${path}; credentials go only to the registry itself and the token service its own challenge names`);
   s.authorization = await answer(s, reply);
   reply = await get(s, url, headers(), maxBytes);
   if (reply.status === 401) throw rejected(s, 'HTTP 401 after authenticating');

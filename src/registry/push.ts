@@ -113,7 +113,11 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     return { pushed };
   } finally {
     // Log out even where the login failed: docker may have stored something before the registry said no.
-    for (const registry of attempted) await docker(logoutCommand(client, registry)).catch(() => undefined);
+    // A logout that fails is reported, not fatal: the private config holding the login is removed below either way.
+    for (const registry of attempted) {
+      const r = await docker(logoutCommand(client, registry)).catch((err: unknown) => ({ exitCode: -1, stderr: clean((err as Error).message) }));
+      if (r.exitCode !== 0) emit({ type: 'warning', message: `logging out of ${registry} failed (${lastLines(r.stderr) || `exit code ${r.exitCode}`}); removing the private docker config that holds the login` });
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }

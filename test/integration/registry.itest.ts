@@ -3,6 +3,8 @@
 // image is imported from a one-file tarball: nothing is pulled.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -46,8 +48,13 @@ beforeAll(async () => {
   setCommandTrace((line) => traced.push(line));
 });
 
+const servers: Server[] = [];
 afterEach(async () => {
   await closeRegistryConnections();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
 });
 
 afterAll(async () => {
@@ -55,6 +62,14 @@ afterAll(async () => {
   if (client && names.length) await run({ command: client.bin, args: ['rmi', ...names] }, { reject: false });
   await Promise.all([secured?.stop(), open?.stop()]);
 });
+
+/** An HTTP server on a free 127.0.0.1 port, closed after the test; gives its host:port. */
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 /** Push with a private temp root, so the test can see that the DOCKER_CONFIG made there is gone. */
 async function push(targets: string[], credentials?: Credentials) {
@@ -108,6 +123,38 @@ describe('push to a registry with htpasswd auth', () => {
     expect((error as StepError).message).toMatch(/set REGISTRY_USERNAME and REGISTRY_PASSWORD$/);
     expect(leftovers).toEqual([]);
     await expect(remoteImage(parseRef(`${secured.host}/g3/os-image:${unique}`), { timeoutMs: 10_000 })).rejects.toThrow(/registry wants credentials; set REGISTRY_USERNAME and REGISTRY_PASSWORD/);
+  });
+
+  it('sends no Authorization to an origin the registry redirects a blob to, nor answers that origin\'s Basic challenge', async () => {
+    const target = `g3/os-image:redirect-${unique}`;
+    expect((await push([`${secured.host}/${target}`], CREDS)).error).toBeUndefined();
+    const collected: (string | undefined)[] = [];
+    const asked: (string | undefined)[] = [];
+    // The collector stands for blob storage that asks for a login: it must never see one.
+    const collector = await listen((req, res) => {
+      collected.push(req.headers.authorization);
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="storage"', 'content-type': 'application/json' }).end('{}');
+    });
+    // The front is the registry as the client sees it: the real registry behind it, config blobs redirected.
+    const front = await listen((req, res) => {
+      asked.push(req.headers.authorization);
+      if (/\/blobs\//.test(req.url ?? '')) return void res.writeHead(307, { location: `http://${collector}/blob` }).end();
+      const up = httpRequest({ host: '127.0.0.1', port: Number(secured.host.split(':')[1]), method: req.method, path: req.url, headers: { ...req.headers, host: secured.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    const err = await remoteImage(parseRef(`${front}/${target}`), { credentials: CREDS, timeoutMs: 10_000 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(collected).toEqual([undefined]);
+    // The registry's own challenge was answered (the manifest came through with the credentials)...
+    expect(asked).toContain(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
+    // ... and the collector's refused by name.
+    expect(err?.message).toMatch(new RegExp(`HTTP 401 from http://${collector.replace(/\./g, '\\.')}, where the registry redirected blobs/sha256:[0-9a-f]{64}; credentials go only to the registry itself`));
+    expect(String(err?.message)).not.toContain(PASSWORD);
   });
 
   it('reads nothing for a tag or repository the registry does not have', async () => {

@@ -39,6 +39,8 @@ case "$1" in
     if [ -f "$dir/fail-push" ]; then echo "unauthorized: authentication required" >&2; exit 1; fi
     echo "The push refers to repository [$2]" ;;
   image) cat "$dir/repodigests" ;;
+  logout)
+    if [ -f "$dir/fail-logout" ]; then echo "error removing credentials: permission denied" >&2; exit 1; fi ;;
 esac
 exit 0
 `;
@@ -155,6 +157,19 @@ describe('pushImage', () => {
     const lines = await fake.calls();
     expect(steps(lines)).toEqual(expected);
     expect(await exists(/config=(\S+)/.exec(lines.find((l) => l.includes('CALL push')) ?? '')?.[1] ?? '/')).toBe(false);
+  });
+
+  it('reports a logout that fails as a warning and still removes the private config', async () => {
+    const fake = await fakeClient([`127.0.0.1:5000/os@${D1}`]);
+    await writeFile(path.join(fake.dir, 'fail-logout'), '');
+    const events: PushEvent[] = [];
+    const result = await pushImage({ client: fake.client, localRef: 'img', targets: [parseRef('127.0.0.1:5000/os:1')], credentials: CREDS, emit: (e) => events.push(e) });
+    expect(result.pushed).toEqual([{ ref: '127.0.0.1:5000/os:1', digest: D1 }]);
+    expect(events.filter((e) => e.type === 'warning').map((e) => e.message)).toEqual([
+      'logging out of 127.0.0.1:5000 failed (error removing credentials: permission denied); removing the private docker config that holds the login',
+    ]);
+    const dir = /config=(\S+)/.exec((await fake.calls())[0] ?? '')?.[1] ?? '/';
+    expect(await exists(dir)).toBe(false);
   });
 
   it('asks the registry for the digest when the image has several in that repository', async () => {

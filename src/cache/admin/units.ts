@@ -1,8 +1,8 @@
 // Parsing `--older-than` ages and `--max-size` sizes.
 import { UserError } from '../../errors.js';
+import { readSize } from '../../units/size.js';
 
 const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
 
 /** An age such as 180d, 12h, 30m, 2w or 90s, in milliseconds. */
 export function parseAge(text: string, option = '--older-than'): number {
@@ -17,14 +17,12 @@ export function parseAge(text: string, option = '--older-than'): number {
   return Math.round(ms);
 }
 
-/** A size such as 20G, 500M, 1.5T, 64KiB or plain bytes; units are binary (K = 1024). */
+/** A size such as 20G, 500MiB, 100MB or plain bytes, read as every size is (src/units/size.ts). */
 export function parseSize(text: string, option = '--max-size'): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kKmMgGtTpP])(?:i?B)?|B)?\s*$/.exec(text);
-  const hint = 'Give bytes, or a number with a binary unit: K, M, G, T (KiB, MiB, … also accepted), e.g. 500M, 20G, 1.5T.';
-  if (!m) throw new UserError(`${option} ${JSON.stringify(text)} is not a size`, hint);
-  const bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] as number));
-  if (!Number.isSafeInteger(bytes)) throw new UserError(`${option} ${JSON.stringify(text)} is too large`, hint);
-  return bytes;
+  const r = readSize(text);
+  if (typeof r === 'number') return r;
+  const why = { 'not-a-size': 'is not a size', 'not-whole': 'is not a whole number of bytes', 'too-large': 'is too large' }[r.kind];
+  throw new UserError(`${option} ${JSON.stringify(text)} ${why}`, 'Give bytes, or a number with a unit: K, M, G, T or KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000), e.g. 500M, 20G, 1.5T.');
 }
 
 /** A short age for messages: 3d 4h, 12m, 40s. */

@@ -4,6 +4,7 @@
 // and size, and no error message carries a secret.
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { StepError } from '../errors.js';
+import { guardedConnector, refusedUrlReason } from '../net/connect.js';
 import { type Challenge, parseChallenges } from './challenge.js';
 import { escapeInline, redactSecrets } from '../text/untrusted.js';
 import { type Credentials, redact } from './credentials.js';
@@ -34,7 +35,8 @@ const MAX_TOKEN_BYTES = 1024 * 1024;
 let agent: Dispatcher | undefined;
 function dispatcher(): Dispatcher {
   // Honours HTTP(S)_PROXY and NO_PROXY like the package downloads; redirects are followed here, by hand.
-  agent ??= new EnvHttpProxyAgent({ connections: 4 });
+  // Link-local addresses (cloud metadata) are refused, whatever name leads there.
+  agent ??= new EnvHttpProxyAgent({ connections: 4, connect: guardedConnector() });
   return agent;
 }
 
@@ -71,6 +73,8 @@ async function get(s: Session, url: string, headers: Record<string, string>, max
   let target = new URL(url);
   const origin = target.origin;
   for (let hop = 0; ; hop++) {
+    const refused = refusedUrlReason(target);
+    if (refused) throw failure(s, `${hop === 0 ? '' : `redirected from ${url} to ${target.origin}: `}refusing to connect to ${target.hostname}: ${refused}`);
     const sent = target.origin === origin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
     const res = await request(target, {
       method: 'GET',

@@ -1,11 +1,10 @@
-
+// Downloads of files whose digest is not known yet (InRelease, Release,
+// Release.gpg): bounded in size and time like every download, 404/410 meaning "none".
 import pRetry from 'p-retry';
-import { request } from 'undici';
-import { FetchError, type FetchSettings, getDispatcher, streamToFile } from '../../cache/fetch.js';
+import { discard, FetchError, type FetchSettings, maxBytesOf, openUrl, streamToFile, toFetchError } from '../../cache/fetch.js';
 
 /** Release files are a few hundred KiB; anything near this is not one. */
 const MAX_BYTES = 64 * 1024 * 1024;
-
 
 /** Download `url` into `dest`; 'missing' on 404/410; throws FetchError (after retries) otherwise. */
 export async function fetchUnknown(url: string, dest: string, settings: FetchSettings): Promise<{ sha256: string; size: number } | 'missing'> {
@@ -17,21 +16,27 @@ export async function fetchUnknown(url: string, dest: string, settings: FetchSet
     randomize: true,
     shouldRetry: ({ error }) => !(error instanceof FetchError) || error.retryable,
   }).catch((err: unknown) => {
-    if (err instanceof FetchError) throw err;
-    const e = err as { code?: string; message?: string };
-    throw new FetchError(`${e.message ?? 'network error'}${e.code ? ` (${e.code})` : ''}`, false);
+    throw toFetchError(err);
   });
 }
 
 async function attempt(url: string, dest: string, s: FetchSettings): Promise<{ sha256: string; size: number } | 'missing'> {
-  const res = await request(url, { method: 'GET', dispatcher: getDispatcher(), headersTimeout: s.timeoutMs, bodyTimeout: s.timeoutMs });
+  let res: Awaited<ReturnType<typeof openUrl>>;
+  try {
+    res = await openUrl(url, s);
+  } catch (err) {
+    throw toFetchError(err);
+  }
   if (res.statusCode !== 200) {
-    await res.body.dump().catch(() => undefined);
+    await discard(res);
     if (res.statusCode === 404 || res.statusCode === 410) return 'missing';
     const code = res.statusCode;
     throw new FetchError(`HTTP ${code}`, code >= 500 || code === 429);
   }
-  const { bytes: size, sha256 } = await streamToFile(res.body, dest, { bytes: MAX_BYTES, problem: `larger than ${MAX_BYTES} bytes; not a Release file` });
+  const max = Math.min(MAX_BYTES, maxBytesOf(s));
+  const { bytes: size, sha256 } = await streamToFile(res.body, dest, { bytes: max, problem: `larger than ${max} bytes; not a Release file` }, undefined, s).catch((err: unknown) => {
+    throw toFetchError(err);
+  });
   const declared = res.headers['content-length'];
   if (declared !== undefined && Number(declared) !== size) throw new FetchError(`truncated: got ${size} of ${declared} bytes`, true);
   return { sha256, size };

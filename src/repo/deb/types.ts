@@ -26,6 +26,8 @@ export interface MetadataOptions {
   ignoreValidUntil: boolean;
   now?: () => Date;
   fetch: FetchSettings;
+  /** Largest unpacked Packages index, whatever the signed Release states (default 256 MiB). */
+  maxIndexBytes?: number;
   emit: Emit;
 }
 

@@ -170,7 +170,8 @@ Examples:
 Removes cache entries least recently used first, by their recorded last use
 (not atime): --older-than removes those unused for longer than AGE (30m, 12h,
 180d, 2w), then --max-size removes more until the caches fit in SIZE (500M,
-20G, 1.5T; binary units). At least one of the two is required. Entries that a
+20G, 1.5T; K, M, G, T and KiB, MiB, ... are powers of 1024, KB, MB, GB powers
+of 1000, as in templates). At least one of the two is required. Entries that a
 running build holds are skipped and reported.
 
 Examples:

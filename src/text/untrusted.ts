@@ -45,11 +45,18 @@ export function redactUrl(url: string): string {
   const [, scheme, authority, rest] = m as unknown as [string, string, string, string];
   const at = authority.lastIndexOf('@');
   const host = at < 0 ? authority : `***@${authority.slice(at + 1)}`;
-  const q = rest.indexOf('?');
-  if (q < 0) return scheme + host + rest;
-  const hash = rest.indexOf('#', q);
-  const query = rest.slice(q + 1, hash < 0 ? undefined : hash);
-  const cleaned = query
+  // The fragment is cleaned like the query: OAuth puts access_token=... there.
+  const hash = rest.indexOf('#');
+  const beforeHash = hash < 0 ? rest : rest.slice(0, hash);
+  const fragment = hash < 0 ? '' : `#${cleanParams(rest.slice(hash + 1))}`;
+  const q = beforeHash.indexOf('?');
+  const pathAndQuery = q < 0 ? beforeHash : `${beforeHash.slice(0, q)}?${cleanParams(beforeHash.slice(q + 1))}`;
+  return scheme + host + pathAndQuery + fragment;
+}
+
+/** `name=value&...` with the values of credential-like names replaced by "***"; text without `=` kept. */
+function cleanParams(params: string): string {
+  return params
     .split('&')
     .map((pair) => {
       const eq = pair.indexOf('=');
@@ -63,7 +70,6 @@ export function redactUrl(url: string): string {
       return SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=***` : pair;
     })
     .join('&');
-  return `${scheme}${host}${rest.slice(0, q)}?${cleaned}${hash < 0 ? '' : rest.slice(hash)}`;
 }
 
 /** `text` with every URL in it redacted (user info, credential query values) and Authorization header values hidden. */
@@ -74,4 +80,22 @@ export function redactSecrets(text: string): string {
 /** Untrusted text made safe to print or log: secrets redacted, controls escaped (newlines kept). */
 export function forDisplay(text: string): string {
   return escapeControls(redactSecrets(text));
+}
+
+/**
+ * What is wrong with text that JSON.parse refused, without any of the text: V8's
+ * messages quote the start of it (`Unexpected token 'r', "root:$6$..." is not
+ * valid JSON`), which for a file named by mistake, or a link to one, is its contents.
+ */
+export function jsonProblem(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : '';
+  if (/end of JSON input/i.test(message) || text.trim() === '') return 'not valid JSON: it ends early';
+  const at = /at position (\d+)/.exec(message);
+  if (!at) return 'not valid JSON';
+  const pos = Number(at[1]);
+  if (pos >= text.trimEnd().length) return 'not valid JSON: it ends early';
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `not valid JSON at line ${line}, column ${column}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeControls, escapeInline, firstUnsafeChar, forDisplay, redactSecrets, redactUrl } from '../../src/text/untrusted.js';
+import { escapeControls, escapeInline, firstUnsafeChar, forDisplay, jsonProblem, redactSecrets, redactUrl } from '../../src/text/untrusted.js';
 
 describe('escapeControls', () => {
   it.each([
@@ -43,6 +43,10 @@ describe('redactUrl', () => {
     ['http://127.0.0.1/p?access_token=1&X-Amz-Signature=2&v=3', 'http://127.0.0.1/p?access_token=***&X-Amz-Signature=***&v=3'],
     ['http://127.0.0.1/debian/dists/trixie/Release', 'http://127.0.0.1/debian/dists/trixie/Release'],
     ['not a url', 'not a url'],
+    ['https://127.0.0.1/cb#access_token=abc&state=1', 'https://127.0.0.1/cb#access_token=***&state=1'],
+    ['https://127.0.0.1/a?x=1#id_token=abc', 'https://127.0.0.1/a?x=1#id_token=***'],
+    ['https://127.0.0.1/doc#section-2', 'https://127.0.0.1/doc#section-2'],
+    ['http://127.0.0.1/p?pass%77ord=abc', 'http://127.0.0.1/p?pass%77ord=***'],
   ])('redacts %s', (raw, want) => {
     expect(redactUrl(raw)).toBe(want);
   });
@@ -58,5 +62,26 @@ describe('redactSecrets and forDisplay', () => {
   });
   it('redacts before escaping', () => {
     expect(forDisplay('http://a:b@127.0.0.1/\x1b[31m')).toBe('http://***@127.0.0.1/\\u001b[31m');
+  });
+});
+
+describe('jsonProblem', () => {
+  const SECRET = 'root:$6$S3cr3t';
+  it.each([
+    [SECRET, 'not valid JSON'],
+    [`{"a": ${SECRET}}`, 'not valid JSON'],
+    ['{"a": 1,\n  }', 'not valid JSON at line 2, column 3'],
+    ['{"a": 1', 'not valid JSON: it ends early'],
+    ['', 'not valid JSON: it ends early'],
+    [`{"a": 1} ${SECRET}`, 'not valid JSON at line 1, column 10'],
+  ])('describes %j without quoting it', (text, want) => {
+    let err: unknown;
+    try {
+      JSON.parse(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SyntaxError);
+    expect(jsonProblem(err, text)).toBe(want);
   });
 });

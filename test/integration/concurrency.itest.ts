@@ -1,12 +1,19 @@
-// Many builders on one shared cache: single flight, and SIGKILL at random
-// moments never leaves a corrupt file under a final name or a blocking lock.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+// Many builders on one shared cache: single flight, and SIGKILL at each stage of
+// a builder's work never leaves a corrupt file under a final name or a lock
+// that blocks the next run. Every kill lands where it should by construction:
+// the origin holds a body back until the test has killed the builder.
+import type { ChildProcess } from 'node:child_process';
+import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { badFinalFiles, collect, finalFiles, makeProject, type Project, runBuilder, startBuilder, tempFiles } from '../support/project.js';
+import { lockPath } from '../../src/cache/lock.js';
+import { badFinalFiles, collect, finalFiles, makeProject, type Project, type RunResult, runBuilder, startBuilder, type TestFile, tempFiles } from '../support/project.js';
 
 let p: Project | undefined;
+const kids: ChildProcess[] = [];
 afterEach(async () => {
+  for (const k of kids.splice(0)) if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
   await p?.cleanup();
   p = undefined;
 });
@@ -37,61 +44,205 @@ describe('concurrent builders on one shared cache', () => {
     expect(await badFinalFiles(project.shared, project.files)).toEqual([]);
     expect((await tempFiles(project.dir)).map((f) => path.relative(project.dir, f))).toEqual([]);
   });
+});
 
-  it('survives SIGKILL at random moments: no corrupt final file, and the next run completes', async () => {
-    p = await makeProject({ count: 8, size: 384 * 1024 });
-    const project = p;
-    for (const f of project.files) project.origin.fault(`/${f.section}/${f.file}`, { kind: 'slow', bytesPerSecond: 512 * 1024 });
-    let killedMidWork = 0;
-    // A bounded loop of kills, two builders at a time, at random points of their work.
-    for (let round = 0; round < 8; round++) {
-      const locals = [path.join(project.dir, 'local-a'), path.join(project.dir, `local-b${round % 3}`)];
-      // Give each round work to do: drop some items from every tier.
-      for (const d of [...locals, project.shared]) {
-        for (const f of project.files) if (Math.random() < 0.5) await rm(path.join(d, f.section, f.file), { force: true });
-      }
-      await Promise.all(locals.map((d) => mkdir(d, { recursive: true })));
-      const kids = locals.map((d) => startBuilder(['latest', 'cache', '--workers', '3'], { ...project.env, G3_LOCAL_CACHE: d }));
-      const done = kids.map((k) => collect(k));
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
-      for (const k of kids) k.kill('SIGKILL');
-      const ends = await Promise.all(done);
-      if (ends.some((e) => e.signal === 'SIGKILL') && (await tempFiles(project.dir)).length + (await lockDirs(project.dir)) > 0) killedMidWork++;
-      for (const d of [...locals, project.shared]) expect(await badFinalFiles(d, project.files)).toEqual([]);
-    }
-    // The kills must have hit builders in the middle of their work, or this proves nothing.
-    expect(killedMidWork).toBeGreaterThan(0);
-    // The next run must not be blocked by dead builders' locks, and ends complete.
-    project.origin.clearFaults();
-    const started = Date.now();
-    const r = await runBuilder(['latest', 'cache', '--json'], { ...project.env, G3_LOCAL_CACHE: path.join(project.dir, 'local-a') });
+// Bytes of a held body the origin sends before it waits for the test.
+const HOLD_BYTES = 64 * 1024;
+
+describe('SIGKILL at each stage of the work', () => {
+  it.each([
+    ['mid-download of its first item, holding that item lock', 0],
+    ['after publishing two items (and writing them back), mid-download of the third', 2],
+  ])('a builder killed %s leaves only verified final files; the next run breaks its lock at once and completes', async (_stage, heldIndex) => {
+    const project = await newProject({ count: 5, size: 256 * 1024 });
+    const held = project.files[heldIndex] as TestFile;
+    const localA = path.join(project.dir, 'local-a');
+    project.origin.fault(urlOf(held), { kind: 'hold', bytes: HOLD_BYTES, maxMs: 120_000 }, 1);
+    // One worker: the items before the held one are complete in both tiers before it is requested.
+    const a = start(['latest', 'cache', '--workers', '1'], { ...holdEnv(project), G3_LOCAL_CACHE: localA });
+    const partial = await killMidDownload(project, a, held, localA);
+
+    expect(await finalFiles(localA)).toEqual(project.files.slice(0, heldIndex).map(rel).sort());
+    expect(await finalFiles(project.shared)).toEqual(project.files.slice(0, heldIndex).map(rel).sort());
+    for (const tier of [localA, project.shared]) expect(await badFinalFiles(tier, project.files)).toEqual([]);
+    const owner = await lockOwner(project.shared, held);
+    expect(owner).toBe(a.child.pid);
+    expect(isAlive(owner as number)).toBe(false);
+
+    // A leftover from a run killed long ago: old enough for any later run to sweep it.
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await utimes(partial, longAgo, longAgo);
+    // With an hour of staleness, only the dead owner's pid lets the next run break the lock without waiting.
+    const r = await runBuilder(['latest', 'cache', '--json'], { ...project.env, G3_LOCAL_CACHE: localA, G3_LOCK_STALE: '3600' });
     expect(r.code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(30_000);
-    expect(await finalFiles(path.join(project.dir, 'local-a'))).toHaveLength(8);
-    expect(await badFinalFiles(path.join(project.dir, 'local-a'), project.files)).toEqual([]);
-    expect(await badFinalFiles(project.shared, project.files)).toEqual([]);
-    // A lock of an item the last run did not need to write stays until someone needs it; it must belong to a dead builder.
-    expect(await liveLockOwners(project.shared)).toEqual([]);
+    expect(r.stderr).toMatch(new RegExp(`broke a stale lock on ${reEscape(rel(held))}.*pid ${a.child.pid}.*no longer running`));
+    const report = JSON.parse(r.stdout);
+    expect(report.hits).toEqual({ local: heldIndex, shared: 0, origin: project.files.length - heldIndex });
+    expect(project.origin.requests(urlOf(held))).toBe(2);
+    expect(await finalFiles(localA)).toEqual(project.files.map(rel).sort());
+    for (const tier of [localA, project.shared]) expect(await badFinalFiles(tier, project.files)).toEqual([]);
+    expect(await tempFiles(project.dir)).toEqual([]);
+    expect(await lockDirs(project.dir)).toEqual([]);
+  });
+
+  it('a builder waiting for a lock takes the item over when its holder is killed mid-download', async () => {
+    const project = await newProject({ count: 3, size: 256 * 1024 });
+    const held = project.files[0] as TestFile;
+    const [localA, localB] = [path.join(project.dir, 'local-a'), path.join(project.dir, 'local-b')];
+    project.origin.fault(urlOf(held), { kind: 'hold', bytes: HOLD_BYTES, maxMs: 120_000 }, 1);
+    const a = start(['latest', 'cache', '--workers', '1'], { ...holdEnv(project), G3_LOCAL_CACHE: localA });
+    await waitForPartial(project, a, held, localA);
+    // Plain output (not --json), which reports the wait on stderr.
+    const b = start(['latest', 'cache', '--workers', '1'], { ...holdEnv(project), G3_LOCAL_CACHE: localB, G3_LOCK_STALE: '3600' });
+    await waitForLine(b, new RegExp(`waiting for pid ${a.child.pid}\\b.* to fetch ${reEscape(rel(held))}`), [a]);
+    a.child.kill('SIGKILL');
+    expect((await a.ended).signal).toBe('SIGKILL');
+
+    const r = await b.ended;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`broke a stale lock on ${reEscape(rel(held))}.*pid ${a.child.pid}.*no longer running`));
+    expect(r.stderr).toMatch(new RegExp(`origin +${reEscape(rel(held))}`));
+    expect(project.origin.requests(urlOf(held))).toBe(2);
+    for (const tier of [localB, project.shared]) {
+      expect(await finalFiles(tier)).toEqual(project.files.map(rel).sort());
+      expect(await badFinalFiles(tier, project.files)).toEqual([]);
+    }
+    // The killed holder's partial file is hidden in its own local tier only.
+    expect((await tempFiles(project.dir)).map((f) => path.relative(project.dir, f))).toEqual([path.relative(project.dir, (await partialOf(localA, held, a.child.pid as number)) as string)]);
+    expect(await lockDirs(project.dir)).toEqual([]);
+  });
+
+  it('a builder killed while it waits for a lock leaves nothing behind; the holder and a later run complete', async () => {
+    const project = await newProject({ count: 3, size: 256 * 1024 });
+    const held = project.files[0] as TestFile;
+    const [localA, localB] = [path.join(project.dir, 'local-a'), path.join(project.dir, 'local-b')];
+    project.origin.fault(urlOf(held), { kind: 'hold', bytes: HOLD_BYTES, maxMs: 120_000 }, 1);
+    const a = start(['latest', 'cache', '--json', '--workers', '1'], { ...holdEnv(project), G3_LOCAL_CACHE: localA });
+    await waitForPartial(project, a, held, localA);
+    const b = start(['latest', 'cache', '--workers', '1'], { ...holdEnv(project), G3_LOCAL_CACHE: localB });
+    await waitForLine(b, new RegExp(`waiting for pid ${a.child.pid}\\b.* to fetch ${reEscape(rel(held))}`), [a]);
+    b.child.kill('SIGKILL');
+    expect((await b.ended).signal).toBe('SIGKILL');
+    // The waiter held no lock: only the holder's lock exists.
+    expect(await lockDirs(project.dir)).toEqual([path.relative(project.dir, lockPath(project.shared, held.section, held.file))]);
+    expect(await finalFiles(localB)).toEqual([]);
+
+    expect(project.origin.release(urlOf(held))).toBe(1);
+    const ra = await a.ended;
+    expect(ra.code).toBe(0);
+    expect(JSON.parse(ra.stdout).downloads).toBe(3);
+    expect(await lockDirs(project.dir)).toEqual([]);
+
+    const rb = await runBuilder(['latest', 'cache', '--json'], { ...project.env, G3_LOCAL_CACHE: localB, G3_LOCK_STALE: '3600' });
+    expect(rb.code).toBe(0);
+    expect(JSON.parse(rb.stdout).hits).toEqual({ local: 0, shared: 3, origin: 0 });
+    for (const f of project.files) expect(project.origin.requests(urlOf(f))).toBe(1);
+    for (const tier of [localA, localB, project.shared]) {
+      expect(await finalFiles(tier)).toEqual(project.files.map(rel).sort());
+      expect(await badFinalFiles(tier, project.files)).toEqual([]);
+    }
+    expect(await tempFiles(project.dir)).toEqual([]);
   });
 });
 
-// How many lock directories exist below `root` (left by killed builders, or held).
-/** Pids of running processes that hold a lock under `root` (a killed builder's lock names a dead pid). */
-async function liveLockOwners(root: string): Promise<number[]> {
-  const live: number[] = [];
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (!e.isDirectory()) continue;
-      const p = path.join(d, e.name);
-      if (!e.name.endsWith('.lock')) await walk(p);
-      else {
-        const owner = JSON.parse(await readFile(path.join(p, 'owner.json'), 'utf8').catch(() => '{}')) as { pid?: number };
-        if (owner.pid && isAlive(owner.pid)) live.push(owner.pid);
-      }
+/** A project removed after the test. */
+async function newProject(opts: { count: number; size: number }): Promise<Project> {
+  p = await makeProject(opts);
+  return p;
+}
+
+/** A builder run by a test: its child, its stderr so far, and its end. */
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  ended: Promise<RunResult>;
+}
+
+function start(args: string[], env: Record<string, string>): Running {
+  const child = startBuilder(args, env);
+  kids.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return { child, stderr: () => stderr, ended: collect(child) };
+}
+
+// A held download must not time out on the client while the test works.
+function holdEnv(project: Project): Record<string, string> {
+  return { ...project.env, G3_HTTP_TIMEOUT: '600' };
+}
+
+const urlOf = (f: TestFile) => `/${f.section}/${f.file}`;
+const rel = (f: TestFile) => path.join(f.section, f.file);
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Wait until `cond` gives a value. The poll only paces the looking: the outcome
+ * never depends on how long anything takes. A builder that ends first, or a
+ * minute without the condition, fails the test with the builder's stderr.
+ */
+async function waitUntil<T>(what: string, cond: () => Promise<T | undefined>, runs: Running[]): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const got = await cond();
+    if (got !== undefined) return got;
+    for (const r of runs) {
+      if (r.child.exitCode !== null || r.child.signalCode !== null) throw new Error(`builder ${r.child.pid} ended before ${what}:\n${r.stderr()}`);
     }
-  };
-  await walk(root);
-  return live;
+    if (Date.now() > deadline) throw new Error(`no ${what} within a minute:\n${runs.map((r) => r.stderr()).join('\n')}`);
+    await sleep(20);
+  }
+}
+
+function waitForLine(run: Running, re: RegExp, others: Running[]): Promise<true> {
+  return waitUntil(`a line matching ${re}`, async () => (re.test(run.stderr()) ? true : undefined), [run, ...others]);
+}
+
+/** Wait until the origin holds `held` for `run` and the held bytes are in its temporary file; returns that file. */
+async function waitForPartial(project: Project, run: Running, held: TestFile, local: string): Promise<string> {
+  let holding = false;
+  void project.origin.held(urlOf(held)).then(
+    () => {
+      holding = true;
+    },
+    () => undefined,
+  );
+  const pid = run.child.pid as number;
+  return waitUntil(
+    `a partial download of ${rel(held)} by pid ${pid}`,
+    async () => {
+      if (!holding) return undefined;
+      const tmp = await partialOf(local, held, pid);
+      const size = tmp ? (await stat(tmp).catch(() => undefined))?.size : undefined;
+      return size === HOLD_BYTES ? tmp : undefined;
+    },
+    [run],
+  );
+}
+
+/** SIGKILL `run` in the middle of downloading `held`; returns its partial temporary file. */
+async function killMidDownload(project: Project, run: Running, held: TestFile, local: string): Promise<string> {
+  const partial = await waitForPartial(project, run, held, local);
+  run.child.kill('SIGKILL');
+  expect((await run.ended).signal).toBe('SIGKILL');
+  // It died while the origin still held the rest: the file stays partial, and hidden.
+  expect((await stat(partial)).size).toBe(HOLD_BYTES);
+  expect(path.basename(partial).startsWith('.')).toBe(true);
+  return partial;
+}
+
+/** The hidden temporary file of `f` that process `pid` writes in the tier `root`. */
+async function partialOf(root: string, f: TestFile, pid: number): Promise<string | undefined> {
+  const dir = path.join(root, f.section);
+  const name = (await readdir(dir).catch(() => [] as string[])).find((n) => n.startsWith(`.${f.file}.tmp-${pid}-`));
+  return name === undefined ? undefined : path.join(dir, name);
+}
+
+/** The pid recorded in the lock of `f` in the tier `root`, if the lock exists. */
+async function lockOwner(root: string, f: TestFile): Promise<number | undefined> {
+  const text = await readFile(path.join(lockPath(root, f.section, f.file), 'owner.json'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as { pid: number }).pid;
 }
 
 function isAlive(pid: number): boolean {
@@ -103,15 +254,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function lockDirs(root: string): Promise<number> {
-  let n = 0;
+/** Lock directories below `root`, relative to it (left by killed builders, or held). */
+async function lockDirs(root: string): Promise<string[]> {
+  const found: string[] = [];
   const walk = async (d: string) => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       if (!e.isDirectory()) continue;
-      if (e.name.endsWith('.lock')) n++;
+      if (e.name.endsWith('.lock')) found.push(path.relative(root, path.join(d, e.name)));
       else await walk(path.join(d, e.name));
     }
   };
   await walk(root);
-  return n;
+  return found.sort();
 }

@@ -18,6 +18,11 @@ if [ "${G3_NO_HOST_SETUP:-}" != "1" ] && [ "$#" -ge 2 ] && { [ "$2" = "build" ] 
     "$here/scripts/docker-daemon.sh" start >&2
   fi
 fi
+# Node.js >= 22.19 (scripts/node.sh: the system's when new enough, else one installed into .tools/node/);
+# child processes that run `node` get the same one.
+node="$("$here/scripts/node.sh" --path)"
+PATH="$(dirname "$node"):$PATH"
+export PATH
 export G3_PROG="${G3_PROG:-./builder.sh}"
 # More threads for file I/O (writes, fsyncs, copies) than libuv's default 4.
 export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"
@@ -27,7 +32,7 @@ if [ -x "$esbuild" ] && { [ ! -f "$bundle" ] || [ -n "$(find "$here/builder.ts" 
   mkdir -p "$here/dist"
   tmp="$bundle.tmp.$$"
   # Built under a temporary name and renamed, so concurrent runs never see half a bundle.
-  if "$esbuild" "$here/builder.ts" --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+  if "$esbuild" "$here/builder.ts" --bundle --platform=node --format=esm --target=node22 --log-level=warning \
       --banner:js="import { createRequire as __g3req } from 'node:module'; const require = __g3req(import.meta.url);" \
       --outfile="$tmp" >&2; then
     mv -f "$tmp" "$bundle"
@@ -36,7 +41,7 @@ if [ -x "$esbuild" ] && { [ ! -f "$bundle" ] || [ -n "$(find "$here/builder.ts" 
   fi
 fi
 if [ -f "$bundle" ]; then
-  exec node "$bundle" "$@"
+  exec "$node" "$bundle" "$@"
 fi
 # No bundle (esbuild unavailable): run the TypeScript directly.
-exec node --import "$here/node_modules/tsx/dist/loader.mjs" "$here/builder.ts" "$@"
+exec "$node" --import "$here/node_modules/tsx/dist/loader.mjs" "$here/builder.ts" "$@"

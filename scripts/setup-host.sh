@@ -39,5 +39,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<18)) { console.error("Node >= 20.18 is needed, found "+process.versions.node); process.exit(1) }'
-echo "host ready: node $(node --version), $(nproc) cores" >&2
+# Node.js >= 22.19: the system's when new enough, else one scripts/node.sh installs into .tools/node/.
+node="$("$(dirname "${BASH_SOURCE[0]}")/node.sh" --path)"
+echo "host ready: node $("$node" --version) ($node), $(nproc) cores" >&2

@@ -93,13 +93,18 @@ export interface Invocation {
   version: boolean;
 }
 
-/** Parse argv (without node and script) for `<target> <command> [options]`. */
-export function parseInvocation(argv: string[]): Invocation {
+/** Every option of every command, plus --version: the one table the CLI and the hooks parse with. */
+function optionTable(): Record<string, OptSpec> {
   const commandOptions = Object.assign({}, ...Object.values(COMMAND_OPTIONS)) as Record<string, OptSpec>;
-  const options: Record<string, OptSpec> = { ...GLOBAL_OPTIONS, ...commandOptions, version: { type: 'boolean', description: '' } };
-  let parsed: ReturnType<typeof parseArgs>;
+  return { ...GLOBAL_OPTIONS, ...commandOptions, version: { type: 'boolean', description: '' } };
+}
+
+/** Options and positionals of argv, by the option table; unknown or malformed options are a UserError with a hint. */
+function parseOptions(argv: string[]): { flags: Record<string, string | boolean>; positionals: string[] } {
+  const options = optionTable();
   try {
-    parsed = parseArgs({ args: argv, options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }])), allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: argv, options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }])), allowPositionals: true, strict: true });
+    return { flags: parsed.values as Record<string, string | boolean>, positionals: parsed.positionals };
   } catch (err) {
     const e = err as { code?: string; message: string };
     const m = /'(-{1,2}[^'\s]+)/.exec(e.message);
@@ -110,14 +115,45 @@ export function parseInvocation(argv: string[]): Invocation {
     }
     throw new UserError(e.message.split('\n')[0] ?? 'bad arguments', 'See --help.');
   }
-  const flags = parsed.values as Record<string, string | boolean>;
-  const { target, command, rest } = route(parsed.positionals);
-  // Command options are parsed together; refuse those that belong to another command.
+}
+
+/** Command options are parsed together; refuse those that belong to another command. */
+function checkApplies(flags: Record<string, string | boolean>, command: string | undefined): void {
   const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), 'version', ...Object.keys(COMMAND_OPTIONS[command ?? ''] ?? {})]);
   for (const name of Object.keys(flags)) {
     if (!allowed.has(name)) throw new UserError(`option --${name} does not apply to ${command ? `the ${command} command` : 'this invocation'}`, 'See --help.');
   }
-  return { target, command, rest, flags, help: flags.help === true, version: flags.version === true };
+}
+
+/** Parse argv (without node and script) for `<target> <command> [options]`. */
+export function parseInvocation(argv: string[]): Invocation {
+  const { flags, positionals } = parseOptions(argv);
+  // `help` in the target's place asks for the main help (`<builder> help`), as --help does.
+  const asksHelp = positionals[0] === 'help';
+  const { target, command, rest } = asksHelp ? { target: undefined, command: undefined, rest: positionals.slice(1) } : route(positionals);
+  checkApplies(flags, command);
+  return { target, command, rest, flags, help: asksHelp || flags.help === true, version: flags.version === true };
+}
+
+/** What a hook's argv says: `hooks/<hook> [<branch>] [<target>] [options]`. */
+export interface HookArgs {
+  branch?: string;
+  target?: string;
+  /** Positionals after the target (an error for the caller to report). */
+  rest: string[];
+  flags: Record<string, string | boolean>;
+  help: boolean;
+}
+
+/**
+ * Parse a hook's argv with the CLI's option table (the hook runs the command
+ * of its name, so that command's options apply); positionals are branch and target.
+ */
+export function parseHookArgs(hook: string, argv: string[]): HookArgs {
+  const { flags, positionals } = parseOptions(argv);
+  checkApplies(flags, hook);
+  const [branch, target, ...rest] = positionals;
+  return { branch, target, rest, flags, help: flags.help === true };
 }
 
 /** Split positionals into target, command and the rest; target-less commands have no target. */

@@ -36,10 +36,19 @@ export interface CliContext extends Streams {
 
 /** Run the builder CLI and return its exit code. */
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  return runInvocation(() => parseInvocation(argv), ctx, argv);
+}
+
+/**
+ * Run an invocation the caller parsed itself (the hooks: their target comes
+ * from arguments or DOCKER_TAG and is never read as an option); `argv` is what
+ * the run log records.
+ */
+export async function runInvocation(parse: () => Invocation, ctx: CliContext, argv: string[]): Promise<number> {
   let out: Output = createOutput('plain', false, ctx, ctx.env);
   let code: number = ExitCode.failure;
   try {
-    const inv = parseInvocation(argv);
+    const inv = parse();
     out = createOutput(pickMode(inv.flags, ctx.env, ctx.stderr.isTTY === true), inv.flags.verbose === true, ctx, ctx.env);
     code = await dispatch(inv, ctx, out, argv);
   } catch (err) {
@@ -69,7 +78,7 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
     out.result(version(ctx.projectRoot));
     return ExitCode.ok;
   }
-  if (inv.target === 'help' || (inv.help && inv.command === undefined)) {
+  if (inv.help && inv.command === undefined) {
     out.result(mainHelp(ctx.prog));
     return ExitCode.ok;
   }

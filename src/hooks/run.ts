@@ -5,75 +5,67 @@
 // image goes), DOCKERFILE_PATH (the composer Dockerfile in the build context).
 // Arguments win over the environment: a positional target over DOCKER_TAG, a
 // branch over SOURCE_BRANCH, --repo over DOCKER_REPO.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { GLOBAL_OPTIONS, COMMAND_OPTIONS } from '../cli/args.js';
+// Options are parsed with the CLI's own table (src/cli/args.ts), and the
+// target is handed to the CLI as a value: a target from DOCKER_TAG, whatever
+// it says, is never read as an option.
+import { checkTargetName } from '../catalogue/target-name.js';
+import { type HookArgs, type Invocation, parseHookArgs } from '../cli/args.js';
 import { COMMANDS } from '../cli/help.js';
-import { main } from '../cli/main.js';
-import { installSignalHandlers } from '../cli/signals.js';
-import { ExitCode } from '../errors.js';
+import { type CliContext, runInvocation } from '../cli/main.js';
+import type { Streams } from '../cli/output.js';
+import type { Env } from '../env.js';
+import { ExitCode, UserError } from '../errors.js';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Options that take a value, so their values are not mistaken for positionals. */
-export const VALUE_OPTIONS = Object.entries({ ...GLOBAL_OPTIONS, ...Object.assign({}, ...Object.values(COMMAND_OPTIONS)) })
-  .filter(([, o]) => (o as { type: string }).type === 'string')
-  .map(([k]) => k);
-
-export interface HookInput {
+export interface HookInput extends Streams {
   hook: string;
-  /** Positionals as zx's minimist found them. */
-  positionals: string[];
-  /** Everything else, passed through to the builder untouched. */
-  options: string[];
-  env: NodeJS.ProcessEnv;
+  /** The hook's arguments as given. */
+  argv: string[];
+  env: Env;
+  cwd: string;
+  projectRoot: string;
 }
 
 /** Run a hook and return its exit code. */
 export async function runHook(input: HookInput): Promise<number> {
-  installSignalHandlers();
   const prog = `hooks/${input.hook}`;
-  const [branchArg, targetArg, ...extra] = input.positionals;
-  const target = targetArg ?? input.env.DOCKER_TAG;
-  const branch = branchArg ?? input.env.SOURCE_BRANCH;
-  const stderr = process.stderr;
-  if (input.options.includes('--help') || input.options.includes('-h')) {
-    process.stdout.write(
-      `Usage: ${prog} [<branch>] [<target>] [options]\n\nAs Docker Hub autobuilds call hooks: with no arguments the target is DOCKER_TAG and the branch\nSOURCE_BRANCH; DOCKER_REPO (or IMAGE_NAME) names the repository, DOCKERFILE_PATH the composer\nDockerfile, SOURCE_COMMIT and COMMIT_MSG go into labels and the report. Arguments win over the\nenvironment (--repo over DOCKER_REPO). Options are those of ./builder.ts <target> ${input.hook}.\n\nExamples:\n  DOCKER_TAG=latest ${prog}\n  ${prog} main latest --verbose\n`,
-    );
+  let pre: HookArgs | undefined;
+  try {
+    pre = parseHookArgs(input.hook, input.argv);
+  } catch {
+    // parse() below throws it again, and the CLI reports it.
+  }
+  if (pre?.help) {
+    input.stdout.write(hookHelp(prog, input.hook));
     return ExitCode.ok;
   }
-  const command = input.hook;
-  if (!COMMANDS[command]) {
-    stderr.write(`${prog}: unknown hook "${command}"\n`);
-    return ExitCode.usage;
-  }
-  if (extra.length > 0) {
-    stderr.write(`${prog}: unexpected argument "${extra[0]}"\nUsage: ${prog} [<branch>] [<target>] [options]\n`);
-    return ExitCode.usage;
-  }
-  if (!target) {
-    stderr.write(`${prog}: no target: pass one (${prog} <branch> <target>) or set DOCKER_TAG\n`);
-    return ExitCode.usage;
-  }
-  if (input.options.includes('--verbose') || input.options.includes('-v')) stderr.write(`${prog}: target ${target}${branch ? `, branch ${branch}` : ''}\n`);
-  const env = branch ? { ...input.env, SOURCE_BRANCH: branch } : input.env;
-  return main([target, command, ...input.options], { env, cwd: process.cwd(), projectRoot, prog, stdout: process.stdout, stderr: process.stderr });
+  // The branch reaches the pipeline as SOURCE_BRANCH, as an autobuild sets it.
+  const branch = pre?.branch ?? input.env.SOURCE_BRANCH;
+  const env = branch === undefined ? input.env : { ...input.env, SOURCE_BRANCH: branch };
+  const parse = (): Invocation => {
+    if (!COMMANDS[input.hook]) throw new UserError(`unknown hook "${input.hook}"`, 'Hooks: pre_build, build, push, post_push, cache.');
+    const a = parseHookArgs(input.hook, input.argv);
+    if (a.rest.length > 0) throw new UserError(`unexpected argument "${a.rest[0]}"`, `Usage: ${prog} [<branch>] [<target>] [options]`);
+    const target = a.target ?? input.env.DOCKER_TAG;
+    if (!target) throw new UserError(`no target: pass one (${prog} <branch> <target>) or set DOCKER_TAG`, `Usage: ${prog} [<branch>] [<target>] [options]`);
+    checkTargetName(target);
+    if (a.flags.verbose === true) input.stderr.write(`${prog}: target ${target}${branch ? `, branch ${branch}` : ''}\n`);
+    return { target, command: input.hook, rest: [], flags: a.flags, help: false, version: a.flags.version === true };
+  };
+  const ctx: CliContext = { env, cwd: input.cwd, projectRoot: input.projectRoot, prog, stdout: input.stdout, stderr: input.stderr };
+  return runInvocation(parse, ctx, input.argv);
 }
 
-/** Split raw hook arguments into positionals and pass-through options. */
-export function splitHookArgs(args: string[], minimistPositionals: string[]): { positionals: string[]; options: string[] } {
-  const positionals = new Set(minimistPositionals.map(String));
-  const options: string[] = [];
-  const found: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a.startsWith('-')) {
-      options.push(a);
-      const name = a.replace(/^-+/, '');
-      if (!a.includes('=') && VALUE_OPTIONS.includes(name) && i + 1 < args.length) options.push(args[++i]!);
-    } else if (positionals.has(a)) found.push(a);
-    else options.push(a);
-  }
-  return { positionals: found, options };
+function hookHelp(prog: string, hook: string): string {
+  return `Usage: ${prog} [<branch>] [<target>] [options]
+
+As Docker Hub autobuilds call hooks: with no arguments the target is DOCKER_TAG and the branch
+SOURCE_BRANCH; DOCKER_REPO (or IMAGE_NAME) names the repository, DOCKERFILE_PATH the composer
+Dockerfile, SOURCE_COMMIT and COMMIT_MSG go into labels and the report. Arguments win over the
+environment (--repo over DOCKER_REPO). Options are those of ./builder.sh <target> ${hook}.
+A target, from an argument or DOCKER_TAG, is always a target name, never an option.
+
+Examples:
+  DOCKER_TAG=latest ${prog}
+  ${prog} main latest --verbose
+`;
 }

@@ -159,6 +159,20 @@ describe('hooks and the shim', () => {
     expect(r.stderr).toContain('no target: pass one (hooks/pre_build <branch> <target>) or set DOCKER_TAG');
   });
 
+  it('hooks/cache --ignore-valid-until main latest takes latest as the target (a boolean option takes no value)', async () => {
+    const r = await runScript(path.join(ROOT, 'hooks/cache'), ['--ignore-valid-until', 'main', 'latest', '--json'], p.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ target: 'latest', downloads: 3 });
+  });
+
+  it.each(['--help', '-h', '--version'])('DOCKER_TAG=%s is refused as a target name with exit 2, never read as an option', async (tag) => {
+    const r = await runScript(path.join(ROOT, 'hooks/cache'), [], { ...p.env, DOCKER_TAG: tag });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`target "${tag}" is not a valid target name`);
+    expect(r.stdout).toBe('');
+    expect(p.origin.totalRequests()).toBe(0);
+  });
+
   it('builder.sh behaves as builder.ts, from another directory', async () => {
     const child = spawn(path.join(ROOT, 'builder.sh'), ['latest', 'cache', '--json'], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: '1', ...p.env } });
     const r = await collect(child);

@@ -86,9 +86,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Start a TypeScript entry point (builder.ts or a hook) as a child process, with a clean environment. */
+/** Start a TypeScript entry point (builder.ts) or an executable (a hook's shim) as a child process, with a clean environment. */
 export function startScript(script: string, args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, ['--import', LOADER, script, ...args], {
+  const ts = /\.[cm]?ts$/.test(script);
+  return spawn(ts ? process.execPath : script, ts ? ['--import', LOADER, script, ...args] : args, {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMAND_OPTIONS, GLOBAL_OPTIONS, parseInvocation, suggest } from '../../src/cli/args.js';
+import { COMMAND_OPTIONS, GLOBAL_OPTIONS, parseHookArgs, parseInvocation, suggest } from '../../src/cli/args.js';
 import { UserError } from '../../src/errors.js';
 
 function invocationError(argv: string[]): UserError {
@@ -119,5 +119,54 @@ describe('suggest', () => {
     // A 9-letter word tolerates 3 edits; a 5-letter one only 2.
     expect(suggest('shrd-cche', ['shared-cache'])).toBe('shared-cache');
     expect(suggest('cxxxe', ['cache'])).toBeUndefined();
+  });
+});
+
+describe('parseHookArgs', () => {
+  it('knows boolean options from the one option table: --ignore-valid-until takes no value', () => {
+    expect(parseHookArgs('build', ['--ignore-valid-until', 'main', 'latest'])).toEqual({ branch: 'main', target: 'latest', rest: [], flags: { 'ignore-valid-until': true }, help: false });
+  });
+
+  it.each([
+    [['main', 'latest', '--repo', 'me/img', '--verbose'], { branch: 'main', target: 'latest', flags: { repo: 'me/img', verbose: true } }],
+    [['--repo=me/img', 'main'], { branch: 'main', target: undefined, flags: { repo: 'me/img' } }],
+    [['-q', 'main', '--docker-client', 'docker', 'latest'], { branch: 'main', target: 'latest', flags: { quiet: true, 'docker-client': 'docker' } }],
+    [[], { branch: undefined, target: undefined, flags: {} }],
+  ])('reads branch, target and the values of value options: %j', (argv, expected) => {
+    expect(parseHookArgs('build', argv)).toMatchObject(expected);
+  });
+
+  it('keeps positionals after the target in rest', () => {
+    expect(parseHookArgs('cache', ['main', 'latest', 'extra']).rest).toEqual(['extra']);
+  });
+
+  it('reads --help and -h', () => {
+    expect(parseHookArgs('push', ['-h']).help).toBe(true);
+    expect(parseHookArgs('push', ['main', '--help']).help).toBe(true);
+  });
+
+  it.each([
+    ['push', ['--check'], 'option --check does not apply to the push command'],
+    ['cache', ['--privileged'], 'option --privileged does not apply to the cache command'],
+    ['build', ['--ignore-valid-untill'], 'unknown option --ignore-valid-untill'],
+  ])('refuses what the %s command does not take: %j', (hook, argv, message) => {
+    let err: unknown;
+    try {
+      parseHookArgs(hook, argv);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toBe(message);
+  });
+});
+
+describe('parseInvocation after --', () => {
+  it('reads everything after -- as positionals, never as options', () => {
+    expect(parseInvocation(['--', '--help', 'cache'])).toMatchObject({ target: '--help', command: 'cache', help: false, flags: {} });
+  });
+
+  it('reads "help" in the target position as a request for the main help', () => {
+    expect(parseInvocation(['help'])).toMatchObject({ target: undefined, command: undefined, help: true });
   });
 });

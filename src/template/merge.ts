@@ -1,7 +1,8 @@
 // Merging a user template over the default template of its provider, the way
 // OS Image Composer does: the user states only what differs. Each merged
 // value keeps the file and line it came from (origin.ts).
-import { inherit, locate, setOrigin } from './origin.js';
+import { bootloaderPackages } from './bootloader.js';
+import { inherit, locate, setKeyOrigin, setOrigin } from './origin.js';
 import type { ImageTemplate, RepoTemplate, SystemConfigTemplate } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -19,6 +20,26 @@ export function mergeTemplates(base: ImageTemplate, user: ImageTemplate): ImageT
     systemConfig: (b: SystemConfigTemplate, u: SystemConfigTemplate) => mergeSystemConfig(b, u),
     metadata: (b: Obj, u: Obj) => overlay(b, u),
   });
+}
+
+/**
+ * The user template over the default template of its provider, with the
+ * packages of the bootloader the merged template names. They come right after
+ * the default's packages (where a default template used to list them), each
+ * located at the bootloader's provider line.
+ */
+export function mergeOverDefaults(defaults: ImageTemplate, user: ImageTemplate): ImageTemplate {
+  const merged = mergeTemplates(defaults, user);
+  const sys = merged.systemConfig;
+  const loader = bootloaderPackages(merged.target?.arch, sys?.bootloader?.provider);
+  if (!sys || loader.length === 0) return merged;
+  const where = locate(sys.bootloader, 'provider');
+  if (where) for (let i = 0; i < loader.length; i++) setKeyOrigin(loader, i, where);
+  const packages = unique(concat(concat(defaults.systemConfig?.packages ?? [], loader), user.systemConfig?.packages ?? []));
+  // A copy: merged.systemConfig may be one of the inputs, which stay unchanged.
+  merged.systemConfig = overlay(sys, { packages } as SystemConfigTemplate);
+  inherit(merged.systemConfig, 'packages', sys);
+  return merged;
 }
 
 function mergeSystemConfig(base: SystemConfigTemplate, user: SystemConfigTemplate): SystemConfigTemplate {

@@ -8,7 +8,7 @@ import { ignoreNotFound } from '../fs/safe.js';
 import { shownName } from '../yaml.js';
 import { loadTemplate, type TemplateVars } from './load.js';
 import { additionalFileSource, localPathProblem, resolveKeyFile } from './local-files.js';
-import { mergeTemplates } from './merge.js';
+import { mergeOverDefaults } from './merge.js';
 import { locate } from './origin.js';
 import { providerId } from './provider.js';
 import type { ImageTemplate } from './types.js';
@@ -42,7 +42,7 @@ export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<T
   const user = await loadTemplate(file, opts.vars);
   const defaultsFile = await defaultTemplateFile(user.template, file, opts.projectRoot);
   const defaults = await loadTemplate(defaultsFile, opts.vars);
-  const merged = mergeTemplates(defaults.template, user.template);
+  const merged = mergeOverDefaults(defaults.template, user.template);
   const result = validateTemplate(merged, `${shownName(file)} (merged with ${shownName(defaultsFile)})`);
   result.errors.push(...(await hostFileProblems(merged, file, opts.projectRoot)));
   if (result.errors.length > 0) {

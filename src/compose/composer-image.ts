@@ -7,6 +7,7 @@ import type { Docker } from '../docker/docker.js';
 import { UserError } from '../errors.js';
 import { run } from '../exec.js';
 import type { Emit } from '../log/events.js';
+import { withoutCredentials } from '../text/untrusted.js';
 
 export interface ComposerImageOptions {
   docker: Docker;
@@ -57,7 +58,8 @@ export async function ociLabels(projectRoot: string, env: Record<string, string 
     'org.opencontainers.image.created': epoch.toISOString(),
     'org.opencontainers.image.revision': env.SOURCE_COMMIT || (await git(['rev-parse', 'HEAD'])) || 'unknown',
     'org.opencontainers.image.version': pkg.version ?? '0.0.0',
-    'org.opencontainers.image.source': (await git(['config', '--get', 'remote.origin.url'])) || repoField || `file://${projectRoot}`,
+    // A remote URL can carry a token (https://ci:TOKEN@host/repo.git); the label is pushed with the image.
+    'org.opencontainers.image.source': withoutCredentials((await git(['config', '--get', 'remote.origin.url'])) || repoField || `file://${projectRoot}`),
   };
 }
 

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { UserError } from '../errors.js';
+import { jsonProblem } from '../text/untrusted.js';
 import { LOCK_VERSION, type LockFile, type LockRequest } from './types.js';
 
 /** Where a target's lock lives: next to the targets file. */
@@ -39,7 +40,7 @@ export async function readLock(file: string): Promise<LockFile | undefined> {
   try {
     lock = JSON.parse(text) as LockFile;
   } catch (err) {
-    throw new UserError(`lock file ${file} is not valid JSON: ${(err as Error).message}`, 'Restore it from version control, or delete it and run `lock` again.');
+    throw new UserError(`lock file ${file} is ${jsonProblem(err, text)}`, 'Restore it from version control, or delete it and run `lock` again.');
   }
   const problem = lockShapeProblem(lock);
   if (problem) throw new UserError(`lock file ${file}: ${problem}`, 'Restore it from version control, or delete it and run `lock` again.');

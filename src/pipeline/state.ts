@@ -5,6 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { UserError } from '../errors.js';
+import { jsonProblem } from '../text/untrusted.js';
 import type { InputPart } from './inputs.js';
 
 /** pre_build's answer. */
@@ -72,7 +73,7 @@ export async function readState<S extends Step>(workDir: string, target: string,
   try {
     return JSON.parse(text) as RecordOf<S>;
   } catch (err) {
-    warn?.(`ignoring ${file}: ${(err as Error).message}`);
+    warn?.(`ignoring ${file}: it is ${jsonProblem(err, text)}`);
     return undefined;
   }
 }

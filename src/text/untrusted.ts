@@ -74,7 +74,23 @@ function cleanParams(params: string): string {
 
 /** `text` with every URL in it redacted (user info, credential query values) and Authorization header values hidden. */
 export function redactSecrets(text: string): string {
-  return text.replace(URL_IN_TEXT, (u) => redactUrl(u)).replace(AUTH_HEADER, (_m, name: string, sep: string, scheme: string) => `${name}${sep}${scheme} ***`);
+  return text
+    .replace(URL_IN_TEXT, (u) => {
+      // Punctuation that ends a sentence or a field ("...?token=abc: HTTP 404") is not part of the URL.
+      const tail = /[.,;:!?)\]]+$/.exec(u)?.[0] ?? '';
+      return redactUrl(u.slice(0, u.length - tail.length)) + tail;
+    })
+    .replace(AUTH_HEADER, (_m, name: string, sep: string, scheme: string) => `${name}${sep}${scheme} ***`);
+}
+
+/**
+ * `url` fit to be recorded (an image label, a report): user info removed, not just
+ * masked, and credential-like query values redacted. Not a URL (an scp-style git
+ * remote, a path): returned with redactUrl's treatment, i.e. unchanged.
+ */
+export function withoutCredentials(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*@)?(.*)$/is.exec(url);
+  return m ? redactUrl(`${m[1]}${m[3]}`) : url;
 }
 
 /** Untrusted text made safe to print or log: secrets redacted, controls escaped (newlines kept). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeControls, escapeInline, firstUnsafeChar, forDisplay, jsonProblem, redactSecrets, redactUrl } from '../../src/text/untrusted.js';
+import { escapeControls, escapeInline, firstUnsafeChar, forDisplay, jsonProblem, redactSecrets, redactUrl, withoutCredentials } from '../../src/text/untrusted.js';
 
 describe('escapeControls', () => {
   it.each([
@@ -60,6 +60,14 @@ describe('redactSecrets and forDisplay', () => {
     expect(out).toContain('http://***@127.0.0.1/x?token=***');
     expect(out).toContain('Authorization: Bearer ***');
   });
+  it.each([
+    ['failed http://127.0.0.1/a?X-Amz-Signature=abc: HTTP 404', 'failed http://127.0.0.1/a?X-Amz-Signature=***: HTTP 404'],
+    ['see (http://127.0.0.1/a?token=abc).', 'see (http://127.0.0.1/a?token=***).'],
+    ['from http://u:p@127.0.0.1/x, then', 'from http://***@127.0.0.1/x, then'],
+  ])('keeps the punctuation after a URL: %j', (text, want) => {
+    expect(redactSecrets(text)).toBe(want);
+  });
+
   it('redacts before escaping', () => {
     expect(forDisplay('http://a:b@127.0.0.1/\x1b[31m')).toBe('http://***@127.0.0.1/\\u001b[31m');
   });
@@ -83,5 +91,16 @@ describe('jsonProblem', () => {
     }
     expect(err).toBeInstanceOf(SyntaxError);
     expect(jsonProblem(err, text)).toBe(want);
+  });
+});
+
+describe('withoutCredentials', () => {
+  it.each([
+    ['https://ci:ghp_S3cr3t@127.0.0.1/team/repo.git', 'https://127.0.0.1/team/repo.git'],
+    ['https://127.0.0.1/team/repo.git?private_token=abc', 'https://127.0.0.1/team/repo.git?private_token=***'],
+    ['git@127.0.0.1:team/repo.git', 'git@127.0.0.1:team/repo.git'],
+    ['file:///srv/g3', 'file:///srv/g3'],
+  ])('records %s as %s', (url, want) => {
+    expect(withoutCredentials(url)).toBe(want);
   });
 });

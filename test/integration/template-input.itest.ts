@@ -1,0 +1,157 @@
+// What a template and a catalogue may name, with real symbolic links in temp
+// folders and the real CLI: host files stay in the template's folder (checked
+// by `validate` and again, with the same functions, by the build), and bad
+// catalogue input is refused where it enters, with exit code 2.
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { prepareFiles } from '../../src/compose/configure-files.js';
+import { UserError } from '../../src/errors.js';
+import { resolveKeyring } from '../../src/provider/debian.js';
+import { ROOT, runBuilder } from '../support/project.js';
+
+let dir: string;
+let env: Record<string, string>;
+const templates = () => path.join(dir, 'templates');
+
+/** The user template: line 1-3 fixed, then `systemConfig` lines (line 4 on) and anything after. */
+function template(...lines: string[]): string {
+  return ['image: {name: img, version: "1"}', 'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', ...lines, ''].join('\n');
+}
+
+async function writeTemplate(text: string): Promise<void> {
+  await writeFile(path.join(templates(), 'img.yml'), text);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'g3-tplin-'));
+  await mkdir(templates());
+  await writeFile(path.join(dir, 'targets.yml'), 'targets:\n  img:\n    template: templates/img.yml\n');
+  env = {
+    G3_TARGETS: path.join(dir, 'targets.yml'),
+    G3_MIRROR: 'http://127.0.0.1:9/debian',
+    G3_SECURITY_MIRROR: 'http://127.0.0.1:9/debian-security',
+    G3_WORK_DIR: path.join(dir, 'work'),
+    G3_CACHE_DIR: path.join(dir, 'cache'),
+    G3_LOCAL_CACHE: path.join(dir, 'g3-cache'),
+    G3_LOG_FILE: 'none',
+  };
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Run `validate` on the img target; returns exit code and stderr. */
+async function validate(): Promise<{ code: number | null; stderr: string }> {
+  const r = await runBuilder(['img', 'validate'], env);
+  return { code: r.code, stderr: r.stderr };
+}
+
+describe('validate keeps a template inside its folder', () => {
+  it('refuses an additional file that is a symbolic link to a host file', async () => {
+    await mkdir(path.join(templates(), 'files'));
+    await symlink('/etc/shadow', path.join(templates(), 'files', 'shadow'));
+    await writeTemplate(template('  additionalFiles:', '    - {local: files/shadow, final: /etc/motd}'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/img\.yml:5: systemConfig\.additionalFiles\[0\]\.local: files\/shadow resolves to \/etc\/shadow, outside .*templates/);
+    expect(r.stderr).not.toContain('internal error');
+  });
+
+  it('refuses an additional file reached through a symbolic link to a host folder', async () => {
+    await symlink('/etc', path.join(templates(), 'etc'));
+    await writeTemplate(template('  additionalFiles:', '    - {local: etc/passwd, final: /etc/motd}'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/img\.yml:5: systemConfig\.additionalFiles\[0\]\.local: etc\/passwd resolves to \/etc\/passwd, outside/);
+  });
+
+  it('accepts a symbolic link that stays inside the template folder', async () => {
+    await mkdir(path.join(templates(), 'files'));
+    await writeFile(path.join(templates(), 'files', 'motd'), 'hello\n');
+    await symlink('files/motd', path.join(templates(), 'motd-link'));
+    await writeTemplate(template('  additionalFiles:', '    - {local: motd-link, final: /etc/motd}'));
+    const r = await validate();
+    expect(r.stderr).toContain('templates/img.yml is valid (debian-debian13-x86_64)');
+    expect(r.code).toBe(0);
+  });
+
+  it.each([
+    ['a relative path out of the folder', '../../../../../../etc/passwd', /img\.yml:8: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*templates or .*defaults\/keyrings/],
+    ['an absolute host path', '/etc/passwd', /img\.yml:8: packageRepositories\[0\]: pkey \/etc\/passwd resolves to \/etc\/passwd, outside/],
+  ])('refuses a trusted repository key given as %s', async (_what, pkey, message) => {
+    await writeTemplate(template('  packages: [vim]', 'packageRepositories:', '  - codename: extra', '    url: http://127.0.0.1:9/extra', `    pkey: "${pkey}"`, '    trusted: true'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('refuses a key that is a symbolic link out of the template folder', async () => {
+    await symlink(path.join(ROOT, 'package.json'), path.join(templates(), 'key.gpg'));
+    await writeTemplate(template('  packages: [vim]', 'packageRepositories:', '  - {codename: extra, url: "http://127.0.0.1:9/extra", pkey: key.gpg}'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/img\.yml:6: packageRepositories\[0\]: pkey key\.gpg resolves to .*package\.json, outside/);
+  });
+
+  it('refuses a final path the build refuses', async () => {
+    await writeFile(path.join(templates(), 'x.conf'), 'x\n');
+    await writeTemplate(template('  additionalFiles:', '    - {local: x.conf, final: /../../tmp/x}'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('img.yml:5: systemConfig.additionalFiles[0].final must not contain ".." segments: "/../../tmp/x"');
+  });
+});
+
+describe('the build checks again with the same functions', () => {
+  it('refuses an additional file swapped for a link to a host file after validate passed', async () => {
+    await writeFile(path.join(templates(), 'motd'), 'hello\n');
+    await writeTemplate(template('  additionalFiles:', '    - {local: motd, final: /etc/motd}'));
+    expect((await validate()).code).toBe(0);
+    const files = [{ local: 'motd', final: '/etc/motd' }];
+    expect((await prepareFiles(files, templates()))[0]?.bytes).toEqual(Buffer.from('hello\n'));
+    await rm(path.join(templates(), 'motd'));
+    await symlink('/etc/shadow', path.join(templates(), 'motd'));
+    const err = await prepareFiles(files, templates()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).message).toMatch(/^systemConfig\.additionalFiles\[0\]\.local: motd resolves to \/etc\/shadow, outside/);
+  });
+
+  it('refuses a keyring swapped for a link to a host file', async () => {
+    await writeFile(path.join(templates(), 'key.gpg'), 'key');
+    expect(await resolveKeyring('key.gpg', templates(), ROOT, 'packageRepositories[0] (extra)')).toBe(path.join(templates(), 'key.gpg'));
+    await rm(path.join(templates(), 'key.gpg'));
+    await symlink('/etc/shadow', path.join(templates(), 'key.gpg'));
+    await expect(resolveKeyring('key.gpg', templates(), ROOT, 'packageRepositories[0] (extra)')).rejects.toThrow(/^packageRepositories\[0\] \(extra\): pkey key\.gpg resolves to \/etc\/shadow, outside/);
+  });
+});
+
+describe('the catalogue refuses bad input where it enters', () => {
+  it('refuses a misspelt key instead of caching nothing', async () => {
+    await writeFile(path.join(dir, 'targets.yml'), 'targets:\n  img:\n    tempalte: templates/img.yml\n');
+    const r = await runBuilder(['img', 'cache'], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('targets.yml:3: targets.img.tempalte is not a target key (did you mean "template"?)');
+    expect(r.stdout).not.toContain('nothing to cache');
+  });
+
+  it('refuses a 240-character target name on the command line with a clear message', async () => {
+    const r = await runBuilder(['x'.repeat(240), 'validate'], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`target "${'x'.repeat(64)}..." is 240 characters long; a target name has at most 64`);
+    expect(r.stderr).not.toContain('internal error');
+  });
+
+  it.each([
+    ['a reserved section', 'composer-debian-debian13-x86_64', /artifacts\[0\]\.section must not start with "composer-"/],
+    ['a section with a bidi override', '"to\\u202eols"', /artifacts\[0\]\.section must not contain .*"to\\u202eols" has U\+202E/],
+  ])('refuses %s, printing it escaped', async (_what, section, message) => {
+    const sha = 'a'.repeat(64);
+    await writeFile(path.join(dir, 'targets.yml'), `targets:\n  img:\n    artifacts:\n      - section: ${section}\n        file: a.deb\n        url: http://127.0.0.1:9/a.deb\n        sha256: ${sha}\n`);
+    const r = await runBuilder(['img', 'cache'], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/[\u202a-\u202e]/);
+  });
+});

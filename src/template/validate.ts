@@ -70,7 +70,8 @@ function validateRepos(t: ImageTemplate, out: Problems): void {
   const seen = new Map<string, number>();
   repos.forEach((r: RepoTemplate, i) => {
     const p = `packageRepositories[${i}]`;
-    if (!r.codename || /\s/.test(r.codename)) out.error(r, 'codename', `${p}.codename`, r.codename ? `must be one word, not "${r.codename}"` : 'is required');
+    // The codename names a path on the mirror and is printed in messages: one plain word.
+    if (!r.codename || !COMPONENT.test(r.codename)) out.error(r, 'codename', `${p}.codename`, r.codename ? `must be one word of letters, digits and . _ / -, not "${escapeInline(r.codename)}"` : 'is required');
     const urlProblem = r.url ? unsafeUrlReason(r.url) : 'is required';
     if (urlProblem) out.error(r, 'url', `${p}.url`, urlProblem);
     if (!Number.isInteger(r.priority)) out.error(r, 'priority', `${p}.priority`, `must be a whole number, not ${r.priority}`);

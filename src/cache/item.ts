@@ -12,6 +12,7 @@ import { acquireLock, type Lock, tryAcquireLock } from './lock.js';
 import { identityOf, writeStamp } from './stamp.js';
 import { type ItemPaths, itemPaths } from './tiers.js';
 import { verifyFile } from './verify.js';
+import { redactSecrets, redactUrl } from '../text/untrusted.js';
 
 export interface EngineContext {
   localRoot: string;
@@ -166,8 +167,11 @@ async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: 
       r.bytes = got.bytes;
       return true;
     } catch (err) {
-      r.failures.push({ url, reason: (err as Error).message });
-      if (a.urls.length > 1) ctx.emit({ type: 'retry', item: r.item, url, reason: (err as Error).message });
+      // The report and its events leave the process (JSON, the run log, CI): no token in them.
+      const shown = redactUrl(url);
+      const reason = redactSecrets((err as Error).message);
+      r.failures.push({ url: shown, reason });
+      if (a.urls.length > 1) ctx.emit({ type: 'retry', item: r.item, url: shown, reason });
     } finally {
       await removeQuietly(tmp);
       untrack(tmp);

@@ -5,7 +5,9 @@
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cache } from '../../src/commands/cache.js';
 import { ociLabels } from '../../src/compose/composer-image.js';
+import { loadSettings } from '../../src/config/load.js';
 import { run } from '../../src/exec.js';
 import { readState } from '../../src/pipeline/state.js';
 import { makeProject, type Project, type RunResult, runBuilder } from '../support/project.js';
@@ -70,6 +72,27 @@ describe('a failing download whose URL carries a token', () => {
     const logFile = path.join(work, 'logs', 'g3-composer.log');
     expect(await readFile(logFile, 'utf8')).toContain('?token=***&arch=amd64');
     await expectNowhere([text, json], p.dir, [p.catalogue], logFile);
+  });
+});
+
+describe('the cache report and its events', () => {
+  let p: Project;
+  beforeEach(async () => {
+    p = await makeProject({ count: 1 });
+  });
+  afterEach(async () => p.cleanup());
+
+  it('carry a failed URL with its token redacted, for every caller (not only the terminal)', async () => {
+    const [a] = p.files as [Project['files'][number]];
+    await writeFile(p.catalogue, `targets:\n  latest:\n    artifacts:\n      - section: ${a.section}\n        file: ${a.file}\n        urls: ["${p.origin.url}/gone?token=${SECRET}", "${p.origin.url}/gone2?sig=${SECRET}"]\n        sha256: ${a.sha256}\n        size: ${a.data.length}\n`);
+    const settings = await loadSettings({ projectRoot: p.dir, cwd: p.dir, env: { ...p.env, G3_RETRIES: '0' }, flags: {}, aptRoot: p.dir, configRoots: { etc: p.dir } });
+    const events: unknown[] = [];
+    const r = await cache({ settings, target: 'latest', check: false, verify: false, emit: (e) => events.push(e) });
+    expect(r.mode).toBe('refresh');
+    const report = (r as Extract<typeof r, { mode: 'refresh' }>).report;
+    expect(report.failures.map((f) => f.url)).toEqual([`${p.origin.url}/gone?token=***`, `${p.origin.url}/gone2?sig=***`]);
+    expect(JSON.stringify(events)).toContain('/gone?token=***');
+    expect(JSON.stringify([report, events])).not.toContain(SECRET);
   });
 });
 

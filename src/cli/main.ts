@@ -18,6 +18,7 @@ import { loadSettings, type Settings } from '../config/load.js';
 import { openRunLog } from '../log/runlog.js';
 import type { Env } from '../env.js';
 import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../errors.js';
+import { isNotFound } from '../fs/safe.js';
 import { type Invocation, parseInvocation, suggest } from './args.js';
 import { commandHelp, mainHelp, TARGET_COMMANDS } from './help.js';
 import { type CacheAdminCommand, runCacheAdmin } from './cmd-cache-admin.js';
@@ -256,10 +257,14 @@ function reportError(err: unknown, out: Output, prog: string): number {
   return exitCodeFor(err);
 }
 
+/** The project's version; 'unknown' only when there is no package.json (an unreadable one is an error, not hidden). */
 function version(root: string): string {
+  let text: string;
   try {
-    return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+    text = readFileSync(path.join(root, 'package.json'), 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) return 'unknown';
+    throw err;
   }
+  return (JSON.parse(text) as { version?: string }).version ?? 'unknown';
 }

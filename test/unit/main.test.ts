@@ -81,6 +81,20 @@ describe('main', () => {
     expect(r).toMatchObject({ code: 0, stdout: '9.8.7\n' });
   });
 
+  it('prints "unknown" as the version when the project has no package.json', async () => {
+    const r = await run(['--version']);
+    expect(r).toMatchObject({ code: 0, stdout: 'unknown\n' });
+  });
+
+  it('reports an unreadable package.json instead of hiding it behind "unknown"', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'package.json'));
+    const r = await run(['--version'], root);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('EISDIR');
+  });
+
   it('refuses an unknown command with exit 2 and a suggestion', async () => {
     const r = await run(['latest', 'cahce']);
     expect(r.code).toBe(2);

@@ -82,7 +82,8 @@ describe('SIGKILL at each stage of the work', () => {
     expect(await finalFiles(localA)).toEqual(project.files.map(rel).sort());
     for (const tier of [localA, project.shared]) expect(await badFinalFiles(tier, project.files)).toEqual([]);
     expect(await tempFiles(project.dir)).toEqual([]);
-    expect(await lockDirs(project.dir)).toEqual([]);
+    expect(await itemLocks(project.dir, [localA, project.shared], project.files)).toEqual([]);
+    expect(await liveLockOwners(project.dir)).toEqual([]);
   });
 
   it('a builder waiting for a lock takes the item over when its holder is killed mid-download', async () => {
@@ -109,7 +110,8 @@ describe('SIGKILL at each stage of the work', () => {
     }
     // The killed holder's partial file is hidden in its own local tier only.
     expect((await tempFiles(project.dir)).map((f) => path.relative(project.dir, f))).toEqual([path.relative(project.dir, (await partialOf(localA, held, a.child.pid as number)) as string)]);
-    expect(await lockDirs(project.dir)).toEqual([]);
+    expect(await itemLocks(project.dir, [localA, localB, project.shared], project.files)).toEqual([]);
+    expect(await liveLockOwners(project.dir)).toEqual([]);
   });
 
   it('a builder killed while it waits for a lock leaves nothing behind; the holder and a later run complete', async () => {
@@ -123,15 +125,16 @@ describe('SIGKILL at each stage of the work', () => {
     await waitForLine(b, new RegExp(`waiting for pid ${a.child.pid}\\b.* to fetch ${reEscape(rel(held))}`), [a]);
     b.child.kill('SIGKILL');
     expect((await b.ended).signal).toBe('SIGKILL');
-    // The waiter held no lock: only the holder's lock exists.
-    expect(await lockDirs(project.dir)).toEqual([path.relative(project.dir, lockPath(project.shared, held.section, held.file))]);
+    // The waiter held no item lock: only the holder's exists.
+    const tiers = [localA, localB, project.shared];
+    expect(await itemLocks(project.dir, tiers, project.files)).toEqual([path.relative(project.dir, lockPath(project.shared, held.section, held.file))]);
     expect(await finalFiles(localB)).toEqual([]);
 
     expect(project.origin.release(urlOf(held))).toBe(1);
     const ra = await a.ended;
     expect(ra.code).toBe(0);
     expect(JSON.parse(ra.stdout).downloads).toBe(3);
-    expect(await lockDirs(project.dir)).toEqual([]);
+    expect(await itemLocks(project.dir, tiers, project.files)).toEqual([]);
 
     const rb = await runBuilder(['latest', 'cache', '--json'], { ...project.env, G3_LOCAL_CACHE: localB, G3_LOCK_STALE: '3600' });
     expect(rb.code).toBe(0);
@@ -142,6 +145,7 @@ describe('SIGKILL at each stage of the work', () => {
       expect(await badFinalFiles(tier, project.files)).toEqual([]);
     }
     expect(await tempFiles(project.dir)).toEqual([]);
+    expect(await liveLockOwners(project.dir)).toEqual([]);
   });
 });
 
@@ -254,16 +258,32 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Lock directories below `root`, relative to it (left by killed builders, or held). */
-async function lockDirs(root: string): Promise<string[]> {
+/** Item locks that exist in any of `tiers`, relative to `base` (left by killed builders, or held). */
+async function itemLocks(base: string, tiers: string[], files: TestFile[]): Promise<string[]> {
   const found: string[] = [];
+  for (const tier of tiers) {
+    for (const f of files) {
+      const dir = lockPath(tier, f.section, f.file);
+      if (await stat(dir).catch(() => undefined)) found.push(path.relative(base, dir));
+    }
+  }
+  return found.sort();
+}
+
+/** Pids of running processes that own a lock (of an item, or of a run) anywhere below `root`. */
+async function liveLockOwners(root: string): Promise<number[]> {
+  const live: number[] = [];
   const walk = async (d: string) => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       if (!e.isDirectory()) continue;
-      if (e.name.endsWith('.lock')) found.push(path.relative(root, path.join(d, e.name)));
-      else await walk(path.join(d, e.name));
+      const dir = path.join(d, e.name);
+      if (!e.name.endsWith('.lock')) await walk(dir);
+      else {
+        const owner = JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8').catch(() => '{}')) as { pid?: number };
+        if (owner.pid && isAlive(owner.pid)) live.push(owner.pid);
+      }
     }
   };
   await walk(root);
-  return found.sort();
+  return live;
 }

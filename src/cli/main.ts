@@ -12,6 +12,7 @@ import { type BaseResult, type BuildResult, base } from '../commands/build.js';
 import { type LockResult, lock } from '../commands/lock.js';
 import { type ValidateResult, validate } from '../commands/validate.js';
 import { setCommandTrace } from '../exec.js';
+import { setTempRoot } from '../fs/temp.js';
 import type { CacheEvent } from '../log/events.js';
 import { stringify as stringifyYaml } from 'yaml';
 import { loadSettings, type Settings } from '../config/load.js';
@@ -102,6 +103,7 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
   if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} <target> ${inv.command} [options]`);
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
   startRunLog(out, settings, ctx, argv, `${inv.target} ${inv.command}`);
+  setTempRoot(settings.tempDir);
   const emit = (e: CacheEvent) => out.emit(e);
   setCommandTrace(out.wantsDebug() ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {
@@ -123,6 +125,7 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
     }
   } finally {
     setCommandTrace(undefined);
+    setTempRoot(undefined);
     await closeFetch();
     await closeRegistryConnections();
   }
@@ -140,6 +143,7 @@ async function targetless(inv: Invocation, ctx: CliContext, out: Output, argv: s
   if (command === 'config show') return runConfigShow({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd }, out);
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
   startRunLog(out, settings, ctx, argv, command);
+  setTempRoot(settings.tempDir);
   const emit = (e: CacheEvent) => out.emit(e);
   setCommandTrace(out.wantsDebug() ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {
@@ -147,6 +151,7 @@ async function targetless(inv: Invocation, ctx: CliContext, out: Output, argv: s
     return await runCacheAdmin(command.slice('cache '.length) as CacheAdminCommand, { settings, flags: inv.flags, emit, out });
   } finally {
     setCommandTrace(undefined);
+    setTempRoot(undefined);
   }
 }
 
@@ -154,10 +159,12 @@ async function runInspect(inv: Invocation, ctx: CliContext, out: Output): Promis
   const [file, ...more] = inv.rest;
   if (file === undefined) throw new UserError('inspect needs an image file', `Usage: ${ctx.prog} inspect <image> [--json]`);
   if (more.length > 0) throw new UserError(`unexpected argument "${more[0]}"`, `Usage: ${ctx.prog} inspect <image> [--json]`);
+  // Only for temp_dir, where the temporary raw copy goes; inspect keeps no run log.
+  const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
   const emit = (e: CacheEvent) => out.emit(e);
   setCommandTrace(out.verbose ? (line) => emit({ type: 'debug', message: line }) : undefined);
   try {
-    const report = await inspectImage(path.resolve(ctx.cwd, file), { emit });
+    const report = await inspectImage(path.resolve(ctx.cwd, file), { emit, tempDir: settings.tempDir });
     if (out.mode === 'json') out.result(JSON.stringify({ command: 'inspect', ...report }, null, 2));
     else out.result(renderReport(report).replace(/\n$/, ''));
     return ExitCode.ok;

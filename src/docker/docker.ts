@@ -1,11 +1,11 @@
 // The Docker operations a build needs, over one detected client. Each call
 // asks docker for machine-readable answers (--iidfile, inspect JSON, ids on
 // stdout) and turns failures into errors that name the image or container.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepOptions } from '../compose/runner.js';
 import { StepError } from '../errors.js';
+import { makeTempDir } from '../fs/temp.js';
 import { type RunOptions, type RunResult, run, runSyncQuietly } from '../exec.js';
 import type { DockerClient } from './client.js';
 import {
@@ -86,7 +86,7 @@ export class Docker {
   /** Build an image with BuildKit; the id comes from --iidfile, the output goes to onLine. */
   async build(opts: Omit<BuildOptions, 'iidfile'> & { onLine?: (line: string) => void }): Promise<{ imageId: string }> {
     const { onLine, ...buildOpts } = opts;
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'g3-build-'));
+    const dir = await makeTempDir('g3-build-');
     try {
       const iidfile = path.join(dir, 'iid');
       const cmd = buildCommand(this.client, { ...buildOpts, iidfile });

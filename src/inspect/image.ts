@@ -2,13 +2,13 @@
 // packages, SBOM, bootloader), read without mounting it. A compressed or
 // non-raw image is first expanded into a temporary raw file, removed afterwards;
 // the input itself is only ever read.
-import { mkdtemp, open, rm, stat, symlink, unlink } from 'node:fs/promises';
-import os from 'node:os';
+import { open, rm, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../cache/hash.js';
 import { type SpdxDocument, sbomSummary } from '../compose/sbom.js';
 import { parseDpkgStatus } from '../deb/status.js';
 import { StepError, UserError } from '../errors.js';
+import { makeTempDir } from '../fs/temp.js';
 import { type RunOptions, run } from '../exec.js';
 import { type Emit, silent } from '../log/events.js';
 import { type ImageProbe, probeImage } from './refs.js';
@@ -58,7 +58,7 @@ export function detectCompression(head: Uint8Array): string | undefined {
 }
 
 /** Report on the disk image `file`: raw, qcow2, vhd, vhdx or vmdk, optionally gzip, xz or zstd compressed. */
-export async function inspectImage(file: string, o: { emit?: Emit } = {}): Promise<ImageReport> {
+export async function inspectImage(file: string, o: { emit?: Emit; tempDir?: string } = {}): Promise<ImageReport> {
   const emit = o.emit ?? silent;
   const ro: RunOptions = { trace: (line) => emit({ type: 'debug', message: line }) };
   const abs = path.resolve(file);
@@ -72,7 +72,8 @@ export async function inspectImage(file: string, o: { emit?: Emit } = {}): Promi
   const compression = found as Compression | undefined;
   if (!compression && SUFFIX.test(abs)) emit({ type: 'warning', message: `${file} is named like a compressed file but is not compressed; reading it as it is` });
 
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'g3-inspect-'));
+  // A converted or decompressed image is as large as its disk: it goes where temp_dir says.
+  const tmp = await makeTempDir('g3-inspect-', o.tempDir);
   try {
     const [digest, disk] = await Promise.all([hashFile(abs), openAsRaw(abs, file, compression, tmp, ro, emit)]);
     const report: ImageReport = { file, size: st.size, sha256: digest.sha256, format: disk.format, ...(compression ? { compression } : {}), virtualSize: disk.virtualSize, table: undefined, partitions: [] };

@@ -40,6 +40,7 @@ export async function pushStep(ctx: StepContext): Promise<Skipped | { record: Pu
     credentials: credentialsFromEnv(ctx.env),
     emit: (e) => ctx.emit(e),
     timeoutMs: ctx.settings.httpTimeoutMs,
+    tempRoot: ctx.settings.tempDir,
   });
   const record: PushRecord = { target: ctx.target, inputsDigest: built.inputsDigest, imageId: localRef, pushed: result.pushed, at: new Date().toISOString() };
   await writeState(ctx.settings.workDir, ctx.target, 'push', record);

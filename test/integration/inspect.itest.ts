@@ -405,3 +405,27 @@ describe('inspect refuses images that refer to other files', () => {
     expect((await inspectImage(file)).format).toBe('vmdk');
   });
 });
+
+describe('inspect puts its temporary raw copy under temp_dir', () => {
+  it('converts into G3_TEMP_DIR and leaves it empty', async () => {
+    const { runBuilder } = await import('../support/project.js');
+    const dir = await tempDir();
+    const scratch = await tempDir();
+    const file = await makeVariant(dir, 'tiny.qcow2', { convert: qcow2 });
+    const r = await runBuilder(['inspect', file, '--verbose'], { G3_TEMP_DIR: scratch, TMPDIR: dir });
+    expect(r.stderr).toContain(`-O raw ${file} ${scratch}/g3-inspect-`);
+    expect(r.code).toBe(0);
+    expect(await readdir(scratch)).toEqual([]);
+  });
+
+  it('exits 2 naming temp_dir when G3_TEMP_DIR does not exist', async () => {
+    const { runBuilder } = await import('../support/project.js');
+    const dir = await tempDir();
+    const file = await makeVariant(dir, 'tiny.qcow2', { convert: qcow2 });
+    const missing = path.join(dir, 'no-such-dir');
+    const r = await runBuilder(['inspect', file], { G3_TEMP_DIR: missing });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error: cannot make a temporary folder in ${missing} (temp_dir)`);
+    expect(r.stderr).toContain('G3_TEMP_DIR');
+  });
+});

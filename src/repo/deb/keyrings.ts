@@ -2,8 +2,8 @@
 // .asc is "invalid packet" and every signature looks like an unknown key), so
 // armored files are dearmored once into the store, named by their own hash.
 import type { Stats } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { open, rm, stat } from 'node:fs/promises';
+import { makeTempDir } from '../../fs/temp.js';
 import path from 'node:path';
 import { writeFileAtomic } from '../../cache/atomic.js';
 import { hashFile } from '../../cache/hash.js';
@@ -63,7 +63,7 @@ async function dearmored(file: string, storeDir: string): Promise<string> {
   const dest = path.join(storeDir, 'keyrings', `${sha256}.gpg`);
   if (await ignoreNotFound(stat(dest))) return dest;
   // gpg wants a home directory even to dearmor; a throwaway one keeps ~/.gnupg untouched.
-  const home = await mkdtemp(path.join(os.tmpdir(), 'g3-gpg-'));
+  const home = await makeTempDir('g3-gpg-');
   try {
     const { stdout } = await runBinary({ command: 'gpg', args: ['--batch', '--no-options', '--homedir', home, '--dearmor'] }, { inputFile: file, package: 'gnupg' });
     if (stdout.length === 0) throw new UserError(`keyring ${file} holds no key`, 'Use the armored (.asc) or binary (.gpg) export of the archive signing key.');

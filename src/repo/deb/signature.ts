@@ -1,8 +1,8 @@
 // Signature checks of Release files with gpgv. For a clearsigned InRelease the
 // Release text is what gpgv writes with --output, never text cut out of the
 // file by us: only gpgv knows which bytes the signature covers.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { makeTempDir } from '../../fs/temp.js';
 import path from 'node:path';
 import { StepError } from '../../errors.js';
 import { type Command, run } from '../../exec.js';
@@ -24,7 +24,7 @@ function keyringArgs(keyrings: string[]): string[] {
 
 /** Check a clearsigned file; `text` is the signed content gpgv wrote (absent when there was none). */
 export async function verifyClearsigned(file: string, keyrings: string[]): Promise<{ verdict: SignatureVerdict; text?: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'g3-gpgv-'));
+  const dir = await makeTempDir('g3-gpgv-');
   try {
     const output = path.join(dir, 'Release');
     const verdict = await runGpgv(clearsignedCommand(keyrings, file, output));

@@ -53,6 +53,16 @@ describe('a config file is named by file and line, its text never quoted', () =>
     expect(`${err.message} ${err.hint}`).not.toContain(SECRET);
   });
 
+  it("follows G3_CONFIG from a repository's .env to a password file without printing a line of it", async () => {
+    const { root, input } = await world();
+    const shadow = path.join(root, 'shadow');
+    await writeFile(shadow, `root:$y$j9T$${SECRET}/x:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n`);
+    await writeFile(path.join(input.projectRoot, '.env'), `G3_CONFIG=${shadow}\n`);
+    const err = await failure(loadSettings(input));
+    expect(err.message).toBe(`${shadow}:1: a key that is not a setting name (not shown)`);
+    expect(`${err.message} ${err.hint}`).not.toContain(SECRET);
+  });
+
   it('still names an unknown key that looks like a setting, with a suggestion', async () => {
     const { root, input } = await world();
     await writeFile(path.join(root, 'cwd', 'g3-composer.yml'), 'workres: 4\n');

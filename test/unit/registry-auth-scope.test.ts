@@ -21,8 +21,14 @@ interface Seen {
   authorization?: string;
 }
 
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /** A server on 127.0.0.1 answering with `reply(path)`; records every request. */
-async function serve(reply: (path: string, req: IncomingMessage) => { status: number; headers?: Record<string, string>; body?: string }): Promise<{ host: string; seen: Seen[] }> {
+async function serve(reply: (path: string, req: IncomingMessage) => Answer): Promise<{ host: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
@@ -64,7 +70,7 @@ describe('a 401 from an origin the registry redirected to', () => {
 
   it("still answers the registry's own challenge and follows its redirects without the header", async () => {
     const storage = await serve(() => ({ status: 200, body: '{}' }));
-    const registry = await serve((_path, req) => (req.headers.authorization === BASIC ? { status: 307, headers: { location: `http://${storage.host}/m` } } : { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }));
+    const registry = await serve((_path, req): Answer => (req.headers.authorization === BASIC ? { status: 307, headers: { location: `http://${storage.host}/m` } } : { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }));
     // The redirected-to answer is no manifest: the point is who saw which header.
     await failureOf(remoteImage(parseRef(`${registry.host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
     expect(registry.seen.map((s) => s.authorization)).toEqual([undefined, BASIC]);

@@ -2,8 +2,9 @@
 // hidden temporary name in the same directory, fsynced, then renamed or linked.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureRealDir, isNotFound, lstatIfExists, openNoFollow } from '../fs/safe.js';
 import { track, untrack } from './cleanup.js';
 
 /** A hidden temporary name beside `finalPath` (final names never start with "."). */
@@ -19,7 +20,7 @@ export function isTempFor(name: string, file: string): boolean {
 
 /** Flush a file's data to stable storage. */
 export async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r');
+  const fh = await openNoFollow(file, 'r');
   try {
     await fh.sync();
   } finally {
@@ -30,16 +31,19 @@ export async function fsyncFile(file: string): Promise<void> {
 /** Flush a directory entry (after rename); ignored where the platform refuses. */
 export async function fsyncDir(dir: string): Promise<void> {
   try {
-    const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     try {
       await fh.sync();
     } finally {
       await fh.close();
     }
-  } catch {
+  } catch (err) {
     // Some filesystems (and NFS exports) refuse fsync on directories; rename is still atomic there.
+    if (!DIR_SYNC_REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   }
 }
+
+const DIR_SYNC_REFUSED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EACCES', 'EBADF', 'ENOENT', 'EROFS']);
 
 // Directories with renames not yet flushed; one fsync each at the end of a run
 // instead of one per file (each is a journal commit).
@@ -68,30 +72,42 @@ export async function flushDirs(): Promise<void> {
 }
 
 /**
- * Write a small file (lock, state, graph, stamp) atomically: temporary name,
- * fsync, rename, directory flushed. `durable: false` skips both flushes, for
- * files whose loss only costs time.
+ * Write a small file (lock, state, graph, stamp) atomically: temporary name
+ * (created exclusively, never through a link), fsync, rename, directory
+ * flushed. `durable: false` skips both flushes, for files whose loss only
+ * costs time. With `within`, every folder from that root down to the file must
+ * be a real directory (a symbolic link fails with UnexpectedLinkError).
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, durable = true): Promise<void> {
-  await ensureDirFor(file);
+export async function writeFileAtomic(file: string, data: string | Uint8Array, durable = true, within?: string): Promise<void> {
+  await ensureDirFor(file, within);
   const tmp = tempPathFor(file);
   track(tmp);
   try {
-    await writeFile(tmp, data, { mode: 0o644 });
-    if (durable) await fsyncFile(tmp);
+    const fh = await openNoFollow(tmp, 'wx');
+    try {
+      await fh.writeFile(data);
+      if (durable) await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await publish(tmp, file, false);
     if (durable) await fsyncDir(path.dirname(file));
   } catch (err) {
-    await removeQuietly(tmp);
+    await removeAfterFailure(tmp);
     throw err;
   } finally {
     untrack(tmp);
   }
 }
 
-/** Ensure the directory for `file` exists. */
-export async function ensureDirFor(file: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+/**
+ * Ensure the directory for `file` exists. With `within` (a root the file lies
+ * below), every folder from the root down must be a real directory: a link on
+ * the way fails with UnexpectedLinkError instead of being written through.
+ */
+export async function ensureDirFor(file: string, within?: string): Promise<void> {
+  if (within === undefined) await mkdir(path.dirname(file), { recursive: true });
+  else await ensureRealDir(within, path.dirname(file));
 }
 
 /**
@@ -100,8 +116,8 @@ export async function ensureDirFor(file: string): Promise<void> {
  * A link shares the (already verified) inode; a copy is checked by
  * `verifyCopy` before it is published. Returns how it was placed.
  */
-export async function placeCopy(source: string, dest: string, verifyCopy: (tmp: string) => Promise<void>): Promise<'link' | 'copy'> {
-  await ensureDirFor(dest);
+export async function placeCopy(source: string, dest: string, verifyCopy: (tmp: string) => Promise<void>, within?: string): Promise<'link' | 'copy'> {
+  await ensureDirFor(dest, within);
   const tmp = tempPathFor(dest);
   track(tmp);
   try {
@@ -111,7 +127,8 @@ export async function placeCopy(source: string, dest: string, verifyCopy: (tmp: 
     } catch {
       how = 'copy';
       // COPYFILE_FICLONE asks for a reflink where the filesystem can, and copies otherwise.
-      await copyFile(source, tmp, constants.COPYFILE_FICLONE);
+      // COPYFILE_EXCL: never write through something planted at the temporary name.
+      await copyFile(source, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
       await fsyncFile(tmp);
       // A copy is new bytes: check them before they get a final name.
       await verifyCopy(tmp);
@@ -119,15 +136,25 @@ export async function placeCopy(source: string, dest: string, verifyCopy: (tmp: 
     await publish(tmp, dest);
     return how;
   } catch (err) {
-    await removeQuietly(tmp);
+    await removeAfterFailure(tmp);
     untrack(tmp);
     throw err;
   }
 }
 
-/** Remove a file, ignoring "not there". */
+/** Remove a file (a link as itself, never its target), ignoring only "not there"; other failures are thrown. */
 export async function removeQuietly(file: string): Promise<void> {
-  await rm(file, { force: true }).catch(() => undefined);
+  await rm(file, { force: true });
+}
+
+// On the way out of a failed write the first error is the one worth reporting;
+// a temporary file that cannot be removed now is hidden, and swept by a later run.
+async function removeAfterFailure(tmp: string): Promise<void> {
+  try {
+    await rm(tmp, { force: true });
+  } catch {
+    // See above: the caller rethrows the original failure.
+  }
 }
 
 /** Remove leftover temporary files of `file` older than `olderThanMs` (from killed runs). */
@@ -135,15 +162,17 @@ export async function sweepTemps(dir: string, file: string, olderThanMs: number)
   let names: string[];
   try {
     names = await readdir(dir);
-  } catch {
-    return 0;
+  } catch (err) {
+    if (isNotFound(err)) return 0;
+    throw err;
   }
   let removed = 0;
   const now = Date.now();
   for (const name of names) {
     if (!isTempFor(name, file)) continue;
     const p = path.join(dir, name);
-    const st = await stat(p).catch(() => undefined);
+    // lstat: a link with a temporary name is removed as itself; its target's age does not count.
+    const st = await lstatIfExists(p);
     if (st && now - st.mtimeMs > olderThanMs) {
       await removeQuietly(p);
       removed++;

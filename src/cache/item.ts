@@ -3,13 +3,14 @@
 import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Artifact } from '../catalogue/types.js';
+import { ignoreNotFound, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import type { Emit, Tier } from '../log/events.js';
 import { ensureDirFor, placeCopy, publish, removeQuietly, sweepTemps, tempPathFor } from './atomic.js';
 import { track, untrack } from './cleanup.js';
 import { download, type FetchSettings } from './fetch.js';
 import { hashFile } from './hash.js';
 import { acquireLock, type Lock, tryAcquireLock } from './lock.js';
-import { identityOf, writeStamp } from './stamp.js';
+import { dropStamp, identityOf, writeStamp } from './stamp.js';
 import { type ItemPaths, itemPaths } from './tiers.js';
 import { verifyFile } from './verify.js';
 import { redactSecrets, redactUrl } from '../text/untrusted.js';
@@ -96,6 +97,7 @@ export async function refreshItem(a: Artifact, ctx: EngineContext): Promise<Item
 
 async function acquireItemLock(tier: ItemPaths, item: string, ctx: EngineContext): Promise<Lock> {
   return acquireLock(tier.lock, {
+    root: tier.root,
     staleMs: ctx.lockStaleMs,
     onWait: (o) => ctx.emit({ type: 'waiting', item, holder: o ? `pid ${o.pid} on ${o.host.split('/')[0]}` : 'another builder' }),
     onBreak: (o, why) => ctx.emit({ type: 'warning', message: `broke a stale lock on ${item}${o ? ` held by pid ${o.pid}` : ''}: ${why}` }),
@@ -105,7 +107,7 @@ async function acquireItemLock(tier: ItemPaths, item: string, ctx: EngineContext
 // Verify the local copy; a bad one is removed, but only while we hold the lock
 // (another builder may be publishing a good file under that name right now).
 async function localIsGood(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult, locked: boolean): Promise<boolean> {
-  const v = await verifyFile(local.file, local.stamp, a, { force: ctx.verify });
+  const v = await verifyFile(local, a, { force: ctx.verify });
   if (v.state === 'ok') {
     r.bytes = v.size;
     return true;
@@ -125,15 +127,15 @@ function noteCorrupt(r: ItemResult, ctx: EngineContext, tier: 'local' | 'shared'
 }
 
 async function removeEntry(p: ItemPaths): Promise<void> {
-  await rm(p.file, { force: true, recursive: true });
-  await removeQuietly(p.stamp);
+  if (await realDirsTo(p.root, p.file)) await rm(p.file, { force: true, recursive: true });
+  await dropStamp(p.root, p.stamp);
 }
 
 // Shared → local. Link when on one filesystem (the verified inode itself);
 // otherwise copy and check the copy's bytes before it gets its final name.
 // Without the lock a bad shared copy is left for the locked pass to remove.
 async function fromShared(a: Artifact, local: ItemPaths, shared: ItemPaths, ctx: EngineContext, r: ItemResult, locked: boolean): Promise<boolean> {
-  const v = await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify, stamp: !ctx.sharedReadOnly });
+  const v = await verifyFile(shared, a, { force: ctx.verify, stamp: !ctx.sharedReadOnly });
   if (v.state === 'missing') return false;
   if (v.state === 'bad' && !locked) return false;
   if (v.state === 'bad') {
@@ -142,8 +144,9 @@ async function fromShared(a: Artifact, local: ItemPaths, shared: ItemPaths, ctx:
     return false;
   }
   try {
-    r.placed = await placeCopy(shared.file, local.file, (tmp) => expectDigest(tmp, a));
+    r.placed = await placeCopy(shared.file, local.file, (tmp) => expectDigest(tmp, a), local.root);
   } catch (err) {
+    if (err instanceof UnexpectedLinkError) throw err;
     if (!locked) return false;
     const reason = (err as Error).message;
     noteCorrupt(r, ctx, 'shared', reason);
@@ -156,7 +159,7 @@ async function fromShared(a: Artifact, local: ItemPaths, shared: ItemPaths, ctx:
 }
 
 async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult): Promise<boolean> {
-  await ensureDirFor(local.file);
+  await ensureDirFor(local.file, local.root);
   for (const url of a.urls) {
     const tmp = tempPathFor(local.file);
     track(tmp);
@@ -186,18 +189,18 @@ async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: 
 async function writeBack(a: Artifact, local: ItemPaths, shared: ItemPaths | undefined, ctx: EngineContext, r: ItemResult, held?: Lock): Promise<void> {
   if (!shared || ctx.sharedReadOnly) return;
   if (await sameInode(local.file, shared.file)) return;
-  if (!held && (await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify })).state === 'ok') return;
-  const lock = held ?? (await tryAcquireLock(shared.lock, { staleMs: ctx.lockStaleMs }));
+  if (!held && (await verifyFile(shared, a, { force: ctx.verify })).state === 'ok') return;
+  const lock = held ?? (await tryAcquireLock(shared.lock, { staleMs: ctx.lockStaleMs, root: shared.root }));
   if (!lock) return;
   try {
     // Under the lock, look again: another builder may have filled it meanwhile.
-    const v = await verifyFile(shared.file, shared.stamp, a, { force: ctx.verify });
+    const v = await verifyFile(shared, a, { force: ctx.verify });
     if (v.state === 'ok') return;
     if (v.state === 'bad') {
       noteCorrupt(r, ctx, 'shared', v.reason);
       await removeEntry(shared);
     }
-    await placeCopy(local.file, shared.file, (tmp) => expectDigest(tmp, a));
+    await placeCopy(local.file, shared.file, (tmp) => expectDigest(tmp, a), shared.root);
     await stampNow(shared, a);
     r.writtenBack = true;
   } catch (err) {
@@ -208,20 +211,21 @@ async function writeBack(a: Artifact, local: ItemPaths, shared: ItemPaths | unde
 }
 
 async function sameInode(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([lstat(a, { bigint: true }).catch(() => undefined), lstat(b, { bigint: true }).catch(() => undefined)]);
+  const [x, y] = await Promise.all([ignoreNotFound(lstat(a, { bigint: true })), ignoreNotFound(lstat(b, { bigint: true }))]);
   return !!x && !!y && x.ino === y.ino && x.dev === y.dev;
 }
 
 async function expectDigest(file: string, a: Artifact): Promise<void> {
-  const d = await hashFile(file);
+  const d = await hashFile(file, { noFollow: true });
   if (d.sha256 !== a.sha256) throw new Error(`copy has sha256 ${d.sha256.slice(0, 16)}…, expected ${a.sha256.slice(0, 16)}…`);
 }
 
 // Called right after we verified the bytes ourselves.
 async function stampNow(p: ItemPaths, a: Artifact): Promise<void> {
   try {
-    await writeStamp(p.stamp, identityOf((await lstat(p.file, { bigint: true })) as never), a.sha256);
-  } catch {
+    await writeStamp(p.root, p.stamp, identityOf((await lstat(p.file, { bigint: true })) as never), a.sha256);
+  } catch (err) {
+    if (err instanceof UnexpectedLinkError) throw err;
     // Only costs a rehash next time.
   }
 }

@@ -6,10 +6,11 @@
 // them, because every file is published by an atomic rename after verification.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureRealDir, lstatIfExists, openNoFollow, readFileNoFollow } from '../fs/safe.js';
 import { track, untrack } from './cleanup.js';
 
 export const LOCK_DIR = '.g3-locks';
@@ -28,6 +29,11 @@ export interface LockOptions {
   onWait?: (owner: Owner | undefined) => void;
   /** Called when a stale lock is broken. */
   onBreak?: (owner: Owner | undefined, why: string) => void;
+  /**
+   * The folder the lock lies below (a tier root, the work directory): every
+   * folder from it down to the lock must be a real directory, never a link.
+   */
+  root?: string;
 }
 
 export interface Lock {
@@ -74,16 +80,21 @@ export function processAlive(pid: number): boolean {
 /** The owner record of the lock at `dir`, or undefined when it is unreadable. */
 export async function readOwner(dir: string): Promise<Owner | undefined> {
   try {
-    return JSON.parse(await readFile(path.join(dir, 'owner.json'), 'utf8')) as Owner;
+    // A link in place of the lock directory is no lock: it is never entered.
+    if (!(await lstat(dir)).isDirectory()) return undefined;
+    return JSON.parse(await readFileNoFollow(path.join(dir, 'owner.json'))) as Owner;
   } catch {
+    // Gone, half-written or unreadable: judged by its heartbeat alone.
     return undefined;
   }
 }
 
 /** Why the lock at `dir` is stale, or undefined when it looks alive. */
 async function staleReason(dir: string, owner: Owner | undefined, staleMs: number): Promise<string | undefined> {
-  const st = await stat(dir).catch(() => undefined);
+  const st = await lstatIfExists(dir);
   if (!st) return undefined; // gone already: just retry
+  // Breaking renames the link aside and removes it as a link; its target is never touched.
+  if (st.isSymbolicLink()) return 'a symbolic link stood in place of the lock';
   if (owner && owner.host === hostIdentity() && !processAlive(owner.pid)) return `its owner (pid ${owner.pid}) is no longer running`;
   const age = Date.now() - st.mtimeMs;
   if (age > staleMs) return `no heartbeat for ${Math.round(age / 1000)} s`;
@@ -92,9 +103,14 @@ async function staleReason(dir: string, owner: Owner | undefined, staleMs: numbe
 
 async function tryCreate(dir: string, owner: Owner): Promise<boolean> {
   const staging = `${dir}.new-${owner.token}`;
-  await mkdir(staging, { recursive: true });
+  await mkdir(staging);
   track(staging);
-  await writeFile(path.join(staging, 'owner.json'), JSON.stringify(owner));
+  const fh = await openNoFollow(path.join(staging, 'owner.json'), 'wx');
+  try {
+    await fh.writeFile(JSON.stringify(owner));
+  } finally {
+    await fh.close();
+  }
   try {
     // rename() of a directory onto an existing non-empty one fails: the lock is held.
     await rename(staging, dir);
@@ -135,7 +151,8 @@ export async function acquireLock(dir: string, opts: LockOptions): Promise<Lock>
 
 /** Acquire the lock, or return undefined at once when a live holder has it (when `wait` is false). */
 export async function tryAcquireLock(dir: string, opts: LockOptions, wait = false): Promise<Lock | undefined> {
-  await mkdir(path.dirname(dir), { recursive: true });
+  if (opts.root === undefined) await mkdir(path.dirname(dir), { recursive: true });
+  else await ensureRealDir(opts.root, path.dirname(dir));
   const owner: Owner = { host: hostIdentity(), pid: process.pid, token: randomBytes(8).toString('hex'), since: new Date().toISOString() };
   let delay = 20;
   let told = false;

@@ -1,17 +1,22 @@
 // Refreshing a whole target's artifacts, and the read-only refresh check.
 import type { Artifact } from '../catalogue/types.js';
+import { realpath } from 'node:fs/promises';
+import { ignoreNotFound, removedLinkMessage } from '../fs/safe.js';
 import type { Emit } from '../log/events.js';
+import { escapeInline } from '../text/untrusted.js';
 import { flushDirs } from './atomic.js';
 import { closeFetch, type FetchSettings } from './fetch.js';
 import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
 import { recordItemUses } from './last-use.js';
 import { mapPool } from './pool.js';
-import { itemPaths, probeShared } from './tiers.js';
+import { itemPaths, prepareTier, probeShared, resolveLocalRoot } from './tiers.js';
 import { verifyFile } from './verify.js';
 
 export interface RefreshOptions {
   localRoot: string;
   sharedPath?: string;
+  /** Use this sub-folder of the shared cache (the shared package cache) as the shared tier. */
+  sharedSub?: string;
   workers: number;
   offline: boolean;
   verify: boolean;
@@ -44,10 +49,19 @@ export interface RefreshReport {
 /** Bring every artifact into the local tier, verified. */
 export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptions): Promise<RefreshReport> {
   const started = performance.now();
-  const shared = await probeShared(opts.sharedPath);
-  if (shared.warning) opts.emit({ type: 'warning', message: shared.warning });
+  const localRoot = await resolveLocalRoot(opts.localRoot);
+  const shared = await probeShared(opts.sharedPath, { sub: opts.sharedSub });
+  for (const message of shared.warnings) opts.emit({ type: 'warning', message });
+  // Links where the layout has folders: removed (never followed) before any item is looked at.
+  const sections = [...new Set(artifacts.map((a) => a.section))];
+  const onLink = (link: string, target: string) => opts.emit({ type: 'warning', message: removedLinkMessage(link, target) });
+  await prepareTier(localRoot, sections, { onLink, remove: true });
+  if (shared.root) {
+    const onKeep = (link: string) => opts.emit({ type: 'warning', message: `${escapeInline(link)} in the read-only shared cache is a symbolic link: not followed (what lies behind it is taken from the origin)` });
+    await prepareTier(shared.root, sections, { onLink, remove: !shared.readOnly, onKeep });
+  }
   const ctx: EngineContext = {
-    localRoot: opts.localRoot,
+    localRoot,
     sharedRoot: shared.root,
     sharedReadOnly: shared.readOnly,
     offline: opts.offline,
@@ -61,12 +75,22 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
   try {
     results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
     // Last-use records for `cache prune`: every item in use locally; shared copies this run read or wrote.
-    await recordItemUses(ctx.localRoot, artifacts.filter((_, i) => results[i]?.status === 'ok'));
-    if (ctx.sharedRoot && !ctx.sharedReadOnly) await recordItemUses(ctx.sharedRoot, artifacts.filter((_, i) => results[i]?.from === 'shared' || results[i]?.writtenBack));
+    const onProblem = once((message: string) => opts.emit({ type: 'warning', message: `${message} (last-use records only order \`cache prune\`)` }));
+    await recordItemUses(ctx.localRoot, artifacts.filter((_, i) => results[i]?.status === 'ok'), undefined, onProblem);
+    if (ctx.sharedRoot && !ctx.sharedReadOnly) await recordItemUses(ctx.sharedRoot, artifacts.filter((_, i) => results[i]?.from === 'shared' || results[i]?.writtenBack), undefined, onProblem);
   } finally {
     await Promise.all([closeFetch(), flushDirs()]);
   }
-  return summarise(results, ctx, (performance.now() - started) / 1000);
+  return { ...summarise(results, ctx, (performance.now() - started) / 1000), localRoot: opts.localRoot };
+}
+
+// The first problem only: one broken record folder would otherwise warn once per item.
+function once(fn: (message: string) => void): (message: string) => void {
+  let told = false;
+  return (m) => {
+    if (!told) fn(m);
+    told = true;
+  };
 }
 
 function summarise(results: ItemResult[], ctx: EngineContext, seconds: number): RefreshReport {
@@ -106,9 +130,11 @@ export interface CheckReport {
 
 /** Check the local tier without changing anything anywhere (no stamps written). */
 export async function checkLocal(artifacts: readonly Artifact[], localRoot: string, opts: { verify: boolean; workers: number }): Promise<CheckReport> {
+  // The root as the refresh would use it (resolved), without making it.
+  const root = (await ignoreNotFound(realpath(localRoot))) ?? localRoot;
   const found = await mapPool(artifacts, opts.workers, async (a): Promise<CheckFinding | undefined> => {
-    const p = itemPaths(localRoot, a.section, a.file);
-    const v = await verifyFile(p.file, p.stamp, a, { force: opts.verify, stamp: false });
+    const p = itemPaths(root, a.section, a.file);
+    const v = await verifyFile(p, a, { force: opts.verify, stamp: false });
     if (v.state === 'ok') return undefined;
     return { item: itemName(a), reason: v.state === 'missing' ? 'missing' : v.reason };
   });

@@ -1,9 +1,9 @@
 // Verified-file stamps, as BitBake's .done files: once a file's SHA256 has been
 // checked, a stamp keyed on its size, mtime, inode and device lets later runs
 // skip the rehash while the file is unchanged. `--verify` ignores stamps.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { removeQuietly, writeFileAtomic } from './atomic.js';
+import { readFileNoFollow, removeFileBelow } from '../fs/safe.js';
+import { writeFileAtomic } from './atomic.js';
 
 export const STAMP_DIR = '.g3-stamps';
 
@@ -32,19 +32,20 @@ export function stampPath(root: string, section: string, file: string): string {
 export async function stampMatches(stampFile: string, id: FileIdentity, sha256: string): Promise<boolean> {
   let stamp: Stamp;
   try {
-    stamp = JSON.parse(await readFile(stampFile, 'utf8')) as Stamp;
+    stamp = JSON.parse(await readFileNoFollow(stampFile)) as Stamp;
   } catch {
+    // Missing, unreadable, a link or not JSON: the file is simply rehashed.
     return false;
   }
   return stamp.sha256 === sha256 && stamp.size === id.size && stamp.mtimeNs === id.mtimeNs && stamp.ino === id.ino && stamp.dev === id.dev;
 }
 
-/** Record that the file with identity `id` has been verified. */
-export async function writeStamp(stampFile: string, id: FileIdentity, sha256: string): Promise<void> {
-  await writeFileAtomic(stampFile, JSON.stringify({ ...id, sha256 }), false);
+/** Record that the file with identity `id` has been verified; never through a link below the tier root `root`. */
+export async function writeStamp(root: string, stampFile: string, id: FileIdentity, sha256: string): Promise<void> {
+  await writeFileAtomic(stampFile, JSON.stringify({ ...id, sha256 }), false, root);
 }
 
-/** Forget a stamp (its file was removed or replaced). */
-export async function dropStamp(stampFile: string): Promise<void> {
-  await removeQuietly(stampFile);
+/** Forget a stamp (its file was removed or replaced); a link on the way below `root` is refused. */
+export async function dropStamp(root: string, stampFile: string): Promise<void> {
+  await removeFileBelow(root, stampFile);
 }

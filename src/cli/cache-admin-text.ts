@@ -46,6 +46,7 @@ export function statusText(r: StatusReport): string {
 /** `cache verify`: one line per corrupt entry (and, verbose, per unverified one). */
 export function verifyText(r: VerifyReport, verbose: boolean): string {
   const rows = r.corrupt.map((c) => ['corrupt', c.label, `${c.reason}; ${c.removed ? 'removed' : (c.note ?? 'not removed')}`]);
+  rows.push(...r.unreadable.map((u) => ['unreadable', u.path, `${u.reason}; not verified`]));
   if (verbose) rows.push(...r.unverified.map((u) => ['unverified', u.label, u.reason]));
   return table(rows);
 }

@@ -9,6 +9,7 @@ import { parseAge, parseSize } from '../cache/admin/units.js';
 import { cacheVerify } from '../cache/admin/verify.js';
 import type { Settings } from '../config/load.js';
 import { ExitCode, UserError } from '../errors.js';
+import type { Skipped } from '../cache/admin/fsutil.js';
 import type { Emit } from '../log/events.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -54,13 +55,21 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
   const print = (text: string) => {
     if (text) out.result(text);
   };
+  // Links found (removed as links or not followed) and folders that could not be read, one note each.
+  const notes = (skipped: readonly Skipped[]) => {
+    for (const sk of skipped) {
+      if (sk.problem) emit({ type: 'warning', message: `could not read ${sk.path}: ${sk.reason}` });
+      else out.note(`skipped ${sk.path}: ${sk.reason}`);
+    }
+  };
+  const problems = (skipped: readonly Skipped[]) => skipped.some((sk) => sk.problem);
   switch (command) {
     case 'status': {
       const r = await cacheStatus(settings, { providerId });
       if (out.mode === 'json') json(r);
       else {
         print(statusText(r));
-        for (const sk of r.skipped) out.note(`skipped ${sk.path}: ${sk.reason}`);
+        notes(r.skipped);
         const shared = r.tiers.find((t) => t.tier === 'shared');
         out.note(`${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}`);
       }
@@ -71,10 +80,11 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
       if (out.mode === 'json') json(r);
       else {
         print(verifyText(r, out.verbose));
+        notes(r.skipped.filter((sk) => !sk.problem));
         const removed = r.corrupt.filter((c) => c.removed).length;
         out.note(
           `verified ${r.checked} files (${formatBytes(r.bytesHashed)}) in ${r.seconds.toFixed(1)} s: ${r.good} good, ${r.corrupt.length} corrupt` +
-            `${r.corrupt.length ? ` (${removed} removed)` : ''}${r.unverified.length ? `, ${r.unverified.length} without a known digest left alone${out.verbose ? '' : ' (--verbose lists them)'}` : ''}`,
+            `${r.corrupt.length ? ` (${removed} removed)` : ''}${r.unreadable.length ? `, ${r.unreadable.length} could not be read` : ''}${r.unverified.length ? `, ${r.unverified.length} without a known digest left alone${out.verbose ? '' : ' (--verbose lists them)'}` : ''}`,
         );
       }
       return r.ok ? ExitCode.ok : ExitCode.failure;
@@ -84,20 +94,22 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
       if (out.mode === 'json') json(r);
       else {
         print(removalText(r));
+        notes(r.skipped);
         const fit = r.maxBytes === null ? '' : `; ${r.fits ? 'within' : 'still over'} --max-size ${formatBytes(r.maxBytes)}`;
         out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} of ${r.before.entries} entries (${formatBytes(r.freedBytes)}); local caches ${formatBytes(r.after.bytes)}${fit}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
       }
-      return r.failed.length ? ExitCode.failure : ExitCode.ok;
+      return r.failed.length || problems(r.skipped) ? ExitCode.failure : ExitCode.ok;
     }
     case 'clean': {
       const r = await cacheClean(settings, { scope: cleanScope(flags), providerId, dryRun });
       if (out.mode === 'json') json(r);
       else {
         print(removalText(r));
+        notes(r.skipped);
         const scope = { packages: 'package caches', workspace: 'workspace', all: 'package caches and workspace' }[r.scope];
         out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entries (${formatBytes(r.freedBytes)}) from the ${scope}${r.providerId ? ` of ${r.providerId}` : ''}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
       }
-      return r.failed.length ? ExitCode.failure : ExitCode.ok;
+      return r.failed.length || problems(r.skipped) ? ExitCode.failure : ExitCode.ok;
     }
   }
 }

@@ -2,10 +2,11 @@
 // a private root filesystem from it, the image's packages from the local
 // repository, configuration, and the raw disk image.
 import { createHash } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock } from '../cache/lock.js';
 import { UserError } from '../errors.js';
+import { ensureRealDir } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
@@ -24,7 +25,7 @@ import { checkInstalled, installPackages, lockEpoch } from './install.js';
 import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './installed.js';
 import { makeLocalRepo } from './local-repo.js';
 import type { Runner } from './runner.js';
-import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot } from './snapshot.js';
+import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './snapshot.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -95,13 +96,16 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     }
   };
   const buildDir = imageBuildDir(o.workDir, o.providerId, o.template);
+  // imagebuild/ must be a real folder: `rm -rf` of the build directory below a link would delete outside the workspace.
+  await ensureRealDir(o.workDir, path.dirname(buildDir), workspaceLinkNote(o.emit));
   const buildLock = await acquireLock(`${buildDir}.lock`, {
+    root: o.workDir,
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build of ${buildDir}` }),
   });
   try {
     await o.runner.run(['rm', '-rf', buildDir]);
-    await mkdir(buildDir, { recursive: true });
+    await ensureRealDir(o.workDir, buildDir);
     const scratch = o.scratchDir ?? buildDir;
     const rootfs = path.join(scratch, 'rootfs');
     const staging = path.join(scratch, 'staging');
@@ -137,7 +141,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
     const imageBytes = (await stat(raw)).size;
     const sbomPath = path.join(buildDir, `${stem}.spdx.json`);
-    await writeFileAtomic(sbomPath, sbom.text);
+    await writeFileAtomic(sbomPath, sbom.text, true, o.workDir);
     const artifacts = await timed('finalize', () => finalizeArtifacts(o.runner, { rawImage: raw, buildDir, template: o.template, emit: o.emit }));
     const outputs = [
       ...artifacts.map((a) => ({ file: a.file, kind: 'image' as const, type: a.type, ...(a.compression ? { compression: a.compression } : {}), size: a.size, sha256: a.sha256 })),

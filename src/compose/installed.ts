@@ -9,14 +9,15 @@
 // use; a damaged one is replaced, never unpacked. The few most recently used
 // are kept per provider.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { recordFileUse } from '../cache/last-use.js';
 import { acquireLock } from '../cache/lock.js';
 import type { LockedPackage } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
+import { ensureRealDir, isNotFound, lstatIfExists } from '../fs/safe.js';
 import type { Runner } from './runner.js';
-import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp } from './snapshot.js';
+import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
 
 /** Bump when the way packages are installed changes. */
 const INSTALL_RECIPE = 3;
@@ -65,7 +66,10 @@ export interface InstalledOptions {
  */
 export async function unpackInstalled(o: InstalledOptions, rootfs: string): Promise<'reused' | 'missing' | 'damaged'> {
   const paths = installedPaths(o.workDir, o.providerId, o.key);
+  // A link where the snapshot folders belong is removed (never followed) and reported.
+  await ensureRealDir(o.workDir, paths.dir, workspaceLinkNote(o.emit));
   const lock = await acquireLock(paths.lockDir, {
+    root: o.workDir,
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
   });
@@ -82,8 +86,8 @@ export async function unpackInstalled(o: InstalledOptions, rootfs: string): Prom
     await o.runner.run(['tar', ...TAR_COMMON, '-C', rootfs, '-xf', paths.tarball]);
     // The stamp's mtime says when it was last used; pruning keeps the most recent.
     const now = new Date();
-    await utimes(paths.stamp, now, now);
-    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, now);
+    await lutimes(paths.stamp, now, now);
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, now, (m) => o.emit({ type: 'warning', message: m }));
     return 'reused';
   } finally {
     await lock.release();
@@ -102,16 +106,16 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
   const tmpTar = path.join(scratchDir, 'installed.tar.zst.tmp');
   await rm(tmpTar, { force: true });
   await o.runner.run(['tar', '--sort=name', ...TAR_COMMON, '-C', rootfs, '-cf', tmpTar, '.']);
-  await mkdir(paths.dir, { recursive: true });
-  const lock = await acquireLock(paths.lockDir, { staleMs: o.lockStaleMs });
+  await ensureRealDir(o.workDir, paths.dir, workspaceLinkNote(o.emit));
+  const lock = await acquireLock(paths.lockDir, { staleMs: o.lockStaleMs, root: o.workDir });
   try {
     const found = await snapshotProblem(paths, o.key);
     if (!found.problem) {
       await rm(tmpTar, { force: true });
       return found.stamp;
     }
-    const stamp = await publishSnapshot(paths, tmpTar, o.key, packages);
-    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball);
+    const stamp = await publishSnapshot(paths, tmpTar, o.key, packages, o.workDir);
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, undefined, (m) => o.emit({ type: 'warning', message: m }));
     await pruneInstalled(paths.dir, KEEP_INSTALLED, o.emit);
     return stamp;
   } finally {
@@ -121,12 +125,15 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
 
 /** Keep the `keep` most recently used installed snapshots in `dir`; remove the rest and any orphaned file. */
 export async function pruneInstalled(dir: string, keep: number, emit?: Emit): Promise<string[]> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = await readdir(dir).catch((err: unknown) => {
+    if (isNotFound(err)) return [] as string[];
+    throw err;
+  });
   const stamps: { key: string; used: number }[] = [];
   for (const n of names) {
     const m = /^([0-9a-f]{64})\.json$/.exec(n);
     if (!m?.[1]) continue;
-    const used = await stat(path.join(dir, n)).then((s) => s.mtimeMs, () => 0);
+    const used = (await lstatIfExists(path.join(dir, n)))?.mtimeMs ?? 0;
     stamps.push({ key: m[1], used });
   }
   stamps.sort((a, b) => b.used - a.used);

@@ -7,13 +7,14 @@
 // snapshot's size and SHA256 are checked on every use: a truncated or altered
 // snapshot is rebuilt, never used.
 import { createHash } from 'node:crypto';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock } from '../cache/lock.js';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { hashFile } from '../cache/hash.js';
 import { recordFileUse } from '../cache/last-use.js';
 import { UserError } from '../errors.js';
+import { ensureRealDir, isNotFound, readFileNoFollow, removedLinkMessage, UnexpectedLinkError } from '../fs/safe.js';
 import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { LocalRepo } from './local-repo.js';
@@ -82,12 +83,19 @@ export function snapshotKey(base: LockedPackage[], tools: LockedPackage[], recip
 
 /** Read the stamp and check the snapshot against it: why it cannot be used, or undefined when it can. */
 export async function snapshotProblem(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, key: string): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
-  const stamp = await readFile(paths.stamp, 'utf8')
+  // Never through a link (ELOOP): a stamp or snapshot that is one is as good as none.
+  const stamp = await readFileNoFollow(paths.stamp)
     .then((t) => JSON.parse(t) as SnapshotStamp)
-    .catch(() => undefined);
+    .catch((err: unknown) => {
+      if (isNotFound(err) || err instanceof SyntaxError || err instanceof UnexpectedLinkError) return undefined;
+      throw err;
+    });
   if (!stamp) return { problem: 'missing' };
   if (stamp.key !== key) return { stamp, problem: 'key' };
-  const actual = await hashFile(paths.tarball).catch(() => undefined);
+  const actual = await hashFile(paths.tarball, { noFollow: true }).catch((err: NodeJS.ErrnoException) => {
+    if (isNotFound(err) || err.code === 'ELOOP') return undefined;
+    throw err;
+  });
   if (!actual || actual.size !== stamp.size || actual.sha256 !== stamp.sha256) return { stamp, problem: 'damaged' };
   return { stamp };
 }
@@ -113,7 +121,10 @@ export interface EnsureSnapshotOptions {
 export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: SnapshotPaths) => Promise<void>): Promise<SnapshotResult> {
   const paths = snapshotPaths(o.workDir, o.providerId);
   const key = snapshotKey(o.base, o.tools);
+  // A link where the provider's folders belong is removed (never followed) and reported.
+  await ensureRealDir(o.workDir, path.dirname(paths.tarball), workspaceLinkNote(o.emit));
   const lock = await acquireLock(paths.lockDir, {
+    root: o.workDir,
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
   });
@@ -127,7 +138,7 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
       o.emit({ type: 'info', message: `making the chroot of ${o.providerId} from ${o.base.length} cached packages (${outcome})` });
       result = { paths, stamp: await buildSnapshot(o, paths, key), outcome };
     }
-    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball);
+    await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, undefined, (m) => o.emit({ type: 'warning', message: m }));
     await use(paths);
     return result;
   } finally {
@@ -135,13 +146,22 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
   }
 }
 
-/** Hash `tmpTar`, move it to `paths.tarball`, then write the stamp that vouches for it (in that order). */
-export async function publishSnapshot(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, tmpTar: string, key: string, packages: number): Promise<SnapshotStamp> {
-  const digest = await hashFile(tmpTar);
+/**
+ * Hash `tmpTar`, move it to `paths.tarball`, then write the stamp that vouches
+ * for it (in that order). With `within` (the work directory), the folders on
+ * the way must be real ones: the stamp is never written through a link.
+ */
+export async function publishSnapshot(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, tmpTar: string, key: string, packages: number, within?: string): Promise<SnapshotStamp> {
+  const digest = await hashFile(tmpTar, { noFollow: true });
   const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages, created: new Date().toISOString() };
   await rename(tmpTar, paths.tarball);
-  await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`);
+  await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, true, within);
   return stamp;
+}
+
+/** Reports a link removed from the workspace as a warning. */
+export function workspaceLinkNote(emit: Emit): (link: string, target: string) => void {
+  return (link, target) => emit({ type: 'warning', message: removedLinkMessage(link, target) });
 }
 
 async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key: string): Promise<SnapshotStamp> {
@@ -158,7 +178,7 @@ async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key
   await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
   await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
   await rm(repo.dir, { recursive: true, force: true });
-  const stamp = await publishSnapshot(paths, tmpTar, key, o.base.length);
+  const stamp = await publishSnapshot(paths, tmpTar, key, o.base.length, o.workDir);
   await rm(paths.chrootEnv, { recursive: true, force: true });
   await rename(tmpDir, paths.chrootEnv);
   return stamp;

@@ -1,10 +1,12 @@
 // What one pipeline step leaves for the next: pre_build's decision, build's
 // record, push's result. Docker Hub runs each hook as its own process, so they
 // meet on disk: `<work_dir>/.g3-pipeline/<target>/<step>.json`, written atomically.
-import { mkdir, readFile } from 'node:fs/promises';
+// Nothing there is read or written through a symbolic link: a link where a
+// state folder belongs stops the step (exit 2) naming it.
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
-import { UserError } from '../errors.js';
+import { messageOf, UserError } from '../errors.js';
+import { isNotFound, readFileNoFollow, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import { jsonProblem } from '../text/untrusted.js';
 import type { InputPart } from './inputs.js';
 
@@ -66,8 +68,13 @@ export async function readState<S extends Step>(workDir: string, target: string,
   const file = path.join(stateDir(workDir, target), `${step}.json`);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
+    // A link on the way (or at the record) throws UnexpectedLinkError: exit 2, naming it.
+    if (!(await realDirsTo(workDir, file))) return undefined;
+    text = await readFileNoFollow(file);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    if (err instanceof UnexpectedLinkError) throw err;
+    warn?.(`ignoring ${file}: ${messageOf(err)}`);
     return undefined;
   }
   try {
@@ -81,8 +88,8 @@ export async function readState<S extends Step>(workDir: string, target: string,
 /** Write a step's record atomically (readers see the old or the new one, whole). */
 export async function writeState<S extends Step>(workDir: string, target: string, step: S, value: RecordOf<S>): Promise<string> {
   const dir = stateDir(workDir, target);
-  await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${step}.json`);
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, false);
+  // Every folder from the work directory down is a real one (a link: UnexpectedLinkError, exit 2).
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, false, workDir);
   return file;
 }

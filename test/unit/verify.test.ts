@@ -33,7 +33,7 @@ describe('stamps', () => {
   it('matches a written stamp only for the same identity and sha256', async () => {
     const root = await tempDir();
     const p = path.join(root, 'deep', 'stamp');
-    await writeStamp(p, id, 'abc');
+    await writeStamp(root, p, id, 'abc');
     expect(await stampMatches(p, id, 'abc')).toBe(true);
     expect(await stampMatches(p, id, 'abd')).toBe(false);
     for (const change of [{ size: 4 }, { mtimeNs: '9' }, { ino: '9' }, { dev: '9' }]) {
@@ -51,10 +51,10 @@ describe('stamps', () => {
   it('drops a stamp, and dropping a missing one is harmless', async () => {
     const root = await tempDir();
     const p = path.join(root, 'stamp');
-    await writeStamp(p, id, 'abc');
-    await dropStamp(p);
+    await writeStamp(root, p, id, 'abc');
+    await dropStamp(root, p);
     expect(await exists(p)).toBe(false);
-    await expect(dropStamp(p)).resolves.toBeUndefined();
+    await expect(dropStamp(root, p)).resolves.toBeUndefined();
   });
 
   it('records the identity from a bigint stat as strings and a number size', () => {
@@ -65,86 +65,86 @@ describe('stamps', () => {
 describe('verifyFile', () => {
   it('says missing for an absent file', async () => {
     const f = await fixture();
-    expect(await verifyFile(path.join(f.root, 'tools', 'nope.deb'), f.stamp, f.expect)).toEqual({ state: 'missing' });
+    expect(await verifyFile({ root: f.root, file: path.join(f.root, 'tools', 'nope.deb'), stamp: f.stamp }, f.expect)).toEqual({ state: 'missing' });
   });
 
   it('says bad for a file of the wrong size, without hashing it', async () => {
     const f = await fixture();
-    expect(await verifyFile(f.file, f.stamp, { ...f.expect, size: f.expect.size + 1 })).toEqual({ state: 'bad', reason: `size ${f.expect.size} bytes, expected ${f.expect.size + 1}` });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { ...f.expect, size: f.expect.size + 1 })).toEqual({ state: 'bad', reason: `size ${f.expect.size} bytes, expected ${f.expect.size + 1}` });
     expect(await exists(f.stamp)).toBe(false);
   });
 
   it('says bad for a file with the wrong sha256, and writes no stamp', async () => {
     const f = await fixture();
     const wrong = sha('other');
-    const v = await verifyFile(f.file, f.stamp, { sha256: wrong, size: f.expect.size });
+    const v = await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { sha256: wrong, size: f.expect.size });
     expect(v).toEqual({ state: 'bad', reason: `sha256 ${f.expect.sha256.slice(0, 16)}…, expected ${wrong.slice(0, 16)}…` });
     expect(await exists(f.stamp)).toBe(false);
   });
 
   it('hashes a file the first time and trusts its stamp the second time', async () => {
     const f = await fixture();
-    expect(await verifyFile(f.file, f.stamp, f.expect)).toEqual({ state: 'ok', how: 'hash', size: f.expect.size });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect)).toEqual({ state: 'ok', how: 'hash', size: f.expect.size });
     expect(JSON.parse(await readFile(f.stamp, 'utf8'))).toMatchObject({ sha256: f.expect.sha256, size: f.expect.size });
-    expect(await verifyFile(f.file, f.stamp, f.expect)).toEqual({ state: 'ok', how: 'stamp', size: f.expect.size });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect)).toEqual({ state: 'ok', how: 'stamp', size: f.expect.size });
   });
 
   it('accepts a file when no size is expected', async () => {
     const f = await fixture();
-    expect(await verifyFile(f.file, f.stamp, { sha256: f.expect.sha256 })).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { sha256: f.expect.sha256 })).toMatchObject({ state: 'ok', how: 'hash' });
   });
 
   it('says bad after the content changes with the same size, despite the stamp', async () => {
     const f = await fixture('aaaa');
-    expect(await verifyFile(f.file, f.stamp, f.expect)).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect)).toMatchObject({ state: 'ok', how: 'hash' });
     // Let the clock move past the filesystem's timestamp granularity.
     await sleep(20);
     await writeFile(f.file, 'bbbb');
-    const v = await verifyFile(f.file, f.stamp, f.expect);
+    const v = await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect);
     expect(v.state).toBe('bad');
     expect(v.state === 'bad' && v.reason).toMatch(/^sha256 /);
   });
 
   it('does not trust a stamp after the mtime changes, even with the same content', async () => {
     const f = await fixture();
-    await verifyFile(f.file, f.stamp, f.expect);
+    await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect);
     await utimes(f.file, new Date(2001, 0, 1), new Date(2001, 0, 1));
-    expect(await verifyFile(f.file, f.stamp, f.expect)).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect)).toMatchObject({ state: 'ok', how: 'hash' });
   });
 
   it('rehashes with force: true even when the stamp matches', async () => {
     const f = await fixture();
-    await verifyFile(f.file, f.stamp, f.expect);
-    expect(await verifyFile(f.file, f.stamp, f.expect, { force: true })).toMatchObject({ state: 'ok', how: 'hash' });
-    expect(await verifyFile(f.file, f.stamp, f.expect)).toMatchObject({ state: 'ok', how: 'stamp' });
+    await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect);
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect, { force: true })).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect)).toMatchObject({ state: 'ok', how: 'stamp' });
   });
 
   it('writes no stamp with stamp: false', async () => {
     const f = await fixture();
-    expect(await verifyFile(f.file, f.stamp, f.expect, { stamp: false })).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect, { stamp: false })).toMatchObject({ state: 'ok', how: 'hash' });
     expect(await exists(f.stamp)).toBe(false);
     expect(await exists(path.join(f.root, STAMP_DIR))).toBe(false);
-    expect(await verifyFile(f.file, f.stamp, f.expect, { stamp: false })).toMatchObject({ state: 'ok', how: 'hash' });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect, { stamp: false })).toMatchObject({ state: 'ok', how: 'hash' });
   });
 
   it('says bad for a symlink to a good file (not a regular file)', async () => {
     const f = await fixture();
     const link = path.join(f.root, 'tools', 'link.deb');
     await symlink(f.file, link);
-    expect(await verifyFile(link, f.stamp, f.expect)).toEqual({ state: 'bad', reason: 'not a regular file' });
+    expect(await verifyFile({ root: f.root, file: link, stamp: f.stamp }, f.expect)).toEqual({ state: 'bad', reason: 'not a regular file' });
   });
 
   it('says bad for a directory in place of the file', async () => {
     const f = await fixture();
     const dir = path.join(f.root, 'tools', 'dir.deb');
     await mkdir(dir);
-    expect(await verifyFile(dir, f.stamp, f.expect)).toEqual({ state: 'bad', reason: 'not a regular file' });
+    expect(await verifyFile({ root: f.root, file: dir, stamp: f.stamp }, f.expect)).toEqual({ state: 'bad', reason: 'not a regular file' });
   });
 
   it('does not trust a stamp written for another sha256', async () => {
     const f = await fixture();
-    await verifyFile(f.file, f.stamp, f.expect);
-    const v = await verifyFile(f.file, f.stamp, { ...f.expect, sha256: sha('x') });
+    await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect);
+    const v = await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { ...f.expect, sha256: sha('x') });
     expect(v.state).toBe('bad');
   });
 });

@@ -6,6 +6,7 @@
 import type { Settings } from '../../config/load.js';
 import { sweepOrphanUses } from '../last-use.js';
 import type { Entry, TierId } from './entries.js';
+import { linkNote, type Skipped } from './fsutil.js';
 import { type EntryReport, entryReport, removeEntry } from './remove.js';
 import { checkProviderId, scanCaches } from './scan.js';
 
@@ -32,15 +33,17 @@ export interface CleanReport {
   held: Array<EntryReport & { reason: string }>;
   failed: Array<EntryReport & { reason: string }>;
   freedBytes: number;
+  /** Links found (removed as links, never followed) and folders that could not be read (`problem`). */
+  skipped: Skipped[];
 }
 
 /** Remove the caches in `scope` (of one provider with `providerId`); a dry run changes nothing. */
 export async function cacheClean(s: Settings, o: CleanOptions): Promise<CleanReport> {
-  const scan = await scanCaches(s, { tiers: SCOPE_TIERS.all, probe: !o.dryRun });
+  const scan = await scanCaches(s, { tiers: SCOPE_TIERS.all, probe: !o.dryRun, removeLinks: !o.dryRun });
   const id = o.providerId === undefined ? undefined : checkProviderId(o.providerId, scan.entries);
   const tiers = new Set(SCOPE_TIERS[o.scope]);
   const chosen = scan.entries.filter((e) => tiers.has(e.tier) && (id === undefined || e.provider === id));
-  const report: CleanReport = { scope: o.scope, providerId: id ?? null, dryRun: o.dryRun, removed: [], held: [], failed: [], freedBytes: 0 };
+  const report: CleanReport = { scope: o.scope, providerId: id ?? null, dryRun: o.dryRun, removed: [], held: [], failed: [], freedBytes: 0, skipped: scan.skipped };
   for (const e of chosen) {
     const r = await removeEntry(e, { staleMs: s.lockStaleMs, dryRun: o.dryRun });
     if (r.state === 'removed') {
@@ -48,7 +51,7 @@ export async function cacheClean(s: Settings, o: CleanOptions): Promise<CleanRep
       report.freedBytes += e.bytes;
     } else report[r.state].push({ ...entryReport(e), reason: r.reason });
   }
-  if (!o.dryRun) for (const root of recordRoots(chosen)) await sweepOrphanUses(root);
+  if (!o.dryRun) for (const root of recordRoots(chosen)) await sweepOrphanUses(root, linkNote(report.skipped));
   return report;
 }
 

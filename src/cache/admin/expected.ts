@@ -3,10 +3,11 @@
 // record sha256 and size); a file without a stamp is looked up in the
 // catalogue (artifacts) and the targets' lock files (packages, tools); a
 // metadata blob is named by its SHA256.
-import { readFile } from 'node:fs/promises';
 import { findTarget } from '../../catalogue/load.js';
 import { openCatalogue, toolsSection } from '../../commands/cache.js';
 import type { Settings } from '../../config/load.js';
+import { messageOf } from '../../errors.js';
+import { readFileNoFollow } from '../../fs/safe.js';
 import { lockPathFor, readLock } from '../../lock/file.js';
 import type { Emit } from '../../log/events.js';
 import { poolFile } from '../../packages/artifacts.js';
@@ -25,10 +26,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** sha256 and size from a stamp file (either kind), or undefined when it is missing or unreadable. */
 export async function readStampDigest(file: string): Promise<{ sha256: string; size: number } | undefined> {
   try {
-    const s = JSON.parse(await readFile(file, 'utf8')) as { sha256?: unknown; size?: unknown };
+    const s = JSON.parse(await readFileNoFollow(file)) as { sha256?: unknown; size?: unknown };
     if (typeof s.sha256 === 'string' && HEX64.test(s.sha256) && Number.isSafeInteger(s.size)) return { sha256: s.sha256, size: s.size as number };
   } catch {
-    // Unreadable: as good as none.
+    // Missing, a link, unreadable or not JSON: as good as none (the catalogue is asked instead).
   }
   return undefined;
 }
@@ -49,7 +50,11 @@ export async function catalogueDigests(s: Settings, emit: Emit): Promise<Map<str
       const target = findTarget(cat, name);
       for (const a of target.artifacts) add(`g3:${a.section}/${a.file}`, a.sha256);
       if (!isTemplateTarget(target)) continue;
-      const lock = await readLock(lockPathFor(cat.file, name)).catch(() => undefined);
+      // A missing lock is undefined; a broken one is reported, and the other targets still count.
+      const lock = await readLock(lockPathFor(cat.file, name)).catch((err: unknown) => {
+        emit({ type: 'warning', message: `${messageOf(err)}: its packages count as unpinned` });
+        return undefined;
+      });
       if (!lock) continue;
       for (const p of lock.image.packages) add(`packages:${lock.providerId}/${poolFile(p)}`, p.sha256);
       for (const p of lock.tools.packages) add(`g3:${toolsSection(lock.providerId)}/${poolFile(p)}`, p.sha256);

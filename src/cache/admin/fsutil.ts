@@ -1,41 +1,88 @@
 // File system helpers for cache administration. Nothing here follows a
-// symbolic link: listings report links instead of entering them, sizes count
-// a link as itself, and removal refuses any path that leaves its root or
-// passes through a link on the way.
+// symbolic link: listings report links instead of entering them (and, when
+// the command may change the cache, remove them as links), sizes count a link
+// as itself, and removal refuses any path that leaves its root or passes
+// through a link on the way. A folder that cannot be read is reported, never
+// taken for an empty one.
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InternalError } from '../../errors.js';
+import { isNotFound, lstatIfExists, removeLink } from '../../fs/safe.js';
+import { escapeInline } from '../../text/untrusted.js';
 
-/** A path the scan did not enter, and why. */
+/** A path the scan did not enter, and why; `problem`: it could not be read, so the command did not finish its work. */
 export interface Skipped {
   path: string;
   reason: string;
+  problem?: boolean;
+}
+
+/** What a scan reports into, and whether it removes the links it finds (commands that change the cache). */
+export interface ScanSink {
+  skipped: Skipped[];
+  removeLinks?: boolean;
+}
+
+/** A sink from a plain list (tests, read-only listings). */
+export function sinkOf(s: Skipped[] | ScanSink): ScanSink {
+  return Array.isArray(s) ? { skipped: s } : s;
+}
+
+/** Where a removed link is reported (sweepOrphanUses, prepareTier). */
+export function linkNote(skipped: Skipped[]): (link: string, target: string) => void {
+  return (link, target) => skipped.push({ path: link, reason: `symbolic link (to ${escapeInline(target)}): removed, not followed` });
+}
+
+/** Report the link at `p`; with removeLinks, remove it (the link itself, never its target). */
+export async function noteLink(p: string, s: ScanSink): Promise<void> {
+  if (!s.removeLinks) {
+    s.skipped.push({ path: p, reason: 'symbolic link: not followed' });
+    return;
+  }
+  const target = await removeLink(p);
+  s.skipped.push({ path: p, reason: `symbolic link (to ${escapeInline(target)}): removed, not followed` });
+}
+
+/** The entries of `dir`; none when it does not exist; a folder that cannot be read is reported as a problem. */
+export async function readEntries(dir: string, s: Skipped[] | ScanSink = []): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    sinkOf(s).skipped.push({ path: dir, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, problem: true });
+    return [];
+  }
 }
 
 /** Directory entries with final names (hidden names are bookkeeping or temporary files). */
-export async function visibleEntries(dir: string): Promise<Dirent[]> {
-  const all = await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+export async function visibleEntries(dir: string, s: Skipped[] | ScanSink = []): Promise<Dirent[]> {
+  const all = await readEntries(dir, s);
   return all.filter((e) => !e.name.startsWith('.')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Sub-directories of `dir` with final names; symbolic links are reported in `skipped`, not followed. */
-export async function subdirs(dir: string, skipped: Skipped[]): Promise<string[]> {
+/** Sub-directories of `dir` with final names; symbolic links are reported (and removed, with removeLinks), not followed. */
+export async function subdirs(dir: string, s: Skipped[] | ScanSink): Promise<string[]> {
+  const sink = sinkOf(s);
   const out: string[] = [];
-  for (const e of await visibleEntries(dir)) {
+  for (const e of await visibleEntries(dir, sink)) {
     if (e.isDirectory()) out.push(e.name);
-    else if (e.isSymbolicLink()) skipped.push({ path: path.join(dir, e.name), reason: 'symbolic link: not followed' });
+    else if (e.isSymbolicLink()) await noteLink(path.join(dir, e.name), sink);
   }
   return out;
 }
 
-/** Bytes a file or a whole directory tree takes on disk, counting each link as itself (a sparse image counts its data, not its holes). */
-export async function treeBytes(p: string): Promise<number> {
-  const st = await lstat(p).catch(() => undefined);
+/**
+ * Bytes a file or a whole directory tree takes on disk, counting each link as
+ * itself (a sparse image counts its data, not its holes). A folder that cannot
+ * be read is reported into `s`.
+ */
+export async function treeBytes(p: string, s: Skipped[] | ScanSink = []): Promise<number> {
+  const st = await lstatIfExists(p);
   if (!st) return 0;
   if (!st.isDirectory()) return Math.min(st.size, st.blocks * 512);
   let total = 0;
-  for (const e of await readdir(p).catch(() => [] as string[])) total += await treeBytes(path.join(p, e));
+  for (const e of await readEntries(p, s)) total += await treeBytes(path.join(p, e.name), s);
   return total;
 }
 
@@ -52,11 +99,11 @@ export async function removeBelow(root: string, target: string): Promise<boolean
   let dir = path.resolve(root);
   for (const part of parts.slice(0, -1)) {
     dir = path.join(dir, part);
-    const st = await lstat(dir).catch(() => undefined);
+    const st = await lstatIfExists(dir);
     if (!st) return false;
-    if (!st.isDirectory()) throw new Error(`not removed: ${dir} is no longer a plain directory (a symbolic link?)`);
+    if (!st.isDirectory()) throw new Error(`not removed: ${escapeInline(dir)} is no longer a plain directory (a symbolic link?)`);
   }
-  if (!(await lstat(target).catch(() => undefined))) return false;
+  if (!(await lstatIfExists(target))) return false;
   await rm(target, { recursive: true, force: true });
   return true;
 }

@@ -1,7 +1,7 @@
 // Whether a running build holds a cache entry, and taking its locks before
 // removing it. Uses the build's own lock directories (src/cache/lock.ts): a
 // lock is live while its heartbeat is fresh and, on this host, its owner runs.
-import { stat } from 'node:fs/promises';
+import { lstatIfExists } from '../../fs/safe.js';
 import { hostIdentity, type Lock, type Owner, processAlive, readOwner, tryAcquireLock } from '../lock.js';
 
 /** "pid 42 on host since …", or a placeholder when the owner record is unreadable. */
@@ -17,7 +17,8 @@ export function describeOwner(o: Owner | undefined): string {
  * the lock module uses to break it.
  */
 export async function liveHolder(dir: string, staleMs: number): Promise<string | undefined> {
-  const st = await stat(dir).catch(() => undefined);
+  // A link in place of a lock is no lock (and never entered).
+  const st = await lstatIfExists(dir);
   if (!st?.isDirectory()) return undefined;
   const owner = await readOwner(dir);
   if (owner && owner.host === hostIdentity() && (owner.pid === process.pid || !processAlive(owner.pid))) return undefined;

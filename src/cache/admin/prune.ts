@@ -7,6 +7,7 @@ import type { Settings } from '../../config/load.js';
 import { UserError } from '../../errors.js';
 import { sweepOrphanUses } from '../last-use.js';
 import { type Entry, type EntryKind, usedAt } from './entries.js';
+import { linkNote, type Skipped } from './fsutil.js';
 import { type EntryReport, entryReport, type Outcome, removeEntry } from './remove.js';
 import { scanCaches } from './scan.js';
 import { formatAge } from './units.js';
@@ -83,13 +84,15 @@ export interface PruneReport {
   fits: boolean | null;
   /** Last-use records of entries that are gone, removed. */
   orphanRecords: number;
+  /** Links found (removed as links, never followed) and folders that could not be read (`problem`). */
+  skipped: Skipped[];
 }
 
 /** Prune the local caches by last use; a dry run changes nothing. */
 export async function cachePrune(s: Settings, o: PruneOptions): Promise<PruneReport> {
   if (o.olderThanMs === undefined && o.maxBytes === undefined) throw new UserError('cache prune needs --older-than, --max-size or both', 'e.g. cache prune --older-than 180d --max-size 20G');
   const now = o.now ?? Date.now();
-  const scan = await scanCaches(s, { tiers: ['local', 'packages', 'workspace'], probe: !o.dryRun });
+  const scan = await scanCaches(s, { tiers: ['local', 'packages', 'workspace'], probe: !o.dryRun, removeLinks: !o.dryRun });
   const candidates = scan.entries.filter((e) => PRUNABLE.has(e.kind));
   const { steps, remainingBytes } = await pruneWalk(candidates, { olderThanMs: o.olderThanMs, maxBytes: o.maxBytes, now }, (e) => removeEntry(e, { staleMs: s.lockStaleMs, dryRun: o.dryRun }));
   const describe = (st: PruneStep<Entry>): PrunedEntry => ({
@@ -102,7 +105,7 @@ export async function cachePrune(s: Settings, o: PruneOptions): Promise<PruneRep
   if (!o.dryRun) {
     const roots = new Set(scan.entries.flatMap((e) => (e.use ? [e.use.root] : [])));
     for (const r of scan.roots) if (r.tier !== 'workspace') roots.add(r.root);
-    for (const r of roots) orphanRecords += await sweepOrphanUses(r);
+    for (const r of roots) orphanRecords += await sweepOrphanUses(r, linkNote(scan.skipped));
   }
   const freedBytes = removed.reduce((n, e) => n + e.bytes, 0);
   return {
@@ -117,5 +120,6 @@ export async function cachePrune(s: Settings, o: PruneOptions): Promise<PruneRep
     freedBytes,
     fits: o.maxBytes === undefined ? null : remainingBytes <= o.maxBytes,
     orphanRecords,
+    skipped: scan.skipped,
   };
 }

@@ -1,13 +1,15 @@
 // Listing the g3-cache tiers (local, shared), the package caches and the
 // repository metadata store as entries.
-import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { toolsSection } from '../../commands/cache.js';
+import { lstatIfExists } from '../../fs/safe.js';
+import { sectionHolds } from '../hold.js';
 import { readLastUse } from '../last-use.js';
 import { lockPath } from '../lock.js';
 import { stampPath } from '../stamp.js';
+import { prepareTier } from '../tiers.js';
 import type { Entry, TierId } from './entries.js';
-import { type Skipped, subdirs, visibleEntries } from './fsutil.js';
+import { linkNote, noteLink, readEntries, type ScanSink, type Skipped, sinkOf, subdirs, visibleEntries } from './fsutil.js';
 
 const TOOLS_PREFIX = toolsSection('');
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -28,24 +30,37 @@ function providerOf(tier: TierScan['tier'], section: string): string | undefined
   return section.startsWith(TOOLS_PREFIX) && section.length > TOOLS_PREFIX.length ? section.slice(TOOLS_PREFIX.length) : undefined;
 }
 
-/** Every file of a g3-layout tier (`<root>/<section>/<file>`). */
-export async function scanTier(t: TierScan, skipped: Skipped[]): Promise<Entry[]> {
+/**
+ * Every file of a g3-layout tier (`<root>/<section>/<file>`). Links are
+ * reported, and with `removeLinks` removed, also where the bookkeeping folders
+ * (stamps, locks, records) of its sections belong.
+ */
+export async function scanTier(t: TierScan, s: Skipped[] | ScanSink): Promise<Entry[]> {
+  const sink = sinkOf(s);
   const out: Entry[] = [];
   const packages = t.tier === 'packages' || t.tier === 'shared-packages';
-  for (const section of await subdirs(t.root, skipped)) {
-    if (t.exclude?.includes(section)) continue;
+  const sections = (await subdirs(t.root, sink)).filter((x) => !t.exclude?.includes(x));
+  if (sink.removeLinks) {
+    await prepareTier(t.root, sections, { onLink: linkNote(sink.skipped), remove: true });
+  }
+  for (const section of sections) {
     const provider = providerOf(t.tier, section);
-    const guards = provider ? await t.guards(provider) : [];
+    // A running build of the provider, or a running `cache` that works on this section.
+    const guards = [...(provider ? await t.guards(provider) : []), ...(await sectionHolds(t.root, section))];
     const dir = path.join(t.root, section);
-    for (const d of await visibleEntries(dir)) {
+    for (const d of await visibleEntries(dir, sink)) {
       const file = path.join(dir, d.name);
       // A composer section keeps the repositories' keyrings in keyrings/ (copied by content, see fallback.ts).
       if (d.isDirectory() && d.name === 'keyrings' && section.startsWith('composer-')) continue;
-      if (!d.isFile()) {
-        skipped.push({ path: file, reason: d.isSymbolicLink() ? 'symbolic link: not followed' : 'not a regular file: not a cache entry' });
+      if (d.isSymbolicLink()) {
+        await noteLink(file, sink);
         continue;
       }
-      const st = await lstat(file).catch(() => undefined);
+      if (!d.isFile()) {
+        sink.skipped.push({ path: file, reason: 'not a regular file: not a cache entry' });
+        continue;
+      }
+      const st = await lstatIfExists(file);
       if (!st?.isFile()) continue;
       const rel = path.join(section, d.name);
       // Graphs beside the packages are rewritten by every `cache`/`lock` run.
@@ -73,16 +88,17 @@ export async function scanTier(t: TierScan, skipped: Skipped[]): Promise<Entry[]
 }
 
 /** The repository metadata store: blobs named by their SHA256, and derived suite state and keyrings. */
-export async function scanMetadata(root: string, skipped: Skipped[]): Promise<Entry[]> {
+export async function scanMetadata(root: string, s: Skipped[] | ScanSink): Promise<Entry[]> {
+  const sink = sinkOf(s);
   const out: Entry[] = [];
   const walk = async (dir: string): Promise<void> => {
-    for (const d of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    for (const d of await readEntries(dir, sink)) {
       if (d.name.startsWith('.')) continue; // temporary downloads
       const p = path.join(dir, d.name);
       if (d.isDirectory()) await walk(p);
-      else if (d.isSymbolicLink()) skipped.push({ path: p, reason: 'symbolic link: not followed' });
+      else if (d.isSymbolicLink()) await noteLink(p, sink);
       else if (d.isFile()) {
-        const st = await lstat(p).catch(() => undefined);
+        const st = await lstatIfExists(p);
         if (!st) continue;
         const rel = path.relative(root, p);
         const blob = path.dirname(rel) === path.join('by-hash', 'sha256') && HEX64.test(d.name);

@@ -2,13 +2,13 @@
 // unpacked chroot), installed-package snapshots, image builds, and what
 // interrupted builds left behind. Paths as src/compose/snapshot.ts,
 // installed.ts and compose.ts make them.
-import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { installedPaths } from '../../compose/installed.js';
 import { type SnapshotStamp, snapshotPaths } from '../../compose/snapshot.js';
-import { readLastUse } from '../last-use.js';
+import { lstatIfExists, readFileNoFollow } from '../../fs/safe.js';
+import { readLastUse, USED_DIR } from '../last-use.js';
 import type { Entry } from './entries.js';
-import { type Skipped, subdirs, treeBytes, visibleEntries } from './fsutil.js';
+import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './fsutil.js';
 
 const PROVIDER_DIRS = ['chrootbuild', 'chrootenv', 'imagebuild'];
 const INSTALLED = /^([0-9a-f]{64})\.(json|tar\.zst)$/;
@@ -21,37 +21,54 @@ export async function workspaceLocks(workDir: string, provider: string): Promise
 }
 
 async function readStampKey(file: string): Promise<string | undefined> {
-  const s = await readFile(file, 'utf8')
+  const s = await readFileNoFollow(file)
     .then((t) => JSON.parse(t) as SnapshotStamp)
+    // Missing, unreadable or not JSON: the snapshot shows as "(no stamp)", and verify calls it unusable.
     .catch(() => undefined);
   return typeof s?.key === 'string' ? s.key : undefined;
 }
 
 async function statOf(p: string): Promise<{ size: number; mtimeMs: number } | undefined> {
-  return lstat(p).then(
-    (s) => ({ size: s.size, mtimeMs: s.mtimeMs }),
-    () => undefined,
-  );
+  const st = await lstatIfExists(p);
+  return st && { size: st.size, mtimeMs: st.mtimeMs };
 }
 
-/** Every workspace entry of every provider under `workDir`. */
-export async function scanWorkspace(workDir: string, skipped: Skipped[]): Promise<Entry[]> {
+// Folders of a provider's workspace (and of its last-use records) that a build makes; a link there is never entered.
+const LAYOUT = [...PROVIDER_DIRS, path.join('chrootbuild', 'installed'), USED_DIR, path.join(USED_DIR, 'chrootbuild'), path.join(USED_DIR, 'chrootbuild', 'installed')];
+
+/** Every workspace entry of every provider under `workDir`; links are reported (and, with removeLinks, removed). */
+export async function scanWorkspace(workDir: string, s: Skipped[] | ScanSink): Promise<Entry[]> {
+  const sink = sinkOf(s);
   const out: Entry[] = [];
-  for (const provider of await subdirs(workDir, skipped)) {
+  for (const provider of await subdirs(workDir, sink)) {
+    let linked = false;
+    for (const rel of LAYOUT) {
+      const p = path.join(workDir, provider, rel);
+      const st = await lstatIfExists(p).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOTDIR') return undefined; // a parent is a link (just removed) or a file
+        throw err;
+      });
+      if (st?.isSymbolicLink()) {
+        await noteLink(p, sink);
+        linked ||= !sink.removeLinks;
+      }
+    }
+    // A listing that may not remove the link does not look behind it either.
+    if (linked) continue;
     // Other things live in the work directory too (logs/): only what a build made is a provider's.
-    const made = await Promise.all(PROVIDER_DIRS.map((d) => lstat(path.join(workDir, provider, d)).then((s) => s.isDirectory(), () => false)));
-    if (made.some(Boolean)) out.push(...(await scanProvider(workDir, provider)));
+    const made = await Promise.all(PROVIDER_DIRS.map(async (d) => (await lstatIfExists(path.join(workDir, provider, d)))?.isDirectory() === true));
+    if (made.some(Boolean)) out.push(...(await scanProvider(workDir, provider, sink)));
   }
   return out;
 }
 
-async function scanProvider(workDir: string, provider: string): Promise<Entry[]> {
+async function scanProvider(workDir: string, provider: string, sink: ScanSink): Promise<Entry[]> {
   const pr = path.join(workDir, provider);
   const sp = snapshotPaths(workDir, provider);
   const base = { tier: 'workspace' as const, group: provider, provider, root: workDir, guards: [] as string[] };
   const out: Entry[] = [];
   const [tar, stamp] = await Promise.all([statOf(sp.tarball), statOf(sp.stamp)]);
-  const envBytes = await treeBytes(sp.chrootEnv);
+  const envBytes = await treeBytes(sp.chrootEnv, sink);
   if (tar || stamp || envBytes > 0) {
     out.push({
       ...base,
@@ -68,7 +85,7 @@ async function scanProvider(workDir: string, provider: string): Promise<Entry[]>
     });
   }
   const dir = installedPaths(workDir, provider, '0'.repeat(64)).dir;
-  const keys = new Set((await visibleEntries(dir)).flatMap((d) => INSTALLED.exec(d.name)?.[1] ?? []));
+  const keys = new Set((await visibleEntries(dir, sink)).flatMap((d) => INSTALLED.exec(d.name)?.[1] ?? []));
   for (const key of [...keys].sort()) {
     const ip = installedPaths(workDir, provider, key);
     const [t, s] = await Promise.all([statOf(ip.tarball), statOf(ip.stamp)]);
@@ -78,14 +95,15 @@ async function scanProvider(workDir: string, provider: string): Promise<Entry[]>
   // Left by interrupted chroot builds; only made and removed under the chroot lock.
   for (const p of [path.join(pr, 'chrootbuild', 'repo'), `${sp.tarball}.tmp`, `${sp.chrootEnv}.tmp`]) {
     const st = await statOf(p);
-    if (st) out.push({ ...base, name: path.relative(pr, p), kind: 'scratch', path: p, companions: [], bytes: await treeBytes(p), mtimeMs: st.mtimeMs, locks: [sp.lockDir] });
+    if (st) out.push({ ...base, name: path.relative(pr, p), kind: 'scratch', path: p, companions: [], bytes: await treeBytes(p, sink), mtimeMs: st.mtimeMs, locks: [sp.lockDir] });
   }
   const builds = path.join(pr, 'imagebuild');
-  for (const d of await visibleEntries(builds)) {
+  for (const d of await visibleEntries(builds, sink)) {
+    if (d.isSymbolicLink()) await noteLink(path.join(builds, d.name), sink);
     if (!d.isDirectory() || d.name.endsWith('.lock') || /\.lock\.(new|stale|released)-/.test(d.name)) continue;
     const p = path.join(builds, d.name);
     const st = await statOf(p);
-    out.push({ ...base, name: d.name, kind: 'imagebuild', path: p, companions: [], bytes: await treeBytes(p), mtimeMs: st?.mtimeMs ?? 0, locks: [`${p}.lock`] });
+    out.push({ ...base, name: d.name, kind: 'imagebuild', path: p, companions: [], bytes: await treeBytes(p, sink), mtimeMs: st?.mtimeMs ?? 0, locks: [`${p}.lock`] });
   }
   return out;
 }

@@ -5,13 +5,14 @@
 // a good copy a build published meanwhile is put back, never lost.
 import { link, lstat, rename } from 'node:fs/promises';
 import type { Settings } from '../../config/load.js';
+import { ignoreNotFound, reachable, realDirsTo } from '../../fs/safe.js';
 import type { Emit } from '../../log/events.js';
 import { tempPathFor } from '../atomic.js';
 import { hashFile } from '../hash.js';
 import { mapPool } from '../pool.js';
 import type { Entry, EntryKind } from './entries.js';
 import { catalogueDigests, type Expected, expectedOf } from './expected.js';
-import { removeBelow } from './fsutil.js';
+import { removeBelow, type Skipped } from './fsutil.js';
 import { releaseAll, takeLocks } from './locks.js';
 import { type EntryReport, entryReport, removeEntryFiles } from './remove.js';
 import { checkProviderId, scanCaches } from './scan.js';
@@ -33,28 +34,34 @@ export interface VerifyReport {
   corrupt: CorruptEntry[];
   /** Files nothing names a digest for (no stamp, not in the catalogue): left alone. */
   unverified: Array<EntryReport & { reason: string }>;
+  /** Files and folders that could not be read: not verified, so the caches are not known to be clean. */
+  unreadable: Array<{ path: string; reason: string }>;
+  /** Links found (removed as links in writable tiers, never followed) and folders that could not be read (`problem`). */
+  skipped: Skipped[];
   seconds: number;
   ok: boolean;
 }
 
 type Identity = string;
-type Check = { state: 'good'; bytes: number } | { state: 'bad'; reason: string; id?: Identity; bytes: number } | { state: 'unknown'; reason: string };
+type Check = { state: 'good'; bytes: number } | { state: 'bad'; reason: string; id?: Identity; bytes: number } | { state: 'unknown'; reason: string } | { state: 'unreadable'; reason: string };
 
 async function identity(file: string): Promise<Identity | undefined> {
-  const st = await lstat(file, { bigint: true }).catch(() => undefined);
+  const st = await ignoreNotFound(lstat(file, { bigint: true }));
   return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}` : undefined;
 }
 
 /** Hash `e` and compare; the identity says which file was judged. */
 async function check(e: Entry, expected: Expected | undefined): Promise<Check> {
   const snapshot = e.kind === 'chroot' || e.kind === 'installed';
-  const st = await lstat(e.path).catch(() => undefined);
+  // Only through real folders below the tier root: a link on the way was removed by the scan, or is not followed.
+  if (!(await reachable(e.root, e.path))) return { state: 'unknown', reason: 'missing' };
+  const st = await ignoreNotFound(lstat(e.path));
   const before = await identity(e.path);
   if (!st || !before) return snapshot && expected ? { state: 'bad', reason: 'stamp without its snapshot', bytes: 0 } : { state: 'unknown', reason: 'missing' };
   if (!st.isFile()) return { state: 'bad', reason: 'not a regular file', id: before, bytes: 0 };
   if (!expected) return snapshot ? { state: 'bad', reason: 'snapshot without a readable stamp: unusable', id: before, bytes: 0 } : { state: 'unknown', reason: 'no stamp, and no catalogue entry or lock names its SHA256' };
-  const d = await hashFile(e.path).catch((err: NodeJS.ErrnoException) => ({ error: err.code ?? err.message }));
-  if ('error' in d) return { state: 'unknown', reason: `cannot read: ${d.error}` };
+  const d = await hashFile(e.path, { noFollow: true }).catch((err: NodeJS.ErrnoException) => ({ error: err.code ?? err.message }));
+  if ('error' in d) return { state: 'unreadable', reason: `cannot read: ${d.error}` };
   if ((await identity(e.path)) !== before) return { state: 'unknown', reason: 'changed while it was hashed (a build is replacing it?)' };
   if (expected.size !== undefined && d.size !== expected.size) return { state: 'bad', reason: `size ${d.size} bytes, expected ${expected.size}`, id: before, bytes: d.size };
   if (!expected.sha256.includes(d.sha256)) return { state: 'bad', reason: `sha256 ${d.sha256.slice(0, 16)}…, expected ${expected.sha256.map((x) => `${x.slice(0, 16)}…`).join(' or ')} (from its ${expected.source})`, id: before, bytes: d.size };
@@ -72,6 +79,7 @@ async function removeCorrupt(e: Entry, s: Settings, catalogue: () => Promise<Map
     const again = await check(e, await expectedOf(e, catalogue));
     if (again.state !== 'bad') return { removed: false, note: 'not removed: it verified on a second look (replaced meanwhile)' };
     if (again.id) {
+      if (!(await realDirsTo(e.root, e.path))) return { removed: false, note: 'not removed: gone meanwhile' };
       const aside = tempPathFor(e.path);
       await rename(e.path, aside);
       if ((await identity(aside)) !== again.id) {
@@ -94,18 +102,24 @@ async function removeCorrupt(e: Entry, s: Settings, catalogue: () => Promise<Map
 /** Rehash every verifiable entry (of one provider, with `providerId`); remove the corrupt ones. */
 export async function cacheVerify(s: Settings, o: { providerId?: string; emit: Emit }): Promise<VerifyReport> {
   const started = performance.now();
-  const scan = await scanCaches(s, { probe: true });
+  const scan = await scanCaches(s, { probe: true, removeLinks: true });
   const id = o.providerId === undefined ? undefined : checkProviderId(o.providerId, scan.entries);
   const entries = scan.entries.filter((e) => VERIFIABLE.has(e.kind) && (id === undefined || e.provider === id));
   const readOnly = new Set(scan.roots.filter((r) => r.readOnly).map((r) => r.tier));
   let digests: Promise<Map<string, Set<string>>> | undefined;
   const catalogue = () => (digests ??= catalogueDigests(s, o.emit));
-  const report: VerifyReport = { providerId: id ?? null, checked: 0, good: 0, bytesHashed: 0, corrupt: [], unverified: [], seconds: 0, ok: true };
+  const report: VerifyReport = { providerId: id ?? null, checked: 0, good: 0, bytesHashed: 0, corrupt: [], unverified: [], unreadable: [], skipped: scan.skipped, seconds: 0, ok: true };
+  // A folder the scan could not read holds files nobody checked: the caches are not known to be clean.
+  for (const sk of scan.skipped) if (sk.problem) report.unreadable.push({ path: sk.path, reason: sk.reason });
   const bad: Array<{ e: Entry; reason: string }> = [];
   await mapPool(entries, Math.min(4, s.workers), async (e) => {
     const c = await check(e, await expectedOf(e, catalogue));
     if (c.state === 'unknown') {
       if (c.reason !== 'missing') report.unverified.push({ ...entryReport(e), reason: c.reason });
+      return;
+    }
+    if (c.state === 'unreadable') {
+      report.unreadable.push({ path: e.path, reason: c.reason });
       return;
     }
     report.checked++;
@@ -118,10 +132,11 @@ export async function cacheVerify(s: Settings, o: { providerId?: string; emit: E
     const r = readOnly.has(e.tier) ? { removed: false, note: 'not removed: the tier is read-only' } : await removeCorrupt(e, s, catalogue);
     report.corrupt.push({ ...entryReport(e), reason, ...r });
   }
-  const order = (a: EntryReport, b: EntryReport) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const order = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   report.corrupt.sort(order);
   report.unverified.sort(order);
-  report.ok = report.corrupt.length === 0;
+  report.unreadable.sort(order);
+  report.ok = report.corrupt.length === 0 && report.unreadable.length === 0;
   report.seconds = Math.round(performance.now() - started) / 1000;
   return report;
 }

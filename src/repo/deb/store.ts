@@ -2,12 +2,13 @@
 // their SHA256 (`by-hash/sha256/<hex>`), plus the last verified state of each
 // suite (`suites/<id>.json`). Files appear only complete (temp + fsync +
 // rename), so concurrent processes can share one store; every read re-hashes.
-import { readFile, } from 'node:fs/promises';
+// Nothing in the store is read or written through a symbolic link.
 import path from 'node:path';
 import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor, writeFileAtomic } from '../../cache/atomic.js';
 import { track, untrack } from '../../cache/cleanup.js';
 import { hashFile } from '../../cache/hash.js';
-import { UserError } from '../../errors.js';
+import { messageOf, UserError } from '../../errors.js';
+import { isNotFound, readFileNoFollow, reachable } from '../../fs/safe.js';
 import type { Emit } from '../../log/events.js';
 import type { SuiteState } from './types.js';
 
@@ -35,7 +36,7 @@ export class MetadataStore {
   /** A fresh temporary name beside the blobs, for a download whose digest may not be known yet. */
   async tempBlob(): Promise<string> {
     const tmp = tempPathFor(path.join(this.dir, 'by-hash', 'sha256', 'incoming'));
-    await ensureDirFor(tmp);
+    await ensureDirFor(tmp, this.dir);
     track(tmp);
     return tmp;
   }
@@ -43,8 +44,10 @@ export class MetadataStore {
   /** The path of an intact stored blob, or undefined; a blob with the wrong content is deleted. */
   async find(want: { sha256: string; size?: number }): Promise<string | undefined> {
     const file = this.blobPath(want.sha256);
-    const got = await hashFile(file).catch((err: NodeJS.ErrnoException) => {
+    if (!(await reachable(this.dir, file))) return undefined;
+    const got = await hashFile(file, { noFollow: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
+      if (err.code === 'ELOOP') return { sha256: '(a symbolic link)', size: 0 };
       throw err;
     });
     if (!got) return undefined;
@@ -81,10 +84,13 @@ export class MetadataStore {
     const file = this.statePath(id);
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      if (!(await reachable(this.dir, file))) return undefined;
+      text = await readFileNoFollow(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      if ((err as { name?: string }).name !== 'UnexpectedLinkError') throw err;
+      this.emit({ type: 'warning', message: `metadata store: ${file} is a symbolic link: not followed; ignoring it` });
+      return undefined;
     }
     try {
       const state = JSON.parse(text) as SuiteState;
@@ -98,13 +104,13 @@ export class MetadataStore {
 
   /** Replace the last verified state of a suite atomically. */
   async writeState(id: string, state: SuiteState): Promise<void> {
-    await writeFileAtomic(this.statePath(id), `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(this.statePath(id), `${JSON.stringify(state, null, 2)}\n`, true, this.dir);
   }
 
   /** The detached signature recorded for a Release file (by the Release's digest). */
   async signatureFor(releaseSha256: string): Promise<Digest | undefined> {
     const file = path.join(this.dir, 'signatures', `${this.checkedHex(releaseSha256)}.json`);
-    const text = await readFile(file, 'utf8').catch(() => undefined);
+    const text = await this.readSmall(file);
     if (text === undefined) return undefined;
     try {
       const d = JSON.parse(text) as Digest;
@@ -117,7 +123,19 @@ export class MetadataStore {
   /** Remember which detached signature goes with a Release file, so pinned runs can check it offline. */
   async recordSignature(releaseSha256: string, signature: Digest): Promise<void> {
     const file = path.join(this.dir, 'signatures', `${this.checkedHex(releaseSha256)}.json`);
-    await writeFileAtomic(file, `${JSON.stringify({ sha256: signature.sha256, size: signature.size })}\n`);
+    await writeFileAtomic(file, `${JSON.stringify({ sha256: signature.sha256, size: signature.size })}\n`, true, this.dir);
+  }
+
+  // A small record, or undefined when it is missing or not usable (a link, unreadable: warned).
+  private async readSmall(file: string): Promise<string | undefined> {
+    try {
+      if (!(await reachable(this.dir, file))) return undefined;
+      return await readFileNoFollow(file);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      this.emit({ type: 'warning', message: `metadata store: cannot read ${file} (${messageOf(err)}); ignoring it` });
+      return undefined;
+    }
   }
 
   private statePath(id: string): string {

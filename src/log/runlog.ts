@@ -1,10 +1,14 @@
 // An append-only run log: one EXECUTING banner when a command starts, the
 // diagnostics it printed (timestamped, without colour), and a FINISHED banner
 // with its exit code. Many builders may append to the same file at once.
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+// Every line is made safe first (controls escaped, URL credentials and token
+// values redacted), and the file is never reached through a symbolic link.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { quoteForDisplay } from '../exec.js';
+import { noFollowFlags } from '../fs/safe.js';
+import { escapeInline, forDisplay } from '../text/untrusted.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -49,8 +53,9 @@ export class RunLog {
     this.pid = opts.pid ?? process.pid;
     const start = this.now();
     this.started = start.getTime();
-    const argv = [opts.prog, ...opts.argv].map(quoteForDisplay).join(' ');
-    this.append(`==== EXECUTING ${argv} | ${start.toISOString()} | pid ${this.pid} | cwd ${opts.cwd}\n`);
+    // One line whatever the arguments hold: newlines and controls are escaped, secrets redacted.
+    const argv = [opts.prog, ...opts.argv].map((a) => escapeInline(forDisplay(quoteForDisplay(a)))).join(' ');
+    this.append(`==== EXECUTING ${argv} | ${start.toISOString()} | pid ${this.pid} | cwd ${escapeInline(forDisplay(opts.cwd))}\n`);
     process.once('exit', this.onExit);
   }
 
@@ -58,7 +63,8 @@ export class RunLog {
   line(level: LogLevel, text: string): void {
     if (this.fd === undefined || !admits(this.level, level)) return;
     const stamp = `${this.now().toISOString()} [${this.pid}] `;
-    const body = stripVTControlCharacters(text).replace(/\r/g, '').replace(/\n+$/, '');
+    // Our own colours go; whatever else came from outside is escaped and redacted, line by line.
+    const body = forDisplay(stripVTControlCharacters(text).replace(/\r/g, '').replace(/\n+$/, ''));
     this.append(`${body.split('\n').map((l) => stamp + l).join('\n')}\n`);
   }
 
@@ -68,7 +74,8 @@ export class RunLog {
     process.removeListener('exit', this.onExit);
     const now = this.now();
     const seconds = ((now.getTime() - this.started) / 1000).toFixed(1);
-    this.append(`==== FINISHED ${this.opts.command} | exit ${exitCode} | ${seconds} s | ${now.toISOString()}${note ? ` | ${note}` : ''}\n`);
+    const command = escapeInline(forDisplay(this.opts.command));
+    this.append(`==== FINISHED ${command} | exit ${exitCode} | ${seconds} s | ${now.toISOString()}${note ? ` | ${escapeInline(forDisplay(note))}` : ''}\n`);
     this.close();
   }
 
@@ -101,15 +108,28 @@ export class RunLog {
 
 /**
  * Open (creating directories as needed) the run log and write the EXECUTING
- * banner. Returns the reason instead when the file cannot be opened: the
- * caller warns once and the command goes on without a log.
+ * banner. Returns the reason instead when the file cannot be opened, when its
+ * folder is a symbolic link, or when a link (or anything but a regular file)
+ * stands at its path: the caller warns once and the command goes on without a
+ * log. Nothing is ever appended through a link.
  */
 export function openRunLog(opts: RunLogOptions, onWriteError: (message: string) => void): RunLog | string {
+  const file = escapeInline(opts.file);
+  const without = `going on without it (set G3_LOG_FILE to another file, or to "none")`;
+  let fd: number | undefined;
   try {
-    mkdirSync(path.dirname(opts.file), { recursive: true });
-    const fd = openSync(opts.file, 'a', 0o644);
+    const dir = path.dirname(opts.file);
+    mkdirSync(dir, { recursive: true });
+    if (lstatSync(dir).isSymbolicLink()) return `the run log's folder ${escapeInline(dir)} is a symbolic link: not followed; ${without}`;
+    // O_NONBLOCK: a FIFO planted at the path fails at once instead of blocking the command.
+    fd = openSync(opts.file, noFollowFlags('a') | constants.O_NONBLOCK, 0o644);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      return `the run log ${file} is not a regular file; ${without}`;
+    }
     return new RunLog(fd, opts, onWriteError);
   } catch (err) {
-    return `cannot open the run log ${opts.file}: ${(err as Error).message}; going on without it (set G3_LOG_FILE to another file, or to "none")`;
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return `the run log ${file} is a symbolic link: not followed; ${without}`;
+    return `cannot open the run log ${file}: ${(err as Error).message}; ${without}`;
   }
 }

@@ -1,7 +1,6 @@
 // The `cache` command: refresh (or only check) a target's caches: its
 // artifacts and composer tools in the g3-cache, and, for a template target, its
 // locked packages in `<cache_dir>/pkgCache/<provider-id>/`.
-import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { findTarget, loadCatalogue } from '../catalogue/load.js';
 import type { Artifact, Catalogue } from '../catalogue/types.js';
@@ -13,6 +12,10 @@ import { lockArtifacts } from '../packages/artifacts.js';
 import { writeGraphs } from '../packages/graphs.js';
 import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { combineChecks, combineReports } from '../cache/combine.js';
+import { holdSections, releaseHolds } from '../cache/hold.js';
+import type { Lock } from '../cache/lock.js';
+import { resolveLocalRoot, SHARED_PACKAGES } from '../cache/tiers.js';
+import { removedLinkMessage } from '../fs/safe.js';
 import { matchingLock, resolveAndWrite } from './lock.js';
 
 export interface CacheOptions {
@@ -48,8 +51,8 @@ export async function openCatalogue(settings: Settings, emit: Emit): Promise<Cat
 interface Job {
   root: string;
   shared?: string;
-  /** The shared path is a subfolder of the shared cache, made on first use. */
-  sharedIsSub?: boolean;
+  /** The shared tier is this sub-folder of the shared cache, made on first use. */
+  sharedSub?: string;
   artifacts: Artifact[];
 }
 
@@ -73,8 +76,7 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
       opened = { t, lock };
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
       jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
-      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache && path.join(s.sharedCache, 'pkgCache'), sharedIsSub: true, artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
-      if (!opts.check) await writeGraphs(t, { lock });
+      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache, sharedSub: SHARED_PACKAGES, artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
     } else missingLock = t.lockFile;
   }
   const work = jobs.filter((j) => j.artifacts.length > 0);
@@ -87,22 +89,49 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
     return { mode: 'check', target: target.name, report };
   }
   const reports: RefreshReport[] = [];
-  for (const j of work) {
-    if (j.shared && j.sharedIsSub) await ensureSubdir(j.shared);
-    reports.push(
-      await refresh(j.artifacts, {
-        localRoot: j.root,
-        sharedPath: j.shared,
-        workers: s.workers,
-        offline: s.offline,
-        verify: opts.verify,
-        lockStaleMs: s.lockStaleMs,
-        fetch: fetchSettings(s),
-        emit: opts.emit,
-      }),
-    );
+  const holds = await holdWork(work, s.lockStaleMs, opts.emit);
+  try {
+    for (const j of work) {
+      reports.push(
+        await refresh(j.artifacts, {
+          localRoot: j.root,
+          sharedPath: j.shared,
+          sharedSub: j.sharedSub,
+          workers: s.workers,
+          offline: s.offline,
+          verify: opts.verify,
+          lockStaleMs: s.lockStaleMs,
+          fetch: fetchSettings(s),
+          emit: opts.emit,
+        }),
+      );
+    }
+    // After the refresh: it has checked that the provider's folder is a real one.
+    if (opened) await writeGraphs(opened.t, { lock: opened.lock });
+  } finally {
+    await releaseHolds(holds);
   }
   return { mode: 'refresh', target: target.name, report: combineReports(reports, s.g3Cache), opened };
+}
+
+/**
+ * Hold every section the run works on until it ends, as a build holds its
+ * provider: `cache prune`, `clean` and `verify` leave held sections alone, so
+ * nothing this run verifies is removed before it finishes.
+ */
+async function holdWork(work: readonly Job[], staleMs: number, emit: Emit): Promise<Lock[]> {
+  const onLink = (link: string, target: string) => emit({ type: 'warning', message: removedLinkMessage(link, target) });
+  const holds: Lock[] = [];
+  try {
+    for (const j of work) {
+      const root = await resolveLocalRoot(j.root);
+      holds.push(...(await holdSections(root, j.artifacts.map((a) => a.section), staleMs, onLink)));
+    }
+  } catch (err) {
+    await releaseHolds(holds);
+    throw err;
+  }
+  return holds;
 }
 
 /**
@@ -117,8 +146,3 @@ async function usableLock(t: OpenTarget, s: Settings, opts: CacheOptions): Promi
   return (await resolveAndWrite(t, s, opts.emit)).lock;
 }
 
-/** Create `<shared>/pkgCache` when the shared root exists (a missing root stays a warning). */
-async function ensureSubdir(dir: string): Promise<void> {
-  const parent = await stat(path.dirname(dir)).catch(() => undefined);
-  if (parent?.isDirectory()) await mkdir(dir, { recursive: true }).catch(() => undefined);
-}

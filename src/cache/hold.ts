@@ -1,0 +1,53 @@
+// What a running `cache` works on, held for as long as it runs: one lock per
+// section of each local root, `<root>/.g3-locks/.runs/<section>/cache-<pid>-<hex>.lock`,
+// made with the lock module. `cache prune`, `clean` and `verify` see a live one
+// and leave that section's files alone, as they do for a running build, so
+// nothing a refresh has just verified disappears under it. Every run takes its
+// own (the name is unique), so concurrent runs never wait for each other.
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ensureRealDir, isNotFound, type OnLink } from '../fs/safe.js';
+import { acquireLock, LOCK_DIR, type Lock } from './lock.js';
+import { RUNS_DIR } from './tiers.js';
+
+/** The folder of the holds on `section` of the tier at `root`. */
+export function holdsDir(root: string, section: string): string {
+  return path.join(root, LOCK_DIR, RUNS_DIR, section);
+}
+
+/** Take a hold on each of `sections` of the tier at `root` (a resolved root); release them with releaseHolds. */
+export async function holdSections(root: string, sections: readonly string[], staleMs: number, onLink?: OnLink): Promise<Lock[]> {
+  const held: Lock[] = [];
+  try {
+    for (const s of [...new Set(sections)]) {
+      // A link where the holds folder belongs is removed (and reported), never written through.
+      await ensureRealDir(root, holdsDir(root, s), onLink);
+      const dir = path.join(holdsDir(root, s), `cache-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
+      held.push(await acquireLock(dir, { staleMs, root }));
+    }
+  } catch (err) {
+    await releaseHolds(held);
+    throw err;
+  }
+  return held;
+}
+
+/** Release holds taken by holdSections. */
+export async function releaseHolds(held: readonly Lock[]): Promise<void> {
+  for (const l of held) await l.release();
+}
+
+/** Every hold on `section` of the tier at `root` (live or not: the admin commands judge them). */
+export async function sectionHolds(root: string, section: string): Promise<string[]> {
+  const dir = holdsDir(root, section);
+  let names: Dirent[];
+  try {
+    names = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw err;
+  }
+  return names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(dir, d.name));
+}

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ignoreNotFound } from '../../src/fs/safe.js';
 import { type Http10Origin, startHttp10Origin } from '../support/http10-origin.js';
 import { badFinalFiles, collect, finalFiles, ROOT, type RunResult, sha256, type TestFile, tempFiles, writeCatalogue } from '../support/project.js';
 
@@ -114,7 +115,8 @@ describe('an origin that closes the connection after each body, under backpressu
 /** Bytes in temporary files under `root` (downloads in progress or left by a kill). */
 async function partialBytes(root: string): Promise<number> {
   let n = 0;
-  for (const f of await tempFiles(root)) n += (await stat(f).catch(() => ({ size: 0 }))).size;
+  // A download in progress may rename its temporary file away between the listing and the stat.
+  for (const f of await tempFiles(root)) n += (await ignoreNotFound(stat(f)))?.size ?? 0;
   return n;
 }
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ignoreNotFound } from '../../src/fs/safe.js';
 import { collect, finalFiles, makeProject, type Project, ROOT, runBuilder, runScript } from '../support/project.js';
 
 let p: Project;
@@ -18,7 +19,7 @@ afterEach(async () => {
 async function snapshot(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+    for (const e of (await ignoreNotFound(readdir(d, { withFileTypes: true }))) ?? []) {
       const full = path.join(d, e.name);
       const st = await stat(full);
       out.push(`${path.relative(root, full)} ${e.isDirectory() ? 'dir' : st.size} ${e.isDirectory() ? '' : st.mtimeMs}`);

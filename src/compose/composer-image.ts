@@ -45,11 +45,17 @@ export function composerRefs(target: string): string[] {
   return [`g3-composer/composer:${target.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`];
 }
 
+/** For a git call that may fail: git not being installed (run's UserError) means "no git information"; any other failure is thrown. */
+export function gitMissing(err: unknown): undefined {
+  if (err instanceof UserError) return undefined;
+  throw err;
+}
+
 /** OCI labels: created, revision (SOURCE_COMMIT or git), version (toolkit), source. */
 export async function ociLabels(projectRoot: string, env: Record<string, string | undefined>, now: Date = new Date()): Promise<Record<string, string>> {
   const pkg = JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version?: string; repository?: string | { url?: string } };
   const git = async (args: string[]) => {
-    const r = await run({ command: 'git', args: ['-C', projectRoot, ...args] }, { reject: false }).catch(() => undefined);
+    const r = await run({ command: 'git', args: ['-C', projectRoot, ...args] }, { reject: false }).catch(gitMissing);
     return r && r.exitCode === 0 ? r.stdout.trim() : undefined;
   };
   const repoField = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;

@@ -70,7 +70,9 @@ async function stageMountPoints(runner: Runner, plan: DiskPlan, opts: AssembleOp
     if (st && st.type !== 'directory') {
       throw new UserError(`${mp} in the image is ${st.type === 'symlink' ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`, `Remove ${mp} from the image content, or change the partition's mountPoint.`);
     }
-    const parent = await statIn(runner, path.dirname(src)).catch(() => undefined);
+    const parent = await statIn(runner, path.dirname(src)).catch((err: Error) => {
+      throw new StepError(`cannot read ${path.dirname(src)} (holding the mount point of partition "${p.id}"): ${err.message}`, { cause: err });
+    });
     say(`moving ${mp} to the staging directory of partition "${p.id}"`);
     await step(`staging ${mp} for partition "${p.id}"`, async () => {
       await runner.run(['mkdir', '-p', opts.stagingDir]);

@@ -67,7 +67,9 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
       }
     }
   } finally {
-    await runner.run(['rm', '-rf', '--', work], { reject: false }).catch(() => undefined);
+    // Not removing the scratch directory is worth a warning, never worth hiding the step's own error.
+    const r = await runner.run(['rm', '-rf', '--', work], { reject: false }).catch((err: unknown) => ({ exitCode: -1, stderr: messageOf(err) }));
+    if (r.exitCode !== 0) o.emit({ type: 'warning', message: `could not remove the scratch directory ${work}: ${r.stderr.trim()}; the next build removes it` });
   }
   await placeRaw(runner, plan, raw, path.resolve(o.buildDir, `${stem}.raw`), say);
   return Promise.all(plan.map((a) => hashed(a, o.buildDir)));

@@ -3,7 +3,7 @@
 // step between fails. (The build container's namespace is the second line of
 // defence: removing it drops whatever is left.)
 import path from 'node:path';
-import { StepError } from '../errors.js';
+import { messageOf, StepError } from '../errors.js';
 import type { Runner } from './runner.js';
 
 export interface ChrootMount {
@@ -39,9 +39,14 @@ export async function withMounts<T>(runner: Runner, root: string, mounts: Chroot
     }
     result = await fn();
   } catch (err) {
-    // The step's own error is the one to report; unmounting still happens.
-    await unmountAll(runner, done.reverse()).catch(() => undefined);
+    // The step's own error is the one to report; unmounting still happens, and
+    // mounts it could not undo are named too (they outlive the step).
+    const stuck = await unmountAll(runner, done.reverse()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await removeDirs(runner, created);
+    if (stuck) throw new StepError(`${messageOf(err)}; then unmounting failed: ${messageOf(stuck)}`, { cause: err });
     throw err;
   }
   await unmountAll(runner, done.reverse());

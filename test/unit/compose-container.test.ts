@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildComposerImage, composerRefs, ociLabels } from '../../src/compose/composer-image.js';
+import { buildComposerImage, composerRefs, gitMissing, ociLabels } from '../../src/compose/composer-image.js';
 import type { Docker } from '../../src/docker/docker.js';
 import { BUILD_CAPS, BUILD_SECURITY_OPTS, containerSpec } from '../../src/compose/container.js';
 import { chrootMounts, createdDirs, mountsUnder, withMounts } from '../../src/compose/mounts.js';
@@ -138,10 +138,13 @@ describe('withMounts', () => {
     expect(runner.calls).toEqual([...mounted, ...unmounted]);
   });
 
-  it("still reports the step's error when unmounting fails too", async () => {
+  it("reports the step's error first and the mounts that stayed too when unmounting fails", async () => {
     const runner = new RecordingRunner((argv) => (argv[0] === 'umount' ? { exitCode: 32, stderr: 'busy' } : undefined));
     const boom = new Error('dpkg failed');
-    await expect(withMounts(runner, ROOT, mounts, () => Promise.reject(boom))).rejects.toBe(boom);
+    const err = await withMounts(runner, ROOT, mounts, () => Promise.reject(boom)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toMatch(new RegExp(`^dpkg failed; then unmounting failed: .*${ROOT}/repo: busy`));
+    expect((err as Error).cause).toBe(boom);
     expect(runner.calls.filter((c) => c.startsWith('umount -R -l'))).toHaveLength(4);
   });
 
@@ -233,6 +236,12 @@ describe('ociLabels', () => {
     const labels = await ociLabels(await project({}), { SOURCE_COMMIT: 'abc123', SOURCE_DATE_EPOCH: '1700000000' }, now);
     expect(labels['org.opencontainers.image.revision']).toBe('abc123');
     expect(labels['org.opencontainers.image.created']).toBe('2023-11-14T22:13:20.000Z');
+  });
+
+  it('takes a missing git for "no git information" and reports any other failure of it', () => {
+    expect(gitMissing(new UserError('git is not installed'))).toBeUndefined();
+    const other = new StepError('git: cannot read .git: Permission denied');
+    expect(() => gitMissing(other)).toThrow(other);
   });
 
   it('uses the current time when SOURCE_DATE_EPOCH is empty', async () => {

@@ -186,6 +186,25 @@ describe('finalizeArtifacts with a recording runner', () => {
     expect(argvs.some((a) => a[0] === 'mv' || (a[0] === 'rm' && a.includes(raw)))).toBe(false);
   });
 
+  it('warns when the scratch directory cannot be removed at the end, and still finishes', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'edge-1.2.raw'), 'disk');
+    const work = path.join(dir, '.edge-1.2.finalize');
+    let rms = 0;
+    const runner: Runner = {
+      where: 'host',
+      async run(argv: string[]) {
+        // The first rm prepares the scratch directory; the second, at the end, fails.
+        if (argv[0] === 'rm' && argv.includes(work) && ++rms === 2) return { exitCode: 1, stdout: '', stderr: 'rm: cannot remove: Read-only file system\n' };
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    };
+    const events: CacheEvent[] = [];
+    const out = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'edge-1.2.raw'), buildDir: dir, template: template(undefined), emit: (e) => events.push(e) });
+    expect(out.map((a) => a.file)).toEqual(['edge-1.2.raw']);
+    expect(events).toContainEqual({ type: 'warning', message: `could not remove the scratch directory ${work}: rm: cannot remove: Read-only file system; the next build removes it` });
+  });
+
   it('names the Debian package when a tool is missing where the build runs', async () => {
     const dir = await tempDir();
     const runner: Runner = {

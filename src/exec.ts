@@ -95,6 +95,47 @@ export async function runBinary(cmd: Command, opts: RunOptions = {}): Promise<{ 
   return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout as unknown as Uint8Array), stderr: r.stderr };
 }
 
+/** A running command whose stdout is read as it comes (a decompressor of large input). */
+export interface StreamingRun {
+  stdout: AsyncIterable<Buffer>;
+  /** Settles when the command has exited: its exit code and stderr (a missing command is a UserError). */
+  done: Promise<RunResult>;
+  /** End the command early (the reader has what it wants, or gave up); `done` is then not worth awaiting. */
+  stop(): void;
+}
+
+/** Run a command whose stdout is streamed rather than buffered; the caller checks `done` after reading. */
+export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'inputFile' | 'package' | 'trace'> = {}): StreamingRun {
+  const started = performance.now();
+  const child = execa(cmd.command, cmd.args, {
+    env: { LC_ALL: 'C', ...opts.env },
+    ...(opts.inputFile ? { inputFile: opts.inputFile } : {}),
+    reject: false,
+    buffer: { stdout: false },
+    encoding: 'buffer',
+    stripFinalNewline: false,
+  });
+  const done = (async (): Promise<RunResult> => {
+    const result = await child;
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'}, stdout streamed)`);
+    if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
+      throw new UserError(`${cmd.command} is not installed`, opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`);
+    }
+    const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
+    return { exitCode: result.exitCode ?? 128, stdout: '', stderr };
+  })();
+  return {
+    stdout: child.stdout as AsyncIterable<Buffer>,
+    done,
+    stop: () => {
+      child.kill();
+      // Stopped on purpose: how it then exits (SIGTERM, EPIPE) is not news.
+      done.catch(() => undefined);
+    },
+  };
+}
+
 /** Quote an argument for display only (never executed). */
 export function quoteForDisplay(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;

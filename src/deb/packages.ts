@@ -1,9 +1,11 @@
 // Packages indexes (deb822 stanzas) into PackageRecords. An index is ~100 MB of
-// text, so this walks lines with indexOf and touches only the fields we keep.
+// text that arrives in chunks (from a decompressor), so the parser takes bytes
+// as they come, line by line with indexOf, and touches only the fields we keep:
+// memory is the records, never the whole text as one string.
 import { UserError } from '../errors.js';
+import { escapeInline } from '../text/untrusted.js';
 import { parseRelationList, parseRelations } from './relations.js';
 import type { PackageRecord } from './types.js';
-import { invalidVersionReason } from './version.js';
 
 // The fields we keep, by slot, in their usual spelling.
 const F = {
@@ -29,7 +31,7 @@ const REQUIRED = [F.Package, F.Version, F.Architecture, F.Filename, F.Size, F.SH
 const LOWER = FIELDS.map((f) => f.toLowerCase());
 
 // Candidate slots by (lower-case first letter, name length): field names are matched in
-// place, case-insensitively, without slicing a string for each of the ~1.1 M lines.
+// place, case-insensitively, without decoding a string for each of the ~1.1 M lines.
 const CANDIDATES: number[][] = [];
 for (const [slot, f] of LOWER.entries()) {
   const key = f.charCodeAt(0) * 32 + f.length;
@@ -38,17 +40,23 @@ for (const [slot, f] of LOWER.entries()) {
 
 const HINT = 'The Packages index is damaged or is not a Packages index; refresh the repository metadata (or fix the local repository that served it).';
 
-/** The slot of the field named text[from, to), or -1 for a field we do not keep. */
-function slotOf(text: string, from: number, to: number): number {
+/** A line longer than this is not a Packages index (Debian's longest, a Provides list, is a few tens of KiB). */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+// Most records have no relations of some kind: one shared empty list instead of millions.
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/** The slot of the field named buf[from, to), or -1 for a field we do not keep. */
+function slotOf(buf: Buffer, from: number, to: number): number {
   const len = to - from;
   if (len >= 32) return -1;
-  const list = CANDIDATES[(text.charCodeAt(from) | 32) * 32 + len];
+  const list = CANDIDATES[((buf[from] ?? 0) | 32) * 32 + len];
   if (!list) return -1;
   for (const slot of list) {
     const want = LOWER[slot]!;
     let k = 0;
     for (; k < len; k++) {
-      const c = text.charCodeAt(from + k);
+      const c = buf[from + k]!;
       const w = want.charCodeAt(k);
       if (c !== w && !(w >= 97 && w <= 122 && (c | 32) === w)) break;
     }
@@ -57,7 +65,7 @@ function slotOf(text: string, from: number, to: number): number {
   return -1;
 }
 
-function isBlankChar(c: number): boolean {
+function isBlankChar(c: number | undefined): boolean {
   return c === 32 || c === 9;
 }
 
@@ -65,68 +73,151 @@ function where(repository: string, line: number): string {
   return `Packages index of repository "${repository}", line ${line}`;
 }
 
-/** Parse a whole Packages index; `repository` is the id stored in each record and named in errors. */
-export function parsePackages(text: string, repository: string): PackageRecord[] {
-  const records: PackageRecord[] = [];
-  const values: (string | undefined)[] = new Array(FIELDS.length).fill(undefined);
-  const lines: number[] = new Array(FIELDS.length).fill(0);
-  let stanzaLine = 0; // 0: between stanzas
-  let slot = -1; // slot of the field that continuation lines extend, -1 for a field we skip
-  let lineNo = 0;
-  const n = text.length;
-  // A byte-order mark is not part of the first field name.
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+/** A stanza left out because `refuse` found a problem with it. */
+export interface RefusedStanza {
+  /** Line where the stanza starts. */
+  line: number;
+  /** As written (untrusted: escape before printing). */
+  name: string;
+  problem: string;
+}
 
-  while (pos < n) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = n;
-    const next = end + 1;
-    lineNo++;
-    if (end > pos && text.charCodeAt(end - 1) === 13) end--; // CRLF
-    const c = pos < end ? text.charCodeAt(pos) : -1;
-    if (c === 32 || c === 9) {
-      let a = pos + 1;
-      while (a < end && isBlankChar(text.charCodeAt(a))) a++;
-      if (a < end) {
-        if (!stanzaLine) throw new UserError(`${where(repository, lineNo)}: a continuation line (starting with a space) outside any stanza`, HINT);
-        // Only fields we keep pay for a copy; Description and Tag lines are just skipped.
-        if (slot >= 0) values[slot] += `\n${text.slice(a, end).trimEnd()}`;
+export interface ParserOptions {
+  /** Why a well-formed record must not be used (e.g. Debian policy), or undefined to keep it. */
+  refuse?: (r: PackageRecord) => string | undefined;
+}
+
+/**
+ * A Packages index read incrementally: push() its bytes as they arrive, end()
+ * for the records. `repository` is the id stored in each record and named in errors.
+ */
+export class PackagesParser {
+  /** Stanzas `refuse` left out, in index order. */
+  readonly refused: RefusedStanza[] = [];
+  private readonly records: PackageRecord[] = [];
+  private readonly values: (string | undefined)[] = new Array(FIELDS.length).fill(undefined);
+  private readonly lines: number[] = new Array(FIELDS.length).fill(0);
+  private stanzaLine = 0; // 0: between stanzas
+  private slot = -1; // slot of the field that continuation lines extend, -1 for a field we skip
+  private lineNo = 0;
+  private started = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(
+    private readonly repository: string,
+    private readonly opts: ParserOptions = {},
+  ) {}
+
+  /** Parse every complete line of `chunk` (with what is left of the previous one). */
+  push(chunk: Buffer): void {
+    const last = chunk.lastIndexOf(10);
+    if (last < 0) {
+      this.keep(chunk);
+      return;
+    }
+    const head = chunk.subarray(0, last + 1);
+    const lines = this.pending.length ? Buffer.concat([...this.pending, head]) : head;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.parseLines(lines, lines.length);
+    if (last + 1 < chunk.length) this.keep(chunk.subarray(last + 1));
+  }
+
+  /** The records of every stanza, after the last line (which may lack its newline). */
+  end(): PackageRecord[] {
+    if (this.pendingBytes) {
+      const rest = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.parseLines(rest, rest.length);
+    }
+    this.flush();
+    return this.records;
+  }
+
+  private keep(part: Buffer): void {
+    this.pendingBytes += part.length;
+    if (this.pendingBytes > MAX_LINE_BYTES) {
+      throw new UserError(`${where(this.repository, this.lineNo + 1)}: a line longer than ${MAX_LINE_BYTES} bytes; this is not a Packages index`, HINT);
+    }
+    // A copy: the chunk it came from may be large, and only this tail is kept.
+    this.pending.push(Buffer.from(part));
+  }
+
+  private flush(): void {
+    if (!this.stanzaLine) return;
+    const record = toRecord(this.values, this.lines, this.stanzaLine, this.repository);
+    const problem = this.opts.refuse?.(record);
+    if (problem) this.refused.push({ line: this.stanzaLine, name: record.name, problem });
+    else this.records.push(record);
+    this.values.fill(undefined);
+    this.stanzaLine = 0;
+    this.slot = -1;
+  }
+
+  /** Parse buf[0, n): whole lines, the last one possibly without its newline. */
+  private parseLines(buf: Buffer, n: number): void {
+    const { values, lines } = this;
+    let pos = 0;
+    // A byte-order mark is not part of the first field name.
+    if (!this.started) {
+      this.started = true;
+      if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+    }
+    while (pos < n) {
+      let end = buf.indexOf(10, pos);
+      if (end < 0 || end > n) end = n;
+      const next = end + 1;
+      const lineNo = ++this.lineNo;
+      if (end > pos && buf[end - 1] === 13) end--; // CRLF
+      const c = pos < end ? buf[pos]! : -1;
+      if (c === 32 || c === 9) {
+        let a = pos + 1;
+        while (a < end && isBlankChar(buf[a])) a++;
+        if (a < end) {
+          if (!this.stanzaLine) throw new UserError(`${where(this.repository, lineNo)}: a continuation line (starting with a space) outside any stanza`, HINT);
+          // Only fields we keep pay for a string; Description and Tag lines are just skipped.
+          if (this.slot >= 0) values[this.slot] += `\n${buf.toString('utf8', a, end).trimEnd()}`;
+          pos = next;
+          continue;
+        }
+        // A whitespace-only line separates stanzas like an empty one, as deb822 parsers may accept.
+      } else if (c !== -1) {
+        const colon = buf.indexOf(58, pos);
+        if (colon < 0 || colon >= end) {
+          const shown = escapeInline(buf.toString('utf8', pos, Math.min(end, pos + 80)));
+          throw new UserError(`${where(this.repository, lineNo)}: "${shown}" is neither "Field: value" nor a continuation line`, HINT);
+        }
+        if (!this.stanzaLine) this.stanzaLine = lineNo;
+        const slot = slotOf(buf, pos, colon);
+        this.slot = slot;
+        if (slot >= 0) {
+          if (values[slot] !== undefined) {
+            throw new UserError(`${where(this.repository, lineNo)}: field ${FIELDS[slot]} appears twice in the stanza that starts on line ${this.stanzaLine}`, HINT);
+          }
+          // Trim by hand: one decode of exactly the value.
+          let a = colon + 1;
+          let b = end;
+          while (a < b && isBlankChar(buf[a])) a++;
+          while (b > a && isBlankChar(buf[b - 1])) b--;
+          values[slot] = buf.toString('utf8', a, b);
+          lines[slot] = lineNo;
+        }
         pos = next;
         continue;
       }
-      // A whitespace-only line separates stanzas like an empty one, as deb822 parsers may accept.
-    } else if (c !== -1) {
-      const colon = text.indexOf(':', pos);
-      if (colon < 0 || colon >= end) {
-        throw new UserError(`${where(repository, lineNo)}: "${text.slice(pos, Math.min(end, pos + 80))}" is neither "Field: value" nor a continuation line`, HINT);
-      }
-      if (!stanzaLine) stanzaLine = lineNo;
-      slot = slotOf(text, pos, colon);
-      if (slot >= 0) {
-        if (values[slot] !== undefined) {
-          throw new UserError(`${where(repository, lineNo)}: field ${FIELDS[slot]} appears twice in the stanza that starts on line ${stanzaLine}`, HINT);
-        }
-        // Trim by hand: one slice instead of a slice and a trimmed copy.
-        let a = colon + 1;
-        let b = end;
-        while (a < b && isBlankChar(text.charCodeAt(a))) a++;
-        while (b > a && isBlankChar(text.charCodeAt(b - 1))) b--;
-        values[slot] = text.slice(a, b);
-        lines[slot] = lineNo;
-      }
+      this.flush();
       pos = next;
-      continue;
     }
-    if (stanzaLine) {
-      records.push(toRecord(values, lines, stanzaLine, repository));
-      values.fill(undefined);
-      stanzaLine = 0;
-      slot = -1;
-    }
-    pos = next;
   }
-  if (stanzaLine) records.push(toRecord(values, lines, stanzaLine, repository));
-  return records;
+}
+
+/** Parse a whole Packages index; `repository` is the id stored in each record and named in errors. */
+export function parsePackages(text: string, repository: string): PackageRecord[] {
+  const parser = new PackagesParser(repository);
+  parser.push(Buffer.from(text, 'utf8'));
+  return parser.end();
 }
 
 // 64 hex digits, returned in lower case; undefined when it is not a SHA-256.
@@ -157,11 +248,11 @@ function sizeOf(s: string): number {
 // Relation fields are parsed here so a bad one is reported with its line and package.
 function relations<T>(v: (string | undefined)[], lines: number[], slot: number, name: string, repository: string, parse: (value: string, field: string) => T[]): T[] {
   const value = v[slot];
-  if (value === undefined) return [];
+  if (value === undefined) return NONE;
   try {
     return parse(value, FIELDS[slot]!);
   } catch (err) {
-    if (err instanceof UserError) throw new UserError(`${where(repository, lines[slot]!)} (package ${name}): ${err.message}`, HINT);
+    if (err instanceof UserError) throw new UserError(`${where(repository, lines[slot]!)} (package ${escapeInline(name)}): ${escapeInline(err.message)}`, HINT);
     throw err;
   }
 }
@@ -170,17 +261,15 @@ function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number
   const name = v[F.Package];
   for (const s of REQUIRED) {
     if (!v[s]) {
-      const what = name ? `package ${name}` : 'a stanza without a Package field';
+      const what = name ? `package ${escapeInline(name)}` : 'a stanza without a Package field';
       throw new UserError(`${where(repository, stanzaLine)}: ${what} has no ${FIELDS[s]} field (or an empty one)`, HINT);
     }
   }
   const version = v[F.Version]!;
-  const badVersion = invalidVersionReason(version);
-  if (badVersion) throw new UserError(`${where(repository, lines[F.Version]!)} (package ${name}): Version "${version}" ${badVersion}`, HINT);
   const size = sizeOf(v[F.Size]!);
-  if (size < 0) throw new UserError(`${where(repository, lines[F.Size]!)} (package ${name}): Size "${v[F.Size]}" is not a whole number of bytes`, HINT);
+  if (size < 0) throw new UserError(`${where(repository, lines[F.Size]!)} (package ${escapeInline(name!)}): Size "${escapeInline(v[F.Size]!)}" is not a whole number of bytes`, HINT);
   const sha256 = sha256Of(v[F.SHA256]!);
-  if (!sha256) throw new UserError(`${where(repository, lines[F.SHA256]!)} (package ${name}): SHA256 "${v[F.SHA256]}" is not 64 hexadecimal digits`, HINT);
+  if (!sha256) throw new UserError(`${where(repository, lines[F.SHA256]!)} (package ${escapeInline(name!)}): SHA256 "${escapeInline(v[F.SHA256]!)}" is not 64 hexadecimal digits`, HINT);
 
   const record: PackageRecord = {
     name: name!,

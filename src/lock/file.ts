@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { filenameProblem, recordProblem } from '../deb/policy.js';
 import { UserError } from '../errors.js';
+import { escapeInline } from '../text/untrusted.js';
 import { jsonProblem } from '../text/untrusted.js';
 import { LOCK_VERSION, type LockFile, type LockRequest } from './types.js';
 
@@ -59,7 +61,12 @@ function lockShapeProblem(l: LockFile): string | undefined {
       if (typeof p.name !== 'string' || typeof p.filename !== 'string' || !/^[0-9a-f]{64}$/.test(String(p.sha256)) || !Number.isSafeInteger(p.size)) {
         return `${set}.packages[${i}] is incomplete (name, filename, size and sha256 are required)`;
       }
-      if (p.filename.split('/').some((seg) => seg === '..' || seg === '') || p.filename.startsWith('/')) return `${set}.packages[${i}].filename ${p.filename} is not a relative pool path`;
+      if (typeof p.version !== 'string' || typeof p.architecture !== 'string') return `${set}.packages[${i}] is incomplete (version and architecture are required)`;
+      // The same rules as for a signed index: a lock edited by hand gets no further than one made from a hostile index.
+      const bad = filenameProblem(p.filename);
+      if (bad) return `${set}.packages[${i}].filename ${escapeInline(JSON.stringify(p.filename))} is not a relative pool path: it ${bad}`;
+      const problem = recordProblem(p);
+      if (problem) return `${set}.packages[${i}]: ${problem}`;
       if (!l.repositories.some((r) => r.id === p.repository)) return `${set}.packages[${i}].repository ${p.repository} is not listed in repositories`;
     }
   }

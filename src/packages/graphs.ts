@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { ignoreNotFound } from '../fs/safe.js';
 import type { LockedSet } from '../lock/types.js';
 
 /** A Graphviz digraph of `set`, limited to `only` when given; requested names are highlighted. */
@@ -20,7 +21,8 @@ export function lockDot(name: string, set: LockedSet, only?: ReadonlySet<string>
 
 /** Write `text` unless the file already holds it (warm cache runs rewrite nothing). */
 async function writeIfChanged(file: string, text: string): Promise<void> {
-  if ((await readFile(file, 'utf8').catch(() => undefined)) === text) return;
+  // Only "not there yet" means "write it"; a file we cannot read is reported.
+  if ((await ignoreNotFound(readFile(file, 'utf8'))) === text) return;
   await writeFileAtomic(file, text);
 }
 

@@ -8,6 +8,7 @@ import type { MetadataOptions, RepoMetadata } from '../repo/deb/types.js';
 import { resolve } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 import type { PackagePlan } from './plan.js';
+import { checkFileNames, checkRequested, explainRefused, refusedByName } from './refused.js';
 
 /** A resolved plan: the lock, and the resolutions (for Graphviz files). */
 export interface ResolvedPlan {
@@ -21,8 +22,20 @@ export interface ResolvedPlan {
 export async function resolvePlan(target: string, plan: PackagePlan, meta: MetadataOptions): Promise<ResolvedPlan> {
   const metadata = await Promise.all(plan.repos.map((r) => loadRepository(r, meta)));
   const repos = plan.repos.map((r, i) => ({ id: r.id, priority: r.priority, allowPackages: r.allowPackages, packages: (metadata[i] as RepoMetadata).packages }));
-  const image = resolve({ repos, arch: plan.arch, packages: plan.request.packages, base: 'required' });
-  const tools = resolve({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' });
+  const refused = refusedByName(metadata);
+  checkRequested([...plan.request.packages, ...plan.request.tools], metadata, refused);
+  const resolveOrExplain = (req: Parameters<typeof resolve>[0]): Resolution => {
+    try {
+      return resolve(req);
+    } catch (err) {
+      throw explainRefused(err, refused);
+    }
+  };
+  const image = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.packages, base: 'required' });
+  const tools = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' });
+  const toolPackages = tools.packages.filter((p) => !tools.base.some((b) => b.name === p.name));
+  checkFileNames(image.packages, 'image');
+  checkFileNames(toolPackages, 'tools');
   for (const w of [...image.warnings, ...tools.warnings]) meta.emit({ type: 'warning', message: w });
   const lock: LockFile = {
     lockVersion: LOCK_VERSION,
@@ -47,7 +60,7 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
     }),
     image: lockedSet(plan.request.packages, 'required', image, image.packages),
     // The tools are installed on top of an essential base image: only what it lacks is cached.
-    tools: lockedSet(plan.request.tools, 'essential', tools, tools.packages.filter((p) => !tools.base.some((b) => b.name === p.name))),
+    tools: lockedSet(plan.request.tools, 'essential', tools, toolPackages),
   };
   return { lock, image, tools, metadata };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePackages } from '../../src/deb/packages.js';
+import { MAX_LINE_BYTES, PackagesParser, parsePackages } from '../../src/deb/packages.js';
+import { recordProblem } from '../../src/deb/policy.js';
 import type { PackageRecord } from '../../src/deb/types.js';
 import { UserError } from '../../src/errors.js';
 
@@ -141,7 +142,6 @@ describe('parsePackages', () => {
     ['an empty required field', HELLO.replace('Size: 53348', 'Size:'), /line 1: package hello has no Size field/],
     ['a size that is not a number', HELLO.replace('Size: 53348', 'Size: 53k'), /line 16 \(package hello\): Size "53k" is not a whole number/],
     ['a short hash', HELLO.replace(SHA_A, 'abc'), /line 17 \(package hello\): SHA256 "abc" is not 64 hexadecimal digits/],
-    ['a bad version', HELLO.replace('Version: 2.10-3', 'Version: x.1'), /line 2 \(package hello\): Version "x.1" must start with a digit/],
     ['a bad relation', HELLO.replace('libc6 (>= 2.34)', 'libc6 (>= 2.34'), /line 6 \(package hello\): Depends: a version constraint without its closing "\)"/],
     ['alternatives in Provides', BASH.replace('sh (= 5.2)', 'sh | dash'), /line 17 \(package bash\): Provides: alternatives/],
     ['a duplicated field', HELLO.replace('Section: devel', 'Section: devel\nsection: libs'), /line 14: field Section appears twice in the stanza that starts on line 1/],
@@ -168,6 +168,53 @@ describe('parsePackages', () => {
     const [record] = parsePackages(HELLO, 'r');
     expect(record!.section).toBe('devel');
     expect(JSON.stringify(record)).not.toContain('greeting');
+  });
+});
+
+describe('PackagesParser', () => {
+  const whole = `\ufeff${HELLO}\n${BASH}`.replace(/\n/g, '\r\n');
+
+  it.each([1, 2, 3, 7, 64, 1000])('gives the same records whatever the chunks (%i bytes each)', (size) => {
+    const bytes = Buffer.from(whole);
+    const parser = new PackagesParser('r');
+    for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+    expect(parser.end()).toStrictEqual(parsePackages(whole, 'r'));
+  });
+
+  it('keeps a multi-byte character split between chunks', () => {
+    const text = HELLO.replace('Section: devel', 'Section: dévél');
+    const bytes = Buffer.from(text);
+    const at = bytes.indexOf(Buffer.from('é')) + 1;
+    const parser = new PackagesParser('r');
+    parser.push(bytes.subarray(0, at));
+    parser.push(bytes.subarray(at));
+    expect(parser.end()[0]!.section).toBe('dévél');
+  });
+
+  it('counts lines across chunks in its errors', () => {
+    const parser = new PackagesParser('r');
+    parser.push(Buffer.from(`${HELLO}\n`));
+    expect(() => parser.push(Buffer.from('not a field\n'))).toThrow(/line 19: "not a field" is neither/);
+  });
+
+  it('refuses a line longer than any index has, without keeping it', () => {
+    const parser = new PackagesParser('r');
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    expect(() => {
+      for (let i = 0; i <= MAX_LINE_BYTES / chunk.length; i++) parser.push(chunk);
+    }).toThrow(new RegExp(`line 1: a line longer than ${MAX_LINE_BYTES} bytes`));
+  });
+
+  it('leaves out the stanzas `refuse` finds a problem with, naming their line', () => {
+    const evil = HELLO.replace('Package: hello', 'Package: evil;reboot').replace('pool/main/h/hello/hello_2.10-3_amd64.deb', '../../etc/passwd.deb');
+    const parser = new PackagesParser('r', { refuse: recordProblem });
+    parser.push(Buffer.from(`${evil}\n${BASH}`));
+    expect(parser.end().map((r) => r.name)).toStrictEqual(['bash']);
+    expect(parser.refused).toStrictEqual([{ line: 1, name: 'evil;reboot', problem: expect.stringMatching(/^Package "evil;reboot" is not a Debian package name/) }]);
+  });
+
+  it('escapes control characters of the index in its messages', () => {
+    expect(() => parsePackages(`${HELLO}\nbad \u001b[2J line\n`, 'r')).toThrow(/"bad \\u001b\[2J line" is neither/);
   });
 });
 

@@ -1,21 +1,25 @@
 // Packages indexes: chosen from the signed SHA256 list, fetched by hash when
 // the suite offers it, kept in the store by digest, decompressed and parsed.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { download, FetchError } from '../../cache/fetch.js';
 import { hashFile } from '../../cache/hash.js';
-import { parsePackages } from '../../deb/packages.js';
+import { PackagesParser, type RefusedStanza } from '../../deb/packages.js';
+import { recordProblem } from '../../deb/policy.js';
 import type { ReleaseInfo } from '../../deb/release.js';
 import type { PackageRecord } from '../../deb/types.js';
 import { StepError, UserError } from '../../errors.js';
-import { runBinary } from '../../exec.js';
+import { runStreaming } from '../../exec.js';
+import { isNotFound } from '../../fs/safe.js';
 import { kib, type LoadContext } from './context.js';
 import type { IndexRef } from './types.js';
 
-const gunzipAsync = promisify(gunzip);
+/** Debian's largest index (trixie main amd64) is 54 MiB unpacked. */
+export const DEFAULT_MAX_INDEX_BYTES = 256 * 1024 * 1024;
+const CAP_HINT = 'An index this large is not a Debian index; if this repository really has one, raise max_index_mib (G3_MAX_INDEX_MIB).';
 
 /** Best first: the smallest download we can decompress. */
 const NAMES = ['Packages.xz', 'Packages.gz', 'Packages'];
@@ -74,20 +78,91 @@ export async function obtainIndex(ctx: LoadContext, ref: IndexRef, byHash: boole
   throw new StepError(`${ctx.where}: no URL to fetch ${ref.path} from`);
 }
 
-/** Decompress and parse one stored index; `plain` is the signed digest of the uncompressed text, when listed. */
-export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, plain?: { sha256: string; size: number }): Promise<PackageRecord[]> {
-  let data: Buffer;
-  if (ref.path.endsWith('.xz')) data = (await runBinary({ command: 'xz', args: ['-dc'] }, { inputFile: file, package: 'xz-utils' })).stdout;
-  else if (ref.path.endsWith('.gz')) data = await gunzipAsync(await readFile(file));
-  else data = await readFile(file);
+/** A stored index's records, and the stanzas left out because they break Debian policy. */
+export interface IndexContents {
+  packages: PackageRecord[];
+  refused: RefusedStanza[];
+}
+
+/**
+ * Decompress and parse one stored index as a stream, never holding its text:
+ * the unpacked bytes are bounded by the size the signed Release lists for the
+ * plain `Packages` (`plain`) and by max_index_mib, and checked against its digest.
+ */
+export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, plain?: { sha256: string; size: number }): Promise<IndexContents> {
+  const cap = ctx.opts.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
+  const plainPath = `${path.posix.dirname(ref.path)}/Packages`;
+  if (plain && plain.size > cap) {
+    throw new UserError(`${ctx.where}: ${plainPath} is ${plain.size} bytes unpacked, as the signed Release says: more than ${mib(cap)} (max_index_mib)`, CAP_HINT);
+  }
+  const parser = new PackagesParser(ctx.spec.id, { refuse: recordProblem });
+  const hash = createHash('sha256');
+  const source = unpack(file, ref.path);
+  let n = 0;
+  try {
+    for await (const chunk of source.chunks) {
+      n += chunk.length;
+      if (plain && n > plain.size) {
+        throw new StepError(`${ctx.where}: ${ref.path} unpacks to more than the ${plain.size} bytes the signed Release lists for ${plainPath}; stopped there`);
+      }
+      if (n > cap) throw new UserError(`${ctx.where}: ${ref.path} unpacks to more than ${mib(cap)} (max_index_mib); stopped there`, CAP_HINT);
+      hash.update(chunk);
+      parser.push(chunk);
+    }
+    await source.finish();
+  } finally {
+    source.stop();
+  }
   // The compressed bytes matched; checking the text too catches a decompressor or a Release that disagrees with itself.
   if (plain && plain.sha256 !== ref.sha256) {
-    const got = createHash('sha256').update(data).digest('hex');
-    if (got !== plain.sha256 || data.length !== plain.size) {
-      throw new StepError(`${ctx.where}: ${ref.path} decompresses to sha256 ${got} (${data.length} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`);
+    const got = hash.digest('hex');
+    if (got !== plain.sha256 || n !== plain.size) {
+      throw new StepError(`${ctx.where}: ${ref.path} decompresses to sha256 ${got} (${n} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`);
     }
   }
-  return parsePackages(data.toString('utf8'), ctx.spec.id);
+  return { packages: parser.end(), refused: parser.refused };
+}
+
+/** The unpacked bytes of a stored index as they come; finish() reports a decompressor's failure, stop() abandons it. */
+function unpack(file: string, name: string): { chunks: AsyncIterable<Buffer>; finish(): Promise<void>; stop(): void } {
+  if (name.endsWith('.xz')) {
+    const xz = runStreaming({ command: 'xz', args: ['-dc'] }, { inputFile: file, package: 'xz-utils' });
+    let finished = false;
+    return {
+      chunks: xz.stdout,
+      async finish() {
+        const r = await xz.done;
+        finished = true;
+        if (r.exitCode !== 0) throw new StepError(`xz could not unpack ${file} (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`, { command: ['xz', '-dc'], exitCode: r.exitCode, stderr: r.stderr });
+      },
+      stop: () => {
+        if (!finished) xz.stop();
+      },
+    };
+  }
+  const input = createReadStream(file);
+  const out: Readable = name.endsWith('.gz') ? input.pipe(createGunzip()) : input;
+  if (out !== input) input.on('error', (err) => out.destroy(err));
+  return {
+    chunks: out,
+    finish: async () => undefined,
+    stop: () => {
+      input.destroy();
+      out.destroy();
+    },
+  };
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MiB`;
+}
+
+/** The refused stanzas of one index as one warning line (the first ten, escaped), or undefined. */
+export function refusedWarning(ctx: Pick<LoadContext, 'where'>, ref: IndexRef, refused: RefusedStanza[]): string | undefined {
+  if (refused.length === 0) return undefined;
+  const shown = refused.slice(0, 10).map((r) => `line ${r.line}: ${r.problem}`);
+  const more = refused.length > shown.length ? `; and ${refused.length - shown.length} more` : '';
+  return `${ctx.where}: ${ref.path}: left out ${refused.length} ${refused.length === 1 ? 'entry' : 'entries'} that break Debian policy or could leave the package cache (${shown.join('; ')}${more})`;
 }
 
 /** The uncompressed index's signed digest, when the Release lists it. */
@@ -99,6 +174,11 @@ async function describeFailure(err: unknown, tmp: string, ref: IndexRef): Promis
   const reason = err instanceof FetchError ? err.message : String(err);
   if (!reason.startsWith('sha256 mismatch')) return reason;
   // download() shortens digests; the full pair is what someone comparing mirrors needs.
-  const got = await hashFile(tmp).catch(() => undefined);
-  return got ? `sha256 mismatch: expected ${ref.sha256}, got ${got.sha256}` : reason;
+  try {
+    const got = await hashFile(tmp);
+    return `sha256 mismatch: expected ${ref.sha256}, got ${got.sha256}`;
+  } catch (err) {
+    if (isNotFound(err)) return reason;
+    return `${reason} (and the download cannot be hashed again: ${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
 }

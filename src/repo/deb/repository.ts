@@ -7,10 +7,10 @@ import { flushDirs } from '../../cache/atomic.js';
 import type { PackageRecord } from '../../deb/types.js';
 import { UserError } from '../../errors.js';
 import { type LoadContext, makeContext } from './context.js';
-import { obtainIndex, plainDigest, readIndex, selectIndexes } from './indexes.js';
+import { obtainIndex, plainDigest, readIndex, refusedWarning, selectIndexes } from './indexes.js';
 import { binaryKeyrings } from './keyrings.js';
 import { checkRelease, fetchRelease, type VerifiedRelease, verifyStored } from './release.js';
-import type { IndexRef, MetadataOptions, RepoMetadata, RepoPin, RepoSpec, SignedRelease } from './types.js';
+import type { IndexRef, MetadataOptions, RefusedPackage, RepoMetadata, RepoPin, RepoSpec, SignedRelease } from './types.js';
 
 /** Load the repository's packages from its newest verified metadata (or, offline, the last verified state). */
 export async function loadRepository(spec: RepoSpec, opts: MetadataOptions): Promise<RepoMetadata> {
@@ -90,16 +90,26 @@ async function describeStored(ctx: LoadContext, file: string, sha256: string): P
   return { kind: 'detached', sha256, size: data.length, ...(signature ? { signature } : {}) };
 }
 
-async function loadIndexes(ctx: LoadContext, rel: VerifiedRelease, refs: IndexRef[]): Promise<PackageRecord[]> {
+async function loadIndexes(ctx: LoadContext, rel: VerifiedRelease, refs: IndexRef[]): Promise<Loaded> {
   const packages: PackageRecord[] = [];
+  const refused: RefusedPackage[] = [];
   for (const ref of refs) {
     const file = await obtainIndex(ctx, ref, rel.info.acquireByHash);
-    for (const p of await readIndex(ctx, file, ref, plainDigest(rel.info, ref))) packages.push(p);
+    const got = await readIndex(ctx, file, ref, plainDigest(rel.info, ref));
+    for (const p of got.packages) packages.push(p);
+    for (const r of got.refused) refused.push({ ...r, index: ref.path });
+    const warning = refusedWarning(ctx, ref, got.refused);
+    if (warning) ctx.opts.emit({ type: 'warning', message: warning });
   }
-  return packages;
+  return { packages, refused };
 }
 
-function result(ctx: LoadContext, rel: VerifiedRelease, indexes: IndexRef[], packages: PackageRecord[], fromCache: boolean): RepoMetadata {
+interface Loaded {
+  packages: PackageRecord[];
+  refused: RefusedPackage[];
+}
+
+function result(ctx: LoadContext, rel: VerifiedRelease, indexes: IndexRef[], loaded: Loaded, fromCache: boolean): RepoMetadata {
   const { info, signed } = rel;
   return {
     spec: ctx.spec,
@@ -113,7 +123,8 @@ function result(ctx: LoadContext, rel: VerifiedRelease, indexes: IndexRef[], pac
       ...(info.codename ? { codename: info.codename } : {}),
     },
     indexes,
-    packages,
+    packages: loaded.packages,
+    refused: loaded.refused,
     fromCache,
   };
 }

@@ -6,6 +6,7 @@ import { makeTempDir } from '../../fs/temp.js';
 import path from 'node:path';
 import { StepError } from '../../errors.js';
 import { type Command, run } from '../../exec.js';
+import { ignoreNotFound } from '../../fs/safe.js';
 import { interpretStatus, type SignatureVerdict } from './status.js';
 
 /** The gpgv command that checks a clearsigned file and writes the signed text to `output`. */
@@ -28,7 +29,8 @@ export async function verifyClearsigned(file: string, keyrings: string[]): Promi
   try {
     const output = path.join(dir, 'Release');
     const verdict = await runGpgv(clearsignedCommand(keyrings, file, output));
-    const text = (await stat(output).catch(() => undefined)) ? await readFile(output, 'utf8') : undefined;
+    // gpgv writes no output for a file without a signed part; any other failure to read it is reported.
+    const text = await ignoreNotFound(readFile(output, 'utf8'));
     return { verdict, text };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -54,12 +54,25 @@ export interface ReleaseSummary {
   codename?: string;
 }
 
+/** An index stanza left out because its identity breaks Debian policy or its Filename could leave the package cache. */
+export interface RefusedPackage {
+  /** As written: untrusted, escape before printing. */
+  name: string;
+  /** The index, relative to dists/<codename>/. */
+  index: string;
+  /** Line where the stanza starts in the unpacked index. */
+  line: number;
+  problem: string;
+}
+
 /** Everything loaded for one repository. */
 export interface RepoMetadata {
   spec: RepoSpec;
   release: ReleaseSummary;
   indexes: IndexRef[];
   packages: PackageRecord[];
+  /** Stanzas left out (each also reported in a warning). */
+  refused?: RefusedPackage[];
   /** True when read from the last verified state without the network (offline). */
   fromCache: boolean;
 }

@@ -13,6 +13,7 @@ import { detectClient, ensureDaemon } from '../docker/client.js';
 import { Docker } from '../docker/docker.js';
 import type { Env } from '../env.js';
 import { StepError, UserError } from '../errors.js';
+import { lstatIfExists } from '../fs/safe.js';
 import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { remoteImage } from '../registry/client.js';
@@ -62,6 +63,16 @@ export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs>
     buildArgs: explicitBuildArgs(ctx.env),
     toolkitVersion: await toolkitVersion(ctx.settings.projectRoot),
   });
+}
+
+/**
+ * The inputs as they stand before a build, for the skip check: undefined when
+ * there is no lock yet (the build makes one); a lock that cannot be read fails
+ * here, before the build, not after it.
+ */
+export async function inputsBeforeBuild(ctx: StepContext, t: OpenTarget): Promise<Inputs | undefined> {
+  if ((await lstatIfExists(t.lockFile)) === undefined) return undefined;
+  return inputsOf(ctx, t);
 }
 
 /** A Docker client that answers. */
@@ -138,7 +149,7 @@ export interface Built {
 /** build: skip when pre_build found no change; else build the disk image and the image that carries it. */
 export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   const first = await open(ctx);
-  const before = await inputsOf(ctx, first.t).catch(() => undefined);
+  const before = await inputsBeforeBuild(ctx, first.t);
   const skip = before && (await skipReason(ctx, 'build', before));
   if (skip) return { skipped: skip };
   const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit });

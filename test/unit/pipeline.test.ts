@@ -7,7 +7,8 @@ import { UserError } from '../../src/errors.js';
 import { imageName } from '../../src/pipeline/image-name.js';
 import { canonicalJson, explicitBuildArgs, type InputsSource, inputsDigest } from '../../src/pipeline/inputs.js';
 import { type Decision, readState, stateDir, writeState } from '../../src/pipeline/state.js';
-import { envFlag, skipReason, type StepContext } from '../../src/pipeline/steps.js';
+import type { OpenTarget } from '../../src/packages/target.js';
+import { envFlag, inputsBeforeBuild, skipReason, type StepContext } from '../../src/pipeline/steps.js';
 import type { ImageTemplate } from '../../src/template/types.js';
 import { useTempDirs } from './tmpdir.js';
 
@@ -171,5 +172,36 @@ describe('envFlag and skipReason', () => {
     const reason = await skipReason(ctx(dir, env), 'build', inputs);
     if (skip === undefined) expect(reason).toBeUndefined();
     else expect(reason).toContain(skip);
+  });
+});
+
+describe('inputsBeforeBuild', () => {
+  const ROOT = path.resolve(import.meta.dirname, '../..');
+
+  async function setup() {
+    const dir = await tempDir();
+    const templateFile = path.join(dir, 'img.yml');
+    await writeFile(templateFile, 'image: {name: g3-minimal, version: "1.0.0"}\n');
+    await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
+    const t = { target: target('latest'), catalogueFile: path.join(dir, 'targets.yml'), templateFile, lockFile: path.join(dir, 'latest.lock.json'), template } as unknown as OpenTarget;
+    const ctx = { settings: { projectRoot: ROOT } as Settings, target: 'latest', env: {}, emit: () => undefined } as unknown as StepContext;
+    return { t, ctx };
+  }
+
+  it('has no inputs before the first build, when there is no lock yet', async () => {
+    const { t, ctx } = await setup();
+    expect(await inputsBeforeBuild(ctx, t)).toBeUndefined();
+  });
+
+  it('fails before building when the lock is there but cannot be read', async () => {
+    const { t, ctx } = await setup();
+    await mkdir(t.lockFile);
+    await expect(inputsBeforeBuild(ctx, t)).rejects.toThrow(/^cannot read the lock file .*latest\.lock\.json: EISDIR/);
+  });
+
+  it('gives the inputs when the lock is readable', async () => {
+    const { t, ctx } = await setup();
+    await writeFile(t.lockFile, '{}');
+    expect((await inputsBeforeBuild(ctx, t))?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 });

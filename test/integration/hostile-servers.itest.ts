@@ -4,6 +4,7 @@
 // Real HTTP servers on 127.0.0.1, the real download code and the real CLI.
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -130,6 +131,28 @@ describe('a body that drips in', () => {
   it('fails the same way for a file of unknown digest', async () => {
     const err = await failure(fetchUnknown(`${base}/drip`, path.join(dir, 'drip2'), settings({ timeoutMs: 1000, minBytesPerSecond: 512 })));
     expect(err.message).toMatch(/too slow/);
+  });
+});
+
+describe('headers that drip in', () => {
+  it('time out after http_timeout in all, although a byte arrives every 100 ms', async () => {
+    // A raw socket: a status line, then one header byte every 100 ms for at most 10 s.
+    const tcp = createTcpServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nX-Drip: ');
+        let left = 100;
+        const timer = setInterval(() => (left-- > 0 && !socket.destroyed ? socket.write('x') : (clearInterval(timer), socket.destroy())), 100);
+        socket.on('close', () => clearInterval(timer));
+      });
+    });
+    await new Promise<void>((ok) => tcp.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (tcp.address() as AddressInfo).port;
+      const err = await failure(download(`http://127.0.0.1:${port}/`, path.join(dir, 'headers'), { sha256: SHA }, settings({ timeoutMs: 1000 })));
+      expect(err.message).toMatch(/timed out \(UND_ERR_HEADERS_TIMEOUT\)/);
+    } finally {
+      await new Promise((r) => tcp.close(r));
+    }
   });
 });
 

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { assembleDisk } from '../../src/compose/disk.js';
 import { planDisk } from '../../src/compose/disk-plan.js';
-import type { Runner, RunResult, StepOptions } from '../../src/compose/runner.js';
+import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import type { RunResult } from '../../src/exec.js';
 import { StepError } from '../../src/errors.js';
 
 const ROOTFS = '/build/rootfs';

@@ -140,7 +140,9 @@ Examples:
 Describes any output of build without mounting or changing it: format and
 compression, SHA256, partitions, filesystems, OS release, installed package
 count, the SBOM inside and the bootloader. A compressed or non-raw file is
-unpacked to a temporary raw copy first; a file that is not an image exits 2.
+unpacked to a temporary raw copy in temp_dir (G3_TEMP_DIR) first. A file that
+is not an image, or an image that refers to other files (VMDK extents or
+parent, qcow2 backing or data file), exits 2; no referred file is opened.
 
 Examples:
   ${prog} inspect workspace/${PROVIDER}/imagebuild/minimal/minimal-1.0.raw

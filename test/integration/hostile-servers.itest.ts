@@ -141,7 +141,13 @@ describe('headers that drip in', () => {
       socket.once('data', () => {
         socket.write('HTTP/1.1 200 OK\r\nX-Drip: ');
         let left = 100;
-        const timer = setInterval(() => (left-- > 0 && !socket.destroyed ? socket.write('x') : (clearInterval(timer), socket.destroy())), 100);
+        const timer = setInterval(() => {
+          if (left-- > 0 && !socket.destroyed) socket.write('x');
+          else {
+            clearInterval(timer);
+            socket.destroy();
+          }
+        }, 100);
         socket.on('close', () => clearInterval(timer));
       });
     });

@@ -1,7 +1,7 @@
 // Signature checks of Release files with gpgv. For a clearsigned InRelease the
 // Release text is what gpgv writes with --output, never text cut out of the
 // file by us: only gpgv knows which bytes the signature covers.
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { makeTempDir } from '../../fs/temp.js';
 import path from 'node:path';
 import { StepError } from '../../errors.js';

@@ -55,21 +55,20 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
   const print = (text: string) => {
     if (text) out.result(text);
   };
-  // Links found (removed as links or not followed) and folders that could not be read, one note each.
-  const notes = (skipped: readonly Skipped[]) => {
-    for (const sk of skipped) {
-      if (sk.problem) emit({ type: 'warning', message: `could not read ${sk.path}: ${sk.reason}` });
-      else out.note(`skipped ${sk.path}: ${sk.reason}`);
-    }
+  // A folder that could not be read is a warning in every mode; links found
+  // (removed as links, or not followed) are notes beside the tables.
+  const notes = (skipped: readonly Skipped[], unreadable: readonly { path: string; reason: string }[] = []) => {
+    for (const u of [...skipped.filter((sk) => sk.problem), ...unreadable]) emit({ type: 'warning', message: `could not read ${u.path}: ${u.reason}` });
+    if (out.mode !== 'json') for (const sk of skipped) if (!sk.problem) out.note(`skipped ${sk.path}: ${sk.reason}`);
   };
   const problems = (skipped: readonly Skipped[]) => skipped.some((sk) => sk.problem);
   switch (command) {
     case 'status': {
       const r = await cacheStatus(settings, { providerId });
+      notes(r.skipped);
       if (out.mode === 'json') json(r);
       else {
         print(statusText(r));
-        notes(r.skipped);
         const shared = r.tiers.find((t) => t.tier === 'shared');
         out.note(`${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}`);
       }
@@ -77,10 +76,11 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
     }
     case 'verify': {
       const r = await cacheVerify(settings, { providerId, emit });
+      // Unreadable folders are among r.unreadable too: warned once.
+      notes(r.skipped.filter((sk) => !sk.problem), r.unreadable);
       if (out.mode === 'json') json(r);
       else {
         print(verifyText(r, out.verbose));
-        notes(r.skipped.filter((sk) => !sk.problem));
         const removed = r.corrupt.filter((c) => c.removed).length;
         out.note(
           `verified ${r.checked} files (${formatBytes(r.bytesHashed)}) in ${r.seconds.toFixed(1)} s: ${r.good} good, ${r.corrupt.length} corrupt` +
@@ -91,10 +91,10 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
     }
     case 'prune': {
       const r = await cachePrune(settings, { ...pruneLimits(flags), dryRun });
+      notes(r.skipped);
       if (out.mode === 'json') json(r);
       else {
         print(removalText(r));
-        notes(r.skipped);
         const fit = r.maxBytes === null ? '' : `; ${r.fits ? 'within' : 'still over'} --max-size ${formatBytes(r.maxBytes)}`;
         out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} of ${r.before.entries} entries (${formatBytes(r.freedBytes)}); local caches ${formatBytes(r.after.bytes)}${fit}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
       }
@@ -102,10 +102,10 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
     }
     case 'clean': {
       const r = await cacheClean(settings, { scope: cleanScope(flags), providerId, dryRun });
+      notes(r.skipped);
       if (out.mode === 'json') json(r);
       else {
         print(removalText(r));
-        notes(r.skipped);
         const scope = { packages: 'package caches', workspace: 'workspace', all: 'package caches and workspace' }[r.scope];
         out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entries (${formatBytes(r.freedBytes)}) from the ${scope}${r.providerId ? ` of ${r.providerId}` : ''}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
       }

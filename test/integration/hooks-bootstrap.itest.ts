@@ -5,7 +5,7 @@
 // bootstrap installs. The first runs go two at a time, to show that
 // concurrent first runs do not break each other's installs.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,5 +82,16 @@ describe('a fresh clone, no npm ci, run from another folder', () => {
     expect(JSON.parse(fill.stdout).downloads).toBe(2);
     const after = await runFromRoot('hooks/cache', ['--check'], env);
     expect(after.code, after.stderr).toBe(0);
+  });
+
+  it('installs the dependencies again when package-lock.json changed (a pull), and only then', { timeout: 600_000 }, async () => {
+    const now = new Date();
+    await utimes(path.join(clone, 'package-lock.json'), now, now);
+    const again = await runFromRoot('hooks/cache', ['--help']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('installing dependencies (npm ci)');
+    const then = await runFromRoot('hooks/cache', ['--help']);
+    expect(then.code, then.stderr).toBe(0);
+    expect(then.stderr).not.toContain('npm ci');
   });
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cleanupNow } from '../cache/cleanup.js';
+import { checkTargetName } from '../catalogue/target-name.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
 import { closeFetch } from '../cache/fetch.js';
 import { closeRegistryConnections } from '../registry/http.js';
@@ -88,6 +89,8 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
   if (inv.target === undefined) {
     throw new UserError('missing target and command', `Usage: ${ctx.prog} <target> <command> [options]; see ${ctx.prog} --help.`);
   }
+  // Before anything uses it as a file name (locks, the pipeline's state folder).
+  checkTargetName(inv.target);
   if (inv.command === undefined) {
     throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${TARGET_COMMANDS.join(', ')}.`);
   }

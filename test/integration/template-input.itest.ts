@@ -136,8 +136,8 @@ describe('the catalogue refuses bad input where it enters', () => {
     expect(r.stdout).not.toContain('nothing to cache');
   });
 
-  it('refuses a 240-character target name on the command line with a clear message', async () => {
-    const r = await runBuilder(['x'.repeat(240), 'validate'], env);
+  it.each(['validate', 'push', 'post_push', 'pre_build'])('refuses a 240-character target name on the command line with a clear message (%s)', async (command) => {
+    const r = await runBuilder(['x'.repeat(240), command], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`target "${'x'.repeat(64)}..." is 240 characters long; a target name has at most 64`);
     expect(r.stderr).not.toContain('internal error');

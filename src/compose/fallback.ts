@@ -5,7 +5,7 @@
 // by content) so the Dockerfile's bind mount of .g3-cache brings them in, and
 // each sources line names them with `signed-by`. A repository marked
 // `trusted: true` without a key is the only one apt is told to trust unsigned.
-import { readFile } from 'node:fs/promises';
+import { openNoFollow } from '../fs/safe.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
@@ -29,7 +29,9 @@ export async function fallbackSources(repos: Array<Pick<RepoSpec, 'url' | 'coden
   for (const r of repos) {
     const keys: string[] = [];
     for (const file of r.keyrings) {
-      const bytes = await readFile(file);
+      // The keyring path was checked (it lies in the template's folder or the toolkit's keyrings); a link swapped in since is not followed.
+      const fh = await openNoFollow(file, 'r');
+      const bytes = await fh.readFile().finally(() => fh.close());
       const name = `${createHash('sha256').update(bytes).digest('hex')}.${(await isArmored(file)) ? 'asc' : 'gpg'}`;
       await writeFileAtomic(path.join(g3Cache, section, 'keyrings', name), bytes);
       keys.push(`${CONTEXT_CACHE_MOUNT}/${section}/keyrings/${name}`);

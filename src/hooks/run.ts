@@ -15,6 +15,7 @@ import { type CliContext, runInvocation } from '../cli/main.js';
 import type { Streams } from '../cli/output.js';
 import type { Env } from '../env.js';
 import { ExitCode, UserError } from '../errors.js';
+import { escapeInline } from '../text/untrusted.js';
 
 export interface HookInput extends Streams {
   hook: string;
@@ -48,7 +49,7 @@ export async function runHook(input: HookInput): Promise<number> {
     const target = a.target ?? input.env.DOCKER_TAG;
     if (!target) throw new UserError(`no target: pass one (${prog} <branch> <target>) or set DOCKER_TAG`, `Usage: ${prog} [<branch>] [<target>] [options]`);
     checkTargetName(target);
-    if (a.flags.verbose === true) input.stderr.write(`${prog}: target ${target}${branch ? `, branch ${branch}` : ''}\n`);
+    if (a.flags.verbose === true) input.stderr.write(`${prog}: target ${target}${branch ? `, branch ${escapeInline(branch)}` : ''}\n`);
     return { target, command: input.hook, rest: [], flags: a.flags, help: false, version: a.flags.version === true };
   };
   const ctx: CliContext = { env, cwd: input.cwd, projectRoot: input.projectRoot, prog, stdout: input.stdout, stderr: input.stderr };

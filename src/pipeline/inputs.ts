@@ -7,6 +7,7 @@ import path from 'node:path';
 import { contextDockerfile } from '../compose/composer-image.js';
 import { UserError } from '../errors.js';
 import type { ImageTemplate } from '../template/types.js';
+import { readAdditionalFile } from '../template/local-files.js';
 
 /** The label that carries the digest on every image `build` makes. */
 export const INPUTS_LABEL = 'org.g3-composer.inputs-digest';
@@ -70,7 +71,8 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
   // Files the template copies into the image, by content (a changed motd rebuilds).
   const dir = path.dirname(src.templateFile);
   for (const [i, f] of (src.template.systemConfig?.additionalFiles ?? []).entries()) {
-    if (f.local) add(`additionalFiles[${i}] ${f.local}`, await fileSha(path.resolve(dir, f.local), `systemConfig.additionalFiles[${i}].local`));
+    // The same checked, no-follow read as the build's: the file the image gets is the file hashed here.
+    if (f.local) add(`additionalFiles[${i}] ${f.local}`, sha((await readAdditionalFile(f, dir, `systemConfig.additionalFiles[${i}].local`)).bytes));
   }
   add('Dockerfile', await fileSha(contextDockerfile(src.context, src.dockerfile), 'the Dockerfile'));
   add('.dockerignore', await fileSha(path.join(src.context, '.dockerignore'), '.dockerignore', true));

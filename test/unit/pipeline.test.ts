@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../src/catalogue/types.js';
@@ -104,6 +104,15 @@ describe('inputsDigest', () => {
     const { dir, src } = await project();
     await expect(inputsDigest({ ...src, lockFile: path.join(dir, 'none.lock.json') })).rejects.toThrow('cannot read the lock file');
     await expect(inputsDigest({ ...src, dockerfile: '../Dockerfile' })).rejects.toThrow('is outside the build context');
+  });
+
+  it('hashes an additional file only through the checked read: a link out of the template folder is refused', async () => {
+    const { dir, src } = await project();
+    const outside = path.join(dir, 'outside-secret');
+    await writeFile(outside, 'not for the image\n');
+    await rm(path.join(dir, 'templates', 'files', 'motd'));
+    await symlink(outside, path.join(dir, 'templates', 'files', 'motd'));
+    await expect(inputsDigest(src)).rejects.toThrow(/additionalFiles\[0\]\.local: "?files\/motd"? resolves to .*outside/);
   });
 
   it('takes SOURCE_DATE_EPOCH as a build argument only when it is set', () => {

@@ -3,6 +3,9 @@
 # crash on a connection closed while a download is under backpressure).
 #
 #   scripts/node.sh --path        print the path of that node binary
+#   scripts/node.sh --install-into DIR --path
+#                                 install the pinned version under DIR (ignoring
+#                                 any node on PATH) and print its path
 #   scripts/node.sh [ARGS...]     run it with ARGS, its directory first on PATH
 #                                 (so child processes that run `node` get it too)
 #
@@ -14,6 +17,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE_VERSION=22.23.5
+# The npm integrity (SHA-512 of the package tarball) of that version, pinned here so
+# a registry or mirror that serves other bytes under the same name is refused.
+declare -A NODE_INTEGRITY=(
+  [x64]="sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw=="
+  [arm64]="sha512-e1LOUGKVruPGuLVutn8+Cgm5pI1APm4Kvh+zbb/qe/ZpD9s+TQby5iUgZOWmPpbSKpj0Td8DP1N0NEnXasHizg=="
+)
 MIN_MAJOR=22
 MIN_MINOR=19
 
@@ -39,7 +48,7 @@ find_node() {
     return 2
   fi
   local sys
-  if sys="$(command -v node)" && new_enough "$sys"; then
+  if [ "${find_system_node:-1}" = 1 ] && sys="$(command -v node)" && new_enough "$sys"; then
     echo "$sys"
     return
   fi
@@ -52,7 +61,7 @@ find_node() {
       return 2
       ;;
   esac
-  local dir="$root/.tools/node/$NODE_VERSION-linux-$arch"
+  local dir="${INSTALL_INTO:-$root/.tools/node}/$NODE_VERSION-linux-$arch"
   local bin="$dir/node_modules/node-linux-$arch/bin/node"
   if [ -x "$bin" ] && new_enough "$bin"; then
     echo "$bin"
@@ -63,20 +72,44 @@ find_node() {
     return 2
   fi
   echo "g3-composer: installing Node.js $NODE_VERSION into .tools/node/ (node-linux-$arch from the npm registry) ..." >&2
-  mkdir -p "$root/.tools/node"
+  mkdir -p "$(dirname "$dir")"
   local tmp
-  tmp="$(mktemp -d "$root/.tools/node/.install-XXXXXX")"
-  if ! npm install --prefix "$tmp" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "node-linux-$arch@$NODE_VERSION" >&2 ||
+  tmp="$(mktemp -d "$(dirname "$dir")/.install-XXXXXX")"
+  # Fetch the tarball, check it against the pinned integrity, then install from the checked file.
+  local tgz got
+  if ! tgz="$(cd "$tmp" && npm pack --silent --pack-destination "$tmp" "node-linux-$arch@$NODE_VERSION" 2>/dev/null | tail -n 1)" || [ ! -f "$tmp/$tgz" ]; then
+    rm -rf "$tmp"
+    echo "g3-composer: could not download node-linux-$arch@$NODE_VERSION with npm; install Node.js >= $MIN_MAJOR.$MIN_MINOR yourself and put it on PATH (or set G3_NODE)" >&2
+    return 1
+  fi
+  # Compared as hex, with coreutils only (sha512sum, base64, od).
+  local want_hex
+  got="$(sha512sum "$tmp/$tgz" | cut -d' ' -f1)"
+  want_hex="$(printf '%s' "${NODE_INTEGRITY[$arch]#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
+  if [ "$got" != "$want_hex" ]; then
+    rm -rf "$tmp"
+    echo "g3-composer: node-linux-$arch@$NODE_VERSION from the npm registry does not match the integrity pinned in scripts/node.sh; not installed" >&2
+    return 1
+  fi
+  if ! npm install --prefix "$tmp" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$tmp/$tgz" >&2 ||
     ! new_enough "$tmp/node_modules/node-linux-$arch/bin/node"; then
     rm -rf "$tmp"
     echo "g3-composer: could not install Node.js $NODE_VERSION with npm; install Node.js >= $MIN_MAJOR.$MIN_MINOR yourself and put it on PATH (or set G3_NODE)" >&2
     return 1
   fi
+  rm -f "$tmp/$tgz"
   # A concurrent first run may have renamed its copy into place first: then keep that one.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
   echo "$bin"
 }
 
+# --install-into DIR: install the pinned Node.js under DIR whatever node is on PATH (tests of the download check).
+if [ "${1:-}" = "--install-into" ]; then
+  INSTALL_INTO="${2:?usage: scripts/node.sh --install-into DIR}"
+  G3_NODE=""
+  find_system_node=0
+  shift 2
+fi
 node="$(find_node)"
 if [ "${1:-}" = "--path" ]; then
   echo "$node"

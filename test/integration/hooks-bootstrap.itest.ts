@@ -5,7 +5,7 @@
 // bootstrap installs. The first runs go two at a time, to show that
 // concurrent first runs do not break each other's installs.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,5 +93,27 @@ describe('a fresh clone, no npm ci, run from another folder', () => {
     const then = await runFromRoot('hooks/cache', ['--help']);
     expect(then.code, then.stderr).toBe(0);
     expect(then.stderr).not.toContain('npm ci');
+  });
+});
+
+describe('the Node.js the bootstrap installs is the one pinned', () => {
+  it('installs the pinned package after checking its SHA-512, and refuses one that does not match the pin', { timeout: 300_000 }, async () => {
+    const good = await run({ command: path.join(ROOT, 'scripts/node.sh'), args: ['--install-into', path.join(dir, 'good'), '--path'] }, { reject: false });
+    expect(good.exitCode, good.stderr).toBe(0);
+    const bin = good.stdout.trim();
+    expect(bin.startsWith(path.join(dir, 'good')), bin).toBe(true);
+    expect((await run({ command: bin, args: ['--version'] })).stdout.trim()).toMatch(/^v22\./);
+    // The same script with one character of the pin changed: the registry's bytes no longer match it.
+    const script = await readFile(path.join(ROOT, 'scripts/node.sh'), 'utf8');
+    const bad = script.replace(/(\[x64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`).replace(/(\[arm64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`);
+    expect(bad).not.toBe(script);
+    await mkdir(path.join(dir, 'bad', 'scripts'), { recursive: true });
+    await writeFile(path.join(dir, 'bad', 'scripts', 'node.sh'), bad, { mode: 0o755 });
+    const refused = await run({ command: path.join(dir, 'bad', 'scripts', 'node.sh'), args: ['--install-into', path.join(dir, 'bad', 'inst'), '--path'] }, { reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('does not match the integrity pinned in scripts/node.sh; not installed');
+    // Nothing of it is left to run: no node binary under the install folder.
+    expect(await exists(path.join(dir, 'bad', 'inst', '22.23.5-linux-x64'))).toBe(false);
+    expect(await exists(path.join(dir, 'bad', 'inst', '22.23.5-linux-arm64'))).toBe(false);
   });
 });

@@ -136,8 +136,8 @@ describe('tryAcquireLock', () => {
     const lock = await tryAcquireLock(dir, { staleMs: 300 }); // beats every 50 ms
     const then = new Date(Date.now() - 60_000);
     await utimes(dir, then, then);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(Date.now() - (await stat(dir)).mtimeMs).toBeLessThan(30_000);
+    // Waits for the heartbeat however slow the machine is; the test's own timeout catches one that never comes.
+    await vi.waitFor(async () => expect(Date.now() - (await stat(dir)).mtimeMs).toBeLessThan(30_000), { timeout: 15_000, interval: 25 });
     await lock?.release();
   });
 });
@@ -148,7 +148,7 @@ describe('acquireLock', () => {
     const first = await acquireLock(dir, { staleMs: STALE_MS });
     const onWait = vi.fn();
     const pending = acquireLock(dir, { staleMs: STALE_MS, onWait });
-    await new Promise((r) => setTimeout(r, 150));
+    await vi.waitFor(() => expect(onWait).toHaveBeenCalled(), { timeout: 15_000, interval: 10 });
     expect(onWait).toHaveBeenCalledTimes(1);
     expect(onWait.mock.calls[0]?.[0]).toMatchObject({ pid: process.pid });
     await first.release();

@@ -14,6 +14,7 @@ import { StepError } from '../../src/errors.js';
 import { closeRegistryConnections, registryGet } from '../../src/registry/http.js';
 import { fetchUnknown } from '../../src/repo/deb/http.js';
 import { runBuilder } from '../support/project.js';
+import { rejectionOf } from '../support/failure.js';
 
 const SHA = 'e'.repeat(64);
 const MIB = 1024 * 1024;
@@ -89,14 +90,7 @@ afterAll(async () => {
 
 const settings = (over: Partial<FetchSettings> = {}): FetchSettings => ({ timeoutMs: 5000, retries: 0, minBackoffMs: 10, maxRetryAfterMs: 1000, ...over });
 
-async function failure(p: Promise<unknown>): Promise<Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Error);
-  return err as Error;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, Error);
 
 describe('a download without a known size', () => {
   it('stops an endless body at the largest download allowed, without retrying', async () => {

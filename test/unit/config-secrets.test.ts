@@ -11,6 +11,7 @@ import { type LoadInput, loadSettings } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';
 import { parseYaml, yamlProblem } from '../../src/yaml.js';
 import { useTempDirs } from './tmpdir.js';
+import { rejectionOf } from '../support/failure.js';
 
 const tempDir = useTempDirs('g3-config-secrets-');
 const SECRET = 'S3cr3tV4lue';
@@ -23,14 +24,7 @@ async function world(): Promise<{ root: string; input: LoadInput }> {
   return { root, input };
 }
 
-async function failure(p: Promise<unknown>): Promise<UserError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, UserError);
 
 describe('a config file is named by file and line, its text never quoted', () => {
   it.each([

@@ -10,6 +10,7 @@ import type { Credentials } from '../../src/registry/credentials.js';
 import { realmProblem } from '../../src/registry/http.js';
 import { parseRef } from '../../src/registry/ref.js';
 import { useRegistryServers } from './registry-servers.js';
+import { rejectionOf } from '../support/failure.js';
 
 const CREDS: Credentials = { username: 'alice', password: 'pa55-w0rd!', from: 'REGISTRY_*' };
 const BASIC = `Basic ${Buffer.from('alice:pa55-w0rd!').toString('base64')}`;
@@ -42,14 +43,7 @@ async function serve(reply: (path: string, req: IncomingMessage) => Answer): Pro
   return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
-async function failureOf(p: Promise<unknown>): Promise<StepError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StepError);
-  return err as StepError;
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf(p, StepError);
 
 describe('a 401 from an origin the registry redirected to', () => {
   it.each([

@@ -10,6 +10,7 @@ import { MEDIA, remoteImage } from '../../src/registry/client.js';
 import type { Credentials } from '../../src/registry/credentials.js';
 import { closeRegistryConnections } from '../../src/registry/http.js';
 import { parseRef } from '../../src/registry/ref.js';
+import { rejectionOf } from '../support/failure.js';
 
 const sha = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const CREDS: Credentials = { username: 'alice', password: 'pa55-w0rd!', from: 'REGISTRY_*' };
@@ -65,14 +66,7 @@ function routes(tags: Record<string, { body: string; type: string }>, images: Re
   };
 }
 
-async function failureOf(p: Promise<unknown>): Promise<StepError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StepError);
-  return err as StepError;
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf(p, StepError);
 
 describe('remoteImage reads manifests and configs', () => {
   it.each([

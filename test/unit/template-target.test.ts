@@ -8,6 +8,7 @@ import { loadTemplate } from '../../src/template/load.js';
 import { additionalFilePath, loadTargetTemplate } from '../../src/template/target.js';
 import { validateTemplate } from '../../src/template/validate.js';
 import { useTempDirs } from './tmpdir.js';
+import { rejectionOf } from '../support/failure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHIPPED = ['debian-debian12-x86_64-raw', 'debian-debian13-x86_64-raw'];
@@ -29,14 +30,7 @@ async function project(template: string | undefined, templateText = USER): Promi
   return { root, catalogue, target: { name: 'img', artifacts: [], extra: template === undefined ? {} : { template } } };
 }
 
-async function failure(p: Promise<unknown>): Promise<UserError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
-}
+const failure = (p: Promise<unknown>) => rejectionOf(p, UserError);
 
 describe('shipped default templates', () => {
   it.each(SHIPPED)('%s loads and validates cleanly', async (name) => {

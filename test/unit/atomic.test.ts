@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { isTempFor, placeCopy, publish, sweepTemps, tempPathFor } from '../../src/cache/atomic.js';
+import { isTempFor, placeCopy, publish, sweepTemps, tempPathFor, writeFileAtomic } from '../../src/cache/atomic.js';
+import { exitCodeFor, UserError } from '../../src/errors.js';
+import { ensureRealDir, UnexpectedLinkError } from '../../src/fs/safe.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-atomic-');
@@ -142,5 +144,58 @@ describe('placeCopy onto a link of the same inode', () => {
     expect(await placeCopy(source, dest, async () => undefined)).toBe('link');
     expect(await readdir(path.dirname(dest))).toEqual(['a.deb']);
     expect((await stat(dest)).ino).toBe((await stat(source)).ino);
+  });
+});
+
+describe('no writes through symbolic links', () => {
+  /** A root with `rel` linked to a victim folder that holds `a.deb`. */
+  async function linked(rel: string) {
+    const root = await tempDir();
+    const victim = await tempDir();
+    await writeFile(path.join(victim, 'a.deb'), 'victim');
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await symlink(victim, path.join(root, rel));
+    return { root, victim };
+  }
+
+  it('writeFileAtomic below a root refuses a linked folder on the way with a user error naming it (exit 2)', async () => {
+    const { root, victim } = await linked('.g3-stamps/tools');
+    const err = await writeFileAtomic(path.join(root, '.g3-stamps', 'tools', 'a.deb'), '{"stamp":1}', false, root).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnexpectedLinkError);
+    expect(err).toBeInstanceOf(UserError);
+    expect(exitCodeFor(err)).toBe(2);
+    expect((err as Error).message).toContain(path.join(root, '.g3-stamps', 'tools'));
+    expect(await readFile(path.join(victim, 'a.deb'), 'utf8')).toBe('victim');
+    expect(await readdir(victim)).toEqual(['a.deb']);
+  });
+
+  it('placeCopy below a root refuses a linked section folder and leaves its target alone', async () => {
+    const { root, victim } = await linked('tools');
+    const src = path.join(await tempDir(), 'src.deb');
+    await writeFile(src, 'new bytes');
+    await expect(placeCopy(src, path.join(root, 'tools', 'a.deb'), async () => undefined, root)).rejects.toBeInstanceOf(UnexpectedLinkError);
+    expect(await readdir(victim)).toEqual(['a.deb']);
+    expect(await readFile(path.join(victim, 'a.deb'), 'utf8')).toBe('victim');
+  });
+
+  it('ensureRealDir with a reporter removes the link (not its target), reports it and makes a real folder', async () => {
+    const { root, victim } = await linked('tools');
+    const seen: string[] = [];
+    await ensureRealDir(root, path.join(root, 'tools', 'sub'), (link, target) => seen.push(`${link} -> ${target}`));
+    expect(seen).toEqual([`${path.join(root, 'tools')} -> ${victim}`]);
+    expect((await lstat(path.join(root, 'tools'))).isDirectory()).toBe(true);
+    expect(await readdir(victim)).toEqual(['a.deb']);
+  });
+
+  it('sweepTemps removes a link with a temporary name as itself, never its target', async () => {
+    const dir = await tempDir();
+    const victim = await tempDir();
+    await writeFile(path.join(victim, 'keep'), 'x');
+    const tmp = path.join(dir, '.a.deb.tmp-1-abcdef01');
+    await symlink(path.join(victim, 'keep'), tmp);
+    const old = new Date(Date.now() - 3_600_000);
+    await lutimes(tmp, old, old);
+    expect(await sweepTemps(dir, 'a.deb', 60_000)).toBe(1);
+    expect(await readFile(path.join(victim, 'keep'), 'utf8')).toBe('x');
   });
 });

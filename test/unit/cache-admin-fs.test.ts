@@ -2,13 +2,13 @@
 // never leaves its root or follows a link, lock holders, and scanning.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeBelow } from '../../src/cache/admin/fsutil.js';
 import { liveHolder, takeLocks } from '../../src/cache/admin/locks.js';
 import { scanTier } from '../../src/cache/admin/scan-tiers.js';
-import { lastUsePath, readLastUse, recordUse, sweepOrphanUses } from '../../src/cache/last-use.js';
+import { dropUse, lastUsePath, readLastUse, recordUse, sweepOrphanUses } from '../../src/cache/last-use.js';
 import { hostIdentity } from '../../src/cache/lock.js';
 import { useTempDirs } from './tmpdir.js';
 
@@ -50,6 +50,47 @@ describe('last-use records', () => {
     expect(await sweepOrphanUses(root)).toBe(2);
     await expect(access(lastUsePath(root, 'debs/kept.deb'))).resolves.toBeUndefined();
     await expect(access(lastUsePath(root, 'old'))).rejects.toThrow();
+  });
+});
+
+describe('last-use records never follow a symbolic link', () => {
+  /** A tier root whose `rel` is a link to a victim folder holding `a.deb` and `precious`. */
+  async function linked(rel: string) {
+    const root = await tempDir();
+    const victim = await tempDir();
+    await writeFile(path.join(victim, 'a.deb'), 'victim');
+    await writeFile(path.join(victim, 'precious'), 'keep me');
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await symlink(victim, path.join(root, rel));
+    return { root, victim };
+  }
+
+  it.each(['.g3-used', '.g3-used/debs'])('sweepOrphanUses removes a linked %s as a link, reports it, and deletes nothing behind it', async (rel) => {
+    const { root, victim } = await linked(rel);
+    const seen: string[] = [];
+    await sweepOrphanUses(root, (link) => seen.push(link));
+    expect(seen).toEqual([path.join(root, rel)]);
+    await expect(lstat(path.join(root, rel))).rejects.toThrow();
+    expect((await readdir(victim)).sort()).toEqual(['a.deb', 'precious']);
+  });
+
+  it('recordUse writes nothing behind a linked section folder and reports why', async () => {
+    const { root, victim } = await linked('.g3-used/debs');
+    const before = (await stat(path.join(victim, 'a.deb'))).mtimeMs;
+    const problems: string[] = [];
+    await recordUse(root, 'debs/a.deb', new Date('2001-01-01T00:00:00Z'), (m) => problems.push(m));
+    await recordUse(root, 'debs/new.deb', new Date(), (m) => problems.push(m));
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/is a symbolic link where a directory was expected/);
+    expect((await stat(path.join(victim, 'a.deb'))).mtimeMs).toBe(before);
+    expect((await readdir(victim)).sort()).toEqual(['a.deb', 'precious']);
+    expect(await readLastUse(root, 'debs/a.deb')).toBeUndefined();
+  });
+
+  it('dropUse refuses a linked section folder instead of deleting the same-named file behind it', async () => {
+    const { root, victim } = await linked('.g3-used/debs');
+    await expect(dropUse(root, 'debs/a.deb')).rejects.toThrow(/symbolic link/);
+    expect(await readFile(path.join(victim, 'a.deb'), 'utf8')).toBe('victim');
   });
 });
 

@@ -1,7 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createOutput } from '../../src/cli/output.js';
 import { run, setCommandTrace } from '../../src/exec.js';
 import { admits, type LogLevel, openRunLog, type RunLog, type RunLogOptions } from '../../src/log/runlog.js';
@@ -135,6 +137,60 @@ describe('RunLog', () => {
       expect(all.filter((l) => l.startsWith(`==== FINISHED w${id} | exit 0`))).toHaveLength(1);
     }
   }, 60_000);
+});
+
+describe('RunLog with untrusted text', () => {
+  const readers: number[] = [];
+  afterEach(() => {
+    for (const fd of readers.splice(0)) closeSync(fd);
+  });
+  it('escapes controls and redacts URL credentials and token values in every line', async () => {
+    const { log, file } = await open({ now: () => new Date('2025-01-01T00:00:00Z') });
+    log.line('warn', 'failed http://user:hunter2@127.0.0.1:9/a.deb?token=abc123&arch=amd64: bell\x07 and \u202egnp.exe');
+    log.finish(1);
+    const text = await readFile(file, 'utf8');
+    expect((await lines(file))[1]).toBe('2025-01-01T00:00:00.000Z [42] failed http://***@127.0.0.1:9/a.deb?token=***&arch=amd64: bell\\u0007 and \\u202egnp.exe');
+    expect(text).not.toMatch(/hunter2|abc123|\x07|\u202e/);
+  });
+
+  it('writes the EXECUTING banner on one line, its arguments escaped and redacted', async () => {
+    const argv = ['latest', 'cache', '--mirror', 'https://u:s3cret@127.0.0.1/debian?access_token=t0k', 'a\nb', '\x1b]0;title\x07'];
+    const { log, file } = await open({ argv, command: 'latest cache\n==== FINISHED forged', now: () => new Date('2025-01-01T00:00:00Z') });
+    log.finish(0);
+    const all = await lines(file);
+    expect(all).toHaveLength(2);
+    expect(all[0]).toBe("==== EXECUTING ./builder.ts latest cache --mirror 'https://***@127.0.0.1/debian?access_token=***' 'a\\u000ab' '\\u001b]0;title\\u0007' | 2025-01-01T00:00:00.000Z | pid 42 | cwd /srv/p");
+    expect(all[1]).toMatch(/^==== FINISHED latest cache\\u000a==== FINISHED forged \| exit 0 /);
+    expect(all.join('\n')).not.toMatch(/s3cret|t0k/);
+  });
+
+  it.each([
+    ['a symbolic link at the log path', async (file: string, victim: string) => symlink(path.join(victim, 'profile'), file), /the run log .* is a symbolic link: not followed/],
+    ['a log folder that is a symbolic link', async (file: string, victim: string) => symlink(victim, path.dirname(file)), /the run log's folder .* is a symbolic link: not followed/],
+    // With a reader at the other end (so that nothing blocks, before the fix or after): not a regular file, so no log.
+    [
+      'a FIFO at the log path',
+      async (file: string) => {
+        execFileSync('mkfifo', [file]);
+        readers.push(openSync(file, constants.O_RDONLY | constants.O_NONBLOCK));
+      },
+      /is not a regular file/,
+    ],
+  ])('refuses %s: no log, a reason for one warning, the target untouched', async (what, plant, reason) => {
+    const dir = await tempDir();
+    const victim = await tempDir();
+    await writeFile(path.join(victim, 'profile'), 'export PATH=/usr/bin\n');
+    const file = path.join(dir, 'logs', 'g3-composer.log');
+    await mkdir(path.join(dir, 'logs'), { recursive: true });
+    if (what.includes('folder')) await rm(path.join(dir, 'logs'), { recursive: true });
+    await plant(file, victim);
+    const log = openRunLog({ file, level: 'info', prog: 'b', argv: ['x'], cwd: '/', command: 'list' }, () => undefined);
+    expect(typeof log).toBe('string');
+    expect(log).toMatch(reason);
+    expect(log).toMatch(/going on without it/);
+    expect(await readFile(path.join(victim, 'profile'), 'utf8')).toBe('export PATH=/usr/bin\n');
+    expect(await readdir(victim)).toEqual(['profile']);
+  });
 });
 
 describe('Output with a run log', () => {

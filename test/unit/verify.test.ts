@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -146,5 +146,24 @@ describe('verifyFile', () => {
     await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, f.expect);
     const v = await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { ...f.expect, sha256: sha('x') });
     expect(v.state).toBe('bad');
+  });
+
+  it('says missing for a file reached through a linked section folder, and never judges or stamps it', async () => {
+    const f = await fixture();
+    const victim = await tempDir();
+    await writeFile(path.join(victim, 'b.deb'), 'hello g3-cache');
+    await symlink(victim, path.join(f.root, 'linked'));
+    const file = path.join(f.root, 'linked', 'b.deb');
+    expect(await verifyFile({ root: f.root, file, stamp: stampPath(f.root, 'linked', 'b.deb') }, f.expect)).toEqual({ state: 'missing' });
+    expect(await exists(path.join(f.root, STAMP_DIR))).toBe(false);
+  });
+
+  it('stops with a link error instead of stamping through a linked stamp folder', async () => {
+    const f = await fixture();
+    const victim = await tempDir();
+    await mkdir(path.join(f.root, STAMP_DIR), { recursive: true });
+    await symlink(victim, path.join(f.root, STAMP_DIR, 'tools'));
+    await expect(verifyFile(f, f.expect)).rejects.toThrow(/symbolic link where a directory was expected/);
+    expect(await readdir(victim)).toEqual([]);
   });
 });

@@ -33,7 +33,8 @@ export async function fallbackSources(repos: Array<Pick<RepoSpec, 'url' | 'coden
       const fh = await openNoFollow(file, 'r');
       const bytes = await fh.readFile().finally(() => fh.close());
       const name = `${createHash('sha256').update(bytes).digest('hex')}.${(await isArmored(file)) ? 'asc' : 'gpg'}`;
-      await writeFileAtomic(path.join(g3Cache, section, 'keyrings', name), bytes);
+      // Below the local g3-cache: never through a link in place of the section or keyrings folder.
+      await writeFileAtomic(path.join(g3Cache, section, 'keyrings', name), bytes, true, g3Cache);
       keys.push(`${CONTEXT_CACHE_MOUNT}/${section}/keyrings/${name}`);
     }
     const options = keys.length > 0 ? `[signed-by=${keys.join(',')}] ` : r.trusted ? '[trusted=yes] ' : '';

@@ -67,8 +67,7 @@ beforeEach(async () => {
       return { section, file: x.file, urls: [`${p.origin.url}/pool/${x.file}`], sha256: sha256(x.data), size: x.data.length, origin: { file: 'test', line: 0 } };
     }),
   );
-  await mkdir(path.join(p.shared, 'pkgCache'));
-  const r = await refresh(artifacts, { localRoot: pkgRoot, sharedPath: path.join(p.shared, 'pkgCache'), workers: 2, offline: false, verify: false, lockStaleMs: 60_000, fetch: { timeoutMs: 5000, retries: 1, minBackoffMs: 10, maxRetryAfterMs: 1000 }, emit: silent });
+  const r = await refresh(artifacts, { localRoot: pkgRoot, sharedPath: p.shared, sharedSub: 'pkgCache', workers: 2, offline: false, verify: false, lockStaleMs: 60_000, fetch: { timeoutMs: 5000, retries: 1, minBackoffMs: 10, maxRetryAfterMs: 1000 }, emit: silent });
   expect(r.ok).toBe(true);
   // P1's workspace: chroot snapshot with its unpacked chroot, two installed snapshots, one image build.
   const sp = snapshotPaths(workDir, P1);

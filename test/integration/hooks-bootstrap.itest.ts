@@ -103,6 +103,8 @@ describe('the Node.js the bootstrap installs is the one pinned', () => {
     const bin = good.stdout.trim();
     expect(bin.startsWith(path.join(dir, 'good')), bin).toBe(true);
     expect((await run({ command: bin, args: ['--version'] })).stdout.trim()).toMatch(/^v22\./);
+    // Runnable by every user (mktemp's 0700 is not kept): some test steps run unprivileged.
+    expect((await stat(path.join(dir, 'good', '22.23.5-linux-x64'))).mode & 0o777).toBe(0o755);
     // The same script with one character of the pin changed: the registry's bytes no longer match it.
     const script = await readFile(path.join(ROOT, 'scripts/node.sh'), 'utf8');
     const bad = script.replace(/(\[x64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`).replace(/(\[arm64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`);

@@ -120,14 +120,6 @@ ${probeText('`apt-get download`', r.probes.apt)}
 `;
 }
 
-/** The packages section of a BENCHMARKS.md text, or '' (so other benches can keep it). */
-export function extractSection(doc: string): string {
-  const start = doc.indexOf(`\n${HEADING}\n`);
-  if (start < 0) return '';
-  const next = doc.indexOf('\n## ', start + HEADING.length + 1);
-  return doc.slice(start + 1, next < 0 ? undefined : next + 1);
-}
-
 /** Put `section` in BENCHMARKS.md in place of the previous one, or append it. */
 export async function recordSection(file: string, section: string): Promise<void> {
   const doc = await readFile(file, 'utf8').catch(() => '');

@@ -8,7 +8,6 @@ import { parseArgs } from 'node:util';
 import { MiB, makeDataSet, writeLists } from './data.js';
 import { BenchFailure } from './measure.js';
 import { startOriginProcess } from './origin.js';
-import { extractSection } from './packages-report.js';
 import { machineFacts, renderDocument, resultsTable } from './report.js';
 import { bench, CHECKS } from './scenarios.js';
 
@@ -135,8 +134,9 @@ async function main(): Promise<void> {
     await writeFile(path.join(out, 'results.md'), doc);
     await writeFile(path.join(out, 'results.json'), JSON.stringify({ facts, options: opts, ...result }, null, 2));
     if (opts.record) {
-      // Keep the packages stage's section (bench/packages.ts writes it).
-      const kept = extractSection(await readFile(path.join(root, 'BENCHMARKS.md'), 'utf8').catch(() => ''));
+      // Keep the sections the other benchmarks write (packages, compose, pipeline): everything from the first
+      // heading this document does not have.
+      const kept = othersSections(await readFile(path.join(root, 'BENCHMARKS.md'), 'utf8').catch(() => ''), doc);
       await writeFile(path.join(root, 'BENCHMARKS.md'), kept ? `${doc.trimEnd()}\n\n${kept}` : doc);
     }
     process.stdout.write(`\n${resultsTable(result.pairs)}\n\n`);
@@ -160,3 +160,11 @@ main().catch((err: unknown) => {
   else log(`\nbenchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 });
+
+/** The part of `previous` from its first "## " heading that `doc` does not have, to the end ('' when none). */
+export function othersSections(previous: string, doc: string): string {
+  const own = new Set(doc.split('\n').filter((l) => l.startsWith('## ')));
+  const lines = previous.split('\n');
+  const first = lines.findIndex((l) => l.startsWith('## ') && !own.has(l));
+  return first < 0 ? '' : `${lines.slice(first).join('\n').trimEnd()}\n`;
+}

@@ -3,7 +3,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOutput } from '../../src/cli/output.js';
 import { run, setCommandTrace } from '../../src/exec.js';
 import { admits, type LogLevel, openRunLog, type RunLog, type RunLogOptions } from '../../src/log/runlog.js';
@@ -118,14 +118,21 @@ describe('RunLog', () => {
     const file = path.join(await tempDir(), 'shared', 'g3.log');
     const writers = 4;
     const count = 1000;
-    // Every writer starts at the same moment, well after its own start-up, so the appends overlap.
-    const startAt = Date.now() + 3000;
+    // Every writer says it is ready, then waits for the test's go, so the appends overlap however slow start-up is.
+    const dir = path.dirname(path.dirname(file));
+    const go = path.join(dir, 'go');
     const script = (id: number) => `import { openRunLog } from ${JSON.stringify(RUNLOG)};
-      while (Date.now() < ${startAt});
+      import { existsSync, writeFileSync } from 'node:fs';
+      writeFileSync(${JSON.stringify(path.join(dir, 'ready-'))} + ${id}, '');
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 12000 && !existsSync(${JSON.stringify(go)}); i++) Atomics.wait(pause, 0, 0, 5);
       const log = openRunLog({ file: ${JSON.stringify(file)}, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'w${id}' }, (m) => { throw new Error(m); });
       for (let i = 0; i < ${count}; i++) log.line('info', 'w${id} ' + i + ' ' + '${String.fromCharCode(97 + id)}'.repeat(4000) + ' end');
       log.finish(0);`;
-    const results = await Promise.all(Array.from({ length: writers }, (_, id) => run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script(id)] }, { reject: false })));
+    const running = Promise.all(Array.from({ length: writers }, (_, id) => run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script(id)] }, { reject: false })));
+    await vi.waitFor(async () => expect((await readdir(dir)).filter((n) => n.startsWith('ready-'))).toHaveLength(writers), { timeout: 50_000, interval: 20 });
+    await writeFile(go, '');
+    const results = await running;
     expect(results.map((r) => r.stderr)).toEqual(Array(writers).fill(''));
     const all = await lines(file);
     expect(all).toHaveLength(writers * (count + 2));

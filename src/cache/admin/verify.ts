@@ -83,8 +83,13 @@ async function removeCorrupt(e: Entry, s: Settings, catalogue: () => Promise<Map
       const aside = tempPathFor(e.path);
       await rename(e.path, aside);
       if ((await identity(aside)) !== again.id) {
-        // Someone swapped the file between the look and the rename: give it back.
-        await link(aside, e.path).catch(() => undefined);
+        // Someone swapped the file between the look and the rename: give it back. When that fails for any reason but
+        // a newer file already at the name, the swapped-in file stays at its hidden name rather than being lost.
+        const back = await link(aside, e.path).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => err.code === 'EEXIST',
+        );
+        if (!back) return { removed: false, note: `not removed: replaced meanwhile, and could not be put back (left at ${aside})` };
         await removeBelow(e.root, aside);
         return { removed: false, note: 'not removed: replaced meanwhile' };
       }

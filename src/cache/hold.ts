@@ -6,10 +6,10 @@
 // own (the name is unique), so concurrent runs never wait for each other.
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureRealDir, isNotFound, type OnLink } from '../fs/safe.js';
-import { acquireLock, LOCK_DIR, type Lock } from './lock.js';
+import { acquireLock, hostIdentity, LOCK_DIR, type Lock, processAlive, readOwner } from './lock.js';
 import { RUNS_DIR } from './tiers.js';
 
 /** The folder of the holds on `section` of the tier at `root`. */
@@ -24,6 +24,7 @@ export async function holdSections(root: string, sections: readonly string[], st
     for (const s of [...new Set(sections)]) {
       // A link where the holds folder belongs is removed (and reported), never written through.
       await ensureRealDir(root, holdsDir(root, s), onLink);
+      await sweepDeadHolds(root, s);
       const dir = path.join(holdsDir(root, s), `cache-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
       held.push(await acquireLock(dir, { staleMs, root }));
     }
@@ -50,4 +51,22 @@ export async function sectionHolds(root: string, section: string): Promise<strin
     throw err;
   }
   return names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(dir, d.name));
+}
+
+/**
+ * Remove the holds on `section` whose owner was a process of this host that no
+ * longer runs (a `cache` killed with SIGKILL leaves its holds behind). Holds of
+ * other hosts, and holds whose owner record cannot be read, are left to the
+ * admin commands, which judge them by their heartbeat. Returns how many went.
+ */
+export async function sweepDeadHolds(root: string, section: string): Promise<number> {
+  let removed = 0;
+  for (const dir of await sectionHolds(root, section)) {
+    const owner = await readOwner(dir);
+    if (!owner || owner.host !== hostIdentity() || processAlive(owner.pid)) continue;
+    // readOwner saw a real directory (never a link), so this removes the dead hold itself.
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
 }

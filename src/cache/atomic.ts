@@ -6,6 +6,7 @@ import { copyFile, link, mkdir, open, readdir, rename, rm } from 'node:fs/promis
 import path from 'node:path';
 import { ensureRealDir, isNotFound, lstatIfExists, openNoFollow } from '../fs/safe.js';
 import { track, untrack } from './cleanup.js';
+import { processAlive } from './lock.js';
 
 /** A hidden temporary name beside `finalPath` (final names never start with "."). */
 export function tempPathFor(finalPath: string): string {
@@ -157,7 +158,7 @@ async function removeAfterFailure(tmp: string): Promise<void> {
   }
 }
 
-/** Remove leftover temporary files of `file` older than `olderThanMs` (from killed runs). */
+/** Remove leftover temporary files of `file` (from killed runs): those of a process that no longer runs, and any older than `olderThanMs`. */
 export async function sweepTemps(dir: string, file: string, olderThanMs: number): Promise<number> {
   let names: string[];
   try {
@@ -173,7 +174,11 @@ export async function sweepTemps(dir: string, file: string, olderThanMs: number)
     const p = path.join(dir, name);
     // lstat: a link with a temporary name is removed as itself; its target's age does not count.
     const st = await lstatIfExists(p);
-    if (st && now - st.mtimeMs > olderThanMs) {
+    // A temporary file of a process that no longer runs (its pid is in the name; this folder is this host's) goes at
+    // once; one of a live process (or a pid reused since) only when it is old.
+    const pid = Number(/\.tmp-(\d+)-/.exec(name.slice(file.length + 1))?.[1]);
+    const orphaned = Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid);
+    if (st && (orphaned || now - st.mtimeMs > olderThanMs)) {
       await removeQuietly(p);
       removed++;
     }

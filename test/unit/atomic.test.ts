@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, lutimes, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
@@ -115,7 +116,7 @@ describe('sweepTemps', () => {
     const old = new Date(Date.now() - 60 * 60_000);
     const names = {
       oldTemp: '.a.deb.tmp-111-aaaaaaaa',
-      freshTemp: '.a.deb.tmp-222-bbbbbbbb',
+      freshTemp: `.a.deb.tmp-${process.ppid}-bbbbbbbb`,
       oldOtherTemp: '.b.deb.tmp-333-cccccccc',
       file: 'a.deb',
       oldHidden: '.a.deb.partial',
@@ -124,6 +125,16 @@ describe('sweepTemps', () => {
     for (const n of [names.oldTemp, names.oldOtherTemp, names.file, names.oldHidden]) await utimes(path.join(dir, n), old, old);
     expect(await sweepTemps(dir, 'a.deb', 10 * 60_000)).toBe(1);
     expect((await readdir(dir)).sort()).toEqual([names.freshTemp, names.oldHidden, names.oldOtherTemp, names.file].sort());
+  });
+
+  it('removes at once a fresh temporary file whose process no longer runs', async () => {
+    const dir = await tempDir();
+    const r = spawnSync(process.execPath, ['-e', '']);
+    const dead = `.a.deb.tmp-${r.pid}-dddddddd`;
+    const live = `.a.deb.tmp-${process.ppid}-eeeeeeee`;
+    for (const n of [dead, live]) await writeFile(path.join(dir, n), 'x');
+    expect(await sweepTemps(dir, 'a.deb', 10 * 60_000)).toBe(1);
+    expect(await readdir(dir)).toEqual([live]);
   });
 
   it('returns 0 for a directory that does not exist', async () => {

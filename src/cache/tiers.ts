@@ -22,6 +22,11 @@ export const RUNS_DIR = '.runs';
 /** The shared tier's sub-folder that holds the shared package cache. */
 export const SHARED_PACKAGES = 'pkgCache';
 
+/** The section of the g3-cache that holds a provider's composer tools. */
+export function toolsSection(providerId: string): string {
+  return `composer-${providerId}`;
+}
+
 export interface ItemPaths {
   root: string;
   file: string;

@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Target } from '../catalogue/types.js';
-import { openCatalogue } from '../commands/cache.js';
+import { openCatalogue } from '../catalogue/open.js';
 import type { Settings } from '../config/load.js';
 import { ExitCode } from '../errors.js';
 import { isNotFound } from '../fs/safe.js';

@@ -23,7 +23,8 @@ import { StepError, UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
-import { cache, openCatalogue } from './cache.js';
+import { openCatalogue } from '../catalogue/open.js';
+import { cache } from './cache.js';
 import { findTarget } from '../catalogue/load.js';
 
 export interface BuildOptions {

@@ -2,7 +2,7 @@
 // artifacts and composer tools in the g3-cache, and, for a template target, its
 // locked packages in `<cache_dir>/pkgCache/<provider-id>/`.
 import path from 'node:path';
-import { findTarget, loadCatalogue } from '../catalogue/load.js';
+import { findTarget } from '../catalogue/load.js';
 import type { Artifact, Catalogue } from '../catalogue/types.js';
 import { type CheckReport, checkLocal, type RefreshReport, refresh } from '../cache/refresh.js';
 import type { Settings } from '../config/load.js';
@@ -14,7 +14,8 @@ import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } 
 import { combineChecks, combineReports } from '../cache/combine.js';
 import { holdSections, releaseHolds } from '../cache/hold.js';
 import type { Lock } from '../cache/lock.js';
-import { resolveLocalRoot, SHARED_PACKAGES } from '../cache/tiers.js';
+import { resolveLocalRoot, SHARED_PACKAGES, toolsSection } from '../cache/tiers.js';
+import { openCatalogue } from '../catalogue/open.js';
 import { removedLinkMessage } from '../fs/safe.js';
 import { matchingLock, resolveAndWrite } from './lock.js';
 
@@ -40,13 +41,6 @@ export interface Opened {
 
 export type CacheResult = { mode: 'refresh'; target: string; report: RefreshReport; opened?: Opened } | { mode: 'check'; target: string; report: CheckReport };
 
-/** Load the catalogue with the URL variables configuration provides. */
-export async function openCatalogue(settings: Settings, emit: Emit): Promise<Catalogue> {
-  const cat = await loadCatalogue(settings.targets, { mirror: settings.mirror, security_mirror: settings.securityMirror });
-  for (const w of cat.warnings) emit({ type: 'warning', message: w });
-  return cat;
-}
-
 /** One cache root and what goes into it. */
 interface Job {
   root: string;
@@ -54,11 +48,6 @@ interface Job {
   /** The shared tier is this sub-folder of the shared cache, made on first use. */
   sharedSub?: string;
   artifacts: Artifact[];
-}
-
-/** The section of the g3-cache that holds a provider's composer tools. */
-export function toolsSection(providerId: string): string {
-  return `composer-${providerId}`;
 }
 
 /** Refresh or check the caches of one target. */

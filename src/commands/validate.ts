@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import { loadTargetTemplate } from '../template/target.js';
 import type { ImageTemplate } from '../template/types.js';
-import { openCatalogue } from './cache.js';
+import { openCatalogue } from '../catalogue/open.js';
 
 export interface ValidateOptions {
   settings: Settings;

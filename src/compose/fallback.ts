@@ -9,6 +9,7 @@ import { openNoFollow } from '../fs/safe.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
+import { toolsSection } from '../cache/tiers.js';
 import { isArmored } from '../repo/deb/keyrings.js';
 import type { RepoSpec } from '../repo/deb/types.js';
 
@@ -24,7 +25,7 @@ export interface FallbackSources {
 
 /** Copy each repository's keyrings into `<g3Cache>/composer-<providerId>/keyrings/` and write the sources lines that use them. */
 export async function fallbackSources(repos: Array<Pick<RepoSpec, 'url' | 'codename' | 'components' | 'keyrings' | 'trusted'>>, g3Cache: string, providerId: string): Promise<FallbackSources> {
-  const section = `composer-${providerId}`;
+  const section = toolsSection(providerId);
   const lines: string[] = [];
   for (const r of repos) {
     const keys: string[] = [];

@@ -1,7 +1,7 @@
 // Opening a template target: catalogue, merged template, package plan, lock path.
 import { findTarget } from '../catalogue/load.js';
 import type { Catalogue, Target } from '../catalogue/types.js';
-import { openCatalogue } from '../commands/cache.js';
+import { openCatalogue } from '../catalogue/open.js';
 import type { Settings } from '../config/load.js';
 import type { FetchSettings } from '../cache/fetch.js';
 import { lockPathFor } from '../lock/file.js';

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { findTarget } from '../catalogue/load.js';
 import { type BuildResult, build } from '../commands/build.js';
-import { cache, openCatalogue } from '../commands/cache.js';
+import { openCatalogue } from '../catalogue/open.js';
+import { cache } from '../commands/cache.js';
 import { imageStem } from '../compose/finalize-plan.js';
 import { ociLabels } from '../compose/composer-image.js';
 import { toolkitVersion } from '../compose/manifest.js';

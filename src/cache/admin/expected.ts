@@ -4,7 +4,8 @@
 // catalogue (artifacts) and the targets' lock files (packages, tools); a
 // metadata blob is named by its SHA256.
 import { findTarget } from '../../catalogue/load.js';
-import { openCatalogue, toolsSection } from '../../commands/cache.js';
+import { openCatalogue } from '../../catalogue/open.js';
+import { toolsSection } from '../tiers.js';
 import type { Settings } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { readFileNoFollow } from '../../fs/safe.js';

@@ -1,7 +1,7 @@
 // Listing the g3-cache tiers (local, shared), the package caches and the
 // repository metadata store as entries.
 import path from 'node:path';
-import { toolsSection } from '../../commands/cache.js';
+import { toolsSection } from '../tiers.js';
 import { lstatIfExists } from '../../fs/safe.js';
 import { sectionHolds } from '../hold.js';
 import { readLastUse } from '../last-use.js';

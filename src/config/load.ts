@@ -13,6 +13,8 @@ import { type Parsed, parseValue, type Setting } from './value.js';
 
 export type { Setting, Source } from './value.js';
 
+const MIB = 1024 * 1024;
+
 export interface Settings {
   projectRoot: string;
   /** The config file read, when one was found. */
@@ -46,6 +48,12 @@ export interface Settings {
   /** The run log; undefined when turned off (`-` or `none`). */
   logFile: string | undefined;
   httpTimeoutMs: number;
+  /** The slowest average, in bytes per second over one http_timeout window, before a download counts as stalled. */
+  httpMinSpeed: number;
+  /** The largest single download, in bytes. */
+  maxDownloadBytes: number;
+  /** The largest Packages index once unpacked, in bytes. */
+  maxIndexBytes: number;
   retries: number;
   retryBackoffMs: number;
   lockStaleMs: number;
@@ -172,6 +180,9 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     logLevel: parsed.log_level as Settings['logLevel'],
     logFile,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,
+    httpMinSpeed: parsed.http_min_speed as number,
+    maxDownloadBytes: (parsed.max_download_mib as number) * MIB,
+    maxIndexBytes: (parsed.max_index_mib as number) * MIB,
     retries: parsed.retries as number,
     retryBackoffMs: parsed.retry_backoff_ms as number,
     lockStaleMs: (parsed.lock_stale as number) * 1000,

@@ -50,19 +50,17 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
 
 /** HTTP settings from configuration. */
 export function fetchSettings(s: Settings): FetchSettings {
-  const mib = 1024 * 1024;
   return {
     timeoutMs: s.httpTimeoutMs,
     retries: s.retries,
     minBackoffMs: s.retryBackoffMs,
     maxRetryAfterMs: 120_000,
-    maxBytes: (s.effective.max_download_mib as number) * mib,
-    minBytesPerSecond: s.effective.http_min_speed as number,
+    maxBytes: s.maxDownloadBytes,
+    minBytesPerSecond: s.httpMinSpeed,
   };
 }
 
 /** Options for reading repository metadata. */
 export function metadataOptions(s: Settings, emit: Emit): MetadataOptions {
-  const maxIndexBytes = (s.effective.max_index_mib as number) * 1024 * 1024;
-  return { storeDir: path.join(s.cacheDir, 'repoCache'), offline: s.offline, ignoreValidUntil: s.ignoreValidUntil, fetch: fetchSettings(s), maxIndexBytes, emit };
+  return { storeDir: path.join(s.cacheDir, 'repoCache'), offline: s.offline, ignoreValidUntil: s.ignoreValidUntil, fetch: fetchSettings(s), maxIndexBytes: s.maxIndexBytes, emit };
 }

@@ -101,6 +101,12 @@ describe('loadSettings precedence', () => {
     const { s } = await load({ env: { G3_HTTP_TIMEOUT: '7', G3_LOCK_STALE: '9', G3_RETRIES: '0', G3_RETRY_BACKOFF_MS: '25' } });
     expect(s).toMatchObject({ httpTimeoutMs: 7000, lockStaleMs: 9000, retries: 0, retryBackoffMs: 25 });
   });
+
+  it('gives the download bounds in bytes, with their documented defaults', async () => {
+    expect((await load()).s).toMatchObject({ httpMinSpeed: 1024, maxDownloadBytes: 4096 * 1024 * 1024, maxIndexBytes: 256 * 1024 * 1024 });
+    const { s } = await load({ env: { G3_HTTP_MIN_SPEED: '0', G3_MAX_DOWNLOAD_MIB: '2', G3_MAX_INDEX_MIB: '3' } });
+    expect(s).toMatchObject({ httpMinSpeed: 0, maxDownloadBytes: 2 * 1024 * 1024, maxIndexBytes: 3 * 1024 * 1024 });
+  });
 });
 
 describe('loadSettings paths', () => {

@@ -8,7 +8,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InternalError } from '../../errors.js';
-import { isNotFound, lstatIfExists, removeLink } from '../../fs/safe.js';
+import { isNotFound, lstatIfExists, NotADirectoryError, realDirsTo, removeLink, UnexpectedLinkError } from '../../fs/safe.js';
 import { escapeInline } from '../../text/untrusted.js';
 
 /** A path the scan did not enter, and why; `problem`: it could not be read, so the command did not finish its work. */
@@ -95,15 +95,15 @@ export async function treeBytes(p: string, s: Skipped[] | ScanSink = []): Promis
 export async function removeBelow(root: string, target: string): Promise<boolean> {
   const rel = path.relative(path.resolve(root), path.resolve(target));
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new InternalError(`refusing to remove ${target}: not below ${root}`);
-  const parts = rel.split(path.sep);
-  let dir = path.resolve(root);
-  for (const part of parts.slice(0, -1)) {
-    dir = path.join(dir, part);
-    const st = await lstatIfExists(dir);
-    if (!st) return false;
-    if (!st.isDirectory()) throw new Error(`not removed: ${escapeInline(dir)} is no longer a plain directory (a symbolic link?)`);
+  let whole: boolean;
+  try {
+    whole = await realDirsTo(root, target);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    if (!(err instanceof UnexpectedLinkError || err instanceof NotADirectoryError)) throw err;
+    throw new Error(`not removed: ${escapeInline(err.path)} is no longer a plain directory (a symbolic link?)`);
   }
-  if (!(await lstatIfExists(target))) return false;
+  if (!whole || !(await lstatIfExists(target))) return false;
   await rm(target, { recursive: true, force: true });
   return true;
 }

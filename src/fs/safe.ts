@@ -63,16 +63,34 @@ export async function removeLink(p: string, onLink?: OnLink): Promise<string> {
   return target;
 }
 
+// Real paths of the roots seen so far: a root is resolved once per process (every write below it checks it again
+// only with one lstat), which spares a realpath (a readlink per component) on every file the cache writes.
+const realRoots = new Map<string, string>();
+
+/** The real path of `root`, a directory (made with its parents when `make`). */
+async function realRootOf(root: string, make: boolean): Promise<string> {
+  const key = path.resolve(root);
+  const known = realRoots.get(key);
+  if (known) {
+    if ((await lstatIfExists(known))?.isDirectory()) return known;
+    realRoots.delete(key);
+  }
+  if (make) await mkdir(root, { recursive: true });
+  const real = await realpath(root);
+  if (!(await lstat(real)).isDirectory()) throw new NotADirectoryError(root);
+  realRoots.set(key, real);
+  return real;
+}
+
 /**
  * The folders from `root` (exclusive) down to `dir` (inclusive), below the
  * real path of `root` (the user named the root: a link there is theirs and is
  * resolved; below it nothing is followed). Throws when `dir` is not below `root`.
  */
-async function foldersBelow(root: string, dir: string): Promise<string[]> {
+async function foldersBelow(root: string, dir: string, make = false): Promise<string[]> {
   const rel = path.relative(path.resolve(root), path.resolve(dir));
   if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${dir} is not below ${root}`);
-  let at = await realpath(root);
-  if (!(await lstat(at)).isDirectory()) throw new NotADirectoryError(root);
+  let at = await realRootOf(root, make);
   const out: string[] = [];
   for (const part of rel === '' ? [] : rel.split(path.sep)) {
     at = path.join(at, part);
@@ -90,8 +108,7 @@ async function foldersBelow(root: string, dir: string): Promise<string[]> {
  * call fails with UnexpectedLinkError. A file there fails with NotADirectoryError.
  */
 export async function ensureRealDir(root: string, dir: string, onLink?: OnLink): Promise<void> {
-  await mkdir(root, { recursive: true });
-  for (const d of await foldersBelow(root, dir)) {
+  for (const d of await foldersBelow(root, dir, true)) {
     for (let attempt = 0; ; attempt++) {
       const st = await lstatIfExists(d);
       if (st?.isDirectory()) break;

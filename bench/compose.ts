@@ -33,7 +33,9 @@ interface BuildJson {
   scratch: string;
 }
 
-const { values } = parseArgs({ options: { 'warm-runs': { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: { 'warm-runs': { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   process.stdout.write('Usage: npx tsx bench/compose.ts [--warm-runs N] [--no-record]\n');
   process.exit(0);
@@ -57,7 +59,10 @@ const env = {
 async function timedBuild(...flags: string[]): Promise<{ wall: number; json: BuildJson }> {
   const t0 = performance.now();
   const r = await run(
-    { command: process.execPath, args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json', ...flags] },
+    {
+      command: process.execPath,
+      args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json', ...flags],
+    },
     { env: env as Record<string, string> },
   );
   return { wall: (performance.now() - t0) / 1000, json: JSON.parse(r.stdout) as BuildJson };
@@ -67,7 +72,10 @@ async function main(): Promise<void> {
   await benchProject(ROOT, OUT);
 
   // Cold: nothing cached, no images, no build cache.
-  await run({ command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench'] }, { reject: false });
+  await run(
+    { command: DOCKER, args: ['rmi', '-f', `g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench'] },
+    { reject: false },
+  );
   await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
   process.stderr.write('first build (cold) ...\n');
   const first = await timedBuild();
@@ -86,17 +94,25 @@ async function main(): Promise<void> {
   const warm = await series('unchanged build', nothing);
   const onDisk = await series('unchanged build, --scratch disk', nothing, '--scratch', 'disk');
   const noInstalled = await series('build without an installed-package snapshot', () => rm(installedDir, { recursive: true, force: true }));
-  if (warm.some((w) => w.json.compose.installed !== 'reused') || noInstalled.some((w) => w.json.compose.snapshot !== 'reused')) throw new Error('a later build did not reuse what it should have');
+  if (warm.some((w) => w.json.compose.installed !== 'reused') || noInstalled.some((w) => w.json.compose.snapshot !== 'reused'))
+    throw new Error('a later build did not reuse what it should have');
 
   // The chroot: plain mmdebstrap from a local repository of the same cached packages, on the host.
   const lock = JSON.parse(await readFile(project('bench.lock.json'), 'utf8')) as LockFile;
   const base = basePackages(lock);
-  const repo = await makeLocalRepo(new LocalRunner(), { dir: path.join(OUT, 'mm-repo'), pkgDir: path.join(OUT, 'cache', 'pkgCache', PROVIDER), packages: base });
+  const repo = await makeLocalRepo(new LocalRunner(), {
+    dir: path.join(OUT, 'mm-repo'),
+    pkgDir: path.join(OUT, 'cache', 'pkgCache', PROVIDER),
+    packages: base,
+  });
   const mm: number[] = [];
   for (let i = 0; i < warmRuns; i++) {
     const target = path.join(OUT, `mm-root-${i}`);
     const t0 = performance.now();
-    await run({ command: 'mmdebstrap', args: ['--variant=custom', `--include=${base.map((p) => p.name).join(',')}`, '--mode=root', '-q', lockSuite(lock), target, repo.copySource] });
+    await run({
+      command: 'mmdebstrap',
+      args: ['--variant=custom', `--include=${base.map((p) => p.name).join(',')}`, '--mode=root', '-q', lockSuite(lock), target, repo.copySource],
+    });
     mm.push((performance.now() - t0) / 1000);
     await rm(target, { recursive: true, force: true });
   }
@@ -104,7 +120,14 @@ async function main(): Promise<void> {
   const wall = (runs: Run[]) => median(runs.map((w) => w.wall));
   const warmWall = wall(warm);
   const warmChroot = median(noInstalled.map((w) => w.json.compose.timings.chroot ?? 0));
-  const summary = (r: Run) => ({ wall: r.wall, downloads: r.json.cache.downloads, timings: r.json.compose.timings, snapshot: r.json.compose.snapshot, installed: r.json.compose.installed, scratch: r.json.scratch });
+  const summary = (r: Run) => ({
+    wall: r.wall,
+    downloads: r.json.cache.downloads,
+    timings: r.json.compose.timings,
+    snapshot: r.json.compose.snapshot,
+    installed: r.json.compose.installed,
+    scratch: r.json.scratch,
+  });
   const result = {
     first: { ...summary(first), bytes: first.json.cache.bytesDownloaded },
     warm: warm.map(summary),

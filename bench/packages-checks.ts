@@ -66,7 +66,11 @@ export async function damage(file: string): Promise<void> {
 
 /** Whether a file's content matches `sha256`. */
 export async function intact(file: string, sha256: string): Promise<boolean> {
-  return createHash('sha256').update(await readFile(file)).digest('hex') === sha256;
+  return (
+    createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex') === sha256
+  );
 }
 
 /** The apt-get download file name of a package (the epoch's colon escaped as apt does). */

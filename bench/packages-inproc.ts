@@ -23,7 +23,12 @@ export async function loadAll(plan: PackagePlan, meta: MetadataOptions): Promise
   const started = performance.now();
   const metadata = await Promise.all(plan.repos.map((r) => loadRepository(r, meta)));
   const seconds = (performance.now() - started) / 1000;
-  const repos = plan.repos.map((r, i) => ({ id: r.id, priority: r.priority, allowPackages: r.allowPackages, packages: (metadata[i] as RepoMetadata).packages }));
+  const repos = plan.repos.map((r, i) => ({
+    id: r.id,
+    priority: r.priority,
+    allowPackages: r.allowPackages,
+    packages: (metadata[i] as RepoMetadata).packages,
+  }));
   return { metadata, repos, seconds };
 }
 
@@ -49,7 +54,15 @@ export async function indexTexts(loaded: Loaded, storeDir: string): Promise<Inde
       if (!ref.path.endsWith('.xz')) throw new Error(`${m.spec.id}: ${ref.path} is not xz-compressed; the benchmark only reads Packages.xz`);
       const data = (await runBinary({ command: 'xz', args: ['-dc'] }, { inputFile: file, package: 'xz-utils' })).stdout;
       const text = data.toString('utf8');
-      out.push({ repo: m.spec.id, codename: m.spec.codename, component: ref.component, path: ref.path, text, bytes: data.length, stanzas: parsePackages(text, m.spec.id).length });
+      out.push({
+        repo: m.spec.id,
+        codename: m.spec.codename,
+        component: ref.component,
+        path: ref.path,
+        text,
+        bytes: data.length,
+        stanzas: parsePackages(text, m.spec.id).length,
+      });
     }
   }
   return out;

@@ -29,8 +29,23 @@ export async function probeDamage(ctx: PackagesContext, lock: LockFile): Promise
   await access(aptFile);
 
   await damage(ourFile);
-  const args = [TARGET, 'cache', '--json', '--targets', ctx.paths.targets, '--cache-dir', ctx.paths.fetchCacheDir, '--g3-cache', ctx.paths.g3Cache, '--shared-cache', ''];
-  const r = await runOnce({ label: 'damaged: builder.sh cache', file: path.join(ctx.root, 'builder.sh'), args, cwd: ctx.root, check: async () => undefined }, ctx.env);
+  const args = [
+    TARGET,
+    'cache',
+    '--json',
+    '--targets',
+    ctx.paths.targets,
+    '--cache-dir',
+    ctx.paths.fetchCacheDir,
+    '--g3-cache',
+    ctx.paths.g3Cache,
+    '--shared-cache',
+    '',
+  ];
+  const r = await runOnce(
+    { label: 'damaged: builder.sh cache', file: path.join(ctx.root, 'builder.sh'), args, cwd: ctx.root, check: async () => undefined },
+    ctx.env,
+  );
   let downloads = 0;
   try {
     downloads = jsonOf<RefreshReport>(r).downloads;
@@ -40,8 +55,19 @@ export async function probeDamage(ctx: PackagesContext, lock: LockFile): Promise
   const ours = { package: p.name, refetched: downloads === 1, intactAfter: await intact(ourFile, p.sha256), exitCode: r.exitCode };
 
   await damage(aptFile);
-  const a = await runOnce({ label: 'damaged: apt-get download', file: 'env', args: [`APT_CONFIG=${ctx.apt.env.APT_CONFIG}`, 'apt-get', 'download', `${p.name}=${p.version}`], cwd: ctx.paths.aptDownload, check: async () => undefined }, ctx.env);
+  const a = await runOnce(
+    {
+      label: 'damaged: apt-get download',
+      file: 'env',
+      args: [`APT_CONFIG=${ctx.apt.env.APT_CONFIG}`, 'apt-get', 'download', `${p.name}=${p.version}`],
+      cwd: ctx.paths.aptDownload,
+      check: async () => undefined,
+    },
+    ctx.env,
+  );
   const apt = { package: p.name, refetched: /^Get:/m.test(a.stdout), intactAfter: await intact(aptFile, p.sha256), exitCode: a.exitCode };
-  ctx.log(`damaged ${p.name} (same size): builder.sh cache ${ours.refetched ? 'refetched it' : 'kept it'}, apt-get download ${apt.refetched ? 'refetched it' : 'kept it'}`);
+  ctx.log(
+    `damaged ${p.name} (same size): builder.sh cache ${ours.refetched ? 'refetched it' : 'kept it'}, apt-get download ${apt.refetched ? 'refetched it' : 'kept it'}`,
+  );
   return { ours, apt };
 }

@@ -35,7 +35,10 @@ function timingsTable(ts: readonly Measured[]): string {
   return [
     '| Scenario | Command | runs (s) | median | min – max | throughput |',
     '|---|---|---|---:|---:|---:|',
-    ...ts.map((t) => `| ${t.scenario} | ${t.display} | ${t.seconds.map((s) => s.toFixed(3)).join(', ')} | ${secs(t.median)} | ${secs(t.min)} – ${secs(t.max)} | ${rate(t)} |`),
+    ...ts.map(
+      (t) =>
+        `| ${t.scenario} | ${t.display} | ${t.seconds.map((s) => s.toFixed(3)).join(', ')} | ${secs(t.median)} | ${secs(t.min)} – ${secs(t.max)} | ${rate(t)} |`,
+    ),
   ].join('\n');
 }
 
@@ -47,12 +50,11 @@ function rates(ts: readonly Measured[]): string {
 
 function diffText(d: SetDiff): string {
   const total = d.onlyOurs.length + d.onlyApt.length + d.versionDiffers.length;
-  const lines = [
-    `Our resolver chose ${d.ours} packages, apt ${d.apt}; ${d.same} are the same name and version. **Differences: ${total}.**`,
-  ];
+  const lines = [`Our resolver chose ${d.ours} packages, apt ${d.apt}; ${d.same} are the same name and version. **Differences: ${total}.**`];
   if (d.onlyOurs.length) lines.push(`- only ours (${d.onlyOurs.length}): ${d.onlyOurs.join(', ')}`);
   if (d.onlyApt.length) lines.push(`- only apt (${d.onlyApt.length}): ${d.onlyApt.join(', ')}`);
-  if (d.versionDiffers.length) lines.push(`- other version (${d.versionDiffers.length}): ${d.versionDiffers.map((v) => `${v.name} (ours ${v.ours}, apt ${v.apt})`).join(', ')}`);
+  if (d.versionDiffers.length)
+    lines.push(`- other version (${d.versionDiffers.length}): ${d.versionDiffers.map((v) => `${v.name} (ours ${v.ours}, apt ${v.apt})`).join(', ')}`);
   return lines.join('\n');
 }
 

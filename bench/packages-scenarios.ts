@@ -63,7 +63,10 @@ const builder = (ctx: PackagesContext, args: string[], display: string, check: (
 
 // apt through `env` (`command` starts with apt-get or apt-cache), so the command shown is the one a user would type.
 const apt = (ctx: PackagesContext, command: string[], cwd: string, display: string, check: (r: Run) => Promise<void>, prepare?: () => Promise<void>): Spec => ({
-  label: command.filter((a) => !a.startsWith('-') && !a.includes('=')).slice(0, 2).join(' '),
+  label: command
+    .filter((a) => !a.startsWith('-') && !a.includes('='))
+    .slice(0, 2)
+    .join(' '),
   display,
   file: 'env',
   args: [`APT_CONFIG=${ctx.apt.env.APT_CONFIG}`, ...command],
@@ -72,7 +75,17 @@ const apt = (ctx: PackagesContext, command: string[], cwd: string, display: stri
   ...(prepare ? { prepare } : {}),
 });
 
-const globalFlags = (ctx: PackagesContext, cacheDir: string) => ['--json', '--targets', ctx.paths.targets, '--cache-dir', cacheDir, '--g3-cache', ctx.paths.g3Cache, '--shared-cache', ''];
+const globalFlags = (ctx: PackagesContext, cacheDir: string) => [
+  '--json',
+  '--targets',
+  ctx.paths.targets,
+  '--cache-dir',
+  cacheDir,
+  '--g3-cache',
+  ctx.paths.g3Cache,
+  '--shared-cache',
+  '',
+];
 
 async function fresh(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -104,19 +117,44 @@ export async function parseAndResolve(ctx: PackagesContext, res: Results): Promi
     expectExit(r);
     const installs = parseSimulate(r.stdout);
     if (installs.length === 0) throw new Error('apt-get --simulate printed no Inst lines');
-    if (aptInstalls.length > 0 && installs.length !== aptInstalls.length) throw new Error(`apt chose ${installs.length} packages, ${aptInstalls.length} in an earlier run`);
+    if (aptInstalls.length > 0 && installs.length !== aptInstalls.length)
+      throw new Error(`apt chose ${installs.length} packages, ${aptInstalls.length} in an earlier run`);
     aptInstalls = installs;
   };
   const lockRun = async (r: Run) => {
     expectExit(r);
     const j = jsonOf<{ status: string; packages: number }>(r);
-    if (j.status !== 'written' || j.packages !== ours.length) throw new Error(`lock says status=${j.status}, packages=${j.packages}; expected written, ${ours.length}`);
+    if (j.status !== 'written' || j.packages !== ours.length)
+      throw new Error(`lock says status=${j.status}, packages=${j.packages}; expected written, ${ours.length}`);
   };
   const specs: Spec[] = [
-    builder(ctx, [TARGET, 'lock', '--update', '--offline', ...globalFlags(ctx, ctx.paths.cacheDir)], '`builder.sh <t> lock --update --offline` (process: verify stored metadata, decompress, parse, resolve, write)', lockRun),
-    apt(ctx, ['apt-get', ...simulateArgs(names, false)], ctx.paths.work, `\`apt-get install --simulate --no-install-recommends\` <${shown}> (reads pkgcache.bin)`, simulated),
-    apt(ctx, ['apt-get', ...simulateArgs(names, true)], ctx.paths.work, `the same with \`-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\` (parses the lists every run)`, simulated),
-    apt(ctx, ['apt-cache', '-q', 'policy', plan.request.packages[0] ?? 'apt'], ctx.paths.work, '`apt-cache policy <one name>` (apt start-up and pkgcache.bin load, for reference)', async (r) => expectExit(r)),
+    builder(
+      ctx,
+      [TARGET, 'lock', '--update', '--offline', ...globalFlags(ctx, ctx.paths.cacheDir)],
+      '`builder.sh <t> lock --update --offline` (process: verify stored metadata, decompress, parse, resolve, write)',
+      lockRun,
+    ),
+    apt(
+      ctx,
+      ['apt-get', ...simulateArgs(names, false)],
+      ctx.paths.work,
+      `\`apt-get install --simulate --no-install-recommends\` <${shown}> (reads pkgcache.bin)`,
+      simulated,
+    ),
+    apt(
+      ctx,
+      ['apt-get', ...simulateArgs(names, true)],
+      ctx.paths.work,
+      `the same with \`-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=\` (parses the lists every run)`,
+      simulated,
+    ),
+    apt(
+      ctx,
+      ['apt-cache', '-q', 'policy', plan.request.packages[0] ?? 'apt'],
+      ctx.paths.work,
+      '`apt-cache policy <one name>` (apt start-up and pkgcache.bin load, for reference)',
+      async (r) => expectExit(r),
+    ),
   ];
   ctx.log(`${s}: processes, ${ctx.runs} runs each, round-robin`);
   const [lockT, cachedT, uncachedT] = await measure(ctx, res, s, specs, ctx.runs);
@@ -127,8 +165,12 @@ export async function parseAndResolve(ctx: PackagesContext, res: Results): Promi
 
   const lock = await readLock(ctx.target.lockFile);
   if (!lock) throw new BenchFailure(`no lock at ${ctx.target.lockFile} after the lock runs`);
-  const sameAsLock = compareSets(ours, lock.image.packages.map((p) => ({ name: p.name, version: p.version, arch: p.architecture })));
-  if (sameAsLock.same !== ours.length || sameAsLock.apt !== ours.length) throw new BenchFailure('the lock command chose another set than the in-process resolve (same metadata): the benchmark is broken');
+  const sameAsLock = compareSets(
+    ours,
+    lock.image.packages.map((p) => ({ name: p.name, version: p.version, arch: p.architecture })),
+  );
+  if (sameAsLock.same !== ours.length || sameAsLock.apt !== ours.length)
+    throw new BenchFailure('the lock command chose another set than the in-process resolve (same metadata): the benchmark is broken');
   return { diff: compareSets(ours, aptInstalls), seeds, lock };
 }
 
@@ -149,17 +191,30 @@ export async function fetchClosure(ctx: PackagesContext, res: Results, lock: Loc
   const cacheArgs = [TARGET, 'cache', ...globalFlags(ctx, ctx.paths.fetchCacheDir)];
   const s2 = '2. cold fetch (network)';
   const cold: Spec[] = [
-    builder(ctx, cacheArgs, `\`builder.sh <t> cache\` (empty cache dir, no shared cache, ${ctx.settings.workers} workers)`, async (r) => {
-      expectCache(r, n, n, bytes);
-      await expectFiles(pkgDir, pkgs);
-    }, async () => {
-      await rm(ctx.paths.fetchCacheDir, { recursive: true, force: true });
-      await rm(ctx.paths.g3Cache, { recursive: true, force: true });
-    }),
-    apt(ctx, ['apt-get', ...downloadArgs(pkgs)], ctx.paths.aptDownload, `\`apt-get download\` <${n} name=version> (one process, empty directory)`, async (r) => {
-      expectExit(r);
-      await expectFiles(ctx.paths.aptDownload, pkgs);
-    }, () => fresh(ctx.paths.aptDownload)),
+    builder(
+      ctx,
+      cacheArgs,
+      `\`builder.sh <t> cache\` (empty cache dir, no shared cache, ${ctx.settings.workers} workers)`,
+      async (r) => {
+        expectCache(r, n, n, bytes);
+        await expectFiles(pkgDir, pkgs);
+      },
+      async () => {
+        await rm(ctx.paths.fetchCacheDir, { recursive: true, force: true });
+        await rm(ctx.paths.g3Cache, { recursive: true, force: true });
+      },
+    ),
+    apt(
+      ctx,
+      ['apt-get', ...downloadArgs(pkgs)],
+      ctx.paths.aptDownload,
+      `\`apt-get download\` <${n} name=version> (one process, empty directory)`,
+      async (r) => {
+        expectExit(r);
+        await expectFiles(ctx.paths.aptDownload, pkgs);
+      },
+      () => fresh(ctx.paths.aptDownload),
+    ),
   ];
   ctx.log(`${s2}: ${n} packages, ${(bytes / 1048576).toFixed(1)} MiB, ${ctx.coldRuns} run(s) each`);
   const [ourCold, aptCold] = await measure(ctx, res, s2, cold, ctx.coldRuns, bytes);
@@ -171,9 +226,25 @@ export async function fetchClosure(ctx: PackagesContext, res: Results, lock: Loc
   const warm: Spec[] = [
     builder(ctx, cacheArgs, '`builder.sh <t> cache` (warm: stamps valid)', async (r) => void expectCache(r, n, 0, 0)),
     builder(ctx, [...cacheArgs, '--verify'], '`builder.sh <t> cache --verify` (rehash every file)', async (r) => void expectCache(r, n, 0, 0)),
-    apt(ctx, ['apt-get', ...downloadArgs(pkgs)], ctx.paths.aptDownload, `\`apt-get download\` <${n} name=version> (all files present)`, async (r) => expectNoFetch(r)),
-    { label: 'sha256sum -c', display: '`sha256sum -c --quiet` over the same files', file: 'sha256sum', args: ['-c', '--quiet', list], cwd: pkgDir, check: async (r) => expectExit(r) },
-    { label: 'builder.sh --help', display: '`builder.sh --help` (start-up floor, for reference)', file: path.join(ctx.root, 'builder.sh'), args: ['--help'], cwd: ctx.root, check: async (r) => expectExit(r) },
+    apt(ctx, ['apt-get', ...downloadArgs(pkgs)], ctx.paths.aptDownload, `\`apt-get download\` <${n} name=version> (all files present)`, async (r) =>
+      expectNoFetch(r),
+    ),
+    {
+      label: 'sha256sum -c',
+      display: '`sha256sum -c --quiet` over the same files',
+      file: 'sha256sum',
+      args: ['-c', '--quiet', list],
+      cwd: pkgDir,
+      check: async (r) => expectExit(r),
+    },
+    {
+      label: 'builder.sh --help',
+      display: '`builder.sh --help` (start-up floor, for reference)',
+      file: path.join(ctx.root, 'builder.sh'),
+      args: ['--help'],
+      cwd: ctx.root,
+      check: async (r) => expectExit(r),
+    },
   ];
   ctx.log(`${s3}: ${ctx.runs} runs each, round-robin`);
   const [ourWarm, ourVerify, aptWarm, sums] = await measure(ctx, res, s3, warm, ctx.runs);

@@ -49,7 +49,15 @@ function options(argv: string[]) {
     if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}, not "${v}"`);
     return Number(v);
   };
-  return { help: values.help === true, runs: int('runs', values.runs, 50), coldRuns: int('cold-runs', values['cold-runs'], 2), keep: values.keep, fetch: !values['no-fetch'], record: !values['no-record'] && !values['no-fetch'], argv };
+  return {
+    help: values.help === true,
+    runs: int('runs', values.runs, 50),
+    coldRuns: int('cold-runs', values['cold-runs'], 2),
+    keep: values.keep,
+    fetch: !values['no-fetch'],
+    record: !values['no-record'] && !values['no-fetch'],
+    argv,
+  };
 }
 
 /** The child environment: no ambient g3 settings (the flags say where everything goes). */
@@ -78,10 +86,16 @@ async function main(): Promise<void> {
   await rm(paths.work, { recursive: true, force: true });
   await mkdir(paths.work, { recursive: true });
   const facts = await machineFacts(paths.work);
-  facts.tools = await Promise.all([toolLine('apt-get', ['--version']), toolLine('xz', ['--version']), toolLine('sha256sum', ['--version']), toolLine('gpgv', ['--version'])]);
+  facts.tools = await Promise.all([
+    toolLine('apt-get', ['--version']),
+    toolLine('xz', ['--version']),
+    toolLine('sha256sum', ['--version']),
+    toolLine('gpgv', ['--version']),
+  ]);
   await writeBenchTarget(paths);
   const settings = await benchSettings(root, paths, env);
-  if (!settings.mirror || !settings.securityMirror) throw new BenchFailure('no Debian mirror configured (G3_MIRROR / G3_SECURITY_MIRROR, or the host apt sources)');
+  if (!settings.mirror || !settings.securityMirror)
+    throw new BenchFailure('no Debian mirror configured (G3_MIRROR / G3_SECURITY_MIRROR, or the host apt sources)');
   redact = redactor(settings);
   const emit = (e: CacheEvent) => {
     if (e.type === 'warning' || e.type === 'info') log(`  ${e.type}: ${e.message}`);
@@ -96,7 +110,11 @@ async function main(): Promise<void> {
     log(`${s0}: our loadRepository × ${target.plan.repos.length} (empty store), then apt-get update (empty lists)`);
     const loaded = await loadAll(target.plan, metadataOptions(settings, emit));
     const one = (label: string, seconds: number) => ({ label, seconds: [seconds], median: seconds, min: seconds, max: seconds });
-    const ourMeta = res.add(s0, one('loadRepository', loaded.seconds), `\`loadRepository\` × ${target.plan.repos.length} (fetch, verify, decompress, parse; in-process)`);
+    const ourMeta = res.add(
+      s0,
+      one('loadRepository', loaded.seconds),
+      `\`loadRepository\` × ${target.plan.repos.length} (fetch, verify, decompress, parse; in-process)`,
+    );
     const started = performance.now();
     const apt = await updatePrivateApt(paths.apt, target.plan);
     const aptMeta = res.add(s0, one('apt-get update', (performance.now() - started) / 1000), '`apt-get update` (empty lists, private configuration)');
@@ -106,7 +124,9 @@ async function main(): Promise<void> {
     const ctx: PackagesContext = { root, paths, settings, target, loaded, texts, apt, env, runs: opts.runs, coldRuns: opts.coldRuns, log, emit };
 
     const { diff, seeds, lock } = await parseAndResolve(ctx, res);
-    log(`same choice: ours ${diff.ours}, apt ${diff.apt}, same ${diff.same}, only ours ${diff.onlyOurs.length}, only apt ${diff.onlyApt.length}, other version ${diff.versionDiffers.length}`);
+    log(
+      `same choice: ours ${diff.ours}, apt ${diff.apt}, same ${diff.same}, only ours ${diff.onlyOurs.length}, only apt ${diff.onlyApt.length}, other version ${diff.versionDiffers.length}`,
+    );
     if (!opts.fetch) {
       process.stdout.write(`\n${redact(resultsTable(res.pairs))}\n\n`);
       return;

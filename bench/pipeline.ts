@@ -30,7 +30,9 @@ interface Step {
   compose?: { timings: Record<string, number> };
 }
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   process.stdout.write('Usage: npx tsx bench/pipeline.ts [--runs N] [--no-record]\n');
   process.exit(0);
@@ -58,7 +60,13 @@ async function main(): Promise<void> {
   } as Record<string, string>;
   const all = async (extra: Record<string, string> = {}): Promise<{ wall: number; steps: Step[] }> => {
     const t0 = performance.now();
-    const r = await run({ command: process.execPath, args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'all', '--json'] }, { env: { ...env, ...extra } });
+    const r = await run(
+      {
+        command: process.execPath,
+        args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'all', '--json'],
+      },
+      { env: { ...env, ...extra } },
+    );
     return { wall: (performance.now() - t0) / 1000, steps: (JSON.parse(r.stdout) as { steps: Step[] }).steps };
   };
   const removeLocal = () => run({ command: DOCKER, args: ['image', 'rm', '-f', `${repo}:bench`] }, { reject: false });
@@ -84,7 +92,12 @@ async function main(): Promise<void> {
     const nothing = async () => undefined;
     const local = await series('all, nothing changed, image in the local daemon', nothing, {}, ['pre_build']);
     const remote = await series('all, nothing changed, image only in the registry', removeLocal, {}, ['pre_build']);
-    const forced = await series('all with FORCE_BUILDING=1 (build and push again)', nothing, { FORCE_BUILDING: '1' }, ['pre_build', 'build', 'push', 'post_push']);
+    const forced = await series('all with FORCE_BUILDING=1 (build and push again)', nothing, { FORCE_BUILDING: '1' }, [
+      'pre_build',
+      'build',
+      'push',
+      'post_push',
+    ]);
     for (const r of [...local, ...remote]) if (r.steps[0]?.outcome !== 'unchanged') throw new Error('an unchanged run did not decide "unchanged"');
     const wall = (xs: { wall: number }[]) => median(xs.map((x) => x.wall));
     const result = { first: first.wall, local: local.map((r) => r.wall), remote: remote.map((r) => r.wall), forced: forced.map((r) => r.wall) };

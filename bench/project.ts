@@ -14,6 +14,9 @@ export async function benchProject(root: string, out: string, extra: string[] = 
   await copyFile(path.join(root, 'docker', 'templates', 'minimal.yml'), project('templates', 'minimal.yml'));
   const catalogue = await readFile(path.join(root, 'docker', 'targets.yml'), 'utf8');
   const tools = /^\s+tools: (\[.*\])$/m.exec(catalogue)?.[1] ?? '[]';
-  await writeFile(project('targets.yml'), `targets:\n  bench:\n    template: templates/minimal.yml\n${extra.map((l) => `    ${l}\n`).join('')}    tools: ${tools}\n`);
+  await writeFile(
+    project('targets.yml'),
+    `targets:\n  bench:\n    template: templates/minimal.yml\n${extra.map((l) => `    ${l}\n`).join('')}    tools: ${tools}\n`,
+  );
   return project();
 }

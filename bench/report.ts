@@ -102,7 +102,10 @@ export function resultsTable(pairs: readonly Pair[]): string {
   const lines = [
     '| Scenario | g3-composer | median | Baseline | median | ratio (g3-composer / baseline) |',
     '|---|---|---:|---|---:|---:|',
-    ...pairs.map((p) => `| ${p.scenario} | ${p.g3.display} | ${secs(p.g3.median)} | ${p.base.display} | ${secs(p.base.median)} | ${ratioCell(p.g3.median, p.base.median)} |`),
+    ...pairs.map(
+      (p) =>
+        `| ${p.scenario} | ${p.g3.display} | ${secs(p.g3.median)} | ${p.base.display} | ${secs(p.base.median)} | ${ratioCell(p.g3.median, p.base.median)} |`,
+    ),
   ];
   return lines.join('\n');
 }
@@ -112,7 +115,10 @@ function timingsTable(ts: readonly Measured[]): string {
   return [
     '| Scenario | Command | runs | median | min – max | throughput |',
     '|---|---|---|---:|---:|---:|',
-    ...ts.map((t) => `| ${t.scenario} | ${t.display} | ${t.seconds.map((s) => s.toFixed(3)).join(', ')} | ${secs(t.median)} | ${secs(t.min)} – ${secs(t.max)} | ${rate(t)} |`),
+    ...ts.map(
+      (t) =>
+        `| ${t.scenario} | ${t.display} | ${t.seconds.map((s) => s.toFixed(3)).join(', ')} | ${secs(t.median)} | ${secs(t.min)} – ${secs(t.max)} | ${rate(t)} |`,
+    ),
   ].join('\n');
 }
 

@@ -124,7 +124,13 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
     name: cold,
     commands: [
       coldG3(opts.workers),
-      download('serial wget loop', 'serial `wget -q -O` loop (g3)', dir.wget, 'while read -r file url; do wget -q -O "$1/pool/$file" "$url" || exit 1; done < "$2"', lists.urls),
+      download(
+        'serial wget loop',
+        'serial `wget -q -O` loop (g3)',
+        dir.wget,
+        'while read -r file url; do wget -q -O "$1/pool/$file" "$url" || exit 1; done < "$2"',
+        lists.urls,
+      ),
       download(
         `xargs -P${opts.workers} curl`,
         `\`xargs -P${opts.workers} -n2 curl -sf -o\``,
@@ -249,7 +255,12 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
     if (s.name === xfs) {
       // Fill the tmpfs shared tier the way builders do: write-back from a full local tier.
       await fresh(dir.sharedX);
-      const prime: Command = { label: 'prime the tmpfs shared tier', ...g3(dir.local, dir.sharedX, []), prepare: snapshot, check: refreshed(dir.local, { local: n, writtenBack: n }, 0) };
+      const prime: Command = {
+        label: 'prime the tmpfs shared tier',
+        ...g3(dir.local, dir.sharedX, []),
+        prepare: snapshot,
+        check: refreshed(dir.local, { local: n, writtenBack: n }, 0),
+      };
       const r = await runOnce(prime, env);
       await prime.check(r).catch((err: Error) => {
         throw new BenchFailure(`${prime.label}: ${err.message}\n${r.stderr}`);
@@ -298,12 +309,11 @@ export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pa
   return { pairs, timings, crossFs: crossProblem ? `not measured: ${crossProblem}` : `${opts.shmDir}, ${await filesystemOf(opts.shmDir)}` };
 }
 
-
 /** What every run is checked for (for the report). */
 export const CHECKS = [
-  'every command exited 0; every g3-composer run printed one JSON summary with `ok: true`, the catalogue\'s item count, no failures, missing items or corrupt copies;',
-  'cold g3-composer runs: `downloads` = `hits.origin` = N, `bytesDownloaded` = the data set\'s size, `writtenBack` = N; cold wget/curl runs likewise: the origin\'s `/__stats` show every catalogued file fetched exactly once per run, and nothing else;',
+  "every command exited 0; every g3-composer run printed one JSON summary with `ok: true`, the catalogue's item count, no failures, missing items or corrupt copies;",
+  "cold g3-composer runs: `downloads` = `hits.origin` = N, `bytesDownloaded` = the data set's size, `writtenBack` = N; cold wget/curl runs likewise: the origin's `/__stats` show every catalogued file fetched exactly once per run, and nothing else;",
   'warm runs (`--check`, `--check --verify`, refresh) and every shared-tier run: the origin served no request at all; the warm refresh reports N local hits and 0 downloads; `--check` reports nothing to refresh;',
-  'shared → local: `hits.shared` = N with `linkedFromShared` = N on one filesystem and `copiedFromShared` = N across filesystems; afterwards the local files are (resp. are not) the shared tier\'s inodes;',
+  "shared → local: `hits.shared` = N with `linkedFromShared` = N on one filesystem and `copiedFromShared` = N across filesystems; afterwards the local files are (resp. are not) the shared tier's inodes;",
   'after every run that fills a directory, each file is there with its catalogued size; after the last cold run and the last cross-filesystem run, every local file is rehashed by the benchmark itself.',
 ];

@@ -54,7 +54,10 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'})`);
   if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
-    throw new UserError(`${cmd.command} is not installed`, opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`);
+    throw new UserError(
+      `${cmd.command} is not installed`,
+      opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`,
+    );
   }
   const exitCode = result.exitCode ?? 128;
   const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
@@ -118,9 +121,14 @@ export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'input
   const done = (async (): Promise<RunResult> => {
     const result = await child;
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'}, stdout streamed)`);
+    (opts.trace ?? traceAll)?.(
+      `$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'}, stdout streamed)`,
+    );
     if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
-      throw new UserError(`${cmd.command} is not installed`, opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`);
+      throw new UserError(
+        `${cmd.command} is not installed`,
+        opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`,
+      );
     }
     const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
     return { exitCode: result.exitCode ?? 128, stdout: '', stderr };

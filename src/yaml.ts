@@ -56,7 +56,8 @@ export type UrlVars = Readonly<Record<string, string | undefined>>;
 export function expandVars(value: string, vars: UrlVars, fail: (problem: string) => never): string {
   return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
     const v = Object.hasOwn(vars, name) ? vars[name] : undefined;
-    if (v === undefined || v === '') fail(`uses \${${name}}, which is not set (known: ${Object.keys(vars).join(', ') || 'none'}; set it in .env or the environment)`);
+    if (v === undefined || v === '')
+      fail(`uses \${${name}}, which is not set (known: ${Object.keys(vars).join(', ') || 'none'}; set it in .env or the environment)`);
     return v.replace(/\/+$/, '');
   });
 }

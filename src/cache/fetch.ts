@@ -109,7 +109,8 @@ export async function openUrl(url: string, s: FetchSettings): Promise<Dispatcher
     } catch {
       throw new FetchError(`redirected from ${redactUrl(url)} to an invalid URL ${JSON.stringify(escapeInline(location.slice(0, 200)))}`, false);
     }
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new FetchError(`redirected from ${redactUrl(url)} to ${escapeInline(redactUrl(next.href))}: only http and https are followed`, false);
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      throw new FetchError(`redirected from ${redactUrl(url)} to ${escapeInline(redactUrl(next.href))}: only http and https are followed`, false);
     target = next;
   }
 }
@@ -124,7 +125,13 @@ export async function discard(res: Dispatcher.ResponseData): Promise<void> {
  * Download `url` into `dest` (created or truncated), verifying length and
  * SHA256 on the way; throws FetchError (after retries) when it cannot.
  */
-export async function download(url: string, dest: string, expect: FetchExpect, settings: FetchSettings, onBytes?: (n: number) => void): Promise<{ bytes: number; attempts: number }> {
+export async function download(
+  url: string,
+  dest: string,
+  expect: FetchExpect,
+  settings: FetchSettings,
+  onBytes?: (n: number) => void,
+): Promise<{ bytes: number; attempts: number }> {
   if (expect.size !== undefined && expect.size > maxBytesOf(settings)) {
     throw new FetchError(`is ${expect.size} bytes, more than the largest download allowed, ${maxText(settings)}`, false);
   }
@@ -164,7 +171,8 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
     const code = res.statusCode;
     if (code === 429 || code === 503) {
       const after = parseRetryAfter(res.headers['retry-after'], Date.now());
-      if (after !== undefined && after > s.maxRetryAfterMs) throw new FetchError(`HTTP ${code}, Retry-After ${Math.round(after / 1000)} s is longer than we wait`, false);
+      if (after !== undefined && after > s.maxRetryAfterMs)
+        throw new FetchError(`HTTP ${code}, Retry-After ${Math.round(after / 1000)} s is longer than we wait`, false);
       throw new FetchError(`HTTP ${code}`, true, after);
     }
     throw new FetchError(`HTTP ${code}`, code >= 500);
@@ -176,7 +184,12 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
     // Abort the body; undici reports the abort as an 'error' event nobody else listens to.
     res.body.on('error', () => undefined);
     res.body.destroy();
-    throw new FetchError(wrongLength ? `server announces ${declared} bytes, expected ${expect.size}` : `server announces ${declared} bytes, more than the largest download allowed, ${maxText(s)}`, false);
+    throw new FetchError(
+      wrongLength
+        ? `server announces ${declared} bytes, expected ${expect.size}`
+        : `server announces ${declared} bytes, more than the largest download allowed, ${maxText(s)}`,
+      false,
+    );
   }
   const limit =
     expect.size === undefined
@@ -242,7 +255,9 @@ function throughputGuard(body: Readable, s: Pick<FetchSettings, 'timeoutMs' | 'm
   const timer = setInterval(() => {
     if (got < least) {
       clearInterval(timer);
-      body.destroy(new FetchError(`too slow: ${got} bytes in ${windowS} s, less than the minimum of ${perSecond} bytes/s (http_min_speed) over http_timeout`, true));
+      body.destroy(
+        new FetchError(`too slow: ${got} bytes in ${windowS} s, less than the minimum of ${perSecond} bytes/s (http_min_speed) over http_timeout`, true),
+      );
     }
     got = 0;
   }, s.timeoutMs);

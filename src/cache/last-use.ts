@@ -56,7 +56,12 @@ export async function recordFileUse(root: string, file: string, when?: Date, onP
 }
 
 /** Record uses of `section/file` items of a cache tier, a few at a time. */
-export async function recordItemUses(root: string, items: readonly { section: string; file: string }[], when: Date = new Date(), onProblem?: (message: string) => void): Promise<void> {
+export async function recordItemUses(
+  root: string,
+  items: readonly { section: string; file: string }[],
+  when: Date = new Date(),
+  onProblem?: (message: string) => void,
+): Promise<void> {
   await mapPool(items, 16, (a) => recordUse(root, path.join(a.section, a.file), when, onProblem));
 }
 

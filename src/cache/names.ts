@@ -52,7 +52,8 @@ export function reservedSectionReason(section: unknown): string | undefined {
   const lower = (section as string).toLowerCase();
   const reserved = RESERVED_SECTIONS.find((r) => r.toLowerCase() === lower);
   if (reserved) return `must not be "${reserved}": the toolkit keeps its ${reserved === 'pkgCache' ? 'package' : 'repository metadata'} cache under that name`;
-  if (lower.startsWith(RESERVED_SECTION_PREFIX)) return `must not start with "${RESERVED_SECTION_PREFIX}": ${RESERVED_SECTION_PREFIX}<provider-id> sections hold the composer image's tools, which the Dockerfile installs`;
+  if (lower.startsWith(RESERVED_SECTION_PREFIX))
+    return `must not start with "${RESERVED_SECTION_PREFIX}": ${RESERVED_SECTION_PREFIX}<provider-id> sections hold the composer image's tools, which the Dockerfile installs`;
   return undefined;
 }
 

@@ -57,7 +57,11 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
   const onLink = (link: string, target: string) => opts.emit({ type: 'warning', message: removedLinkMessage(link, target) });
   await prepareTier(localRoot, sections, { onLink, remove: true });
   if (shared.root) {
-    const onKeep = (link: string) => opts.emit({ type: 'warning', message: `${escapeInline(link)} in the read-only shared cache is a symbolic link: not followed (what lies behind it is taken from the origin)` });
+    const onKeep = (link: string) =>
+      opts.emit({
+        type: 'warning',
+        message: `${escapeInline(link)} in the read-only shared cache is a symbolic link: not followed (what lies behind it is taken from the origin)`,
+      });
     await prepareTier(shared.root, sections, { onLink, remove: !shared.readOnly, onKeep });
   }
   const ctx: EngineContext = {
@@ -76,8 +80,19 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
     results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
     // Last-use records for `cache prune`: every item in use locally; shared copies this run read or wrote.
     const onProblem = once((message: string) => opts.emit({ type: 'warning', message: `${message} (last-use records only order \`cache prune\`)` }));
-    await recordItemUses(ctx.localRoot, artifacts.filter((_, i) => results[i]?.status === 'ok'), undefined, onProblem);
-    if (ctx.sharedRoot && !ctx.sharedReadOnly) await recordItemUses(ctx.sharedRoot, artifacts.filter((_, i) => results[i]?.from === 'shared' || results[i]?.writtenBack), undefined, onProblem);
+    await recordItemUses(
+      ctx.localRoot,
+      artifacts.filter((_, i) => results[i]?.status === 'ok'),
+      undefined,
+      onProblem,
+    );
+    if (ctx.sharedRoot && !ctx.sharedReadOnly)
+      await recordItemUses(
+        ctx.sharedRoot,
+        artifacts.filter((_, i) => results[i]?.from === 'shared' || results[i]?.writtenBack),
+        undefined,
+        onProblem,
+      );
   } finally {
     await Promise.all([closeFetch(), flushDirs()]);
   }

@@ -47,7 +47,24 @@ export function itemPaths(root: string, section: string, file: string): ItemPath
 // Folders that hold the system or everyone's files: never a cache root. The
 // first set is refused with everything below it, the second only as itself.
 const SYSTEM_TREES = ['/proc', '/sys', '/etc', '/usr', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
-const SYSTEM_FOLDERS = ['/', '/dev', '/dev/shm', '/run', '/var', '/var/lib', '/var/cache', '/var/tmp', '/var/log', '/home', '/root', '/tmp', '/srv', '/opt', '/mnt', '/media'];
+const SYSTEM_FOLDERS = [
+  '/',
+  '/dev',
+  '/dev/shm',
+  '/run',
+  '/var',
+  '/var/lib',
+  '/var/cache',
+  '/var/tmp',
+  '/var/log',
+  '/home',
+  '/root',
+  '/tmp',
+  '/srv',
+  '/opt',
+  '/mnt',
+  '/media',
+];
 
 /** Why the resolved folder `real` cannot be a cache root, or undefined when it can. */
 export function systemFolderReason(real: string): string | undefined {
@@ -72,7 +89,8 @@ export async function resolveLocalRoot(dir: string, what = 'local cache'): Promi
   await mkdir(named, { recursive: true });
   const real = await realpath(named);
   const why = systemFolderReason(real);
-  if (why) throw new UserError(`the ${what} ${resolvedAs(named, real)} cannot be used: ${why}`, 'Point it at a folder of its own (G3_LOCAL_CACHE, G3_CACHE_DIR).');
+  if (why)
+    throw new UserError(`the ${what} ${resolvedAs(named, real)} cannot be used: ${why}`, 'Point it at a folder of its own (G3_LOCAL_CACHE, G3_CACHE_DIR).');
   return real;
 }
 
@@ -181,7 +199,9 @@ export async function probeShared(dir: string | undefined, opts: { sub?: string;
   if (!marker) {
     const empty = entries.every((e) => /\.tmp-/.test(e.name));
     if (!empty && !(await looksLikeSharedCache(real))) {
-      return unused(`${resolvedAs(named, real)} is not used: it holds files but no ${SHARED_MARKER}, so it was not made by g3-composer (to share it anyway, create the empty file ${escapeInline(path.join(real, SHARED_MARKER))})`);
+      return unused(
+        `${resolvedAs(named, real)} is not used: it holds files but no ${SHARED_MARKER}, so it was not made by g3-composer (to share it anyway, create the empty file ${escapeInline(path.join(real, SHARED_MARKER))})`,
+      );
     }
     if (w?.ok) await writeMarker(real);
   }
@@ -191,8 +211,10 @@ export async function probeShared(dir: string | undefined, opts: { sub?: string;
     root = path.join(real, opts.sub);
     const sub = await lstatIfExists(root);
     if (sub?.isSymbolicLink() && w?.ok) await removeLink(root, (l, t) => warnings.push(removedLinkMessage(l, t)));
-    else if (sub?.isSymbolicLink()) return { warnings: [...warnings, `shared cache ${escapeInline(root)} is a symbolic link: not followed; using the local cache and the origin only`] };
-    else if (sub && !sub.isDirectory()) return { warnings: [...warnings, `shared cache ${escapeInline(root)} is not a directory: using the local cache and the origin only`] };
+    else if (sub?.isSymbolicLink())
+      return { warnings: [...warnings, `shared cache ${escapeInline(root)} is a symbolic link: not followed; using the local cache and the origin only`] };
+    else if (sub && !sub.isDirectory())
+      return { warnings: [...warnings, `shared cache ${escapeInline(root)} is not a directory: using the local cache and the origin only`] };
     if (w?.ok) await mkdir(root, { recursive: true });
   }
   return { root, readOnly: readOnly || undefined, warnings };
@@ -205,7 +227,11 @@ export async function probeShared(dir: string | undefined, opts: { sub?: string;
  * target) and passed to `onLink`; in a tier we may not change (`remove: false`)
  * it is only reported, and reads treat what lies behind it as missing.
  */
-export async function prepareTier(root: string, sections: readonly string[], o: { onLink: OnLink; remove: boolean; onKeep?: (link: string) => void }): Promise<void> {
+export async function prepareTier(
+  root: string,
+  sections: readonly string[],
+  o: { onLink: OnLink; remove: boolean; onKeep?: (link: string) => void },
+): Promise<void> {
   const paths = [STAMP_DIR, LOCK_DIR, USED_DIR, path.join(LOCK_DIR, RUNS_DIR)];
   for (const s of sections) paths.push(s, path.join(STAMP_DIR, s), path.join(LOCK_DIR, s), path.join(USED_DIR, s), path.join(LOCK_DIR, RUNS_DIR, s));
   for (const rel of paths) {

@@ -9,10 +9,7 @@ export interface Expectation {
   size?: number;
 }
 
-export type Verdict =
-  | { state: 'ok'; how: 'stamp' | 'hash'; size: number }
-  | { state: 'missing' }
-  | { state: 'bad'; reason: string };
+export type Verdict = { state: 'ok'; how: 'stamp' | 'hash'; size: number } | { state: 'missing' } | { state: 'bad'; reason: string };
 
 export interface VerifyOptions {
   /** Ignore stamps and rehash. */

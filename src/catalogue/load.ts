@@ -110,7 +110,8 @@ function readArtifacts(r: Reader, field: string, node: Node | null): Artifact[] 
     const a = readArtifact(r, `${field}[${i}]`, item as Node);
     const key = `${a.section}/${a.file}`;
     const prior = seen.get(key);
-    if (prior && prior.sha256 !== a.sha256) r.fail(item as Node, `${field}[${i}]`, `declares ${key} again with another sha256 (first at line ${prior.origin.line})`);
+    if (prior && prior.sha256 !== a.sha256)
+      r.fail(item as Node, `${field}[${i}]`, `declares ${key} again with another sha256 (first at line ${prior.origin.line})`);
     if (!prior) seen.set(key, a);
   });
   return [...seen.values()];

@@ -21,14 +21,22 @@ export const GLOBAL_OPTIONS: Record<string, OptSpec> = {
   json: { type: 'boolean', description: 'print one JSON document on stdout' },
   quiet: { type: 'boolean', short: 'q', description: 'print only errors' },
   verbose: { type: 'boolean', short: 'v', description: 'print every item and external command' },
-  config: { type: 'string', value: 'FILE', description: 'configuration file (default: first of ./g3-composer.yml, ~/.config/g3-composer/config.yml, /etc/g3-composer/config.yml; env G3_CONFIG)' },
+  config: {
+    type: 'string',
+    value: 'FILE',
+    description: 'configuration file (default: first of ./g3-composer.yml, ~/.config/g3-composer/config.yml, /etc/g3-composer/config.yml; env G3_CONFIG)',
+  },
   help: { type: 'boolean', short: 'h', description: 'show help' },
 };
 
 const BUILD_OPTIONS: Record<string, OptSpec> = {
   'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
   privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
-  scratch: { type: 'string', value: 'WHERE', description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)' },
+  scratch: {
+    type: 'string',
+    value: 'WHERE',
+    description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)',
+  },
 };
 
 const REPO_OPTIONS: Record<string, OptSpec> = {
@@ -103,7 +111,12 @@ function optionTable(): Record<string, OptSpec> {
 function parseOptions(argv: string[]): { flags: Record<string, string | boolean>; positionals: string[] } {
   const options = optionTable();
   try {
-    const parsed = parseArgs({ args: argv, options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }])), allowPositionals: true, strict: true });
+    const parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }])),
+      allowPositionals: true,
+      strict: true,
+    });
     return { flags: parsed.values as Record<string, string | boolean>, positionals: parsed.positionals };
   } catch (err) {
     const e = err as { code?: string; message: string };

@@ -31,7 +31,10 @@ export function pruneLimits(flags: Flags): { olderThanMs?: number; maxBytes?: nu
   const age = str(flags, 'older-than');
   const size = str(flags, 'max-size');
   if (age === undefined && size === undefined) {
-    throw new UserError('cache prune needs --older-than, --max-size or both', 'e.g. cache prune --older-than 180d, cache prune --max-size 20G, or both; add --dry-run to see what would go.');
+    throw new UserError(
+      'cache prune needs --older-than, --max-size or both',
+      'e.g. cache prune --older-than 180d, cache prune --max-size 20G, or both; add --dry-run to see what would go.',
+    );
   }
   return { olderThanMs: age === undefined ? undefined : parseAge(age), maxBytes: size === undefined ? undefined : parseSize(size) };
 }
@@ -40,8 +43,14 @@ export function pruneLimits(flags: Flags): { olderThanMs?: number; maxBytes?: nu
 export function cleanScope(flags: Flags): CleanScope {
   const given = (['packages', 'workspace', 'all'] as const).filter((k) => flags[k] === true);
   if (given.length !== 1) {
-    const what = given.length === 0 ? 'cache clean needs one of --packages, --workspace and --all' : `cache clean takes one of --packages, --workspace and --all, not ${given.map((g) => `--${g}`).join(' and ')}`;
-    throw new UserError(what, '--packages: pkgCache and the local g3-cache sections; --workspace: snapshots and image builds; --all: both. Add --dry-run to see what would go.');
+    const what =
+      given.length === 0
+        ? 'cache clean needs one of --packages, --workspace and --all'
+        : `cache clean takes one of --packages, --workspace and --all, not ${given.map((g) => `--${g}`).join(' and ')}`;
+    throw new UserError(
+      what,
+      '--packages: pkgCache and the local g3-cache sections; --workspace: snapshots and image builds; --all: both. Add --dry-run to see what would go.',
+    );
   }
   return given[0] as CleanScope;
 }
@@ -70,14 +79,19 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
       else {
         print(statusText(r));
         const shared = r.tiers.find((t) => t.tier === 'shared');
-        out.note(`${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}`);
+        out.note(
+          `${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}`,
+        );
       }
       return ExitCode.ok;
     }
     case 'verify': {
       const r = await cacheVerify(settings, { providerId, emit });
       // Unreadable folders are among r.unreadable too: warned once.
-      notes(r.skipped.filter((sk) => !sk.problem), r.unreadable);
+      notes(
+        r.skipped.filter((sk) => !sk.problem),
+        r.unreadable,
+      );
       if (out.mode === 'json') json(r);
       else {
         print(verifyText(r, out.verbose));
@@ -96,7 +110,9 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
       else {
         print(removalText(r));
         const fit = r.maxBytes === null ? '' : `; ${r.fits ? 'within' : 'still over'} --max-size ${formatBytes(r.maxBytes)}`;
-        out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} of ${r.before.entries} entries (${formatBytes(r.freedBytes)}); local caches ${formatBytes(r.after.bytes)}${fit}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
+        out.note(
+          `${dryRun ? 'would remove' : 'removed'} ${r.removed.length} of ${r.before.entries} entries (${formatBytes(r.freedBytes)}); local caches ${formatBytes(r.after.bytes)}${fit}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`,
+        );
       }
       return r.failed.length || problems(r.skipped) ? ExitCode.failure : ExitCode.ok;
     }
@@ -107,7 +123,9 @@ export async function runCacheAdmin(command: CacheAdminCommand, input: CacheAdmi
       else {
         print(removalText(r));
         const scope = { packages: 'package caches', workspace: 'workspace', all: 'package caches and workspace' }[r.scope];
-        out.note(`${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entries (${formatBytes(r.freedBytes)}) from the ${scope}${r.providerId ? ` of ${r.providerId}` : ''}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`);
+        out.note(
+          `${dryRun ? 'would remove' : 'removed'} ${r.removed.length} entries (${formatBytes(r.freedBytes)}) from the ${scope}${r.providerId ? ` of ${r.providerId}` : ''}${r.held.length ? `; ${r.held.length} held by running builds, left` : ''}`,
+        );
       }
       return r.failed.length || problems(r.skipped) ? ExitCode.failure : ExitCode.ok;
     }

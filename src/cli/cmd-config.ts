@@ -11,7 +11,10 @@ function sourceText(s: ConfigReport['settings'][number]): string {
 
 /** The report as an aligned `key  value  source` table under a line naming the config file. */
 export function renderConfig(r: ConfigReport): string {
-  const rows = [['KEY', 'VALUE', 'SOURCE'], ...r.settings.map((s) => [s.key, s.value === undefined ? '(unset)' : escapeInline(String(s.value)), escapeInline(sourceText(s))])];
+  const rows = [
+    ['KEY', 'VALUE', 'SOURCE'],
+    ...r.settings.map((s) => [s.key, s.value === undefined ? '(unset)' : escapeInline(String(s.value)), escapeInline(sourceText(s))]),
+  ];
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map(([k, v, src]) => `${k!.padEnd(widths[0]!)}  ${v!.padEnd(widths[1]!)}  ${src}`);
   const file = escapeInline(r.file ?? `none (searched ${r.searched.join(', ')})`);
@@ -22,7 +25,9 @@ export function renderConfig(r: ConfigReport): string {
 export async function runConfigShow(input: LoadInput, out: Output): Promise<number> {
   const r = await showConfig(input);
   if (out.mode === 'json') {
-    const settings = Object.fromEntries(r.settings.map(({ key, value, source, from }) => [key, { value: value ?? null, source, ...(from === undefined ? {} : { from }) }]));
+    const settings = Object.fromEntries(
+      r.settings.map(({ key, value, source, from }) => [key, { value: value ?? null, source, ...(from === undefined ? {} : { from }) }]),
+    );
     out.result(JSON.stringify({ command: 'config show', configFile: r.file ?? null, searched: r.searched, settings }, null, 2));
   } else {
     out.result(renderConfig(r));

@@ -41,7 +41,12 @@ async function describeTarget(settings: Settings, catalogueFile: string, t: Targ
   if (t.extra.template === undefined) return base;
   base.template = String(t.extra.template);
   try {
-    const tt = await loadTargetTemplate({ catalogueFile, target: t, projectRoot: settings.projectRoot, vars: { mirror: settings.mirror, security_mirror: settings.securityMirror } });
+    const tt = await loadTargetTemplate({
+      catalogueFile,
+      target: t,
+      projectRoot: settings.projectRoot,
+      vars: { mirror: settings.mirror, security_mirror: settings.securityMirror },
+    });
     const name = imageName({ target: t, template: tt.merged, env: {}, registry: settings.registry });
     return { ...base, providerId: tt.providerId, image: { registry: name.registry, repository: name.repository, tags: name.tags, refs: name.refs } };
   } catch (err) {
@@ -58,10 +63,28 @@ export async function runList(settings: Settings, out: Output, emit: Emit): Prom
   if (out.mode === 'json') out.result(JSON.stringify({ command: 'list', catalogue: cat.file, targets }, null, 2));
   else {
     // Cells are escaped one by one (newlines too), so a name cannot add a row or shift the columns.
-    const rows = [['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'], ...targets.map((t) => [t.name, t.template ?? '-', t.providerId ?? (t.error ? 'error' : '-'), t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`].map(escapeInline))];
+    const rows = [
+      ['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'],
+      ...targets.map((t) =>
+        [
+          t.name,
+          t.template ?? '-',
+          t.providerId ?? (t.error ? 'error' : '-'),
+          t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`,
+        ].map(escapeInline),
+      ),
+    ];
     const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-    for (const r of rows) out.result(r.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c)).join('  ').trimEnd());
-    out.note(`${targets.length} target(s) in ${path.relative(process.cwd(), cat.file) || cat.file}${broken ? `; ${broken} with a template that does not load` : ''}`);
+    for (const r of rows)
+      out.result(
+        r
+          .map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c))
+          .join('  ')
+          .trimEnd(),
+      );
+    out.note(
+      `${targets.length} target(s) in ${path.relative(process.cwd(), cat.file) || cat.file}${broken ? `; ${broken} with a template that does not load` : ''}`,
+    );
   }
   return broken ? ExitCode.failure : ExitCode.ok;
 }

@@ -39,7 +39,13 @@ const SEQUENCES: Record<PipelineCommand, StepResult['step'][]> = {
 
 /** Run a pipeline command's steps in order, stopping after pre_build when nothing changed. */
 export async function runPipeline(command: PipelineCommand, input: PipelineInput): Promise<number> {
-  const ctx: StepContext = { settings: input.settings, target: input.target, env: input.env, repo: typeof input.flags.repo === 'string' ? input.flags.repo : undefined, emit: input.emit };
+  const ctx: StepContext = {
+    settings: input.settings,
+    target: input.target,
+    env: input.env,
+    repo: typeof input.flags.repo === 'string' ? input.flags.repo : undefined,
+    emit: input.emit,
+  };
   const results: StepResult[] = [];
   for (const step of SEQUENCES[command]) {
     const r = await runStep(step, ctx);
@@ -49,7 +55,10 @@ export async function runPipeline(command: PipelineCommand, input: PipelineInput
   }
   if (input.out.mode === 'json') {
     // One step: its document at the top level (as `build --json` always printed); several: one entry per step.
-    const doc = SEQUENCES[command].length === 1 && results[0] ? { command, target: input.target, ...jsonOf(results[0]) } : { command, target: input.target, steps: results.map(jsonOf) };
+    const doc =
+      SEQUENCES[command].length === 1 && results[0]
+        ? { command, target: input.target, ...jsonOf(results[0]) }
+        : { command, target: input.target, steps: results.map(jsonOf) };
     input.out.result(JSON.stringify(doc, null, 2));
   }
   return ExitCode.ok;
@@ -74,7 +83,13 @@ function jsonOf(r: StepResult): Record<string, unknown> {
   if ('skipped' in r.result) return { step: r.step, skipped: true, reason: r.result.skipped };
   if (r.step === 'build') {
     const b = r.result as Built;
-    return { step: r.step, skipped: false, ...b.build, image: { id: b.carrier.imageId, refs: b.carrier.refs, files: b.carrier.files, labels: b.carrier.labels }, inputsDigest: b.record.inputsDigest };
+    return {
+      step: r.step,
+      skipped: false,
+      ...b.build,
+      image: { id: b.carrier.imageId, refs: b.carrier.refs, files: b.carrier.files, labels: b.carrier.labels },
+      inputsDigest: b.record.inputsDigest,
+    };
   }
   return { step: r.step, skipped: false, ...r.result };
 }
@@ -83,7 +98,9 @@ function render(r: StepResult, input: PipelineInput): void {
   const { out, target } = input;
   if (r.step === 'pre_build') {
     out.note(`${target}: pre_build: ${r.decision.reason}`);
-    out.note(`${target}: inputs digest ${r.decision.inputsDigest}; ${r.decision.build ? 'build, push and post_push will run' : 'build, push and post_push will skip'}`);
+    out.note(
+      `${target}: inputs digest ${r.decision.inputsDigest}; ${r.decision.build ? 'build, push and post_push will run' : 'build, push and post_push will skip'}`,
+    );
     return;
   }
   if ('skipped' in r.result) {
@@ -94,7 +111,9 @@ function render(r: StepResult, input: PipelineInput): void {
     const b = r.result as Built;
     input.renderBuild(b.build);
     out.result(b.carrier.refs.join('\n'));
-    out.note(`${target}: image ${b.carrier.refs.join(', ')} (${b.carrier.imageId.slice(0, 19)}, ${(b.record.timings.image ?? 0).toFixed(1)} s), /disk/: ${b.carrier.files.map((f) => f.name).join(', ')}; inputs digest ${b.record.inputsDigest}`);
+    out.note(
+      `${target}: image ${b.carrier.refs.join(', ')} (${b.carrier.imageId.slice(0, 19)}, ${(b.record.timings.image ?? 0).toFixed(1)} s), /disk/: ${b.carrier.files.map((f) => f.name).join(', ')}; inputs digest ${b.record.inputsDigest}`,
+    );
   } else if (r.step === 'push') {
     const p = (r.result as { record: PushRecord }).record;
     for (const x of p.pushed) out.result(`${x.ref}@${x.digest}`);
@@ -102,6 +121,8 @@ function render(r: StepResult, input: PipelineInput): void {
   } else {
     const { report, file } = r.result as { report: BuildReport; file: string };
     out.result(file);
-    out.note(`${target}: report ${file}: image ${report.image.digest ?? report.image.id}, cache hit rate ${(report.cache.hitRate * 100).toFixed(1)}% of ${report.cache.items} items`);
+    out.note(
+      `${target}: report ${file}: image ${report.image.digest ?? report.image.id}, cache hit rate ${(report.cache.hitRate * 100).toFixed(1)}% of ${report.cache.items} items`,
+    );
   }
 }

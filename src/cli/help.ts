@@ -16,10 +16,26 @@ export const COMMANDS: Record<string, { summary: string; targetless?: boolean; u
   base: { summary: 'create the base image from the package cache (no registry needed)' },
   list: { summary: 'list the targets with their template, provider id and image tags', targetless: true, usage: 'list [--json]' },
   inspect: { summary: 'describe a built image file (partitions, filesystems, OS, packages, SBOM)', targetless: true, usage: 'inspect <image> [--json]' },
-  'cache status': { summary: 'size, entries and last use per cache tier, provider and section; workspace snapshots', targetless: true, usage: 'cache status [--provider-id ID] [--json]' },
-  'cache verify': { summary: 'rehash every cached file; corrupt entries are reported and removed', targetless: true, usage: 'cache verify [--provider-id ID] [--json]' },
-  'cache prune': { summary: 'remove least recently used cache entries by age and total size', targetless: true, usage: 'cache prune [--older-than AGE] [--max-size SIZE] [--dry-run] [--json]' },
-  'cache clean': { summary: 'remove package caches and/or workspace snapshots', targetless: true, usage: 'cache clean --packages|--workspace|--all [--provider-id ID] [--dry-run] [--json]' },
+  'cache status': {
+    summary: 'size, entries and last use per cache tier, provider and section; workspace snapshots',
+    targetless: true,
+    usage: 'cache status [--provider-id ID] [--json]',
+  },
+  'cache verify': {
+    summary: 'rehash every cached file; corrupt entries are reported and removed',
+    targetless: true,
+    usage: 'cache verify [--provider-id ID] [--json]',
+  },
+  'cache prune': {
+    summary: 'remove least recently used cache entries by age and total size',
+    targetless: true,
+    usage: 'cache prune [--older-than AGE] [--max-size SIZE] [--dry-run] [--json]',
+  },
+  'cache clean': {
+    summary: 'remove package caches and/or workspace snapshots',
+    targetless: true,
+    usage: 'cache clean --packages|--workspace|--all [--provider-id ID] [--dry-run] [--json]',
+  },
   'config show': { summary: 'print the effective settings and where each came from', targetless: true, usage: 'config show [--json]' },
 };
 

@@ -95,7 +95,11 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
     throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${TARGET_COMMANDS.join(', ')}.`);
   }
   if (inv.command === 'inspect' || inv.command === 'list' || !TARGET_COMMANDS.includes(inv.command)) {
-    if (inv.command === 'inspect') throw new UserError('inspect takes an image file, not a target', `Usage: ${ctx.prog} inspect <image> [--json], e.g. ${ctx.prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`);
+    if (inv.command === 'inspect')
+      throw new UserError(
+        'inspect takes an image file, not a target',
+        `Usage: ${ctx.prog} inspect <image> [--json], e.g. ${ctx.prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`,
+      );
     const near = suggest(inv.command, TARGET_COMMANDS);
     throw new UserError(`unknown command "${inv.command}"`, `${near ? `Did you mean "${near}"? ` : ''}Commands: ${TARGET_COMMANDS.join(', ')}.`);
   }
@@ -124,7 +128,15 @@ async function dispatch(inv: Invocation, ctx: CliContext, out: Output, argv: str
       }
       default:
         // build, pre_build, push, post_push, all, all-no-push: the pipeline decides what runs.
-        return await runPipeline(inv.command as PipelineCommand, { settings, target: inv.target, env: ctx.env, flags: inv.flags, emit, out, renderBuild: (r) => renderBuild(r, out) });
+        return await runPipeline(inv.command as PipelineCommand, {
+          settings,
+          target: inv.target,
+          env: ctx.env,
+          flags: inv.flags,
+          emit,
+          out,
+          renderBuild: (r) => renderBuild(r, out),
+        });
     }
   } finally {
     setCommandTrace(undefined);
@@ -142,7 +154,8 @@ async function targetless(inv: Invocation, ctx: CliContext, out: Output, argv: s
     return ExitCode.ok;
   }
   if (command === 'inspect') return runInspect(inv, ctx, out);
-  if (inv.rest.length > 0) throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} ${command} [options]; see ${ctx.prog} ${command} --help.`);
+  if (inv.rest.length > 0)
+    throw new UserError(`unexpected argument "${inv.rest[0]}"`, `Usage: ${ctx.prog} ${command} [options]; see ${ctx.prog} ${command} --help.`);
   if (command === 'config show') return runConfigShow({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd }, out);
   const settings = await loadSettings({ projectRoot: ctx.projectRoot, env: ctx.env, flags: inv.flags, cwd: ctx.cwd });
   startRunLog(out, settings, ctx, argv, command);
@@ -187,14 +200,17 @@ function renderBuild(r: BuildResult, out: Output): number {
     out.note(
       `${r.target}: ${formatBytes(c.imageBytes)} raw image, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, installed packages ${c.installed}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
     );
-    out.note(`${r.target}: ${c.boot ? `boots with ${c.boot.provider}, kernel ${c.boot.kernelVersion}` : 'no bootloader'}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`);
+    out.note(
+      `${r.target}: ${c.boot ? `boots with ${c.boot.provider}, kernel ${c.boot.kernelVersion}` : 'no bootloader'}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`,
+    );
   }
   return ExitCode.ok;
 }
 
 function renderBase(r: BaseResult, out: Output): number {
   if (out.mode === 'json') out.result(JSON.stringify({ command: 'base', ...r }, null, 2));
-  else out.note(`${r.target}: base image ${r.base.ref} ${r.base.outcome} from ${r.base.packages} Essential packages (client ${r.client.bin}, ${r.client.mode})`);
+  else
+    out.note(`${r.target}: base image ${r.base.ref} ${r.base.outcome} from ${r.base.packages} Essential packages (client ${r.client.bin}, ${r.client.mode})`);
   return ExitCode.ok;
 }
 
@@ -246,9 +262,14 @@ function renderRefresh(target: string, r: RefreshReport, out: Output): number {
   for (const f of r.failures) out.error(`error: ${f.item}: ${f.url}: ${f.reason}`);
   for (const m of r.missing) out.error(`error: ${m}: not cached, and --offline forbids downloading it`);
   if (r.failures.some((f) => /HTTP 40[34]|HTTP 410/.test(f.reason))) {
-    out.error(`hint: a file is gone from the mirror; if it is a locked package, the archive has moved on: run "${target} lock --update", or use a mirror that keeps old versions`);
+    out.error(
+      `hint: a file is gone from the mirror; if it is a locked package, the archive has moved on: run "${target} lock --update", or use a mirror that keeps old versions`,
+    );
   }
-  if (!r.ok) out.error(`error: ${r.failures.length ? `${new Set(r.failures.map((f) => f.item)).size} item(s) failed` : `${r.missing.length} item(s) missing`}; verified items were kept`);
+  if (!r.ok)
+    out.error(
+      `error: ${r.failures.length ? `${new Set(r.failures.map((f) => f.item)).size} item(s) failed` : `${r.missing.length} item(s) missing`}; verified items were kept`,
+    );
   return r.ok ? ExitCode.ok : ExitCode.failure;
 }
 

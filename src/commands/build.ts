@@ -87,7 +87,11 @@ async function holdProvider(s: Settings, providerId: string): Promise<Lock> {
 async function prepare(o: BuildOptions): Promise<Prepared> {
   const cat = await openCatalogue(o.settings, o.emit);
   const target = findTarget(cat, o.target);
-  if (!isTemplateTarget(target)) throw new UserError(`target ${o.target} has no template: there is no image to build`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
+  if (!isTemplateTarget(target))
+    throw new UserError(
+      `target ${o.target} has no template: there is no image to build`,
+      'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
+    );
   const opened = await openTemplateTarget(o.settings, o.target, o.emit, cat);
   const hold = await holdProvider(o.settings, opened.plan.providerId);
   try {
@@ -101,7 +105,11 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
 async function refreshAndConnect(o: BuildOptions, cat: Catalogue, opened: OpenTarget): Promise<Omit<Prepared, 'hold'>> {
   const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat, opened });
   if (result.mode !== 'refresh' || !result.opened) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
-  if (!result.report.ok) throw new StepError(`the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`, { cause: result.report.failures });
+  if (!result.report.ok)
+    throw new StepError(
+      `the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`,
+      { cause: result.report.failures },
+    );
   const { t, lock } = result.opened;
   const client = await detectClient({ configured: o.settings.dockerClient, path: o.env.PATH });
   await ensureDaemon(client);

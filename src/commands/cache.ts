@@ -65,7 +65,12 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
       opened = { t, lock };
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
       jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
-      jobs.push({ root: path.join(s.cacheDir, 'pkgCache'), shared: s.sharedCache, sharedSub: SHARED_PACKAGES, artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls) });
+      jobs.push({
+        root: path.join(s.cacheDir, 'pkgCache'),
+        shared: s.sharedCache,
+        sharedSub: SHARED_PACKAGES,
+        artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls),
+      });
     } else missingLock = t.lockFile;
   }
   const work = jobs.filter((j) => j.artifacts.length > 0);
@@ -114,7 +119,14 @@ async function holdWork(work: readonly Job[], staleMs: number, emit: Emit): Prom
   try {
     for (const j of work) {
       const root = await resolveLocalRoot(j.root);
-      holds.push(...(await holdSections(root, j.artifacts.map((a) => a.section), staleMs, onLink)));
+      holds.push(
+        ...(await holdSections(
+          root,
+          j.artifacts.map((a) => a.section),
+          staleMs,
+          onLink,
+        )),
+      );
     }
   } catch (err) {
     await releaseHolds(holds);
@@ -134,4 +146,3 @@ async function usableLock(t: OpenTarget, s: Settings, opts: CacheOptions): Promi
   opts.emit({ type: 'info', message: `no lock for ${t.target.name}: resolving and writing ${t.lockFile}` });
   return (await resolveAndWrite(t, s, opts.emit)).lock;
 }
-

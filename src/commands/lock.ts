@@ -50,7 +50,11 @@ export async function lock(opts: LockOptions): Promise<LockResult> {
 export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined> {
   const existing = await readLock(t.lockFile);
   const mismatch = existing && lockMismatch(existing, t.plan.request);
-  if (mismatch) throw new UserError(`lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`, `Run: <builder> ${t.target.name} lock --update (or delete the lock)`);
+  if (mismatch)
+    throw new UserError(
+      `lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`,
+      `Run: <builder> ${t.target.name} lock --update (or delete the lock)`,
+    );
   return existing;
 }
 
@@ -66,7 +70,17 @@ export async function resolveAndWrite(t: OpenTarget, settings: Settings, emit: E
 
 function summary(t: OpenTarget, l: LockFile, status: LockResult['status'], changes: LockChanges | undefined, graphs: string[]): LockResult {
   const bytes = [...l.image.packages, ...l.tools.packages].reduce((n, p) => n + p.size, 0);
-  return { target: t.target.name, lockFile: t.lockFile, providerId: l.providerId, status, packages: l.image.packages.length, tools: l.tools.packages.length, bytes, changes, graphs };
+  return {
+    target: t.target.name,
+    lockFile: t.lockFile,
+    providerId: l.providerId,
+    status,
+    packages: l.image.packages.length,
+    tools: l.tools.packages.length,
+    bytes,
+    changes,
+    graphs,
+  };
 }
 
 /** What changed between two locks (image and tools together). */

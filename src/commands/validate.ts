@@ -32,7 +32,10 @@ export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
   const cat = await openCatalogue(s, opts.emit);
   const target = findTarget(cat, opts.target);
   if (target.extra.template === undefined || target.extra.template === null) {
-    throw new UserError(`target ${target.name} has no template, so there is nothing to validate`, `Add \`template: <file>.yml\` to targets.${target.name} in ${cat.file}.`);
+    throw new UserError(
+      `target ${target.name} has no template, so there is nothing to validate`,
+      `Add \`template: <file>.yml\` to targets.${target.name} in ${cat.file}.`,
+    );
   }
   const t = await loadTargetTemplate({
     catalogueFile: cat.file,

@@ -22,7 +22,11 @@ export function baseImageRef(providerId: string): string {
 
 /** The Essential set the tools were resolved on, with the locked files (from the image's set). */
 export function essentialPackages(lock: LockFile): LockedPackage[] {
-  return lockedImagePackages(lock, lock.tools.baseSet, (n) => `the lock's tools need the Essential packages ${n.join(', ')}, which the image's package set does not lock`);
+  return lockedImagePackages(
+    lock,
+    lock.tools.baseSet,
+    (n) => `the lock's tools need the Essential packages ${n.join(', ')}, which the image's package set does not lock`,
+  );
 }
 
 /** What the base image is made of: the Essential set, plus apt when the image locks it (its dependencies come from the same lock). */
@@ -72,9 +76,21 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
     const all = new Map([...packages, ...o.lock.image.packages].map((p) => [p.name, p]));
     const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages: [...all.values()] });
     const tar = path.join(dir, 'base.tar');
-    await host.run(['mmdebstrap', '--variant=custom', `--include=${packages.map((p) => p.name).join(',')}`, '--mode=auto', '--customize-hook=rm -f "$1"/etc/apt/sources.list', lockSuite(o.lock), tar, repo.copySource], {
-      onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
-    });
+    await host.run(
+      [
+        'mmdebstrap',
+        '--variant=custom',
+        `--include=${packages.map((p) => p.name).join(',')}`,
+        '--mode=auto',
+        '--customize-hook=rm -f "$1"/etc/apt/sources.list',
+        lockSuite(o.lock),
+        tar,
+        repo.copySource,
+      ],
+      {
+        onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
+      },
+    );
     await o.docker.importTar(tar, ref, [
       'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       'CMD ["/bin/bash"]',

@@ -54,7 +54,9 @@ export function pickKernel(names: string[]): string | undefined {
 export function systemdBootFiles(title: string, cmdline: string): Record<string, string> {
   return {
     'loader/loader.conf': 'default g3.conf\ntimeout 0\neditor no\n',
-    'loader/entries/g3.conf': [`title ${title}`, `linux /${ESP_KERNEL_DIR}/vmlinuz`, `initrd /${ESP_KERNEL_DIR}/initrd.img`, `options ${cmdline}`, ''].join('\n'),
+    'loader/entries/g3.conf': [`title ${title}`, `linux /${ESP_KERNEL_DIR}/vmlinuz`, `initrd /${ESP_KERNEL_DIR}/initrd.img`, `options ${cmdline}`, ''].join(
+      '\n',
+    ),
   };
 }
 
@@ -80,19 +82,29 @@ export async function installBootloader(runner: Runner, o: BootInput): Promise<B
   }
   const provider = boot.provider as BootResult['provider'];
   if (!o.plan.partitions.some((p) => p.mountPoint === ESP_DIR && p.fsType === 'vfat')) {
-    throw new UserError(`bootloader ${provider} needs an EFI system partition: a FAT partition with mountPoint ${ESP_DIR}`, 'Add one to disk.partitions (the default template has it).');
+    throw new UserError(
+      `bootloader ${provider} needs an EFI system partition: a FAT partition with mountPoint ${ESP_DIR}`,
+      'Add one to disk.partitions (the default template has it).',
+    );
   }
   const bootDir = path.join(o.rootfs, 'boot');
   const hasBoot = (await statIn(runner, bootDir))?.type === 'directory';
   const version = pickKernel(hasBoot ? await listDirIn(runner, bootDir) : []);
-  if (!version) throw new UserError(`no kernel with an initramfs in the image's /boot`, 'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages, and initramfs-tools among the packages.');
+  if (!version)
+    throw new UserError(
+      `no kernel with an initramfs in the image's /boot`,
+      'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages, and initramfs-tools among the packages.',
+    );
   const cmdline = kernelCmdline(o.template, o.plan);
   const title = `${o.template.image?.name ?? 'image'} ${o.template.image?.version ?? ''}`.trim();
   const esp = path.join(o.rootfs, ESP_DIR);
   const kernelDir = path.join(esp, ESP_KERNEL_DIR);
   await runner.run(['mkdir', '-p', kernelDir, path.join(esp, 'EFI', 'BOOT')]);
   // Regular files only: names come from a listing, and a link could point out of the image.
-  for (const [from, to] of [[`vmlinuz-${version}`, 'vmlinuz'], [`initrd.img-${version}`, 'initrd.img']] as const) {
+  for (const [from, to] of [
+    [`vmlinuz-${version}`, 'vmlinuz'],
+    [`initrd.img-${version}`, 'initrd.img'],
+  ] as const) {
     const src = path.join(bootDir, from);
     if ((await statIn(runner, src))?.type !== 'file') throw new StepError(`${src} is not a regular file`);
     await runner.run(['cp', '--', src, path.join(kernelDir, to)]);
@@ -111,7 +123,11 @@ async function systemdBoot(runner: Runner, rootfs: string, esp: string, title: s
       break;
     }
   }
-  if (!efi) throw new UserError('systemd-boot is the bootloader, but the image has no systemd-bootx64.efi', 'Add systemd-boot (and systemd-boot-efi or its signed build) to systemConfig.packages.');
+  if (!efi)
+    throw new UserError(
+      'systemd-boot is the bootloader, but the image has no systemd-bootx64.efi',
+      'Add systemd-boot (and systemd-boot-efi or its signed build) to systemConfig.packages.',
+    );
   for (const dest of ['EFI/BOOT/BOOTX64.EFI', 'EFI/systemd/systemd-bootx64.efi']) {
     await runner.run(['mkdir', '-p', path.dirname(path.join(esp, dest))]);
     await runner.run(['cp', '--', path.join(rootfs, efi), path.join(esp, dest)]);
@@ -123,7 +139,11 @@ async function grub(runner: Runner, rootfs: string, title: string, cmdline: stri
   const missing = [];
   if ((await statIn(runner, path.join(rootfs, 'usr/bin/grub-mkstandalone')))?.type !== 'file') missing.push('grub-common (grub-mkstandalone)');
   if ((await statIn(runner, path.join(rootfs, 'usr/lib/grub/x86_64-efi')))?.type !== 'directory') missing.push('grub-efi-amd64-bin');
-  if (missing.length > 0) throw new UserError(`grub is the bootloader, but the image lacks ${missing.join(' and ')}`, 'Add grub-efi-amd64-bin and grub-common to systemConfig.packages.');
+  if (missing.length > 0)
+    throw new UserError(
+      `grub is the bootloader, but the image lacks ${missing.join(' and ')}`,
+      'Add grub-efi-amd64-bin and grub-common to systemConfig.packages.',
+    );
   await writeInImage(runner, rootfs, '/boot/grub/g3-embedded.cfg', grubConfig(title, cmdline), '0644');
   const argv = inImage(rootfs, [
     'grub-mkstandalone',

@@ -73,14 +73,16 @@ export interface ComposeResult {
 /** `<work_dir>/<provider-id>/imagebuild/<systemConfig.name>/`. */
 export function imageBuildDir(workDir: string, providerId: string, template: ImageTemplate): string {
   const name = template.systemConfig?.name;
-  if (!name || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UserError(`systemConfig.name ${JSON.stringify(name)} cannot name a build directory`, 'Use letters, digits, dot, dash and underscore.');
+  if (!name || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new UserError(`systemConfig.name ${JSON.stringify(name)} cannot name a build directory`, 'Use letters, digits, dot, dash and underscore.');
   return path.join(workDir, providerId, 'imagebuild', name);
 }
 
 /** The raw image's file name: `<image.name>-<image.version>.raw`. */
 export function rawImageName(template: ImageTemplate): string {
   const name = `${imageStem(template)}.raw`;
-  if (name.includes('/') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name) > 255) throw new UserError(`image.name and image.version make an unsafe file name ${JSON.stringify(name)}`);
+  if (name.includes('/') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name) > 255)
+    throw new UserError(`image.name and image.version make an unsafe file name ${JSON.stringify(name)}`);
   return name;
 }
 
@@ -116,7 +118,14 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     if (!disk) throw new UserError('the template has no disk section');
     const plan = planDisk(disk, diskSeed(o.lock, o.template));
     await timed('configure', () =>
-      configureSystem(o.runner, { rootfs, config: o.template.systemConfig ?? {}, templateDir: path.dirname(o.templateFile), fstab: fstab(plan), seed: diskSeed(o.lock, o.template), emit: o.emit }),
+      configureSystem(o.runner, {
+        rootfs,
+        config: o.template.systemConfig ?? {},
+        templateDir: path.dirname(o.templateFile),
+        fstab: fstab(plan),
+        seed: diskSeed(o.lock, o.template),
+        emit: o.emit,
+      }),
     );
     const boot = await timed('boot', () => installBootloader(o.runner, { rootfs, template: o.template, plan, emit: o.emit }));
     const stem = imageStem(o.template);
@@ -135,7 +144,13 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     });
     const raw = path.join(buildDir, rawImageName(o.template));
     await timed('disk', () =>
-      assembleDisk(o.runner, plan, { rootDir: rootfs, imagePath: raw, stagingDir: staging, sourceDateEpoch: o.sourceDateEpoch, onProgress: (m) => o.emit({ type: 'info', message: m }) }),
+      assembleDisk(o.runner, plan, {
+        rootDir: rootfs,
+        imagePath: raw,
+        stagingDir: staging,
+        sourceDateEpoch: o.sourceDateEpoch,
+        onProgress: (m) => o.emit({ type: 'info', message: m }),
+      }),
     );
     // Only the image stays; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
@@ -144,7 +159,14 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     await writeFileAtomic(sbomPath, sbom.text, true, o.workDir);
     const artifacts = await timed('finalize', () => finalizeArtifacts(o.runner, { rawImage: raw, buildDir, template: o.template, emit: o.emit }));
     const outputs = [
-      ...artifacts.map((a) => ({ file: a.file, kind: 'image' as const, type: a.type, ...(a.compression ? { compression: a.compression } : {}), size: a.size, sha256: a.sha256 })),
+      ...artifacts.map((a) => ({
+        file: a.file,
+        kind: 'image' as const,
+        type: a.type,
+        ...(a.compression ? { compression: a.compression } : {}),
+        size: a.size,
+        sha256: a.sha256,
+      })),
       await manifestOutput(sbomPath, 'sbom'),
     ];
     const manifest = await writeManifest({
@@ -186,7 +208,10 @@ type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
  * plus apt, saving a new installed-package snapshot. The dpkg database is
  * checked against the lock either way.
  */
-async function populateRootfs(o: ComposeOptions, at: { rootfs: string; buildDir: string; timed: Timed }): Promise<Pick<ComposeResult, 'snapshot' | 'installed'>> {
+async function populateRootfs(
+  o: ComposeOptions,
+  at: { rootfs: string; buildDir: string; timed: Timed },
+): Promise<Pick<ComposeResult, 'snapshot' | 'installed'>> {
   const { rootfs, buildDir, timed } = at;
   const base = basePackages(o.lock);
   const installed = {
@@ -236,6 +261,13 @@ async function populateRootfs(o: ComposeOptions, at: { rootfs: string; buildDir:
 /** Identifiers in the image (disk, partition and filesystem UUIDs) derive from what it is made of. */
 export function diskSeed(lock: LockFile, template: ImageTemplate): string {
   return createHash('sha256')
-    .update(JSON.stringify({ request: lock.requestDigest, packages: lock.image.packages.map((p) => p.sha256), disk: template.disk, name: template.systemConfig?.name }))
+    .update(
+      JSON.stringify({
+        request: lock.requestDigest,
+        packages: lock.image.packages.map((p) => p.sha256),
+        disk: template.disk,
+        name: template.systemConfig?.name,
+      }),
+    )
     .digest('hex');
 }

@@ -83,7 +83,10 @@ export function contextDockerfile(context: string, name?: string): string {
   const file = path.resolve(context, name);
   const rel = path.relative(context, file);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || name.includes('\0')) {
-    throw new UserError(`the Dockerfile ${JSON.stringify(name)} (DOCKERFILE_PATH) is outside the build context ${context}`, 'Give a path relative to the build context, e.g. Dockerfile or variants/Dockerfile.small.');
+    throw new UserError(
+      `the Dockerfile ${JSON.stringify(name)} (DOCKERFILE_PATH) is outside the build context ${context}`,
+      'Give a path relative to the build context, e.g. Dockerfile or variants/Dockerfile.small.',
+    );
   }
   return file;
 }
@@ -91,9 +94,21 @@ export function contextDockerfile(context: string, name?: string): string {
 /** Build the composer image with BuildKit; Docker's own cache makes an unchanged rebuild quick. */
 export async function buildComposerImage(o: ComposerImageOptions): Promise<ComposerImage> {
   const dockerfile = contextDockerfile(o.context, o.dockerfile);
-  if (!(await stat(dockerfile).then((st) => st.isFile(), () => false))) {
-    if (o.dockerfile) throw new UserError(`the Dockerfile ${o.dockerfile} (DOCKERFILE_PATH) is not a file in the build context ${o.context}`, 'DOCKERFILE_PATH is relative to the build context, the target catalogue\'s directory.');
-    throw new UserError(`no Dockerfile in the build context ${o.context} (the target catalogue's directory)`, `Copy docker/Dockerfile and docker/.dockerignore from g3-composer into ${o.context}, or keep the catalogue in docker/.`);
+  if (
+    !(await stat(dockerfile).then(
+      (st) => st.isFile(),
+      () => false,
+    ))
+  ) {
+    if (o.dockerfile)
+      throw new UserError(
+        `the Dockerfile ${o.dockerfile} (DOCKERFILE_PATH) is not a file in the build context ${o.context}`,
+        "DOCKERFILE_PATH is relative to the build context, the target catalogue's directory.",
+      );
+    throw new UserError(
+      `no Dockerfile in the build context ${o.context} (the target catalogue's directory)`,
+      `Copy docker/Dockerfile and docker/.dockerignore from g3-composer into ${o.context}, or keep the catalogue in docker/.`,
+    );
   }
   const refs = composerRefs(o.target);
   const labels = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };

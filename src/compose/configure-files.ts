@@ -27,7 +27,8 @@ export async function prepareFiles(files: AdditionalFile[], templateDir: string)
     const where = `systemConfig.additionalFiles[${i}]`;
     const final = f.final ?? '';
     const problem = finalPathProblem(final);
-    if (problem) throw new UserError(`${where}.final ${problem}: ${JSON.stringify(final)}`, 'Give the absolute path the file should have in the image, e.g. /etc/motd.');
+    if (problem)
+      throw new UserError(`${where}.final ${problem}: ${JSON.stringify(final)}`, 'Give the absolute path the file should have in the image, e.g. /etc/motd.');
     // Inside the template's folder after every link is resolved, a regular file; read without following a link.
     const { bytes, mode } = await readAdditionalFile(f, templateDir, `${where}.local`);
     out.push({ final, local: f.local ?? '', bytes, mode });

@@ -80,7 +80,8 @@ async function writeMachineId(runner: Runner, rootfs: string, seed: string, emit
   const id = derivedMachineId(seed);
   await writeInImage(runner, rootfs, '/etc/machine-id', `${id}\n`, '0444');
   // D-Bus keeps its own copy when it is not a link to /etc/machine-id.
-  if ((await statIn(runner, path.join(rootfs, 'var/lib/dbus/machine-id')))?.type === 'file') await writeInImage(runner, rootfs, '/var/lib/dbus/machine-id', `${id}\n`, '0444');
+  if ((await statIn(runner, path.join(rootfs, 'var/lib/dbus/machine-id')))?.type === 'file')
+    await writeInImage(runner, rootfs, '/var/lib/dbus/machine-id', `${id}\n`, '0444');
   emit({ type: 'info', message: `machine-id ${id} (derived from the lock and template)` });
 }
 
@@ -100,7 +101,13 @@ export async function runConfigurations(runner: Runner, rootfs: string, steps: A
     const r = await runner.run(argv, { onLine, reject: false });
     if (r.exitCode !== 0) {
       // A runner that cannot stream still returns the output; keep the end of it.
-      const shown = tail.length > 0 ? tail : `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.trim()).slice(-TAIL_LINES);
+      const shown =
+        tail.length > 0
+          ? tail
+          : `${r.stdout}\n${r.stderr}`
+              .split('\n')
+              .filter((l) => l.trim())
+              .slice(-TAIL_LINES);
       throw new StepError(`${label} failed with exit code ${r.exitCode}: ${cmd}`, { command: argv, exitCode: r.exitCode, stderr: shown.join('\n') });
     }
   }

@@ -63,7 +63,10 @@ export function planDisk(disk: DiskTemplate, seed: string): DiskPlan {
   const parts = disk.partitions ?? [];
   if (parts.length === 0) throw new UserError('disk.partitions is empty', 'List at least a root partition mounted at /.');
   if (table === 'dos' && parts.length > 4) {
-    throw new UserError(`disk.partitions lists ${parts.length} partitions; an MBR table holds 4 primary partitions`, 'Use partitionTableType: gpt, or merge partitions.');
+    throw new UserError(
+      `disk.partitions lists ${parts.length} partitions; an MBR table holds 4 primary partitions`,
+      'Use partitionTableType: gpt, or merge partitions.',
+    );
   }
   const seen = new Set<string>();
   const partitions = parts.map((p, i) => {
@@ -90,17 +93,24 @@ function planPartition(p: PartitionTemplate, i: number, ctx: Context): Partition
   const id = p.id ?? '';
   // The id names a staging directory, so it must be a plain file name.
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) {
-    throw new UserError(`${at}.id must be a name of letters, digits, ".", "_" or "-", not ${JSON.stringify(p.id ?? '')}`, 'Give the partition an id such as esp or rootfs.');
+    throw new UserError(
+      `${at}.id must be a name of letters, digits, ".", "_" or "-", not ${JSON.stringify(p.id ?? '')}`,
+      'Give the partition an id such as esp or rootfs.',
+    );
   }
   const who = `partition "${id}" (${at})`;
   const startSector = sectors(p.start, `${at}.start`);
   const endBytes = parseSize(p.end ?? '', `${at}.end`);
   if (endBytes === 0 && !ctx.isLast) throw new UserError(`${at}.end is "0" (end of disk), which only the last partition may use`, 'Give an explicit end.');
   const end = endBytes === 0 ? ctx.endLimit : sectors(p.end, `${at}.end`);
-  if (startSector < ctx.firstUsable) throw new UserError(`${at}.start is inside the partition table; the first usable sector is ${ctx.firstUsable}`, 'Start partitions at 1MiB.');
+  if (startSector < ctx.firstUsable)
+    throw new UserError(`${at}.start is inside the partition table; the first usable sector is ${ctx.firstUsable}`, 'Start partitions at 1MiB.');
   if (end <= startSector) throw new UserError(`${at}.end must be after its start`, 'Check start and end: both are offsets from the start of the disk.');
   if (end > ctx.endLimit) {
-    throw new UserError(`${at}.end is past the last usable sector ${ctx.endLimit - 1} of the disk`, 'Use end: "0" for "to the end of the disk", or make disk.size larger.');
+    throw new UserError(
+      `${at}.end is past the last usable sector ${ctx.endLimit - 1} of the disk`,
+      'Use end: "0" for "to the end of the disk", or make disk.size larger.',
+    );
   }
   const sizeSectors = end - startSector;
   if (ctx.table === 'dos' && end > 2 ** 32) throw new UserError(`${at} ends beyond 2TiB, which an MBR table cannot address`, 'Use partitionTableType: gpt.');
@@ -118,7 +128,10 @@ function planPartition(p: PartitionTemplate, i: number, ctx: Context): Partition
   }
   const name = p.name ?? id;
   if (ctx.table === 'gpt' && (name.length > 36 || /["\\\p{Cc}]/u.test(name))) {
-    throw new UserError(`${at}.name ${JSON.stringify(name)} cannot be a GPT partition name (at most 36 characters, no quotes, backslashes or control characters)`, 'Shorten the name.');
+    throw new UserError(
+      `${at}.name ${JSON.stringify(name)} cannot be a GPT partition name (at most 36 characters, no quotes, backslashes or control characters)`,
+      'Shorten the name.',
+    );
   }
   const partUuid = ctx.table === 'gpt' ? derivedUuid(ctx.seed, `partition:${id}`) : `${ctx.diskId}-${(i + 1).toString(16).padStart(2, '0')}`;
   const fsUuid = !fs.fsType ? '' : fs.fsType === 'vfat' ? fatVolumeId(ctx.seed, id) : derivedUuid(ctx.seed, `filesystem:${id}`);
@@ -156,12 +169,16 @@ function filesystemOf(p: PartitionTemplate, at: string, who: string, sizeSectors
   const fs = p.fsType?.toLowerCase();
   if (fs === undefined || fs === '' || fs === 'none') return {};
   if (fs === 'ext4' || fs === 'ext3' || fs === 'ext2') {
-    if (p.fsLabel !== undefined && Buffer.byteLength(p.fsLabel) > EXT_LABEL_MAX) throw new UserError(`${at}.fsLabel is longer than ${EXT_LABEL_MAX} bytes`, 'Shorten the label.');
+    if (p.fsLabel !== undefined && Buffer.byteLength(p.fsLabel) > EXT_LABEL_MAX)
+      throw new UserError(`${at}.fsLabel is longer than ${EXT_LABEL_MAX} bytes`, 'Shorten the label.');
     return { fsType: fs };
   }
   const fat = fatBitsFor(fs);
   if (fat === undefined) {
-    throw new UserError(`${who} has fsType "${p.fsType}", which this builder cannot create`, 'Use one of ext4, ext3, ext2, fat32, fat16, fat12, vfat, or none.');
+    throw new UserError(
+      `${who} has fsType "${p.fsType}", which this builder cannot create`,
+      'Use one of ext4, ext3, ext2, fat32, fat16, fat12, vfat, or none.',
+    );
   }
   if (p.fsLabel !== undefined && !new RegExp(`^[\\x20-\\x7e]{1,${FAT_LABEL_MAX}}$`).test(p.fsLabel)) {
     throw new UserError(`${at}.fsLabel must be 1 to ${FAT_LABEL_MAX} ASCII characters for a FAT filesystem`, 'Use a short label such as EFI.');
@@ -169,7 +186,10 @@ function filesystemOf(p: PartitionTemplate, at: string, who: string, sizeSectors
   // Fewer clusters than FAT32's minimum make firmware read the volume as FAT16;
   // mkfs.fat only warns, so refuse here (33296KiB measured with dosfstools 4.2).
   if (fat.bits === 32 && Math.floor(sizeSectors / 2) < FAT32_MIN_KIB) {
-    throw new UserError(`${who} is too small for FAT32: ${Math.floor(sizeSectors / 2)}KiB, but FAT32 needs 65525 clusters, about ${FAT32_MIN_KIB}KiB`, 'Make the partition at least 33MiB, or use fsType fat16 (under 4GiB) or fat12 (under 255MiB).');
+    throw new UserError(
+      `${who} is too small for FAT32: ${Math.floor(sizeSectors / 2)}KiB, but FAT32 needs 65525 clusters, about ${FAT32_MIN_KIB}KiB`,
+      'Make the partition at least 33MiB, or use fsType fat16 (under 4GiB) or fat12 (under 255MiB).',
+    );
   }
   return fat.bits === undefined ? { fsType: 'vfat' } : { fsType: 'vfat', fatBits: fat.bits };
 }
@@ -221,7 +241,12 @@ function fatVolumeId(seed: string, id: string): string {
 /** The input `sfdisk` reads to write the plan's partition table. */
 export function sfdiskScript(plan: DiskPlan): string {
   const gpt = plan.table === 'gpt';
-  const head = [`label: ${plan.table}`, `label-id: ${gpt ? plan.diskId.toUpperCase() : `0x${plan.diskId}`}`, 'unit: sectors', `sector-size: ${plan.sectorSize}`];
+  const head = [
+    `label: ${plan.table}`,
+    `label-id: ${gpt ? plan.diskId.toUpperCase() : `0x${plan.diskId}`}`,
+    'unit: sectors',
+    `sector-size: ${plan.sectorSize}`,
+  ];
   // sfdisk's default first usable LBA is 2048; lower it only for a partition that starts earlier.
   const lowest = Math.min(...plan.partitions.map((p) => p.startSector));
   if (gpt && lowest < 2048) head.push(`first-lba: ${lowest}`);
@@ -305,16 +330,25 @@ function resolveType(p: PartitionTemplate, table: 'gpt' | 'dos', who: string): {
     const guid = given.toLowerCase();
     // In an MBR table a GPT GUID only helps through the type it stands for.
     const mbr = named?.mbr || Object.values(TYPES).find((t) => t.guid === guid)?.mbr || '';
-    if (table === 'dos' && !mbr) throw new UserError(`${who} has typeUUID ${given}, a GPT type with no MBR equivalent`, 'Give typeUUID as an MBR type byte such as 83, or set a known type.');
+    if (table === 'dos' && !mbr)
+      throw new UserError(
+        `${who} has typeUUID ${given}, a GPT type with no MBR equivalent`,
+        'Give typeUUID as an MBR type byte such as 83, or set a known type.',
+      );
     return { guid, mbr };
   }
   if (given !== undefined) {
     const byte = table === 'dos' ? MBR_BYTE.exec(given)?.[1] : undefined;
-    if (!byte) throw new UserError(`${who} has typeUUID "${given}", which is not ${table === 'gpt' ? 'a GUID' : 'a GUID or an MBR type byte such as 83'}`, 'Fix typeUUID, or remove it and set type.');
+    if (!byte)
+      throw new UserError(
+        `${who} has typeUUID "${given}", which is not ${table === 'gpt' ? 'a GUID' : 'a GUID or an MBR type byte such as 83'}`,
+        'Fix typeUUID, or remove it and set type.',
+      );
     return { guid: named?.guid ?? '', mbr: byte.toLowerCase().padStart(2, '0') };
   }
   const t = named ?? (TYPES.linux as { guid: string; mbr: string });
-  if (table === 'dos' && !t.mbr) throw new UserError(`${who} has type "${p.type}", which has no MBR partition type`, 'Use partitionTableType: gpt, or another type.');
+  if (table === 'dos' && !t.mbr)
+    throw new UserError(`${who} has type "${p.type}", which has no MBR partition type`, 'Use partitionTableType: gpt, or another type.');
   return t;
 }
 

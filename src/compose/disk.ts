@@ -68,7 +68,10 @@ async function stageMountPoints(runner: Runner, plan: DiskPlan, opts: AssembleOp
       throw new StepError(`cannot read ${src} (mount point of partition "${p.id}"): ${err.message}`, { cause: err });
     });
     if (st && st.type !== 'directory') {
-      throw new UserError(`${mp} in the image is ${st.type === 'symlink' ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`, `Remove ${mp} from the image content, or change the partition's mountPoint.`);
+      throw new UserError(
+        `${mp} in the image is ${st.type === 'symlink' ? 'a symbolic link' : 'not a directory'}, so partition "${p.id}" cannot be mounted there`,
+        `Remove ${mp} from the image content, or change the partition's mountPoint.`,
+      );
     }
     const parent = await statIn(runner, path.dirname(src)).catch((err: Error) => {
       throw new StepError(`cannot read ${path.dirname(src)} (holding the mount point of partition "${p.id}"): ${err.message}`, { cause: err });
@@ -86,8 +89,12 @@ async function stageMountPoints(runner: Runner, plan: DiskPlan, opts: AssembleOp
       // Moving and recreating touched these directories; give them back their
       // times so the root filesystem records the tree as it was given.
       const fallback = opts.sourceDateEpoch === undefined ? undefined : BigInt(opts.sourceDateEpoch) * 1_000_000_000n;
-      for (const [dir, ns] of [[src, st?.mtimeNs ?? fallback], [path.dirname(src), parent?.mtimeNs]] as const) {
-        if (ns !== undefined) await runner.run(['touch', '--no-dereference', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, dir]);
+      for (const [dir, ns] of [
+        [src, st?.mtimeNs ?? fallback],
+        [path.dirname(src), parent?.mtimeNs],
+      ] as const) {
+        if (ns !== undefined)
+          await runner.run(['touch', '--no-dereference', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, dir]);
       }
     });
     content.set(p.id, dest);
@@ -161,10 +168,16 @@ async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: strin
   // Hidden sectors record where the partition starts; mkfs.fat assumes 0 for a file.
   args.push('-i', p.fsUuid.replace('-', ''), '-h', String(p.startSector), '--offset', String(p.startSector), img, String(Math.floor(p.sizeSectors / 2)));
   const env = sde === undefined ? undefined : { SOURCE_DATE_EPOCH: String(sde) };
-  const made = await step(`${what}: mkfs.fat`, () => runner.run(args, { env }), (stderr) =>
-    /too small or a too large/.test(stderr)
-      ? new UserError(`${what} is ${formatSize(p.sizeSectors * 512)}, which mkfs.fat cannot format as ${p.fatBits ? `FAT${p.fatBits}` : 'FAT'}`, 'FAT12 fits up to about 255MiB, FAT16 about 16MiB to 4GiB, FAT32 from 33MiB: change fsType or the partition size.')
-      : undefined,
+  const made = await step(
+    `${what}: mkfs.fat`,
+    () => runner.run(args, { env }),
+    (stderr) =>
+      /too small or a too large/.test(stderr)
+        ? new UserError(
+            `${what} is ${formatSize(p.sizeSectors * 512)}, which mkfs.fat cannot format as ${p.fatBits ? `FAT${p.fatBits}` : 'FAT'}`,
+            'FAT12 fits up to about 255MiB, FAT16 about 16MiB to 4GiB, FAT32 from 33MiB: change fsType or the partition size.',
+          )
+        : undefined,
   );
   if (/less th[ae]n suggested minimum/i.test(`${made.stdout}\n${made.stderr}`)) {
     throw new UserError(`${what} is too small for FAT32 (fewer than 65525 clusters)`, 'Make the partition at least 33MiB, or use fsType fat16.');
@@ -175,7 +188,10 @@ async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: strin
   const entries = await listDirIn(runner, dir);
   if (entries.length === 0) return;
   await step(`${what}: copying ${dir} with mcopy`, () =>
-    runner.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', `${img}@@${p.startSector * 512}`, ...entries.map((e) => path.join(dir, e)), '::/'], { env: { MTOOLS_SKIP_CHECK: '1' }, input: '' }),
+    runner.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', `${img}@@${p.startSector * 512}`, ...entries.map((e) => path.join(dir, e)), '::/'], {
+      env: { MTOOLS_SKIP_CHECK: '1' },
+      input: '',
+    }),
   );
 }
 

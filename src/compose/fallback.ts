@@ -24,7 +24,11 @@ export interface FallbackSources {
 }
 
 /** Copy each repository's keyrings into `<g3Cache>/composer-<providerId>/keyrings/` and write the sources lines that use them. */
-export async function fallbackSources(repos: Array<Pick<RepoSpec, 'url' | 'codename' | 'components' | 'keyrings' | 'trusted'>>, g3Cache: string, providerId: string): Promise<FallbackSources> {
+export async function fallbackSources(
+  repos: Array<Pick<RepoSpec, 'url' | 'codename' | 'components' | 'keyrings' | 'trusted'>>,
+  g3Cache: string,
+  providerId: string,
+): Promise<FallbackSources> {
   const section = toolsSection(providerId);
   const lines: string[] = [];
   for (const r of repos) {

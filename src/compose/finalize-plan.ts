@@ -33,7 +33,13 @@ export const FORMATS: Readonly<Record<string, FormatSpec>> = {
     reproducible: false,
     note: 'the footer holds the creation time and a random UUID (and their checksum); qemu-img cannot set them',
   },
-  vhdx: { ext: 'vhdx', qemu: 'vhdx', options: 'subformat=dynamic', reproducible: false, note: 'the headers hold random file, data and log GUIDs; qemu-img cannot set them' },
+  vhdx: {
+    ext: 'vhdx',
+    qemu: 'vhdx',
+    options: 'subformat=dynamic',
+    reproducible: false,
+    note: 'the headers hold random file, data and log GUIDs; qemu-img cannot set them',
+  },
   vmdk: {
     ext: 'vmdk',
     qemu: 'vmdk',
@@ -74,7 +80,8 @@ const compressionList = Object.keys(COMPRESSIONS).join(', ');
 export function artifactProblems(artifacts: DiskTemplate['artifacts']): string[] {
   if (artifacts === undefined) return [];
   if (!Array.isArray(artifacts)) return ['disk.artifacts: must be a list such as [{type: raw}]'];
-  if (artifacts.length === 0) return [`disk.artifacts: the list is empty; list at least one artifact (type one of ${typeList}), or leave the key out for a raw image`];
+  if (artifacts.length === 0)
+    return [`disk.artifacts: the list is empty; list at least one artifact (type one of ${typeList}), or leave the key out for a raw image`];
   const problems: string[] = [];
   const seen = new Map<string, number>();
   artifacts.forEach((a, i) => {
@@ -99,7 +106,10 @@ export function artifactProblems(artifacts: DiskTemplate['artifacts']): string[]
     const key = `${a.type}\0${a.compression ?? ''}`;
     const first = seen.get(key);
     if (first === undefined) seen.set(key, i);
-    else problems.push(`${at}: ${a.type}${a.compression ? ` with ${a.compression}` : ' without compression'} is already listed as disk.artifacts[${first}]; remove one`);
+    else
+      problems.push(
+        `${at}: ${a.type}${a.compression ? ` with ${a.compression}` : ' without compression'} is already listed as disk.artifacts[${first}]; remove one`,
+      );
   });
   return problems;
 }
@@ -113,7 +123,11 @@ export function imageStem(template: ImageTemplate): string {
 export function artifactPlan(template: ImageTemplate): PlannedArtifact[] {
   const artifacts = template.disk?.artifacts;
   const problems = artifactProblems(artifacts);
-  if (problems.length > 0) throw new UserError(`invalid disk artifacts:\n  ${problems.join('\n  ')}`, `Fix disk.artifacts in the template: type is one of ${typeList}, compression one of ${compressionList}.`);
+  if (problems.length > 0)
+    throw new UserError(
+      `invalid disk artifacts:\n  ${problems.join('\n  ')}`,
+      `Fix disk.artifacts in the template: type is one of ${typeList}, compression one of ${compressionList}.`,
+    );
   const stem = imageStem(template);
   return (artifacts ?? DEFAULT_ARTIFACTS).map((a) => {
     const type = a.type as string;

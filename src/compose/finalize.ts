@@ -8,7 +8,17 @@ import { hashFile } from '../cache/hash.js';
 import { messageOf, StepError, UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
-import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, FORMATS, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './finalize-plan.js';
+import {
+  artifactPlan,
+  COMPRESS_ENV,
+  compressCommand,
+  convertCommand,
+  FORMATS,
+  imageStem,
+  keepsRaw,
+  type PlannedArtifact,
+  workDirFor,
+} from './finalize-plan.js';
 import type { Runner, StepOptions } from './runner.js';
 
 export interface FinalizeOptions {
@@ -109,6 +119,11 @@ async function step(runner: Runner, what: string, argv: string[], opts?: StepOpt
     const d = err instanceof StepError ? err.details : {};
     const tool = argv[0] ?? '';
     const missing = d.exitCode === 127 && PACKAGES[tool] ? ` (${tool} not found: install the Debian package ${PACKAGES[tool]} in ${runner.where})` : '';
-    throw new StepError(`finalize: ${what} failed${missing}: ${messageOf(err)}`, { command: d.command ?? argv, exitCode: d.exitCode, stderr: d.stderr, cause: err });
+    throw new StepError(`finalize: ${what} failed${missing}: ${messageOf(err)}`, {
+      command: d.command ?? argv,
+      exitCode: d.exitCode,
+      stderr: d.stderr,
+      cause: err,
+    });
   }
 }

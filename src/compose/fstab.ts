@@ -5,10 +5,14 @@ import type { DiskPlan, PartitionPlan } from './disk-plan.js';
 
 /** The fstab text mounting every partition of `plan` that has a mount point, root first. */
 export function fstab(plan: DiskPlan): string {
-  const mounted = plan.partitions.filter((p): p is PartitionPlan & { mountPoint: string; fsType: string } => p.mountPoint !== undefined && p.fsType !== undefined);
+  const mounted = plan.partitions.filter(
+    (p): p is PartitionPlan & { mountPoint: string; fsType: string } => p.mountPoint !== undefined && p.fsType !== undefined,
+  );
   // Root first, then parents before children (/boot before /boot/efi): mount -a goes in file order.
   const ordered = [...mounted].sort((a, b) => depth(a.mountPoint) - depth(b.mountPoint) || a.mountPoint.localeCompare(b.mountPoint));
-  const lines = ordered.map((p) => [`PARTUUID=${p.partUuid}`, p.mountPoint, p.fsType, p.mountOptions || 'defaults', '0', String(pass(p.mountPoint))].join('\t'));
+  const lines = ordered.map((p) =>
+    [`PARTUUID=${p.partUuid}`, p.mountPoint, p.fsType, p.mountOptions || 'defaults', '0', String(pass(p.mountPoint))].join('\t'),
+  );
   return ['# <file system>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>', ...lines].join('\n') + '\n';
 }
 

@@ -38,7 +38,14 @@ export function aptInstallArgs(packages: LockedPackage[]): string[] {
  * cache ldconfig rebuilds: removed after installing, so two installs of one
  * lock leave the same files.
  */
-export const INSTALL_LEFTOVERS = ['var/log/dpkg.log', 'var/log/alternatives.log', 'var/log/apt/history.log', 'var/log/apt/term.log', 'var/log/apt/eipp.log.xz', 'var/cache/ldconfig/aux-cache'];
+export const INSTALL_LEFTOVERS = [
+  'var/log/dpkg.log',
+  'var/log/alternatives.log',
+  'var/log/apt/history.log',
+  'var/log/apt/term.log',
+  'var/log/apt/eipp.log.xz',
+  'var/cache/ldconfig/aux-cache',
+];
 
 /** The time the installation stamps into what it generates (the initramfs): the newest Release date in the lock, so it depends on the lock alone. */
 export function lockEpoch(lock: LockFile): number {
@@ -47,7 +54,10 @@ export function lockEpoch(lock: LockFile): number {
 }
 
 /** Install `packages` into `rootfs` with apt from `repo`, then remove every trace of the repository. */
-export async function installPackages(runner: Runner, o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; sourceDateEpoch: number; emit: Emit }): Promise<void> {
+export async function installPackages(
+  runner: Runner,
+  o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; sourceDateEpoch: number; emit: Emit },
+): Promise<void> {
   const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8', SOURCE_DATE_EPOCH: String(o.sourceDateEpoch) };
   const inRoot = (argv: string[]) => inImage(o.rootfs, argv);
   await writeInImage(runner, o.rootfs, `/${APT_LIST}`, `${o.repo.fileSource}\n`, '0644');
@@ -81,7 +91,10 @@ export async function checkInstalled(runner: Runner, rootfs: string, packages: L
     throw new StepError(`cannot read the image's dpkg database ${file}`, { cause: err });
   });
   const problems = installedProblems(text, packages);
-  if (problems.length > 0) throw new StepError(`the image's packages differ from the lock: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`);
+  if (problems.length > 0)
+    throw new StepError(
+      `the image's packages differ from the lock: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`,
+    );
 }
 
 /** How a dpkg status file differs from the locked packages (empty when it lists exactly them, installed). */

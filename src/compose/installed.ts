@@ -77,7 +77,10 @@ export async function unpackInstalled(o: InstalledOptions, rootfs: string): Prom
     const found = await snapshotProblem(paths, o.key);
     if (found.problem === 'missing') return 'missing';
     if (found.problem) {
-      o.emit({ type: 'warning', message: `installed-package snapshot ${paths.tarball} does not match its stamp (truncated or altered): installing the packages again` });
+      o.emit({
+        type: 'warning',
+        message: `installed-package snapshot ${paths.tarball} does not match its stamp (truncated or altered): installing the packages again`,
+      });
       await rm(paths.tarball, { force: true });
       await rm(paths.stamp, { force: true });
       return 'damaged';

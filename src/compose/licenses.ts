@@ -84,12 +84,66 @@ export function parseDep5(text: string): Dep5Licenses | undefined {
 
 // SPDX identifiers passed through when a copyright file already uses them (any case).
 const KNOWN_IDS = [
-  '0BSD', 'AFL-2.0', 'AFL-2.1', 'AFL-3.0', 'Apache-1.0', 'Apache-1.1', 'Apache-2.0', 'Artistic-1.0', 'Artistic-1.0-Perl', 'Artistic-2.0',
-  'Beerware', 'BSD-1-Clause', 'BSD-2-Clause', 'BSD-3-Clause', 'BSD-4-Clause', 'BSL-1.0', 'bzip2-1.0.6', 'CC-BY-3.0',
-  'CC-BY-4.0', 'CC-BY-SA-3.0', 'CC-BY-SA-4.0', 'CC0-1.0', 'CDDL-1.0', 'curl', 'EPL-1.0', 'EPL-2.0', 'FSFAP', 'FSFUL',
-  'FSFULLR', 'FTL', 'HPND', 'ICU', 'IJG', 'ISC', 'Libpng', 'libpng-2.0', 'LPPL-1.3c', 'MIT', 'MIT-0', 'MPL-1.1', 'MPL-2.0',
-  'NTP', 'OFL-1.1', 'OLDAP-2.8', 'OpenSSL', 'PostgreSQL', 'PSF-2.0', 'Python-2.0', 'Ruby', 'Sleepycat', 'TCL', 'Unicode-3.0', 'Unicode-DFS-2016',
-  'Unlicense', 'Vim', 'W3C', 'WTFPL', 'X11', 'Zlib', 'ZPL-2.1',
+  '0BSD',
+  'AFL-2.0',
+  'AFL-2.1',
+  'AFL-3.0',
+  'Apache-1.0',
+  'Apache-1.1',
+  'Apache-2.0',
+  'Artistic-1.0',
+  'Artistic-1.0-Perl',
+  'Artistic-2.0',
+  'Beerware',
+  'BSD-1-Clause',
+  'BSD-2-Clause',
+  'BSD-3-Clause',
+  'BSD-4-Clause',
+  'BSL-1.0',
+  'bzip2-1.0.6',
+  'CC-BY-3.0',
+  'CC-BY-4.0',
+  'CC-BY-SA-3.0',
+  'CC-BY-SA-4.0',
+  'CC0-1.0',
+  'CDDL-1.0',
+  'curl',
+  'EPL-1.0',
+  'EPL-2.0',
+  'FSFAP',
+  'FSFUL',
+  'FSFULLR',
+  'FTL',
+  'HPND',
+  'ICU',
+  'IJG',
+  'ISC',
+  'Libpng',
+  'libpng-2.0',
+  'LPPL-1.3c',
+  'MIT',
+  'MIT-0',
+  'MPL-1.1',
+  'MPL-2.0',
+  'NTP',
+  'OFL-1.1',
+  'OLDAP-2.8',
+  'OpenSSL',
+  'PostgreSQL',
+  'PSF-2.0',
+  'Python-2.0',
+  'Ruby',
+  'Sleepycat',
+  'TCL',
+  'Unicode-3.0',
+  'Unicode-DFS-2016',
+  'Unlicense',
+  'Vim',
+  'W3C',
+  'WTFPL',
+  'X11',
+  'Zlib',
+  'ZPL-2.1',
 ];
 const BY_LOWER = new Map(KNOWN_IDS.map((id) => [id.toLowerCase(), id]));
 
@@ -183,7 +237,13 @@ function termToSpdx(words: string[], refs: LicenseRef[]): string {
   const last = words[words.length - 1]?.toLowerCase();
   if (withAt > 0 && last === 'exception' && withAt < words.length - 2) {
     const id = spdxIdFor(words.slice(0, withAt).join(' '));
-    const known = EXCEPTIONS[words.slice(withAt + 1, -1).join(' ').toLowerCase()];
+    const known =
+      EXCEPTIONS[
+        words
+          .slice(withAt + 1, -1)
+          .join(' ')
+          .toLowerCase()
+      ];
     const exception = typeof known === 'function' && id ? known(id) : known;
     if (id && typeof exception === 'string' && !id.includes(' ')) return `${id} WITH ${exception}`;
   } else if (words.length === 1) {
@@ -243,8 +303,19 @@ export function dep5ToSpdx(synopsis: string): SpdxLicense {
     return { expression: id, refs: [{ id, name }] };
   }
   const refs: LicenseRef[] = [];
-  const parts = groups.map((g) => joinWith(g.terms.map((t) => termToSpdx(t, refs)), g.ops));
-  return { expression: joinWith(parts, groups.slice(1).map((g) => g.joiner)), refs };
+  const parts = groups.map((g) =>
+    joinWith(
+      g.terms.map((t) => termToSpdx(t, refs)),
+      g.ops,
+    ),
+  );
+  return {
+    expression: joinWith(
+      parts,
+      groups.slice(1).map((g) => g.joiner),
+    ),
+    refs,
+  };
 }
 
 /** An expression without brackets around all of it. */
@@ -292,7 +363,14 @@ export function declaredLicense(copyright: string | undefined): SpdxLicense & { 
     for (const r of one.refs) if (!refs.some((x) => x.id === r.id)) refs.push(r);
   }
   if (parts.length === 0) return { expression: NOASSERTION, refs: [], texts: dep5.texts };
-  return { expression: joinWith(parts, parts.slice(1).map(() => 'AND')), refs, texts: dep5.texts };
+  return {
+    expression: joinWith(
+      parts,
+      parts.slice(1).map(() => 'AND'),
+    ),
+    refs,
+    texts: dep5.texts,
+  };
 }
 
 // Prints each package's documentation directory as NUL-separated records:

@@ -43,7 +43,11 @@ export async function makeLocalRepo(runner: Runner, opts: { dir: string; pkgDir:
   const text = (await readFile(index, 'utf8')).replace(/^Filename: (?:.*\/)?([^/\n]+)$/gm, 'Filename: ./$1');
   await writeFile(index, text);
   const indexed = parsePackages(text, 'local');
-  checkIndex(indexed.map((x) => ({ file: path.posix.basename(x.filename), sha256: x.sha256, name: x.name })), expected, opts.pkgDir);
+  checkIndex(
+    indexed.map((x) => ({ file: path.posix.basename(x.filename), sha256: x.sha256, name: x.name })),
+    expected,
+    opts.pkgDir,
+  );
   return {
     dir: opts.dir,
     pkgDir: opts.pkgDir,
@@ -60,12 +64,18 @@ export function checkIndex(indexed: Array<{ file: string; sha256: string; name: 
     if (!want) throw new StepError(`local repository lists ${x.file}, which the lock does not name`);
     if (seen.has(x.file)) throw new StepError(`local repository lists ${x.file} twice`);
     if (want.sha256 !== x.sha256) {
-      throw new UserError(`${path.join(pkgDir, x.file)} changed after it was verified (SHA256 ${x.sha256}, lock says ${want.sha256})`, 'Run `cache --verify` to refetch it.');
+      throw new UserError(
+        `${path.join(pkgDir, x.file)} changed after it was verified (SHA256 ${x.sha256}, lock says ${want.sha256})`,
+        'Run `cache --verify` to refetch it.',
+      );
     }
     seen.add(x.file);
   }
   const missing = [...expected.keys()].filter((f) => !seen.has(f));
   if (missing.length > 0) {
-    throw new UserError(`${missing.length} locked package file(s) are missing from ${pkgDir}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, 'Run `./builder.sh <target> cache` first.');
+    throw new UserError(
+      `${missing.length} locked package file(s) are missing from ${pkgDir}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+      'Run `./builder.sh <target> cache` first.',
+    );
   }
 }

@@ -24,7 +24,10 @@ export async function configureNetwork(runner: Runner, rootfs: string, emit: Emi
     await writeInImage(runner, rootfs, IFUPDOWN_FILE, IFUPDOWN_DHCP, '0644');
     emit({ type: 'info', message: `network: DHCP on eth0 with ifupdown (${IFUPDOWN_FILE})` });
   } else {
-    emit({ type: 'info', message: 'network: no network manager is installed (neither systemd-networkd nor ifupdown); the image will not configure its network at boot' });
+    emit({
+      type: 'info',
+      message: 'network: no network manager is installed (neither systemd-networkd nor ifupdown); the image will not configure its network at boot',
+    });
   }
 }
 

@@ -79,7 +79,9 @@ function matchLock(statusText: string, lock: LockFile): Installed[] {
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 8).join('; ') + (problems.length > 8 ? `; and ${problems.length - 8} more` : '');
-    throw new StepError(`the image's packages differ from the lock, so the SBOM cannot take their checksums from it: ${shown}. Build the image again from this lock.`);
+    throw new StepError(
+      `the image's packages differ from the lock, so the SBOM cannot take their checksums from it: ${shown}. Build the image again from this lock.`,
+    );
   }
   return out;
 }
@@ -92,7 +94,11 @@ function statusExtras(text: string): Map<string, { maintainer?: string; homepage
     for (const m of stanza.matchAll(/^([A-Za-z][\w-]*):[ \t]*(.*)$/gm)) f.set((m[1] ?? '').toLowerCase(), (m[2] ?? '').trim());
     const name = f.get('package');
     if (!name) continue;
-    out.set(`${name}:${f.get('architecture') ?? ''}`, { maintainer: f.get('maintainer') || undefined, homepage: f.get('homepage') || undefined, source: f.get('source') || undefined });
+    out.set(`${name}:${f.get('architecture') ?? ''}`, {
+      maintainer: f.get('maintainer') || undefined,
+      homepage: f.get('homepage') || undefined,
+      source: f.get('source') || undefined,
+    });
   }
   return out;
 }
@@ -129,7 +135,8 @@ const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Collect the SBOM of the image at `o.rootfs`: its dpkg database, checked against the lock, and its copyright files. */
 export async function collectSbom(runner: Runner, o: SbomOptions): Promise<SpdxDocument> {
-  if (Number.isNaN(o.created.getTime())) throw new UserError('the SBOM creation time is not a valid date', 'Set SOURCE_DATE_EPOCH to whole seconds since 1970-01-01 UTC.');
+  if (Number.isNaN(o.created.getTime()))
+    throw new UserError('the SBOM creation time is not a valid date', 'Set SOURCE_DATE_EPOCH to whole seconds since 1970-01-01 UTC.');
   const statusFile = path.posix.join(o.rootfs, 'var/lib/dpkg/status');
   const statusText = await readFileIn(runner, statusFile).catch((err: unknown) => {
     throw new StepError(`cannot read the image's dpkg database ${statusFile} (${runner.where}) for its SBOM`, { cause: err });
@@ -209,7 +216,9 @@ function noteRef(refs: Map<string, { names: string[]; texts: Set<string>; packag
  * the same text, that is it; otherwise (no text, or different licences under one
  * name such as "other") the text says where to read each package's.
  */
-function extractedInfos(refs: Map<string, { names: string[]; texts: Set<string>; packages: string[] }>): NonNullable<SpdxDocument['hasExtractedLicensingInfos']> {
+function extractedInfos(
+  refs: Map<string, { names: string[]; texts: Set<string>; packages: string[] }>,
+): NonNullable<SpdxDocument['hasExtractedLicensingInfos']> {
   return [...refs.entries()]
     .sort(([a], [b]) => byCodeUnit(a, b))
     .map(([licenseId, e]) => {

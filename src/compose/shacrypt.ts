@@ -72,7 +72,8 @@ function checkSalt(salt: string): void {
 
 // Never put the password itself in a message: errors reach logs.
 function passwordBytes(password: string): Buffer {
-  if (password.includes('\0')) throw new UserError('the password contains a NUL character, which crypt cannot hash', 'Remove the NUL character from the password.');
+  if (password.includes('\0'))
+    throw new UserError('the password contains a NUL character, which crypt cannot hash', 'Remove the NUL character from the password.');
   const bytes = Buffer.from(password, 'utf8');
   if (bytes.length > PASSWORD_MAX_BYTES) {
     throw new UserError(`the password is ${bytes.length} bytes long; the image's libcrypt accepts at most ${PASSWORD_MAX_BYTES}`, 'Use a shorter password.');
@@ -84,7 +85,10 @@ function passwordBytes(password: string): Buffer {
 export function effectiveRounds(rounds?: number): number {
   if (rounds === undefined) return ROUNDS_DEFAULT;
   if (!Number.isSafeInteger(rounds) || rounds < 0) {
-    throw new UserError(`rounds must be a whole number of 0 or more, got ${rounds}`, `Use a value from ${ROUNDS_MIN} to ${ROUNDS_MAX}, or leave it out for ${ROUNDS_DEFAULT}.`);
+    throw new UserError(
+      `rounds must be a whole number of 0 or more, got ${rounds}`,
+      `Use a value from ${ROUNDS_MIN} to ${ROUNDS_MAX}, or leave it out for ${ROUNDS_DEFAULT}.`,
+    );
   }
   return Math.min(ROUNDS_MAX, Math.max(ROUNDS_MIN, rounds));
 }

@@ -82,7 +82,10 @@ export function snapshotKey(base: LockedPackage[], tools: LockedPackage[], recip
 }
 
 /** Read the stamp and check the snapshot against it: why it cannot be used, or undefined when it can. */
-export async function snapshotProblem(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, key: string): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
+export async function snapshotProblem(
+  paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>,
+  key: string,
+): Promise<{ stamp?: SnapshotStamp; problem?: 'missing' | 'key' | 'damaged' }> {
   // Never through a link (ELOOP): a stamp or snapshot that is one is as good as none.
   const stamp = await readFileNoFollow(paths.stamp)
     .then((t) => JSON.parse(t) as SnapshotStamp)
@@ -134,7 +137,8 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
     if (!found.problem && found.stamp) result = { paths, stamp: found.stamp, outcome: 'reused' };
     else {
       const outcome = found.problem === 'missing' ? 'created' : found.problem === 'key' ? 'rebuilt: base set changed' : 'rebuilt: snapshot damaged';
-      if (found.problem === 'damaged') o.emit({ type: 'warning', message: `snapshot ${paths.tarball} does not match its stamp (truncated or altered): rebuilding it` });
+      if (found.problem === 'damaged')
+        o.emit({ type: 'warning', message: `snapshot ${paths.tarball} does not match its stamp (truncated or altered): rebuilding it` });
       o.emit({ type: 'info', message: `making the chroot of ${o.providerId} from ${o.base.length} cached packages (${outcome})` });
       result = { paths, stamp: await buildSnapshot(o, paths, key), outcome };
     }
@@ -151,7 +155,13 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
  * for it (in that order). With `within` (the work directory), the folders on
  * the way must be real ones: the stamp is never written through a link.
  */
-export async function publishSnapshot(paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>, tmpTar: string, key: string, packages: number, within?: string): Promise<SnapshotStamp> {
+export async function publishSnapshot(
+  paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>,
+  tmpTar: string,
+  key: string,
+  packages: number,
+  within?: string,
+): Promise<SnapshotStamp> {
   const digest = await hashFile(tmpTar, { noFollow: true });
   const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages, created: new Date().toISOString() };
   await rename(tmpTar, paths.tarball);

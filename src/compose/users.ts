@@ -42,11 +42,16 @@ const HASHED: Array<{ prefix: RegExp; shape: RegExp; what: string }> = [
 export function planUsers(users: UserTemplate[], saltSeed?: string): UserPlan[] {
   return users.map((u, i) => {
     const where = `systemConfig.users[${i}]`;
-    if (!u.name || !USER_NAME.test(u.name)) throw new UserError(`${where}.name: "${u.name ?? ''}" is not a valid user name`, `Use a name matching ${USER_NAME.source}.`);
+    if (!u.name || !USER_NAME.test(u.name))
+      throw new UserError(`${where}.name: "${u.name ?? ''}" is not a valid user name`, `Use a name matching ${USER_NAME.source}.`);
     let password = planPassword(u, where);
     const algo = u.hash_algo ?? 'sha512';
     if (password.kind === 'clear' && saltSeed && (algo === 'sha512' || algo === 'sha256')) {
-      password = { kind: 'hashed', secret: shaCrypt(algo, password.secret, derivedSalt(saltSeed, u.name)), how: `hashed with ${password.method} and a salt derived from the lock` };
+      password = {
+        kind: 'hashed',
+        secret: shaCrypt(algo, password.secret, derivedSalt(saltSeed, u.name)),
+        how: `hashed with ${password.method} and a salt derived from the lock`,
+      };
     }
     return { name: u.name, groups: u.groups ?? [], password, sudo: u.sudo === true };
   });
@@ -57,12 +62,19 @@ function planPassword(u: UserTemplate, where: string): PasswordPlan {
   if (secret === '') return { kind: 'none' };
   const who = `${where}.password (user ${u.name})`;
   if (secret.startsWith('$1$')) {
-    throw new UserError(`${who} is an MD5-crypt hash ($1$), which is too weak to accept`, 'Give the password in clear text (it is hashed in the image) or as a $6$ or $y$ hash.');
+    throw new UserError(
+      `${who} is an MD5-crypt hash ($1$), which is too weak to accept`,
+      'Give the password in clear text (it is hashed in the image) or as a $6$ or $y$ hash.',
+    );
   }
   const known = HASHED.find((h) => h.prefix.test(secret));
   if (known) {
     // A truncated hash used as a clear-text password would lock the user out without a word.
-    if (!known.shape.test(secret)) throw new UserError(`${who} starts like a ${known.what} hash but is not a complete one`, 'Paste the whole hash as printed by mkpasswd or openssl passwd.');
+    if (!known.shape.test(secret))
+      throw new UserError(
+        `${who} starts like a ${known.what} hash but is not a complete one`,
+        'Paste the whole hash as printed by mkpasswd or openssl passwd.',
+      );
     return { kind: 'hashed', secret };
   }
   // chpasswd reads one "name:password" per line; a line break would set a second account.
@@ -71,7 +83,10 @@ function planPassword(u: UserTemplate, where: string): PasswordPlan {
   const method = HASH_METHODS[algo];
   if (!method) {
     const accepted = Object.keys(HASH_METHODS).join(', ');
-    throw new UserError(`${where}.hash_algo (user ${u.name}): "${algo}" cannot be used to hash a password in a Debian image`, `Use one of ${accepted}, or give the password already hashed.`);
+    throw new UserError(
+      `${where}.hash_algo (user ${u.name}): "${algo}" cannot be used to hash a password in a Debian image`,
+      `Use one of ${accepted}, or give the password already hashed.`,
+    );
   }
   return { kind: 'clear', secret, method };
 }
@@ -122,7 +137,12 @@ async function setPassword(runner: Runner, rootfs: string, p: UserPlan, emit: Em
   const argv = inImage(rootfs, ['chpasswd', ...args]);
   const r = await runner.run(argv, { input: `${p.name}:${pw.secret}\n`, reject: false });
   // Our own error: the generic one would be fine today, but this one is certain to carry no input.
-  if (r.exitCode !== 0) throw new StepError(`setting the password of user ${p.name} failed (chpasswd exit code ${r.exitCode})`, { command: argv, exitCode: r.exitCode, stderr: r.stderr });
+  if (r.exitCode !== 0)
+    throw new StepError(`setting the password of user ${p.name} failed (chpasswd exit code ${r.exitCode})`, {
+      command: argv,
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   emit({ type: 'info', message: `set the password of user ${p.name} (${pw.kind === 'hashed' ? (pw.how ?? 'given hashed') : `hashed with ${pw.method}`})` });
 }
 
@@ -132,7 +152,11 @@ async function grantSudo(runner: Runner, rootfs: string, name: string, emit: Emi
   const argv = inImage(rootfs, ['visudo', '-cf', file]);
   const r = await runner.run(argv, { reject: false });
   if (r.exitCode !== 0) {
-    throw new StepError(`visudo rejected ${file} for user ${name} (exit code ${r.exitCode})`, { command: argv, exitCode: r.exitCode, stderr: r.stderr || r.stdout });
+    throw new StepError(`visudo rejected ${file} for user ${name} (exit code ${r.exitCode})`, {
+      command: argv,
+      exitCode: r.exitCode,
+      stderr: r.stderr || r.stdout,
+    });
   }
   emit({ type: 'info', message: `user ${name} may use sudo (${file})` });
 }

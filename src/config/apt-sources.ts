@@ -41,7 +41,10 @@ export function parseDeb822(text: string): AptSource[] {
 export function parseOneLine(text: string): AptSource[] {
   const out: AptSource[] = [];
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').replace(/\[[^\]]*\]/, '').trim();
+    const line = raw
+      .replace(/#.*/, '')
+      .replace(/\[[^\]]*\]/, '')
+      .trim();
     const [type, uri, suite, ...components] = line.split(/\s+/);
     if (type === 'deb' && uri && suite) out.push({ uris: [uri], suites: [suite], components });
   }
@@ -53,7 +56,10 @@ async function orNothing<T>(p: Promise<T>, file: string, none: T): Promise<T> {
   try {
     return (await ignoreNotFound(p)) ?? none;
   } catch (err) {
-    throw new UserError(`cannot read the apt sources ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'Fix its permissions, or set G3_MIRROR and G3_SECURITY_MIRROR (or mirror and security_mirror) so the apt sources are not read.');
+    throw new UserError(
+      `cannot read the apt sources ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'Fix its permissions, or set G3_MIRROR and G3_SECURITY_MIRROR (or mirror and security_mirror) so the apt sources are not read.',
+    );
   }
 }
 

@@ -65,7 +65,8 @@ export function searchPath(s: ConfigSearch): string[] {
 async function probe(file: string): Promise<'file' | 'missing'> {
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new UserError(`config file ${file} is not a regular file`, 'Point --config or G3_CONFIG at a YAML file, or remove what is in the way.');
+    if (!st.isFile())
+      throw new UserError(`config file ${file} is not a regular file`, 'Point --config or G3_CONFIG at a YAML file, or remove what is in the way.');
     return 'file';
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -107,7 +108,10 @@ function rawValue(def: SettingDef, node: Node | null, where: string): string | u
     (typeof v === 'number' && def.kind === 'bool' && (v === 0 || v === 1));
   if (!ok) {
     const want = { int: 'a whole number', bool: 'true or false', string: 'a string', path: 'a path (a string)' }[def.kind];
-    throw new UserError(`invalid ${def.key} from ${where} (config file): expected ${want}, got ${describeNode(node)}`, 'Fix the value in the config file; see g3-composer.example.yml.');
+    throw new UserError(
+      `invalid ${def.key} from ${where} (config file): expected ${want}, got ${describeNode(node)}`,
+      'Fix the value in the config file; see g3-composer.example.yml.',
+    );
   }
   return String(v);
 }
@@ -117,7 +121,10 @@ export async function readConfigFile(file: string): Promise<ConfigFile> {
   let text: string;
   try {
     if ((await stat(file)).size > MAX_CONFIG_BYTES) {
-      throw new UserError(`config file ${file} is larger than ${MAX_CONFIG_BYTES / 1024} KiB: not a config file`, 'Point --config or G3_CONFIG at a YAML config file (see g3-composer.example.yml).');
+      throw new UserError(
+        `config file ${file} is larger than ${MAX_CONFIG_BYTES / 1024} KiB: not a config file`,
+        'Point --config or G3_CONFIG at a YAML config file (see g3-composer.example.yml).',
+      );
     }
     text = await readFile(file, 'utf8');
   } catch (err) {
@@ -129,7 +136,10 @@ export async function readConfigFile(file: string): Promise<ConfigFile> {
   const values: ConfigFile['values'] = {};
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { path: file, values };
   if (!isMap(doc.contents)) {
-    throw new UserError(`${file}:${lineOf(doc.contents)}: a config file is a mapping of settings (key: value), not ${describeNode(doc.contents)}`, 'See g3-composer.example.yml.');
+    throw new UserError(
+      `${file}:${lineOf(doc.contents)}: a config file is a mapping of settings (key: value), not ${describeNode(doc.contents)}`,
+      'See g3-composer.example.yml.',
+    );
   }
   const keys = SETTINGS.map((d) => d.key);
   for (const pair of doc.contents.items) {

@@ -56,7 +56,8 @@ export function parseValue(def: SettingDef, s: Setting): Parsed {
   if (s.raw === undefined) return undefined;
   // The value is repeated only when the user typed it (a flag or the environment), and then
   // redacted; a file's value is named by file and line: the file may not be meant to be shown.
-  const bad = (detail: string, shown = true) => new UserError(`invalid ${def.key}${shown && echoes(s) ? ` "${shownValue(s.raw as string)}"` : ''} from ${describeSource(s)}: ${detail}`, hintFor(s));
+  const bad = (detail: string, shown = true) =>
+    new UserError(`invalid ${def.key}${shown && echoes(s) ? ` "${shownValue(s.raw as string)}"` : ''} from ${describeSource(s)}: ${detail}`, hintFor(s));
   if (def.kind === 'int') {
     const n = Number(s.raw);
     if (!/^\d+$/.test(s.raw.trim()) || n < (def.min ?? 0) || n > (def.max ?? Number.MAX_SAFE_INTEGER)) {

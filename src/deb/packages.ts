@@ -194,7 +194,10 @@ export class PackagesParser {
         this.slot = slot;
         if (slot >= 0) {
           if (values[slot] !== undefined) {
-            throw new UserError(`${where(this.repository, lineNo)}: field ${FIELDS[slot]} appears twice in the stanza that starts on line ${this.stanzaLine}`, HINT);
+            throw new UserError(
+              `${where(this.repository, lineNo)}: field ${FIELDS[slot]} appears twice in the stanza that starts on line ${this.stanzaLine}`,
+              HINT,
+            );
           }
           // Trim by hand: one decode of exactly the value.
           let a = colon + 1;
@@ -246,7 +249,14 @@ function sizeOf(s: string): number {
 }
 
 // Relation fields are parsed here so a bad one is reported with its line and package.
-function relations<T>(v: (string | undefined)[], lines: number[], slot: number, name: string, repository: string, parse: (value: string, field: string) => T[]): T[] {
+function relations<T>(
+  v: (string | undefined)[],
+  lines: number[],
+  slot: number,
+  name: string,
+  repository: string,
+  parse: (value: string, field: string) => T[],
+): T[] {
   const value = v[slot];
   if (value === undefined) return NONE;
   try {
@@ -267,9 +277,17 @@ function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number
   }
   const version = v[F.Version]!;
   const size = sizeOf(v[F.Size]!);
-  if (size < 0) throw new UserError(`${where(repository, lines[F.Size]!)} (package ${escapeInline(name!)}): Size "${escapeInline(v[F.Size]!)}" is not a whole number of bytes`, HINT);
+  if (size < 0)
+    throw new UserError(
+      `${where(repository, lines[F.Size]!)} (package ${escapeInline(name!)}): Size "${escapeInline(v[F.Size]!)}" is not a whole number of bytes`,
+      HINT,
+    );
   const sha256 = sha256Of(v[F.SHA256]!);
-  if (!sha256) throw new UserError(`${where(repository, lines[F.SHA256]!)} (package ${escapeInline(name!)}): SHA256 "${escapeInline(v[F.SHA256]!)}" is not 64 hexadecimal digits`, HINT);
+  if (!sha256)
+    throw new UserError(
+      `${where(repository, lines[F.SHA256]!)} (package ${escapeInline(name!)}): SHA256 "${escapeInline(v[F.SHA256]!)}" is not 64 hexadecimal digits`,
+      HINT,
+    );
 
   const record: PackageRecord = {
     name: name!,

@@ -15,7 +15,9 @@ const SEGMENT = /^[A-Za-z0-9._+~%:=@,-]+$/;
 /** Why `name` is not a Debian package name, or undefined. */
 export function packageNameProblem(name: string): string | undefined {
   if (name.length > 128) return 'is longer than 128 characters';
-  return NAME.test(name) ? undefined : 'is not a Debian package name (lower-case letters, digits, "+", "-" and "."; at least two, starting with a letter or digit)';
+  return NAME.test(name)
+    ? undefined
+    : 'is not a Debian package name (lower-case letters, digits, "+", "-" and "."; at least two, starting with a letter or digit)';
 }
 
 /** Why `arch` is not a Debian architecture name, or undefined. */

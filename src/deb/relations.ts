@@ -56,7 +56,12 @@ function parseOne(s: string, i: number, field: string): Relation {
   while (i < n && isNameChar(s.charCodeAt(i))) i++;
   if (i === nameStart) {
     const c = s.charCodeAt(i);
-    throw bad(field, s, i, i >= n || c === 44 || c === 124 ? 'a missing package name (an empty clause or alternative)' : `"${s[i]}" where a package name should start`);
+    throw bad(
+      field,
+      s,
+      i,
+      i >= n || c === 44 || c === 124 ? 'a missing package name (an empty clause or alternative)' : `"${s[i]}" where a package name should start`,
+    );
   }
   const name = s.slice(nameStart, i);
   let archQualifier: string | undefined;

@@ -30,7 +30,7 @@ export interface DetectOptions {
 const FALLBACKS = ['/usr/bin/docker', '/usr/local/bin/docker'];
 
 const INSTALL_HINT =
-  'Install the docker buildx plugin, or Debian\'s docker.io (scripts/docker-daemon.sh start installs it), or name a client that builds with BuildKit in G3_DOCKER_CLIENT (--docker-client).';
+  "Install the docker buildx plugin, or Debian's docker.io (scripts/docker-daemon.sh start installs it), or name a client that builds with BuildKit in G3_DOCKER_CLIENT (--docker-client).";
 
 async function isExecutable(file: string): Promise<boolean> {
   return access(file, constants.X_OK).then(
@@ -87,7 +87,8 @@ export async function detectClient(opts: DetectOptions = {}): Promise<DockerClie
     const bin = await which(opts.configured, searchPath);
     if (!bin) throw new UserError(`the configured Docker client ${opts.configured} (G3_DOCKER_CLIENT) was not found or is not executable`, INSTALL_HINT);
     const verdict = await probe(bin);
-    if ('refused' in verdict) throw new UserError(`the configured Docker client ${opts.configured} (G3_DOCKER_CLIENT) cannot build with BuildKit: ${verdict.refused}`, INSTALL_HINT);
+    if ('refused' in verdict)
+      throw new UserError(`the configured Docker client ${opts.configured} (G3_DOCKER_CLIENT) cannot build with BuildKit: ${verdict.refused}`, INSTALL_HINT);
     return { bin, mode: verdict.mode, version: await clientVersion(bin) };
   }
   const fallbacks = opts.fallbacks ?? FALLBACKS;

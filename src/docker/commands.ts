@@ -119,7 +119,12 @@ export function runDetachedCommand(client: DockerClient, spec: ContainerSpec): D
 }
 
 /** Run argv inside a running container; -i only when we feed stdin. */
-export function execCommand(client: DockerClient, container: string, argv: string[], opts: { interactive?: boolean; env?: Record<string, string> } = {}): DockerCommand {
+export function execCommand(
+  client: DockerClient,
+  container: string,
+  argv: string[],
+  opts: { interactive?: boolean; env?: Record<string, string> } = {},
+): DockerCommand {
   return { command: client.bin, args: ['exec', ...(opts.interactive ? ['-i'] : []), ...pairs('-e', opts.env), container, ...argv] };
 }
 

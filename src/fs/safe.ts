@@ -34,7 +34,10 @@ export class UnexpectedLinkError extends UserError {
     readonly path: string,
     readonly expected: 'directory' | 'file',
   ) {
-    super(`${escapeInline(path)} is a symbolic link where a ${expected} was expected; refusing to follow it`, 'Remove the link (the toolkit never follows links inside its folders) and run again.');
+    super(
+      `${escapeInline(path)} is a symbolic link where a ${expected} was expected; refusing to follow it`,
+      'Remove the link (the toolkit never follows links inside its folders) and run again.',
+    );
   }
 }
 

@@ -28,7 +28,10 @@ export async function makeTempDir(prefix: string, base = tempRoot()): Promise<st
     const why = `cannot make a temporary folder in ${base} (temp_dir): ${(err as Error).message}`;
     // A folder that is not there or not writable is a setting to fix; a full or failing disk is not.
     if (['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ELOOP'].includes(code)) {
-      throw new UserError(why, 'Set temp_dir (G3_TEMP_DIR, or temp_dir in the config file) to a folder that exists and is writable, or leave it unset for the OS temp dir.');
+      throw new UserError(
+        why,
+        'Set temp_dir (G3_TEMP_DIR, or temp_dir in the config file) to a folder that exists and is writable, or leave it unset for the OS temp dir.',
+      );
     }
     throw new StepError(why, { cause: err });
   }

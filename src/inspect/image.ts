@@ -68,15 +68,29 @@ export async function inspectImage(file: string, o: { emit?: Emit; tempDir?: str
   });
   if (!st.isFile()) throw new UserError(`${file} is not a regular file`, 'Give the path of an image file, such as out/<name>.raw or <name>.qcow2.xz.');
   const found = detectCompression(await readAt(abs, 0, 8));
-  if (found && !SUPPORTED.has(found)) throw new UserError(`${file} is compressed with ${found}, which inspect does not read`, `Decompress it first, or build the image with compression gz, xz or zstd.`);
+  if (found && !SUPPORTED.has(found))
+    throw new UserError(
+      `${file} is compressed with ${found}, which inspect does not read`,
+      `Decompress it first, or build the image with compression gz, xz or zstd.`,
+    );
   const compression = found as Compression | undefined;
-  if (!compression && SUFFIX.test(abs)) emit({ type: 'warning', message: `${file} is named like a compressed file but is not compressed; reading it as it is` });
+  if (!compression && SUFFIX.test(abs))
+    emit({ type: 'warning', message: `${file} is named like a compressed file but is not compressed; reading it as it is` });
 
   // A converted or decompressed image is as large as its disk: it goes where temp_dir says.
   const tmp = await makeTempDir('g3-inspect-', o.tempDir);
   try {
     const [digest, disk] = await Promise.all([hashFile(abs), openAsRaw(abs, file, compression, tmp, ro, emit)]);
-    const report: ImageReport = { file, size: st.size, sha256: digest.sha256, format: disk.format, ...(compression ? { compression } : {}), virtualSize: disk.virtualSize, table: undefined, partitions: [] };
+    const report: ImageReport = {
+      file,
+      size: st.size,
+      sha256: digest.sha256,
+      format: disk.format,
+      ...(compression ? { compression } : {}),
+      virtualSize: disk.virtualSize,
+      table: undefined,
+      partitions: [],
+    };
     await readContents(disk.raw, report, file, ro, emit);
     return report;
   } finally {
@@ -97,7 +111,14 @@ async function readAt(file: string, position: number, length: number): Promise<B
 }
 
 /** A raw view of the image in `tmp`: a link to the input when it is raw already, else a decompressed or converted copy. */
-async function openAsRaw(abs: string, file: string, compression: Compression | undefined, tmp: string, ro: RunOptions, emit: Emit): Promise<{ raw: string; format: string; virtualSize: number }> {
+async function openAsRaw(
+  abs: string,
+  file: string,
+  compression: Compression | undefined,
+  tmp: string,
+  ro: RunOptions,
+  emit: Emit,
+): Promise<{ raw: string; format: string; virtualSize: number }> {
   const raw = path.join(tmp, 'disk.raw');
   let src = abs;
   if (compression) {
@@ -108,7 +129,10 @@ async function openAsRaw(abs: string, file: string, compression: Compression | u
   const probe = await probeImage(src);
   if (probe.refs.length > 0 || probe.descriptor) {
     const what = probe.refs.length > 0 ? probe.refs.map(escapeInline).join(', ') : 'no extent of its own';
-    throw new UserError(`${file} refers to other files (${what}); inspect reads only self-contained images and opens none of them`, 'Inspect a standalone image: qemu-img convert -O qcow2 (or raw) makes one from an image and the files it refers to.');
+    throw new UserError(
+      `${file} refers to other files (${what}); inspect reads only self-contained images and opens none of them`,
+      'Inspect a standalone image: qemu-img convert -O qcow2 (or raw) makes one from an image and the files it refers to.',
+    );
   }
   const info = await qemuInfo(src, file, probe.format, ro);
   if (info.format === 'raw') {
@@ -120,7 +144,12 @@ async function openAsRaw(abs: string, file: string, compression: Compression | u
   emit({ type: 'info', message: `converting ${file} (${info.format}) to a temporary raw image` });
   const args = ['convert', '-U', '-f', info.format, '-O', 'raw', src, raw];
   const r = await run({ command: 'qemu-img', args }, { ...ro, reject: false, package: 'qemu-utils' });
-  if (r.exitCode !== 0) throw new StepError(`qemu-img could not convert ${file} (${info.format}) to raw: ${r.stderr.trim()}`, { command: ['qemu-img', ...args], exitCode: r.exitCode, stderr: r.stderr });
+  if (r.exitCode !== 0)
+    throw new StepError(`qemu-img could not convert ${file} (${info.format}) to raw: ${r.stderr.trim()}`, {
+      command: ['qemu-img', ...args],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   if (src !== abs) await unlink(src);
   return { raw, format: info.format === 'vpc' ? 'vhd' : info.format, virtualSize: info.virtualSize };
 }
@@ -144,14 +173,18 @@ async function decompress(abs: string, file: string, compression: Compression, t
   if (/No space left|Input\/output error|Disk quota/i.test(r.stderr)) {
     throw new StepError(`cannot decompress ${file} into ${tmp}: ${why}`, { command: cmd, exitCode: r.exitCode, stderr: r.stderr });
   }
-  throw new UserError(`${file} is ${compression}-compressed but cannot be decompressed (truncated or corrupt): ${why}`, 'Copy or build the image again; compare its SHA256 with the one the build printed.');
+  throw new UserError(
+    `${file} is ${compression}-compressed but cannot be decompressed (truncated or corrupt): ${why}`,
+    'Copy or build the image again; compare its SHA256 with the one the build printed.',
+  );
 }
 
 /** qemu-img's view of an image, opened with the format we read from its header: format and virtual size. */
 async function qemuInfo(src: string, file: string, format: ImageProbe['format'], ro: RunOptions): Promise<{ format: string; virtualSize: number }> {
   const args = ['info', '-U', '--output=json', '-f', format, src];
   const r = await run({ command: 'qemu-img', args }, { ...ro, reject: false, package: 'qemu-utils' });
-  if (r.exitCode !== 0) throw new UserError(`qemu-img cannot read ${file} as ${format}: ${r.stderr.trim()}`, 'Check that the file is a disk image and was copied completely.');
+  if (r.exitCode !== 0)
+    throw new UserError(`qemu-img cannot read ${file} as ${format}: ${r.stderr.trim()}`, 'Check that the file is a disk image and was copied completely.');
   const json = JSON.parse(r.stdout) as QemuInfo;
   // A second line of defence, should our header reading miss something qemu-img found.
   const refs = [
@@ -159,7 +192,11 @@ async function qemuInfo(src: string, file: string, format: ImageProbe['format'],
     json['format-specific']?.data?.['data-file'] ? `external data file ${json['format-specific'].data['data-file']}` : '',
     ...(json['format-specific']?.data?.extents ?? []).filter((e) => e.filename !== src).map((e) => `extent ${e.filename}`),
   ].filter(Boolean);
-  if (refs.length > 0) throw new UserError(`${file} refers to other files (${refs.map(escapeInline).join(', ')})`, 'Inspect a standalone image (qemu-img convert merges an image with the files it refers to).');
+  if (refs.length > 0)
+    throw new UserError(
+      `${file} refers to other files (${refs.map(escapeInline).join(', ')})`,
+      'Inspect a standalone image (qemu-img convert merges an image with the files it refers to).',
+    );
   return { format: json.format, virtualSize: json['virtual-size'] };
 }
 
@@ -173,7 +210,11 @@ interface QemuInfo {
 /** Fill in the partitions, filesystems, OS, packages, SBOM and bootloader of a raw image. */
 async function readContents(raw: string, report: ImageReport, file: string, ro: RunOptions, emit: Emit): Promise<void> {
   // sfdisk cannot even open a file shorter than one sector.
-  if (report.virtualSize < 512) throw new UserError(`${file} is not a disk image: its disk is ${report.virtualSize} bytes, less than one sector`, 'Give the path of an image the build wrote.');
+  if (report.virtualSize < 512)
+    throw new UserError(
+      `${file} is not a disk image: its disk is ${report.virtualSize} bytes, less than one sector`,
+      'Give the path of an image the build wrote.',
+    );
   const table = await readPartitionTable(raw, ro);
   if (table) {
     Object.assign(report, { table: table.table, ...(table.diskId ? { diskId: table.diskId } : {}), partitions: table.partitions });
@@ -183,7 +224,11 @@ async function readContents(raw: string, report: ImageReport, file: string, ro: 
     }
   } else {
     const fs = await probeFilesystem(raw, 0, report.virtualSize, ro);
-    if (!fs) throw new UserError(`${file} is not a disk image: it has neither a partition table nor a filesystem`, 'Give the path of an image the build wrote (.raw, .qcow2, .vhd, .vhdx or .vmdk, optionally .gz, .xz or .zst).');
+    if (!fs)
+      throw new UserError(
+        `${file} is not a disk image: it has neither a partition table nor a filesystem`,
+        'Give the path of an image the build wrote (.raw, .qcow2, .vhd, .vhdx or .vmdk, optionally .gz, .xz or .zst).',
+      );
     report.filesystem = fs;
   }
   const volumes = table ? table.partitions : [{ number: 0, offset: 0, filesystem: report.filesystem }];

@@ -84,7 +84,11 @@ export async function readPartitionTable(raw: string, o: RunOptions = {}): Promi
   const r = await run({ command: 'sfdisk', args: ['--json', raw] }, { ...o, reject: false, package: 'fdisk' });
   if (r.exitCode !== 0) {
     if (/does not contain a recognized partition table/.test(r.stderr)) return undefined;
-    throw new StepError(`sfdisk could not read the partition table of ${raw}: ${r.stderr.trim()}`, { command: ['sfdisk', '--json', raw], exitCode: r.exitCode, stderr: r.stderr });
+    throw new StepError(`sfdisk could not read the partition table of ${raw}: ${r.stderr.trim()}`, {
+      command: ['sfdisk', '--json', raw],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   }
   return parseSfdiskJson(r.stdout);
 }
@@ -106,7 +110,12 @@ export async function probeFilesystem(raw: string, offset: number, size: number,
   const r = await run({ command: 'blkid', args }, { ...o, reject: false, package: 'util-linux' });
   // blkid exits 2 when nothing it knows is there.
   if (r.exitCode === 2) return undefined;
-  if (r.exitCode !== 0) throw new StepError(`blkid could not probe ${raw} at byte ${offset}: ${r.stderr.trim()}`, { command: ['blkid', ...args], exitCode: r.exitCode, stderr: r.stderr });
+  if (r.exitCode !== 0)
+    throw new StepError(`blkid could not probe ${raw} at byte ${offset}: ${r.stderr.trim()}`, {
+      command: ['blkid', ...args],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   const f = parseBlkidExport(r.stdout);
   if (!f.TYPE) return undefined;
   return { type: f.TYPE, ...(f.UUID ? { uuid: f.UUID } : {}), ...(f.LABEL ? { label: f.LABEL } : {}) };
@@ -185,7 +194,11 @@ export async function listFat(raw: string, offset: number, o: RunOptions = {}): 
   if (r.exitCode !== 0) {
     // mdir reports an empty root directory as "::" not being found.
     if (/File "::\/?" not found/.test(r.stderr)) return [];
-    throw new StepError(`mdir could not list the FAT filesystem at byte ${offset} of ${raw}: ${r.stderr.trim()}`, { command: ['mdir', ...args], exitCode: r.exitCode, stderr: r.stderr });
+    throw new StepError(`mdir could not list the FAT filesystem at byte ${offset} of ${raw}: ${r.stderr.trim()}`, {
+      command: ['mdir', ...args],
+      exitCode: r.exitCode,
+      stderr: r.stderr,
+    });
   }
   return parseMdirBare(r.stdout);
 }

@@ -76,7 +76,8 @@ function qcow(head: Buffer): ImageProbe {
     at += 8 + Math.ceil(len / 8) * 8;
   }
   const incompatible = version >= 3 ? u64(head, 72) : 0n;
-  if (dataFile !== undefined || (incompatible & QCOW2_INCOMPAT_DATA_FILE) !== 0n) refs.push(`external data file ${dataFile ?? '(named when the image is opened)'}`);
+  if (dataFile !== undefined || (incompatible & QCOW2_INCOMPAT_DATA_FILE) !== 0n)
+    refs.push(`external data file ${dataFile ?? '(named when the image is opened)'}`);
   return { format: 'qcow2', refs };
 }
 

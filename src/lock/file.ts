@@ -61,7 +61,8 @@ function lockShapeProblem(l: LockFile): string | undefined {
       if (typeof p.name !== 'string' || typeof p.filename !== 'string' || !/^[0-9a-f]{64}$/.test(String(p.sha256)) || !Number.isSafeInteger(p.size)) {
         return `${set}.packages[${i}] is incomplete (name, filename, size and sha256 are required)`;
       }
-      if (typeof p.version !== 'string' || typeof p.architecture !== 'string') return `${set}.packages[${i}] is incomplete (version and architecture are required)`;
+      if (typeof p.version !== 'string' || typeof p.architecture !== 'string')
+        return `${set}.packages[${i}] is incomplete (version and architecture are required)`;
       // The same rules as for a signed index: a lock edited by hand gets no further than one made from a hostile index.
       const bad = filenameProblem(p.filename);
       if (bad) return `${set}.packages[${i}].filename ${escapeInline(JSON.stringify(p.filename))} is not a relative pool path: it ${bad}`;

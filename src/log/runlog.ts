@@ -65,7 +65,12 @@ export class RunLog {
     const stamp = `${this.now().toISOString()} [${this.pid}] `;
     // Our own colours go; whatever else came from outside is escaped and redacted, line by line.
     const body = forDisplay(stripVTControlCharacters(text).replace(/\r/g, '').replace(/\n+$/, ''));
-    this.append(`${body.split('\n').map((l) => stamp + l).join('\n')}\n`);
+    this.append(
+      `${body
+        .split('\n')
+        .map((l) => stamp + l)
+        .join('\n')}\n`,
+    );
   }
 
   /** Write the FINISHED banner and close the file; later calls do nothing. */

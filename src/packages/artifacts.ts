@@ -30,7 +30,11 @@ export function lockArtifacts(lock: LockFile, set: LockedSet, section: string, l
     const base = urls.get(p.repository) ?? repo?.url;
     if (!base) throw new UserError(`${lockFile}: package ${p.name} names repository ${p.repository}, which the lock does not list`);
     const prior = byFile.get(file);
-    if (prior && prior.sha256 !== p.sha256) throw new UserError(`${lockFile}: two packages share the file name ${file} with different SHA256`, 'The repositories disagree about one file; restrict one of them with allowPackages.');
+    if (prior && prior.sha256 !== p.sha256)
+      throw new UserError(
+        `${lockFile}: two packages share the file name ${file} with different SHA256`,
+        'The repositories disagree about one file; restrict one of them with allowPackages.',
+      );
     byFile.set(file, { section, file, urls: [poolUrl(base, p.filename)], sha256: p.sha256, size: p.size, origin: { file: lockFile, line: 0 } });
   }
   return [...byFile.values()];

@@ -13,7 +13,8 @@ export function lockDot(name: string, set: LockedSet, only?: ReadonlySet<string>
   const requested = new Set(set.requested.map((r) => r.split(/[=\s(]/)[0] ?? r));
   const pkgs = set.packages.filter((p) => keep(p.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const lines = [`digraph ${q(name)} {`, '  rankdir=LR;', '  node [shape=box, fontsize=10];'];
-  for (const p of pkgs) lines.push(`  ${q(p.name)} [label=${q(`${p.name}\n${p.version}`)}${requested.has(p.name) ? ', style=filled, fillcolor=lightblue' : ''}];`);
+  for (const p of pkgs)
+    lines.push(`  ${q(p.name)} [label=${q(`${p.name}\n${p.version}`)}${requested.has(p.name) ? ', style=filled, fillcolor=lightblue' : ''}];`);
   for (const p of pkgs) for (const d of p.depends ?? []) if (keep(d)) lines.push(`  ${q(p.name)} -> ${q(d)};`);
   lines.push('}', '');
   return lines.join('\n');

@@ -29,13 +29,19 @@ export function targetTools(target: Target, catalogueFile: string): string[] {
   const raw = target.extra.tools;
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string' || !/^[a-z0-9][a-z0-9+.-]+$/.test(x))) {
-    throw new UserError(`${catalogueFile}: targets.${target.name}.tools must be a list of Debian package names`, 'For example: tools: [mmdebstrap, mtools, e2fsprogs]');
+    throw new UserError(
+      `${catalogueFile}: targets.${target.name}.tools must be a list of Debian package names`,
+      'For example: tools: [mmdebstrap, mtools, e2fsprogs]',
+    );
   }
   return [...new Set(raw as string[])];
 }
 
 /** Build the plan: repository specs with keyrings, and the resolution request. */
-export async function makePlan(t: PlanTemplate, opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[] }): Promise<PackagePlan> {
+export async function makePlan(
+  t: PlanTemplate,
+  opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[] },
+): Promise<PackagePlan> {
   // Validation already refused an unknown arch; this guards direct library use.
   const arch = debianArch(t.target?.arch);
   if (!arch) throw new UserError(`${opts.templateFile}: target.arch ${t.target?.arch ?? '(missing)'} is not supported`);
@@ -49,7 +55,10 @@ export async function makePlan(t: PlanTemplate, opts: { providerId: string; temp
       codename: e.codename,
       components: e.component,
       archs: e.arch && e.arch.length > 0 ? e.arch : [arch],
-      keyrings: e.trusted && !e.pkey ? [] : [await resolveKeyring(e.pkey, path.dirname(opts.templateFile), opts.projectRoot, `packageRepositories[${i}] (${e.codename})`)],
+      keyrings:
+        e.trusted && !e.pkey
+          ? []
+          : [await resolveKeyring(e.pkey, path.dirname(opts.templateFile), opts.projectRoot, `packageRepositories[${i}] (${e.codename})`)],
       trusted: e.trusted,
       priority: e.priority,
       allowPackages: e.allowPackages,
@@ -60,7 +69,14 @@ export async function makePlan(t: PlanTemplate, opts: { providerId: string; temp
   const request: LockRequest = {
     providerId: opts.providerId,
     arch,
-    repositories: repos.map((r) => ({ id: r.id, codename: r.codename, components: r.components, priority: r.priority, allowPackages: r.allowPackages, trusted: r.trusted })),
+    repositories: repos.map((r) => ({
+      id: r.id,
+      codename: r.codename,
+      components: r.components,
+      priority: r.priority,
+      allowPackages: r.allowPackages,
+      trusted: r.trusted,
+    })),
     packages,
     tools: opts.tools,
   };

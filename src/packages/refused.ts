@@ -13,7 +13,8 @@ export interface RefusedEntry extends RefusedPackage {
   repository: string;
 }
 
-const REFUSED_HINT = 'The repository publishes it with a name, version or Filename that breaks Debian policy or would leave the package cache; ask its maintainers to fix the index, or leave the package out.';
+const REFUSED_HINT =
+  'The repository publishes it with a name, version or Filename that breaks Debian policy or would leave the package cache; ask its maintainers to fix the index, or leave the package out.';
 
 /** Every left-out entry of the loaded repositories, by package name. */
 export function refusedByName(metadata: RepoMetadata[]): Map<string, RefusedEntry[]> {
@@ -44,7 +45,8 @@ export function checkRequested(requests: string[], metadata: RepoMetadata[], ref
   for (const request of requests) {
     const name = requestedName(request);
     const list = refused.get(name);
-    if (list && !known.has(name)) throw new UserError(`requested package ${name}: its entries in the signed indexes were left out: ${describe(list)}`, REFUSED_HINT);
+    if (list && !known.has(name))
+      throw new UserError(`requested package ${name}: its entries in the signed indexes were left out: ${describe(list)}`, REFUSED_HINT);
   }
 }
 

@@ -21,7 +21,12 @@ export interface ResolvedPlan {
 /** Load every repository (verified), resolve image and tools, build the lock. */
 export async function resolvePlan(target: string, plan: PackagePlan, meta: MetadataOptions): Promise<ResolvedPlan> {
   const metadata = await Promise.all(plan.repos.map((r) => loadRepository(r, meta)));
-  const repos = plan.repos.map((r, i) => ({ id: r.id, priority: r.priority, allowPackages: r.allowPackages, packages: (metadata[i] as RepoMetadata).packages }));
+  const repos = plan.repos.map((r, i) => ({
+    id: r.id,
+    priority: r.priority,
+    allowPackages: r.allowPackages,
+    packages: (metadata[i] as RepoMetadata).packages,
+  }));
   const refused = refusedByName(metadata);
   checkRequested([...plan.request.packages, ...plan.request.tools], metadata, refused);
   const resolveOrExplain = (req: Parameters<typeof resolve>[0]): Resolution => {
@@ -54,7 +59,10 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
         priority: r.priority,
         allowPackages: r.allowPackages,
         trusted: r.trusted,
-        release: m.release.signedBy === undefined ? { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil } : { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil, signedBy: m.release.signedBy },
+        release:
+          m.release.signedBy === undefined
+            ? { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil }
+            : { sha256: m.release.sha256, size: m.release.size, date: m.release.date, validUntil: m.release.validUntil, signedBy: m.release.signedBy },
         indexes: m.indexes.map((x) => ({ component: x.component, arch: x.arch, path: x.path, sha256: x.sha256, size: x.size })),
       };
     }),
@@ -78,5 +86,14 @@ function lockedSet(requested: string[], base: LockedSet['base'], res: Resolution
 
 function lockedPackage(p: PackageRecord, res: Resolution): LockedPackage {
   const depends = [...new Set(res.edges.filter((e) => e.from === p.name).map((e) => e.to))].sort();
-  return { name: p.name, version: p.version, architecture: p.architecture, filename: p.filename, size: p.size, sha256: p.sha256, repository: p.repository, depends };
+  return {
+    name: p.name,
+    version: p.version,
+    architecture: p.architecture,
+    filename: p.filename,
+    size: p.size,
+    sha256: p.sha256,
+    repository: p.repository,
+    depends,
+  };
 }

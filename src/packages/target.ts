@@ -34,9 +34,19 @@ export function isTemplateTarget(t: Target): boolean {
 export async function openTemplateTarget(settings: Settings, name: string, emit: Emit, loaded?: Catalogue): Promise<OpenTarget> {
   const cat = loaded ?? (await openCatalogue(settings, emit));
   const target = findTarget(cat, name);
-  const t = await loadTargetTemplate({ catalogueFile: cat.file, target, projectRoot: settings.projectRoot, vars: { mirror: settings.mirror, security_mirror: settings.securityMirror } });
+  const t = await loadTargetTemplate({
+    catalogueFile: cat.file,
+    target,
+    projectRoot: settings.projectRoot,
+    vars: { mirror: settings.mirror, security_mirror: settings.securityMirror },
+  });
   for (const w of t.warnings) emit({ type: 'warning', message: w });
-  const plan = await makePlan(t.merged as PlanTemplate, { providerId: t.providerId, templateFile: t.file, projectRoot: settings.projectRoot, tools: targetTools(target, cat.file) });
+  const plan = await makePlan(t.merged as PlanTemplate, {
+    providerId: t.providerId,
+    templateFile: t.file,
+    projectRoot: settings.projectRoot,
+    tools: targetTools(target, cat.file),
+  });
   return {
     target,
     catalogueFile: cat.file,
@@ -62,5 +72,12 @@ export function fetchSettings(s: Settings): FetchSettings {
 
 /** Options for reading repository metadata. */
 export function metadataOptions(s: Settings, emit: Emit): MetadataOptions {
-  return { storeDir: path.join(s.cacheDir, 'repoCache'), offline: s.offline, ignoreValidUntil: s.ignoreValidUntil, fetch: fetchSettings(s), maxIndexBytes: s.maxIndexBytes, emit };
+  return {
+    storeDir: path.join(s.cacheDir, 'repoCache'),
+    offline: s.offline,
+    ignoreValidUntil: s.ignoreValidUntil,
+    fetch: fetchSettings(s),
+    maxIndexBytes: s.maxIndexBytes,
+    emit,
+  };
 }

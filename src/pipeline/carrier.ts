@@ -78,7 +78,8 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
     const imageId = await loadImage(o, context);
     // The image this one replaces under the same name would be left dangling (hundreds of MB per build):
     // remove it when nothing else names or uses it.
-    if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous))) o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
+    if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous)))
+      o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
     return { imageId, refs: o.refs, labels: o.labels, files };
   } finally {
     await rm(context, { recursive: true, force: true });
@@ -97,13 +98,17 @@ async function loadImage(o: CarrierInput, context: string): Promise<string> {
   await writeFile(path.join(archiveDir, `${id}.json`), config);
   await writeFile(path.join(archiveDir, 'manifest.json'), saveManifest(`${id}.json`, 'layer.tar', o.refs));
   const archive = path.join(context, 'image.tar');
-  await run({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', archiveDir, '-cf', archive, 'manifest.json', `${id}.json`, 'layer.tar'] }, { package: 'tar' });
+  await run(
+    { command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', archiveDir, '-cf', archive, 'manifest.json', `${id}.json`, 'layer.tar'] },
+    { package: 'tar' },
+  );
   // The layer is in the archive now: drop it before docker reads the archive, to halve the disk space held.
   await rm(layer);
   await o.docker.load(archive);
   for (const ref of o.refs) {
     const loaded = await o.docker.imageInspect(ref);
-    if (loaded?.id !== `sha256:${id}`) throw new StepError(`docker load did not name ${ref} the image it was given (sha256:${id.slice(0, 12)}): it names ${loaded?.id ?? 'nothing'}`);
+    if (loaded?.id !== `sha256:${id}`)
+      throw new StepError(`docker load did not name ${ref} the image it was given (sha256:${id.slice(0, 12)}): it names ${loaded?.id ?? 'nothing'}`);
   }
   return `sha256:${id}`;
 }

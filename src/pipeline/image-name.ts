@@ -31,7 +31,8 @@ export interface NameInput {
 function stringList(value: unknown, where: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0 || list.some((v) => typeof v !== 'string' && typeof v !== 'number')) throw new UserError(`${where} must be a tag or a list of tags`, 'For example: tags: [latest, "1.0"]');
+  if (list.length === 0 || list.some((v) => typeof v !== 'string' && typeof v !== 'number'))
+    throw new UserError(`${where} must be a tag or a list of tags`, 'For example: tags: [latest, "1.0"]');
   return list.map(String);
 }
 
@@ -51,7 +52,10 @@ export function imageName(input: NameInput): ImageName {
   const name = input.template.image?.name ?? target.name;
   const ref: ImageRef = chosen ? parseRef(chosen.text, chosen.from) : parseRef(`g3-composer/${name.toLowerCase()}`, `image.name of ${target.name}`);
   if (ref.tag !== undefined || ref.digest !== undefined) {
-    throw new UserError(`${chosen?.from}: ${JSON.stringify(chosen?.text)} names a tag or digest; give the repository only`, `Tags come from targets.${target.name}.tags (default: the target name).`);
+    throw new UserError(
+      `${chosen?.from}: ${JSON.stringify(chosen?.text)} names a tag or digest; give the repository only`,
+      `Tags come from targets.${target.name}.tags (default: the target name).`,
+    );
   }
   let registry = ref.registry;
   if (registry === undefined && typeof extra.registry === 'string') registry = parseRef(`${extra.registry}/x`, `targets.${target.name}.registry`).registry;

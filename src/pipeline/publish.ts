@@ -14,7 +14,8 @@ import { docker, inputsOf, open, type Skipped, type StepContext, skipReason } fr
 /** The build record of the target, or a clear error when nothing was built here. */
 async function builtRecord(ctx: StepContext, step: string): Promise<BuildRecord> {
   const record = await readState(ctx.settings.workDir, ctx.target, 'build', (m) => ctx.emit({ type: 'warning', message: m }));
-  if (!record) throw new UserError(`${step}: nothing was built for ${ctx.target} in ${ctx.settings.workDir}`, `Run "<builder> ${ctx.target} build" first (or "all").`);
+  if (!record)
+    throw new UserError(`${step}: nothing was built for ${ctx.target} in ${ctx.settings.workDir}`, `Run "<builder> ${ctx.target} build" first (or "all").`);
   return record;
 }
 
@@ -26,10 +27,16 @@ export async function pushStep(ctx: StepContext): Promise<Skipped | { record: Pu
   if (skip) return { skipped: skip };
   const built = await builtRecord(ctx, 'push');
   if (built.inputsDigest !== inputs.digest) {
-    ctx.emit({ type: 'warning', message: `the image was built from other inputs (${built.inputsDigest.slice(0, 19)}…) than the current ones (${inputs.digest.slice(0, 19)}…); pushing what was built, with its own label` });
+    ctx.emit({
+      type: 'warning',
+      message: `the image was built from other inputs (${built.inputsDigest.slice(0, 19)}…) than the current ones (${inputs.digest.slice(0, 19)}…); pushing what was built, with its own label`,
+    });
   }
   if (name.registry === undefined) {
-    throw new UserError(`push: no registry for ${name.refs[0]}`, `Name one: "registry: host:port" in the target, G3_REGISTRY, --repo host:port/repository or DOCKER_REPO.`);
+    throw new UserError(
+      `push: no registry for ${name.refs[0]}`,
+      `Name one: "registry: host:port" in the target, G3_REGISTRY, --repo host:port/repository or DOCKER_REPO.`,
+    );
   }
   const d = await docker(ctx);
   const localRef = await builtImage(ctx, d, built);
@@ -57,11 +64,17 @@ async function builtImage(ctx: StepContext, d: Docker, built: BuildRecord): Prom
   for (const ref of built.image.refs) {
     const now = await d.imageInspect(ref);
     if (now && now.labels[INPUTS_LABEL] === built.inputsDigest) {
-      ctx.emit({ type: 'info', message: `the image build made (${built.image.id.slice(0, 19)}) was replaced under ${ref} by ${now.id.slice(0, 19)}, built from the same inputs: pushing that` });
+      ctx.emit({
+        type: 'info',
+        message: `the image build made (${built.image.id.slice(0, 19)}) was replaced under ${ref} by ${now.id.slice(0, 19)}, built from the same inputs: pushing that`,
+      });
       return now.id;
     }
   }
-  throw new UserError(`push: the image ${built.image.id.slice(0, 19)} that build made for ${ctx.target} is gone from the Docker daemon, and no image under its name has the same inputs`, `Run "<builder> ${ctx.target} build" again.`);
+  throw new UserError(
+    `push: the image ${built.image.id.slice(0, 19)} that build made for ${ctx.target} is gone from the Docker daemon, and no image under its name has the same inputs`,
+    `Run "<builder> ${ctx.target} build" again.`,
+  );
 }
 
 /** The build report post_push writes. */

@@ -48,7 +48,11 @@ interface Opened {
 export async function open(ctx: StepContext): Promise<Opened> {
   const cat = await openCatalogue(ctx.settings, ctx.emit);
   const target = findTarget(cat, ctx.target);
-  if (!isTemplateTarget(target)) throw new UserError(`target ${ctx.target} has no template: there is no image to build, push or report`, 'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.');
+  if (!isTemplateTarget(target))
+    throw new UserError(
+      `target ${ctx.target} has no template: there is no image to build, push or report`,
+      'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
+    );
   const t = await openTemplateTarget(ctx.settings, ctx.target, ctx.emit, cat);
   return { t, name: imageName({ target, template: t.template, repo: ctx.repo, env: ctx.env, registry: ctx.settings.registry }) };
 }
@@ -111,10 +115,37 @@ export async function preBuild(ctx: StepContext): Promise<Decision> {
   else {
     const last = await lastImage(ctx, await docker(ctx), name);
     const same = last?.inputsDigest === inputs.digest;
-    if (envFlag(ctx.env.FORCE_BUILDING)) decision = { ...base, outcome: 'forced', build: true, reason: `FORCE_BUILDING is set: building${same ? ` although ${last?.ref} (${last?.where}) has the same inputs` : ''}`, last };
-    else if (same) decision = { ...base, outcome: 'unchanged', build: false, reason: `unchanged: the ${last?.where === 'local' ? 'local image' : 'image in the registry'} ${last?.ref} was built from the same inputs (${inputs.digest.slice(0, 19)}…)`, last };
-    else if (last) decision = { ...base, outcome: 'changed', build: true, reason: `changed: ${last.ref} (${last.where}) ${last.inputsDigest ? `was built from other inputs (${last.inputsDigest.slice(0, 19)}…)` : 'has no inputs label'}${await changedParts(ctx, inputs)}`, last };
-    else decision = { ...base, outcome: 'changed', build: true, reason: `no image ${name.refs[0]} yet (neither in the local daemon${name.registry ? ' nor in its registry' : ''})` };
+    if (envFlag(ctx.env.FORCE_BUILDING))
+      decision = {
+        ...base,
+        outcome: 'forced',
+        build: true,
+        reason: `FORCE_BUILDING is set: building${same ? ` although ${last?.ref} (${last?.where}) has the same inputs` : ''}`,
+        last,
+      };
+    else if (same)
+      decision = {
+        ...base,
+        outcome: 'unchanged',
+        build: false,
+        reason: `unchanged: the ${last?.where === 'local' ? 'local image' : 'image in the registry'} ${last?.ref} was built from the same inputs (${inputs.digest.slice(0, 19)}…)`,
+        last,
+      };
+    else if (last)
+      decision = {
+        ...base,
+        outcome: 'changed',
+        build: true,
+        reason: `changed: ${last.ref} (${last.where}) ${last.inputsDigest ? `was built from other inputs (${last.inputsDigest.slice(0, 19)}…)` : 'has no inputs label'}${await changedParts(ctx, inputs)}`,
+        last,
+      };
+    else
+      decision = {
+        ...base,
+        outcome: 'changed',
+        build: true,
+        reason: `no image ${name.refs[0]} yet (neither in the local daemon${name.registry ? ' nor in its registry' : ''})`,
+      };
   }
   await writeState(ctx.settings.workDir, ctx.target, 'pre_build', decision);
   return decision;
@@ -135,7 +166,8 @@ export async function skipReason(ctx: StepContext, step: 'build' | 'push' | 'pos
   if (envFlag(ctx.env.PROHIBIT_BUILDING)) return `PROHIBIT_BUILDING is set: no ${step}`;
   if (envFlag(ctx.env.FORCE_BUILDING)) return undefined;
   const d = await readState(ctx.settings.workDir, ctx.target, 'pre_build', (m) => ctx.emit({ type: 'warning', message: m }));
-  if (d && d.outcome === 'unchanged' && d.inputsDigest === inputs.digest) return `pre_build found ${d.last?.ref} up to date at ${d.at}: ${d.reason}; FORCE_BUILDING=1 ${step === 'build' ? 'builds' : 'runs it'} anyway`;
+  if (d && d.outcome === 'unchanged' && d.inputsDigest === inputs.digest)
+    return `pre_build found ${d.last?.ref} up to date at ${d.at}: ${d.reason}; FORCE_BUILDING=1 ${step === 'build' ? 'builds' : 'runs it'} anyway`;
   return undefined;
 }
 
@@ -186,7 +218,11 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     timings: { ...c.timings, image: imageSeconds, total: Math.round((result.seconds + imageSeconds) * 1000) / 1000 },
     cache: { items: r.items, local: r.hits.local, shared: r.hits.shared, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded },
     snapshots: { chroot: c.snapshot, installed: c.installed },
-    source: { branch: ctx.env.SOURCE_BRANCH || undefined, commit: ctx.env.SOURCE_COMMIT || undefined, message: ctx.env.COMMIT_MSG?.split('\n')[0] || undefined },
+    source: {
+      branch: ctx.env.SOURCE_BRANCH || undefined,
+      commit: ctx.env.SOURCE_COMMIT || undefined,
+      message: ctx.env.COMMIT_MSG?.split('\n')[0] || undefined,
+    },
     seconds: Math.round((result.seconds + imageSeconds) * 1000) / 1000,
     at: new Date().toISOString(),
   };

@@ -133,7 +133,8 @@ async function resolve(s: Session, reference: string, opts: RemoteOptions, depth
   if (pinned) verify(s, what, reply.body, pinned);
   const computed = digestOf(reply.body, 'sha256');
   const announced = header(reply, 'docker-content-digest');
-  if (announced?.startsWith('sha256:') && announced !== computed) throw failure(s, `${what} does not match the Docker-Content-Digest ${announced} (got ${computed})`);
+  if (announced?.startsWith('sha256:') && announced !== computed)
+    throw failure(s, `${what} does not match the Docker-Content-Digest ${announced} (got ${computed})`);
   const digest = pinned ?? computed;
   const doc = parse(s, what, reply.body);
   const type = mediaTypeOf(reply, doc);
@@ -144,8 +145,10 @@ async function resolve(s: Session, reference: string, opts: RemoteOptions, depth
     if (!image) throw failure(s, `${what} lists ${child}, which the registry does not have`);
     return { ...image, digest };
   }
-  if (doc.schemaVersion === 1 || /distribution\.manifest\.v1\+/.test(type)) throw failure(s, `${what} is a schema 1 manifest, which we do not read; push the image again with a current docker`);
-  if (!MANIFESTS.includes(type) && !(type === '' && doc.config)) throw failure(s, `${what} has media type ${JSON.stringify(type)}, not an image manifest or index`);
+  if (doc.schemaVersion === 1 || /distribution\.manifest\.v1\+/.test(type))
+    throw failure(s, `${what} is a schema 1 manifest, which we do not read; push the image again with a current docker`);
+  if (!MANIFESTS.includes(type) && !(type === '' && doc.config))
+    throw failure(s, `${what} has media type ${JSON.stringify(type)}, not an image manifest or index`);
   if (!doc.config?.digest) throw failure(s, `${what} names no config blob`);
   return { digest, ...(await readConfig(s, doc.config.digest)) };
 }

@@ -32,7 +32,13 @@ export function credentialsFromEnv(env: Record<string, string | undefined>): Cre
 /** The forms a secret can take in output we show: itself, and the base64 `user:password` of a Basic header or docker config. */
 function secretForms(creds: Pick<Credentials, 'username' | 'password'>): string[] {
   const { username, password } = creds;
-  const forms = [password, Buffer.from(`${username}:${password}`).toString('base64'), Buffer.from(password).toString('base64'), encodeURIComponent(password), JSON.stringify(password).slice(1, -1)];
+  const forms = [
+    password,
+    Buffer.from(`${username}:${password}`).toString('base64'),
+    Buffer.from(password).toString('base64'),
+    encodeURIComponent(password),
+    JSON.stringify(password).slice(1, -1),
+  ];
   // Longest first, so a longer form is not left half-replaced by a shorter one inside it.
   return [...new Set(forms.filter((f) => f.length > 0))].sort((a, b) => b.length - a.length);
 }

@@ -56,7 +56,9 @@ export function header(reply: Pick<Reply, 'headers'>, name: string): string | un
 /** `registry X, repository Y: problem`, with any secret removed: the password in any form, URL user info and token query values. */
 export function failure(s: Session, problem: string, cause?: unknown): StepError {
   const clean = (text: string) => redactSecrets(redact(text, s.credentials));
-  return new StepError(clean(`registry ${s.registry}, repository ${s.repository}: ${problem}`), { cause: cause === undefined ? undefined : clean(describe(cause)) });
+  return new StepError(clean(`registry ${s.registry}, repository ${s.repository}: ${problem}`), {
+    cause: cause === undefined ? undefined : clean(describe(cause)),
+  });
 }
 
 /** A short reason for a network error: undici puts the system error code on the error or its cause. */
@@ -126,7 +128,8 @@ export function realmProblem(registry: string, realm: URL): string | undefined {
   if (realm.protocol === 'https:') return undefined;
   if (realm.protocol !== 'http:') return `the token service ${realm.origin} is not an http(s) URL`;
   if (!isLoopback(realm.host)) return `refusing to send credentials to the token service ${realm.origin} over plain HTTP`;
-  if (!isLoopback(registry)) return `refusing to send credentials to the token service ${realm.origin} over plain HTTP: only a registry on loopback may name one that is not HTTPS`;
+  if (!isLoopback(registry))
+    return `refusing to send credentials to the token service ${realm.origin} over plain HTTP: only a registry on loopback may name one that is not HTTPS`;
   return undefined;
 }
 
@@ -186,7 +189,11 @@ export async function registryGet(s: Session, path: string, accept: string[], ma
   if (reply.status !== 401) return reply;
   // Only the registry's own challenge is answered: one from an origin it redirected to
   // (blob storage, or a server that wants to collect credentials) never gets any.
-  if (reply.origin !== new URL(url).origin) throw failure(s, `HTTP 401 from ${reply.origin}, where the registry redirected ${path}; credentials go only to the registry itself and the token service its own challenge names`);
+  if (reply.origin !== new URL(url).origin)
+    throw failure(
+      s,
+      `HTTP 401 from ${reply.origin}, where the registry redirected ${path}; credentials go only to the registry itself and the token service its own challenge names`,
+    );
   s.authorization = await answer(s, reply);
   reply = await get(s, url, headers(), maxBytes);
   if (reply.status === 401) throw rejected(s, 'HTTP 401 after authenticating');

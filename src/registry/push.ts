@@ -38,9 +38,13 @@ function pushNames(targets: ImageRef[]): { ref: ImageRef; name: string; registry
   if (targets.length === 0) throw new UserError('nothing to push: no target image references', 'Name at least one registry/repository:tag to push to.');
   return targets.map((t) => {
     if (t.registry === undefined) {
-      throw new UserError(`refusing to push ${formatRef(t)}: it names no registry`, 'Write the registry host in front of the repository, e.g. 127.0.0.1:5000/team/image:tag.');
+      throw new UserError(
+        `refusing to push ${formatRef(t)}: it names no registry`,
+        'Write the registry host in front of the repository, e.g. 127.0.0.1:5000/team/image:tag.',
+      );
     }
-    if (t.digest !== undefined) throw new UserError(`cannot push to ${formatRef(t)}: a digest names existing content`, 'Push to a tag instead (drop the @sha256:... part).');
+    if (t.digest !== undefined)
+      throw new UserError(`cannot push to ${formatRef(t)}: a digest names existing content`, 'Push to a tag instead (drop the @sha256:... part).');
     // Without a tag `docker push` would send every local tag of the repository.
     const ref = { ...t, tag: t.tag ?? 'latest' };
     return { ref, name: formatRef(ref), registry: t.registry };
@@ -85,11 +89,14 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
         const cmd = loginCommand(client, registry, credentials.username);
         const r = await docker(cmd, credentials.password);
         if (r.exitCode !== 0) {
-          throw new StepError(`logging in to registry ${registry} as ${credentials.username} (from ${credentials.from}) failed (exit code ${r.exitCode}): ${lastLines(r.stderr)}; check ${variables(credentials)}`, {
-            command: [cmd.command, ...cmd.args],
-            exitCode: r.exitCode,
-            stderr: r.stderr,
-          });
+          throw new StepError(
+            `logging in to registry ${registry} as ${credentials.username} (from ${credentials.from}) failed (exit code ${r.exitCode}): ${lastLines(r.stderr)}; check ${variables(credentials)}`,
+            {
+              command: [cmd.command, ...cmd.args],
+              exitCode: r.exitCode,
+              stderr: r.stderr,
+            },
+          );
         }
         emit({ type: 'info', message: `logged in to ${registry} as ${credentials.username}` });
       }
@@ -100,11 +107,14 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
       const cmd = pushCommand(client, t.name);
       const r = await docker(cmd);
       if (r.exitCode !== 0) {
-        throw new StepError(`pushing ${t.name} to registry ${t.registry} failed (exit code ${r.exitCode}): ${lastLines(r.stderr)}${authAdvice(r.stderr, credentials)}`, {
-          command: [cmd.command, ...cmd.args],
-          exitCode: r.exitCode,
-          stderr: r.stderr,
-        });
+        throw new StepError(
+          `pushing ${t.name} to registry ${t.registry} failed (exit code ${r.exitCode}): ${lastLines(r.stderr)}${authAdvice(r.stderr, credentials)}`,
+          {
+            command: [cmd.command, ...cmd.args],
+            exitCode: r.exitCode,
+            stderr: r.stderr,
+          },
+        );
       }
       const digest = await pushedDigest(opts, t.ref, t.name, docker);
       emit({ type: 'info', message: `pushed ${t.name} (${digest})` });
@@ -116,7 +126,11 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
     // A logout that fails is reported, not fatal: the private config holding the login is removed below either way.
     for (const registry of attempted) {
       const r = await docker(logoutCommand(client, registry)).catch((err: unknown) => ({ exitCode: -1, stderr: clean((err as Error).message) }));
-      if (r.exitCode !== 0) emit({ type: 'warning', message: `logging out of ${registry} failed (${lastLines(r.stderr) || `exit code ${r.exitCode}`}); removing the private docker config that holds the login` });
+      if (r.exitCode !== 0)
+        emit({
+          type: 'warning',
+          message: `logging out of ${registry} failed (${lastLines(r.stderr) || `exit code ${r.exitCode}`}); removing the private docker config that holds the login`,
+        });
     }
     await rm(dir, { recursive: true, force: true });
   }

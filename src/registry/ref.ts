@@ -40,14 +40,16 @@ function hostProblem(host: string): string | undefined {
   if (!m) return `the registry host ${JSON.stringify(host)} has more than one ':' (put an IPv6 address in brackets)`;
   const [, name = '', port] = m;
   if (!(DOMAIN_NAME.test(name) || IPV6.test(name))) return `the registry host ${JSON.stringify(name)} is not a host name or address`;
-  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return `the registry port ${JSON.stringify(port)} is not a number from 1 to 65535`;
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535))
+    return `the registry port ${JSON.stringify(port)} is not a number from 1 to 65535`;
   return undefined;
 }
 
 function checkDigest(text: string, digest: string, source?: string): void {
   const [algorithm = '', hex, ...rest] = digest.split(':');
   const length = DIGESTS[algorithm];
-  if (length === undefined || hex === undefined || rest.length) throw bad(text, `the digest ${JSON.stringify(digest)} is not sha256:<hex> or sha512:<hex>`, source);
+  if (length === undefined || hex === undefined || rest.length)
+    throw bad(text, `the digest ${JSON.stringify(digest)} is not sha256:<hex> or sha512:<hex>`, source);
   if (!new RegExp(`^[a-f0-9]{${length}}$`).test(hex)) throw bad(text, `the ${algorithm} digest must be ${length} lowercase hex digits`, source);
 }
 
@@ -59,8 +61,10 @@ function checkTag(text: string, tag: string, source?: string): void {
 function checkPath(text: string, components: string[], source?: string): void {
   for (const c of components) {
     if (c === '') throw bad(text, 'the repository path has an empty element (a leading, trailing or doubled /)', source);
-    if (c !== c.toLowerCase()) throw bad(text, `the repository path element ${JSON.stringify(c)} has uppercase letters; repository names are lowercase`, source);
-    if (!PATH_COMPONENT.test(c)) throw bad(text, `the repository path element ${JSON.stringify(c)} may only hold lowercase letters and digits joined by . _ __ or -`, source);
+    if (c !== c.toLowerCase())
+      throw bad(text, `the repository path element ${JSON.stringify(c)} has uppercase letters; repository names are lowercase`, source);
+    if (!PATH_COMPONENT.test(c))
+      throw bad(text, `the repository path element ${JSON.stringify(c)} may only hold lowercase letters and digits joined by . _ __ or -`, source);
   }
 }
 

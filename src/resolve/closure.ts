@@ -8,7 +8,7 @@ import type { PackageIndex } from './index.js';
 import type { Selection } from './selection.js';
 import type { ResolvedEdge } from './types.js';
 
-const HINT = 'Add a repository that carries it, relax the version in the template, or check the repositories\' allowPackages.';
+const HINT = "Add a repository that carries it, relax the version in the template, or check the repositories' allowPackages.";
 
 /** Chosen edges, one per (from, to); Pre-Depends wins over Depends. */
 export class EdgeSet {

@@ -32,9 +32,18 @@ function closeName(index: PackageIndex, name: string): string | undefined {
 
 function unknown(index: PackageIndex, text: string, name: string): ResolveError {
   const why = index.whyUnusable(name);
-  if (why) return new ResolveError(`requested package ${name} has no candidate: ${why}`, [text], 'Add a repository that carries it for this architecture, or extend allowPackages.');
+  if (why)
+    return new ResolveError(
+      `requested package ${name} has no candidate: ${why}`,
+      [text],
+      'Add a repository that carries it for this architecture, or extend allowPackages.',
+    );
   const near = closeName(index, name);
-  return new ResolveError(`unknown package ${name} requested`, [text], near ? `Did you mean ${near}?` : 'Check the name against the repositories of the template.');
+  return new ResolveError(
+    `unknown package ${name} requested`,
+    [text],
+    near ? `Did you mean ${near}?` : 'Check the name against the repositories of the template.',
+  );
 }
 
 /** Parse the requests, reject unknown names and pin versioned requests to a matching record. */
@@ -56,7 +65,11 @@ export function planRequests(index: PackageIndex, texts: readonly string[]): Rel
     const match = versions.find((r) => satisfies(r.version, op, version));
     if (!match) {
       const available = [...new Set(versions.map((r) => r.version))].join(', ');
-      throw new ResolveError(`requested ${formatRelation(rel)}: no version satisfies (available: ${available})`, [text], 'Change the requested version or add a repository that carries it.');
+      throw new ResolveError(
+        `requested ${formatRelation(rel)}: no version satisfies (available: ${available})`,
+        [text],
+        'Change the requested version or add a repository that carries it.',
+      );
     }
     index.pin(match);
     pinnedBy.set(rel.name, text);

@@ -42,7 +42,10 @@ export function parseTemplate(text: string, file: string, vars: TemplateVars = {
   const raw = reader.object(root, '', TEMPLATE_SHAPE);
   if (reader.errors.length > 0) {
     const [first, ...more] = reader.errors;
-    throw new UserError(more.length === 0 ? (first as string) : `image template ${shown} has ${reader.errors.length} problems:\n  ${reader.errors.join('\n  ')}`, 'Fix the image template and run again; a key the toolkit does not know is never ignored.');
+    throw new UserError(
+      more.length === 0 ? (first as string) : `image template ${shown} has ${reader.errors.length} problems:\n  ${reader.errors.join('\n  ')}`,
+      'Fix the image template and run again; a key the toolkit does not know is never ignored.',
+    );
   }
   for (const repo of (raw.packageRepositories ?? []) as Array<Record<string, unknown>>) fillRepoDefaults(repo);
   return { template: raw as ImageTemplate, warnings: reader.warnings, lines: (p) => reader.lines.get(p) };

@@ -98,9 +98,11 @@ export async function additionalFileSource(f: AdditionalFile, fallbackDir: strin
   const fail = (problem: string, hint: string): never => {
     throw new UserError(`${where}: ${shown(local)} ${problem}`, hint);
   };
-  if ('missing' in found) return fail(`does not exist (looked for ${shown(source)})`, "Paths are relative to the template's directory; check the name or add the file.");
+  if ('missing' in found)
+    return fail(`does not exist (looked for ${shown(source)})`, "Paths are relative to the template's directory; check the name or add the file.");
   if ('problem' in found) return fail(found.problem, "additionalFiles may only copy files that lie in the template's folder.");
-  if (found.stats.isDirectory()) return fail(`is not a regular file but a directory (${shown(source)})`, 'Name a file, not a directory: folders are not copied; list each file.');
+  if (found.stats.isDirectory())
+    return fail(`is not a regular file but a directory (${shown(source)})`, 'Name a file, not a directory: folders are not copied; list each file.');
   if (!found.stats.isFile()) return fail(`is not a regular file (${shown(source)})`, 'Name a file, not a directory.');
   return found;
 }
@@ -117,13 +119,18 @@ export async function readAdditionalFile(f: AdditionalFile, fallbackDir: string,
   try {
     fh = await open(found.real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new UserError(`${where}: ${shown(f.local ?? '')} was replaced by a symbolic link while the build ran`, 'Run the build again.');
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw new UserError(`${where}: ${shown(f.local ?? '')} was replaced by a symbolic link while the build ran`, 'Run the build again.');
     throw new StepError(`${where}: cannot read ${shown(found.real)}: ${(err as Error).message}`, { cause: err });
   }
   try {
     // Where the open file really is; without /proc (not Linux) the checked real path stands.
     const opened = (await ignoreNotFound(readlink(`/proc/self/fd/${fh.fd}`))) ?? found.real;
-    if (!isInside(opened, found.root)) throw new UserError(`${where}: ${shown(f.local ?? '')} now resolves to ${shown(opened)}, outside ${shown(found.root)}`, 'A link was swapped in while the build ran; run the build again.');
+    if (!isInside(opened, found.root))
+      throw new UserError(
+        `${where}: ${shown(f.local ?? '')} now resolves to ${shown(opened)}, outside ${shown(found.root)}`,
+        'A link was swapped in while the build ran; run the build again.',
+      );
     const st = await fh.stat();
     if (!st.isFile()) throw new UserError(`${where}: ${shown(f.local ?? '')} is not a regular file (${shown(found.real)})`, 'Name a file, not a directory.');
     // Keep scripts runnable; everything else gets the usual mode for configuration files.
@@ -157,9 +164,14 @@ export async function resolveKeyFile(pkey: string | undefined, templateDir: stri
   for (const c of candidates) {
     const found = await confine(c, [templateDir, shipped]);
     if ('missing' in found) continue;
-    if ('problem' in found) throw new UserError(`${where}: pkey ${shown(name)} ${found.problem}`, `Keys must lie in the template's folder or in ${shown(shipped)}.`);
-    if (!found.stats.isFile()) throw new UserError(`${where}: pkey ${shown(name)} is not a regular file (${shown(found.real)})`, 'Name a keyring file (.gpg or .asc).');
+    if ('problem' in found)
+      throw new UserError(`${where}: pkey ${shown(name)} ${found.problem}`, `Keys must lie in the template's folder or in ${shown(shipped)}.`);
+    if (!found.stats.isFile())
+      throw new UserError(`${where}: pkey ${shown(name)} is not a regular file (${shown(found.real)})`, 'Name a keyring file (.gpg or .asc).');
     return found.real;
   }
-  throw new UserError(`${where}: pkey ${shown(name)} not found (looked in ${candidates.map(shown).join(', ')})`, 'Put the keyring beside the template or in defaults/keyrings/.');
+  throw new UserError(
+    `${where}: pkey ${shown(name)} not found (looked in ${candidates.map(shown).join(', ')})`,
+    'Put the keyring beside the template or in defaults/keyrings/.',
+  );
 }

@@ -16,7 +16,13 @@ export function mergeTemplates(base: ImageTemplate, user: ImageTemplate): ImageT
     target: (b: Obj, u: Obj) => overlay(b, u),
     // A disk layout is a whole: mixing two partition tables makes no sense.
     disk: (_b: unknown, u: unknown) => u,
-    packageRepositories: (b: RepoTemplate[], u: RepoTemplate[]) => mergeBy(b, u, (r) => `${r.codename} ${r.url}`, (_x, y) => y),
+    packageRepositories: (b: RepoTemplate[], u: RepoTemplate[]) =>
+      mergeBy(
+        b,
+        u,
+        (r) => `${r.codename} ${r.url}`,
+        (_x, y) => y,
+      ),
     systemConfig: (b: SystemConfigTemplate, u: SystemConfigTemplate) => mergeSystemConfig(b, u),
     metadata: (b: Obj, u: Obj) => overlay(b, u),
   });
@@ -47,9 +53,21 @@ function mergeSystemConfig(base: SystemConfigTemplate, user: SystemConfigTemplat
     bootloader: (b: Obj, u: Obj) => overlay(b, u),
     immutability: (b: Obj, u: Obj) => overlay(b, u),
     packages: (b: string[], u: string[]) => unique(concat(b, u)),
-    additionalFiles: (b: Obj[], u: Obj[]) => mergeBy(b, u, (f) => f.final as string | undefined, (_x, y) => y),
+    additionalFiles: (b: Obj[], u: Obj[]) =>
+      mergeBy(
+        b,
+        u,
+        (f) => f.final as string | undefined,
+        (_x, y) => y,
+      ),
     configurations: (b: unknown[], u: unknown[]) => concat(b, u),
-    users: (b: Obj[], u: Obj[]) => mergeBy(b, u, (x) => x.name as string | undefined, (x, y) => overlay(x, y)),
+    users: (b: Obj[], u: Obj[]) =>
+      mergeBy(
+        b,
+        u,
+        (x) => x.name as string | undefined,
+        (x, y) => overlay(x, y),
+      ),
     kernel: (b: Obj, u: Obj) => overlay(b, u, { packages: (x: string[], y: string[]) => unique(concat(x, y)) }),
   });
 }

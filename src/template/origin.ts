@@ -1,5 +1,3 @@
-
-
 /** A place in a template file. */
 export interface Loc {
   file: string;

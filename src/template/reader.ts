@@ -66,7 +66,9 @@ export class TemplateReader {
       const p = childPath(path, escapeInline(key));
       if (field === undefined) {
         const near = suggest(key, Object.keys(shape));
-        this.errors.push(`${this.shown}:${this.line(keyNode)}: ${p} is not a template key (${near ? `did you mean "${near}"?` : `known here: ${Object.keys(shape).join(', ')}`})`);
+        this.errors.push(
+          `${this.shown}:${this.line(keyNode)}: ${p} is not a template key (${near ? `did you mean "${near}"?` : `known here: ${Object.keys(shape).join(', ')}`})`,
+        );
         continue;
       }
       const valueNode = pair.value as Node | null;
@@ -85,7 +87,7 @@ export class TemplateReader {
 
   /** A key of OS Image Composer's format that g3-composer does not implement: an error when it would change the image. */
   private unimplemented(keyNode: Node, valueNode: Node | null, path: string, field: Unimplemented): void {
-    const value = valueNode === null ? null : (this.deref(valueNode) as { toJSON?: () => unknown }).toJSON?.() ?? null;
+    const value = valueNode === null ? null : ((this.deref(valueNode) as { toJSON?: () => unknown }).toJSON?.() ?? null);
     const at = `${this.shown}:${this.line(keyNode)}: ${path}`;
     const changes = field.changes(value);
     if (changes) this.errors.push(`${at} is part of OS Image Composer's format but not implemented by g3-composer, and ${changes}; remove it`);

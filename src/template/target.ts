@@ -63,14 +63,20 @@ export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<T
 async function templateFile(catalogueFile: string, target: Target): Promise<string> {
   const raw = target.extra.template;
   if (raw === undefined || raw === null) {
-    throw new UserError(`target ${target.name} in ${shownName(catalogueFile)} has no template`, 'Add `template: <file>.yml` to the target (a path relative to the catalogue).');
+    throw new UserError(
+      `target ${target.name} in ${shownName(catalogueFile)} has no template`,
+      'Add `template: <file>.yml` to the target (a path relative to the catalogue).',
+    );
   }
   if (typeof raw !== 'string' || raw.trim() === '') {
     throw new UserError(`${shownName(catalogueFile)}: targets.${target.name}.template must be a file path`, 'For example: template: templates/minimal.yml');
   }
   const file = path.resolve(path.dirname(path.resolve(catalogueFile)), raw);
   if (!(await exists(file))) {
-    throw new UserError(`template of target ${target.name} not found: ${raw} (looked for ${file})`, `The path is relative to ${shownName(path.dirname(path.resolve(catalogueFile)))}/.`);
+    throw new UserError(
+      `template of target ${target.name} not found: ${raw} (looked for ${file})`,
+      `The path is relative to ${shownName(path.dirname(path.resolve(catalogueFile)))}/.`,
+    );
   }
   return file;
 }
@@ -84,7 +90,10 @@ async function defaultTemplateFile(t: ImageTemplate, file: string, projectRoot: 
   for (const [k, v] of parts) {
     if (v === undefined || !NAME_PART.test(v)) {
       const why = v === undefined ? 'is required' : `"${v}" is not a valid name`;
-      throw new UserError(`${at}: target.${k} ${why}: it selects the default template`, 'Set target {os, dist, arch, imageType}, e.g. debian / debian13 / x86_64 / raw.');
+      throw new UserError(
+        `${at}: target.${k} ${why}: it selects the default template`,
+        'Set target {os, dist, arch, imageType}, e.g. debian / debian13 / x86_64 / raw.',
+      );
     }
   }
   const dir = path.join(projectRoot, 'defaults', 'templates');

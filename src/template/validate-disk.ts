@@ -84,10 +84,14 @@ function checkPartitions(disk: DiskTemplate, parts: PartitionTemplate[], table: 
       if (!last) out.error(p, 'end', `${path}.end`, 'is "0" (end of disk), which only the last partition may use');
       end = last ? lastUsable : undefined;
     }
-    for (const [key, v] of [['start', start], ['end', end]] as const) {
+    for (const [key, v] of [
+      ['start', start],
+      ['end', end],
+    ] as const) {
       if (v !== undefined && v % SECTOR !== 0) out.error(p, key, `${path}.${key}`, `must be a multiple of ${SECTOR} bytes (one sector), not ${v}`);
     }
-    if (start !== undefined && start < first) out.error(p, 'start', `${path}.start`, `is inside the ${table} partition table; the first usable byte is ${first}`);
+    if (start !== undefined && start < first)
+      out.error(p, 'start', `${path}.start`, `is inside the ${table} partition table; the first usable byte is ${first}`);
     if (start === undefined || end === undefined) return;
     if (start >= end) out.error(p, 'end', `${path}.end`, `(${formatSize(end)}) must be after start (${formatSize(start)})`);
     else if (lastUsable !== undefined && end > lastUsable) {
@@ -104,7 +108,12 @@ function checkOverlaps(extents: Extent[], out: Problems): void {
     const [prev, cur] = [sorted[k - 1] as Extent, sorted[k] as Extent];
     if (cur.start < prev.end) {
       const name = prev.p.id ? `"${prev.p.id}"` : `disk.partitions[${prev.i}]`;
-      out.error(cur.p, 'start', `disk.partitions[${cur.i}].start`, `(${formatSize(cur.start)}) overlaps partition ${name}, which ends at ${formatSize(prev.end)}`);
+      out.error(
+        cur.p,
+        'start',
+        `disk.partitions[${cur.i}].start`,
+        `(${formatSize(cur.start)}) overlaps partition ${name}, which ends at ${formatSize(prev.end)}`,
+      );
     }
   }
 }
@@ -129,6 +138,12 @@ function checkMounts(t: ImageTemplate, parts: PartitionTemplate[], out: Problems
   if (parts.length > 0 && !mounts.has('/')) out.error(t.disk, 'partitions', 'disk.partitions', 'has no partition mounted at /');
   if (t.systemConfig?.bootloader?.bootType === 'efi') {
     const esp = parts.some((p) => p.mountPoint !== undefined && ESP_MOUNTS.has(p.mountPoint) && FAT.has(p.fsType ?? ''));
-    if (!esp && parts.length > 0) out.error(t.disk, 'partitions', 'disk.partitions', `has no EFI system partition (fsType vfat or fat32 mounted at ${[...ESP_MOUNTS].join(', ')}), which bootType efi needs`);
+    if (!esp && parts.length > 0)
+      out.error(
+        t.disk,
+        'partitions',
+        'disk.partitions',
+        `has no EFI system partition (fsType vfat or fat32 mounted at ${[...ESP_MOUNTS].join(', ')}), which bootType efi needs`,
+      );
   }
 }

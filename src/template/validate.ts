@@ -40,7 +40,12 @@ function validateTarget(t: ImageTemplate, out: Problems): void {
   for (const k of missing) out.error(target, k, `target.${k}`, 'is required');
   if (missing.some((k) => k !== 'imageType')) return;
   if (!findProvider(t)) {
-    out.error(t.target, 'dist', 'target', `${target.os}/${target.dist}/${target.arch} is not supported (supported os-dist-arch: ${supportedProviders().join(', ')})`);
+    out.error(
+      t.target,
+      'dist',
+      'target',
+      `${target.os}/${target.dist}/${target.arch} is not supported (supported os-dist-arch: ${supportedProviders().join(', ')})`,
+    );
   }
   if (target.imageType && !IMAGE_TYPES.includes(target.imageType)) {
     out.error(t.target, 'imageType', 'target.imageType', `"${target.imageType}" is not supported (supported: ${IMAGE_TYPES.join(', ')})`);
@@ -71,7 +76,13 @@ function validateRepos(t: ImageTemplate, out: Problems): void {
   repos.forEach((r: RepoTemplate, i) => {
     const p = `packageRepositories[${i}]`;
     // The codename names a path on the mirror and is printed in messages: one plain word.
-    if (!r.codename || !COMPONENT.test(r.codename)) out.error(r, 'codename', `${p}.codename`, r.codename ? `must be one word of letters, digits and . _ / -, not "${escapeInline(r.codename)}"` : 'is required');
+    if (!r.codename || !COMPONENT.test(r.codename))
+      out.error(
+        r,
+        'codename',
+        `${p}.codename`,
+        r.codename ? `must be one word of letters, digits and . _ / -, not "${escapeInline(r.codename)}"` : 'is required',
+      );
     const urlProblem = r.url ? unsafeUrlReason(r.url) : 'is required';
     if (urlProblem) out.error(r, 'url', `${p}.url`, urlProblem);
     if (!Number.isInteger(r.priority)) out.error(r, 'priority', `${p}.priority`, `must be a whole number, not ${r.priority}`);
@@ -79,7 +90,8 @@ function validateRepos(t: ImageTemplate, out: Problems): void {
     for (const c of r.component) if (!COMPONENT.test(c)) out.error(r, 'component', `${p}.component`, `"${c}" is not a component name`);
     for (const a of r.arch ?? []) if (!DEBIAN_ARCH.test(a)) out.error(r, 'arch', `${p}.arch`, `"${a}" is not a Debian architecture name`);
     checkPackages(r.allowPackages, `${p}.allowPackages`, out);
-    if (r.pkey && /^[a-z]+:\/\//i.test(r.pkey)) out.error(r, 'pkey', `${p}.pkey`, 'is a URL; keys are not fetched over the network (save the keyring beside the template and name the file)');
+    if (r.pkey && /^[a-z]+:\/\//i.test(r.pkey))
+      out.error(r, 'pkey', `${p}.pkey`, 'is a URL; keys are not fetched over the network (save the keyring beside the template and name the file)');
     if (r.trusted) out.warn(r, 'trusted', `${p}.trusted`, `is true: ${r.codename} from ${r.url} is accepted without checking its signature`);
     const key = `${r.codename} ${r.url}`;
     const prior = seen.get(key);
@@ -90,12 +102,21 @@ function validateRepos(t: ImageTemplate, out: Problems): void {
 
 function validateSystem(t: ImageTemplate, out: Problems): void {
   const sys: SystemConfigTemplate = t.systemConfig ?? {};
-  if (sys.hostname !== undefined && !HOSTNAME.test(sys.hostname)) out.error(sys, 'hostname', 'systemConfig.hostname', `"${sys.hostname}" is not a valid host name`);
+  if (sys.hostname !== undefined && !HOSTNAME.test(sys.hostname))
+    out.error(sys, 'hostname', 'systemConfig.hostname', `"${sys.hostname}" is not a valid host name`);
   const boot = sys.bootloader;
-  if (boot?.bootType !== undefined && !BOOT_TYPES.includes(boot.bootType)) out.error(boot, 'bootType', 'systemConfig.bootloader.bootType', `must be one of ${BOOT_TYPES.join(', ')}`);
-  if (boot?.provider !== undefined && !BOOTLOADERS.includes(boot.provider)) out.error(boot, 'provider', 'systemConfig.bootloader.provider', `must be one of ${BOOTLOADERS.join(', ')}`);
+  if (boot?.bootType !== undefined && !BOOT_TYPES.includes(boot.bootType))
+    out.error(boot, 'bootType', 'systemConfig.bootloader.bootType', `must be one of ${BOOT_TYPES.join(', ')}`);
+  if (boot?.provider !== undefined && !BOOTLOADERS.includes(boot.provider))
+    out.error(boot, 'provider', 'systemConfig.bootloader.provider', `must be one of ${BOOTLOADERS.join(', ')}`);
   // Not implemented: an image asked to be immutable must not be built as a writable one.
-  if (sys.immutability?.enabled === true) out.error(sys.immutability, 'enabled', 'systemConfig.immutability.enabled', 'is true, but a dm-verity (immutable) root is not implemented; set it to false');
+  if (sys.immutability?.enabled === true)
+    out.error(
+      sys.immutability,
+      'enabled',
+      'systemConfig.immutability.enabled',
+      'is true, but a dm-verity (immutable) root is not implemented; set it to false',
+    );
   checkPackages(sys.packages, 'systemConfig.packages', out);
   checkPackages(sys.kernel?.packages, 'systemConfig.kernel.packages', out);
   sys.configurations?.forEach((c, i) => {
@@ -109,10 +130,12 @@ function validateUsers(sys: SystemConfigTemplate, out: Problems): void {
   const names = new Map<string, number>();
   sys.users?.forEach((u, i) => {
     const p = `systemConfig.users[${i}]`;
-    if (!u.name || !USER_NAME.test(u.name)) out.error(u, 'name', `${p}.name`, u.name ? `"${u.name}" is not a valid user name (${USER_NAME.source})` : 'is required');
+    if (!u.name || !USER_NAME.test(u.name))
+      out.error(u, 'name', `${p}.name`, u.name ? `"${u.name}" is not a valid user name (${USER_NAME.source})` : 'is required');
     else if (names.has(u.name)) out.error(u, 'name', `${p}.name`, `repeats user "${u.name}"`);
     else names.set(u.name, i);
-    if (u.hash_algo !== undefined && !HASH_ALGOS.includes(u.hash_algo)) out.error(u, 'hash_algo', `${p}.hash_algo`, `"${u.hash_algo}" is not supported (use one of ${HASH_ALGOS.join(', ')})`);
+    if (u.hash_algo !== undefined && !HASH_ALGOS.includes(u.hash_algo))
+      out.error(u, 'hash_algo', `${p}.hash_algo`, `"${u.hash_algo}" is not supported (use one of ${HASH_ALGOS.join(', ')})`);
     for (const g of u.groups ?? []) if (!USER_NAME.test(g)) out.error(u, 'groups', `${p}.groups`, `"${g}" is not a valid group name`);
   });
 }

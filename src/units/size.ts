@@ -36,7 +36,9 @@ export function parseSize(text: string | number, field: string): number {
 export function readSize(text: string | number): number | SizeProblem {
   const problem = (kind: SizeProblem['kind'], message: string): SizeProblem => ({ kind, message });
   if (typeof text === 'number') {
-    return Number.isSafeInteger(text) && text >= 0 ? text : problem(Number.isInteger(text) && text >= 0 ? 'too-large' : 'not-whole', `must be a whole, non-negative number of bytes, not ${text}`);
+    return Number.isSafeInteger(text) && text >= 0
+      ? text
+      : problem(Number.isInteger(text) && text >= 0 ? 'too-large' : 'not-whole', `must be a whole, non-negative number of bytes, not ${text}`);
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgtp])(i?)(b?)|(b?))\s*$/i.exec(text);
   if (!m) return problem('not-a-size', `is not a size: ${JSON.stringify(text)} (expected e.g. ${SIZE_EXAMPLES})`);
@@ -47,14 +49,21 @@ export function readSize(text: string | number): number | SizeProblem {
   const base = decimal ? 1000 : 1024;
   const bytes = Number(num) * base ** (POWERS[prefix.toLowerCase()] ?? 0);
   if (!Number.isSafeInteger(bytes)) {
-    return Number.isInteger(bytes) ? problem('too-large', `is too large: ${JSON.stringify(text)}`) : problem('not-whole', `is not a whole number of bytes: ${JSON.stringify(text)}`);
+    return Number.isInteger(bytes)
+      ? problem('too-large', `is too large: ${JSON.stringify(text)}`)
+      : problem('not-whole', `is not a whole number of bytes: ${JSON.stringify(text)}`);
   }
   return bytes;
 }
 
 /** Bytes written the short way when exact (`4GiB`, `513MiB`), else as bytes. */
 export function formatSize(bytes: number): string {
-  for (const [unit, power] of [['TiB', 4], ['GiB', 3], ['MiB', 2], ['KiB', 1]] as const) {
+  for (const [unit, power] of [
+    ['TiB', 4],
+    ['GiB', 3],
+    ['MiB', 2],
+    ['KiB', 1],
+  ] as const) {
     const n = bytes / 1024 ** power;
     if (bytes !== 0 && Number.isInteger(n)) return `${n}${unit}`;
   }

@@ -91,7 +91,10 @@ describe('an origin that closes the connection after each body, under backpressu
       const kids = locals.map((d) => start(d, shared));
       const ends = kids.map((k) => collect(k));
       // The origin has sent part of every item's body and holds the rest (a run that ends first fails the test) ...
-      await Promise.race([origin.held(files.length), ...ends.map((e) => e.then((r) => Promise.reject(new Error(`a run ended before the kill: ${describeRun(r)}`))))]);
+      await Promise.race([
+        origin.held(files.length),
+        ...ends.map((e) => e.then((r) => Promise.reject(new Error(`a run ended before the kill: ${describeRun(r)}`)))),
+      ]);
       // ... and the builders have written some of it to their temporary files.
       expect(await waitFor(async () => (await partialBytes(dir)) > 0), 'a temporary file with bytes in it').toBe(true);
       for (const k of kids) k.kill('SIGKILL');

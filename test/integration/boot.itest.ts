@@ -29,7 +29,9 @@ describe('the default target boots', () => {
     const doc = JSON.parse(r.stdout) as { compose: { image: string; manifest: string }; image: { id: string } };
     ({ image, manifest } = doc.compose);
     imageId = doc.image.id;
-    const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as { partitiontable: { partitions: Array<{ start: number; type: string }> } };
+    const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as {
+      partitiontable: { partitions: Array<{ start: number; type: string }> };
+    };
     const esp = table.partitiontable.partitions.find((p) => p.type === 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
     espOffset = (esp?.start ?? 0) * 512;
   }, 900_000);
@@ -38,11 +40,13 @@ describe('the default target boots', () => {
     if (work) await run({ command: 'rm', args: ['-rf', work] }, { reject: false });
   });
 
-  const mtype = async (file: string) => (await run({ command: 'mtype', args: ['-i', `${image}@@${espOffset}`, file] }, { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
+  const mtype = async (file: string) =>
+    (await run({ command: 'mtype', args: ['-i', `${image}@@${espOffset}`, file] }, { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
 
   it('has systemd-boot, the kernel, the initramfs and the entry with the template command line in the ESP', async () => {
     const listing = (await run({ command: 'mdir', args: ['-/', '-b', '-i', `${image}@@${espOffset}`, '::/'] }, { env: { MTOOLS_SKIP_CHECK: '1' } })).stdout;
-    for (const f of ['::/EFI/BOOT/BOOTX64.EFI', '::/g3/vmlinuz', '::/g3/initrd.img', '::/loader/entries/g3.conf', '::/loader/loader.conf']) expect(listing).toContain(f);
+    for (const f of ['::/EFI/BOOT/BOOTX64.EFI', '::/g3/vmlinuz', '::/g3/initrd.img', '::/loader/entries/g3.conf', '::/loader/loader.conf'])
+      expect(listing).toContain(f);
     const template = await readFile(path.join(ROOT, 'defaults', 'templates', 'debian-debian13-x86_64-raw.yml'), 'utf8');
     const cmdline = /cmdline: "([^"]+)"/.exec(template)?.[1];
     expect(cmdline).toBeTruthy();
@@ -63,12 +67,21 @@ describe('the default target boots', () => {
       boot?: { efi: boolean; loader?: string };
     };
     const lock = JSON.parse(await readFile(path.join(ROOT, 'docker', 'latest.lock.json'), 'utf8')) as { image: { packages: unknown[] } };
-    expect(report).toMatchObject({ format: 'raw', table: 'gpt', os: { id: 'debian', versionId: '13' }, packages: lock.image.packages.length, sbom: { packages: lock.image.packages.length }, boot: { efi: true, loader: 'systemd-boot' } });
+    expect(report).toMatchObject({
+      format: 'raw',
+      table: 'gpt',
+      os: { id: 'debian', versionId: '13' },
+      packages: lock.image.packages.length,
+      sbom: { packages: lock.image.packages.length },
+      boot: { efi: true, loader: 'systemd-boot' },
+    });
     expect(report.partitions.map((p) => p.filesystem?.type)).toEqual(['vfat', 'ext4']);
     expect(await hashFile(image)).toEqual(before);
   });
 
-  it('is reproducible: a second build from an empty work directory (new chroot, new install) gives the same raw image, SBOM, outputs and image id', { timeout: 900_000 }, async () => {
+  it('is reproducible: a second build from an empty work directory (new chroot, new install) gives the same raw image, SBOM, outputs and image id', {
+    timeout: 900_000,
+  }, async () => {
     const again = await mkdtemp(path.join(tmpdir(), 'g3-boot-again-'));
     try {
       const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: again, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
@@ -113,7 +126,13 @@ describe('the default target boots', () => {
       await writeFile(path.join(dir, 'targets.yml'), `targets:\n  grub:\n    template: grub.yml\n    tools: ${tools}\n`);
       // The catalogue's directory is the build context.
       for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), path.join(dir, f));
-      const env = { G3_TARGETS: path.join(dir, 'targets.yml'), G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: path.join(dir, 'work'), SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+      const env = {
+        G3_TARGETS: path.join(dir, 'targets.yml'),
+        G3_CACHE_DIR: path.join(ROOT, 'cache'),
+        G3_WORK_DIR: path.join(dir, 'work'),
+        SHARED_G3_CACHE_PATH: '',
+        G3_DOCKER_CLIENT: '/usr/bin/docker',
+      };
       const r = await runBuilder(['grub', 'build', '--json'], env);
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
       const built = JSON.parse(r.stdout) as { compose: { image: string; boot?: { provider: string } } };

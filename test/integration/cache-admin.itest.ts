@@ -61,14 +61,34 @@ beforeEach(async () => {
   const filled = await cli(['latest', 'cache']);
   expect(filled.code, filled.stderr).toBe(0);
   // Package caches of two providers, through the refresh engine as `cache` fills them.
-  f.pkgs = { [P1]: [1, 2, 3].map((i) => ({ file: `p1-${i}_1.0_amd64.deb`, data: randomBytes(3000 + i) })), [P2]: [{ file: 'p2-1_1.0_arm64.deb', data: randomBytes(5000) }] };
+  f.pkgs = {
+    [P1]: [1, 2, 3].map((i) => ({ file: `p1-${i}_1.0_amd64.deb`, data: randomBytes(3000 + i) })),
+    [P2]: [{ file: 'p2-1_1.0_arm64.deb', data: randomBytes(5000) }],
+  };
   const artifacts = Object.entries(f.pkgs).flatMap(([section, files]) =>
     files.map((x) => {
       p.origin.setFile(`/pool/${x.file}`, x.data);
-      return { section, file: x.file, urls: [`${p.origin.url}/pool/${x.file}`], sha256: sha256(x.data), size: x.data.length, origin: { file: 'test', line: 0 } };
+      return {
+        section,
+        file: x.file,
+        urls: [`${p.origin.url}/pool/${x.file}`],
+        sha256: sha256(x.data),
+        size: x.data.length,
+        origin: { file: 'test', line: 0 },
+      };
     }),
   );
-  const r = await refresh(artifacts, { localRoot: pkgRoot, sharedPath: p.shared, sharedSub: 'pkgCache', workers: 2, offline: false, verify: false, lockStaleMs: 60_000, fetch: { timeoutMs: 5000, retries: 1, minBackoffMs: 10, maxRetryAfterMs: 1000 }, emit: silent });
+  const r = await refresh(artifacts, {
+    localRoot: pkgRoot,
+    sharedPath: p.shared,
+    sharedSub: 'pkgCache',
+    workers: 2,
+    offline: false,
+    verify: false,
+    lockStaleMs: 60_000,
+    fetch: { timeoutMs: 5000, retries: 1, minBackoffMs: 10, maxRetryAfterMs: 1000 },
+    emit: silent,
+  });
   expect(r.ok).toBe(true);
   // P1's workspace: chroot snapshot with its unpacked chroot, two installed snapshots, one image build.
   const sp = snapshotPaths(workDir, P1);
@@ -96,7 +116,10 @@ const local = (i: number) => f.p.files[i] as { section: string; file: string; da
 /** A real process that takes `lockDir` with the lock module and holds it until killed. */
 async function holdLock(lockDir: string): Promise<ChildProcess> {
   const script = path.join(f.p.dir, 'hold-lock.mts');
-  await writeFile(script, `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src/cache/lock.ts'))};\nawait acquireLock(process.argv[2] as string, { staleMs: 60_000 });\nprocess.stdout.write('held\\n');\nsetInterval(() => undefined, 1000);\n`);
+  await writeFile(
+    script,
+    `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src/cache/lock.ts'))};\nawait acquireLock(process.argv[2] as string, { staleMs: 60_000 });\nprocess.stdout.write('held\\n');\nsetInterval(() => undefined, 1000);\n`,
+  );
   const child = startScript(script, [lockDir], {});
   children.push(child);
   await new Promise<void>((resolve, reject) => {
@@ -111,7 +134,8 @@ async function recordAll(except: Record<string, Date> = {}): Promise<void> {
   const hourAgo = new Date(Date.now() - 3_600_000);
   const at = (key: string) => except[key] ?? hourAgo;
   for (const x of f.p.files) await recordUse(f.p.local, path.join(x.section, x.file), at(`local:${x.file}`));
-  for (const [provider, files] of Object.entries(f.pkgs)) for (const x of files) await recordUse(f.pkgRoot, path.join(provider, x.file), at(`packages:${x.file}`));
+  for (const [provider, files] of Object.entries(f.pkgs))
+    for (const x of files) await recordUse(f.pkgRoot, path.join(provider, x.file), at(`packages:${x.file}`));
   const pr = path.join(f.workDir, P1);
   await recordFileUse(pr, snapshotPaths(f.workDir, P1).tarball, at('chroot'));
   for (const key of f.installedKeys) await recordFileUse(pr, installedPaths(f.workDir, P1, key).tarball, at(`installed:${key}`));
@@ -183,7 +207,14 @@ describe('cache verify', () => {
       ['workspace', P1, f.installedKeys[0], true],
     ]);
     expect(v.corrupt.every((c: Json) => /sha256|size/.test(c.reason))).toBe(true);
-    const gone = [badFile, stampPath(f.p.local, bad.section, bad.file), path.join(f.pkgRoot, P1, pkg.file), stampPath(f.pkgRoot, P1, pkg.file), ip.tarball, ip.stamp];
+    const gone = [
+      badFile,
+      stampPath(f.p.local, bad.section, bad.file),
+      path.join(f.pkgRoot, P1, pkg.file),
+      stampPath(f.pkgRoot, P1, pkg.file),
+      ip.tarball,
+      ip.stamp,
+    ];
     expect((await finalFiles(f.p.dir)).map((x) => path.join(f.p.dir, x))).toEqual(before.map((x) => path.join(f.p.dir, x)).filter((x) => !gone.includes(x)));
     for (const g of gone) await expect(access(g)).rejects.toThrow();
     for (const x of f.p.files.slice(1)) expect(sha256(await readFile(path.join(f.p.local, x.section, x.file)))).toBe(x.sha256);
@@ -225,7 +256,11 @@ describe('cache verify', () => {
 describe('cache prune', () => {
   it('removes entries unused for longer than --older-than, oldest first, and --dry-run removes nothing', async () => {
     const [a, b, c] = [local(0), local(2), local(4)];
-    await recordAll({ [`local:${a.file}`]: new Date(Date.now() - 30 * DAY), [`local:${b.file}`]: new Date(Date.now() - 10 * DAY), [`local:${c.file}`]: new Date(Date.now() - 5 * DAY) });
+    await recordAll({
+      [`local:${a.file}`]: new Date(Date.now() - 30 * DAY),
+      [`local:${b.file}`]: new Date(Date.now() - 10 * DAY),
+      [`local:${c.file}`]: new Date(Date.now() - 5 * DAY),
+    });
     const before = await finalFiles(f.p.dir);
     const dry = await cli(['cache', 'prune', '--older-than', '7d', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
@@ -245,7 +280,11 @@ describe('cache prune', () => {
   });
 
   it('with --max-size removes the least recently used until the rest fits', async () => {
-    await recordAll({ [`installed:${f.installedKeys[1]}`]: new Date(Date.now() - 9 * DAY), [`packages:${f.pkgs[P2]?.[0]?.file}`]: new Date(Date.now() - 8 * DAY), [`local:${local(1).file}`]: new Date(Date.now() - 7 * DAY) });
+    await recordAll({
+      [`installed:${f.installedKeys[1]}`]: new Date(Date.now() - 9 * DAY),
+      [`packages:${f.pkgs[P2]?.[0]?.file}`]: new Date(Date.now() - 8 * DAY),
+      [`local:${local(1).file}`]: new Date(Date.now() - 7 * DAY),
+    });
     const total = (await cli(['cache', 'prune', '--max-size', '1T', '--dry-run', '--json'])).json().before.bytes as number;
     // Just over what is left without the two oldest: those two go, the third stays.
     const twoOldest = 20_000 + (await readFile(installedPaths(f.workDir, P1, f.installedKeys[1] as string).stamp)).length + 5000;
@@ -301,7 +340,7 @@ describe('cache clean', () => {
     }
   });
 
-  it('--packages --provider-id removes only that provider\'s package cache', async () => {
+  it("--packages --provider-id removes only that provider's package cache", async () => {
     const r = await cli(['cache', 'clean', '--packages', '--provider-id', P2, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().removed.map((e: Json) => e.path)).toEqual([path.join(f.pkgRoot, P2, 'p2-1_1.0_arm64.deb')]);
@@ -316,7 +355,10 @@ describe('cache clean', () => {
     const report = r.json();
     expect(report.removed.map((e: Json) => e.kind).sort()).toEqual(['chroot', 'installed', 'installed']);
     expect(report.held).toEqual([expect.objectContaining({ kind: 'imagebuild', reason: expect.stringContaining(`pid ${holder.pid}`) })]);
-    expect(await finalFiles(path.join(f.workDir, P1))).toEqual([path.join('imagebuild', 'img1.lock', 'owner.json'), path.join('imagebuild', 'img1', 'img1.raw')]);
+    expect(await finalFiles(path.join(f.workDir, P1))).toEqual([
+      path.join('imagebuild', 'img1.lock', 'owner.json'),
+      path.join('imagebuild', 'img1', 'img1.raw'),
+    ]);
     // The package cache and the g3-cache are another scope.
     expect(await finalFiles(f.pkgRoot)).toHaveLength(4);
   });

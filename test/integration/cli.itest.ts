@@ -136,7 +136,16 @@ describe('bad input is refused with exit 2 and creates nothing', () => {
 
 describe('hooks and the shim', () => {
   it('hooks/cache takes the target from DOCKER_TAG with no arguments, as an autobuild calls it', async () => {
-    const env = { ...p.env, DOCKER_TAG: 'latest', SOURCE_BRANCH: 'main', SOURCE_COMMIT: 'abc', DOCKER_REPO: '127.0.0.1:5000/me/img', IMAGE_NAME: '127.0.0.1:5000/me/img:latest', DOCKERFILE_PATH: 'Dockerfile', COMMIT_MSG: 'a commit' };
+    const env = {
+      ...p.env,
+      DOCKER_TAG: 'latest',
+      SOURCE_BRANCH: 'main',
+      SOURCE_COMMIT: 'abc',
+      DOCKER_REPO: '127.0.0.1:5000/me/img',
+      IMAGE_NAME: '127.0.0.1:5000/me/img:latest',
+      DOCKERFILE_PATH: 'Dockerfile',
+      COMMIT_MSG: 'a commit',
+    };
     const r = await runScript(path.join(ROOT, 'hooks/cache'), [], env);
     expect(r.code).toBe(0);
     expect(await finalFiles(p.local)).toHaveLength(3);
@@ -175,7 +184,10 @@ describe('hooks and the shim', () => {
   });
 
   it('builder.sh behaves as builder.ts, from another directory', async () => {
-    const child = spawn(path.join(ROOT, 'builder.sh'), ['latest', 'cache', '--json'], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: '1', ...p.env } });
+    const child = spawn(path.join(ROOT, 'builder.sh'), ['latest', 'cache', '--json'], {
+      cwd: p.dir,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, CI: '1', ...p.env },
+    });
     const r = await collect(child);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).downloads).toBe(3);

@@ -103,7 +103,8 @@ describe('compose stage with a real Docker daemon', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'g3-compose-'));
     for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), file(f));
-    const tools = (parseYaml(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8')) as { targets: { latest: { tools: string[] } } }).targets.latest.tools;
+    const tools = (parseYaml(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8')) as { targets: { latest: { tools: string[] } } }).targets.latest
+      .tools;
     await mkdir(file('templates', 'files'), { recursive: true });
     await writeFile(file('templates', 'files', 'motd'), 'built by the g3-composer integration test\n');
     await writeFile(file('templates', 'img.yml'), template('itest'));
@@ -115,13 +116,21 @@ describe('compose stage with a real Docker daemon', () => {
     await writeFile(file('templates', 'broken.yml'), template('itest-broken', ['    - cmd: "echo about-to-fail; echo on-stderr >&2; exit 3"']));
     const targets = ['img', 'other', 'broken'].map((t) => `  ${t}:\n    template: templates/${t}.yml\n    tools: [${tools.join(', ')}]`);
     await writeFile(file('targets.yml'), `targets:\n${targets.join('\n')}\n`);
-    env = { G3_TARGETS: file('targets.yml'), G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: file('work'), SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: DOCKER };
+    env = {
+      G3_TARGETS: file('targets.yml'),
+      G3_CACHE_DIR: path.join(ROOT, 'cache'),
+      G3_WORK_DIR: file('work'),
+      SHARED_G3_CACHE_PATH: '',
+      G3_DOCKER_CLIENT: DOCKER,
+    };
   }, LONG);
   afterAll(async () => {
     if (dir) await run({ command: 'rm', args: ['-rf', dir] }, { reject: false });
   });
 
-  it('builds the image from an empty work directory: partitions as the template says, hostname, users, files and exactly the locked packages', { timeout: LONG }, async () => {
+  it('builds the image from an empty work directory: partitions as the template says, hostname, users, files and exactly the locked packages', {
+    timeout: LONG,
+  }, async () => {
     const { json } = await build('img');
     expect(json.compose.snapshot).toBe('created');
     expect(json.compose.installed).toBe('created');
@@ -157,7 +166,11 @@ describe('compose stage with a real Docker daemon', () => {
     expect(await debugfs(image, root, 'ls /etc/apt/sources.list.d')).not.toContain('g3-local');
     await expect(stat(path.join(work(), 'imagebuild', 'itest', 'rootfs'))).rejects.toThrow();
     // Mount points made for the build's repositories (host paths under /tmp here) are gone from the image too.
-    const names = (listing: string) => listing.split('\n').map((l) => l.split('/')[5]).filter((n) => n && n !== '.' && n !== '..');
+    const names = (listing: string) =>
+      listing
+        .split('\n')
+        .map((l) => l.split('/')[5])
+        .filter((n) => n && n !== '.' && n !== '..');
     expect(names(await debugfs(image, root, 'ls -p /tmp'))).toEqual([]);
     // (the package cache was bind-mounted at its host path, under the project; debugfs prints nothing for a missing path)
     expect(await debugfs(image, root, `stat ${path.join(ROOT, 'cache')}`)).toBe('');
@@ -166,7 +179,9 @@ describe('compose stage with a real Docker daemon', () => {
     // The SBOM: beside the image and inside it, the same bytes, valid SPDX 2.3, every locked package with its .deb SHA256.
     const sbomText = await readFile(path.join(work(), 'imagebuild', 'itest', 'g3-itest-0.1.spdx.json'), 'utf8');
     expect(await debugfs(image, root, 'cat /usr/share/sbom/g3-itest-0.1.spdx.json')).toBe(sbomText.replace(/\n$/, ''));
-    const sbom = JSON.parse(sbomText) as { packages: Array<{ name: string; versionInfo?: string; checksums?: Array<{ algorithm: string; checksumValue: string }> }> };
+    const sbom = JSON.parse(sbomText) as {
+      packages: Array<{ name: string; versionInfo?: string; checksums?: Array<{ algorithm: string; checksumValue: string }> }>;
+    };
     expect(validateSpdx(sbom), JSON.stringify(validateSpdx.errors?.slice(0, 3))).toBe(true);
     const lock = await readLock('img');
     const listed = new Map(sbom.packages.map((p) => [`${p.name} ${p.versionInfo}`, p.checksums?.find((c) => c.algorithm === 'SHA256')?.checksumValue]));
@@ -183,7 +198,9 @@ describe('compose stage with a real Docker daemon', () => {
     for (const o of manifest.outputs) expect(await hashFile(path.join(work(), 'imagebuild', 'itest', o.file))).toEqual({ sha256: o.sha256, size: o.size });
   });
 
-  it('builds again: the installed packages are unpacked from their snapshot, nothing is rewritten or downloaded, the image is made anew', { timeout: LONG }, async () => {
+  it('builds again: the installed packages are unpacked from their snapshot, nothing is rewritten or downloaded, the image is made anew', {
+    timeout: LONG,
+  }, async () => {
     const { keys } = await installedSnapshots();
     const installedTar = path.join(installedDir(), `${keys[0]}.tar.zst`);
     const before = await Promise.all([stat(tarball()), stat(installedTar)]);
@@ -283,7 +300,10 @@ describe('compose stage with a real Docker daemon', () => {
     await run({ command: 'zstd', args: ['-d', '-q', '-f', '-o', qcow2, path.join(otherDir, 'g3-itest-0.1.qcow2.zst')] });
     const info = JSON.parse((await run({ command: 'qemu-img', args: ['info', '--output=json', qcow2] })).stdout) as { format: string; 'virtual-size': number };
     expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 4 * 1024 ** 3 });
-    expect((await run({ command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', qcow2, path.join(otherDir, 'g3-itest-0.1.raw')] }, { reject: false })).exitCode).toBe(0);
+    expect(
+      (await run({ command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', qcow2, path.join(otherDir, 'g3-itest-0.1.raw')] }, { reject: false }))
+        .exitCode,
+    ).toBe(0);
   });
 
   it('fails the build on a failing configurations command, shows its output, and leaves no mounts or containers behind', { timeout: LONG }, async () => {
@@ -317,13 +337,21 @@ describe('compose stage with a real Docker daemon', () => {
     expect(JSON.parse(inspect.stdout)).toMatchObject({ 'org.g3-composer.base-key': json.base.key });
   });
 
-  it('downloads a tool missing from .g3-cache inside docker build, from the repository on 127.0.0.1, checked with its own key; a foreign signature fails the build', { timeout: LONG }, async () => {
+  it('downloads a tool missing from .g3-cache inside docker build, from the repository on 127.0.0.1, checked with its own key; a foreign signature fails the build', {
+    timeout: LONG,
+  }, async () => {
     // A signed repository with one tool, served on the loopback; the build context's .g3-cache has no .deb at all,
     // as when docker/Dockerfile is built directly (Docker Hub without our hooks) before `cache` filled it.
     const key = await makeSigningKey(file('fallback-key'));
     const stranger = await makeSigningKey(file('fallback-stranger'));
     const tool = { name: 'g3-fallback-tool', version: '1.0', arch: 'all', files: { 'usr/share/g3-fallback-tool/marker': 'fetched-by-the-fallback\n' } };
-    const repo = await writeRepo(file('fallback-repo'), { key, suites: [{ codename: 'g3good', components: { main: [tool] } }, { codename: 'g3bad', components: { main: [tool] } }] });
+    const repo = await writeRepo(file('fallback-repo'), {
+      key,
+      suites: [
+        { codename: 'g3good', components: { main: [tool] } },
+        { codename: 'g3bad', components: { main: [tool] } },
+      ],
+    });
     await resignWith(repo.root, 'g3bad', stranger);
     const origin = await startOrigin({ dir: repo.root });
     const context = file('fallback-context');
@@ -333,9 +361,15 @@ describe('compose stage with a real Docker daemon', () => {
       const docker = new Docker(await detectClient({ configured: DOCKER }));
       const lines: string[] = [];
       const composerFrom = async (codename: string) => {
-        const fallback = await fallbackSources([{ url: origin.url, codename, components: ['main'], keyrings: [key.armored], trusted: false }], path.join(context, '.g3-cache'), PROVIDER);
+        const fallback = await fallbackSources(
+          [{ url: origin.url, codename, components: ['main'], keyrings: [key.armored], trusted: false }],
+          path.join(context, '.g3-cache'),
+          PROVIDER,
+        );
         expect(fallback.network).toBe('host');
-        expect(fallback.lines).toEqual([expect.stringMatching(new RegExp(`^deb \\[signed-by=/g3-cache/composer-${PROVIDER}/keyrings/[0-9a-f]{64}\\.asc\\] ${origin.url} ${codename} main$`))]);
+        expect(fallback.lines).toEqual([
+          expect.stringMatching(new RegExp(`^deb \\[signed-by=/g3-cache/composer-${PROVIDER}/keyrings/[0-9a-f]{64}\\.asc\\] ${origin.url} ${codename} main$`)),
+        ]);
         return buildComposerImage({
           docker,
           context,
@@ -353,7 +387,19 @@ describe('compose stage with a real Docker daemon', () => {
       const image = await composerFrom('g3good');
       expect(lines.join('\n')).toContain(`not in .g3-cache: ${tool.name}; downloading them`);
       expect(origin.requests(`/${repo.debs[`${tool.name}_1.0_all`]?.filename}`)).toBeGreaterThan(0);
-      const inImage = await run({ command: DOCKER, args: ['run', '--rm', '--network', 'none', image.imageId, 'sh', '-c', `dpkg-query -W -f '\${Version}' ${tool.name}; echo; cat /usr/share/g3-fallback-tool/marker; ls /etc/apt/sources.list.d`] });
+      const inImage = await run({
+        command: DOCKER,
+        args: [
+          'run',
+          '--rm',
+          '--network',
+          'none',
+          image.imageId,
+          'sh',
+          '-c',
+          `dpkg-query -W -f '\${Version}' ${tool.name}; echo; cat /usr/share/g3-fallback-tool/marker; ls /etc/apt/sources.list.d`,
+        ],
+      });
       expect(inImage.stdout.split('\n')).toEqual(['1.0', 'fetched-by-the-fallback']);
       // Signed by a key the repository is not pinned to: apt refuses it, so the build fails.
       const err = await composerFrom('g3bad').catch((e: unknown) => e);

@@ -8,7 +8,18 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lockPath } from '../../src/cache/lock.js';
-import { badFinalFiles, collect, finalFiles, makeProject, type Project, type RunResult, runBuilder, startBuilder, type TestFile, tempFiles } from '../support/project.js';
+import {
+  badFinalFiles,
+  collect,
+  finalFiles,
+  makeProject,
+  type Project,
+  type RunResult,
+  runBuilder,
+  startBuilder,
+  type TestFile,
+  tempFiles,
+} from '../support/project.js';
 
 let p: Project | undefined;
 const kids: ChildProcess[] = [];
@@ -26,7 +37,9 @@ describe('concurrent builders on one shared cache', () => {
     for (const f of project.files) project.origin.fault(`/${f.section}/${f.file}`, { kind: 'slow', bytesPerSecond: 4 * 1024 * 1024 });
     const runs = Array.from({ length: 8 }, (_, i) =>
       // Six builders with private local tiers, two sharing one: both layouts occur in CI.
-      collect(startBuilder(['latest', 'cache', '--json', '--workers', '4'], { ...project.env, G3_LOCAL_CACHE: path.join(project.dir, `local-${Math.min(i, 6)}`) })),
+      collect(
+        startBuilder(['latest', 'cache', '--json', '--workers', '4'], { ...project.env, G3_LOCAL_CACHE: path.join(project.dir, `local-${Math.min(i, 6)}`) }),
+      ),
     );
     const results = await Promise.all(runs);
     for (const r of results) {
@@ -109,7 +122,9 @@ describe('SIGKILL at each stage of the work', () => {
       expect(await badFinalFiles(tier, project.files)).toEqual([]);
     }
     // The killed holder's partial file is hidden in its own local tier only.
-    expect((await tempFiles(project.dir)).map((f) => path.relative(project.dir, f))).toEqual([path.relative(project.dir, (await partialOf(localA, held, a.child.pid as number)) as string)]);
+    expect((await tempFiles(project.dir)).map((f) => path.relative(project.dir, f))).toEqual([
+      path.relative(project.dir, (await partialOf(localA, held, a.child.pid as number)) as string),
+    ]);
     expect(await itemLocks(project.dir, [localA, localB, project.shared], project.files)).toEqual([]);
     expect(await liveLockOwners(project.dir)).toEqual([]);
   });
@@ -213,16 +228,12 @@ async function waitForPartial(project: Project, run: Running, held: TestFile, lo
     () => undefined,
   );
   const pid = run.child.pid as number;
-  return waitUntil(
-    `a partial download of ${rel(held)} by pid ${pid}`,
-    async () => {
-      if (!holding) return undefined;
-      const tmp = await partialOf(local, held, pid);
-      const size = tmp ? (await stat(tmp).catch(() => undefined))?.size : undefined;
-      return size === HOLD_BYTES ? tmp : undefined;
-    },
-    [run],
-  );
+  return waitUntil(`a partial download of ${rel(held)} by pid ${pid}`, async () => {
+    if (!holding) return undefined;
+    const tmp = await partialOf(local, held, pid);
+    const size = tmp ? (await stat(tmp).catch(() => undefined))?.size : undefined;
+    return size === HOLD_BYTES ? tmp : undefined;
+  }, [run]);
 }
 
 /** SIGKILL `run` in the middle of downloading `held`; returns its partial temporary file. */

@@ -202,7 +202,10 @@ function releaseDigests(text: string): Map<string, { sha256: string; size: numbe
 
 describe('indexes and Release', () => {
   it.each<[Compression[], string[]]>([
-    [['xz', 'gz'], ['Packages.gz', 'Packages.xz']],
+    [
+      ['xz', 'gz'],
+      ['Packages.gz', 'Packages.xz'],
+    ],
     [['none'], ['Packages']],
     [['gz'], ['Packages.gz']],
   ])('compress %j writes %j, each listed in Release with its size and digest', async (compress, names) => {
@@ -216,7 +219,11 @@ describe('indexes and Release', () => {
     for (const name of names) {
       const data = await readFile(path.join(dir, name));
       expect(digests.get(`main/binary-amd64/${name}`)).toEqual({ sha256: sha256(data), size: data.length });
-      const text = name.endsWith('.gz') ? gunzipSync(data) : name.endsWith('.xz') ? (await runBinary({ command: 'xz', args: ['-dc'] }, { input: data })).stdout : data;
+      const text = name.endsWith('.gz')
+        ? gunzipSync(data)
+        : name.endsWith('.xz')
+          ? (await runBinary({ command: 'xz', args: ['-dc'] }, { input: data })).stdout
+          : data;
       expect({ sha256: sha256(text), size: text.length }).toEqual(plain);
       expect(await readFile(path.join(dir, 'by-hash/SHA256', sha256(data)))).toEqual(data);
     }

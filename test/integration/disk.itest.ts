@@ -24,7 +24,18 @@ const GPT_DISK: DiskTemplate = {
   partitionTableType: 'gpt',
   partitions: [
     // FAT32 needs about 33MiB; FAT16 keeps the test image small.
-    { id: 'esp', name: 'esp', type: 'esp', flags: ['esp', 'boot'], start: '1MiB', end: '34MiB', fsType: 'fat16', fsLabel: 'EFI', mountPoint: '/boot/efi', mountOptions: 'umask=0077' },
+    {
+      id: 'esp',
+      name: 'esp',
+      type: 'esp',
+      flags: ['esp', 'boot'],
+      start: '1MiB',
+      end: '34MiB',
+      fsType: 'fat16',
+      fsLabel: 'EFI',
+      mountPoint: '/boot/efi',
+      mountOptions: 'umask=0077',
+    },
     { id: 'rootfs', name: 'root', type: 'linux-root-amd64', start: '34MiB', end: '0', fsType: 'ext4', fsLabel: 'root', mountPoint: '/' },
   ],
 };
@@ -120,7 +131,12 @@ describe('assembleDisk', () => {
     const espOffset = offsetOf(plan, 'esp');
     const env = { MTOOLS_SKIP_CHECK: '1' };
     const listing = (await run({ command: 'mdir', args: ['-b', '-s', '-i', `${b.imagePath}@@${espOffset}`, '::/'] }, { env })).stdout;
-    expect(listing.split('\n').map((l) => l.trim()).sort()).toEqual(['::/EFI/', '::/EFI/BOOT/', '::/EFI/BOOT/BOOTX64.EFI', '::/loader/', '::/loader/loader.conf']);
+    expect(
+      listing
+        .split('\n')
+        .map((l) => l.trim())
+        .sort(),
+    ).toEqual(['::/EFI/', '::/EFI/BOOT/', '::/EFI/BOOT/BOOTX64.EFI', '::/loader/', '::/loader/loader.conf']);
     expect((await run({ command: 'mtype', args: ['-i', `${b.imagePath}@@${espOffset}`, '::/loader/loader.conf'] }, { env })).stdout).toBe('timeout 3');
 
     const [esp, root] = plan.partitions;
@@ -155,7 +171,12 @@ describe('assembleDisk', () => {
       const image = await readFile(b.imagePath);
       const [espStart, rootStart] = [offsetOf(plan, 'esp'), offsetOf(plan, 'rootfs')];
       const superblock = (await run({ command: 'dumpe2fs', args: ['-h', `${b.imagePath}?offset=${rootStart}`] })).stdout;
-      const parts = { gpt: image.subarray(0, espStart), backupGpt: image.subarray(image.length - 33 * 512), esp: image.subarray(espStart, rootStart), superblock };
+      const parts = {
+        gpt: image.subarray(0, espStart),
+        backupGpt: image.subarray(image.length - 33 * 512),
+        esp: image.subarray(espStart, rootStart),
+        superblock,
+      };
       digests.push(Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, createHash('sha256').update(v).digest('hex')])));
     }
     expect(digests[1]).toEqual(digests[0]);
@@ -163,7 +184,13 @@ describe('assembleDisk', () => {
 
   it('names the partition when mkfs.fat cannot make FAT16 that small', async () => {
     const b = await makeBuild();
-    const small = { ...GPT_DISK, partitions: [{ ...GPT_DISK.partitions?.[0], end: '8MiB' }, { ...GPT_DISK.partitions?.[1], start: '8MiB' }] };
+    const small = {
+      ...GPT_DISK,
+      partitions: [
+        { ...GPT_DISK.partitions?.[0], end: '8MiB' },
+        { ...GPT_DISK.partitions?.[1], start: '8MiB' },
+      ],
+    };
     const err = await assemble(b, planDisk(small, 'x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toBe('partition "esp" (1 of 2, fat16) is 7MiB, which mkfs.fat cannot format as FAT16');

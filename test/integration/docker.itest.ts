@@ -14,7 +14,11 @@ import { useTempDirs } from '../unit/tmpdir.js';
 const tempDir = useTempDirs('g3-docker-itest-');
 const SCRIPT = path.resolve('scripts/docker-daemon.sh');
 const unique = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 let client: DockerClient;
 let docker: Docker;
@@ -83,7 +87,13 @@ describe('images', () => {
     const tag = `g3-itest-build:${unique}`;
     images.push(tag);
     const lines: string[] = [];
-    const { imageId } = await docker.build({ context: ctx, tags: [tag], buildArgs: { WHO: 'me' }, labels: { 'org.g3.test': unique }, onLine: (l) => lines.push(l) });
+    const { imageId } = await docker.build({
+      context: ctx,
+      tags: [tag],
+      buildArgs: { WHO: 'me' },
+      labels: { 'org.g3.test': unique },
+      onLine: (l) => lines.push(l),
+    });
     expect(imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
     // BuildKit numbers its steps (#1, #2...); the classic builder prints "Step 1/3".
     expect(lines.some((l) => /^#\d+ /.test(l))).toBe(true);

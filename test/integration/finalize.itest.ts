@@ -30,7 +30,11 @@ function template(artifacts: Array<{ type: string; compression?: string }>): Ima
 /** Deterministic, poorly compressible bytes: a SHA-256 counter stream. */
 function noise(bytes: number, seed: string): Buffer {
   const out = Buffer.alloc(bytes);
-  for (let i = 0; i * 32 < bytes; i++) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, i * 32);
+  for (let i = 0; i * 32 < bytes; i++)
+    createHash('sha256')
+      .update(`${seed}:${i}`)
+      .digest()
+      .copy(out, i * 32);
   return out;
 }
 
@@ -38,7 +42,10 @@ function noise(bytes: number, seed: string): Buffer {
 async function makeRaw(dir: string): Promise<string> {
   const raw = path.join(dir, 'edge-1.0.raw');
   await run({ command: 'truncate', args: ['-s', String(SIZE), raw] });
-  await run({ command: 'sfdisk', args: ['--no-reread', '--no-tell-kernel', '-q', raw] }, { input: 'label: gpt\nlabel-id: 8C8E6F0A-5D53-4C4B-9E3A-6F1D3C2B1A00\n,3MiB\n,\n' });
+  await run(
+    { command: 'sfdisk', args: ['--no-reread', '--no-tell-kernel', '-q', raw] },
+    { input: 'label: gpt\nlabel-id: 8C8E6F0A-5D53-4C4B-9E3A-6F1D3C2B1A00\n,3MiB\n,\n' },
+  );
   const fh = await open(raw, 'r+');
   try {
     await fh.write(noise(MiB, 'finalize'), 0, MiB, 1 * MiB);
@@ -68,7 +75,10 @@ describe('finalizeArtifacts with the real tools', () => {
     const first = await finalizeAll(source);
     const { dir, out } = first;
 
-    const expectedFiles = TYPES.flatMap((t) => [`edge-1.0.${FORMATS[t]?.ext}`, ...Object.values(COMPRESSIONS).map((c) => `edge-1.0.${FORMATS[t]?.ext}.${c.suffix}`)]);
+    const expectedFiles = TYPES.flatMap((t) => [
+      `edge-1.0.${FORMATS[t]?.ext}`,
+      ...Object.values(COMPRESSIONS).map((c) => `edge-1.0.${FORMATS[t]?.ext}.${c.suffix}`),
+    ]);
     expect(out.map((a) => a.file)).toEqual(expectedFiles);
     // Only the artifacts: no scratch directory or temporary file is left behind.
     expect((await readdir(dir)).sort()).toEqual([...expectedFiles].sort());
@@ -78,7 +88,11 @@ describe('finalizeArtifacts with the real tools', () => {
 
     for (const a of out) {
       const bytes = await readFile(a.path);
-      expect({ file: a.file, size: a.size, sha256: a.sha256 }).toEqual({ file: a.file, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+      expect({ file: a.file, size: a.size, sha256: a.sha256 }).toEqual({
+        file: a.file,
+        size: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      });
       if (a.compression) {
         // Decompressed, each equals the uncompressed artifact of its type (one conversion feeds both).
         const tool = DECOMPRESS[a.compression] as string;
@@ -89,7 +103,10 @@ describe('finalizeArtifacts with the real tools', () => {
       const fmt = qemuFormat(a.type);
       // A fixed VHD has its footer at the end, which qemu-img does not probe for; the others are probed.
       const probe = a.type === 'vhd' ? ['-f', fmt] : [];
-      const info = JSON.parse((await run({ command: 'qemu-img', args: ['info', ...probe, '--output=json', a.path] })).stdout) as { format: string; 'virtual-size': number };
+      const info = JSON.parse((await run({ command: 'qemu-img', args: ['info', ...probe, '--output=json', a.path] })).stdout) as {
+        format: string;
+        'virtual-size': number;
+      };
       expect({ file: a.file, format: info.format, size: info['virtual-size'] }).toEqual({ file: a.file, format: fmt, size: SIZE });
       const cmp = await run({ command: 'qemu-img', args: ['compare', '-f', 'raw', '-F', fmt, source, a.path] }, { reject: false });
       expect({ file: a.file, exit: cmp.exitCode, out: cmp.stdout.trim() }).toEqual({ file: a.file, exit: 0, out: 'Images are identical.' });
@@ -106,7 +123,12 @@ describe('finalizeArtifacts with the real tools', () => {
   it('removes the raw image when no artifact is an uncompressed raw image', async () => {
     const dir = await tempDir();
     const raw = await makeRaw(dir);
-    const out = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: template([{ type: 'raw', compression: 'gz' }, { type: 'qcow2' }]), emit: () => undefined });
+    const out = await finalizeArtifacts(runner, {
+      rawImage: raw,
+      buildDir: dir,
+      template: template([{ type: 'raw', compression: 'gz' }, { type: 'qcow2' }]),
+      emit: () => undefined,
+    });
     expect(out.map((a) => a.file)).toEqual(['edge-1.0.raw.gz', 'edge-1.0.qcow2']);
     expect((await readdir(dir)).sort()).toEqual(['edge-1.0.qcow2', 'edge-1.0.raw.gz']);
   });
@@ -123,7 +145,12 @@ describe('finalizeArtifacts with the real tools', () => {
         return r;
       },
     };
-    const err = await finalizeArtifacts(failingXz, { rawImage: raw, buildDir: dir, template: template([{ type: 'vmdk', compression: 'xz' }]), emit: () => undefined }).catch((e: unknown) => e);
+    const err = await finalizeArtifacts(failingXz, {
+      rawImage: raw,
+      buildDir: dir,
+      template: template([{ type: 'vmdk', compression: 'xz' }]),
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toContain('making edge-1.0.vmdk.xz');
     expect(await readdir(dir)).toEqual(['edge-1.0.raw']);
@@ -131,7 +158,12 @@ describe('finalizeArtifacts with the real tools', () => {
 
   it('throws a StepError naming the artifacts and leaves no file when qemu-img cannot read the raw image', async () => {
     const dir = await tempDir();
-    const err = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'missing.raw'), buildDir: dir, template: template([{ type: 'qcow2' }, { type: 'qcow2', compression: 'zstd' }]), emit: () => undefined }).catch((e: unknown) => e);
+    const err = await finalizeArtifacts(runner, {
+      rawImage: path.join(dir, 'missing.raw'),
+      buildDir: dir,
+      template: template([{ type: 'qcow2' }, { type: 'qcow2', compression: 'zstd' }]),
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toMatch(/^finalize: making edge-1\.0\.qcow2, edge-1\.0\.qcow2\.zst: converting .*missing\.raw to qcow2 failed/);
     expect((err as StepError).details.command?.[0]).toBe('qemu-img');

@@ -36,14 +36,19 @@ afterAll(async () => {
 
 /** Run a file of the clone from `/`, with a clean environment. */
 function runFromRoot(file: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const child = spawn(path.join(clone, file), args, { cwd: '/', env: { PATH, HOME: process.env.HOME ?? '/root', CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(path.join(clone, file), args, {
+    cwd: '/',
+    env: { PATH, HOME: process.env.HOME ?? '/root', CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return collect(child);
 }
 
-const exists = (f: string) => stat(f).then(
-  () => true,
-  () => false,
-);
+const exists = (f: string) =>
+  stat(f).then(
+    () => true,
+    () => false,
+  );
 
 describe('a fresh clone, no npm ci, run from another folder', () => {
   it('hooks/cache --help and builder.sh --help, both first runs at once, install what they need and answer', { timeout: 600_000 }, async () => {
@@ -107,11 +112,16 @@ describe('the Node.js the bootstrap installs is the one pinned', () => {
     expect((await stat(path.join(dir, 'good', '22.23.5-linux-x64'))).mode & 0o777).toBe(0o755);
     // The same script with one character of the pin changed: the registry's bytes no longer match it.
     const script = await readFile(path.join(ROOT, 'scripts/node.sh'), 'utf8');
-    const bad = script.replace(/(\[x64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`).replace(/(\[arm64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`);
+    const bad = script
+      .replace(/(\[x64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`)
+      .replace(/(\[arm64\]="sha512-)(.)/, (_m, head: string, c: string) => `${head}${c === 'A' ? 'B' : 'A'}`);
     expect(bad).not.toBe(script);
     await mkdir(path.join(dir, 'bad', 'scripts'), { recursive: true });
     await writeFile(path.join(dir, 'bad', 'scripts', 'node.sh'), bad, { mode: 0o755 });
-    const refused = await run({ command: path.join(dir, 'bad', 'scripts', 'node.sh'), args: ['--install-into', path.join(dir, 'bad', 'inst'), '--path'] }, { reject: false });
+    const refused = await run(
+      { command: path.join(dir, 'bad', 'scripts', 'node.sh'), args: ['--install-into', path.join(dir, 'bad', 'inst'), '--path'] },
+      { reject: false },
+    );
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('does not match the integrity pinned in scripts/node.sh; not installed');
     // Nothing of it is left to run: no node binary under the install folder.

@@ -54,7 +54,9 @@ describe('an xz bomb in a signed index', () => {
   it('is refused before unpacking when the signed Release states its true size, beyond max_index_mib (exit 2)', async () => {
     await replaceIndex(mainRoot(), 'trixie', p.key, bomb.xz, bomb.plain);
     const r = await lock();
-    expect(r.stderr).toMatch(new RegExp(`main/binary-amd64/Packages is ${bomb.plain.size} bytes unpacked, as the signed Release says: more than 256 MiB \\(max_index_mib\\)`));
+    expect(r.stderr).toMatch(
+      new RegExp(`main/binary-amd64/Packages is ${bomb.plain.size} bytes unpacked, as the signed Release says: more than 256 MiB \\(max_index_mib\\)`),
+    );
     expect(r.stderr).toMatch(/raise max_index_mib \(G3_MAX_INDEX_MIB\)/);
     expect(r.code).toBe(2);
   });
@@ -63,7 +65,11 @@ describe('an xz bomb in a signed index', () => {
     const small = plainOf(await realIndex());
     await replaceIndex(mainRoot(), 'trixie', p.key, bomb.xz, small);
     const r = await lock();
-    expect(r.stderr).toMatch(new RegExp(`main/binary-amd64/Packages\\.xz unpacks to more than the ${small.size} bytes the signed Release lists for main/binary-amd64/Packages; stopped there`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `main/binary-amd64/Packages\\.xz unpacks to more than the ${small.size} bytes the signed Release lists for main/binary-amd64/Packages; stopped there`,
+      ),
+    );
     expect(r.code).toBe(1);
   });
 
@@ -120,14 +126,18 @@ describe('stanzas that break Debian policy in a signed index', () => {
   it('fails clearly when the template requests a package whose only entry was left out (exit 2)', async () => {
     await p.writeTemplate(['dash', 'escape']);
     const r = await lock();
-    expect(r.stderr).toMatch(/requested package escape: its entries in the signed indexes were left out: repository \S+ trixie, main\/binary-amd64\/Packages\.xz line \d+: Filename "\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x\.deb" has a "\.\." path segment/);
+    expect(r.stderr).toMatch(
+      /requested package escape: its entries in the signed indexes were left out: repository \S+ trixie, main\/binary-amd64\/Packages\.xz line \d+: Filename "\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x\.deb" has a "\.\." path segment/,
+    );
     expect(r.code).toBe(2);
   });
 
   it('names the left-out entry when a dependency needs it (exit 2)', async () => {
     await p.writeTemplate(['dash', 'uses-escape']);
     const r = await lock();
-    expect(r.stderr).toMatch(/uses-escape -> escape: .*left out of main\/binary-amd64\/Packages\.xz .*Filename "\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x\.deb" has a "\.\." path segment/s);
+    expect(r.stderr).toMatch(
+      /uses-escape -> escape: .*left out of main\/binary-amd64\/Packages\.xz .*Filename "\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x\.deb" has a "\.\." path segment/s,
+    );
     expect(r.code).toBe(2);
   });
 

@@ -117,7 +117,9 @@ describe('a download without a known size', () => {
 
 describe('a body that drips in', () => {
   it('fails with the throughput error (and is retried) although bytes keep coming', async () => {
-    const err = await failure(download(`${base}/drip`, path.join(dir, 'drip'), { sha256: SHA, size: 4096 }, settings({ timeoutMs: 1000, minBytesPerSecond: 512, retries: 1 })));
+    const err = await failure(
+      download(`${base}/drip`, path.join(dir, 'drip'), { sha256: SHA, size: 4096 }, settings({ timeoutMs: 1000, minBytesPerSecond: 512, retries: 1 })),
+    );
     expect(err.message).toMatch(/too slow: \d+ bytes in 1 s, less than the minimum of 512 bytes\/s \(http_min_speed\)/);
     expect(requests('/drip')).toBe(2);
   });
@@ -186,16 +188,35 @@ describe('link-local addresses', () => {
 describe('the CLI', () => {
   it('fails an artifact without a size whose body never ends, naming max_download_mib (exit 1)', async () => {
     const catalogue = path.join(dir, 'targets.yml');
-    await writeFile(catalogue, `targets:\n  t:\n    artifacts:\n      - section: s\n        file: endless.bin\n        url: ${base}/endless\n        sha256: ${SHA}\n`);
-    const r = await runBuilder(['t', 'cache'], { G3_TARGETS: catalogue, G3_LOCAL_CACHE: path.join(dir, 'cli-cache'), G3_MAX_DOWNLOAD_MIB: '1', G3_RETRIES: '0', G3_WORK_DIR: path.join(dir, 'work') });
+    await writeFile(
+      catalogue,
+      `targets:\n  t:\n    artifacts:\n      - section: s\n        file: endless.bin\n        url: ${base}/endless\n        sha256: ${SHA}\n`,
+    );
+    const r = await runBuilder(['t', 'cache'], {
+      G3_TARGETS: catalogue,
+      G3_LOCAL_CACHE: path.join(dir, 'cli-cache'),
+      G3_MAX_DOWNLOAD_MIB: '1',
+      G3_RETRIES: '0',
+      G3_WORK_DIR: path.join(dir, 'work'),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/s\/endless\.bin: .*body longer than the largest download allowed, 1 MiB \(max_download_mib\)/);
   });
 
   it('fails a dripping artifact with the throughput error from G3_HTTP_MIN_SPEED and G3_HTTP_TIMEOUT', async () => {
     const catalogue = path.join(dir, 'drip.yml');
-    await writeFile(catalogue, `targets:\n  t:\n    artifacts:\n      - section: s\n        file: drip.bin\n        url: ${base}/drip\n        sha256: ${SHA}\n        size: 4096\n`);
-    const r = await runBuilder(['t', 'cache'], { G3_TARGETS: catalogue, G3_LOCAL_CACHE: path.join(dir, 'cli-cache2'), G3_HTTP_MIN_SPEED: '512', G3_HTTP_TIMEOUT: '1', G3_RETRIES: '0', G3_WORK_DIR: path.join(dir, 'work') });
+    await writeFile(
+      catalogue,
+      `targets:\n  t:\n    artifacts:\n      - section: s\n        file: drip.bin\n        url: ${base}/drip\n        sha256: ${SHA}\n        size: 4096\n`,
+    );
+    const r = await runBuilder(['t', 'cache'], {
+      G3_TARGETS: catalogue,
+      G3_LOCAL_CACHE: path.join(dir, 'cli-cache2'),
+      G3_HTTP_MIN_SPEED: '512',
+      G3_HTTP_TIMEOUT: '1',
+      G3_RETRIES: '0',
+      G3_WORK_DIR: path.join(dir, 'work'),
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/s\/drip\.bin: .*too slow: \d+ bytes in 1 s, less than the minimum of 512 bytes\/s/);
   });

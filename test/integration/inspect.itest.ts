@@ -30,7 +30,16 @@ const SBOM = {
   documentNamespace: 'https://g3-composer.invalid/spdx/tiny-1.0-test',
   creationInfo: { created: '2024-01-01T00:00:00Z', creators: ['Tool: g3-composer-test'] },
   packages: [
-    { SPDXID: 'SPDXRef-Image-tiny', name: 'tiny', versionInfo: '1.0', downloadLocation: 'NOASSERTION', filesAnalyzed: false, licenseConcluded: 'NOASSERTION', licenseDeclared: 'NOASSERTION', copyrightText: 'NOASSERTION' },
+    {
+      SPDXID: 'SPDXRef-Image-tiny',
+      name: 'tiny',
+      versionInfo: '1.0',
+      downloadLocation: 'NOASSERTION',
+      filesAnalyzed: false,
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: 'NOASSERTION',
+      copyrightText: 'NOASSERTION',
+    },
     ...[
       ['base-files', 'GPL-2.0-or-later'],
       ['libc6', 'LGPL-2.1-or-later'],
@@ -92,7 +101,22 @@ async function buildImage(file: string, rootDir: string): Promise<void> {
   await writeFile(entry, 'title tiny\nlinux /g3/vmlinuz\n');
   await tool('mcopy', ['-i', esp, loader, '::/EFI/BOOT/BOOTX64.EFI'], MTOOLS);
   await tool('mcopy', ['-i', esp, entry, '::/loader/entries/x.conf'], MTOOLS);
-  await tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-U', ROOT.fsUuid, '-L', 'root', '-d', rootDir, '-E', `offset=${ROOT.start * 512}`, file, `${ROOT.sectors / 2}k`]);
+  await tool('mke2fs', [
+    '-q',
+    '-F',
+    '-t',
+    'ext4',
+    '-U',
+    ROOT.fsUuid,
+    '-L',
+    'root',
+    '-d',
+    rootDir,
+    '-E',
+    `offset=${ROOT.start * 512}`,
+    file,
+    `${ROOT.sectors / 2}k`,
+  ]);
 }
 
 /** What inspect should report for the image, in any container. */

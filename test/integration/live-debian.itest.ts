@@ -66,7 +66,10 @@ function baseSeeds(records: readonly PackageRecord[]): string[] {
     const had = best.get(rec.name);
     if (!had || compareVersions(rec.version, had.version) > 0) best.set(rec.name, rec);
   }
-  return [...best.values()].filter((r) => r.essential || r.priority === 'required').map((r) => r.name).sort();
+  return [...best.values()]
+    .filter((r) => r.essential || r.priority === 'required')
+    .map((r) => r.name)
+    .sort();
 }
 
 describe('live Debian 13 archive', () => {
@@ -111,7 +114,9 @@ describe('live Debian 13 archive', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('validates the template, merged over the default with trixie, trixie-updates and trixie-security from the configured mirrors', { timeout: LONG }, async () => {
+  it('validates the template, merged over the default with trixie, trixie-updates and trixie-security from the configured mirrors', {
+    timeout: LONG,
+  }, async () => {
     const plain = await runBuilder(['live', 'validate'], env);
     expect(plain.code, plain.stderr).toBe(0);
     expect(`${plain.stdout}${plain.stderr}`).toContain('is valid');
@@ -126,7 +131,9 @@ describe('live Debian 13 archive', () => {
     expect(await requested()).toEqual(expect.arrayContaining(['ca-certificates', 'iproute2', 'less', 'systemd-sysv', 'udev', 'linux-image-amd64']));
   });
 
-  it('locks the image from signed metadata: provider, the three repositories with their Release digests and signers, and the packages', { timeout: LONG }, async () => {
+  it('locks the image from signed metadata: provider, the three repositories with their Release digests and signers, and the packages', {
+    timeout: LONG,
+  }, async () => {
     const lock = await lockOk();
     expect(lock.providerId).toBe(PROVIDER);
     expect(lock.arch).toBe(ARCH);
@@ -166,7 +173,11 @@ describe('live Debian 13 archive', () => {
     for (const r of lock.repositories) {
       const spec = { id: r.id, url: r.url, codename: r.codename, components: r.components, archs: [ARCH], keyrings: [KEYRING], trusted: false };
       const fetch = { timeoutMs: 60_000, retries: 2, minBackoffMs: 500, maxRetryAfterMs: 60_000 };
-      const meta = await loadRepositoryPinned(spec, { releaseSha256: r.release.sha256, indexes: r.indexes }, { storeDir: file('cache', 'repoCache'), offline: true, ignoreValidUntil: false, fetch, emit: () => {} });
+      const meta = await loadRepositoryPinned(
+        spec,
+        { releaseSha256: r.release.sha256, indexes: r.indexes },
+        { storeDir: file('cache', 'repoCache'), offline: true, ignoreValidUntil: false, fetch, emit: () => {} },
+      );
       records.push(...meta.packages);
     }
     const seeds = baseSeeds(records);
@@ -179,9 +190,15 @@ describe('live Debian 13 archive', () => {
     const ours = versions(lock.image);
     // Spelled out first, so a failure names each package that differs.
     const differences = {
-      onlyApt: Object.keys(theirs).filter((n) => !(n in ours)).map((n) => `${n} ${theirs[n]}`),
-      onlyLock: Object.keys(ours).filter((n) => !(n in theirs)).map((n) => `${n} ${ours[n]}`),
-      versions: Object.keys(ours).filter((n) => n in theirs && theirs[n] !== ours[n]).map((n) => `${n}: apt ${theirs[n]}, lock ${ours[n]}`),
+      onlyApt: Object.keys(theirs)
+        .filter((n) => !(n in ours))
+        .map((n) => `${n} ${theirs[n]}`),
+      onlyLock: Object.keys(ours)
+        .filter((n) => !(n in theirs))
+        .map((n) => `${n} ${ours[n]}`),
+      versions: Object.keys(ours)
+        .filter((n) => n in theirs && theirs[n] !== ours[n])
+        .map((n) => `${n}: apt ${theirs[n]}, lock ${ours[n]}`),
     };
     expect(differences).toEqual({ onlyApt: [], onlyLock: [], versions: [] });
     expect(theirs).toEqual(ours);

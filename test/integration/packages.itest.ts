@@ -25,7 +25,15 @@ const PACKAGES: FixturePackage[] = [
   { name: 'mmtool', version: '3-1', depends: 'libc6, libfoo1' },
 ];
 
-const EXTRAS = { codename: 'extras', components: { main: [{ name: 'libfoo1', version: '9.0-1' }, { name: 'extra-tool', version: '1-1', depends: 'libfoo1' }] } };
+const EXTRAS = {
+  codename: 'extras',
+  components: {
+    main: [
+      { name: 'libfoo1', version: '9.0-1' },
+      { name: 'extra-tool', version: '1-1', depends: 'libfoo1' },
+    ],
+  },
+};
 
 async function readLockFile(p: TemplateProject): Promise<LockFile> {
   return JSON.parse(await readFile(p.lockFile, 'utf8')) as LockFile;
@@ -56,7 +64,17 @@ describe('packages stage', () => {
     const lock = await readLockFile(p);
     expect(lock.providerId).toBe(PROVIDER);
     const v = versions(lock);
-    expect(v).toMatchObject({ app: '1.0-1', 'app-data': '1.0-1', libfoo1: '2.1-1', 'tiny-mta': '0.3-1', mawk: '1.3.4.20250131-1', 'cyc-a': '1-1', 'cyc-b': '1-1', libc6: '2.41-12', dash: '0.5.12-12' });
+    expect(v).toMatchObject({
+      app: '1.0-1',
+      'app-data': '1.0-1',
+      libfoo1: '2.1-1',
+      'tiny-mta': '0.3-1',
+      mawk: '1.3.4.20250131-1',
+      'cyc-a': '1-1',
+      'cyc-b': '1-1',
+      libc6: '2.41-12',
+      dash: '0.5.12-12',
+    });
     expect(Object.keys(v)).not.toContain('exim4');
     expect(Object.keys(v)).not.toContain('enemy');
     expect(lock.image.baseSet).toEqual(['base-files', 'dash', 'libc6', 'mawk']);
@@ -66,7 +84,12 @@ describe('packages stage', () => {
     expect(order.indexOf('libfoo1')).toBeLessThan(order.indexOf('app'));
     // Each package carries the digest from the signed index.
     const app = lock.image.packages.find((x) => x.name === 'app');
-    expect(app).toMatchObject({ sha256: p.fixture.debs['app_1.0-1_amd64']?.sha256, size: p.fixture.debs['app_1.0-1_amd64']?.size, repository: 'trixie', architecture: 'amd64' });
+    expect(app).toMatchObject({
+      sha256: p.fixture.debs['app_1.0-1_amd64']?.sha256,
+      size: p.fixture.debs['app_1.0-1_amd64']?.size,
+      repository: 'trixie',
+      architecture: 'amd64',
+    });
     expect(lock.repositories.map((x) => x.id)).toEqual(['trixie', 'trixie-updates', 'trixie-security']);
     expect(lock.repositories[0]?.release.sha256).toBe(sha256(await readFile(p.fixture.suites.trixie?.inRelease as string)));
     const dot = await readFile(path.join(p.cacheDir, 'pkgCache', PROVIDER, 'img.dot'), 'utf8');
@@ -84,7 +107,10 @@ describe('packages stage', () => {
     expect(files).toEqual(lock.image.packages.map((x) => path.basename(x.filename)).sort());
     for (const x of lock.image.packages) expect(sha256(await readFile(path.join(p.cacheDir, 'pkgCache', PROVIDER, path.basename(x.filename))))).toBe(x.sha256);
     // The tools minus the essential base the composer image already has.
-    expect((await readdir(path.join(p.env.G3_LOCAL_CACHE as string, `composer-${PROVIDER}`))).sort()).toEqual(['libfoo1_2.1-1_amd64.deb', 'mmtool_3-1_amd64.deb']);
+    expect((await readdir(path.join(p.env.G3_LOCAL_CACHE as string, `composer-${PROVIDER}`))).sort()).toEqual([
+      'libfoo1_2.1-1_amd64.deb',
+      'mmtool_3-1_amd64.deb',
+    ]);
     expect((await readdir(path.join(p.shared, 'pkgCache', PROVIDER))).filter((f) => f.endsWith('.deb')).length).toBe(files.length);
     p.origin.resetCounts();
     const warm = await runBuilder(['img', 'cache', '--json'], p.env);
@@ -115,7 +141,10 @@ describe('packages stage', () => {
   });
 
   it('takes only allowPackages from a repository of higher priority', async () => {
-    await p.writeTemplate(['app', 'extra-tool'], `  - codename: extras\n    url: \${mirror}\n    pkey: ${p.key.keyring}\n    component: main\n    priority: 900\n    allowPackages: [extra-tool]\n`);
+    await p.writeTemplate(
+      ['app', 'extra-tool'],
+      `  - codename: extras\n    url: \${mirror}\n    pkey: ${p.key.keyring}\n    component: main\n    priority: 900\n    allowPackages: [extra-tool]\n`,
+    );
     const r = await runBuilder(['img', 'lock'], p.env);
     expect(r.code, r.stderr).toBe(0);
     const lock = await readLockFile(p);

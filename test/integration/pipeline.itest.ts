@@ -50,7 +50,13 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     return r;
   };
   const ok = (r: RunResult) => expect(r.code, r.stderr.slice(-3000)).toBe(0);
-  const decision = async () => JSON.parse(await readFile(path.join(stateDir(file('work'), 'pipe'), 'pre_build.json'), 'utf8')) as { outcome: string; inputsDigest: string; reason: string; build: boolean };
+  const decision = async () =>
+    JSON.parse(await readFile(path.join(stateDir(file('work'), 'pipe'), 'pre_build.json'), 'utf8')) as {
+      outcome: string;
+      inputsDigest: string;
+      reason: string;
+      build: boolean;
+    };
   const localLabels = async (ref: string): Promise<Record<string, string> | undefined> => {
     const r = await run({ command: DOCKER, args: ['image', 'inspect', '--format', '{{json .Config.Labels}}', ref] }, { reject: false });
     return r.exitCode === 0 ? (JSON.parse(r.stdout) as Record<string, string>) : undefined;
@@ -63,11 +69,15 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     registry = await startRegistry({ auth: { username: USER, password: PASSWORD } });
     dir = await mkdtemp(path.join(tmpdir(), 'g3-pipeline-'));
     for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), file(f));
-    const tools = (parseYaml(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8')) as { targets: { latest: { tools: string[] } } }).targets.latest.tools;
+    const tools = (parseYaml(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8')) as { targets: { latest: { tools: string[] } } }).targets.latest
+      .tools;
     await mkdir(file('templates', 'files'), { recursive: true });
     await writeFile(file('templates', 'files', 'motd'), 'first motd\n');
     await writeFile(file('templates', 'pipe.yml'), TEMPLATE);
-    await writeFile(file('targets.yml'), `targets:\n  pipe:\n    template: templates/pipe.yml\n    image: g3test/not-this-one\n    tags: [pipe, itest]\n    tools: [${tools.join(', ')}]\n`);
+    await writeFile(
+      file('targets.yml'),
+      `targets:\n  pipe:\n    template: templates/pipe.yml\n    image: g3test/not-this-one\n    tags: [pipe, itest]\n    tools: [${tools.join(', ')}]\n`,
+    );
     // What a Docker Hub autobuild sets; DOCKER_REPO wins over the target's `image:`.
     env = {
       G3_TARGETS: file('targets.yml'),
@@ -118,7 +128,14 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     const stem = 'g3-pipeline-0.1';
     const built = path.join(file('work'), PROVIDER, 'imagebuild', 'pipeline');
     expect((await readdir(file('out'))).sort()).toEqual([`${stem}.manifest.json`, `${stem}.qcow2`, `${stem}.spdx.json`]);
-    expect((await run({ command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', file('out', `${stem}.qcow2`), path.join(built, `${stem}.raw`)] }, { reject: false })).exitCode).toBe(0);
+    expect(
+      (
+        await run(
+          { command: 'qemu-img', args: ['compare', '-f', 'qcow2', '-F', 'raw', file('out', `${stem}.qcow2`), path.join(built, `${stem}.raw`)] },
+          { reject: false },
+        )
+      ).exitCode,
+    ).toBe(0);
     // The manifest in the image is the one beside the disk image without its stage timings.
     const { timings, ...made } = JSON.parse(await readFile(path.join(built, `${stem}.manifest.json`), 'utf8')) as { timings: Record<string, number> };
     expect(Object.keys(timings).length).toBeGreaterThan(0);
@@ -127,7 +144,10 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
 
     const push = await hook('push');
     ok(push);
-    const remote = await remoteImage(parseRef(`${repo()}:pipe`), { credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' }, timeoutMs: 30_000 });
+    const remote = await remoteImage(parseRef(`${repo()}:pipe`), {
+      credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' },
+      timeoutMs: 30_000,
+    });
     expect(remote?.labels[INPUTS_LABEL]).toBe(first.inputsDigest);
     expect(push.stdout).toContain(`${repo()}:pipe@${remote?.digest}`);
 
@@ -190,7 +210,10 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     ok(r);
     expect(r.stderr).toMatch(/pre_build: changed: .* was built from other inputs .*changed since the last build here: additionalFiles\[0\] files\/motd/);
     const now = await decision();
-    const remote = await remoteImage(parseRef(`${repo()}:itest`), { credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' }, timeoutMs: 30_000 });
+    const remote = await remoteImage(parseRef(`${repo()}:itest`), {
+      credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' },
+      timeoutMs: 30_000,
+    });
     expect(remote?.labels[INPUTS_LABEL]).toBe(now.inputsDigest);
     expect(r.stderr).toContain('pushed 2 reference(s)');
     expect(r.stdout).toContain('.report.json');
@@ -208,20 +231,30 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
   });
 
   it('push takes an image from the same inputs that replaced the built one under its name, and refuses one from other inputs', { timeout: LONG }, async () => {
-    const built = JSON.parse(await readFile(path.join(stateDir(file('work'), 'pipe'), 'build.json'), 'utf8')) as { inputsDigest: string; image: { id: string } };
+    const built = JSON.parse(await readFile(path.join(stateDir(file('work'), 'pipe'), 'build.json'), 'utf8')) as {
+      inputsDigest: string;
+      image: { id: string };
+    };
     // A tiny image that claims the same inputs takes over both names; the one build made goes away.
     await writeFile(file('one-file'), 'x\n');
     await run({ command: 'tar', args: ['-C', dir, '-cf', file('tiny.tar'), 'one-file'] });
-    const tiny = (await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=${built.inputsDigest}`, file('tiny.tar'), `${repo()}:pipe`] })).stdout.trim();
+    const tiny = (
+      await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=${built.inputsDigest}`, file('tiny.tar'), `${repo()}:pipe`] })
+    ).stdout.trim();
     await run({ command: DOCKER, args: ['tag', tiny, `${repo()}:itest`] });
     await run({ command: DOCKER, args: ['image', 'rm', built.image.id] });
     const r = await hook('push', { FORCE_BUILDING: '1' });
     ok(r);
     expect(r.stderr).toContain('built from the same inputs: pushing that');
-    const remote = await remoteImage(parseRef(`${repo()}:pipe`), { credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' }, timeoutMs: 30_000 });
+    const remote = await remoteImage(parseRef(`${repo()}:pipe`), {
+      credentials: { username: USER, password: PASSWORD, from: 'REGISTRY_*' },
+      timeoutMs: 30_000,
+    });
     expect(remote?.labels[INPUTS_LABEL]).toBe(built.inputsDigest);
     // One that claims other inputs is not pushed in the build's name.
-    const other = (await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=sha256:${'0'.repeat(64)}`, file('tiny.tar'), `${repo()}:pipe`] })).stdout.trim();
+    const other = (
+      await run({ command: DOCKER, args: ['import', '--change', `LABEL ${INPUTS_LABEL}=sha256:${'0'.repeat(64)}`, file('tiny.tar'), `${repo()}:pipe`] })
+    ).stdout.trim();
     await run({ command: DOCKER, args: ['tag', other, `${repo()}:itest`] });
     await run({ command: DOCKER, args: ['image', 'rm', tiny] });
     const refused = await hook('push', { FORCE_BUILDING: '1' });

@@ -43,7 +43,11 @@ beforeAll(async () => {
   await run({ command: 'tar', args: ['-C', dir, '-cf', tar, 'hello.txt'] });
   localRef = `g3-registry-itest:${unique}`;
   names.push(localRef);
-  await new Docker(client).importTar(tar, localRef, Object.entries(LABELS).map(([k, v]) => `LABEL ${k}=${v}`));
+  await new Docker(client).importTar(
+    tar,
+    localRef,
+    Object.entries(LABELS).map(([k, v]) => `LABEL ${k}=${v}`),
+  );
   await run({ command: 'rm', args: ['-f', tar] });
   setCommandTrace((line) => traced.push(line));
 });
@@ -76,7 +80,15 @@ async function push(targets: string[], credentials?: Credentials) {
   const root = await tempDir();
   const events: PushEvent[] = [];
   names.push(...targets.map((t) => (parseRef(t).tag ? t : `${t}:latest`)));
-  const outcome = await pushImage({ client, localRef, targets: targets.map((t) => parseRef(t)), credentials, emit: (e) => events.push(e), tempRoot: root, timeoutMs: 10_000 }).then(
+  const outcome = await pushImage({
+    client,
+    localRef,
+    targets: targets.map((t) => parseRef(t)),
+    credentials,
+    emit: (e) => events.push(e),
+    tempRoot: root,
+    timeoutMs: 10_000,
+  }).then(
     (result) => ({ result, error: undefined }),
     (error: unknown) => ({ result: undefined, error }),
   );
@@ -110,7 +122,11 @@ describe('push to a registry with htpasswd auth', () => {
     const { error, events, leftovers } = await push([`${secured.host}/g3/os-image:wrong-${unique}`], wrong);
     expect(error).toBeInstanceOf(StepError);
     const step = error as StepError;
-    expect(step.message).toMatch(new RegExp(`^logging in to registry ${secured.host.replace(/\./g, '\\.')} as ${USER} \\(from REGISTRY_\\*\\) failed \\(exit code 1\\): .*401 Unauthorized`));
+    expect(step.message).toMatch(
+      new RegExp(
+        `^logging in to registry ${secured.host.replace(/\./g, '\\.')} as ${USER} \\(from REGISTRY_\\*\\) failed \\(exit code 1\\): .*401 Unauthorized`,
+      ),
+    );
     const everything = JSON.stringify([step.message, step.details, String(step.cause), events, traced]);
     for (const secret of [wrong.password, PASSWORD, Buffer.from(`${USER}:${wrong.password}`).toString('base64')]) expect(everything).not.toContain(secret);
     expect(leftovers).toEqual([]);
@@ -119,13 +135,19 @@ describe('push to a registry with htpasswd auth', () => {
   it('fails without credentials, saying which variables to set', async () => {
     const { error, leftovers } = await push([`${secured.host}/g3/os-image:anon-${unique}`]);
     expect(error).toBeInstanceOf(StepError);
-    expect((error as StepError).message).toMatch(new RegExp(`^pushing ${secured.host.replace(/\./g, '\\.')}/g3/os-image:anon-${unique} to registry ${secured.host.replace(/\./g, '\\.')} failed \\(exit code 1\\): .*`));
+    expect((error as StepError).message).toMatch(
+      new RegExp(
+        `^pushing ${secured.host.replace(/\./g, '\\.')}/g3/os-image:anon-${unique} to registry ${secured.host.replace(/\./g, '\\.')} failed \\(exit code 1\\): .*`,
+      ),
+    );
     expect((error as StepError).message).toMatch(/set REGISTRY_USERNAME and REGISTRY_PASSWORD$/);
     expect(leftovers).toEqual([]);
-    await expect(remoteImage(parseRef(`${secured.host}/g3/os-image:${unique}`), { timeoutMs: 10_000 })).rejects.toThrow(/registry wants credentials; set REGISTRY_USERNAME and REGISTRY_PASSWORD/);
+    await expect(remoteImage(parseRef(`${secured.host}/g3/os-image:${unique}`), { timeoutMs: 10_000 })).rejects.toThrow(
+      /registry wants credentials; set REGISTRY_USERNAME and REGISTRY_PASSWORD/,
+    );
   });
 
-  it('sends no Authorization to an origin the registry redirects a blob to, nor answers that origin\'s Basic challenge', async () => {
+  it("sends no Authorization to an origin the registry redirects a blob to, nor answers that origin's Basic challenge", async () => {
     const target = `g3/os-image:redirect-${unique}`;
     expect((await push([`${secured.host}/${target}`], CREDS)).error).toBeUndefined();
     const collected: (string | undefined)[] = [];
@@ -139,10 +161,13 @@ describe('push to a registry with htpasswd auth', () => {
     const front = await listen((req, res) => {
       asked.push(req.headers.authorization);
       if (/\/blobs\//.test(req.url ?? '')) return void res.writeHead(307, { location: `http://${collector}/blob` }).end();
-      const up = httpRequest({ host: '127.0.0.1', port: Number(secured.host.split(':')[1]), method: req.method, path: req.url, headers: { ...req.headers, host: secured.host } }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = httpRequest(
+        { host: '127.0.0.1', port: Number(secured.host.split(':')[1]), method: req.method, path: req.url, headers: { ...req.headers, host: secured.host } },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       req.pipe(up);
     });
     const err = await remoteImage(parseRef(`${front}/${target}`), { credentials: CREDS, timeoutMs: 10_000 }).then(
@@ -153,7 +178,11 @@ describe('push to a registry with htpasswd auth', () => {
     // The registry's own challenge was answered (the manifest came through with the credentials)...
     expect(asked).toContain(`Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`);
     // ... and the collector's refused by name.
-    expect(err?.message).toMatch(new RegExp(`HTTP 401 from http://${collector.replace(/\./g, '\\.')}, where the registry redirected blobs/sha256:[0-9a-f]{64}; credentials go only to the registry itself`));
+    expect(err?.message).toMatch(
+      new RegExp(
+        `HTTP 401 from http://${collector.replace(/\./g, '\\.')}, where the registry redirected blobs/sha256:[0-9a-f]{64}; credentials go only to the registry itself`,
+      ),
+    );
     expect(String(err?.message)).not.toContain(PASSWORD);
   });
 
@@ -191,7 +220,11 @@ describe('push to a registry without auth', () => {
     const targets = [`${secured.host}/g3/multi`, `${secured.host}/g3/multi:v2-${unique}`, `${open.host}/g3/multi:${unique}`];
     const { result, error } = await push(targets, CREDS);
     expect(error).toBeUndefined();
-    expect(result?.pushed.map((p) => p.ref)).toEqual([`${secured.host}/g3/multi:latest`, `${secured.host}/g3/multi:v2-${unique}`, `${open.host}/g3/multi:${unique}`]);
+    expect(result?.pushed.map((p) => p.ref)).toEqual([
+      `${secured.host}/g3/multi:latest`,
+      `${secured.host}/g3/multi:v2-${unique}`,
+      `${open.host}/g3/multi:${unique}`,
+    ]);
     const logins = traced.filter((l) => / login /.test(l)).map((l) => l.replace(/^\$ \S+ login (\S+).*$/, '$1'));
     expect(logins).toEqual([secured.host, open.host]);
     expect(traced.filter((l) => / logout /.test(l))).toHaveLength(2);

@@ -64,7 +64,16 @@ async function serve(suite: Partial<SuiteSpec> = {}, specOver: Partial<RepoSpec>
   const fixture = await writeRepo(root, { suites: [{ codename: 'trixie', components: { main: PACKAGES }, ...suite }], key });
   const origin = await startOrigin({ dir: root });
   origins.push(origin);
-  const spec: RepoSpec = { id: 'fixture-trixie', url: `${origin.url}/`, codename: 'trixie', components: ['main'], archs: ['amd64'], keyrings: [key.keyring], trusted: false, ...specOver };
+  const spec: RepoSpec = {
+    id: 'fixture-trixie',
+    url: `${origin.url}/`,
+    codename: 'trixie',
+    components: ['main'],
+    archs: ['amd64'],
+    keyrings: [key.keyring],
+    trusted: false,
+    ...specOver,
+  };
   const events: CacheEvent[] = [];
   const opts: MetadataOptions = {
     storeDir: await tempDir(),
@@ -85,7 +94,12 @@ describe('loadRepository online', () => {
     const m = await loadRepository(r.spec, r.opts);
     expect(names(m)).toEqual(['hello', 'hello-data']);
     expect(m.packages.every((p) => p.repository === 'fixture-trixie')).toBe(true);
-    expect(m.release).toMatchObject({ sha256: sha(await readFile(path.join(r.dists, 'InRelease'))), signedBy: key.fingerprint, codename: 'trixie', suite: 'trixie' });
+    expect(m.release).toMatchObject({
+      sha256: sha(await readFile(path.join(r.dists, 'InRelease'))),
+      signedBy: key.fingerprint,
+      codename: 'trixie',
+      suite: 'trixie',
+    });
     expect(m.indexes).toEqual([expect.objectContaining({ component: 'main', arch: 'amd64', path: 'main/binary-amd64/Packages.xz' })]);
     expect(m.fromCache).toBe(false);
     expect(r.origin.requests('/dists/trixie/InRelease')).toBe(1);
@@ -103,7 +117,9 @@ describe('loadRepository online', () => {
     expect(names(m)).toEqual(['hello', 'hello-data']);
     expect(m.release.sha256).toBe(sha(await readFile(path.join(r.dists, 'Release'))));
     expect(m.release.signedBy).toBe(key.fingerprint);
-    expect([r.origin.requests('/dists/trixie/InRelease'), r.origin.requests('/dists/trixie/Release'), r.origin.requests('/dists/trixie/Release.gpg')]).toEqual([1, 1, 1]);
+    expect([r.origin.requests('/dists/trixie/InRelease'), r.origin.requests('/dists/trixie/Release'), r.origin.requests('/dists/trixie/Release.gpg')]).toEqual([
+      1, 1, 1,
+    ]);
     expect(r.warnings()).toEqual([expect.stringContaining('no InRelease')]);
   });
 
@@ -169,7 +185,9 @@ describe('loadRepository online', () => {
     await corruptIndex(r.root, 'trixie', 'main/binary-amd64/Packages.xz');
     const err = await loadRepository(r.spec, r.opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
-    expect((err as Error).message).toMatch(/cannot fetch main\/binary-amd64\/Packages\.xz from http:\/\/127\.0\.0\.1:\d+\/dists\/trixie\/main\/binary-amd64\/Packages\.xz: sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/);
+    expect((err as Error).message).toMatch(
+      /cannot fetch main\/binary-amd64\/Packages\.xz from http:\/\/127\.0\.0\.1:\d+\/dists\/trixie\/main\/binary-amd64\/Packages\.xz: sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}/,
+    );
     // A wrong digest is not a transient failure: no retry.
     expect(r.origin.requests('/dists/trixie/main/binary-amd64/Packages.xz')).toBe(1);
   });
@@ -307,14 +325,20 @@ describe('loadRepositoryPinned', () => {
     const r = await serve();
     const locked = await loadRepository(r.spec, r.opts);
     const bogus = locked.indexes.map((i) => ({ ...i, sha256: 'f'.repeat(64) }));
-    await expect(loadRepositoryPinned(r.spec, { releaseSha256: locked.release.sha256, indexes: bogus }, r.opts)).rejects.toThrow(/does not list with that digest/);
+    await expect(loadRepositoryPinned(r.spec, { releaseSha256: locked.release.sha256, indexes: bogus }, r.opts)).rejects.toThrow(
+      /does not list with that digest/,
+    );
   });
 
   it('accepts a pinned Release past its Valid-Until (the lock chose it)', async () => {
     const r = await serve({ validUntil: new Date(Date.now() + HOUR) });
     const locked = await loadRepository(r.spec, r.opts);
     const later = () => new Date(Date.now() + 48 * HOUR);
-    const pinned = await loadRepositoryPinned(r.spec, { releaseSha256: locked.release.sha256, indexes: locked.indexes }, { ...r.opts, offline: true, now: later });
+    const pinned = await loadRepositoryPinned(
+      r.spec,
+      { releaseSha256: locked.release.sha256, indexes: locked.indexes },
+      { ...r.opts, offline: true, now: later },
+    );
     expect(pinned.packages).toEqual(locked.packages);
   });
 });

@@ -62,13 +62,34 @@ async function installedImage(): Promise<{ rootfs: string; lock: LockFile }> {
     const deb = await buildDeb(path.join(work, 'debs'), p);
     files.push(deb.file);
     const architecture = p.arch ?? 'amd64';
-    locked.push({ name: p.name, version: p.version, architecture, filename: `${poolDir('main', p)}/${debFileName(p)}`, size: deb.size, sha256: deb.sha256, repository: 'main' });
+    locked.push({
+      name: p.name,
+      version: p.version,
+      architecture,
+      filename: `${poolDir('main', p)}/${debFileName(p)}`,
+      size: deb.size,
+      sha256: deb.sha256,
+      repository: 'main',
+    });
   }
-  await run({ command: 'dpkg', args: [`--root=${rootfs}`, '--log=/dev/null', '--force-not-root', '--force-architecture', '--install', ...files] }, { package: 'dpkg' });
+  await run(
+    { command: 'dpkg', args: [`--root=${rootfs}`, '--log=/dev/null', '--force-not-root', '--force-architecture', '--install', ...files] },
+    { package: 'dpkg' },
+  );
   await symlink('sbom-tool', path.join(rootfs, 'usr/share/doc/sbom-tool-extra'));
   const request = { providerId: 'debian13-amd64', arch: 'amd64', repositories: [], packages: [], tools: [] };
   const image = { requested: PACKAGES.map((p) => p.name), base: 'none' as const, baseSet: [], packages: locked, installOrder: locked.map((p) => p.name) };
-  const lock: LockFile = { lockVersion: 1, target: 'sbom', providerId: 'debian13-amd64', arch: 'amd64', requestDigest: 'r', request, repositories: [], image, tools: { ...image, packages: [], requested: [] } };
+  const lock: LockFile = {
+    lockVersion: 1,
+    target: 'sbom',
+    providerId: 'debian13-amd64',
+    arch: 'amd64',
+    requestDigest: 'r',
+    request,
+    repositories: [],
+    image,
+    tools: { ...image, packages: [], requested: [] },
+  };
   return { rootfs, lock };
 }
 
@@ -120,14 +141,18 @@ describe('collectSbom on a root filesystem dpkg installed', () => {
   it('renders the same bytes from two collections of the same image', async () => {
     const { rootfs, lock } = await installedImage();
     const a = renderSbom(await collectSbom(new LocalRunner(), { ...OPTIONS, rootfs, lock }));
-    const b = renderSbom(await collectSbom(new LocalRunner(), { ...OPTIONS, rootfs, lock: { ...lock, image: { ...lock.image, packages: [...lock.image.packages].reverse() } } }));
+    const b = renderSbom(
+      await collectSbom(new LocalRunner(), { ...OPTIONS, rootfs, lock: { ...lock, image: { ...lock.image, packages: [...lock.image.packages].reverse() } } }),
+    );
     expect(b).toBe(a);
   });
 
   it('refuses to describe an image whose installed versions differ from the lock', async () => {
     const { rootfs, lock } = await installedImage();
     const stale = lock.image.packages.map((p) => (p.name === 'sbom-data' ? { ...p, version: '2023.9-1' } : p));
-    const err = await collectSbom(new LocalRunner(), { ...OPTIONS, rootfs, lock: { ...lock, image: { ...lock.image, packages: stale } } }).catch((e: unknown) => e);
+    const err = await collectSbom(new LocalRunner(), { ...OPTIONS, rootfs, lock: { ...lock, image: { ...lock.image, packages: stale } } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toContain('sbom-data:all is 2024.1-1 in the image, the lock says 2023.9-1');
   });

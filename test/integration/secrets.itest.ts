@@ -84,8 +84,18 @@ describe('the cache report and its events', () => {
 
   it('carry a failed URL with its token redacted, for every caller (not only the terminal)', async () => {
     const [a] = p.files as [Project['files'][number]];
-    await writeFile(p.catalogue, `targets:\n  latest:\n    artifacts:\n      - section: ${a.section}\n        file: ${a.file}\n        urls: ["${p.origin.url}/gone?token=${SECRET}", "${p.origin.url}/gone2?sig=${SECRET}"]\n        sha256: ${a.sha256}\n        size: ${a.data.length}\n`);
-    const settings = await loadSettings({ projectRoot: p.dir, cwd: p.dir, env: { ...p.env, G3_RETRIES: '0' }, flags: {}, aptRoot: p.dir, configRoots: { etc: p.dir } });
+    await writeFile(
+      p.catalogue,
+      `targets:\n  latest:\n    artifacts:\n      - section: ${a.section}\n        file: ${a.file}\n        urls: ["${p.origin.url}/gone?token=${SECRET}", "${p.origin.url}/gone2?sig=${SECRET}"]\n        sha256: ${a.sha256}\n        size: ${a.data.length}\n`,
+    );
+    const settings = await loadSettings({
+      projectRoot: p.dir,
+      cwd: p.dir,
+      env: { ...p.env, G3_RETRIES: '0' },
+      flags: {},
+      aptRoot: p.dir,
+      configRoots: { etc: p.dir },
+    });
     const events: unknown[] = [];
     const r = await cache({ settings, target: 'latest', check: false, verify: false, emit: (e) => events.push(e) });
     expect(r.mode).toBe('refresh');
@@ -106,8 +116,16 @@ describe('a template whose mirror carries credentials', () => {
   afterEach(async () => t.cleanup());
 
   it.each([
-    ['user info (refused where it enters)', (url: string) => url.replace('http://', `http://user:${SECRET}@`), /packageRepositories\[0\]\.url must not embed credentials/],
-    ['a token the mirror refuses', (url: string) => `${url}/nowhere?token=${SECRET}&x=`, /neither InRelease nor Release exists at http:\/\/127\.0\.0\.1:\d+\/nowhere\?token=\*\*\*&x=\/dists\/trixie/],
+    [
+      'user info (refused where it enters)',
+      (url: string) => url.replace('http://', `http://user:${SECRET}@`),
+      /packageRepositories\[0\]\.url must not embed credentials/,
+    ],
+    [
+      'a token the mirror refuses',
+      (url: string) => `${url}/nowhere?token=${SECRET}&x=`,
+      /neither InRelease nor Release exists at http:\/\/127\.0\.0\.1:\d+\/nowhere\?token=\*\*\*&x=\/dists\/trixie/,
+    ],
   ])('fails lock and cache with the mirror named, %s hidden, in no output, log or file', async (_what, mirror, message) => {
     const work = path.join(t.dir, 'work');
     const env = { ...t.env, G3_WORK_DIR: work, G3_LOG_LEVEL: 'debug', G3_MIRROR: mirror(t.origin.url) };

@@ -11,7 +11,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ignoreNotFound } from '../../src/fs/safe.js';
-import { badFinalFiles, collect, finalFiles, makeProject, type Project, ROOT, type RunResult, runBuilder, sha256, startBuilder, writeCatalogue } from '../support/project.js';
+import {
+  badFinalFiles,
+  collect,
+  finalFiles,
+  makeProject,
+  type Project,
+  ROOT,
+  type RunResult,
+  runBuilder,
+  sha256,
+  startBuilder,
+  writeCatalogue,
+} from '../support/project.js';
 
 let p: Project;
 let env: Record<string, string>;
@@ -130,7 +142,6 @@ describe('cache never follows a link in a tier', () => {
     expect(await badFinalFiles(p.local, p.files)).toEqual([]);
     expect(await finalFiles(p.local)).toHaveLength(p.files.length);
   });
-
 });
 
 describe('the shared cache', () => {
@@ -249,11 +260,24 @@ describe('cache verify', () => {
  */
 function runWithoutDacOverride(args: string[]): Promise<RunResult> {
   const drop = '-dac_override,-dac_read_search';
-  const child = spawn('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, '--', process.execPath, '--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'setpriv',
+    [
+      `--inh-caps=${drop}`,
+      `--bounding-set=${drop}`,
+      '--',
+      process.execPath,
+      '--import',
+      path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'),
+      path.join(ROOT, 'builder.ts'),
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', CI: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     void collect(child).then(resolve);
@@ -270,7 +294,10 @@ function signal(): { fired: Promise<void>; fire: () => void } {
 }
 
 /** An origin on 127.0.0.1 that answers `held` only when release() is called; stops by itself. */
-async function holdingOrigin(files: Record<string, Buffer>, held: string): Promise<{ url: string; requested: Promise<void>; release: () => void; close: () => Promise<void> }> {
+async function holdingOrigin(
+  files: Record<string, Buffer>,
+  held: string,
+): Promise<{ url: string; requested: Promise<void>; release: () => void; close: () => Promise<void> }> {
   const released = signal();
   const seen = signal();
   const release = released.fire;

@@ -78,10 +78,23 @@ describe('validate keeps a template inside its folder', () => {
   });
 
   it.each([
-    ['a relative path out of the folder', '../../../../../../etc/passwd', /img\.yml:8: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*templates or .*defaults\/keyrings/],
+    [
+      'a relative path out of the folder',
+      '../../../../../../etc/passwd',
+      /img\.yml:8: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*templates or .*defaults\/keyrings/,
+    ],
     ['an absolute host path', '/etc/passwd', /img\.yml:8: packageRepositories\[0\]: pkey \/etc\/passwd resolves to \/etc\/passwd, outside/],
   ])('refuses a trusted repository key given as %s', async (_what, pkey, message) => {
-    await writeTemplate(template('  packages: [vim]', 'packageRepositories:', '  - codename: extra', '    url: http://127.0.0.1:9/extra', `    pkey: "${pkey}"`, '    trusted: true'));
+    await writeTemplate(
+      template(
+        '  packages: [vim]',
+        'packageRepositories:',
+        '  - codename: extra',
+        '    url: http://127.0.0.1:9/extra',
+        `    pkey: "${pkey}"`,
+        '    trusted: true',
+      ),
+    );
     const r = await validate();
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
@@ -123,7 +136,9 @@ describe('the build checks again with the same functions', () => {
     expect(await resolveKeyring('key.gpg', templates(), ROOT, 'packageRepositories[0] (extra)')).toBe(path.join(templates(), 'key.gpg'));
     await rm(path.join(templates(), 'key.gpg'));
     await symlink('/etc/shadow', path.join(templates(), 'key.gpg'));
-    await expect(resolveKeyring('key.gpg', templates(), ROOT, 'packageRepositories[0] (extra)')).rejects.toThrow(/^packageRepositories\[0\] \(extra\): pkey key\.gpg resolves to \/etc\/shadow, outside/);
+    await expect(resolveKeyring('key.gpg', templates(), ROOT, 'packageRepositories[0] (extra)')).rejects.toThrow(
+      /^packageRepositories\[0\] \(extra\): pkey key\.gpg resolves to \/etc\/shadow, outside/,
+    );
   });
 });
 
@@ -136,19 +151,25 @@ describe('the catalogue refuses bad input where it enters', () => {
     expect(r.stdout).not.toContain('nothing to cache');
   });
 
-  it.each(['validate', 'push', 'post_push', 'pre_build'])('refuses a 240-character target name on the command line with a clear message (%s)', async (command) => {
-    const r = await runBuilder(['x'.repeat(240), command], env);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`target "${'x'.repeat(64)}..." is 240 characters long; a target name has at most 64`);
-    expect(r.stderr).not.toContain('internal error');
-  });
+  it.each(['validate', 'push', 'post_push', 'pre_build'])(
+    'refuses a 240-character target name on the command line with a clear message (%s)',
+    async (command) => {
+      const r = await runBuilder(['x'.repeat(240), command], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`target "${'x'.repeat(64)}..." is 240 characters long; a target name has at most 64`);
+      expect(r.stderr).not.toContain('internal error');
+    },
+  );
 
   it.each([
     ['a reserved section', 'composer-debian-debian13-x86_64', /artifacts\[0\]\.section must not start with "composer-"/],
     ['a section with a bidi override', '"to\\u202eols"', /artifacts\[0\]\.section must not contain .*"to\\u202eols" has U\+202E/],
   ])('refuses %s, printing it escaped', async (_what, section, message) => {
     const sha = 'a'.repeat(64);
-    await writeFile(path.join(dir, 'targets.yml'), `targets:\n  img:\n    artifacts:\n      - section: ${section}\n        file: a.deb\n        url: http://127.0.0.1:9/a.deb\n        sha256: ${sha}\n`);
+    await writeFile(
+      path.join(dir, 'targets.yml'),
+      `targets:\n  img:\n    artifacts:\n      - section: ${section}\n        file: a.deb\n        url: http://127.0.0.1:9/a.deb\n        sha256: ${sha}\n`,
+    );
     const r = await runBuilder(['img', 'cache'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);

@@ -33,7 +33,10 @@ describe('untrusted text in output', () => {
     if (!f) throw new Error('no file');
     const port = new URL(p.origin.url).port;
     const url = `http://127.0.0.1:${port}/gone/${f.file}?token=s3cret`;
-    await writeFile(p.catalogue, `targets:\n  latest:\n    artifacts:\n      - section: ${f.section}\n        file: ${f.file}\n        url: ${url}\n        sha256: ${f.sha256}\n`);
+    await writeFile(
+      p.catalogue,
+      `targets:\n  latest:\n    artifacts:\n      - section: ${f.section}\n        file: ${f.file}\n        url: ${url}\n        sha256: ${f.sha256}\n`,
+    );
     const log = path.join(p.dir, 'run.log');
     const r = await runBuilder(['latest', 'cache', '--verbose'], { ...p.env, G3_LOG_FILE: log, G3_LOG_LEVEL: 'debug' });
     expect(r.code).toBe(1);

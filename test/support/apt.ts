@@ -40,7 +40,15 @@ interface PrivateApt {
 // Write the private configuration under dir; apt reads APT_CONFIG before Dir::Etc::Parts, so ours wins.
 async function privateApt(dir: string, opts: AptOptions): Promise<PrivateApt> {
   const d = (...p: string[]) => path.join(dir, ...p);
-  for (const sub of ['etc/apt.conf.d', 'etc/sources.list.d', 'etc/preferences.d', 'etc/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'log']) {
+  for (const sub of [
+    'etc/apt.conf.d',
+    'etc/sources.list.d',
+    'etc/preferences.d',
+    'etc/trusted.gpg.d',
+    'state/lists/partial',
+    'cache/archives/partial',
+    'log',
+  ]) {
     await mkdir(d(sub), { recursive: true });
   }
   await writeFile(d('etc/sources.list'), opts.sources.endsWith('\n') ? opts.sources : `${opts.sources}\n`);
@@ -111,15 +119,27 @@ export async function aptUpdate(opts: AptOptions): Promise<AptUpdateResult> {
 }
 
 // What apt would install for `packages` from `sources` on an empty system (update + install --simulate).
-export async function aptSimulate(opts: AptOptions & { packages: string[]; recommends?: boolean }): Promise<{ installs: AptInstall[]; warnings: string[]; output: string }> {
+export async function aptSimulate(
+  opts: AptOptions & { packages: string[]; recommends?: boolean },
+): Promise<{ installs: AptInstall[]; warnings: string[]; output: string }> {
   return withDir(opts.dir, async (dir) => {
     const apt = await privateApt(dir, opts);
     const up = await update(apt);
-    if (!up.ok) throw new StepError(`apt-get update failed (exit ${up.exitCode}):\n${up.output}`, { command: ['apt-get', 'update'], exitCode: up.exitCode, stderr: up.output });
+    if (!up.ok)
+      throw new StepError(`apt-get update failed (exit ${up.exitCode}):\n${up.output}`, {
+        command: ['apt-get', 'update'],
+        exitCode: up.exitCode,
+        stderr: up.output,
+      });
     const args = ['install', '--simulate', '--yes', opts.recommends ? '--install-recommends' : '--no-install-recommends', ...opts.packages];
     const r = await apt.run('apt-get', args);
     const output = `${r.stdout}\n${r.stderr}`.trim();
-    if (r.exitCode !== 0) throw new StepError(`apt-get ${args.join(' ')} failed (exit ${r.exitCode}):\n${output}`, { command: ['apt-get', ...args], exitCode: r.exitCode, stderr: r.stderr });
+    if (r.exitCode !== 0)
+      throw new StepError(`apt-get ${args.join(' ')} failed (exit ${r.exitCode}):\n${output}`, {
+        command: ['apt-get', ...args],
+        exitCode: r.exitCode,
+        stderr: r.stderr,
+      });
     return { installs: parseSimulate(r.stdout), warnings: up.warnings, output };
   });
 }

@@ -128,10 +128,7 @@ async function build(p: FixturePackage): Promise<Buffer> {
       await chmod(full, script ? 0o755 : 0o644);
     }
     const out = path.join(work, 'out.deb');
-    await run(
-      { command: 'dpkg-deb', args: ['--build', '--root-owner-group', '-Znone', tree, out] },
-      { env: { SOURCE_DATE_EPOCH }, package: 'dpkg' },
-    );
+    await run({ command: 'dpkg-deb', args: ['--build', '--root-owner-group', '-Znone', tree, out] }, { env: { SOURCE_DATE_EPOCH }, package: 'dpkg' });
     return await readFile(out);
   } finally {
     await rm(work, { recursive: true, force: true });

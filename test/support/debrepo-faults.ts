@@ -61,4 +61,3 @@ export async function resignWith(root: string, codename: string, key: SigningKey
   const sign = hasIn && !hasGpg ? 'inrelease' : hasGpg && !hasIn ? 'detached' : 'both';
   await signRelease(dir, sign, key, codename);
 }
-

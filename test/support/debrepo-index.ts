@@ -35,7 +35,14 @@ export async function xzBomb(block: Buffer, copies: number): Promise<{ xz: Buffe
  * repository exactly `data`, drop the other compressions, list it in the
  * Release with `plain` for the uncompressed Packages, and sign again with `key`.
  */
-export async function replaceIndex(repoRoot: string, codename: string, key: SigningKey, data: Buffer, plain: PlainEntry, where = 'main/binary-amd64'): Promise<void> {
+export async function replaceIndex(
+  repoRoot: string,
+  codename: string,
+  key: SigningKey,
+  data: Buffer,
+  plain: PlainEntry,
+  where = 'main/binary-amd64',
+): Promise<void> {
   const dir = path.join(repoRoot, 'dists', codename);
   const indexDir = path.join(dir, where);
   for (const name of ['Packages', 'Packages.gz', 'Packages.xz']) await rm(path.join(indexDir, name), { force: true });

@@ -36,15 +36,7 @@ export function packagesIndex(entries: PoolEntry[], arch: string): string {
   const chosen = entries.filter((e) => archOf(e.pkg) === arch || archOf(e.pkg) === 'all');
   chosen.sort((a, b) => byText(a.pkg.name, b.pkg.name) || byText(a.pkg.version, b.pkg.version) || byText(archOf(a.pkg), archOf(b.pkg)));
   return chosen
-    .map((e) =>
-      stanza([
-        ...controlFields(e.pkg),
-        ['Filename', e.filename],
-        ['Size', String(e.size)],
-        ['MD5sum', e.md5],
-        ['SHA256', e.sha256],
-      ]),
-    )
+    .map((e) => stanza([...controlFields(e.pkg), ['Filename', e.filename], ['Size', String(e.size)], ['MD5sum', e.md5], ['SHA256', e.sha256]]))
     .join('\n');
 }
 

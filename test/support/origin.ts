@@ -96,12 +96,7 @@ function write(res: ServerResponse, chunk: Buffer, signal: AbortSignal): Promise
 }
 
 /** Copy body[start,end) to res chunk by chunk, optionally corrupting or throttling it. */
-async function copy(
-  res: ServerResponse,
-  src: Readable,
-  signal: AbortSignal,
-  opts: { xor?: boolean; bytesPerSecond?: number } = {},
-): Promise<void> {
+async function copy(res: ServerResponse, src: Readable, signal: AbortSignal, opts: { xor?: boolean; bytesPerSecond?: number } = {}): Promise<void> {
   const bps = opts.bytesPerSecond;
   // Throttled output goes out in ~10 slices per second.
   const slice = bps ? Math.max(1, Math.floor(bps / 10)) : Number.POSITIVE_INFINITY;

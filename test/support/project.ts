@@ -70,7 +70,10 @@ export async function makeProject(opts: { count?: number; size?: number; target?
 /** Write a catalogue for `files` at `url`. */
 export async function writeCatalogue(file: string, target: string, files: TestFile[], url: string): Promise<void> {
   const items = files
-    .map((f) => `      - section: ${f.section}\n        file: ${f.file}\n        url: ${url}/${f.section}/${f.file}\n        sha256: ${f.sha256}\n        size: ${f.data.length}\n`)
+    .map(
+      (f) =>
+        `      - section: ${f.section}\n        file: ${f.file}\n        url: ${url}/${f.section}/${f.file}\n        sha256: ${f.sha256}\n        size: ${f.data.length}\n`,
+    )
     .join('');
   await writeFile(file, `targets:\n  ${target}:\n    artifacts:\n${items}`);
 }

@@ -81,13 +81,16 @@ async function launch(dir: string, port: number, auth: boolean): Promise<ChildPr
   child.once('error', (err: NodeJS.ErrnoException) => {
     failed =
       err.code === 'ENOENT'
-        ? new Error('docker-registry is not installed: the registry tests need it (apt-get install docker-registry apache2-utils, or run scripts/setup-host.sh)')
+        ? new Error(
+            'docker-registry is not installed: the registry tests need it (apt-get install docker-registry apache2-utils, or run scripts/setup-host.sh)',
+          )
         : err;
   });
   const deadline = Date.now() + START_MS;
   while (Date.now() < deadline) {
     if (failed) throw failed;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering:\n${output}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering:\n${output}`);
     const status = await request(`http://127.0.0.1:${port}/v2/`, { headersTimeout: 1000, bodyTimeout: 1000 }).then(
       async (res) => {
         await res.body.dump();

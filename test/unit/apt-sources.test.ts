@@ -101,7 +101,11 @@ describe('pickMirrors', () => {
   const src = (uris: string[], suites: string[]): AptSource => ({ uris, suites, components: ['main'] });
 
   it('picks the first http(s) main and security mirrors, without trailing slashes', () => {
-    const picked = pickMirrors([src([`${SECURITY}/`], ['bookworm-security']), src([`${MAIN}/`], ['bookworm']), src(['http://127.0.0.1:9999/later'], ['bookworm'])]);
+    const picked = pickMirrors([
+      src([`${SECURITY}/`], ['bookworm-security']),
+      src([`${MAIN}/`], ['bookworm']),
+      src(['http://127.0.0.1:9999/later'], ['bookworm']),
+    ]);
     expect(picked).toEqual({ mirror: MAIN, securityMirror: SECURITY });
   });
 

@@ -124,7 +124,13 @@ describe('suggest', () => {
 
 describe('parseHookArgs', () => {
   it('knows boolean options from the one option table: --ignore-valid-until takes no value', () => {
-    expect(parseHookArgs('build', ['--ignore-valid-until', 'main', 'latest'])).toEqual({ branch: 'main', target: 'latest', rest: [], flags: { 'ignore-valid-until': true }, help: false });
+    expect(parseHookArgs('build', ['--ignore-valid-until', 'main', 'latest'])).toEqual({
+      branch: 'main',
+      target: 'latest',
+      rest: [],
+      flags: { 'ignore-valid-until': true },
+      help: false,
+    });
   });
 
   it.each([

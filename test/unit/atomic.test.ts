@@ -69,7 +69,13 @@ describe('placeCopy', () => {
     const dest = path.join(shm, 'tools', 'a.deb');
     const checked: Array<{ path: string; sha: string; destExisted: boolean }> = [];
     const how = await placeCopy(source, dest, async (tmp) => {
-      checked.push({ path: tmp, sha: createHash('sha256').update(await readFile(tmp)).digest('hex'), destExisted: existsSync(dest) });
+      checked.push({
+        path: tmp,
+        sha: createHash('sha256')
+          .update(await readFile(tmp))
+          .digest('hex'),
+        destExisted: existsSync(dest),
+      });
     });
     expect(how).toBe('copy');
     expect(checked).toHaveLength(1);

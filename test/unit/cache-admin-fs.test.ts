@@ -132,7 +132,10 @@ describe('removeBelow', () => {
 /** A lock directory as the lock module makes it, owned by `pid` on this host. */
 async function fakeLock(dir: string, pid: number): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'owner.json'), JSON.stringify({ host: hostIdentity(), pid, token: randomBytes(8).toString('hex'), since: '2026-01-01T00:00:00.000Z' }));
+  await writeFile(
+    path.join(dir, 'owner.json'),
+    JSON.stringify({ host: hostIdentity(), pid, token: randomBytes(8).toString('hex'), since: '2026-01-01T00:00:00.000Z' }),
+  );
 }
 
 async function deadPid(): Promise<number> {
@@ -191,7 +194,16 @@ describe('scanTier', () => {
     const skipped: { path: string; reason: string }[] = [];
     const entries = await scanTier({ tier: 'local', root, guards: async (p) => [`/guard/${p}`] }, skipped);
     expect(entries).toEqual([
-      expect.objectContaining({ group: 'composer-prov', provider: 'prov', name: 'tool.deb', kind: 'file', bytes: 3, guards: ['/guard/prov'], locks: [path.join(root, '.g3-locks', 'composer-prov', 'tool.deb.lock')], stamp: path.join(root, '.g3-stamps', 'composer-prov', 'tool.deb') }),
+      expect.objectContaining({
+        group: 'composer-prov',
+        provider: 'prov',
+        name: 'tool.deb',
+        kind: 'file',
+        bytes: 3,
+        guards: ['/guard/prov'],
+        locks: [path.join(root, '.g3-locks', 'composer-prov', 'tool.deb.lock')],
+        stamp: path.join(root, '.g3-stamps', 'composer-prov', 'tool.deb'),
+      }),
     ]);
     expect(skipped.map((s) => path.basename(s.path)).sort()).toEqual(['linked-section', 'linked.deb']);
   });

@@ -90,7 +90,10 @@ describe('prune and clean flags', () => {
   it.each([
     [{ 'older-than': '180d' }, { olderThanMs: 180 * DAY, maxBytes: undefined }],
     [{ 'max-size': '20G' }, { olderThanMs: undefined, maxBytes: 20 * 1024 ** 3 }],
-    [{ 'older-than': '1h', 'max-size': '1K', 'dry-run': true }, { olderThanMs: HOUR, maxBytes: 1024 }],
+    [
+      { 'older-than': '1h', 'max-size': '1K', 'dry-run': true },
+      { olderThanMs: HOUR, maxBytes: 1024 },
+    ],
   ])('prune reads %j', (flags, limits) => {
     expect(pruneLimits(flags)).toEqual(limits);
   });

@@ -7,10 +7,11 @@ import { hostIdentity } from '../../src/cache/lock.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-hold-');
-const exists = (p: string) => access(p).then(
-  () => true,
-  () => false,
-);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** A hold as a killed `cache` run leaves it: a lock folder with its owner record. */
 async function plantHold(root: string, section: string, name: string, owner: { host: string; pid: number }): Promise<string> {

@@ -73,7 +73,14 @@ describe('parseCatalogue', () => {
     expect(latest?.extra).toEqual({ template: 'image.yml' });
     expect(latest?.artifacts).toEqual([
       { section: 'tools', file: 'a.deb', urls: ['http://127.0.0.1:8080/debian/pool/a.deb'], sha256: SHA_A, size: 10, origin: { file: FILE, line: 7 } },
-      { section: 'tools', file: 'b.deb', urls: ['http://127.0.0.1:9/b.deb', 'https://127.0.0.1:9/mirror/b.deb'], sha256: SHA_B, size: undefined, origin: { file: FILE, line: 12 } },
+      {
+        section: 'tools',
+        file: 'b.deb',
+        urls: ['http://127.0.0.1:9/b.deb', 'https://127.0.0.1:9/mirror/b.deb'],
+        sha256: SHA_B,
+        size: undefined,
+        origin: { file: FILE, line: 12 },
+      },
     ]);
   });
 
@@ -98,7 +105,12 @@ describe('parseCatalogue', () => {
   });
 
   it.each([
-    ['an unknown variable', 'url: ${nope}/b.deb', { mirror: 'http://127.0.0.1:8080/debian' }, /uses \$\{nope\}, which is not set \(known: mirror; set it in \.env or the environment\)/],
+    [
+      'an unknown variable',
+      'url: ${nope}/b.deb',
+      { mirror: 'http://127.0.0.1:8080/debian' },
+      /uses \$\{nope\}, which is not set \(known: mirror; set it in \.env or the environment\)/,
+    ],
     ['an unset variable', 'url: ${mirror}/b.deb', { mirror: undefined }, /uses \$\{mirror\}, which is not set/],
     ['an empty variable', 'url: ${mirror}/b.deb', { mirror: '' }, /uses \$\{mirror\}, which is not set/],
     ['no variables at all', 'url: ${mirror}/b.deb', {}, /\(known: none;/],
@@ -123,26 +135,80 @@ describe('parseCatalogue', () => {
   it.each([
     ['a missing sha256', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb'], 8, 'sha256', /is required/],
     ['a short sha256', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', 'sha256: abc123'], 11, 'sha256', /must be 64 hexadecimal digits/],
-    ['a non-hex sha256', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${'g'.repeat(64)}`], 11, 'sha256', /must be 64 hexadecimal digits/],
+    [
+      'a non-hex sha256',
+      ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${'g'.repeat(64)}`],
+      11,
+      'sha256',
+      /must be 64 hexadecimal digits/,
+    ],
     ['a numeric sha256', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', 'sha256: 12345'], 11, 'sha256', /must be a string/],
-    ['a negative size', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: -1'], 12, 'size', /must be a whole number of bytes/],
-    ['a fractional size', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: 1.5'], 12, 'size', /must be a whole number of bytes/],
-    ['a string size', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: "10"'], 12, 'size', /must be a whole number of bytes/],
-    ['url and urls together', ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', 'urls: [http://127.0.0.1:9/c.deb]', `sha256: ${SHA_B}`], 11, 'urls', /cannot be given together with url/],
+    [
+      'a negative size',
+      ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: -1'],
+      12,
+      'size',
+      /must be a whole number of bytes/,
+    ],
+    [
+      'a fractional size',
+      ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: 1.5'],
+      12,
+      'size',
+      /must be a whole number of bytes/,
+    ],
+    [
+      'a string size',
+      ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'size: "10"'],
+      12,
+      'size',
+      /must be a whole number of bytes/,
+    ],
+    [
+      'url and urls together',
+      ['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', 'urls: [http://127.0.0.1:9/c.deb]', `sha256: ${SHA_B}`],
+      11,
+      'urls',
+      /cannot be given together with url/,
+    ],
     ['an empty urls list', ['section: tools', 'file: b.deb', 'urls: []', `sha256: ${SHA_B}`], 10, 'urls', /must be a non-empty list of URLs/],
-    ['urls that is not a list', ['section: tools', 'file: b.deb', 'urls: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 10, 'urls', /must be a non-empty list of URLs/],
+    [
+      'urls that is not a list',
+      ['section: tools', 'file: b.deb', 'urls: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`],
+      10,
+      'urls',
+      /must be a non-empty list of URLs/,
+    ],
     ['no url at all', ['section: tools', 'file: b.deb', `sha256: ${SHA_B}`], 8, 'url', /is required \(or urls: \[\.\.\.\]\)/],
     ['an ftp url', ['section: tools', 'file: b.deb', 'url: ftp://127.0.0.1/b.deb', `sha256: ${SHA_B}`], 10, 'url', /must use http or https, not ftp:/],
     ['a file url', ['section: tools', 'file: b.deb', 'url: file:///etc/passwd', `sha256: ${SHA_B}`], 10, 'url', /must use http or https, not file:/],
-    ['a url with credentials', ['section: tools', 'file: b.deb', 'url: http://u:p@127.0.0.1/b.deb', `sha256: ${SHA_B}`], 10, 'url', /must not embed credentials/],
+    [
+      'a url with credentials',
+      ['section: tools', 'file: b.deb', 'url: http://u:p@127.0.0.1/b.deb', `sha256: ${SHA_B}`],
+      10,
+      'url',
+      /must not embed credentials/,
+    ],
     ['a garbage url', ['section: tools', 'file: b.deb', 'url: not a url', `sha256: ${SHA_B}`], 10, 'url', /is not a valid URL/],
-    ['a non-http url in a list', ['section: tools', 'file: b.deb', 'urls:', '  - http://127.0.0.1:9/b.deb', '  - javascript:alert(1)', `sha256: ${SHA_B}`], 12, 'urls[1]', /must use http or https, not javascript:/],
+    [
+      'a non-http url in a list',
+      ['section: tools', 'file: b.deb', 'urls:', '  - http://127.0.0.1:9/b.deb', '  - javascript:alert(1)', `sha256: ${SHA_B}`],
+      12,
+      'urls[1]',
+      /must use http or https, not javascript:/,
+    ],
     ['a section with "/"', ['section: ../../etc', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 8, 'section', /without "\/"/],
     ['a section ".."', ['section: ..', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 8, 'section', /must not be "\.\."/],
     ['a hidden section', ['section: .g3-locks', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 8, 'section', /must not start with "\."/],
     ['a file name with "/"', ['section: tools', 'file: ../../../etc/passwd', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 9, 'file', /without "\/"/],
     ['a file name with a backslash', ['section: tools', 'file: "a\\\\b.deb"', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 9, 'file', /without/],
-    ['a file name with a control character', ['section: tools', 'file: "a\\x1bb.deb"', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 9, 'file', /control characters/],
+    [
+      'a file name with a control character',
+      ['section: tools', 'file: "a\\x1bb.deb"', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`],
+      9,
+      'file',
+      /control characters/,
+    ],
     ['a file name "."', ['section: tools', 'file: "."', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 9, 'file', /must not be "\."/],
     ['a numeric file name', ['section: tools', 'file: 42', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 9, 'file', /must be a string/],
     ['a missing section', ['file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`], 8, 'section', /is required/],
@@ -165,7 +231,11 @@ describe('parseCatalogue', () => {
     ['artifacts that is a mapping', 'targets:\n  latest:\n    artifacts:\n      a: 1\n', /^cat\.yml:4: targets\.latest\.artifacts must be a list of artifacts/],
     ['a target name with a slash', 'targets:\n  ../x:\n    artifacts: []\n', /^cat\.yml:2: targets\."\.\.\/x" is not a valid target name/],
     ['a target name starting with a dot', 'targets:\n  .hidden: {}\n', /^cat\.yml:2: targets\."\.hidden" is not a valid target name/],
-    ['a target name of 240 characters', `targets:\n  ${'a'.repeat(240)}: {}\n`, /^cat\.yml:2: targets\."a{64}\.\.\." is 240 characters long; a target name has at most 64$/],
+    [
+      'a target name of 240 characters',
+      `targets:\n  ${'a'.repeat(240)}: {}\n`,
+      /^cat\.yml:2: targets\."a{64}\.\.\." is 240 characters long; a target name has at most 64$/,
+    ],
     ['a target name with a right-to-left override', 'targets:\n  "evil\\u202e": {}\n', /^cat\.yml:2: targets\."evil\\u202e" contains U\+202E;/],
     ['a target name with a no-break space', 'targets:\n  "a\\u00a0b": {}\n', /^cat\.yml:2: targets\."a\u00a0b" contains U\+00A0;/],
     ['a description that is a list', 'targets:\n  latest:\n    description: [a]\n', /^cat\.yml:3: targets\.latest\.description must be a string/],
@@ -192,12 +262,28 @@ describe('parseCatalogue', () => {
   });
 
   it.each([
-    ['a misspelt target key', 'targets:\n  img:\n    tempalte: templates/img.yml\n', 'cat.yml:3: targets.img.tempalte is not a target key (did you mean "template"?)'],
-    ['a misspelt artifact key', withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'szie: 3']), 'cat.yml:12: targets.latest.artifacts[1].szie is not an artifact key (did you mean "size"?)'],
-    ['an unknown artifact key', withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'colour: blue']), 'cat.yml:12: targets.latest.artifacts[1].colour is not an artifact key (known keys: section, file, url, urls, sha256, size)'],
+    [
+      'a misspelt target key',
+      'targets:\n  img:\n    tempalte: templates/img.yml\n',
+      'cat.yml:3: targets.img.tempalte is not a target key (did you mean "template"?)',
+    ],
+    [
+      'a misspelt artifact key',
+      withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'szie: 3']),
+      'cat.yml:12: targets.latest.artifacts[1].szie is not an artifact key (did you mean "size"?)',
+    ],
+    [
+      'an unknown artifact key',
+      withSecond(['section: tools', 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`, 'colour: blue']),
+      'cat.yml:12: targets.latest.artifacts[1].colour is not an artifact key (known keys: section, file, url, urls, sha256, size)',
+    ],
     ['a misspelt top-level key', 'tragets:\n  img: {}\n', 'cat.yml:1: tragets is not a top-level catalogue key (did you mean "targets"?)'],
     ['an unknown top-level key', 'targets: {}\nversion: 2\n', 'cat.yml:2: version is not a top-level catalogue key (known keys: targets)'],
-    ['an unknown key with a control character', 'targets:\n  img:\n    "a\\u001b[2J": 1\n', 'cat.yml:3: targets.img.a\\u001b[2J is not a target key (known keys: description, artifacts, template, tools, image, registry, tags)'],
+    [
+      'an unknown key with a control character',
+      'targets:\n  img:\n    "a\\u001b[2J": 1\n',
+      'cat.yml:3: targets.img.a\\u001b[2J is not a target key (known keys: description, artifacts, template, tools, image, registry, tags)',
+    ],
   ])('refuses %s, naming file, line and the nearest known key', (_what, text, message) => {
     expect(parseError(text).message).toBe(message);
   });
@@ -219,7 +305,12 @@ describe('parseCatalogue', () => {
     ['file', 'a zero-width space', '"b\\u200b.deb"', 'U+200B', '"b\u200b.deb"'],
   ])('refuses a %s with %s, printing it escaped', (field, _what, yaml, code, shown) => {
     const lines = { section: `section: ${yaml}`, file: `file: ${yaml}` } as Record<string, string>;
-    const second = [field === 'section' ? lines.section : 'section: tools', field === 'file' ? lines.file : 'file: b.deb', 'url: http://127.0.0.1:9/b.deb', `sha256: ${SHA_B}`];
+    const second = [
+      field === 'section' ? lines.section : 'section: tools',
+      field === 'file' ? lines.file : 'file: b.deb',
+      'url: http://127.0.0.1:9/b.deb',
+      `sha256: ${SHA_B}`,
+    ];
     const err = parseError(withSecond(second as string[]));
     expect(err.message).toMatch(new RegExp(`^cat\\.yml:${field === 'section' ? 8 : 9}: targets\\.latest\\.artifacts\\[1\\]\\.${field} `));
     expect(err.message).toContain(`(${shown} has ${code})`);
@@ -228,7 +319,9 @@ describe('parseCatalogue', () => {
 
   it('refuses a URL with an escape sequence and prints it escaped', () => {
     const err = parseError(withSecond(['section: tools', 'file: b.deb', 'url: "http://127.0.0.1:9/\\e[2J\\e]0;x\\a.deb"', `sha256: ${SHA_B}`]));
-    expect(err.message).toBe('cat.yml:10: targets.latest.artifacts[1].url is not a valid URL: "http://127.0.0.1:9/\\u001b[2J\\u001b]0;x\\u0007.deb" contains U+001B (no whitespace, control or bidi characters; write a space as %20)');
+    expect(err.message).toBe(
+      'cat.yml:10: targets.latest.artifacts[1].url is not a valid URL: "http://127.0.0.1:9/\\u001b[2J\\u001b]0;x\\u0007.deb" contains U+001B (no whitespace, control or bidi characters; write a space as %20)',
+    );
   });
 
   it('keeps the keys later commands read as extra values, without a warning', () => {
@@ -267,7 +360,11 @@ describe('parseCatalogue', () => {
 
   it.each([
     ['under the working directory by its relative path', path.join(process.cwd(), 'docker', 'x.yml'), path.join('docker', 'x.yml')],
-    ['outside the working directory by its absolute path', path.join(path.dirname(process.cwd()), 'elsewhere', 'x.yml'), path.join(path.dirname(process.cwd()), 'elsewhere', 'x.yml')],
+    [
+      'outside the working directory by its absolute path',
+      path.join(path.dirname(process.cwd()), 'elsewhere', 'x.yml'),
+      path.join(path.dirname(process.cwd()), 'elsewhere', 'x.yml'),
+    ],
   ])('shows a file %s', (_what, file, shown) => {
     try {
       parseCatalogue('targets: 1\n', file);

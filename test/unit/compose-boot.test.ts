@@ -21,14 +21,45 @@ const plan: DiskPlan = {
   table: 'gpt',
   diskId: '11111111-2222-3333-4444-555555555555',
   partitions: [
-    { index: 1, id: 'esp', name: 'esp', typeGuid: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b', mbrType: '', startSector: 2048, sizeSectors: 1048576, fsType: 'vfat', fatBits: 32, mountPoint: '/boot/efi', partUuid: 'aaaaaaaa-0000-4000-8000-000000000001', fsUuid: 'ABCD-1234', flags: [] },
-    { index: 2, id: 'rootfs', name: 'root', typeGuid: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709', mbrType: '', startSector: 1050624, sizeSectors: 1000000, fsType: 'ext4', mountPoint: '/', partUuid: 'bbbbbbbb-0000-4000-8000-000000000002', fsUuid: 'u', flags: [] },
+    {
+      index: 1,
+      id: 'esp',
+      name: 'esp',
+      typeGuid: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b',
+      mbrType: '',
+      startSector: 2048,
+      sizeSectors: 1048576,
+      fsType: 'vfat',
+      fatBits: 32,
+      mountPoint: '/boot/efi',
+      partUuid: 'aaaaaaaa-0000-4000-8000-000000000001',
+      fsUuid: 'ABCD-1234',
+      flags: [],
+    },
+    {
+      index: 2,
+      id: 'rootfs',
+      name: 'root',
+      typeGuid: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709',
+      mbrType: '',
+      startSector: 1050624,
+      sizeSectors: 1000000,
+      fsType: 'ext4',
+      mountPoint: '/',
+      partUuid: 'bbbbbbbb-0000-4000-8000-000000000002',
+      fsUuid: 'u',
+      flags: [],
+    },
   ],
 };
 
 const template = (over: { cmdline?: string; provider?: string; bootType?: string } = {}): ImageTemplate => ({
   image: { name: 'g3-test', version: '1.0' },
-  systemConfig: { name: 't', kernel: { cmdline: over.cmdline ?? 'console=ttyS0 quiet' }, bootloader: { bootType: over.bootType ?? 'efi', provider: over.provider ?? 'systemd-boot' } },
+  systemConfig: {
+    name: 't',
+    kernel: { cmdline: over.cmdline ?? 'console=ttyS0 quiet' },
+    bootloader: { bootType: over.bootType ?? 'efi', provider: over.provider ?? 'systemd-boot' },
+  },
 });
 
 describe('kernelCmdline', () => {
@@ -104,10 +135,23 @@ describe('installBootloader', () => {
   const kernel = { 'boot/vmlinuz-6.12.1-amd64': 'KERNEL', 'boot/initrd.img-6.12.1-amd64': 'INITRD' };
 
   it('puts kernel, initramfs, systemd-boot (signed build preferred) and its configuration into the ESP directory', async () => {
-    const root = await rootfs({ ...kernel, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed': 'SIGNED', 'usr/lib/systemd/boot/efi/systemd-bootx64.efi': 'PLAIN' });
+    const root = await rootfs({
+      ...kernel,
+      'usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed': 'SIGNED',
+      'usr/lib/systemd/boot/efi/systemd-bootx64.efi': 'PLAIN',
+    });
     const events: string[] = [];
-    const r = await installBootloader(new HostRunner(), { rootfs: root, template: template(), plan, emit: (e) => events.push('message' in e ? String(e.message) : '') });
-    expect(r).toEqual({ provider: 'systemd-boot', kernelVersion: '6.12.1-amd64', cmdline: 'console=ttyS0 quiet root=PARTUUID=bbbbbbbb-0000-4000-8000-000000000002 rw' });
+    const r = await installBootloader(new HostRunner(), {
+      rootfs: root,
+      template: template(),
+      plan,
+      emit: (e) => events.push('message' in e ? String(e.message) : ''),
+    });
+    expect(r).toEqual({
+      provider: 'systemd-boot',
+      kernelVersion: '6.12.1-amd64',
+      cmdline: 'console=ttyS0 quiet root=PARTUUID=bbbbbbbb-0000-4000-8000-000000000002 rw',
+    });
     const esp = path.join(root, 'boot/efi');
     const read = (f: string) => readFile(path.join(esp, f), 'utf8');
     expect(await read('g3/vmlinuz')).toBe('KERNEL');
@@ -123,19 +167,28 @@ describe('installBootloader', () => {
     ['a kernel without initramfs', { 'boot/vmlinuz-6.1': 'K' }, /no kernel with an initramfs/],
     ['no systemd-boot binary', kernel, /no systemd-bootx64\.efi/],
   ])('refuses %s with a UserError naming what to add', async (_what, files, message) => {
-    const err = await installBootloader(new HostRunner(), { rootfs: await rootfs(files), template: template(), plan, emit: () => undefined }).catch((e: unknown) => e);
+    const err = await installBootloader(new HostRunner(), { rootfs: await rootfs(files), template: template(), plan, emit: () => undefined }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(message);
   });
 
   it('names the grub packages the image lacks', async () => {
-    const err = await installBootloader(new HostRunner(), { rootfs: await rootfs(kernel), template: template({ provider: 'grub' }), plan, emit: () => undefined }).catch((e: unknown) => e);
+    const err = await installBootloader(new HostRunner(), {
+      rootfs: await rootfs(kernel),
+      template: template({ provider: 'grub' }),
+      plan,
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('grub is the bootloader, but the image lacks grub-common (grub-mkstandalone) and grub-efi-amd64-bin');
   });
 
   it('needs a FAT partition mounted at /boot/efi', async () => {
     const noEsp = { ...plan, partitions: [plan.partitions[1]!] };
-    await expect(installBootloader(new HostRunner(), { rootfs: await rootfs(kernel), template: template(), plan: noEsp, emit: () => undefined })).rejects.toThrow(/needs an EFI system partition/);
+    await expect(
+      installBootloader(new HostRunner(), { rootfs: await rootfs(kernel), template: template(), plan: noEsp, emit: () => undefined }),
+    ).rejects.toThrow(/needs an EFI system partition/);
   });
 
   it('warns and installs nothing without a bootloader in the template', async () => {
@@ -148,10 +201,12 @@ describe('installBootloader', () => {
   });
 
   it('copies only regular files: a kernel that is a symbolic link is refused', async () => {
-    const root = await rootfs({ 'boot/initrd.img-6.1': 'I', 'elsewhere': 'K' });
+    const root = await rootfs({ 'boot/initrd.img-6.1': 'I', elsewhere: 'K' });
     const { symlink } = await import('node:fs/promises');
     await symlink('../elsewhere', path.join(root, 'boot/vmlinuz-6.1'));
     await chmod(root, 0o755);
-    await expect(installBootloader(new HostRunner(), { rootfs: root, template: template(), plan, emit: () => undefined })).rejects.toThrow(/is not a regular file/);
+    await expect(installBootloader(new HostRunner(), { rootfs: root, template: template(), plan, emit: () => undefined })).rejects.toThrow(
+      /is not a regular file/,
+    );
   });
 });

@@ -38,7 +38,11 @@ class RecordingRunner implements Runner {
 const busy = (target: string) => (argv: string[]) => (argv.join(' ') === `umount -R ${target}` ? { exitCode: 32, stderr: 'target is busy' } : undefined);
 
 describe('containerSpec', () => {
-  const opts = { image: 'g3-composer/minimal:latest', mounts: [{ path: '/srv/cache', readonly: true }, { path: '/srv/work' }], labels: { 'org.g3-composer.target': 'minimal' } };
+  const opts = {
+    image: 'g3-composer/minimal:latest',
+    mounts: [{ path: '/srv/cache', readonly: true }, { path: '/srv/work' }],
+    labels: { 'org.g3-composer.target': 'minimal' },
+  };
 
   it.each([
     [false, BUILD_CAPS, BUILD_SECURITY_OPTS],
@@ -54,7 +58,19 @@ describe('containerSpec', () => {
     const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged: false });
     expect(spec.network).toBe('none');
     expect(spec.devices).toEqual([]);
-    expect([...spec.capAdd].sort()).toEqual(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'SETFCAP', 'SETGID', 'SETUID', 'SYS_ADMIN', 'SYS_CHROOT']);
+    expect([...spec.capAdd].sort()).toEqual([
+      'CHOWN',
+      'DAC_OVERRIDE',
+      'FOWNER',
+      'FSETID',
+      'KILL',
+      'MKNOD',
+      'SETFCAP',
+      'SETGID',
+      'SETUID',
+      'SYS_ADMIN',
+      'SYS_CHROOT',
+    ]);
     expect(spec.securityOpt).toEqual(['apparmor=unconfined']);
   });
 
@@ -149,7 +165,9 @@ describe('withMounts', () => {
   });
 
   it('undoes only the mounts already made when a mount fails, and never runs the step', async () => {
-    const runner = new RecordingRunner((argv) => (argv.join(' ') === `mount --rbind /dev ${ROOT}/dev` ? { exitCode: 32, stderr: 'permission denied' } : undefined));
+    const runner = new RecordingRunner((argv) =>
+      argv.join(' ') === `mount --rbind /dev ${ROOT}/dev` ? { exitCode: 32, stderr: 'permission denied' } : undefined,
+    );
     let ran = false;
     const err = await withMounts(runner, ROOT, mounts, async () => {
       ran = true;
@@ -163,11 +181,20 @@ describe('withMounts', () => {
   it('detaches a busy mount lazily and succeeds', async () => {
     const runner = new RecordingRunner(busy(`${ROOT}/dev`));
     await expect(withMounts(runner, ROOT, mounts, async () => 'ok')).resolves.toBe('ok');
-    expect(runner.calls.slice(mounted.length)).toEqual([`umount -R ${ROOT}/repo`, `umount -R ${ROOT}/dev`, `umount -R -l ${ROOT}/dev`, `umount -R ${ROOT}/sys`, `umount -R ${ROOT}/proc`, 'cat /proc/self/mountinfo']);
+    expect(runner.calls.slice(mounted.length)).toEqual([
+      `umount -R ${ROOT}/repo`,
+      `umount -R ${ROOT}/dev`,
+      `umount -R -l ${ROOT}/dev`,
+      `umount -R ${ROOT}/sys`,
+      `umount -R ${ROOT}/proc`,
+      'cat /proc/self/mountinfo',
+    ]);
   });
 
   it('unmounts the rest, then fails naming the mount that stayed and why', async () => {
-    const runner = new RecordingRunner((argv) => (argv.includes(`${ROOT}/sys`) && argv[0] === 'umount' ? { exitCode: 32, stderr: 'target is busy\n' } : undefined));
+    const runner = new RecordingRunner((argv) =>
+      argv.includes(`${ROOT}/sys`) && argv[0] === 'umount' ? { exitCode: 32, stderr: 'target is busy\n' } : undefined,
+    );
     const err = await withMounts(runner, ROOT, mounts, async () => 'ok').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toBe(`could not unmount ${ROOT}/sys: target is busy`);
@@ -279,7 +306,18 @@ describe('buildComposerImage', () => {
   it('refuses a build context without a Dockerfile, naming the directory, before asking Docker anything', async () => {
     const context = await tempDir();
     const docker = new Proxy({}, { get: () => () => Promise.reject(new Error('docker was called')) }) as unknown as Docker;
-    const err = await buildComposerImage({ docker, context, projectRoot: context, target: 't', providerId: 'p', baseImage: 'b', tools: [], aptSources: [], env: {}, emit: () => undefined }).catch((e: unknown) => e);
+    const err = await buildComposerImage({
+      docker,
+      context,
+      projectRoot: context,
+      target: 't',
+      providerId: 'p',
+      baseImage: 'b',
+      tools: [],
+      aptSources: [],
+      env: {},
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toBe(`no Dockerfile in the build context ${context} (the target catalogue's directory)`);
   });

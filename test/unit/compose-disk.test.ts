@@ -17,7 +17,8 @@ function runner(stats: Record<string, Partial<RunResult>>): Runner & { calls: st
     calls,
     async run(argv: string[], _opts: StepOptions = {}): Promise<RunResult> {
       calls.push(argv.join(' '));
-      if (argv[0] === 'stat') return { exitCode: 1, stdout: '', stderr: `stat: cannot statx '${argv.at(-1)}': No such file or directory`, ...stats[argv.at(-1) as string] };
+      if (argv[0] === 'stat')
+        return { exitCode: 1, stdout: '', stderr: `stat: cannot statx '${argv.at(-1)}': No such file or directory`, ...stats[argv.at(-1) as string] };
       return { exitCode: 0, stdout: '', stderr: '' };
     },
   };
@@ -43,7 +44,9 @@ describe('assembleDisk staging', () => {
     });
     const err = await assembleDisk(r, plan, { rootDir: ROOTFS, imagePath: '/build/disk.raw', stagingDir: '/build/staging' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
-    expect((err as Error).message).toBe(`cannot read ${ROOTFS}/boot (holding the mount point of partition "esp"): stat ${ROOTFS}/boot: stat: cannot statx '${ROOTFS}/boot': Permission denied`);
+    expect((err as Error).message).toBe(
+      `cannot read ${ROOTFS}/boot (holding the mount point of partition "esp"): stat ${ROOTFS}/boot: stat: cannot statx '${ROOTFS}/boot': Permission denied`,
+    );
     expect(r.calls.some((c) => c.startsWith('mv '))).toBe(false);
   });
 });

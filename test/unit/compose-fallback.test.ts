@@ -23,7 +23,13 @@ describe('fallbackSources', () => {
     const r = await fallbackSources(
       [
         { url: 'http://mirror.invalid/debian', codename: 'trixie', components: ['main', 'contrib'], keyrings: [path.join(dir, 'archive.gpg')], trusted: false },
-        { url: 'https://extra.invalid/apt', codename: 'stable', components: ['main'], keyrings: [path.join(dir, 'archive.gpg'), path.join(dir, 'extra.asc')], trusted: false },
+        {
+          url: 'https://extra.invalid/apt',
+          codename: 'stable',
+          components: ['main'],
+          keyrings: [path.join(dir, 'archive.gpg'), path.join(dir, 'extra.asc')],
+          trusted: false,
+        },
         { url: 'http://unsigned.invalid/repo', codename: 'local', components: ['main'], keyrings: [], trusted: true },
         { url: 'http://plain.invalid/repo', codename: 'x', components: ['main'], keyrings: [], trusted: false },
       ],
@@ -44,7 +50,11 @@ describe('fallbackSources', () => {
   });
 
   it('asks for host networking when a repository is on the loopback', async () => {
-    const r = await fallbackSources([{ url: 'http://127.0.0.1:3142/debian', codename: 'trixie', components: ['main'], keyrings: [], trusted: true }], await tempDir(), 'p');
+    const r = await fallbackSources(
+      [{ url: 'http://127.0.0.1:3142/debian', codename: 'trixie', components: ['main'], keyrings: [], trusted: true }],
+      await tempDir(),
+      'p',
+    );
     expect(r.network).toBe('host');
   });
 });

@@ -126,7 +126,13 @@ describe('snapshotProblem', () => {
   async function snapshot(opts: { stamp?: Partial<SnapshotStamp> | string; tar?: string | null } = {}): Promise<SnapshotPaths> {
     const paths = snapshotPaths(await tempDir(), 'debian13-amd64');
     await mkdir(path.dirname(paths.tarball), { recursive: true });
-    const good: SnapshotStamp = { key, sha256: createHash('sha256').update(tarText).digest('hex'), size: Buffer.byteLength(tarText), packages: 3, created: '2025-01-01T00:00:00.000Z' };
+    const good: SnapshotStamp = {
+      key,
+      sha256: createHash('sha256').update(tarText).digest('hex'),
+      size: Buffer.byteLength(tarText),
+      packages: 3,
+      created: '2025-01-01T00:00:00.000Z',
+    };
     if (opts.tar !== null) await writeFile(paths.tarball, opts.tar ?? tarText);
     const stamp = typeof opts.stamp === 'string' ? opts.stamp : JSON.stringify({ ...good, ...opts.stamp });
     await writeFile(paths.stamp, stamp);
@@ -235,11 +241,15 @@ describe('parseDpkgStatus', () => {
   });
 
   it('matches field names in any case and trims values', () => {
-    expect(parseDpkgStatus('package:  zlib1g \nSTATUS: install ok  unpacked\nversion: 1:1.3\n')).toEqual([{ name: 'zlib1g', version: '1:1.3', architecture: '', state: 'unpacked' }]);
+    expect(parseDpkgStatus('package:  zlib1g \nSTATUS: install ok  unpacked\nversion: 1:1.3\n')).toEqual([
+      { name: 'zlib1g', version: '1:1.3', architecture: '', state: 'unpacked' },
+    ]);
   });
 
   it('skips stanzas without a Package field and marks a missing Status unknown', () => {
-    expect(parseDpkgStatus('Version: 1\nStatus: install ok installed\n\nPackage: a\nVersion: 2\n')).toEqual([{ name: 'a', version: '2', architecture: '', state: 'unknown' }]);
+    expect(parseDpkgStatus('Version: 1\nStatus: install ok installed\n\nPackage: a\nVersion: 2\n')).toEqual([
+      { name: 'a', version: '2', architecture: '', state: 'unknown' },
+    ]);
   });
 
   it('does not take a field from an indented continuation line', () => {
@@ -265,11 +275,27 @@ describe('checkInstalled', () => {
   });
 
   it.each([
-    ['an unlocked package', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12'), stanza('vim', '9.1')], 'vim 9.1 is installed but not locked'],
+    [
+      'an unlocked package',
+      [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12'), stanza('vim', '9.1')],
+      'vim 9.1 is installed but not locked',
+    ],
     ['a missing package', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all')], 'libc6:amd64 2.41-12 is locked but not installed'],
-    ['another version', [stanza('bash', '5.2.15-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12')], 'bash is 5.2.15-2, the lock says 5.2.37-2'],
-    ['a half-configured package', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all', 'install ok half-configured'), stanza('libc6', '2.41-12')], 'tzdata is half-configured'],
-    ['another architecture', [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12', 'i386')], 'libc6 2.41-12 is installed but not locked; libc6:amd64 2.41-12 is locked but not installed'],
+    [
+      'another version',
+      [stanza('bash', '5.2.15-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12')],
+      'bash is 5.2.15-2, the lock says 5.2.37-2',
+    ],
+    [
+      'a half-configured package',
+      [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all', 'install ok half-configured'), stanza('libc6', '2.41-12')],
+      'tzdata is half-configured',
+    ],
+    [
+      'another architecture',
+      [stanza('bash', '5.2.37-2'), stanza('tzdata', '2025b-4', 'all'), stanza('libc6', '2.41-12', 'i386')],
+      'libc6 2.41-12 is installed but not locked; libc6:amd64 2.41-12 is locked but not installed',
+    ],
   ])('fails naming %s', async (_what, stanzas, problem) => {
     const err = await checkInstalled(new LocalRunner(), await rootfsWith(stanzas.join('\n')), locked).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
@@ -278,7 +304,11 @@ describe('checkInstalled', () => {
 
   it('lists eight problems and counts the rest', async () => {
     const extra = Array.from({ length: 11 }, (_, i) => stanza(`extra${i}`, '1'));
-    const err = await checkInstalled(new LocalRunner(), await rootfsWith([...locked.map((p) => stanza(p.name, p.version, p.architecture)), ...extra].join('\n')), locked).catch((e: unknown) => e);
+    const err = await checkInstalled(
+      new LocalRunner(),
+      await rootfsWith([...locked.map((p) => stanza(p.name, p.version, p.architecture)), ...extra].join('\n')),
+      locked,
+    ).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/extra7 1 is installed but not locked; and 3 more$/);
     expect((err as Error).message).not.toContain('extra8');
   });
@@ -330,9 +360,12 @@ describe('build directory and image names', () => {
     expect(rawImageName({ image })).toBe(file);
   });
 
-  it.each([{ name: '../../etc/x' }, { name: 'x', version: '1/../../y' }, { name: '.hidden' }, { name: '..' }, { name: '.', version: '' }])('refuses the unsafe raw image name %j', (image) => {
-    expect(() => rawImageName({ image })).toThrow(UserError);
-  });
+  it.each([{ name: '../../etc/x' }, { name: 'x', version: '1/../../y' }, { name: '.hidden' }, { name: '..' }, { name: '.', version: '' }])(
+    'refuses the unsafe raw image name %j',
+    (image) => {
+      expect(() => rawImageName({ image })).toThrow(UserError);
+    },
+  );
 });
 
 describe('diskSeed', () => {
@@ -355,7 +388,7 @@ describe('diskSeed', () => {
     expect(diskSeed(l, t)).not.toBe(diskSeed(lock, template));
   });
 
-  it("does not change with the composer tools, which are not in the image", () => {
+  it('does not change with the composer tools, which are not in the image', () => {
     expect(diskSeed({ ...lock, tools: set([pkg('mmdebstrap', '9')], []) }, template)).toBe(diskSeed(lock, template));
   });
 });

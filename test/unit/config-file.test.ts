@@ -108,7 +108,13 @@ describe('config file search', () => {
     ['~/.config/g3-composer/config.yml over /etc', { skip: [CWD_FILE] }, HOME_FILE, 4],
     ['/etc/g3-composer/config.yml last', { skip: [CWD_FILE, HOME_FILE] }, ETC_FILE, 5],
   ] as const)('finds %s', async (_what, c, file, workers) => {
-    const files: Record<string, string> = { 'named.yml': marker(1), 'env.yml': marker(2), [CWD_FILE]: marker(3), [HOME_FILE]: marker(4), [ETC_FILE]: marker(5) };
+    const files: Record<string, string> = {
+      'named.yml': marker(1),
+      'env.yml': marker(2),
+      [CWD_FILE]: marker(3),
+      [HOME_FILE]: marker(4),
+      [ETC_FILE]: marker(5),
+    };
     for (const f of ('skip' in c ? c.skip : []) as string[]) delete files[f];
     const { s, w } = await load({ ...c, files });
     expect(s.configFile).toBe(path.join(w.root, file));
@@ -230,7 +236,11 @@ describe('invalid values name the key and the source', () => {
     ['a flag', { flags: { workers: 'abc' } }, () => 'workers "abc" from --workers (flag)'],
     ['the environment', { env: { G3_WORKERS: 'abc' } }, () => 'workers "abc" from G3_WORKERS (env)'],
     ['.env', { dotenv: 'G3_WORKERS=abc\n' }, () => 'workers from G3_WORKERS (.env)'],
-    ['the config file', { files: { [CWD_FILE]: 'offline: false\nworkers: abc\n' } }, (w: World) => `workers from ${path.join(w.cwd, 'g3-composer.yml')}:2 (config file)`],
+    [
+      'the config file',
+      { files: { [CWD_FILE]: 'offline: false\nworkers: abc\n' } },
+      (w: World) => `workers from ${path.join(w.cwd, 'g3-composer.yml')}:2 (config file)`,
+    ],
   ] as const)('workers "abc" from %s', async (_what, c, where) => {
     const { err, w } = await loadError(c);
     expect(err.message).toBe(`invalid ${where(w)}: expected a whole number from 1 to 64`);
@@ -238,8 +248,16 @@ describe('invalid values name the key and the source', () => {
   });
 
   it.each([
-    ['a flag', { flags: { scratch: 'https://u:s3cr3t@127.0.0.1/x?token=s3cr3t\u001b[2J' } }, 'invalid scratch "https://***@127.0.0.1/x?token=***" from --scratch (flag)'],
-    ['the environment', { env: { G3_SCRATCH: 'https://u:s3cr3t@127.0.0.1/x?sig=s3cr3t&v=1\n' } }, 'invalid scratch "https://***@127.0.0.1/x?sig=***&v=1\\u000a" from G3_SCRATCH (env)'],
+    [
+      'a flag',
+      { flags: { scratch: 'https://u:s3cr3t@127.0.0.1/x?token=s3cr3t\u001b[2J' } },
+      'invalid scratch "https://***@127.0.0.1/x?token=***" from --scratch (flag)',
+    ],
+    [
+      'the environment',
+      { env: { G3_SCRATCH: 'https://u:s3cr3t@127.0.0.1/x?sig=s3cr3t&v=1\n' } },
+      'invalid scratch "https://***@127.0.0.1/x?sig=***&v=1\\u000a" from G3_SCRATCH (env)',
+    ],
   ] as const)('quotes a bad value from %s with its user info and token redacted and controls escaped', async (_what, c, head) => {
     const { err } = await loadError(c);
     expect(err.message).toBe(`${head}: expected one of auto, tmpfs, disk`);
@@ -261,7 +279,12 @@ describe('invalid values name the key and the source', () => {
 describe('temp_dir, log_level, log_file and registry', () => {
   it('defaults: the temp dir from TMPDIR, info, a log under the work dir, no registry', async () => {
     const { s, w } = await load({ env: { TMPDIR: '/var/tmp/' } });
-    expect(s).toMatchObject({ tempDir: '/var/tmp', logLevel: 'info', logFile: path.join(w.project, 'workspace', 'logs', 'g3-composer.log'), registry: undefined });
+    expect(s).toMatchObject({
+      tempDir: '/var/tmp',
+      logLevel: 'info',
+      logFile: path.join(w.project, 'workspace', 'logs', 'g3-composer.log'),
+      registry: undefined,
+    });
     expect(s.values.log_file.source).toBe('derived');
   });
 

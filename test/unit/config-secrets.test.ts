@@ -20,7 +20,14 @@ const SECRET = 'S3cr3tV4lue';
 async function world(): Promise<{ root: string; input: LoadInput }> {
   const root = await tempDir();
   for (const d of ['project', 'cwd', 'apt']) await mkdir(path.join(root, d));
-  const input: LoadInput = { projectRoot: path.join(root, 'project'), cwd: path.join(root, 'cwd'), env: { HOME: root }, flags: {}, aptRoot: path.join(root, 'apt'), configRoots: { etc: path.join(root, 'apt') } };
+  const input: LoadInput = {
+    projectRoot: path.join(root, 'project'),
+    cwd: path.join(root, 'cwd'),
+    env: { HOME: root },
+    flags: {},
+    aptRoot: path.join(root, 'apt'),
+    configRoots: { etc: path.join(root, 'apt') },
+  };
   return { root, input };
 }
 
@@ -96,7 +103,11 @@ describe('yamlProblem', () => {
 describe('config show redacts credentials in values', () => {
   it('hides URL user info and credential-like query values, and renders controls escaped', async () => {
     const { input } = await world();
-    const env = { ...input.env, G3_MIRROR: `https://user:${SECRET}@127.0.0.1:9/debian?token=${SECRET}&v=1`, G3_SECURITY_MIRROR: `https://${SECRET}@127.0.0.1:9/s\u001b[2J` };
+    const env = {
+      ...input.env,
+      G3_MIRROR: `https://user:${SECRET}@127.0.0.1:9/debian?token=${SECRET}&v=1`,
+      G3_SECURITY_MIRROR: `https://${SECRET}@127.0.0.1:9/s\u001b[2J`,
+    };
     const r = await showConfig({ ...input, env });
     const value = (key: string) => r.settings.find((s) => s.key === key)?.value;
     expect(value('mirror')).toBe('https://***@127.0.0.1:9/debian?token=***&v=1');

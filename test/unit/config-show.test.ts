@@ -11,7 +11,9 @@ import { useTempDirs } from './tmpdir.js';
 const tempDir = useTempDirs('g3-config-show-');
 
 /** Both mirrors set, so the host's apt sources are never read. */
-const CONFIG = ['# test config', 'cache_dir: pkg', 'workers: 6', 'mirror: http://127.0.0.1:9/debian', 'security_mirror: http://127.0.0.1:9/security', ''].join('\n');
+const CONFIG = ['# test config', 'cache_dir: pkg', 'workers: 6', 'mirror: http://127.0.0.1:9/debian', 'security_mirror: http://127.0.0.1:9/security', ''].join(
+  '\n',
+);
 
 /** Run the CLI in a temp project (the working directory too) holding ./g3-composer.yml and .env. */
 async function run(argv: string[], o: { config?: string; dotenv?: string; env?: Record<string, string> } = {}) {
@@ -72,9 +74,17 @@ describe('config show', () => {
 
   it.each([
     ['a duplicate key in the config file', { config: `${CONFIG}workers: 4\n` }, /^error: .*g3-composer\.yml:6: malformed YAML: Map keys must be unique\n/],
-    ['a value in the config file', { config: CONFIG.replace('workers: 6', 'workers: abc') }, /^error: invalid workers from .*g3-composer\.yml:3 \(config file\): expected a whole number from 1 to 64\n/],
+    [
+      'a value in the config file',
+      { config: CONFIG.replace('workers: 6', 'workers: abc') },
+      /^error: invalid workers from .*g3-composer\.yml:3 \(config file\): expected a whole number from 1 to 64\n/,
+    ],
     ['the environment', { config: CONFIG, env: { G3_WORKERS: '0' } }, /^error: invalid workers "0" from G3_WORKERS \(env\): /],
-    ['.env', { config: CONFIG, dotenv: 'G3_LOG_LEVEL=loud\n' }, /^error: invalid log_level from G3_LOG_LEVEL \(\.env\): expected one of error, warn, info, debug\n/],
+    [
+      '.env',
+      { config: CONFIG, dotenv: 'G3_LOG_LEVEL=loud\n' },
+      /^error: invalid log_level from G3_LOG_LEVEL \(\.env\): expected one of error, warn, info, debug\n/,
+    ],
     ['an unknown key', { config: `${CONFIG}wokers: 4\n` }, /^error: .*g3-composer\.yml:6: unknown setting "wokers"\nDid you mean "workers"\?/],
   ])('exits 2 for a bad value from %s, naming it on stderr', async (_what, o, message) => {
     const r = await run(['config', 'show'], o);
@@ -95,7 +105,11 @@ describe('showConfig and renderConfig', () => {
     const root = await tempDir();
     const env = { HOME: path.join(root, 'home'), G3_MIRROR: 'http://127.0.0.1:9/d', G3_SECURITY_MIRROR: 'http://127.0.0.1:9/s' };
     const r = await showConfig({ projectRoot: root, cwd: root, env, flags: {}, configRoots: { etc: path.join(root, 'etc') } });
-    const searched = [path.join(root, 'g3-composer.yml'), path.join(root, 'home/.config/g3-composer/config.yml'), path.join(root, 'etc/g3-composer/config.yml')];
+    const searched = [
+      path.join(root, 'g3-composer.yml'),
+      path.join(root, 'home/.config/g3-composer/config.yml'),
+      path.join(root, 'etc/g3-composer/config.yml'),
+    ];
     expect(r.file).toBeUndefined();
     expect(r.searched).toEqual(searched);
     expect(renderConfig(r).split('\n')[0]).toBe(`config file: none (searched ${searched.join(', ')})`);

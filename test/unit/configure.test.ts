@@ -78,7 +78,14 @@ const tempDir = useTempDirs('g3-configure-');
 
 async function configure(runner: Runner, config: SystemConfigTemplate, extra: Partial<ConfigureInput> = {}) {
   const events: ConfigureEvent[] = [];
-  const input: ConfigureInput = { rootfs: ROOT, config, templateDir: extra.templateDir ?? '/nonexistent', fstab: 'LABEL=root / ext4 defaults 0 1\n', emit: (e) => events.push(e), ...extra };
+  const input: ConfigureInput = {
+    rootfs: ROOT,
+    config,
+    templateDir: extra.templateDir ?? '/nonexistent',
+    fstab: 'LABEL=root / ext4 defaults 0 1\n',
+    emit: (e) => events.push(e),
+    ...extra,
+  };
   await configureSystem(runner, input);
   return events;
 }
@@ -98,7 +105,9 @@ describe('writeInImage', () => {
   it('passes path and mode as positional parameters of a fixed script inside chroot, with the bytes on stdin', async () => {
     const runner = new FakeRunner();
     await writeInImage(runner, ROOT, '/etc/$(reboot) odd name', new Uint8Array([0x41, 0x0a]), '0640');
-    expect(runner.calls).toEqual([{ argv: ['chroot', ROOT, '/bin/sh', '-c', WRITE, 'sh', '/etc/$(reboot) odd name', '0640'], input: 'A\n', opts: { input: new Uint8Array([0x41, 0x0a]) } }]);
+    expect(runner.calls).toEqual([
+      { argv: ['chroot', ROOT, '/bin/sh', '-c', WRITE, 'sh', '/etc/$(reboot) odd name', '0640'], input: 'A\n', opts: { input: new Uint8Array([0x41, 0x0a]) } },
+    ]);
   });
 });
 
@@ -247,7 +256,12 @@ describe('configureSystem', () => {
   });
 
   it.each([
-    { what: 'hash_algo bcrypt for a clear-text password', user: { password: 'pw-secret', hash_algo: 'bcrypt' }, message: /users\[0\]\.hash_algo \(user alice\): "bcrypt"/, hint: /sha512, sha256, yescrypt/ },
+    {
+      what: 'hash_algo bcrypt for a clear-text password',
+      user: { password: 'pw-secret', hash_algo: 'bcrypt' },
+      message: /users\[0\]\.hash_algo \(user alice\): "bcrypt"/,
+      hint: /sha512, sha256, yescrypt/,
+    },
     { what: 'an unknown hash_algo', user: { password: 'pw-secret', hash_algo: 'md4' }, message: /user alice.*"md4"/, hint: /sha512, sha256, yescrypt/ },
     { what: 'an MD5-crypt hash', user: { password: '$1$saltsalt$qjXMvbEw8oaL.CzflDugX/' }, message: /user alice.*MD5-crypt/, hint: /\$6\$/ },
     { what: 'a truncated SHA-512 hash', user: { password: SHA512.slice(0, 40) }, message: /user alice.*not a complete one/, hint: /whole hash/ },
@@ -278,7 +292,10 @@ describe('configureSystem', () => {
   });
 
   it('fails with visudo output when visudo rejects the drop-in', async () => {
-    const runner = new FakeRunner({ paths: ['/etc/sudoers'], script: (cmd) => (cmd[0] === 'visudo' ? { exitCode: 1, stdout: '', stderr: 'syntax error near line 1' } : undefined) });
+    const runner = new FakeRunner({
+      paths: ['/etc/sudoers'],
+      script: (cmd) => (cmd[0] === 'visudo' ? { exitCode: 1, stdout: '', stderr: 'syntax error near line 1' } : undefined),
+    });
     const err = await configure(runner, { users: [{ name: 'alice', password: 'pw', sudo: true }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as StepError).message).toMatch(/visudo rejected \/etc\/sudoers\.d\/90-g3-alice/);
@@ -287,7 +304,8 @@ describe('configureSystem', () => {
 
   it('fails when getent answers neither found nor not-found', async () => {
     const runner = new FakeRunner({ script: () => undefined });
-    runner.run = async (argv, opts) => (argv[2] === 'getent' ? { exitCode: 3, stdout: '', stderr: 'enumeration not supported' } : FakeRunner.prototype.run.call(runner, argv, opts));
+    runner.run = async (argv, opts) =>
+      argv[2] === 'getent' ? { exitCode: 3, stdout: '', stderr: 'enumeration not supported' } : FakeRunner.prototype.run.call(runner, argv, opts);
     await expect(configure(runner, { users: [{ name: 'alice' }] })).rejects.toThrow(/getent passwd alice .* exit code 3/);
   });
 });
@@ -301,7 +319,16 @@ describe('additionalFiles', () => {
     await writeFile(path.join(dir, 'files', 'app.conf'), 'key=value\n');
     await chmod(path.join(dir, 'files', 'app.conf'), 0o600);
     const runner = new FakeRunner();
-    await configure(runner, { additionalFiles: [{ local: 'files/run.sh', final: '/usr/local/bin/run' }, { local: './files/app.conf', final: '/etc/app/app.conf' }] }, { templateDir: dir });
+    await configure(
+      runner,
+      {
+        additionalFiles: [
+          { local: 'files/run.sh', final: '/usr/local/bin/run' },
+          { local: './files/app.conf', final: '/etc/app/app.conf' },
+        ],
+      },
+      { templateDir: dir },
+    );
     expect(runner.writes().slice(3)).toEqual([
       { path: '/usr/local/bin/run', mode: '0755', input: '#!/bin/sh\necho hi\n' },
       { path: '/etc/app/app.conf', mode: '0644', input: 'key=value\n' },
@@ -309,12 +336,24 @@ describe('additionalFiles', () => {
   });
 
   it.each([
-    { what: 'a relative final path', file: { local: 'a', final: 'etc/a' }, message: /additionalFiles\[0\]\.final must be an absolute path in the image: "etc\/a"/ },
+    {
+      what: 'a relative final path',
+      file: { local: 'a', final: 'etc/a' },
+      message: /additionalFiles\[0\]\.final must be an absolute path in the image: "etc\/a"/,
+    },
     { what: 'a final path with ..', file: { local: 'a', final: '/etc/../root/a' }, message: /additionalFiles\[0\]\.final must not contain "\.\." segments/ },
     { what: 'a final path with NUL', file: { local: 'a', final: '/etc/a\0b' }, message: /additionalFiles\[0\]\.final contains a NUL character/ },
     { what: 'a final directory', file: { local: 'a', final: '/etc/' }, message: /additionalFiles\[0\]\.final must name a file/ },
-    { what: 'a missing local file', file: { local: 'files/missing.conf', final: '/etc/m' }, message: /additionalFiles\[0\]\.local: files\/missing\.conf does not exist/ },
-    { what: 'a local path outside the template directory', file: { local: '../a', final: '/etc/a' }, message: /additionalFiles\[0\]\.local must be a file inside the template's directory/ },
+    {
+      what: 'a missing local file',
+      file: { local: 'files/missing.conf', final: '/etc/m' },
+      message: /additionalFiles\[0\]\.local: files\/missing\.conf does not exist/,
+    },
+    {
+      what: 'a local path outside the template directory',
+      file: { local: '../a', final: '/etc/a' },
+      message: /additionalFiles\[0\]\.local must be a file inside the template's directory/,
+    },
     { what: 'a local directory', file: { local: 'sub', final: '/etc/a' }, message: /additionalFiles\[0\]\.local: sub is not a regular file/ },
   ])('refuses $what before touching the image', async ({ file, message }) => {
     const dir = await tempDir();
@@ -330,8 +369,20 @@ describe('additionalFiles', () => {
 
 describe('networking', () => {
   it.each([
-    { what: 'systemd-networkd in /lib', paths: ['/lib/systemd/system/systemd-networkd.service'], file: '/etc/systemd/network/80-g3-dhcp.network', body: NETWORKD_DHCP, enable: true },
-    { what: 'systemd-networkd in /usr/lib', paths: ['/usr/lib/systemd/system/systemd-networkd.service', '/etc/network'], file: '/etc/systemd/network/80-g3-dhcp.network', body: NETWORKD_DHCP, enable: true },
+    {
+      what: 'systemd-networkd in /lib',
+      paths: ['/lib/systemd/system/systemd-networkd.service'],
+      file: '/etc/systemd/network/80-g3-dhcp.network',
+      body: NETWORKD_DHCP,
+      enable: true,
+    },
+    {
+      what: 'systemd-networkd in /usr/lib',
+      paths: ['/usr/lib/systemd/system/systemd-networkd.service', '/etc/network'],
+      file: '/etc/systemd/network/80-g3-dhcp.network',
+      body: NETWORKD_DHCP,
+      enable: true,
+    },
     { what: 'ifupdown', paths: ['/etc/network'], file: '/etc/network/interfaces.d/g3-dhcp', body: IFUPDOWN_DHCP, enable: false },
   ])('configures DHCP with $what', async ({ paths, file, body, enable }) => {
     const runner = new FakeRunner({ paths });
@@ -371,7 +422,9 @@ describe('configurations', () => {
   it('stops at the first failing command with its exit code and its last 20 output lines', async () => {
     const lines = Array.from({ length: 25 }, (_, i) => `line ${i + 1}`);
     const runner = new FakeRunner({ script: (cmd) => (cmd[2] === 'make-it-fail' ? { exitCode: 7, stdout: '', stderr: '', lines } : undefined) });
-    const err = await configure(runner, { hostname: 'h', configurations: [{ cmd: 'true' }, { cmd: 'make-it-fail' }, { cmd: 'never' }] }).catch((e: unknown) => e);
+    const err = await configure(runner, { hostname: 'h', configurations: [{ cmd: 'true' }, { cmd: 'make-it-fail' }, { cmd: 'never' }] }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StepError);
     expect((err as StepError).message).toBe('configurations[1] failed with exit code 7: make-it-fail');
     expect((err as StepError).details.exitCode).toBe(7);

@@ -106,7 +106,13 @@ describe('parsePackages', () => {
     ['CR LF line ends', `${HELLO}\n${BASH}`.replace(/\n/g, '\r\n')],
     ['a whitespace-only separator line', `${HELLO} \t\n${BASH}`],
     ['a byte-order mark', `\ufeff${HELLO}\n${BASH}`],
-    ['lower- and upper-case field names', `${HELLO}\n${BASH}`.replace(/^Package:/gm, 'package:').replace(/^Filename:/gm, 'FILENAME:').replace(/^Pre-Depends:/m, 'pre-depends:')],
+    [
+      'lower- and upper-case field names',
+      `${HELLO}\n${BASH}`
+        .replace(/^Package:/gm, 'package:')
+        .replace(/^Filename:/gm, 'FILENAME:')
+        .replace(/^Pre-Depends:/m, 'pre-depends:'),
+    ],
     ['no space after the colon', `${HELLO}\n${BASH}`.replace(/^(Version|Size):\s*/gm, '$1:')],
   ])('tolerates %s', (_what, text) => {
     const records = parsePackages(text, 'r');
@@ -144,7 +150,11 @@ describe('parsePackages', () => {
     ['a short hash', HELLO.replace(SHA_A, 'abc'), /line 17 \(package hello\): SHA256 "abc" is not 64 hexadecimal digits/],
     ['a bad relation', HELLO.replace('libc6 (>= 2.34)', 'libc6 (>= 2.34'), /line 6 \(package hello\): Depends: a version constraint without its closing "\)"/],
     ['alternatives in Provides', BASH.replace('sh (= 5.2)', 'sh | dash'), /line 17 \(package bash\): Provides: alternatives/],
-    ['a duplicated field', HELLO.replace('Section: devel', 'Section: devel\nsection: libs'), /line 14: field Section appears twice in the stanza that starts on line 1/],
+    [
+      'a duplicated field',
+      HELLO.replace('Section: devel', 'Section: devel\nsection: libs'),
+      /line 14: field Section appears twice in the stanza that starts on line 1/,
+    ],
     ['a line without a colon', `${HELLO}\nnot a field\n`, /line 19: "not a field" is neither "Field: value" nor a continuation line/],
     ['a continuation line before any field', ` stray\n${HELLO}`, /line 1: a continuation line/],
   ])('rejects %s with a UserError that says where', (_what, text, message) => {
@@ -210,7 +220,9 @@ describe('PackagesParser', () => {
     const parser = new PackagesParser('r', { refuse: recordProblem });
     parser.push(Buffer.from(`${evil}\n${BASH}`));
     expect(parser.end().map((r) => r.name)).toStrictEqual(['bash']);
-    expect(parser.refused).toStrictEqual([{ line: 1, name: 'evil;reboot', problem: expect.stringMatching(/^Package "evil;reboot" is not a Debian package name/) }]);
+    expect(parser.refused).toStrictEqual([
+      { line: 1, name: 'evil;reboot', problem: expect.stringMatching(/^Package "evil;reboot" is not a Debian package name/) },
+    ]);
   });
 
   it('escapes control characters of the index in its messages', () => {
@@ -236,9 +248,25 @@ describe('parsePackages on an index the size of Debian main', () => {
   it('returns one record per stanza with the right values throughout', () => {
     const records = parsePackages(text, 'big');
     expect(records).toHaveLength(COUNT);
-    expect(records[0]).toMatchObject({ name: 'pkg0', version: '1:0.0-0', architecture: 'all', size: 1000, provides: [{ name: 'virt0', op: '=', version: '0' }] });
-    expect(records[0]!.depends).toStrictEqual([[{ name: 'libc6', op: '>=', version: '2.36' }], [{ name: 'pkg1' }, { name: 'alt0' }], [{ name: 'pkg2', op: '<<', version: '0~' }]]);
-    expect(records[12_345]).toMatchObject({ name: 'pkg12345', version: '1:12345.0-6', architecture: 'amd64', size: 13_345, filename: 'pool/main/p/pkg12345/pkg12345_12345.0_amd64.deb' });
+    expect(records[0]).toMatchObject({
+      name: 'pkg0',
+      version: '1:0.0-0',
+      architecture: 'all',
+      size: 1000,
+      provides: [{ name: 'virt0', op: '=', version: '0' }],
+    });
+    expect(records[0]!.depends).toStrictEqual([
+      [{ name: 'libc6', op: '>=', version: '2.36' }],
+      [{ name: 'pkg1' }, { name: 'alt0' }],
+      [{ name: 'pkg2', op: '<<', version: '0~' }],
+    ]);
+    expect(records[12_345]).toMatchObject({
+      name: 'pkg12345',
+      version: '1:12345.0-6',
+      architecture: 'amd64',
+      size: 13_345,
+      filename: 'pool/main/p/pkg12345/pkg12345_12345.0_amd64.deb',
+    });
     expect(records[12_345]!.provides).toStrictEqual([{ name: 'virt45', op: '=', version: '12345' }]);
     expect(records[12_345]!.sha256).toBe(`00003039${'f'.repeat(56)}`);
     expect(records[COUNT - 1]).toMatchObject({ name: 'pkg64999', version: '1:64999.0-1', size: 65_999, repository: 'big' });

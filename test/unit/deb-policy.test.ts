@@ -15,10 +15,12 @@ describe('Debian policy for what a signed index may name', () => {
   it.each(['amd64', 'all', 'arm64', 'kfreebsd-amd64'])('accepts the architecture %s', (a) => expect(architectureProblem(a)).toBeUndefined());
   it.each(['AMD64', 'amd64;x', '', '-x', 'a b'])('refuses the architecture %j', (a) => expect(architectureProblem(a)).toBeDefined());
 
-  it.each(['pool/main/h/hello/hello_2.10-3_amd64.deb', 'pool/main/b/bash/bash_5.2.15-2+b2_amd64.deb', 'pool/non-free/F/Foo/foo_1%3a2.0~rc1_all.deb', 'hello_1.0_all.deb'])(
-    'accepts the Filename %s',
-    (f) => expect(filenameProblem(f)).toBeUndefined(),
-  );
+  it.each([
+    'pool/main/h/hello/hello_2.10-3_amd64.deb',
+    'pool/main/b/bash/bash_5.2.15-2+b2_amd64.deb',
+    'pool/non-free/F/Foo/foo_1%3a2.0~rc1_all.deb',
+    'hello_1.0_all.deb',
+  ])('accepts the Filename %s', (f) => expect(filenameProblem(f)).toBeUndefined());
   it.each([
     ['a parent segment', '../../x.deb', /"\.\." path segment/],
     ['a parent segment in the middle', 'pool/../../etc/x.deb', /"\.\." path segment/],

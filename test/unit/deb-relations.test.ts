@@ -12,11 +12,7 @@ describe('parseRelations', () => {
     ['no space before the parenthesis', 'libc6(>=2.36)', [[{ name: 'libc6', op: '>=', version: '2.36' }]]],
     ['spaces inside the parentheses', 'libc6 (  >=   2.36  )', [[{ name: 'libc6', op: '>=', version: '2.36' }]]],
     ['an epoch and a revision', 'zlib1g (>= 1:1.2.0-3~bpo12+1)', [[{ name: 'zlib1g', op: '>=', version: '1:1.2.0-3~bpo12+1' }]]],
-    [
-      'several clauses',
-      'a, b (<< 2), c (= 1.0-1)',
-      [[{ name: 'a' }], [{ name: 'b', op: '<<', version: '2' }], [{ name: 'c', op: '=', version: '1.0-1' }]],
-    ],
+    ['several clauses', 'a, b (<< 2), c (= 1.0-1)', [[{ name: 'a' }], [{ name: 'b', op: '<<', version: '2' }], [{ name: 'c', op: '=', version: '1.0-1' }]]],
     [
       'alternatives',
       'default-mta | mail-transport-agent (>> 1), cron',
@@ -85,7 +81,14 @@ describe('parseRelationList', () => {
   it.each<[string, string, Relation[]]>([
     ['an empty value', '', []],
     ['provides with versions', 'mail-transport-agent, libfoo-abi (= 1.2)', [{ name: 'mail-transport-agent' }, { name: 'libfoo-abi', op: '=', version: '1.2' }]],
-    ['breaks with qualifiers and folds', 'a (<< 1:2.0~),\n b:any', [{ name: 'a', op: '<<', version: '1:2.0~' }, { name: 'b', archQualifier: 'any' }]],
+    [
+      'breaks with qualifiers and folds',
+      'a (<< 1:2.0~),\n b:any',
+      [
+        { name: 'a', op: '<<', version: '1:2.0~' },
+        { name: 'b', archQualifier: 'any' },
+      ],
+    ],
   ])('parses %s', (_what, value, expected) => {
     expect(parseRelationList(value)).toStrictEqual(expected);
   });

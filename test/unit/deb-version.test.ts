@@ -118,14 +118,11 @@ describe('compareVersions', () => {
 });
 
 describe('satisfies', () => {
-  it.each(SATISFIES.flatMap(([a, b]) => OPS.flatMap((op) => [[a, op, b] as const, [b, op, a] as const])))(
-    'answers %s %s %s as dpkg does',
-    (v, op, ref) => {
-      const dpkg = relations.get(`${v} ${op} ${ref}`);
-      expect(typeof dpkg).toBe('boolean');
-      expect(satisfies(v, op, ref)).toBe(dpkg);
-    },
-  );
+  it.each(SATISFIES.flatMap(([a, b]) => OPS.flatMap((op) => [[a, op, b] as const, [b, op, a] as const])))('answers %s %s %s as dpkg does', (v, op, ref) => {
+    const dpkg = relations.get(`${v} ${op} ${ref}`);
+    expect(typeof dpkg).toBe('boolean');
+    expect(satisfies(v, op, ref)).toBe(dpkg);
+  });
 
   it.each<[string, RelOp, string, boolean]>([
     ['1.0', '<<', '1.0', false],

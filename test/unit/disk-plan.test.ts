@@ -21,7 +21,12 @@ async function defaultDisk(): Promise<DiskTemplate> {
 
 /** A one-partition disk whose partition has the given fields. */
 function disk(part: PartitionTemplate, extra: Partial<DiskTemplate> = {}): DiskTemplate {
-  return { size: '64MiB', partitionTableType: 'gpt', partitions: [{ id: 'root', start: '1MiB', end: '0', fsType: 'ext4', mountPoint: '/', ...part }], ...extra };
+  return {
+    size: '64MiB',
+    partitionTableType: 'gpt',
+    partitions: [{ id: 'root', start: '1MiB', end: '0', fsType: 'ext4', mountPoint: '/', ...part }],
+    ...extra,
+  };
 }
 
 function userError(fn: () => unknown): UserError {
@@ -56,7 +61,15 @@ describe('planDisk on the default template', () => {
       flags: ['esp', 'boot'],
     });
     expect(esp?.fsUuid).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}$/);
-    expect(root).toMatchObject({ index: 2, id: 'rootfs', name: 'root', typeGuid: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709', startSector: 1050624, fsType: 'ext4', mountPoint: '/' });
+    expect(root).toMatchObject({
+      index: 2,
+      id: 'rootfs',
+      name: 'root',
+      typeGuid: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709',
+      startSector: 1050624,
+      fsType: 'ext4',
+      mountPoint: '/',
+    });
     // The backup GPT takes the last 33 sectors, so the last usable one is 34 before the end.
     expect((root?.startSector ?? 0) + (root?.sizeSectors ?? 0) - 1).toBe(GIB4_SECTORS - 34);
     expect(root?.fsUuid).toMatch(UUID4);
@@ -136,8 +149,21 @@ describe('planDisk identifiers', () => {
   });
 
   it('derives a partition identifier from its id, not its position', () => {
-    const one = planDisk({ size: '64MiB', partitionTableType: 'gpt', partitions: [{ id: 'root', start: '1MiB', end: '0', fsType: 'ext4', mountPoint: '/' }] }, 's');
-    const two = planDisk({ size: '64MiB', partitionTableType: 'gpt', partitions: [{ id: 'data', start: '1MiB', end: '2MiB' }, { id: 'root', start: '2MiB', end: '0', fsType: 'ext4', mountPoint: '/' }] }, 's');
+    const one = planDisk(
+      { size: '64MiB', partitionTableType: 'gpt', partitions: [{ id: 'root', start: '1MiB', end: '0', fsType: 'ext4', mountPoint: '/' }] },
+      's',
+    );
+    const two = planDisk(
+      {
+        size: '64MiB',
+        partitionTableType: 'gpt',
+        partitions: [
+          { id: 'data', start: '1MiB', end: '2MiB' },
+          { id: 'root', start: '2MiB', end: '0', fsType: 'ext4', mountPoint: '/' },
+        ],
+      },
+      's',
+    );
     expect(two.partitions[1]?.partUuid).toBe(one.partitions[0]?.partUuid);
     expect(two.partitions[1]?.fsUuid).toBe(one.partitions[0]?.fsUuid);
   });
@@ -296,8 +322,20 @@ describe('sfdiskScript', () => {
 describe('reproducibleTarArgs', () => {
   it('sorts names, keeps numeric owners and xattrs, clamps mtimes and fixes atime and ctime to SOURCE_DATE_EPOCH', () => {
     expect(reproducibleTarArgs('/r', '/s/root.tar', 1700000000)).toEqual([
-      'tar', '--sort=name', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--format=pax', '--mtime=@1700000000', '--clamp-mtime',
-      '--pax-option=delete=atime,delete=ctime,atime:=1700000000,ctime:=1700000000', '-C', '/r', '-cf', '/s/root.tar', '.',
+      'tar',
+      '--sort=name',
+      '--numeric-owner',
+      '--xattrs',
+      '--xattrs-include=*',
+      '--format=pax',
+      '--mtime=@1700000000',
+      '--clamp-mtime',
+      '--pax-option=delete=atime,delete=ctime,atime:=1700000000,ctime:=1700000000',
+      '-C',
+      '/r',
+      '-cf',
+      '/s/root.tar',
+      '.',
     ]);
   });
 });

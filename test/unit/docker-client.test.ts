@@ -10,7 +10,8 @@ const tempDir = useTempDirs('g3-docker-client-');
 
 // Shell fragments emulating the docker clients met in the wild. `version`
 // prints the client part and exits 1, as real clients do when no daemon answers.
-const VERSION = (v: string) => `if [ "$1" = version ]; then echo '{"Version":"${v}","ApiVersion":"1.41"}'; echo 'Cannot connect to the Docker daemon' >&2; exit 1; fi`;
+const VERSION = (v: string) =>
+  `if [ "$1" = version ]; then echo '{"Version":"${v}","ApiVersion":"1.41"}'; echo 'Cannot connect to the Docker daemon' >&2; exit 1; fi`;
 const FAKES = {
   withBuildx: `${VERSION('27.1.0')}
 if [ "$1" = buildx ] && [ "$2" = version ]; then echo 'github.com/docker/buildx v0.16.0'; exit 0; fi
@@ -63,7 +64,9 @@ describe('detectClient', () => {
     const err = await detectClient({ path: path.join(dir, 'bin'), fallbacks: [local, path.join(dir, 'missing', 'docker'), other] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     const message = (err as UserError).message;
-    expect(message).toContain(`${path.join(dir, 'bin', 'docker')}: no buildx plugin, and DOCKER_BUILDKIT=1 docker build fails: ERROR: BuildKit is enabled but the buildx component is missing`);
+    expect(message).toContain(
+      `${path.join(dir, 'bin', 'docker')}: no buildx plugin, and DOCKER_BUILDKIT=1 docker build fails: ERROR: BuildKit is enabled but the buildx component is missing`,
+    );
     expect(message).not.toContain(`${local}:`);
     expect(message).toContain(`${other}: no buildx plugin`);
     expect((err as UserError).hint).toMatch(/buildx plugin.*docker\.io.*scripts\/docker-daemon\.sh start.*G3_DOCKER_CLIENT/);
@@ -111,10 +114,15 @@ describe('ensureDaemon', () => {
 
   it('is a user error with the first stderr line and how to start a daemon when none answers', async () => {
     const dir = await tempDir();
-    const bin = await fake(dir, `echo null; echo 'Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?' >&2; echo second >&2; exit 1`);
+    const bin = await fake(
+      dir,
+      `echo null; echo 'Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?' >&2; echo second >&2; exit 1`,
+    );
     const err = await ensureDaemon({ bin, mode: 'buildkit', version: '1' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).message).toBe(`no Docker daemon answers ${bin} (Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?)`);
+    expect((err as UserError).message).toBe(
+      `no Docker daemon answers ${bin} (Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?)`,
+    );
     expect((err as UserError).hint).toContain('scripts/docker-daemon.sh start');
     expect((err as UserError).hint).toContain('DOCKER_HOST');
   });
@@ -159,7 +167,9 @@ describe('Docker over a fake client', () => {
 
   it('exec throws a StepError naming the step and container on failure', async () => {
     const { docker } = await logging(`echo 'E: Unable to locate package nope' >&2; exit 100`);
-    await expect(docker.exec('c1', ['apt-get', 'install', 'nope'])).rejects.toThrow('apt-get install nope in container c1 failed (exit code 100): E: Unable to locate package nope');
+    await expect(docker.exec('c1', ['apt-get', 'install', 'nope'])).rejects.toThrow(
+      'apt-get install nope in container c1 failed (exit code 100): E: Unable to locate package nope',
+    );
   });
 
   it('build reports the last lines of the output and the Dockerfile when it fails', async () => {

@@ -38,7 +38,21 @@ describe('buildCommand', () => {
     labels: { 'org.g3.lock': 'abc' },
     iidfile: '/tmp/iid',
   };
-  const flags = ['--iidfile', '/tmp/iid', '-f', '/ctx/Dockerfile.g3', '--build-arg', 'SUITE=trixie', '--label', 'org.g3.lock=abc', '-t', 'a:1', '-t', 'a:latest', '/ctx'];
+  const flags = [
+    '--iidfile',
+    '/tmp/iid',
+    '-f',
+    '/ctx/Dockerfile.g3',
+    '--build-arg',
+    'SUITE=trixie',
+    '--label',
+    'org.g3.lock=abc',
+    '-t',
+    'a:1',
+    '-t',
+    'a:latest',
+    '/ctx',
+  ];
 
   it.each([
     { client: buildx, args: ['buildx', 'build', '--load', ...flags], env: undefined },
@@ -101,11 +115,27 @@ describe('runDetachedCommand', () => {
     expect(cmd).toEqual({
       command: '/usr/bin/docker',
       args: [
-        'run', '-d', '--name', 'g3c-1', '--label', 'org.g3.owner=42', '--network', 'bridge', '--cap-drop', 'ALL',
-        '--device', '/dev/loop-control', '-e', 'LANG=C.UTF-8',
-        '--mount', 'type=bind,source=/cache/pool,target=/g3/pool,readonly',
-        '--mount', 'type=bind,source=/work/out,target=/g3/out',
-        'g3-base:trixie', 'sleep', 'infinity',
+        'run',
+        '-d',
+        '--name',
+        'g3c-1',
+        '--label',
+        'org.g3.owner=42',
+        '--network',
+        'bridge',
+        '--cap-drop',
+        'ALL',
+        '--device',
+        '/dev/loop-control',
+        '-e',
+        'LANG=C.UTF-8',
+        '--mount',
+        'type=bind,source=/cache/pool,target=/g3/pool,readonly',
+        '--mount',
+        'type=bind,source=/work/out,target=/g3/out',
+        'g3-base:trixie',
+        'sleep',
+        'infinity',
       ],
     });
     expect(cmd.args).not.toContain('--rm');
@@ -113,7 +143,14 @@ describe('runDetachedCommand', () => {
 
   it('adds each tmpfs after the bind mounts, with its options', () => {
     const args = runDetachedCommand(buildkit, spec({ mounts: [{ source: '/w', target: '/w' }], tmpfs: ['/g3-scratch:rw,exec,nosuid,nodev,mode=0755'] })).args;
-    expect(args.slice(-6)).toEqual(['type=bind,source=/w,target=/w', '--tmpfs', '/g3-scratch:rw,exec,nosuid,nodev,mode=0755', 'g3-base:trixie', 'sleep', 'infinity']);
+    expect(args.slice(-6)).toEqual([
+      'type=bind,source=/w,target=/w',
+      '--tmpfs',
+      '/g3-scratch:rw,exec,nosuid,nodev,mode=0755',
+      'g3-base:trixie',
+      'sleep',
+      'infinity',
+    ]);
     expect(runDetachedCommand(buildkit, spec()).args).not.toContain('--tmpfs');
   });
 
@@ -132,9 +169,17 @@ describe('runDetachedCommand', () => {
 describe('the small builders', () => {
   it.each([
     { what: 'exec without stdin', cmd: execCommand(buildkit, 'c1', ['apt-get', 'install', '-y', 'x']), args: ['exec', 'c1', 'apt-get', 'install', '-y', 'x'] },
-    { what: 'exec with stdin and env', cmd: execCommand(buildkit, 'c1', ['sh', '-s'], { interactive: true, env: { A: '1', B: 'two words' } }), args: ['exec', '-i', '-e', 'A=1', '-e', 'B=two words', 'c1', 'sh', '-s'] },
+    {
+      what: 'exec with stdin and env',
+      cmd: execCommand(buildkit, 'c1', ['sh', '-s'], { interactive: true, env: { A: '1', B: 'two words' } }),
+      args: ['exec', '-i', '-e', 'A=1', '-e', 'B=two words', 'c1', 'sh', '-s'],
+    },
     { what: 'remove', cmd: removeCommand(buildkit, 'c1'), args: ['rm', '-f', '-v', 'c1'] },
-    { what: 'import with changes', cmd: importCommand(buildkit, '/t/root.tar', 'base:1', ['ENV LANG=C.UTF-8', 'CMD ["/bin/sh"]']), args: ['import', '--change', 'ENV LANG=C.UTF-8', '--change', 'CMD ["/bin/sh"]', '/t/root.tar', 'base:1'] },
+    {
+      what: 'import with changes',
+      cmd: importCommand(buildkit, '/t/root.tar', 'base:1', ['ENV LANG=C.UTF-8', 'CMD ["/bin/sh"]']),
+      args: ['import', '--change', 'ENV LANG=C.UTF-8', '--change', 'CMD ["/bin/sh"]', '/t/root.tar', 'base:1'],
+    },
     { what: 'import without changes', cmd: importCommand(buildkit, 'r.tar', 'base:1'), args: ['import', 'r.tar', 'base:1'] },
     { what: 'inspect', cmd: inspectImageCommand(buildkit, 'base:1'), args: ['image', 'inspect', '--format', '{{json .}}', 'base:1'] },
     { what: 'tag', cmd: tagCommand(buildkit, 'sha256:ab', 'base:2'), args: ['tag', 'sha256:ab', 'base:2'] },

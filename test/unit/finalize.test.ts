@@ -24,13 +24,43 @@ describe('artifactProblems', () => {
     ["qemu-img's name vpc instead of vhd", [{ type: 'vpc' }], ['disk.artifacts[0].type: "vpc" is not one of raw, qcow2, vhd, vhdx, vmdk']],
     ['a type in capitals', [{ type: 'QCOW2' }], ['disk.artifacts[0].type: "QCOW2" is not one of raw, qcow2, vhd, vhdx, vmdk']],
     ['a missing type', [{ compression: 'gz' }], ['disk.artifacts[0].type: is required, one of raw, qcow2, vhd, vhdx, vmdk']],
-    ['an unknown compression', [{ type: 'raw' }, { type: 'raw', compression: 'bz2' }], ['disk.artifacts[1].compression: "bz2" is not one of gz, xz, zstd (leave it out for none)']],
-    ['the file suffix zst instead of zstd', [{ type: 'qcow2', compression: 'zst' }], ['disk.artifacts[0].compression: "zst" is not one of gz, xz, zstd (leave it out for none)']],
+    [
+      'an unknown compression',
+      [{ type: 'raw' }, { type: 'raw', compression: 'bz2' }],
+      ['disk.artifacts[1].compression: "bz2" is not one of gz, xz, zstd (leave it out for none)'],
+    ],
+    [
+      'the file suffix zst instead of zstd',
+      [{ type: 'qcow2', compression: 'zst' }],
+      ['disk.artifacts[0].compression: "zst" is not one of gz, xz, zstd (leave it out for none)'],
+    ],
     ['an empty compression', [{ type: 'raw', compression: '' }], ['disk.artifacts[0].compression: "" is not one of gz, xz, zstd (leave it out for none)']],
-    ['a bad type and a bad compression together', [{ type: 'img', compression: 'lz4' }], ['disk.artifacts[0].type: "img" is not one of raw, qcow2, vhd, vhdx, vmdk', 'disk.artifacts[0].compression: "lz4" is not one of gz, xz, zstd (leave it out for none)']],
-    ['the same uncompressed type twice', [{ type: 'qcow2' }, { type: 'raw' }, { type: 'qcow2' }], ['disk.artifacts[2]: qcow2 without compression is already listed as disk.artifacts[0]; remove one']],
-    ['the same compressed output twice', [{ type: 'raw', compression: 'xz' }, { type: 'raw', compression: 'xz' }], ['disk.artifacts[1]: raw with xz is already listed as disk.artifacts[0]; remove one']],
-    ['an empty list', [], ['disk.artifacts: the list is empty; list at least one artifact (type one of raw, qcow2, vhd, vhdx, vmdk), or leave the key out for a raw image']],
+    [
+      'a bad type and a bad compression together',
+      [{ type: 'img', compression: 'lz4' }],
+      [
+        'disk.artifacts[0].type: "img" is not one of raw, qcow2, vhd, vhdx, vmdk',
+        'disk.artifacts[0].compression: "lz4" is not one of gz, xz, zstd (leave it out for none)',
+      ],
+    ],
+    [
+      'the same uncompressed type twice',
+      [{ type: 'qcow2' }, { type: 'raw' }, { type: 'qcow2' }],
+      ['disk.artifacts[2]: qcow2 without compression is already listed as disk.artifacts[0]; remove one'],
+    ],
+    [
+      'the same compressed output twice',
+      [
+        { type: 'raw', compression: 'xz' },
+        { type: 'raw', compression: 'xz' },
+      ],
+      ['disk.artifacts[1]: raw with xz is already listed as disk.artifacts[0]; remove one'],
+    ],
+    [
+      'an empty list',
+      [],
+      ['disk.artifacts: the list is empty; list at least one artifact (type one of raw, qcow2, vhd, vhdx, vmdk), or leave the key out for a raw image'],
+    ],
     ['an entry that is not a mapping', [null as unknown as { type: string }], ['disk.artifacts[0]: must be a mapping such as {type: qcow2, compression: xz}']],
   ])('reports %s', (_name, artifacts, expected) => {
     expect(artifactProblems(artifacts)).toEqual(expected);
@@ -54,7 +84,12 @@ describe('artifactPlan', () => {
     ['a gzipped raw image only', [{ type: 'raw', compression: 'gz' }], ['edge-1.2.raw.gz'], false],
     ['raw plain and xz', [{ type: 'raw', compression: 'xz' }, { type: 'raw' }], ['edge-1.2.raw.xz', 'edge-1.2.raw'], true],
     ['qcow2 with zstd', [{ type: 'qcow2', compression: 'zstd' }], ['edge-1.2.qcow2.zst'], false],
-    ['vhd, vhdx and vmdk', [{ type: 'vhd' }, { type: 'vhdx', compression: 'gz' }, { type: 'vmdk', compression: 'xz' }], ['edge-1.2.vhd', 'edge-1.2.vhdx.gz', 'edge-1.2.vmdk.xz'], false],
+    [
+      'vhd, vhdx and vmdk',
+      [{ type: 'vhd' }, { type: 'vhdx', compression: 'gz' }, { type: 'vmdk', compression: 'xz' }],
+      ['edge-1.2.vhd', 'edge-1.2.vhdx.gz', 'edge-1.2.vmdk.xz'],
+      false,
+    ],
   ])('names the files of %s', (_name, artifacts, files, rawKept) => {
     const plan = artifactPlan(template(artifacts));
     expect(plan.map((a) => a.file)).toEqual(files);
@@ -113,7 +148,8 @@ function recorder(fail?: (argv: string[]) => boolean): Runner & { calls: Array<{
     calls,
     async run(argv: string[], opts: StepOptions = {}) {
       calls.push({ argv, ...(opts.env ? { env: opts.env } : {}) });
-      if (fail?.(argv) && opts.reject !== false) throw new StepError(`${argv[0]} failed with exit code 1: boom`, { command: argv, exitCode: 1, stderr: 'boom' });
+      if (fail?.(argv) && opts.reject !== false)
+        throw new StepError(`${argv[0]} failed with exit code 1: boom`, { command: argv, exitCode: 1, stderr: 'boom' });
       return { exitCode: 0, stdout: '', stderr: '' };
     },
   };
@@ -158,9 +194,16 @@ describe('finalizeArtifacts with a recording runner', () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, 'edge-1.2.raw'), 'disk');
     const runner = recorder();
-    const out = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'edge-1.2.raw'), buildDir: dir, template: template(undefined), emit: () => undefined });
+    const out = await finalizeArtifacts(runner, {
+      rawImage: path.join(dir, 'edge-1.2.raw'),
+      buildDir: dir,
+      template: template(undefined),
+      emit: () => undefined,
+    });
     expect(runner.calls.map((c) => c.argv[0])).toEqual(['rm', 'mkdir', 'rm']);
-    expect(out).toEqual([{ file: 'edge-1.2.raw', path: path.join(dir, 'edge-1.2.raw'), type: 'raw', size: 4, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(out).toEqual([
+      { file: 'edge-1.2.raw', path: path.join(dir, 'edge-1.2.raw'), type: 'raw', size: 4, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
   });
 
   it('moves a raw image written elsewhere to its final name', async () => {
@@ -176,8 +219,16 @@ describe('finalizeArtifacts with a recording runner', () => {
     const runner = recorder((argv) => argv[0] === 'zstd');
     const raw = path.join(dir, 'edge-1.2.raw');
     const events: CacheEvent[] = [];
-    const err = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: template([{ type: 'vmdk', compression: 'zstd' }]), emit: (e) => events.push(e) }).catch((e: unknown) => e);
-    expect(events).toContainEqual({ type: 'debug', message: 'vmdk artifacts differ between builds of the same image: the descriptor holds a random content ID (CID); qemu-img cannot set it' });
+    const err = await finalizeArtifacts(runner, {
+      rawImage: raw,
+      buildDir: dir,
+      template: template([{ type: 'vmdk', compression: 'zstd' }]),
+      emit: (e) => events.push(e),
+    }).catch((e: unknown) => e);
+    expect(events).toContainEqual({
+      type: 'debug',
+      message: 'vmdk artifacts differ between builds of the same image: the descriptor holds a random content ID (CID); qemu-img cannot set it',
+    });
     expect(err).toBeInstanceOf(StepError);
     expect((err as StepError).message).toBe('finalize: making edge-1.2.vmdk.zst: compressing with zstd failed: zstd failed with exit code 1: boom');
     expect((err as StepError).details).toMatchObject({ exitCode: 1, stderr: 'boom', command: expect.arrayContaining(['zstd']) });
@@ -200,9 +251,17 @@ describe('finalizeArtifacts with a recording runner', () => {
       },
     };
     const events: CacheEvent[] = [];
-    const out = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'edge-1.2.raw'), buildDir: dir, template: template(undefined), emit: (e) => events.push(e) });
+    const out = await finalizeArtifacts(runner, {
+      rawImage: path.join(dir, 'edge-1.2.raw'),
+      buildDir: dir,
+      template: template(undefined),
+      emit: (e) => events.push(e),
+    });
     expect(out.map((a) => a.file)).toEqual(['edge-1.2.raw']);
-    expect(events).toContainEqual({ type: 'warning', message: `could not remove the scratch directory ${work}: rm: cannot remove: Read-only file system; the next build removes it` });
+    expect(events).toContainEqual({
+      type: 'warning',
+      message: `could not remove the scratch directory ${work}: rm: cannot remove: Read-only file system; the next build removes it`,
+    });
   });
 
   it('names the Debian package when a tool is missing where the build runs', async () => {
@@ -214,7 +273,12 @@ describe('finalizeArtifacts with a recording runner', () => {
         return { exitCode: 0, stdout: '', stderr: '' };
       },
     };
-    const err = await finalizeArtifacts(runner, { rawImage: path.join(dir, 'x.raw'), buildDir: dir, template: template([{ type: 'qcow2' }]), emit: () => undefined }).catch((e: unknown) => e);
+    const err = await finalizeArtifacts(runner, {
+      rawImage: path.join(dir, 'x.raw'),
+      buildDir: dir,
+      template: template([{ type: 'qcow2' }]),
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     expect((err as Error).message).toContain('install the Debian package qemu-utils in container g3c-test');
   });

@@ -31,7 +31,10 @@ describe('command help', () => {
 
   it.each(names)('%s: every example line calls that command with the program name', (name) => {
     const help = commandHelp('builder', name);
-    const examples = help.slice(help.indexOf('Examples:\n') + 'Examples:\n'.length).split('\n').filter(Boolean);
+    const examples = help
+      .slice(help.indexOf('Examples:\n') + 'Examples:\n'.length)
+      .split('\n')
+      .filter(Boolean);
     expect(examples.length).toBeGreaterThanOrEqual(2);
     expect(examples.length).toBeLessThanOrEqual(4);
     // Environment assignments may come first (FORCE_BUILDING=1 builder ...).

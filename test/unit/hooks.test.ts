@@ -19,7 +19,10 @@ async function project(): Promise<{ root: string; env: Record<string, string> }>
   await writeFile(path.join(g3, 'tools', 'a.deb'), 'a');
   const sha = createHash('sha256').update('a').digest('hex');
   const targets = path.join(root, 'targets.yml');
-  await writeFile(targets, `targets:\n  latest:\n    artifacts:\n      - section: tools\n        file: a.deb\n        url: http://127.0.0.1:9/a.deb\n        sha256: ${sha}\n        size: 1\n`);
+  await writeFile(
+    targets,
+    `targets:\n  latest:\n    artifacts:\n      - section: tools\n        file: a.deb\n        url: http://127.0.0.1:9/a.deb\n        sha256: ${sha}\n        size: 1\n`,
+  );
   return { root, env: { G3_TARGETS: targets, G3_LOCAL_CACHE: g3, G3_OFFLINE: '1' } };
 }
 

@@ -21,7 +21,12 @@ describe('imageConfig', () => {
   });
 
   it('names the layer, the time and the platform', () => {
-    expect(imageConfig({ diffId, created, labels: {} })).toMatchObject({ architecture: 'amd64', os: 'linux', created: '2025-06-15T15:06:40.000Z', rootfs: { type: 'layers', diff_ids: [diffId] } });
+    expect(imageConfig({ diffId, created, labels: {} })).toMatchObject({
+      architecture: 'amd64',
+      os: 'linux',
+      created: '2025-06-15T15:06:40.000Z',
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+    });
   });
 
   it.each([
@@ -36,7 +41,9 @@ describe('imageConfig', () => {
 
 describe('saveManifest', () => {
   it('is the docker save layout for one image with its tags', () => {
-    expect(JSON.parse(saveManifest('abc.json', 'layer.tar', ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2']))).toEqual([{ Config: 'abc.json', RepoTags: ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2'], Layers: ['layer.tar'] }]);
+    expect(JSON.parse(saveManifest('abc.json', 'layer.tar', ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2']))).toEqual([
+      { Config: 'abc.json', RepoTags: ['127.0.0.1:5000/a/b:1', '127.0.0.1:5000/a/b:2'], Layers: ['layer.tar'] },
+    ]);
   });
 });
 

@@ -57,12 +57,38 @@ describe('probeImage', () => {
   it.each<[string, Buffer, { format: string; refs: string[] }]>([
     ['a plain qcow2', qcow2(), { format: 'qcow2', refs: [] }],
     ['a qcow2 with a backing file', qcow2({ backing: '/srv/base.qcow2' }), { format: 'qcow2', refs: ['backing file /srv/base.qcow2'] }],
-    ['a qcow2 with a data file extension', qcow2({ incompatible: 4n, extensions: [[0xe2792aca, Buffer.from('qcow2')], [0x44415441, Buffer.from('/etc/shadow')]] }), { format: 'qcow2', refs: ['external data file /etc/shadow'] }],
-    ['a qcow2 with the data file bit but no name', qcow2({ incompatible: 4n }), { format: 'qcow2', refs: ['external data file (named when the image is opened)'] }],
-    ['a sparse vmdk with no capacity of its own (its descriptor gives the extents)', sparseVmdk(0n, DESCRIPTOR), { format: 'vmdk', refs: ['extent /etc/shadow'] }],
+    [
+      'a qcow2 with a data file extension',
+      qcow2({
+        incompatible: 4n,
+        extensions: [
+          [0xe2792aca, Buffer.from('qcow2')],
+          [0x44415441, Buffer.from('/etc/shadow')],
+        ],
+      }),
+      { format: 'qcow2', refs: ['external data file /etc/shadow'] },
+    ],
+    [
+      'a qcow2 with the data file bit but no name',
+      qcow2({ incompatible: 4n }),
+      { format: 'qcow2', refs: ['external data file (named when the image is opened)'] },
+    ],
+    [
+      'a sparse vmdk with no capacity of its own (its descriptor gives the extents)',
+      sparseVmdk(0n, DESCRIPTOR),
+      { format: 'vmdk', refs: ['extent /etc/shadow'] },
+    ],
     ['a sparse vmdk with a capacity (its extent line is not followed)', sparseVmdk(2048n, DESCRIPTOR), { format: 'vmdk', refs: [] }],
-    ['a sparse vmdk naming a parent', sparseVmdk(2048n, `${DESCRIPTOR}parentFileNameHint="/srv/base.vmdk"\n`), { format: 'vmdk', refs: ['parent /srv/base.vmdk'] }],
-    ['a text descriptor with comments and CRLF line ends', Buffer.from('# Disk DescriptorFile\r\n\r\nversion=1\r\nRW 8 FLAT "/dev/sda" 0\r\n'), { format: 'vmdk', refs: ['extent /dev/sda'] }],
+    [
+      'a sparse vmdk naming a parent',
+      sparseVmdk(2048n, `${DESCRIPTOR}parentFileNameHint="/srv/base.vmdk"\n`),
+      { format: 'vmdk', refs: ['parent /srv/base.vmdk'] },
+    ],
+    [
+      'a text descriptor with comments and CRLF line ends',
+      Buffer.from('# Disk DescriptorFile\r\n\r\nversion=1\r\nRW 8 FLAT "/dev/sda" 0\r\n'),
+      { format: 'vmdk', refs: ['extent /dev/sda'] },
+    ],
     ['a dynamic VHD', Buffer.concat([vhdFooter(3), Buffer.alloc(1024)]), { format: 'vpc', refs: [] }],
     ['a differencing VHD', Buffer.concat([vhdFooter(4), Buffer.alloc(1024)]), { format: 'vpc', refs: ['parent disk (a differencing VHD)'] }],
     ['a fixed VHD (footer at the end)', Buffer.concat([Buffer.alloc(4096), vhdFooter(2)]), { format: 'vpc', refs: [] }],

@@ -51,9 +51,37 @@ describe('parseSfdiskJson', () => {
       diskId: 'bb2de2af-1498-fd43-809d-465f55ae6a72',
       sectorSize: 512,
       partitions: [
-        { number: 1, start: 2048, sectors: 32768, offset: 1048576, size: 16777216, type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', typeName: 'esp', name: 'esp', partUuid: '2ffe113f-e7d9-4946-b18d-00a85637b5ad' },
-        { number: 3, start: 34816, sectors: 94208, offset: 17825792, size: 48234496, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', typeName: 'linux', partUuid: '5ff78d09-7af1-194f-a3b4-971ec5ddfff4' },
-        { number: 4, start: 129024, sectors: 2015, offset: 66060288, size: 1031680, type: '01234567-89AB-CDEF-0123-456789ABCDEF', name: 'odd', partUuid: '11111111-2222-3333-4444-555555555555' },
+        {
+          number: 1,
+          start: 2048,
+          sectors: 32768,
+          offset: 1048576,
+          size: 16777216,
+          type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+          typeName: 'esp',
+          name: 'esp',
+          partUuid: '2ffe113f-e7d9-4946-b18d-00a85637b5ad',
+        },
+        {
+          number: 3,
+          start: 34816,
+          sectors: 94208,
+          offset: 17825792,
+          size: 48234496,
+          type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4',
+          typeName: 'linux',
+          partUuid: '5ff78d09-7af1-194f-a3b4-971ec5ddfff4',
+        },
+        {
+          number: 4,
+          start: 129024,
+          sectors: 2015,
+          offset: 66060288,
+          size: 1031680,
+          type: '01234567-89AB-CDEF-0123-456789ABCDEF',
+          name: 'odd',
+          partUuid: '11111111-2222-3333-4444-555555555555',
+        },
       ],
     });
   });
@@ -84,7 +112,14 @@ describe('parseSfdiskJson', () => {
 describe('parseBlkidExport', () => {
   it('reads KEY=value lines and undoes blkid escapes', () => {
     const text = 'DEVNAME=disk.raw\nSEC_TYPE=msdos\nLABEL=EFI\\ System\nUUID=624A-5E49\nTYPE=vfat\nUSAGE=filesystem';
-    expect(parseBlkidExport(text)).toEqual({ DEVNAME: 'disk.raw', SEC_TYPE: 'msdos', LABEL: 'EFI System', UUID: '624A-5E49', TYPE: 'vfat', USAGE: 'filesystem' });
+    expect(parseBlkidExport(text)).toEqual({
+      DEVNAME: 'disk.raw',
+      SEC_TYPE: 'msdos',
+      LABEL: 'EFI System',
+      UUID: '624A-5E49',
+      TYPE: 'vfat',
+      USAGE: 'filesystem',
+    });
   });
 
   it('keeps "=" inside a value and skips lines without a key', () => {
@@ -104,11 +139,21 @@ describe('os-release', () => {
       '',
       'not a field',
     ].join('\n');
-    expect(parseOsRelease(text)).toEqual({ PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)', NAME: 'Debian GNU/Linux', ID: 'debian', VERSION_ID: '12', HOME_URL: 'https://example.invalid/a"b\\c$d' });
+    expect(parseOsRelease(text)).toEqual({
+      PRETTY_NAME: 'Debian GNU/Linux 12 (bookworm)',
+      NAME: 'Debian GNU/Linux',
+      ID: 'debian',
+      VERSION_ID: '12',
+      HOME_URL: 'https://example.invalid/a"b\\c$d',
+    });
   });
 
   it.each([
-    ['a release', 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n', { prettyName: 'Debian GNU/Linux 13 (trixie)', id: 'debian', versionId: '13' }],
+    [
+      'a release',
+      'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n',
+      { prettyName: 'Debian GNU/Linux 13 (trixie)', id: 'debian', versionId: '13' },
+    ],
     ['testing without VERSION_ID', 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nID=debian\n', { prettyName: 'Debian GNU/Linux forky/sid', id: 'debian' }],
     ['an empty file (the defaults of os-release(5))', '', { prettyName: 'Linux', id: 'linux' }],
   ])('gives the OS of %s', (_what, text, expected) => {
@@ -118,7 +163,15 @@ describe('os-release', () => {
 
 describe('parseDebugfsLs', () => {
   it('lists the regular files of `ls -p` output, sorted, without directories or links', () => {
-    const text = ['/18/040755/0/0/.//', '/17/040755/0/0/..//', '/21/100644/0/0/b.spdx.json/13/', '/19/100644/0/0/a.spdx.json/1200/', '/20/120777/0/0/link/5/', '/22/040755/0/0/sub//', ''].join('\n');
+    const text = [
+      '/18/040755/0/0/.//',
+      '/17/040755/0/0/..//',
+      '/21/100644/0/0/b.spdx.json/13/',
+      '/19/100644/0/0/a.spdx.json/1200/',
+      '/20/120777/0/0/link/5/',
+      '/22/040755/0/0/sub//',
+      '',
+    ].join('\n');
     expect(parseDebugfsLs(text)).toEqual(['a.spdx.json', 'b.spdx.json']);
   });
 });
@@ -131,7 +184,21 @@ describe('parseMdirBare', () => {
 
 describe('bootFromEsp', () => {
   it.each([
-    ['systemd-boot with entries', ['EFI/', 'EFI/BOOT/', 'EFI/BOOT/BOOTX64.EFI', 'EFI/systemd/', 'EFI/systemd/systemd-bootx64.efi', 'loader/', 'loader/entries/', 'loader/entries/g3.conf', 'loader/loader.conf'], { efi: true, loader: 'systemd-boot', entries: ['g3.conf'] }],
+    [
+      'systemd-boot with entries',
+      [
+        'EFI/',
+        'EFI/BOOT/',
+        'EFI/BOOT/BOOTX64.EFI',
+        'EFI/systemd/',
+        'EFI/systemd/systemd-bootx64.efi',
+        'loader/',
+        'loader/entries/',
+        'loader/entries/g3.conf',
+        'loader/loader.conf',
+      ],
+      { efi: true, loader: 'systemd-boot', entries: ['g3.conf'] },
+    ],
     ['a standalone grub: BOOTX64.EFI alone', ['EFI/', 'EFI/BOOT/', 'EFI/BOOT/BOOTX64.EFI', 'g3/', 'g3/vmlinuz'], { efi: true, loader: 'grub' }],
     ['lower-case names (FAT ignores case)', ['efi/', 'efi/boot/', 'efi/boot/bootaa64.efi'], { efi: true, loader: 'grub' }],
     ['a grub installed under its own directory, no fallback loader', ['EFI/', 'EFI/debian/', 'EFI/debian/grubx64.efi'], { efi: false, loader: 'grub' }],
@@ -151,7 +218,18 @@ const REPORT: ImageReport = {
   table: 'gpt',
   diskId: 'bb2de2af-1498-fd43-809d-465f55ae6a72',
   partitions: [
-    { number: 1, start: 2048, sectors: 1048576, offset: 1048576, size: 512 * 1024 ** 2, type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', typeName: 'esp', name: 'esp', partUuid: '2ffe113f-e7d9-4946-b18d-00a85637b5ad', filesystem: { type: 'vfat', uuid: '624A-5E49', label: 'ESP' } },
+    {
+      number: 1,
+      start: 2048,
+      sectors: 1048576,
+      offset: 1048576,
+      size: 512 * 1024 ** 2,
+      type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+      typeName: 'esp',
+      name: 'esp',
+      partUuid: '2ffe113f-e7d9-4946-b18d-00a85637b5ad',
+      filesystem: { type: 'vfat', uuid: '624A-5E49', label: 'ESP' },
+    },
     { number: 2, start: 1050624, sectors: 100, offset: 537919488, size: 51200, type: '01234567-89AB-CDEF-0123-456789ABCDEF' },
   ],
   os: { prettyName: 'Debian GNU/Linux 12 (bookworm)', id: 'debian', versionId: '12', partition: 3 },
@@ -177,7 +255,16 @@ describe('renderReport', () => {
   });
 
   it('says what is missing: no table, no OS, no ESP', () => {
-    const bare: ImageReport = { file: 'fs.raw', size: 8 * 1024 ** 2, sha256: '00'.repeat(32), format: 'raw', virtualSize: 8 * 1024 ** 2, table: undefined, partitions: [], filesystem: { type: 'ext4', uuid: 'u' } };
+    const bare: ImageReport = {
+      file: 'fs.raw',
+      size: 8 * 1024 ** 2,
+      sha256: '00'.repeat(32),
+      format: 'raw',
+      virtualSize: 8 * 1024 ** 2,
+      table: undefined,
+      partitions: [],
+      filesystem: { type: 'ext4', uuid: 'u' },
+    };
     expect(renderReport(bare)).toBe(
       [
         'Image:      fs.raw (raw, 8 MiB)',

@@ -62,7 +62,10 @@ describe('parseDep5', () => {
   });
 
   it('counts a License in the header paragraph', () => {
-    expect(parseDep5('Format: https://x.invalid/copyright-format/1.0/\nLicense: ISC\n\nFiles: *\nCopyright: y\nLicense: MIT\n')?.synopses).toEqual(['ISC', 'MIT']);
+    expect(parseDep5('Format: https://x.invalid/copyright-format/1.0/\nLicense: ISC\n\nFiles: *\nCopyright: y\nLicense: MIT\n')?.synopses).toEqual([
+      'ISC',
+      'MIT',
+    ]);
   });
 
   it.each([
@@ -209,7 +212,8 @@ describe('declaredLicense', () => {
   });
 
   it('lists a licence once when it appears alone and inside an "and"', () => {
-    const text = 'Format: https://x.invalid/copyright-format/1.0/\n\nFiles: a\nLicense: GPL-2+ and LGPL-2.1+\n\nFiles: b\nLicense: GPL-2+\n\nFiles: c\nLicense: MIT or GPL-2+, and LGPL-2.1+\n';
+    const text =
+      'Format: https://x.invalid/copyright-format/1.0/\n\nFiles: a\nLicense: GPL-2+ and LGPL-2.1+\n\nFiles: b\nLicense: GPL-2+\n\nFiles: c\nLicense: MIT or GPL-2+, and LGPL-2.1+\n';
     expect(declaredLicense(text).expression).toBe('GPL-2.0-or-later AND LGPL-2.1-or-later AND (MIT OR GPL-2.0-or-later)');
   });
 

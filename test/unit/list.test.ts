@@ -13,8 +13,14 @@ const tempDir = useTempDirs('g3-list-');
 async function catalogue(): Promise<string> {
   const dir = await tempDir();
   await mkdir(path.join(dir, 'templates'), { recursive: true });
-  await writeFile(path.join(dir, 'templates', 'ok.yml'), 'image: {name: g3-ok, version: "1"}\ntarget: {os: debian, dist: debian13, arch: x86_64, imageType: raw}\nsystemConfig: {name: ok}\n');
-  await writeFile(path.join(dir, 'templates', 'bad.yml'), 'image: {name: g3-bad, version: "1"}\ntarget: {os: plan9, dist: four, arch: x86_64, imageType: raw}\nsystemConfig: {name: bad}\n');
+  await writeFile(
+    path.join(dir, 'templates', 'ok.yml'),
+    'image: {name: g3-ok, version: "1"}\ntarget: {os: debian, dist: debian13, arch: x86_64, imageType: raw}\nsystemConfig: {name: ok}\n',
+  );
+  await writeFile(
+    path.join(dir, 'templates', 'bad.yml'),
+    'image: {name: g3-bad, version: "1"}\ntarget: {os: plan9, dist: four, arch: x86_64, imageType: raw}\nsystemConfig: {name: bad}\n',
+  );
   const file = path.join(dir, 'targets.yml');
   await writeFile(
     file,
@@ -39,7 +45,13 @@ async function catalogue(): Promise<string> {
 
 async function list(file: string, ...flags: string[]) {
   const { text, streams } = captureStreams();
-  const code = await main(['list', '--targets', file, ...flags], { ...streams, env: { G3_LOG_FILE: 'none', G3_MIRROR: 'http://127.0.0.1:9/debian', G3_SECURITY_MIRROR: 'http://127.0.0.1:9/security' }, cwd: ROOT, projectRoot: ROOT, prog: 'builder' });
+  const code = await main(['list', '--targets', file, ...flags], {
+    ...streams,
+    env: { G3_LOG_FILE: 'none', G3_MIRROR: 'http://127.0.0.1:9/debian', G3_SECURITY_MIRROR: 'http://127.0.0.1:9/security' },
+    cwd: ROOT,
+    projectRoot: ROOT,
+    prog: 'builder',
+  });
   return { code, ...text };
 }
 
@@ -58,10 +70,17 @@ describe('list', () => {
 
   it('--json gives one document with each target', async () => {
     const r = await list(await catalogue(), '--json');
-    const doc = JSON.parse(r.stdout) as { command: string; targets: { name: string; providerId?: string; image?: { registry?: string; tags: string[] }; locked: boolean; error?: string }[] };
+    const doc = JSON.parse(r.stdout) as {
+      command: string;
+      targets: { name: string; providerId?: string; image?: { registry?: string; tags: string[] }; locked: boolean; error?: string }[];
+    };
     expect(doc.command).toBe('list');
     expect(doc.targets.map((t) => t.name)).toEqual(['edge', 'tools', 'broken']);
-    expect(doc.targets[0]).toMatchObject({ providerId: 'debian-debian13-x86_64', image: { registry: '127.0.0.1:5000', repository: 'team/edge', tags: ['edge', '1.0'] }, locked: false });
+    expect(doc.targets[0]).toMatchObject({
+      providerId: 'debian-debian13-x86_64',
+      image: { registry: '127.0.0.1:5000', repository: 'team/edge', tags: ['edge', '1.0'] },
+      locked: false,
+    });
     expect(doc.targets[1]?.image).toBeUndefined();
     expect(doc.targets[2]?.error).toContain('plan9');
   });

@@ -7,7 +7,11 @@ import { acquireLock, hostIdentity, LOCK_DIR, lockPath, type Owner, tryAcquireLo
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-lock-');
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const STALE_MS = 60_000;
 
 /** A pid that surely belongs to no running process: a child that has exited and been reaped. */

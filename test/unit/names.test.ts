@@ -2,17 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../../src/cache/names.js';
 
 describe('unsafeNameReason', () => {
-  it.each([
-    'bookworm-tools',
-    'mmdebstrap_1.3.5-7_all.deb',
-    'mtools_4.0.33-1+really4.0.32-1_amd64.deb',
-    'a',
-    'file.with.dots',
-    'x'.repeat(200),
-    'ünïcödé',
-  ])('accepts the plain name %j', (name) => {
-    expect(unsafeNameReason(name)).toBeUndefined();
-  });
+  it.each(['bookworm-tools', 'mmdebstrap_1.3.5-7_all.deb', 'mtools_4.0.33-1+really4.0.32-1_amd64.deb', 'a', 'file.with.dots', 'x'.repeat(200), 'ünïcödé'])(
+    'accepts the plain name %j',
+    (name) => {
+      expect(unsafeNameReason(name)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['a slash', 'a/b', /without "\/"/],
@@ -63,7 +58,7 @@ describe('reservedSectionReason', () => {
     ['.g3-stamps', /must not start with "\."/],
     ['.g3-locks', /must not start with "\."/],
     ['.g3-used', /must not start with "\."/],
-  ])('refuses the toolkit\'s own name %j', (name, reason) => {
+  ])("refuses the toolkit's own name %j", (name, reason) => {
     expect(reservedSectionReason(name)).toMatch(reason);
   });
 
@@ -73,9 +68,12 @@ describe('reservedSectionReason', () => {
 });
 
 describe('unsafeUrlReason', () => {
-  it.each(['http://127.0.0.1:8080/debian/pool/x.deb', 'https://127.0.0.1/x', 'HTTP://127.0.0.1/upper', 'http://[::1]:9/x'])('accepts the http(s) URL %s', (url) => {
-    expect(unsafeUrlReason(url)).toBeUndefined();
-  });
+  it.each(['http://127.0.0.1:8080/debian/pool/x.deb', 'https://127.0.0.1/x', 'HTTP://127.0.0.1/upper', 'http://[::1]:9/x'])(
+    'accepts the http(s) URL %s',
+    (url) => {
+      expect(unsafeUrlReason(url)).toBeUndefined();
+    },
+  );
 
   it.each([
     ['file:', 'file:///etc/passwd', /must use http or https, not file:/],

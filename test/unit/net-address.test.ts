@@ -21,7 +21,19 @@ describe('refusedAddressReason', () => {
     expect(refusedAddressReason(address)).toBeDefined();
   });
 
-  it.each(['127.0.0.1', '10.0.0.1', '169.253.255.255', '169.255.0.1', '::1', '::', 'fec0::1', '::ffff:127.0.0.1', '2001:db8::a9fe:a9fe', 'mirror.example', '::ffff:zz'])('lets %s through', (address) => {
+  it.each([
+    '127.0.0.1',
+    '10.0.0.1',
+    '169.253.255.255',
+    '169.255.0.1',
+    '::1',
+    '::',
+    'fec0::1',
+    '::ffff:127.0.0.1',
+    '2001:db8::a9fe:a9fe',
+    'mirror.example',
+    '::ffff:zz',
+  ])('lets %s through', (address) => {
     expect(refusedAddressReason(address)).toBeUndefined();
   });
 });
@@ -45,7 +57,9 @@ describe('guardedLookup', () => {
       true,
     );
     expect(err).toBeInstanceOf(RefusedAddressError);
-    expect((err as Error).message).toBe('refusing to connect to metadata.example (it resolves to 169.254.169.254): a link-local address (169.254.0.0/16, where cloud metadata services live)');
+    expect((err as Error).message).toBe(
+      'refusing to connect to metadata.example (it resolves to 169.254.169.254): a link-local address (169.254.0.0/16, where cloud metadata services live)',
+    );
   });
 
   it('answers in the shape asked for when every address is fine', async () => {

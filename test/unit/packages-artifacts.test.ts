@@ -9,7 +9,10 @@ const pkg = (name: string, over: Partial<LockedPackage> = {}): LockedPackage => 
   architecture: 'amd64',
   filename: `pool/main/${name[0]}/${name}/${name}_1.0-1_amd64.deb`,
   size: 100,
-  sha256: name.padEnd(64, '0').slice(0, 64).replace(/[^0-9a-f]/g, 'f'),
+  sha256: name
+    .padEnd(64, '0')
+    .slice(0, 64)
+    .replace(/[^0-9a-f]/g, 'f'),
   repository: 'main',
   ...over,
 });

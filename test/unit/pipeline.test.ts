@@ -19,13 +19,51 @@ const template = { image: { name: 'g3-minimal', version: '1.0.0' } } as unknown 
 
 describe('imageName', () => {
   it.each([
-    { what: 'defaults: g3-composer/<image.name>, tagged with the target, no registry', t: target('latest'), env: {}, want: { registry: undefined, refs: ['g3-composer/g3-minimal:latest'], from: 'default' } },
-    { what: "the target's image, registry and tags", t: target('latest', { image: 'team/os', registry: '127.0.0.1:5000', tags: ['1.0', 'stable'] }), env: {}, want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/team/os:1.0', '127.0.0.1:5000/team/os:stable'], from: 'targets.latest.image' } },
-    { what: 'DOCKER_REPO wins over the target', t: target('latest', { image: 'team/os' }), env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' }, want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:latest'], from: 'DOCKER_REPO' } },
-    { what: '--repo wins over DOCKER_REPO', t: target('latest'), repo: 'localhost:7000/mine/os', env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' }, want: { registry: 'localhost:7000', refs: ['localhost:7000/mine/os:latest'], from: '--repo' } },
-    { what: "IMAGE_NAME's repository and tag when DOCKER_REPO is unset", t: target('latest', { tags: ['x'] }), env: { IMAGE_NAME: '127.0.0.1:6000/hub/os:edge' }, want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:edge', '127.0.0.1:6000/hub/os:x'], from: 'IMAGE_NAME' } },
-    { what: 'the registry setting for a repository without a host', t: target('latest'), setting: '127.0.0.1:5000', env: {}, want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/g3-composer/g3-minimal:latest'], from: 'default' } },
-    { what: "a repository's own host wins over the registry setting", t: target('latest', { image: '127.0.0.1:9000/a/b' }), setting: '127.0.0.1:5000', env: {}, want: { registry: '127.0.0.1:9000', refs: ['127.0.0.1:9000/a/b:latest'], from: 'targets.latest.image' } },
+    {
+      what: 'defaults: g3-composer/<image.name>, tagged with the target, no registry',
+      t: target('latest'),
+      env: {},
+      want: { registry: undefined, refs: ['g3-composer/g3-minimal:latest'], from: 'default' },
+    },
+    {
+      what: "the target's image, registry and tags",
+      t: target('latest', { image: 'team/os', registry: '127.0.0.1:5000', tags: ['1.0', 'stable'] }),
+      env: {},
+      want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/team/os:1.0', '127.0.0.1:5000/team/os:stable'], from: 'targets.latest.image' },
+    },
+    {
+      what: 'DOCKER_REPO wins over the target',
+      t: target('latest', { image: 'team/os' }),
+      env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' },
+      want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:latest'], from: 'DOCKER_REPO' },
+    },
+    {
+      what: '--repo wins over DOCKER_REPO',
+      t: target('latest'),
+      repo: 'localhost:7000/mine/os',
+      env: { DOCKER_REPO: '127.0.0.1:6000/hub/os' },
+      want: { registry: 'localhost:7000', refs: ['localhost:7000/mine/os:latest'], from: '--repo' },
+    },
+    {
+      what: "IMAGE_NAME's repository and tag when DOCKER_REPO is unset",
+      t: target('latest', { tags: ['x'] }),
+      env: { IMAGE_NAME: '127.0.0.1:6000/hub/os:edge' },
+      want: { registry: '127.0.0.1:6000', refs: ['127.0.0.1:6000/hub/os:edge', '127.0.0.1:6000/hub/os:x'], from: 'IMAGE_NAME' },
+    },
+    {
+      what: 'the registry setting for a repository without a host',
+      t: target('latest'),
+      setting: '127.0.0.1:5000',
+      env: {},
+      want: { registry: '127.0.0.1:5000', refs: ['127.0.0.1:5000/g3-composer/g3-minimal:latest'], from: 'default' },
+    },
+    {
+      what: "a repository's own host wins over the registry setting",
+      t: target('latest', { image: '127.0.0.1:9000/a/b' }),
+      setting: '127.0.0.1:5000',
+      env: {},
+      want: { registry: '127.0.0.1:9000', refs: ['127.0.0.1:9000/a/b:latest'], from: 'targets.latest.image' },
+    },
   ])('$what', ({ t, env, repo, setting, want }) => {
     expect(imageName({ target: t, template, env, repo, registry: setting })).toMatchObject(want);
   });
@@ -53,7 +91,10 @@ describe('inputsDigest', () => {
     await writeFile(path.join(dir, 'templates', 'files', 'motd'), 'hello\n');
     const src: InputsSource = {
       lockFile: path.join(dir, 'latest.lock.json'),
-      template: { image: { name: 'a', version: '1' }, systemConfig: { name: 's', additionalFiles: [{ local: 'files/motd', final: '/etc/motd' }] } } as unknown as ImageTemplate,
+      template: {
+        image: { name: 'a', version: '1' },
+        systemConfig: { name: 's', additionalFiles: [{ local: 'files/motd', final: '/etc/motd' }] },
+      } as unknown as ImageTemplate,
       templateFile: path.join(dir, 'templates', 'a.yml'),
       context: dir,
       buildArgs: {},
@@ -65,26 +106,46 @@ describe('inputsDigest', () => {
   it('is stable: the same inputs give the same digest, whatever the key order of the template', async () => {
     const { src } = await project();
     const a = await inputsDigest(src);
-    const reordered = { ...src, template: JSON.parse(JSON.stringify({ systemConfig: src.template.systemConfig, image: { version: '1', name: 'a' } })) as ImageTemplate };
+    const reordered = {
+      ...src,
+      template: JSON.parse(JSON.stringify({ systemConfig: src.template.systemConfig, image: { version: '1', name: 'a' } })) as ImageTemplate,
+    };
     expect((await inputsDigest(reordered)).digest).toBe(a.digest);
     expect(a.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(a.parts.map((p) => p.name)).toEqual(['lock', 'template', 'additionalFiles[0] files/motd', 'Dockerfile', '.dockerignore', 'build arguments', 'toolkit version']);
+    expect(a.parts.map((p) => p.name)).toEqual([
+      'lock',
+      'template',
+      'additionalFiles[0] files/motd',
+      'Dockerfile',
+      '.dockerignore',
+      'build arguments',
+      'toolkit version',
+    ]);
   });
 
   it.each([
-    { part: 'lock', change: async (dir: string, src: InputsSource) => {
+    {
+      part: 'lock',
+      change: async (dir: string, src: InputsSource) => {
         await writeFile(path.join(dir, 'latest.lock.json'), '{"lock":2}');
         return src;
       },
     },
-    { part: 'template', change: async (_dir: string, src: InputsSource) => ({ ...src, template: { ...src.template, image: { name: 'a', version: '2' } } as ImageTemplate }) },
-    { part: 'additionalFiles[0] files/motd', change: async (dir: string, src: InputsSource) => {
+    {
+      part: 'template',
+      change: async (_dir: string, src: InputsSource) => ({ ...src, template: { ...src.template, image: { name: 'a', version: '2' } } as ImageTemplate }),
+    },
+    {
+      part: 'additionalFiles[0] files/motd',
+      change: async (dir: string, src: InputsSource) => {
         await writeFile(path.join(dir, 'templates', 'files', 'motd'), 'changed\n');
         return src;
       },
     },
     { part: 'Dockerfile', change: async (_dir: string, src: InputsSource) => ({ ...src, dockerfile: 'Dockerfile.small' }) },
-    { part: '.dockerignore', change: async (dir: string, src: InputsSource) => {
+    {
+      part: '.dockerignore',
+      change: async (dir: string, src: InputsSource) => {
         await writeFile(path.join(dir, '.dockerignore'), '*\n!x\n');
         return src;
       },
@@ -164,9 +225,23 @@ describe('envFlag and skipReason', () => {
   });
 
   const inputs = { digest: 'sha256:aaa', parts: [] };
-  const ctx = (workDir: string, env: Record<string, string | undefined> = {}): StepContext => ({ settings: { workDir } as Settings, target: 't', env, emit: () => undefined });
+  const ctx = (workDir: string, env: Record<string, string | undefined> = {}): StepContext => ({
+    settings: { workDir } as Settings,
+    target: 't',
+    env,
+    emit: () => undefined,
+  });
   const decided = async (workDir: string, outcome: Decision['outcome'], digest = inputs.digest) =>
-    writeState(workDir, 't', 'pre_build', { target: 't', inputsDigest: digest, parts: [], outcome, build: outcome === 'changed' || outcome === 'forced', reason: `${outcome} reason`, last: { where: 'local', ref: 'r:t' }, at: 'then' });
+    writeState(workDir, 't', 'pre_build', {
+      target: 't',
+      inputsDigest: digest,
+      parts: [],
+      outcome,
+      build: outcome === 'changed' || outcome === 'forced',
+      reason: `${outcome} reason`,
+      last: { where: 'local', ref: 'r:t' },
+      at: 'then',
+    });
 
   it.each([
     { what: 'no decision: run', outcome: undefined, env: {}, skip: undefined },
@@ -174,7 +249,12 @@ describe('envFlag and skipReason', () => {
     { what: 'unchanged but the inputs changed since: run', outcome: 'unchanged' as const, digest: 'sha256:old', env: {}, skip: undefined },
     { what: 'changed: run', outcome: 'changed' as const, env: {}, skip: undefined },
     { what: 'FORCE_BUILDING over an unchanged decision: run', outcome: 'unchanged' as const, env: { FORCE_BUILDING: '1' }, skip: undefined },
-    { what: 'PROHIBIT_BUILDING: skip, even with FORCE_BUILDING', outcome: 'changed' as const, env: { PROHIBIT_BUILDING: '1', FORCE_BUILDING: '1' }, skip: 'PROHIBIT_BUILDING is set: no build' },
+    {
+      what: 'PROHIBIT_BUILDING: skip, even with FORCE_BUILDING',
+      outcome: 'changed' as const,
+      env: { PROHIBIT_BUILDING: '1', FORCE_BUILDING: '1' },
+      skip: 'PROHIBIT_BUILDING is set: no build',
+    },
   ])('$what', async ({ outcome, digest, env, skip }) => {
     const dir = await tempDir();
     if (outcome) await decided(dir, outcome, digest);
@@ -192,7 +272,13 @@ describe('inputsBeforeBuild', () => {
     const templateFile = path.join(dir, 'img.yml');
     await writeFile(templateFile, 'image: {name: g3-minimal, version: "1.0.0"}\n');
     await writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\n');
-    const t = { target: target('latest'), catalogueFile: path.join(dir, 'targets.yml'), templateFile, lockFile: path.join(dir, 'latest.lock.json'), template } as unknown as OpenTarget;
+    const t = {
+      target: target('latest'),
+      catalogueFile: path.join(dir, 'targets.yml'),
+      templateFile,
+      lockFile: path.join(dir, 'latest.lock.json'),
+      template,
+    } as unknown as OpenTarget;
     const ctx = { settings: { projectRoot: ROOT } as Settings, target: 'latest', env: {}, emit: () => undefined } as unknown as StepContext;
     return { t, ctx };
   }

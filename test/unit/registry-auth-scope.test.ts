@@ -51,7 +51,9 @@ describe('a 401 from an origin the registry redirected to', () => {
     ['a Bearer challenge naming its own token service', (host: string) => `Bearer realm="http://${host}/token",service="x"`],
   ])('is not answered: %s gets no credentials, and the error names that origin', async (_what, challenge) => {
     let otherHost = '';
-    const other = await serve((path) => (path.startsWith('/token') ? { status: 200, body: '{"token":"t"}' } : { status: 401, headers: { 'www-authenticate': challenge(otherHost) } }));
+    const other = await serve((path) =>
+      path.startsWith('/token') ? { status: 200, body: '{"token":"t"}' } : { status: 401, headers: { 'www-authenticate': challenge(otherHost) } },
+    );
     otherHost = other.host;
     const registry = await serve(() => ({ status: 307, headers: { location: `http://${other.host}/elsewhere` } }));
     const err = await failureOf(remoteImage(parseRef(`${registry.host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
@@ -64,7 +66,12 @@ describe('a 401 from an origin the registry redirected to', () => {
 
   it("still answers the registry's own challenge and follows its redirects without the header", async () => {
     const storage = await serve(() => ({ status: 200, body: '{}' }));
-    const registry = await serve((_path, req): Answer => (req.headers.authorization === BASIC ? { status: 307, headers: { location: `http://${storage.host}/m` } } : { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }));
+    const registry = await serve(
+      (_path, req): Answer =>
+        req.headers.authorization === BASIC
+          ? { status: 307, headers: { location: `http://${storage.host}/m` } }
+          : { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } },
+    );
     // The redirected-to answer is no manifest: the point is who saw which header.
     await failureOf(remoteImage(parseRef(`${registry.host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
     expect(registry.seen.map((s) => s.authorization)).toEqual([undefined, BASIC]);
@@ -91,7 +98,10 @@ describe('realmProblem', () => {
 
 describe('registry errors carry no secret', () => {
   it('redacts token query values and user info of a realm it cannot use, and the password in any form', async () => {
-    const { host, seen } = await serve(() => ({ status: 401, headers: { 'www-authenticate': 'Bearer realm="ftp://u:pa55-w0rd!@127.0.0.1/t?token=s3cr3t&x=1"' } }));
+    const { host, seen } = await serve(() => ({
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer realm="ftp://u:pa55-w0rd!@127.0.0.1/t?token=s3cr3t&x=1"' },
+    }));
     const err = await failureOf(remoteImage(parseRef(`${host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
     expect(err.message).toBe(`registry ${host}, repository team/os: the Bearer challenge names no usable token realm ("ftp://***@127.0.0.1/t?token=***&x=1")`);
     expect(seen).toHaveLength(1);
@@ -99,7 +109,11 @@ describe('registry errors carry no secret', () => {
 
   it('refuses a realm with user info before sending anything to it', async () => {
     let host = '';
-    const server = await serve((path) => (path.startsWith('/token') ? { status: 200, body: '{"token":"t"}' } : { status: 401, headers: { 'www-authenticate': `Bearer realm="http://x:s3cr3t@${host}/token"` } }));
+    const server = await serve((path) =>
+      path.startsWith('/token')
+        ? { status: 200, body: '{"token":"t"}' }
+        : { status: 401, headers: { 'www-authenticate': `Bearer realm="http://x:s3cr3t@${host}/token"` } },
+    );
     host = server.host;
     const err = await failureOf(remoteImage(parseRef(`${host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
     expect(err.message).toBe(`registry ${host}, repository team/os: the token service http://${host} is named with user info; refusing it`);

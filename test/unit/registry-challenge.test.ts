@@ -18,7 +18,13 @@ describe('parseChallenges', () => {
         { scheme: 'bearer', params: { realm: 'b', scope: 'repository:x:pull' } },
       ],
     ],
-    ['Negotiate abc+/==, Basic realm="x"', [{ scheme: 'negotiate', params: { token68: 'abc+/==' } }, { scheme: 'basic', params: { realm: 'x' } }]],
+    [
+      'Negotiate abc+/==, Basic realm="x"',
+      [
+        { scheme: 'negotiate', params: { token68: 'abc+/==' } },
+        { scheme: 'basic', params: { realm: 'x' } },
+      ],
+    ],
     ['Negotiate', [{ scheme: 'negotiate', params: {} }]],
     ['', []],
     ['Basic realm="unterminated', [{ scheme: 'basic', params: { realm: 'unterminated' } }]],

@@ -32,7 +32,11 @@ async function serve(handler: Handler): Promise<{ host: string; seen: { path: st
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     seen.push({ path: url.pathname + url.search, authorization: req.headers.authorization, accept: req.headers.accept });
-    const r = (await handler(req, url)) ?? { status: 404, type: 'application/json', body: JSON.stringify({ errors: [{ code: 'NOT_FOUND', message: 'no route' }] }) };
+    const r = (await handler(req, url)) ?? {
+      status: 404,
+      type: 'application/json',
+      body: JSON.stringify({ errors: [{ code: 'NOT_FOUND', message: 'no route' }] }),
+    };
     res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/json', ...r.headers });
     res.end(r.body);
   });
@@ -44,7 +48,12 @@ async function serve(handler: Handler): Promise<{ host: string; seen: { path: st
 /** An image: its config, a manifest naming it, and the routes that serve both. */
 function image(labels: Record<string, string>, type: string = MEDIA.dockerManifest) {
   const config = JSON.stringify({ created: '2026-01-02T03:04:05Z', architecture: 'amd64', os: 'linux', config: { Labels: labels } });
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: type, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [] });
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: type,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [],
+  });
   return { config, manifest, digest: sha(manifest), type };
 }
 
@@ -102,7 +111,11 @@ describe('remoteImage reads manifests and configs', () => {
 
   it('refuses an index without linux/amd64, naming what it has', async () => {
     const arm = image({});
-    const index = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [{ digest: arm.digest, platform: { os: 'linux', architecture: 'arm64' } }] });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociIndex,
+      manifests: [{ digest: arm.digest, platform: { os: 'linux', architecture: 'arm64' } }],
+    });
     const { host } = await serve(routes({ '1': { body: index, type: MEDIA.ociIndex } }, [arm]));
     const err = await failureOf(remoteImage(parseRef(`${host}/team/os:1`), { timeoutMs: 5000 }));
     expect(err.message).toBe(`registry ${host}, repository team/os: manifest 1 is an index without a linux/amd64 image (it has: linux/arm64)`);
@@ -111,7 +124,11 @@ describe('remoteImage reads manifests and configs', () => {
   it('reads a manifest pinned by digest and gives no labels for a config without any', async () => {
     const img = image({});
     const cfg = JSON.stringify({ config: { Labels: null } });
-    const bare = { ...img, config: cfg, manifest: JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { digest: sha(cfg) }, layers: [] }) };
+    const bare = {
+      ...img,
+      config: cfg,
+      manifest: JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { digest: sha(cfg) }, layers: [] }),
+    };
     const pinned = { ...bare, digest: sha(bare.manifest), type: MEDIA.ociManifest };
     const { host } = await serve(routes({}, [pinned]));
     expect(await remoteImage(parseRef(`${host}/team/os@${pinned.digest}`), { timeoutMs: 5000 })).toEqual({ digest: pinned.digest, labels: {} });
@@ -123,7 +140,9 @@ describe('remoteImage reads manifests and configs', () => {
   ])('gives undefined for %s', async (_what, name) => {
     const img = image({});
     const { host } = await serve((req, url) =>
-      url.pathname.startsWith('/v2/other/') ? { status: 404, body: JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }) } : routes({ '1': { body: img.manifest, type: img.type } }, [img])(req, url),
+      url.pathname.startsWith('/v2/other/')
+        ? { status: 404, body: JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }) }
+        : routes({ '1': { body: img.manifest, type: img.type } }, [img])(req, url),
     );
     expect(await remoteImage(parseRef(`${host}/${name}`), { timeoutMs: 5000 })).toBeUndefined();
   });
@@ -135,7 +154,9 @@ describe('remoteImage authenticates', () => {
 
   it('retries with Basic credentials when challenged for them', async () => {
     const { host, seen } = await serve((req, url) =>
-      req.headers.authorization === BASIC ? open(req, url) : { status: 401, headers: { 'www-authenticate': 'Basic realm="test"' }, body: '{"errors":[{"code":"UNAUTHORIZED"}]}' },
+      req.headers.authorization === BASIC
+        ? open(req, url)
+        : { status: 401, headers: { 'www-authenticate': 'Basic realm="test"' }, body: '{"errors":[{"code":"UNAUTHORIZED"}]}' },
     );
     expect(await remoteImage(parseRef(`${host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 })).toMatchObject({ digest: img.digest, labels: { a: 'b' } });
     // The header that worked is reused for the config blob: no second challenge.
@@ -151,11 +172,20 @@ describe('remoteImage authenticates', () => {
         return req.headers.authorization === BASIC ? { body: JSON.stringify({ token: 'tok-123' }) } : { status: 401, body: '{}' };
       }
       if (req.headers.authorization === 'Bearer tok-123') return open(req, url);
-      return { status: 401, headers: { 'www-authenticate': `Bearer realm="http://${host}/token",service="fake-registry",scope="repository:team/os:pull"` }, body: '{}' };
+      return {
+        status: 401,
+        headers: { 'www-authenticate': `Bearer realm="http://${host}/token",service="fake-registry",scope="repository:team/os:pull"` },
+        body: '{}',
+      };
     });
     host = server.host;
     expect(await remoteImage(parseRef(`${host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 })).toMatchObject({ digest: img.digest, labels: { a: 'b' } });
-    expect(server.seen.map((s) => s.path)).toEqual(['/v2/team/os/manifests/1', '/token?service=fake-registry&scope=repository%3Ateam%2Fos%3Apull', '/v2/team/os/manifests/1', `/v2/team/os/blobs/${sha(img.config)}`]);
+    expect(server.seen.map((s) => s.path)).toEqual([
+      '/v2/team/os/manifests/1',
+      '/token?service=fake-registry&scope=repository%3Ateam%2Fos%3Apull',
+      '/v2/team/os/manifests/1',
+      `/v2/team/os/blobs/${sha(img.config)}`,
+    ]);
   });
 
   it('gets an anonymous Bearer token (access_token) without credentials and asks for pull scope when none is named', async () => {
@@ -171,9 +201,19 @@ describe('remoteImage authenticates', () => {
   });
 
   it.each([
-    ['Basic, wrong password', 'Basic realm="x"', { ...CREDS, password: 'wrong-Pa55' }, /HTTP 401 after authenticating: the credentials from REGISTRY_\* \(user alice\) were rejected/],
+    [
+      'Basic, wrong password',
+      'Basic realm="x"',
+      { ...CREDS, password: 'wrong-Pa55' },
+      /HTTP 401 after authenticating: the credentials from REGISTRY_\* \(user alice\) were rejected/,
+    ],
     ['Basic, no credentials', 'Basic realm="x"', undefined, /HTTP 401: the registry wants credentials; set REGISTRY_USERNAME and REGISTRY_PASSWORD/],
-    ['Bearer, wrong password', 'Bearer realm="TOKEN"', { ...CREDS, password: 'wrong-Pa55' }, /the token service http:\/\/127\.0\.0\.1:\d+\/token answered HTTP 401: the credentials from REGISTRY_\* \(user alice\) were rejected/],
+    [
+      'Bearer, wrong password',
+      'Bearer realm="TOKEN"',
+      { ...CREDS, password: 'wrong-Pa55' },
+      /the token service http:\/\/127\.0\.0\.1:\d+\/token answered HTTP 401: the credentials from REGISTRY_\* \(user alice\) were rejected/,
+    ],
     ['an unknown scheme', 'Negotiate abc', CREDS, /HTTP 401 with no Basic or Bearer challenge/],
   ])('fails clearly on %s, without the password', async (_what, challenge, credentials, message) => {
     let host = '';
@@ -193,7 +233,9 @@ describe('remoteImage authenticates', () => {
   it('refuses to send credentials to a token service on another host over plain HTTP', async () => {
     const { host, seen } = await serve(() => ({ status: 401, headers: { 'www-authenticate': 'Bearer realm="http://tokens.example.test/token"' }, body: '{}' }));
     const err = await failureOf(remoteImage(parseRef(`${host}/team/os:1`), { credentials: CREDS, timeoutMs: 5000 }));
-    expect(err.message).toBe(`registry ${host}, repository team/os: refusing to send credentials to the token service http://tokens.example.test over plain HTTP`);
+    expect(err.message).toBe(
+      `registry ${host}, repository team/os: refusing to send credentials to the token service http://tokens.example.test over plain HTTP`,
+    );
     expect(seen).toHaveLength(1);
   });
 
@@ -211,11 +253,23 @@ describe('remoteImage authenticates', () => {
 
 describe('remoteImage fails with a StepError naming registry and repository', () => {
   it.each([
-    ['a server error', () => ({ status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' }), /reading manifest 1 failed: HTTP 500 UNKNOWN: disk full$/],
+    [
+      'a server error',
+      () => ({ status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' }),
+      /reading manifest 1 failed: HTTP 500 UNKNOWN: disk full$/,
+    ],
     ['a body that is not JSON', () => ({ type: MEDIA.dockerManifest, body: '<html>' }), /manifest 1 is not a JSON object$/],
-    ['a manifest of another kind', () => ({ type: 'text/plain', body: '{"schemaVersion":2,"mediaType":"text/plain"}' }), /has media type "text\/plain", not an image manifest or index/],
+    [
+      'a manifest of another kind',
+      () => ({ type: 'text/plain', body: '{"schemaVersion":2,"mediaType":"text/plain"}' }),
+      /has media type "text\/plain", not an image manifest or index/,
+    ],
     ['a schema 1 manifest', () => ({ type: 'application/vnd.docker.distribution.manifest.v1+prettyjws', body: '{"schemaVersion":1}' }), /schema 1 manifest/],
-    ['a manifest that does not match its Docker-Content-Digest', () => ({ type: MEDIA.dockerManifest, body: '{}', headers: { 'docker-content-digest': sha('other') } }), /does not match the Docker-Content-Digest/],
+    [
+      'a manifest that does not match its Docker-Content-Digest',
+      () => ({ type: MEDIA.dockerManifest, body: '{}', headers: { 'docker-content-digest': sha('other') } }),
+      /does not match the Docker-Content-Digest/,
+    ],
     ['a manifest larger than 4 MiB', () => ({ type: MEDIA.dockerManifest, body: 'x'.repeat(4 * 1024 * 1024 + 1) }), /larger than 4194304 bytes/],
   ])('on %s', async (_what, reply, message) => {
     const { host } = await serve(reply);
@@ -226,7 +280,9 @@ describe('remoteImage fails with a StepError naming registry and repository', ()
 
   it('on a config blob whose bytes do not match its digest', async () => {
     const img = image({ a: 'b' });
-    const { host } = await serve((req, url) => (url.pathname.includes('/blobs/') ? { body: img.config.replace('"b"', '"c"') } : routes({ '1': { body: img.manifest, type: img.type } }, [img])(req, url)));
+    const { host } = await serve((req, url) =>
+      url.pathname.includes('/blobs/') ? { body: img.config.replace('"b"', '"c"') } : routes({ '1': { body: img.manifest, type: img.type } }, [img])(req, url),
+    );
     const err = await failureOf(remoteImage(parseRef(`${host}/team/os:1`), { timeoutMs: 5000 }));
     expect(err.message).toContain(`image config ${sha(img.config)} does not match its digest`);
   });

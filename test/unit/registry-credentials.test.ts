@@ -13,8 +13,16 @@ describe('credentialsFromEnv', () => {
       { username: 'u', password: 'p', from: 'REGISTRY_*' },
     ],
     ['empty values (unset CI secrets)', { REGISTRY_USERNAME: '', REGISTRY_PASSWORD: '' }, undefined],
-    ['empty REGISTRY_* and a DOCKERHUB_* pair', { REGISTRY_USERNAME: '', REGISTRY_PASSWORD: '', DOCKERHUB_USERNAME: 'h', DOCKERHUB_PASSWORD: 'q' }, { username: 'h', password: 'q', from: 'DOCKERHUB_*' }],
-    ['a password with spaces and symbols', { REGISTRY_USERNAME: 'u', REGISTRY_PASSWORD: ' p :"$\\ ' }, { username: 'u', password: ' p :"$\\ ', from: 'REGISTRY_*' }],
+    [
+      'empty REGISTRY_* and a DOCKERHUB_* pair',
+      { REGISTRY_USERNAME: '', REGISTRY_PASSWORD: '', DOCKERHUB_USERNAME: 'h', DOCKERHUB_PASSWORD: 'q' },
+      { username: 'h', password: 'q', from: 'DOCKERHUB_*' },
+    ],
+    [
+      'a password with spaces and symbols',
+      { REGISTRY_USERNAME: 'u', REGISTRY_PASSWORD: ' p :"$\\ ' },
+      { username: 'u', password: ' p :"$\\ ', from: 'REGISTRY_*' },
+    ],
   ])('reads %s', (_what, env, expected) => {
     expect(credentialsFromEnv(env)).toEqual(expected);
   });
@@ -40,7 +48,9 @@ describe('credentialsFromEnv', () => {
   });
 
   it('never puts a value in its error', () => {
-    expect(() => credentialsFromEnv({ REGISTRY_PASSWORD: 'hunter2-secret' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
+    expect(() => credentialsFromEnv({ REGISTRY_PASSWORD: 'hunter2-secret' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+    );
   });
 });
 

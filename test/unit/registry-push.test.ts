@@ -22,7 +22,11 @@ const PASSWORD = 'Pa55 w0rd"$x';
 const CREDS: Credentials = { username: 'bob', password: PASSWORD, from: 'REGISTRY_*' };
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 // Records each call; `fail-login` and `fail-push` files make those steps fail (login echoing its stdin, as a careless tool might).
 const FAKE_DOCKER = `#!/bin/sh
@@ -133,10 +137,18 @@ describe('pushImage', () => {
     const fake = await fakeClient([]);
     await writeFile(path.join(fake.dir, 'fail-login'), '');
     const events: PushEvent[] = [];
-    const err = await pushImage({ client: fake.client, localRef: 'img', targets: [parseRef('127.0.0.1:5000/os:1')], credentials: CREDS, emit: (e) => events.push(e) }).catch((e: unknown) => e);
+    const err = await pushImage({
+      client: fake.client,
+      localRef: 'img',
+      targets: [parseRef('127.0.0.1:5000/os:1')],
+      credentials: CREDS,
+      emit: (e) => events.push(e),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepError);
     const step = err as StepError;
-    expect(step.message).toBe('logging in to registry 127.0.0.1:5000 as bob (from REGISTRY_*) failed (exit code 1): Error response from daemon: login attempt failed with status: 401 Unauthorized (tried ***); check REGISTRY_USERNAME and REGISTRY_PASSWORD');
+    expect(step.message).toBe(
+      'logging in to registry 127.0.0.1:5000 as bob (from REGISTRY_*) failed (exit code 1): Error response from daemon: login attempt failed with status: 401 Unauthorized (tried ***); check REGISTRY_USERNAME and REGISTRY_PASSWORD',
+    );
     expect(JSON.stringify([step.message, step.details, events])).not.toContain(PASSWORD);
     const lines = await fake.calls();
     expect(steps(lines)).toEqual(['login', 'stdin', 'logout']);
@@ -150,9 +162,13 @@ describe('pushImage', () => {
   ])('fails a refused push %s with the ref and the registry error, and logs out', async (_what, credentials, advice, expected) => {
     const fake = await fakeClient([]);
     await writeFile(path.join(fake.dir, 'fail-push'), '');
-    const err = await pushImage({ client: fake.client, localRef: 'img', targets: [parseRef('127.0.0.1:5000/os:1')], credentials, emit: () => undefined }).catch((e: unknown) => e);
+    const err = await pushImage({ client: fake.client, localRef: 'img', targets: [parseRef('127.0.0.1:5000/os:1')], credentials, emit: () => undefined }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(StepError);
-    expect((err as StepError).message).toMatch(/^pushing 127\.0\.0\.1:5000\/os:1 to registry 127\.0\.0\.1:5000 failed \(exit code 1\): unauthorized: authentication required/);
+    expect((err as StepError).message).toMatch(
+      /^pushing 127\.0\.0\.1:5000\/os:1 to registry 127\.0\.0\.1:5000 failed \(exit code 1\): unauthorized: authentication required/,
+    );
     expect((err as StepError).message).toMatch(advice);
     const lines = await fake.calls();
     expect(steps(lines)).toEqual(expected);
@@ -163,7 +179,13 @@ describe('pushImage', () => {
     const fake = await fakeClient([`127.0.0.1:5000/os@${D1}`]);
     await writeFile(path.join(fake.dir, 'fail-logout'), '');
     const events: PushEvent[] = [];
-    const result = await pushImage({ client: fake.client, localRef: 'img', targets: [parseRef('127.0.0.1:5000/os:1')], credentials: CREDS, emit: (e) => events.push(e) });
+    const result = await pushImage({
+      client: fake.client,
+      localRef: 'img',
+      targets: [parseRef('127.0.0.1:5000/os:1')],
+      credentials: CREDS,
+      emit: (e) => events.push(e),
+    });
     expect(result.pushed).toEqual([{ ref: '127.0.0.1:5000/os:1', digest: D1 }]);
     expect(events.filter((e) => e.type === 'warning').map((e) => e.message)).toEqual([
       'logging out of 127.0.0.1:5000 failed (error removing credentials: permission denied); removing the private docker config that holds the login',
@@ -175,7 +197,12 @@ describe('pushImage', () => {
   it('asks the registry for the digest when the image has several in that repository', async () => {
     const config = JSON.stringify({ config: { Labels: { a: 'b' } } });
     const cfgDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: cfgDigest }, layers: [] });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { digest: cfgDigest },
+      layers: [],
+    });
     const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json' });
       res.end(req.url?.includes('/blobs/') ? config : manifest);
@@ -194,7 +221,13 @@ describe('pushImage', () => {
     [[], /nothing to push/],
   ])('refuses targets %j before running docker', async (targets, message) => {
     const fake = await fakeClient([]);
-    const err = await pushImage({ client: fake.client, localRef: 'img', targets: targets.map((t) => parseRef(t)), credentials: CREDS, emit: () => undefined }).catch((e: unknown) => e);
+    const err = await pushImage({
+      client: fake.client,
+      localRef: 'img',
+      targets: targets.map((t) => parseRef(t)),
+      credentials: CREDS,
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toMatch(message);
     expect(await fake.calls()).toEqual([]);

@@ -16,7 +16,16 @@ function release(files: string[], extra = 'Components: main contrib\nArchitectur
 
 function ctx(over: Partial<RepoSpec> = {}) {
   const events: CacheEvent[] = [];
-  const spec: RepoSpec = { id: 'r', url: 'http://127.0.0.1:1', codename: 'trixie', components: ['main'], archs: ['amd64'], keyrings: [], trusted: false, ...over };
+  const spec: RepoSpec = {
+    id: 'r',
+    url: 'http://127.0.0.1:1',
+    codename: 'trixie',
+    components: ['main'],
+    archs: ['amd64'],
+    keyrings: [],
+    trusted: false,
+    ...over,
+  };
   const opts: MetadataOptions = { storeDir: '/nonexistent', offline: true, ignoreValidUntil: false, fetch: defaultFetchSettings, emit: (e) => events.push(e) };
   return { c: { spec, opts, where: 'repository http://127.0.0.1:1 trixie' }, events };
 }
@@ -51,7 +60,10 @@ describe('selectIndexes', () => {
 
   it('takes main from a security suite that lists its components as updates/main', () => {
     const { c, events } = ctx({ components: ['main', 'contrib'] });
-    const info = release(['main/binary-amd64/Packages.xz', 'contrib/binary-amd64/Packages.xz'], 'Components: updates/main updates/contrib\nArchitectures: amd64\n');
+    const info = release(
+      ['main/binary-amd64/Packages.xz', 'contrib/binary-amd64/Packages.xz'],
+      'Components: updates/main updates/contrib\nArchitectures: amd64\n',
+    );
     expect(selectIndexes(c, info).map((r) => r.path)).toEqual(['main/binary-amd64/Packages.xz', 'contrib/binary-amd64/Packages.xz']);
     expect(events).toEqual([]);
   });

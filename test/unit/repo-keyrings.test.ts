@@ -47,7 +47,9 @@ describe('keyrings for gpgv', () => {
 
   it('names a keyring that does not exist', async () => {
     const store = await tempDir();
-    await expect(binaryKeyrings(['/nonexistent/key.gpg'], store, 'repository x', false)).rejects.toThrow(/repository x: keyring \/nonexistent\/key.gpg not found/);
+    await expect(binaryKeyrings(['/nonexistent/key.gpg'], store, 'repository x', false)).rejects.toThrow(
+      /repository x: keyring \/nonexistent\/key.gpg not found/,
+    );
   });
 
   it('reports a keyring it cannot read as such, not as missing', async () => {

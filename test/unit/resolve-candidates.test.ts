@@ -51,7 +51,14 @@ describe('candidate choice', () => {
   });
 
   it('takes only allowed names from a repository with allowPackages', () => {
-    const extra = repo('extra', [{ name: 'a', version: '5.0' }, { name: 'b', version: '5.0' }], { priority: 990, allowPackages: ['b'] });
+    const extra = repo(
+      'extra',
+      [
+        { name: 'a', version: '5.0' },
+        { name: 'b', version: '5.0' },
+      ],
+      { priority: 990, allowPackages: ['b'] },
+    );
     const main = repo('main', [{ name: 'a' }, { name: 'b' }]);
     expect(candidateOf([extra, main], 'a')).toBe('1.0@main/amd64');
     expect(candidateOf([extra, main], 'b')).toBe('5.0@extra/amd64');
@@ -66,7 +73,17 @@ describe('candidate choice', () => {
 
   it('uses the candidate of a dependency, not its newest record, in a full resolution', () => {
     const res = resolve({
-      repos: [repo('stable', [{ name: 'app', depends: 'lib' }, { name: 'lib', version: '1.0' }], { priority: 600 }), repo('testing', [{ name: 'lib', version: '2.0' }])],
+      repos: [
+        repo(
+          'stable',
+          [
+            { name: 'app', depends: 'lib' },
+            { name: 'lib', version: '1.0' },
+          ],
+          { priority: 600 },
+        ),
+        repo('testing', [{ name: 'lib', version: '2.0' }]),
+      ],
       arch: 'amd64',
       packages: ['app'],
       base: 'none',

@@ -7,12 +7,45 @@ describe('alternatives', () => {
   it.each<[string, PkgSpec[], string[], string[]]>([
     ['takes the first alternative when both exist', [{ name: 'app', depends: 'a | b' }, { name: 'a' }, { name: 'b' }], ['app'], ['a=1.0', 'app=1.0']],
     ['falls back to the second when the first has no candidate', [{ name: 'app', depends: 'a | b' }, { name: 'b' }], ['app'], ['app=1.0', 'b=1.0']],
-    ['keeps an alternative the request already selected', [{ name: 'app', depends: 'a | b' }, { name: 'a' }, { name: 'b' }], ['app', 'b'], ['app=1.0', 'b=1.0']],
-    ['skips an alternative whose candidate is too old', [{ name: 'app', depends: 'a (>= 2) | b' }, { name: 'a' }, { name: 'b' }], ['app'], ['app=1.0', 'b=1.0']],
-    ['satisfies a virtual first alternative through its provider', [{ name: 'app', depends: 'v | b' }, { name: 'p', provides: 'v' }, { name: 'b' }], ['app'], ['app=1.0', 'p=1.0']],
-    ['skips :any when the target is not Multi-Arch: allowed', [{ name: 'app', depends: 'a:any | b' }, { name: 'a' }, { name: 'b' }], ['app'], ['app=1.0', 'b=1.0']],
-    ['takes :any when the target is Multi-Arch: allowed', [{ name: 'app', depends: 'a:any | b' }, { name: 'a', multiArch: 'allowed' }, { name: 'b' }], ['app'], ['a=1.0', 'app=1.0']],
-    ['treats :native like no qualifier', [{ name: 'app', depends: 'a:native' }, { name: 'a', arch: 'all' }], ['app'], ['a=1.0', 'app=1.0']],
+    [
+      'keeps an alternative the request already selected',
+      [{ name: 'app', depends: 'a | b' }, { name: 'a' }, { name: 'b' }],
+      ['app', 'b'],
+      ['app=1.0', 'b=1.0'],
+    ],
+    [
+      'skips an alternative whose candidate is too old',
+      [{ name: 'app', depends: 'a (>= 2) | b' }, { name: 'a' }, { name: 'b' }],
+      ['app'],
+      ['app=1.0', 'b=1.0'],
+    ],
+    [
+      'satisfies a virtual first alternative through its provider',
+      [{ name: 'app', depends: 'v | b' }, { name: 'p', provides: 'v' }, { name: 'b' }],
+      ['app'],
+      ['app=1.0', 'p=1.0'],
+    ],
+    [
+      'skips :any when the target is not Multi-Arch: allowed',
+      [{ name: 'app', depends: 'a:any | b' }, { name: 'a' }, { name: 'b' }],
+      ['app'],
+      ['app=1.0', 'b=1.0'],
+    ],
+    [
+      'takes :any when the target is Multi-Arch: allowed',
+      [{ name: 'app', depends: 'a:any | b' }, { name: 'a', multiArch: 'allowed' }, { name: 'b' }],
+      ['app'],
+      ['a=1.0', 'app=1.0'],
+    ],
+    [
+      'treats :native like no qualifier',
+      [
+        { name: 'app', depends: 'a:native' },
+        { name: 'a', arch: 'all' },
+      ],
+      ['app'],
+      ['a=1.0', 'app=1.0'],
+    ],
   ])('%s', (_label, specs, request, want) => {
     expect(picked(resolveIn(specs, request))).toEqual(want);
   });
@@ -20,44 +53,86 @@ describe('alternatives', () => {
 
 describe('virtual packages', () => {
   it.each<[string, PkgSpec[], string[], string[]]>([
-    ['uses a single provider', [{ name: 'app', depends: 'mta' }, { name: 'exim', provides: 'mta' }], ['app'], ['app=1.0', 'exim=1.0']],
+    [
+      'uses a single provider',
+      [
+        { name: 'app', depends: 'mta' },
+        { name: 'exim', provides: 'mta' },
+      ],
+      ['app'],
+      ['app=1.0', 'exim=1.0'],
+    ],
     [
       'prefers the provider with the higher Priority',
-      [{ name: 'app', depends: 'mta' }, { name: 'aaa', provides: 'mta', priority: 'optional' }, { name: 'zzz', provides: 'mta', priority: 'important' }],
+      [
+        { name: 'app', depends: 'mta' },
+        { name: 'aaa', provides: 'mta', priority: 'optional' },
+        { name: 'zzz', provides: 'mta', priority: 'important' },
+      ],
       ['app'],
       ['app=1.0', 'zzz=1.0'],
     ],
     [
       'breaks a Priority tie by name',
-      [{ name: 'app', depends: 'mta' }, { name: 'zzz', provides: 'mta', priority: 'optional' }, { name: 'aaa', provides: 'mta', priority: 'optional' }],
+      [
+        { name: 'app', depends: 'mta' },
+        { name: 'zzz', provides: 'mta', priority: 'optional' },
+        { name: 'aaa', provides: 'mta', priority: 'optional' },
+      ],
       ['app'],
       ['aaa=1.0', 'app=1.0'],
     ],
     [
       'prefers a provider that is already selected',
-      [{ name: 'app', depends: 'mta' }, { name: 'aaa', provides: 'mta', priority: 'required' }, { name: 'zzz', provides: 'mta', priority: 'extra' }],
+      [
+        { name: 'app', depends: 'mta' },
+        { name: 'aaa', provides: 'mta', priority: 'required' },
+        { name: 'zzz', provides: 'mta', priority: 'extra' },
+      ],
       ['zzz', 'app'],
       ['app=1.0', 'zzz=1.0'],
     ],
     [
       'uses a versioned Provides that meets the constraint',
-      [{ name: 'app', depends: 'v (>= 2)' }, { name: 'old', provides: 'v (= 1)' }, { name: 'new', provides: 'v (= 3)' }],
+      [
+        { name: 'app', depends: 'v (>= 2)' },
+        { name: 'old', provides: 'v (= 1)' },
+        { name: 'new', provides: 'v (= 3)' },
+      ],
       ['app'],
       ['app=1.0', 'new=1.0'],
     ],
     [
       'uses a versioned Provides when the real package is too old',
-      [{ name: 'app', depends: 'v (>= 2)' }, { name: 'v', version: '1.0' }, { name: 'p', provides: 'v (= 2.5)' }],
+      [
+        { name: 'app', depends: 'v (>= 2)' },
+        { name: 'v', version: '1.0' },
+        { name: 'p', provides: 'v (= 2.5)' },
+      ],
       ['app'],
       ['app=1.0', 'p=1.0'],
     ],
-    ['prefers the real package over a provider', [{ name: 'app', depends: 'v' }, { name: 'v' }, { name: 'p', provides: 'v', priority: 'required' }], ['app'], ['app=1.0', 'v=1.0']],
+    [
+      'prefers the real package over a provider',
+      [{ name: 'app', depends: 'v' }, { name: 'v' }, { name: 'p', provides: 'v', priority: 'required' }],
+      ['app'],
+      ['app=1.0', 'v=1.0'],
+    ],
   ])('%s', (_label, specs, request, want) => {
     expect(picked(resolveIn(specs, request))).toEqual(want);
   });
 
   it('never lets an unversioned Provides satisfy a versioned dependency', () => {
-    const err = resolveError(() => resolveIn([{ name: 'app', depends: 'v (>= 1)' }, { name: 'p', provides: 'v' }, { name: 'q', provides: 'v (= 0.5)' }], ['app']));
+    const err = resolveError(() =>
+      resolveIn(
+        [
+          { name: 'app', depends: 'v (>= 1)' },
+          { name: 'p', provides: 'v' },
+          { name: 'q', provides: 'v (= 0.5)' },
+        ],
+        ['app'],
+      ),
+    );
     expect(err.message).toBe('app -> v (>= 1): no provider satisfies it (provided by p (unversioned), q (= 0.5))');
   });
 
@@ -68,7 +143,15 @@ describe('virtual packages', () => {
   });
 
   it('refuses to guess among several providers of a requested virtual package', () => {
-    const err = resolveError(() => resolveIn([{ name: 'exim', provides: 'mta' }, { name: 'postfix', provides: 'mta' }], ['mta']));
+    const err = resolveError(() =>
+      resolveIn(
+        [
+          { name: 'exim', provides: 'mta' },
+          { name: 'postfix', provides: 'mta' },
+        ],
+        ['mta'],
+      ),
+    );
     expect(err.message).toBe('requested mta is a virtual package provided by exim, postfix');
     expect(err.hint).toMatch(/one of the providers/);
   });
@@ -85,7 +168,10 @@ describe('version constraints', () => {
     ['lib (<= 1.0)', '1.0.1', false],
     ['lib (>= 2:0)', '1:9.9', false],
   ])('%s with candidate %s: satisfied=%s', (dep, version, ok) => {
-    const specs: PkgSpec[] = [{ name: 'app', depends: dep }, { name: 'lib', version }];
+    const specs: PkgSpec[] = [
+      { name: 'app', depends: dep },
+      { name: 'lib', version },
+    ];
     if (ok) expect(picked(resolveIn(specs, ['app']))).toContain(`lib=${version}`);
     else expect(resolveError(() => resolveIn(specs, ['app'])).message).toBe(`app -> ${dep}: candidate ${version} does not satisfy`);
   });
@@ -93,7 +179,14 @@ describe('version constraints', () => {
 
 describe('requests', () => {
   const repos = () => [
-    repo('stable', [{ name: 'a', version: '1.0' }, { name: 'a', version: '1.5' }], { priority: 600 }),
+    repo(
+      'stable',
+      [
+        { name: 'a', version: '1.0' },
+        { name: 'a', version: '1.5' },
+      ],
+      { priority: 600 },
+    ),
     repo('backports', [{ name: 'a', version: '2.0' }], { priority: 100 }),
   ];
   it.each<[string, string]>([
@@ -164,7 +257,16 @@ describe('unresolvable dependencies', () => {
   });
 
   it('mentions an already selected version that does not satisfy', () => {
-    const err = resolveError(() => resolveIn([{ name: 'app', depends: 'c (>= 2)' }, { name: 'c', version: '1.0' }, { name: 'c', version: '2.0' }], ['c=1.0', 'app']));
+    const err = resolveError(() =>
+      resolveIn(
+        [
+          { name: 'app', depends: 'c (>= 2)' },
+          { name: 'c', version: '1.0' },
+          { name: 'c', version: '2.0' },
+        ],
+        ['c=1.0', 'app'],
+      ),
+    );
     expect(err.message).toBe('app -> c (>= 2): selected 1.0 does not satisfy');
   });
 

@@ -94,7 +94,9 @@ describe('resolving against a 65,000-record index', () => {
     const selected = new Map(res.packages.map((p) => [p.name, p]));
     const providers = new Map<string, Relation[]>();
     for (const p of res.packages) for (const v of p.provides) providers.set(v.name, [...(providers.get(v.name) ?? []), v]);
-    const unmet = res.packages.flatMap((p) => [...p.preDepends, ...p.depends].filter((c) => !c.some((rel) => satisfiedBy(selected, providers, rel))).map((c) => `${p.name}: ${c.map((r) => r.name)}`));
+    const unmet = res.packages.flatMap((p) =>
+      [...p.preDepends, ...p.depends].filter((c) => !c.some((rel) => satisfiedBy(selected, providers, rel))).map((c) => `${p.name}: ${c.map((r) => r.name)}`),
+    );
     expect(unmet).toEqual([]);
     expect(res.packages.some((p) => p.provides.length > 0)).toBe(true);
   });
@@ -136,7 +138,21 @@ describe('determinism on small indexes', () => {
   ];
   it.each([1, 2, 3, 4, 5, 6])('shuffle with seed %i gives the same resolution', (seed) => {
     const base = resolve({ repos: [repo('main', specs)], arch: 'amd64', packages: ['app'], base: 'none' });
-    const shuffled = resolve({ repos: [{ id: 'main', priority: 500, packages: shuffle(specs.map((s) => pkg({ ...s, repository: 'main' })), random(seed)) }], arch: 'amd64', packages: ['app'], base: 'none' });
+    const shuffled = resolve({
+      repos: [
+        {
+          id: 'main',
+          priority: 500,
+          packages: shuffle(
+            specs.map((s) => pkg({ ...s, repository: 'main' })),
+            random(seed),
+          ),
+        },
+      ],
+      arch: 'amd64',
+      packages: ['app'],
+      base: 'none',
+    });
     expect(summary(shuffled)).toEqual(summary(base));
     expect(shuffled.packages.map((p) => `${p.name}/${p.architecture}`)).toEqual(['app/amd64', 'exim/amd64', 'lib/amd64', 'tool/amd64']);
   });

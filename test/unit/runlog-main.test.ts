@@ -15,7 +15,15 @@ const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
 /** A catalogue whose `latest` and `other` items can never be fetched (port 9 refuses), and an empty `alpha`. */
 function catalogue(items: number): string {
   const entries = (prefix: string) =>
-    Array.from({ length: items }, (_, i) => [`      - section: tools`, `        file: ${prefix}-${i}.deb`, `        url: http://127.0.0.1:9/${prefix}-${i}.deb`, `        sha256: ${sha(`${prefix}${i}`)}`, '        size: 1'].join('\n')).join('\n');
+    Array.from({ length: items }, (_, i) =>
+      [
+        `      - section: tools`,
+        `        file: ${prefix}-${i}.deb`,
+        `        url: http://127.0.0.1:9/${prefix}-${i}.deb`,
+        `        sha256: ${sha(`${prefix}${i}`)}`,
+        '        size: 1',
+      ].join('\n'),
+    ).join('\n');
   return `targets:\n  latest:\n    artifacts:\n${entries('a')}\n  other:\n    artifacts:\n${entries('b')}\n  alpha:\n    artifacts: []\n`;
 }
 
@@ -43,7 +51,11 @@ async function run(p: Project, argv: string[], opts: { env?: Env; tty?: boolean 
   return { code, ...text };
 }
 
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 const logLines = async (file: string) => (await readFile(file, 'utf8')).split('\n').slice(0, -1);
 
 describe('the run log of a command', () => {
@@ -56,7 +68,9 @@ describe('the run log of a command', () => {
     const r = await run(p, [...argv, ...p.flags]);
     expect(r.code).toBe(code);
     const all = await logLines(p.log);
-    expect(all[0]).toMatch(new RegExp(`^==== EXECUTING builder ${argv.join(' ')} --targets \\S+ --work-dir \\S+ \\| ${STAMP} \\| pid ${process.pid} \\| cwd ${p.root}$`));
+    expect(all[0]).toMatch(
+      new RegExp(`^==== EXECUTING builder ${argv.join(' ')} --targets \\S+ --work-dir \\S+ \\| ${STAMP} \\| pid ${process.pid} \\| cwd ${p.root}$`),
+    );
     expect(all.at(-1)).toMatch(new RegExp(`^==== FINISHED ${command} \\| exit ${code} \\| \\d+\\.\\d s \\| ${STAMP}$`));
     expect(all.slice(1, -1).some((l) => new RegExp(`^${STAMP} \\[${process.pid}\\] ${line.replace(/[."]/g, '\\$&')}`).test(l))).toBe(true);
     // Results (stdout) stay out of the log.
@@ -119,7 +133,10 @@ describe('the run log of a command', () => {
     expect([a.code, b.code]).toEqual([1, 1]);
     const all = await logLines(p.log);
     for (const l of all) expect(l).toMatch(new RegExp(`^(==== (EXECUTING|FINISHED) .*|${STAMP} \\[${process.pid}\\] \\S.*)$`));
-    for (const [target, prefix] of [['latest', 'a'], ['other', 'b']]) {
+    for (const [target, prefix] of [
+      ['latest', 'a'],
+      ['other', 'b'],
+    ]) {
       expect(all.filter((l) => l.startsWith(`==== EXECUTING builder ${target} cache`))).toHaveLength(1);
       expect(all.filter((l) => l.startsWith(`==== FINISHED ${target} cache | exit 1 |`))).toHaveLength(1);
       for (let i = 0; i < 25; i++) {

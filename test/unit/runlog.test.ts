@@ -27,7 +27,10 @@ function clock(start: string, step: number): () => Date {
 async function open(over: Partial<RunLogOptions> = {}): Promise<{ log: RunLog; file: string; problems: string[] }> {
   const file = path.join(await tempDir(), 'logs', 'deep', 'g3-composer.log');
   const problems: string[] = [];
-  const log = openRunLog({ file, level: 'info', prog: './builder.ts', argv: ['latest', 'build', '--work-dir', 'a b'], cwd: '/srv/p', command: 'latest build', pid: 42, ...over }, (m) => problems.push(m));
+  const log = openRunLog(
+    { file, level: 'info', prog: './builder.ts', argv: ['latest', 'build', '--work-dir', 'a b'], cwd: '/srv/p', command: 'latest build', pid: 42, ...over },
+    (m) => problems.push(m),
+  );
   if (typeof log === 'string') throw new Error(log);
   return { log, file, problems };
 }
@@ -88,14 +91,20 @@ describe('RunLog', () => {
   });
 
   it.each([
-    ['a parent that is a file', async (dir: string) => {
-      await writeFile(path.join(dir, 'logs'), '');
-      return path.join(dir, 'logs', 'g3-composer.log');
-    }],
-    ['a directory in the log file’s place', async (dir: string) => {
-      await mkdir(path.join(dir, 'g3-composer.log'));
-      return path.join(dir, 'g3-composer.log');
-    }],
+    [
+      'a parent that is a file',
+      async (dir: string) => {
+        await writeFile(path.join(dir, 'logs'), '');
+        return path.join(dir, 'logs', 'g3-composer.log');
+      },
+    ],
+    [
+      'a directory in the log file’s place',
+      async (dir: string) => {
+        await mkdir(path.join(dir, 'g3-composer.log'));
+        return path.join(dir, 'g3-composer.log');
+      },
+    ],
   ])('returns the reason, naming the file, when it cannot open a log under %s', async (_what, make) => {
     const file = await make(await tempDir());
     const r = openRunLog({ file, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'x' }, () => undefined);
@@ -129,7 +138,11 @@ describe('RunLog', () => {
       const log = openRunLog({ file: ${JSON.stringify(file)}, level: 'info', prog: 'b', argv: [], cwd: '/', command: 'w${id}' }, (m) => { throw new Error(m); });
       for (let i = 0; i < ${count}; i++) log.line('info', 'w${id} ' + i + ' ' + '${String.fromCharCode(97 + id)}'.repeat(4000) + ' end');
       log.finish(0);`;
-    const running = Promise.all(Array.from({ length: writers }, (_, id) => run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script(id)] }, { reject: false })));
+    const running = Promise.all(
+      Array.from({ length: writers }, (_, id) =>
+        run({ command: process.execPath, args: ['--import', 'tsx', '--input-type=module', '-e', script(id)] }, { reject: false }),
+      ),
+    );
     await vi.waitFor(async () => expect((await readdir(dir)).filter((n) => n.startsWith('ready-'))).toHaveLength(writers), { timeout: 50_000, interval: 20 });
     await writeFile(go, '');
     const results = await running;
@@ -156,7 +169,9 @@ describe('RunLog with untrusted text', () => {
     log.line('warn', 'failed http://user:hunter2@127.0.0.1:9/a.deb?token=abc123&arch=amd64: bell\x07 and \u202egnp.exe');
     log.finish(1);
     const text = await readFile(file, 'utf8');
-    expect((await lines(file))[1]).toBe('2025-01-01T00:00:00.000Z [42] failed http://***@127.0.0.1:9/a.deb?token=***&arch=amd64: bell\\u0007 and \\u202egnp.exe');
+    expect((await lines(file))[1]).toBe(
+      '2025-01-01T00:00:00.000Z [42] failed http://***@127.0.0.1:9/a.deb?token=***&arch=amd64: bell\\u0007 and \\u202egnp.exe',
+    );
     expect(text).not.toMatch(/hunter2|abc123|\x07|\u202e/);
   });
 
@@ -166,14 +181,24 @@ describe('RunLog with untrusted text', () => {
     log.finish(0);
     const all = await lines(file);
     expect(all).toHaveLength(2);
-    expect(all[0]).toBe("==== EXECUTING ./builder.ts latest cache --mirror 'https://***@127.0.0.1/debian?access_token=***' 'a\\u000ab' '\\u001b]0;title\\u0007' | 2025-01-01T00:00:00.000Z | pid 42 | cwd /srv/p");
+    expect(all[0]).toBe(
+      "==== EXECUTING ./builder.ts latest cache --mirror 'https://***@127.0.0.1/debian?access_token=***' 'a\\u000ab' '\\u001b]0;title\\u0007' | 2025-01-01T00:00:00.000Z | pid 42 | cwd /srv/p",
+    );
     expect(all[1]).toMatch(/^==== FINISHED latest cache\\u000a==== FINISHED forged \| exit 0 /);
     expect(all.join('\n')).not.toMatch(/s3cret|t0k/);
   });
 
   it.each([
-    ['a symbolic link at the log path', async (file: string, victim: string) => symlink(path.join(victim, 'profile'), file), /the run log .* is a symbolic link: not followed/],
-    ['a log folder that is a symbolic link', async (file: string, victim: string) => symlink(victim, path.dirname(file)), /the run log's folder .* is a symbolic link: not followed/],
+    [
+      'a symbolic link at the log path',
+      async (file: string, victim: string) => symlink(path.join(victim, 'profile'), file),
+      /the run log .* is a symbolic link: not followed/,
+    ],
+    [
+      'a log folder that is a symbolic link',
+      async (file: string, victim: string) => symlink(victim, path.dirname(file)),
+      /the run log's folder .* is a symbolic link: not followed/,
+    ],
     // With a reader at the other end (so that nothing blocks, before the fix or after): not a regular file, so no log.
     [
       'a FIFO at the log path',

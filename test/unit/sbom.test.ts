@@ -32,7 +32,17 @@ function pkg(name: string, version: string, architecture = 'amd64'): LockedPacka
 function lockOf(packages: LockedPackage[]): LockFile {
   const request = { providerId: 'debian13-amd64', arch: 'amd64', repositories: [], packages: [], tools: [] };
   const set = { requested: [], base: 'essential' as const, baseSet: [], packages, installOrder: packages.map((p) => p.name) };
-  return { lockVersion: 1, target: 'minimal', providerId: 'debian13-amd64', arch: 'amd64', requestDigest: 'r', request, repositories: [], image: set, tools: { ...set, packages: [] } };
+  return {
+    lockVersion: 1,
+    target: 'minimal',
+    providerId: 'debian13-amd64',
+    arch: 'amd64',
+    requestDigest: 'r',
+    request,
+    repositories: [],
+    image: set,
+    tools: { ...set, packages: [] },
+  };
 }
 
 interface Entry {
@@ -80,7 +90,11 @@ async function rootfs(entries: Entry[], docs: Record<string, string | { link: st
 }
 
 const ENTRIES: Entry[] = [
-  { name: 'zlib1g', version: '1:1.3.dfsg-3+b1', fields: { Maintainer: 'Mark Brown <broonie@example.invalid>', Source: 'zlib (1:1.3.dfsg-3)', Homepage: 'https://zlib.example.invalid/' } },
+  {
+    name: 'zlib1g',
+    version: '1:1.3.dfsg-3+b1',
+    fields: { Maintainer: 'Mark Brown <broonie@example.invalid>', Source: 'zlib (1:1.3.dfsg-3)', Homepage: 'https://zlib.example.invalid/' },
+  },
   { name: 'bash', version: '5.2.37-2', fields: { Maintainer: 'Matthias Klose <doko@example.invalid>' } },
   { name: 'libstdc++6', version: '14.2.0-19' },
   { name: 'libstdcplusplus6', version: '1.0-1' },
@@ -112,7 +126,8 @@ async function collect(entries = ENTRIES, docs: Record<string, string | { link: 
   return collectSbom(new LocalRunner(), { ...OPTIONS, lock, rootfs: await rootfs(entries, docs) });
 }
 
-const byName = (doc: SpdxDocument, name: string, arch = 'amd64') => doc.packages.find((p) => p.name === name && p.externalRefs?.[0]?.referenceLocator.endsWith(`?arch=${arch}`));
+const byName = (doc: SpdxDocument, name: string, arch = 'amd64') =>
+  doc.packages.find((p) => p.name === name && p.externalRefs?.[0]?.referenceLocator.endsWith(`?arch=${arch}`));
 
 describe('debPurl', () => {
   it.each([
@@ -150,7 +165,12 @@ describe('collectSbom', () => {
     expect(doc).toMatchObject({ spdxVersion: 'SPDX-2.3', dataLicense: 'CC0-1.0', SPDXID: 'SPDXRef-DOCUMENT', name: 'edge-node-1.2.0' });
     expect(doc.creationInfo).toEqual({ created: '2023-11-14T22:13:20Z', creators: ['Tool: g3-composer-0.1.0'] });
     expect(doc.documentNamespace).toMatch(/^https:\/\/g3-composer\.invalid\/spdx\/edge-node-1\.2\.0-[0-9a-f]{64}$/);
-    expect(doc.packages[0]).toMatchObject({ SPDXID: 'SPDXRef-Image-edge-node', name: 'edge-node', versionInfo: '1.2.0', primaryPackagePurpose: 'OPERATING_SYSTEM' });
+    expect(doc.packages[0]).toMatchObject({
+      SPDXID: 'SPDXRef-Image-edge-node',
+      name: 'edge-node',
+      versionInfo: '1.2.0',
+      primaryPackagePurpose: 'OPERATING_SYSTEM',
+    });
     expect(doc.packages.slice(1).map((p) => p.SPDXID)).toEqual([
       'SPDXRef-Package-bash-amd64',
       'SPDXRef-Package-libc6-amd64',
@@ -161,7 +181,9 @@ describe('collectSbom', () => {
       'SPDXRef-Package-zlib1g-amd64',
     ]);
     expect(doc.relationships[0]).toEqual({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: 'SPDXRef-Image-edge-node' });
-    expect(doc.relationships.slice(1)).toEqual(doc.packages.slice(1).map((p) => ({ spdxElementId: 'SPDXRef-Image-edge-node', relationshipType: 'CONTAINS', relatedSpdxElement: p.SPDXID })));
+    expect(doc.relationships.slice(1)).toEqual(
+      doc.packages.slice(1).map((p) => ({ spdxElementId: 'SPDXRef-Image-edge-node', relationshipType: 'CONTAINS', relatedSpdxElement: p.SPDXID })),
+    );
   });
 
   it('takes version and SHA256 from the lock and maintainer, homepage and source from the dpkg database', async () => {
@@ -203,14 +225,22 @@ describe('collectSbom', () => {
       {
         licenseId: 'LicenseRef-public-domain',
         name: 'public-domain',
-        extractedText: 'The licence named "public-domain" in the Debian copyright files of: libc6, tzdata. Its text is in /usr/share/doc/<package>/copyright in the image.',
+        extractedText:
+          'The licence named "public-domain" in the Debian copyright files of: libc6, tzdata. Its text is in /usr/share/doc/<package>/copyright in the image.',
       },
     ]);
   });
 
   it('uses a LicenseRef text when every package that names it gives the same one', async () => {
     const withText = `${dep5('other')}\nLicense: other\n Do what you like.\n`;
-    const doc = await collect([{ name: 'a', version: '1' }, { name: 'b', version: '1' }], { a: withText, b: withText }, lockOf([pkg('a', '1'), pkg('b', '1')]));
+    const doc = await collect(
+      [
+        { name: 'a', version: '1' },
+        { name: 'b', version: '1' },
+      ],
+      { a: withText, b: withText },
+      lockOf([pkg('a', '1'), pkg('b', '1')]),
+    );
     expect(doc.hasExtractedLicensingInfos).toEqual([{ licenseId: 'LicenseRef-other', name: 'other', extractedText: 'Do what you like.' }]);
   });
 
@@ -276,7 +306,13 @@ describe('renderSbom', () => {
   it('writes two-space JSON with a final newline and the document fields first', async () => {
     const text = renderSbom(await collect());
     expect(text.endsWith('}\n')).toBe(true);
-    expect(text.split('\n').slice(0, 5)).toEqual(['{', '  "spdxVersion": "SPDX-2.3",', '  "dataLicense": "CC0-1.0",', '  "SPDXID": "SPDXRef-DOCUMENT",', '  "name": "edge-node-1.2.0",']);
+    expect(text.split('\n').slice(0, 5)).toEqual([
+      '{',
+      '  "spdxVersion": "SPDX-2.3",',
+      '  "dataLicense": "CC0-1.0",',
+      '  "SPDXID": "SPDXRef-DOCUMENT",',
+      '  "name": "edge-node-1.2.0",',
+    ]);
   });
 
   it('gives a different namespace for a different package set', async () => {

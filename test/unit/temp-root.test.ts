@@ -25,11 +25,14 @@ describe('makeTempDir', () => {
 
   it.each<[string, (dir: string) => Promise<string>]>([
     ['a folder that does not exist', async (dir) => path.join(dir, 'absent')],
-    ['a file', async (dir) => {
-      const f = path.join(dir, 'file');
-      await writeFile(f, '');
-      return f;
-    }],
+    [
+      'a file',
+      async (dir) => {
+        const f = path.join(dir, 'file');
+        await writeFile(f, '');
+        return f;
+      },
+    ],
   ])('refuses %s as temp_dir with a user error naming it', async (_what, make) => {
     const base = await make(await tempDir());
     setTempRoot(base);

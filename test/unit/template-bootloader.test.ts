@@ -53,7 +53,10 @@ describe('bootloader packages', () => {
 
   it.each(['debian12', 'debian13'])('a grub target on %s loads with the grub packages and without systemd-boot', async (dist) => {
     const dir = await tempDir();
-    await writeFile(path.join(dir, 'grub.yml'), `image: {name: g, version: "1"}\ntarget: {os: debian, dist: ${dist}, arch: x86_64, imageType: raw}\nsystemConfig:\n  name: g\n  bootloader: {bootType: efi, provider: grub}\n`);
+    await writeFile(
+      path.join(dir, 'grub.yml'),
+      `image: {name: g, version: "1"}\ntarget: {os: debian, dist: ${dist}, arch: x86_64, imageType: raw}\nsystemConfig:\n  name: g\n  bootloader: {bootType: efi, provider: grub}\n`,
+    );
     const target = { name: 'grub', artifacts: [], extra: { template: 'grub.yml' } } as unknown as Target;
     const t = await loadTargetTemplate({ catalogueFile: path.join(dir, 'targets.yml'), target, projectRoot: ROOT, vars: VARS });
     expect(t.merged.systemConfig?.packages).toEqual(expect.arrayContaining(['grub-efi-amd64-bin', 'grub-common']));

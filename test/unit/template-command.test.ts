@@ -12,7 +12,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const MIRRORS = { G3_MIRROR: 'http://127.0.0.1:9/debian', G3_SECURITY_MIRROR: 'http://127.0.0.1:9/debian-security' };
 const tempDir = useTempDirs('g3-validate-');
 
-const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', 'baseline: {mode: create}', ''].join('\n');
+const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', 'baseline: {mode: create}', ''].join(
+  '\n',
+);
 
 /** A project with the shipped defaults and a catalogue whose target "img" has `targetBody`. */
 async function project(targetBody: string, user = USER): Promise<{ root: string; settings: Settings }> {
@@ -54,11 +56,16 @@ describe('validate command', () => {
   });
 
   it('refuses a final path that the build would refuse', async () => {
-    const p = await project('    template: templates/img.yml\n', `${USER}  \n`.replace('  packages: [vim]', '  additionalFiles: [{local: m.conf, final: /../../tmp/x}]'));
+    const p = await project(
+      '    template: templates/img.yml\n',
+      `${USER}  \n`.replace('  packages: [vim]', '  additionalFiles: [{local: m.conf, final: /../../tmp/x}]'),
+    );
     await writeFile(path.join(p.root, 'docker', 'templates', 'm.conf'), 'x');
     const err = await validate({ settings: p.settings, target: 'img', merged: false, emit: () => undefined }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).message).toMatch(/img\.yml:3: systemConfig\.additionalFiles\[0\]\.final must not contain "\.\." segments: "\/\.\.\/\.\.\/tmp\/x"/);
+    expect((err as UserError).message).toMatch(
+      /img\.yml:3: systemConfig\.additionalFiles\[0\]\.final must not contain "\.\." segments: "\/\.\.\/\.\.\/tmp\/x"/,
+    );
   });
 
   it('refuses a target without a template', async () => {

@@ -104,21 +104,44 @@ describe('parseTemplate', () => {
     ['a list for a mapping', 'disk: [1, 2]\n', 'img.yml:1: disk must be a mapping'],
     ['a mapping for a list', 'systemConfig:\n  packages: {a: 1}\n', 'img.yml:2: systemConfig.packages must be a list of strings'],
     ['a list item of the wrong type', 'systemConfig:\n  packages:\n    - vim\n    - {x: 1}\n', 'img.yml:4: systemConfig.packages[1] must be a string'],
-    ['a string for a boolean', 'packageRepositories:\n  - codename: x\n    trusted: "yes"\n', 'img.yml:3: packageRepositories[0].trusted must be true or false'],
-    ['a fraction for a priority', 'packageRepositories:\n  - codename: x\n    priority: 1.5\n', 'img.yml:3: packageRepositories[0].priority must be a whole number'],
+    [
+      'a string for a boolean',
+      'packageRepositories:\n  - codename: x\n    trusted: "yes"\n',
+      'img.yml:3: packageRepositories[0].trusted must be true or false',
+    ],
+    [
+      'a fraction for a priority',
+      'packageRepositories:\n  - codename: x\n    priority: 1.5\n',
+      'img.yml:3: packageRepositories[0].priority must be a whole number',
+    ],
     ['a scalar metadata', 'metadata: hello\n', 'img.yml:1: metadata must be a mapping'],
     ['a document that is not a mapping', '- a\n- b\n', 'img.yml:1: document must be a mapping'],
     ['a tab as indentation', 'image:\n  name: a\n\tbad: 1\n', 'img.yml:3: malformed YAML: Tabs are not allowed as indentation'],
     ['misaligned keys', 'a: 1\nb:\n  c: 1\n d: 2\n', 'img.yml:4: malformed YAML: All mapping items must start at the same column'],
     ['a duplicate key', 'image:\n  name: a\n  name: b\n', 'img.yml:3: malformed YAML'],
-    ['an unset ${mirror}', 'packageRepositories:\n  - codename: x\n    url: ${mirror}/debian\n', 'img.yml:3: packageRepositories[0].url uses ${mirror}, which is not set'],
+    [
+      'an unset ${mirror}',
+      'packageRepositories:\n  - codename: x\n    url: ${mirror}/debian\n',
+      'img.yml:3: packageRepositories[0].url uses ${mirror}, which is not set',
+    ],
     ['an unknown ${variable}', 'packageRepositories:\n  - url: ${nope}\n', 'img.yml:2: packageRepositories[0].url uses ${nope}, which is not set'],
   ])('refuses %s with file:line and field path', (_name, text, message) => {
     expect(parseError(text, { ...VARS, mirror: undefined }).message).toContain(message);
   });
 
   it('refuses unknown keys at every level, all at once, with line, path and the nearest known key', () => {
-    const text = ['bogus: 1', 'disk:', '  partitions:', '    - id: a', '      fsTyp: ext4', 'systemConfig:', '  hostnme: box', '  kernel:', '    cmdlin: quiet', ''].join('\n');
+    const text = [
+      'bogus: 1',
+      'disk:',
+      '  partitions:',
+      '    - id: a',
+      '      fsTyp: ext4',
+      'systemConfig:',
+      '  hostnme: box',
+      '  kernel:',
+      '    cmdlin: quiet',
+      '',
+    ].join('\n');
     const err = parseError(text);
     expect(err.message).toBe(
       [
@@ -137,7 +160,9 @@ describe('parseTemplate', () => {
   });
 
   it('refuses keys that are names of object properties instead of reading them', () => {
-    expect(parseError('image:\n  constructor: x\n  toString: y\n').message).toMatch(/img\.yml:2: image\.constructor is not a template key[^\n]*\n {2}img\.yml:3: image\.toString is not a template key/);
+    expect(parseError('image:\n  constructor: x\n  toString: y\n').message).toMatch(
+      /img\.yml:2: image\.constructor is not a template key[^\n]*\n {2}img\.yml:3: image\.toString is not a template key/,
+    );
   });
 
   it('prints an unknown key with control characters escaped', () => {
@@ -152,9 +177,19 @@ describe('parseTemplate', () => {
     ['overlayPolicy', 'overlayPolicy: {packageOperation: additive-only}\n', 'img.yml:1: overlayPolicy', /controls overlay builds/],
     ['systemConfig.network', 'systemConfig:\n  network: {backend: systemd-networkd}\n', 'img.yml:2: systemConfig.network', /writes the network configuration/],
     ['an enabled fde', 'systemConfig:\n  fde: {enabled: true, passphraseFile: /run/p}\n', 'img.yml:2: systemConfig.fde', /encrypts partitions/],
-    ['Secure Boot keys', 'systemConfig:\n  immutability:\n    enabled: false\n    secureBootDBKey: db.key\n', 'img.yml:4: systemConfig.immutability.secureBootDBKey', /signs the image for Secure Boot/],
+    [
+      'Secure Boot keys',
+      'systemConfig:\n  immutability:\n    enabled: false\n    secureBootDBKey: db.key\n',
+      'img.yml:4: systemConfig.immutability.secureBootDBKey',
+      /signs the image for Secure Boot/,
+    ],
     ['kernel.uki: true', 'systemConfig:\n  kernel: {uki: true}\n', 'img.yml:2: systemConfig.kernel.uki', /Unified Kernel Image/],
-    ['kernel.enableExtraModules', 'systemConfig:\n  kernel: {enableExtraModules: "kvm"}\n', 'img.yml:2: systemConfig.kernel.enableExtraModules', /extra kernel modules/],
+    [
+      'kernel.enableExtraModules',
+      'systemConfig:\n  kernel: {enableExtraModules: "kvm"}\n',
+      'img.yml:2: systemConfig.kernel.enableExtraModules',
+      /extra kernel modules/,
+    ],
     ['a user shell', 'systemConfig:\n  users:\n    - {name: a, shell: /bin/zsh}\n', 'img.yml:3: systemConfig.users[0].shell', /login shell/],
     ['a user home', 'systemConfig:\n  users:\n    - {name: a, home: /srv/a}\n', 'img.yml:3: systemConfig.users[0].home', /home directory/],
   ])("refuses %s from OS Image Composer's format, which would change the image", (_what, text, at, why) => {

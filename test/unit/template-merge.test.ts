@@ -41,8 +41,18 @@ describe('mergeTemplates', () => {
   it.each<[string, string, (m: ImageTemplate) => unknown, unknown]>([
     ['an empty user template keeps the defaults', '{}', (m) => m.image, { name: 'base', version: '1' }],
     ['user scalars override', 'image: {name: mine}', (m) => m.image, { name: 'mine', version: '1' }],
-    ['nested scalars override one by one', 'systemConfig: {bootloader: {provider: grub}}', (m) => m.systemConfig?.bootloader, { bootType: 'efi', provider: 'grub' }],
-    ['packages are added, without repeats, defaults first', 'systemConfig: {packages: [vim, udev, vim]}', (m) => m.systemConfig?.packages, ['systemd-sysv', 'udev', 'vim']],
+    [
+      'nested scalars override one by one',
+      'systemConfig: {bootloader: {provider: grub}}',
+      (m) => m.systemConfig?.bootloader,
+      { bootType: 'efi', provider: 'grub' },
+    ],
+    [
+      'packages are added, without repeats, defaults first',
+      'systemConfig: {packages: [vim, udev, vim]}',
+      (m) => m.systemConfig?.packages,
+      ['systemd-sysv', 'udev', 'vim'],
+    ],
     [
       'kernel packages are added and kernel scalars override',
       'systemConfig: {kernel: {packages: [firmware-linux, linux-image-amd64], cmdline: mine}}',
@@ -65,7 +75,12 @@ describe('mergeTemplates', () => {
         { local: 'c.conf', final: '/etc/c.conf' },
       ],
     ],
-    ['configurations are appended after the defaults', 'systemConfig: {configurations: [{cmd: mine}]}', (m) => m.systemConfig?.configurations, [{ cmd: 'base-1' }, { cmd: 'mine' }]],
+    [
+      'configurations are appended after the defaults',
+      'systemConfig: {configurations: [{cmd: mine}]}',
+      (m) => m.systemConfig?.configurations,
+      [{ cmd: 'base-1' }, { cmd: 'mine' }],
+    ],
     ['a user disk replaces the default disk entirely', 'disk: {size: 8GiB}', (m) => m.disk, { size: '8GiB' }],
     [
       'a repository with the same codename and url replaces the default one in place',

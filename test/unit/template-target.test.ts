@@ -92,7 +92,15 @@ describe('loadTargetTemplate', () => {
   });
 
   it('reports every validation problem in one error, each with file and line', async () => {
-    const text = [USER.trim(), '  users:', '    - name: Bad', '  additionalFiles:', '    - {local: missing.conf, final: /etc/m.conf}', '    - {local: here.conf, final: /etc/h.conf}', ''].join('\n');
+    const text = [
+      USER.trim(),
+      '  users:',
+      '    - name: Bad',
+      '  additionalFiles:',
+      '    - {local: missing.conf, final: /etc/m.conf}',
+      '    - {local: here.conf, final: /etc/h.conf}',
+      '',
+    ].join('\n');
     const p = await project('templates/img.yml', text);
     await writeFile(path.join(p.root, 'docker', 'templates', 'here.conf'), 'x');
     const err = await failure(loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS }));
@@ -127,8 +135,16 @@ describe('loadTargetTemplate', () => {
   });
 
   it.each([
-    ['a key beside the template that is missing', 'missing.gpg', /img\.yml:7: packageRepositories\[0\]: pkey missing\.gpg not found \(looked in .*missing\.gpg, .*defaults\/keyrings\/missing\.gpg\)$/],
-    ['a key outside the template folder', '../../../../../../etc/passwd', /img\.yml:7: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*docker\/templates or .*defaults\/keyrings/],
+    [
+      'a key beside the template that is missing',
+      'missing.gpg',
+      /img\.yml:7: packageRepositories\[0\]: pkey missing\.gpg not found \(looked in .*missing\.gpg, .*defaults\/keyrings\/missing\.gpg\)$/,
+    ],
+    [
+      'a key outside the template folder',
+      '../../../../../../etc/passwd',
+      /img\.yml:7: packageRepositories\[0\]: pkey \.\.\/.*etc\/passwd resolves to \/etc\/passwd, outside .*docker\/templates or .*defaults\/keyrings/,
+    ],
     ['an absolute key outside both folders', '/etc/passwd', /img\.yml:7: packageRepositories\[0\]: pkey \/etc\/passwd resolves to \/etc\/passwd, outside/],
   ])('refuses %s at validation, with file, line and field', async (_what, pkey, message) => {
     const repo = ['packageRepositories:', '  - codename: extra', '    url: http://127.0.0.1:9/extra', `    pkey: "${pkey}"`];
@@ -138,7 +154,11 @@ describe('loadTargetTemplate', () => {
   });
 
   it("accepts a key beside the template and one of the toolkit's keyrings", async () => {
-    const repo = ['packageRepositories:', '  - {codename: a, url: "http://127.0.0.1:9/a", pkey: keys/a.gpg}', '  - {codename: b, url: "http://127.0.0.1:9/b", pkey: debian-archive-keyring.gpg}'];
+    const repo = [
+      'packageRepositories:',
+      '  - {codename: a, url: "http://127.0.0.1:9/a", pkey: keys/a.gpg}',
+      '  - {codename: b, url: "http://127.0.0.1:9/b", pkey: debian-archive-keyring.gpg}',
+    ];
     const p = await project('templates/img.yml', [USER.trim(), ...repo, ''].join('\n'));
     await mkdir(path.join(p.root, 'docker', 'templates', 'keys'));
     await writeFile(path.join(p.root, 'docker', 'templates', 'keys', 'a.gpg'), 'k');

@@ -45,55 +45,248 @@ describe('validateTemplate', () => {
   });
 
   it.each<[string, string[], string]>([
-    ['overlapping partitions', disk(ESP, '{id: root, start: 500MiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:6: disk.partitions[1].start (500MiB) overlaps partition "esp", which ends at 513MiB'],
-    ['two partitions ending at "0"', disk('{id: esp, start: 1MiB, end: "0", fsType: vfat, mountPoint: /boot/efi}', '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:5: disk.partitions[0].end is "0" (end of disk), which only the last partition may use'],
-    ['a start after the end', disk(ESP, '{id: root, start: 2GiB, end: 1GiB, fsType: ext4, mountPoint: /}'), 'user.yml:6: disk.partitions[1].end (1GiB) must be after start (2GiB)'],
-    ['a partition past the disk size', disk(ESP, '{id: root, start: 513MiB, end: 5GiB, fsType: ext4, mountPoint: /}'), 'user.yml:6: disk.partitions[1].end (5GiB) is past the end of disk.size 4GiB'],
-    ['a gpt partition over the backup table', disk(ESP, '{id: root, start: 513MiB, end: 4GiB, fsType: ext4, mountPoint: /}'), 'the backup GPT needs the last 33 sectors'],
-    ['a partition inside the partition table', disk('{id: esp, start: 0, end: 513MiB, fsType: vfat, mountPoint: /boot/efi}', '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:5: disk.partitions[0].start is inside the gpt partition table; the first usable byte is 17408'],
-    ['an offset that is not whole sectors', disk(ESP, '{id: root, start: 538968000, end: "0", fsType: ext4, mountPoint: /}'), 'disk.partitions[1].start must be a multiple of 512 bytes'],
-    ['repeated partition ids', disk(ESP, '{id: esp, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:6: disk.partitions[1].id repeats id "esp" of disk.partitions[0]'],
-    ['an unreadable size', disk(ESP, '{id: root, start: 513MiB, end: lots, fsType: ext4, mountPoint: /}'), 'user.yml:6: disk.partitions[1].end is not a size: "lots"'],
-    ['an unknown partition table type', ['disk:', '  size: 4GiB', '  partitionTableType: dos', '  partitions:', `    - ${ESP}`, '    - {id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'], 'user.yml:3: disk.partitionTableType must be gpt or mbr, not dos'],
-    ['a missing disk size', ['disk:', '  partitionTableType: gpt', '  partitions:', `    - ${ESP}`, '    - {id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}'], 'user.yml:2: disk.size is required'],
-    ['an unknown filesystem', disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: zfs, mountPoint: /}'), 'user.yml:6: disk.partitions[1].fsType "zfs" is not supported'],
-    ['a relative mount point', disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: data, start: 1GiB, end: "0", fsType: ext4, mountPoint: data}'), 'user.yml:7: disk.partitions[2].mountPoint must be an absolute, normalised path'],
-    ['a repeated mount point', disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: data, start: 1GiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:7: disk.partitions[2].mountPoint / is already the mount point of disk.partitions[1]'],
-    ['a swap partition (not written yet)', disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: swap, start: 1GiB, end: "0", fsType: swap}'), 'user.yml:7: disk.partitions[2].fsType "swap" is not supported'],
-    ['a mount without a filesystem', disk(ESP, '{id: root, start: 513MiB, end: "0", mountPoint: /}'), 'user.yml:6: disk.partitions[1].fsType is required for a partition mounted at /'],
-    ['no root partition', disk(ESP, '{id: data, start: 513MiB, end: "0", fsType: ext4, mountPoint: /data}'), 'user.yml:5: disk.partitions has no partition mounted at /'],
-    ['no EFI system partition for bootType efi', disk('{id: root, start: 1MiB, end: "0", fsType: ext4, mountPoint: /}'), 'user.yml:5: disk.partitions has no EFI system partition'],
-    ['a typeUUID that is not a GUID', disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /, typeUUID: linux}'), 'user.yml:6: disk.partitions[1].typeUUID is not a GUID: linux'],
-    ['an unknown provider', ['target: {dist: debian11}'], 'user.yml:1: target.dist debian/debian11/x86_64 is not supported (supported os-dist-arch: debian-debian12-x86_64, debian-debian13-x86_64)'],
+    [
+      'overlapping partitions',
+      disk(ESP, '{id: root, start: 500MiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].start (500MiB) overlaps partition "esp", which ends at 513MiB',
+    ],
+    [
+      'two partitions ending at "0"',
+      disk('{id: esp, start: 1MiB, end: "0", fsType: vfat, mountPoint: /boot/efi}', '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:5: disk.partitions[0].end is "0" (end of disk), which only the last partition may use',
+    ],
+    [
+      'a start after the end',
+      disk(ESP, '{id: root, start: 2GiB, end: 1GiB, fsType: ext4, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].end (1GiB) must be after start (2GiB)',
+    ],
+    [
+      'a partition past the disk size',
+      disk(ESP, '{id: root, start: 513MiB, end: 5GiB, fsType: ext4, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].end (5GiB) is past the end of disk.size 4GiB',
+    ],
+    [
+      'a gpt partition over the backup table',
+      disk(ESP, '{id: root, start: 513MiB, end: 4GiB, fsType: ext4, mountPoint: /}'),
+      'the backup GPT needs the last 33 sectors',
+    ],
+    [
+      'a partition inside the partition table',
+      disk('{id: esp, start: 0, end: 513MiB, fsType: vfat, mountPoint: /boot/efi}', '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:5: disk.partitions[0].start is inside the gpt partition table; the first usable byte is 17408',
+    ],
+    [
+      'an offset that is not whole sectors',
+      disk(ESP, '{id: root, start: 538968000, end: "0", fsType: ext4, mountPoint: /}'),
+      'disk.partitions[1].start must be a multiple of 512 bytes',
+    ],
+    [
+      'repeated partition ids',
+      disk(ESP, '{id: esp, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].id repeats id "esp" of disk.partitions[0]',
+    ],
+    [
+      'an unreadable size',
+      disk(ESP, '{id: root, start: 513MiB, end: lots, fsType: ext4, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].end is not a size: "lots"',
+    ],
+    [
+      'an unknown partition table type',
+      [
+        'disk:',
+        '  size: 4GiB',
+        '  partitionTableType: dos',
+        '  partitions:',
+        `    - ${ESP}`,
+        '    - {id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}',
+      ],
+      'user.yml:3: disk.partitionTableType must be gpt or mbr, not dos',
+    ],
+    [
+      'a missing disk size',
+      ['disk:', '  partitionTableType: gpt', '  partitions:', `    - ${ESP}`, '    - {id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}'],
+      'user.yml:2: disk.size is required',
+    ],
+    [
+      'an unknown filesystem',
+      disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: zfs, mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].fsType "zfs" is not supported',
+    ],
+    [
+      'a relative mount point',
+      disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: data, start: 1GiB, end: "0", fsType: ext4, mountPoint: data}'),
+      'user.yml:7: disk.partitions[2].mountPoint must be an absolute, normalised path',
+    ],
+    [
+      'a repeated mount point',
+      disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: data, start: 1GiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:7: disk.partitions[2].mountPoint / is already the mount point of disk.partitions[1]',
+    ],
+    [
+      'a swap partition (not written yet)',
+      disk(ESP, '{id: root, start: 513MiB, end: 1GiB, fsType: ext4, mountPoint: /}', '{id: swap, start: 1GiB, end: "0", fsType: swap}'),
+      'user.yml:7: disk.partitions[2].fsType "swap" is not supported',
+    ],
+    [
+      'a mount without a filesystem',
+      disk(ESP, '{id: root, start: 513MiB, end: "0", mountPoint: /}'),
+      'user.yml:6: disk.partitions[1].fsType is required for a partition mounted at /',
+    ],
+    [
+      'no root partition',
+      disk(ESP, '{id: data, start: 513MiB, end: "0", fsType: ext4, mountPoint: /data}'),
+      'user.yml:5: disk.partitions has no partition mounted at /',
+    ],
+    [
+      'no EFI system partition for bootType efi',
+      disk('{id: root, start: 1MiB, end: "0", fsType: ext4, mountPoint: /}'),
+      'user.yml:5: disk.partitions has no EFI system partition',
+    ],
+    [
+      'a typeUUID that is not a GUID',
+      disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /, typeUUID: linux}'),
+      'user.yml:6: disk.partitions[1].typeUUID is not a GUID: linux',
+    ],
+    [
+      'an unknown provider',
+      ['target: {dist: debian11}'],
+      'user.yml:1: target.dist debian/debian11/x86_64 is not supported (supported os-dist-arch: debian-debian12-x86_64, debian-debian13-x86_64)',
+    ],
     ['an unsupported image type', ['target: {imageType: iso}'], 'user.yml:1: target.imageType "iso" is not supported (supported: raw)'],
     ['a bad user name', ['systemConfig:', '  users:', '    - name: Admin'], 'user.yml:3: systemConfig.users[0].name "Admin" is not a valid user name'],
-    ['an unknown password hash', ['systemConfig:', '  users:', '    - {name: admin, hash_algo: md5}'], 'user.yml:3: systemConfig.users[0].hash_algo "md5" is not supported (use one of sha512, sha256, yescrypt)'],
-    ['a bad group name', ['systemConfig:', '  users:', '    - {name: ops, groups: ["Wheel Group"]}'], 'user.yml:3: systemConfig.users[0].groups "Wheel Group" is not a valid group name'],
-    ['a local file escaping the template directory', ['systemConfig:', '  additionalFiles:', '    - {local: ../../etc/shadow, final: /etc/x}'], 'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "../../etc/shadow"'],
-    ['a local file escaping after a folder', ['systemConfig:', '  additionalFiles:', '    - {local: files/../../x, final: /etc/x}'], 'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "files/../../x"'],
-    ['an absolute local file', ['systemConfig:', '  additionalFiles:', '    - {local: /etc/passwd, final: /etc/x}'], 'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "/etc/passwd"'],
-    ['the template directory itself as local', ['systemConfig:', '  additionalFiles:', '    - {local: ., final: /etc/x}'], 'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "."'],
-    ['a final path with ".." segments', ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: /../../tmp/x}'], 'user.yml:3: systemConfig.additionalFiles[0].final must not contain ".." segments: "/../../tmp/x"'],
-    ['a final directory', ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: /etc/}'], 'user.yml:3: systemConfig.additionalFiles[0].final must name a file, not a directory: "/etc/"'],
-    ['a final path with an escape character', ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: "/etc/\\e[2J"}'], 'user.yml:3: systemConfig.additionalFiles[0].final contains the control character U+001B: "/etc/\\u001b[2J"'],
-    ['an immutable root', ['systemConfig:', '  immutability: {enabled: true}'], 'user.yml:2: systemConfig.immutability.enabled is true, but a dm-verity (immutable) root is not implemented'],
-    ['a relative final path', ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: etc/x}'], 'user.yml:3: systemConfig.additionalFiles[0].final must be an absolute path in the image: "etc/x"'],
+    [
+      'an unknown password hash',
+      ['systemConfig:', '  users:', '    - {name: admin, hash_algo: md5}'],
+      'user.yml:3: systemConfig.users[0].hash_algo "md5" is not supported (use one of sha512, sha256, yescrypt)',
+    ],
+    [
+      'a bad group name',
+      ['systemConfig:', '  users:', '    - {name: ops, groups: ["Wheel Group"]}'],
+      'user.yml:3: systemConfig.users[0].groups "Wheel Group" is not a valid group name',
+    ],
+    [
+      'a local file escaping the template directory',
+      ['systemConfig:', '  additionalFiles:', '    - {local: ../../etc/shadow, final: /etc/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "../../etc/shadow"',
+    ],
+    [
+      'a local file escaping after a folder',
+      ['systemConfig:', '  additionalFiles:', '    - {local: files/../../x, final: /etc/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "files/../../x"',
+    ],
+    [
+      'an absolute local file',
+      ['systemConfig:', '  additionalFiles:', '    - {local: /etc/passwd, final: /etc/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "/etc/passwd"',
+    ],
+    [
+      'the template directory itself as local',
+      ['systemConfig:', '  additionalFiles:', '    - {local: ., final: /etc/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].local must be a file inside the template\'s directory, not "."',
+    ],
+    [
+      'a final path with ".." segments',
+      ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: /../../tmp/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].final must not contain ".." segments: "/../../tmp/x"',
+    ],
+    [
+      'a final directory',
+      ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: /etc/}'],
+      'user.yml:3: systemConfig.additionalFiles[0].final must name a file, not a directory: "/etc/"',
+    ],
+    [
+      'a final path with an escape character',
+      ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: "/etc/\\e[2J"}'],
+      'user.yml:3: systemConfig.additionalFiles[0].final contains the control character U+001B: "/etc/\\u001b[2J"',
+    ],
+    [
+      'an immutable root',
+      ['systemConfig:', '  immutability: {enabled: true}'],
+      'user.yml:2: systemConfig.immutability.enabled is true, but a dm-verity (immutable) root is not implemented',
+    ],
+    [
+      'a relative final path',
+      ['systemConfig:', '  additionalFiles:', '    - {local: x.conf, final: etc/x}'],
+      'user.yml:3: systemConfig.additionalFiles[0].final must be an absolute path in the image: "etc/x"',
+    ],
     ['a bad package name', ['systemConfig:', '  packages: [vim, Emacs]'], 'user.yml:2: systemConfig.packages[1] "Emacs" is not a Debian package name'],
-    ['a bad pinned version', ['systemConfig:', '  kernel:', '    packages: [linux-image-amd64=abc]'], 'user.yml:3: systemConfig.kernel.packages[0] "linux-image-amd64=abc" has a version that must start with a digit'],
-    ['a repository that is not http(s)', ['packageRepositories:', '  - {codename: x, url: "ftp://127.0.0.1/debian"}'], 'user.yml:2: packageRepositories[0].url must use http or https, not ftp:'],
-    ['a repository without a codename', ['packageRepositories:', '  - {url: "http://127.0.0.1:9/x"}'], 'user.yml:2: packageRepositories[0].codename is required'],
-    ['a codename with an escape sequence', ['packageRepositories:', '  - {codename: "x\\e[2J", url: "http://127.0.0.1:9/x"}'], 'user.yml:2: packageRepositories[0].codename must be one word of letters, digits and . _ / -, not "x\\u001b[2J"'],
-    ['a codename of two words', ['packageRepositories:', '  - {codename: "a b", url: "http://127.0.0.1:9/x"}'], 'user.yml:2: packageRepositories[0].codename must be one word of letters, digits and . _ / -, not "a b"'],
-    ['a repository URL with an escape sequence', ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/\\e]0;x\\a"}'], 'user.yml:2: packageRepositories[0].url is not a valid URL: "http://127.0.0.1:9/\\u001b]0;x\\u0007" contains U+001B'],
+    [
+      'a bad pinned version',
+      ['systemConfig:', '  kernel:', '    packages: [linux-image-amd64=abc]'],
+      'user.yml:3: systemConfig.kernel.packages[0] "linux-image-amd64=abc" has a version that must start with a digit',
+    ],
+    [
+      'a repository that is not http(s)',
+      ['packageRepositories:', '  - {codename: x, url: "ftp://127.0.0.1/debian"}'],
+      'user.yml:2: packageRepositories[0].url must use http or https, not ftp:',
+    ],
+    [
+      'a repository without a codename',
+      ['packageRepositories:', '  - {url: "http://127.0.0.1:9/x"}'],
+      'user.yml:2: packageRepositories[0].codename is required',
+    ],
+    [
+      'a codename with an escape sequence',
+      ['packageRepositories:', '  - {codename: "x\\e[2J", url: "http://127.0.0.1:9/x"}'],
+      'user.yml:2: packageRepositories[0].codename must be one word of letters, digits and . _ / -, not "x\\u001b[2J"',
+    ],
+    [
+      'a codename of two words',
+      ['packageRepositories:', '  - {codename: "a b", url: "http://127.0.0.1:9/x"}'],
+      'user.yml:2: packageRepositories[0].codename must be one word of letters, digits and . _ / -, not "a b"',
+    ],
+    [
+      'a repository URL with an escape sequence',
+      ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/\\e]0;x\\a"}'],
+      'user.yml:2: packageRepositories[0].url is not a valid URL: "http://127.0.0.1:9/\\u001b]0;x\\u0007" contains U+001B',
+    ],
     ['a repository without a url', ['packageRepositories:', '  - {codename: x}'], 'user.yml:2: packageRepositories[0].url is required'],
-    ['a repository key given as a URL', ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/x", pkey: "https://127.0.0.1/key.gpg"}'], 'user.yml:2: packageRepositories[0].pkey is a URL'],
-    ['a bad component', ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/x", component: [main, "-x"]}'], 'user.yml:2: packageRepositories[0].component "-x" is not a component name'],
+    [
+      'a repository key given as a URL',
+      ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/x", pkey: "https://127.0.0.1/key.gpg"}'],
+      'user.yml:2: packageRepositories[0].pkey is a URL',
+    ],
+    [
+      'a bad component',
+      ['packageRepositories:', '  - {codename: x, url: "http://127.0.0.1:9/x", component: [main, "-x"]}'],
+      'user.yml:2: packageRepositories[0].component "-x" is not a component name',
+    ],
     ['a bad host name', ['systemConfig: {hostname: "my_box!"}'], 'user.yml:1: systemConfig.hostname "my_box!" is not a valid host name'],
-    ['an unknown bootloader', ['systemConfig: {bootloader: {provider: lilo}}'], 'user.yml:1: systemConfig.bootloader.provider must be one of systemd-boot, grub'],
-    ['an unknown artifact type', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: iso}'], 'user.yml:8: disk.artifacts[0].type "iso" is not one of raw, qcow2, vhd, vhdx, vmdk'],
-    ['an unknown artifact compression', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: raw}', '    - {type: qcow2, compression: bz2}'], 'user.yml:9: disk.artifacts[1].compression "bz2" is not one of gz, xz, zstd'],
-    ['an artifact listed twice', [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: vmdk, compression: xz}', '    - {type: vmdk, compression: xz}'], 'user.yml:9: disk.artifacts[1] vmdk with xz is already listed as disk.artifacts[0]'],
-    ['an empty configuration command', ['systemConfig:', '  configurations:', '    - {cmd: " "}'], 'user.yml:3: systemConfig.configurations[0].cmd is required'],
+    [
+      'an unknown bootloader',
+      ['systemConfig: {bootloader: {provider: lilo}}'],
+      'user.yml:1: systemConfig.bootloader.provider must be one of systemd-boot, grub',
+    ],
+    [
+      'an unknown artifact type',
+      [...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'), '  artifacts:', '    - {type: iso}'],
+      'user.yml:8: disk.artifacts[0].type "iso" is not one of raw, qcow2, vhd, vhdx, vmdk',
+    ],
+    [
+      'an unknown artifact compression',
+      [
+        ...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'),
+        '  artifacts:',
+        '    - {type: raw}',
+        '    - {type: qcow2, compression: bz2}',
+      ],
+      'user.yml:9: disk.artifacts[1].compression "bz2" is not one of gz, xz, zstd',
+    ],
+    [
+      'an artifact listed twice',
+      [
+        ...disk(ESP, '{id: root, start: 513MiB, end: "0", fsType: ext4, mountPoint: /}'),
+        '  artifacts:',
+        '    - {type: vmdk, compression: xz}',
+        '    - {type: vmdk, compression: xz}',
+      ],
+      'user.yml:9: disk.artifacts[1] vmdk with xz is already listed as disk.artifacts[0]',
+    ],
+    [
+      'an empty configuration command',
+      ['systemConfig:', '  configurations:', '    - {cmd: " "}'],
+      'user.yml:3: systemConfig.configurations[0].cmd is required',
+    ],
   ])('reports %s with file:line and field path', (_name, user, expected) => {
     const { errors } = check(...user);
     expect(errors).toHaveLength(1);
@@ -103,7 +296,9 @@ describe('validateTemplate', () => {
   it('warns about a repository accepted without a signature check', () => {
     const { errors, warnings } = check('packageRepositories:', '  - {codename: local, url: "http://127.0.0.1:9/local", trusted: true}');
     expect(errors).toEqual([]);
-    expect(warnings).toEqual(['user.yml:2: packageRepositories[0].trusted is true: local from http://127.0.0.1:9/local is accepted without checking its signature']);
+    expect(warnings).toEqual([
+      'user.yml:2: packageRepositories[0].trusted is true: local from http://127.0.0.1:9/local is accepted without checking its signature',
+    ]);
   });
 
   it('reports every problem at once, naming the template when there is no recorded origin', () => {
@@ -125,7 +320,14 @@ describe('validateTemplate', () => {
   });
 
   it('accepts mbr tables from the first sector and partitions up to the very end', () => {
-    const { errors } = check('disk:', '  size: 1GiB', '  partitionTableType: mbr', '  partitions:', '    - {id: esp, start: 512, end: 100MiB, fsType: vfat, mountPoint: /boot/efi}', '    - {id: root, start: 100MiB, end: 1GiB, fsType: ext4, mountPoint: /}');
+    const { errors } = check(
+      'disk:',
+      '  size: 1GiB',
+      '  partitionTableType: mbr',
+      '  partitions:',
+      '    - {id: esp, start: 512, end: 100MiB, fsType: vfat, mountPoint: /boot/efi}',
+      '    - {id: root, start: 100MiB, end: 1GiB, fsType: ext4, mountPoint: /}',
+    );
     expect(errors).toEqual([]);
   });
 });

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { escapeControls, escapeInline, firstUnsafeChar, forDisplay, jsonProblem, redactSecrets, redactUrl, withoutCredentials } from '../../src/text/untrusted.js';
+import {
+  escapeControls,
+  escapeInline,
+  firstUnsafeChar,
+  forDisplay,
+  jsonProblem,
+  redactSecrets,
+  redactUrl,
+  withoutCredentials,
+} from '../../src/text/untrusted.js';
 
 describe('escapeControls', () => {
   it.each([

@@ -8,7 +8,11 @@ import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-verify-');
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** A tier root holding section/file with `content`, and its stamp path. */
 async function fixture(content = 'hello g3-cache') {
@@ -57,7 +61,12 @@ describe('stamps', () => {
   });
 
   it('records the identity from a bigint stat as strings and a number size', () => {
-    expect(identityOf({ size: 5n, mtimeNs: 1700000000123456789n, ino: 42n, dev: 7n })).toEqual({ size: 5, mtimeNs: '1700000000123456789', ino: '42', dev: '7' });
+    expect(identityOf({ size: 5n, mtimeNs: 1700000000123456789n, ino: 42n, dev: 7n })).toEqual({
+      size: 5,
+      mtimeNs: '1700000000123456789',
+      ino: '42',
+      dev: '7',
+    });
   });
 });
 
@@ -69,7 +78,10 @@ describe('verifyFile', () => {
 
   it('says bad for a file of the wrong size, without hashing it', async () => {
     const f = await fixture();
-    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { ...f.expect, size: f.expect.size + 1 })).toEqual({ state: 'bad', reason: `size ${f.expect.size} bytes, expected ${f.expect.size + 1}` });
+    expect(await verifyFile({ root: f.root, file: f.file, stamp: f.stamp }, { ...f.expect, size: f.expect.size + 1 })).toEqual({
+      state: 'bad',
+      reason: `size ${f.expect.size} bytes, expected ${f.expect.size + 1}`,
+    });
     expect(await exists(f.stamp)).toBe(false);
   });
 

@@ -43,7 +43,16 @@ export async function cacheClean(s: Settings, o: CleanOptions): Promise<CleanRep
   const id = o.providerId === undefined ? undefined : checkProviderId(o.providerId, scan.entries);
   const tiers = new Set(SCOPE_TIERS[o.scope]);
   const chosen = scan.entries.filter((e) => tiers.has(e.tier) && (id === undefined || e.provider === id));
-  const report: CleanReport = { scope: o.scope, providerId: id ?? null, dryRun: o.dryRun, removed: [], held: [], failed: [], freedBytes: 0, skipped: scan.skipped };
+  const report: CleanReport = {
+    scope: o.scope,
+    providerId: id ?? null,
+    dryRun: o.dryRun,
+    removed: [],
+    held: [],
+    failed: [],
+    freedBytes: 0,
+    skipped: scan.skipped,
+  };
   for (const e of chosen) {
     const r = await removeEntry(e, { staleMs: s.lockStaleMs, dryRun: o.dryRun });
     if (r.state === 'removed') {

@@ -61,7 +61,16 @@ export function usedAt(e: Pick<Entry, 'lastUseMs' | 'mtimeMs'>): number {
 
 /** The display name of an entry: tier, group and name. */
 export function entryLabel(e: Pick<Entry, 'tier' | 'group' | 'name' | 'kind'>): string {
-  const what = e.kind === 'chroot' ? 'chroot snapshot' : e.kind === 'installed' ? 'installed snapshot' : e.kind === 'imagebuild' ? 'image build' : e.kind === 'scratch' ? 'leftover' : '';
+  const what =
+    e.kind === 'chroot'
+      ? 'chroot snapshot'
+      : e.kind === 'installed'
+        ? 'installed snapshot'
+        : e.kind === 'imagebuild'
+          ? 'image build'
+          : e.kind === 'scratch'
+            ? 'leftover'
+            : '';
   const name = /^[0-9a-f]{64}$/.test(e.name) ? `${e.name.slice(0, 16)}…` : e.name;
   return `${e.tier}:${e.group}/${what ? `${what} ` : ''}${name}`;
 }

@@ -47,7 +47,11 @@ export function lruOrder<T extends Pick<Entry, 'lastUseMs' | 'mtimeMs' | 'path'>
  * limit. An entry that stays (held by a build, failed) still counts towards
  * the total, so the next one is tried instead. Returns every attempt in order.
  */
-export async function pruneWalk<T extends Pick<Entry, 'lastUseMs' | 'mtimeMs' | 'path' | 'bytes'>>(entries: readonly T[], policy: PrunePolicy, attempt: (e: T, why: PruneWhy) => Promise<Outcome>): Promise<{ steps: PruneStep<T>[]; remainingBytes: number }> {
+export async function pruneWalk<T extends Pick<Entry, 'lastUseMs' | 'mtimeMs' | 'path' | 'bytes'>>(
+  entries: readonly T[],
+  policy: PrunePolicy,
+  attempt: (e: T, why: PruneWhy) => Promise<Outcome>,
+): Promise<{ steps: PruneStep<T>[]; remainingBytes: number }> {
   let total = entries.reduce((n, e) => n + e.bytes, 0);
   const steps: PruneStep<T>[] = [];
   for (const entry of lruOrder(entries)) {
@@ -90,14 +94,20 @@ export interface PruneReport {
 
 /** Prune the local caches by last use; a dry run changes nothing. */
 export async function cachePrune(s: Settings, o: PruneOptions): Promise<PruneReport> {
-  if (o.olderThanMs === undefined && o.maxBytes === undefined) throw new UserError('cache prune needs --older-than, --max-size or both', 'e.g. cache prune --older-than 180d --max-size 20G');
+  if (o.olderThanMs === undefined && o.maxBytes === undefined)
+    throw new UserError('cache prune needs --older-than, --max-size or both', 'e.g. cache prune --older-than 180d --max-size 20G');
   const now = o.now ?? Date.now();
   const scan = await scanCaches(s, { tiers: ['local', 'packages', 'workspace'], probe: !o.dryRun, removeLinks: !o.dryRun });
   const candidates = scan.entries.filter((e) => PRUNABLE.has(e.kind));
-  const { steps, remainingBytes } = await pruneWalk(candidates, { olderThanMs: o.olderThanMs, maxBytes: o.maxBytes, now }, (e) => removeEntry(e, { staleMs: s.lockStaleMs, dryRun: o.dryRun }));
+  const { steps, remainingBytes } = await pruneWalk(candidates, { olderThanMs: o.olderThanMs, maxBytes: o.maxBytes, now }, (e) =>
+    removeEntry(e, { staleMs: s.lockStaleMs, dryRun: o.dryRun }),
+  );
   const describe = (st: PruneStep<Entry>): PrunedEntry => ({
     ...entryReport(st.entry),
-    why: st.why === 'age' ? `unused for ${formatAge(now - usedAt(st.entry))}${st.entry.lastUseMs === undefined ? ' (no record: by mtime)' : ''}` : 'least recently used while over --max-size',
+    why:
+      st.why === 'age'
+        ? `unused for ${formatAge(now - usedAt(st.entry))}${st.entry.lastUseMs === undefined ? ' (no record: by mtime)' : ''}`
+        : 'least recently used while over --max-size',
   });
   const removed = steps.filter((st) => st.outcome.state === 'removed').map(describe);
   const withReason = (state: 'held' | 'failed') => steps.flatMap((st) => (st.outcome.state === state ? [{ ...describe(st), reason: st.outcome.reason }] : []));

@@ -102,7 +102,19 @@ export async function scanMetadata(root: string, s: Skipped[] | ScanSink): Promi
         if (!st) continue;
         const rel = path.relative(root, p);
         const blob = path.dirname(rel) === path.join('by-hash', 'sha256') && HEX64.test(d.name);
-        out.push({ tier: 'metadata', group: rel.split(path.sep)[0] ?? '', name: path.relative(path.join(root, rel.split(path.sep)[0] ?? ''), p), kind: blob ? 'blob' : 'derived', root, path: p, companions: [], bytes: st.size, mtimeMs: st.mtimeMs, locks: [], guards: [] });
+        out.push({
+          tier: 'metadata',
+          group: rel.split(path.sep)[0] ?? '',
+          name: path.relative(path.join(root, rel.split(path.sep)[0] ?? ''), p),
+          kind: blob ? 'blob' : 'derived',
+          root,
+          path: p,
+          companions: [],
+          bytes: st.size,
+          mtimeMs: st.mtimeMs,
+          locks: [],
+          guards: [],
+        });
       }
     }
   };

@@ -17,7 +17,10 @@ const INSTALLED = /^([0-9a-f]{64})\.(json|tar\.zst)$/;
 export async function workspaceLocks(workDir: string, provider: string): Promise<string[]> {
   const imagebuild = path.join(workDir, provider, 'imagebuild');
   const names = await visibleEntries(imagebuild);
-  return [snapshotPaths(workDir, provider).lockDir, ...names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(imagebuild, d.name))];
+  return [
+    snapshotPaths(workDir, provider).lockDir,
+    ...names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(imagebuild, d.name)),
+  ];
 }
 
 async function readStampKey(file: string): Promise<string | undefined> {
@@ -34,7 +37,13 @@ async function statOf(p: string): Promise<{ size: number; mtimeMs: number } | un
 }
 
 // Folders of a provider's workspace (and of its last-use records) that a build makes; a link there is never entered.
-const LAYOUT = [...PROVIDER_DIRS, path.join('chrootbuild', 'installed'), USED_DIR, path.join(USED_DIR, 'chrootbuild'), path.join(USED_DIR, 'chrootbuild', 'installed')];
+const LAYOUT = [
+  ...PROVIDER_DIRS,
+  path.join('chrootbuild', 'installed'),
+  USED_DIR,
+  path.join(USED_DIR, 'chrootbuild'),
+  path.join(USED_DIR, 'chrootbuild', 'installed'),
+];
 
 /** Every workspace entry of every provider under `workDir`; links are reported (and, with removeLinks, removed). */
 export async function scanWorkspace(workDir: string, s: Skipped[] | ScanSink): Promise<Entry[]> {
@@ -90,12 +99,34 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
     const ip = installedPaths(workDir, provider, key);
     const [t, s] = await Promise.all([statOf(ip.tarball), statOf(ip.stamp)]);
     const rel = path.relative(pr, ip.tarball);
-    out.push({ ...base, name: key, kind: 'installed', path: ip.tarball, stamp: ip.stamp, companions: [ip.stamp], use: { root: pr, rel }, bytes: (t?.size ?? 0) + (s?.size ?? 0), mtimeMs: t?.mtimeMs ?? s?.mtimeMs ?? 0, lastUseMs: await readLastUse(pr, rel), locks: [sp.lockDir] });
+    out.push({
+      ...base,
+      name: key,
+      kind: 'installed',
+      path: ip.tarball,
+      stamp: ip.stamp,
+      companions: [ip.stamp],
+      use: { root: pr, rel },
+      bytes: (t?.size ?? 0) + (s?.size ?? 0),
+      mtimeMs: t?.mtimeMs ?? s?.mtimeMs ?? 0,
+      lastUseMs: await readLastUse(pr, rel),
+      locks: [sp.lockDir],
+    });
   }
   // Left by interrupted chroot builds; only made and removed under the chroot lock.
   for (const p of [path.join(pr, 'chrootbuild', 'repo'), `${sp.tarball}.tmp`, `${sp.chrootEnv}.tmp`]) {
     const st = await statOf(p);
-    if (st) out.push({ ...base, name: path.relative(pr, p), kind: 'scratch', path: p, companions: [], bytes: await treeBytes(p, sink), mtimeMs: st.mtimeMs, locks: [sp.lockDir] });
+    if (st)
+      out.push({
+        ...base,
+        name: path.relative(pr, p),
+        kind: 'scratch',
+        path: p,
+        companions: [],
+        bytes: await treeBytes(p, sink),
+        mtimeMs: st.mtimeMs,
+        locks: [sp.lockDir],
+      });
   }
   const builds = path.join(pr, 'imagebuild');
   for (const d of await visibleEntries(builds, sink)) {
@@ -103,7 +134,16 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
     if (!d.isDirectory() || d.name.endsWith('.lock') || /\.lock\.(new|stale|released)-/.test(d.name)) continue;
     const p = path.join(builds, d.name);
     const st = await statOf(p);
-    out.push({ ...base, name: d.name, kind: 'imagebuild', path: p, companions: [], bytes: await treeBytes(p, sink), mtimeMs: st?.mtimeMs ?? 0, locks: [`${p}.lock`] });
+    out.push({
+      ...base,
+      name: d.name,
+      kind: 'imagebuild',
+      path: p,
+      companions: [],
+      bytes: await treeBytes(p, sink),
+      mtimeMs: st?.mtimeMs ?? 0,
+      locks: [`${p}.lock`],
+    });
   }
   return out;
 }

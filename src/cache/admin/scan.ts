@@ -31,7 +31,11 @@ async function resolveRoot(named: string, what: string): Promise<string> {
   const abs = path.resolve(named);
   const real = (await ignoreNotFound(realpath(abs))) ?? abs;
   const why = systemFolderReason(real);
-  if (why) throw new UserError(`the ${what} ${escapeInline(abs)}${real === abs ? '' : ` (resolved: ${escapeInline(real)})`} cannot be used: ${why}`, 'Point it at a folder of its own.');
+  if (why)
+    throw new UserError(
+      `the ${what} ${escapeInline(abs)}${real === abs ? '' : ` (resolved: ${escapeInline(real)})`} cannot be used: ${why}`,
+      'Point it at a folder of its own.',
+    );
   return real;
 }
 
@@ -67,7 +71,8 @@ export async function tierRoots(s: Settings, probe: boolean, skipped: Skipped[] 
   }
   if (shared) {
     const sub = roots.find((r) => r.tier === 'shared-packages');
-    if (sub && (await lstatIfExists(sub.root))?.isSymbolicLink()) skipped.push({ path: sub.root, reason: 'symbolic link where the shared package cache belongs: not followed' });
+    if (sub && (await lstatIfExists(sub.root))?.isSymbolicLink())
+      skipped.push({ path: sub.root, reason: 'symbolic link where the shared package cache belongs: not followed' });
   }
   return roots;
 }
@@ -124,7 +129,10 @@ export function checkProviderId(id: string, entries: readonly Entry[]): string {
   if (unsafe) throw new UserError(`--provider-id ${JSON.stringify(id)} ${unsafe}`, 'Give a provider id such as debian-debian13-x86_64; see `cache status`.');
   const known = knownProviders(entries);
   if (!known.includes(id)) {
-    throw new UserError(`no cache or workspace holds provider ${JSON.stringify(id)}`, known.length ? `Known provider ids: ${known.join(', ')}.` : 'The caches hold no provider yet.');
+    throw new UserError(
+      `no cache or workspace holds provider ${JSON.stringify(id)}`,
+      known.length ? `Known provider ids: ${known.join(', ')}.` : 'The caches hold no provider yet.',
+    );
   }
   return id;
 }

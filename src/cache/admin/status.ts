@@ -105,6 +105,11 @@ export async function cacheStatus(s: Settings, opts: { providerId?: string } = {
     const es = entries.filter((e) => e.tier === r.tier);
     return { ...r, entries: es.length, bytes: sum(es), groups: [...byKey(es, (e) => e.group)].map(([g, ges]) => groupStatus(g, ges)) };
   });
-  const workspace = [...byKey(entries.filter((e) => e.tier === 'workspace'), (e) => e.group)].map(([p, es]) => workspaceOf(p, es));
+  const workspace = [
+    ...byKey(
+      entries.filter((e) => e.tier === 'workspace'),
+      (e) => e.group,
+    ),
+  ].map(([p, es]) => workspaceOf(p, es));
   return { providerId: id ?? null, tiers, workspace, providers, totals: { entries: entries.length, bytes: sum(entries) }, skipped: scan.skipped };
 }

@@ -22,7 +22,10 @@ export function parseSize(text: string, option = '--max-size'): number {
   const r = readSize(text);
   if (typeof r === 'number') return r;
   const why = { 'not-a-size': 'is not a size', 'not-whole': 'is not a whole number of bytes', 'too-large': 'is too large' }[r.kind];
-  throw new UserError(`${option} ${JSON.stringify(text)} ${why}`, 'Give bytes, or a number with a unit: K, M, G, T or KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000), e.g. 500M, 20G, 1.5T.');
+  throw new UserError(
+    `${option} ${JSON.stringify(text)} ${why}`,
+    'Give bytes, or a number with a unit: K, M, G, T or KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000), e.g. 500M, 20G, 1.5T.',
+  );
 }
 
 /** A short age for messages: 3d 4h, 12m, 40s. */

@@ -43,7 +43,11 @@ export interface VerifyReport {
 }
 
 type Identity = string;
-type Check = { state: 'good'; bytes: number } | { state: 'bad'; reason: string; id?: Identity; bytes: number } | { state: 'unknown'; reason: string } | { state: 'unreadable'; reason: string };
+type Check =
+  | { state: 'good'; bytes: number }
+  | { state: 'bad'; reason: string; id?: Identity; bytes: number }
+  | { state: 'unknown'; reason: string }
+  | { state: 'unreadable'; reason: string };
 
 async function identity(file: string): Promise<Identity | undefined> {
   const st = await ignoreNotFound(lstat(file, { bigint: true }));
@@ -59,12 +63,22 @@ async function check(e: Entry, expected: Expected | undefined): Promise<Check> {
   const before = await identity(e.path);
   if (!st || !before) return snapshot && expected ? { state: 'bad', reason: 'stamp without its snapshot', bytes: 0 } : { state: 'unknown', reason: 'missing' };
   if (!st.isFile()) return { state: 'bad', reason: 'not a regular file', id: before, bytes: 0 };
-  if (!expected) return snapshot ? { state: 'bad', reason: 'snapshot without a readable stamp: unusable', id: before, bytes: 0 } : { state: 'unknown', reason: 'no stamp, and no catalogue entry or lock names its SHA256' };
+  if (!expected)
+    return snapshot
+      ? { state: 'bad', reason: 'snapshot without a readable stamp: unusable', id: before, bytes: 0 }
+      : { state: 'unknown', reason: 'no stamp, and no catalogue entry or lock names its SHA256' };
   const d = await hashFile(e.path, { noFollow: true }).catch((err: NodeJS.ErrnoException) => ({ error: err.code ?? err.message }));
   if ('error' in d) return { state: 'unreadable', reason: `cannot read: ${d.error}` };
   if ((await identity(e.path)) !== before) return { state: 'unknown', reason: 'changed while it was hashed (a build is replacing it?)' };
-  if (expected.size !== undefined && d.size !== expected.size) return { state: 'bad', reason: `size ${d.size} bytes, expected ${expected.size}`, id: before, bytes: d.size };
-  if (!expected.sha256.includes(d.sha256)) return { state: 'bad', reason: `sha256 ${d.sha256.slice(0, 16)}…, expected ${expected.sha256.map((x) => `${x.slice(0, 16)}…`).join(' or ')} (from its ${expected.source})`, id: before, bytes: d.size };
+  if (expected.size !== undefined && d.size !== expected.size)
+    return { state: 'bad', reason: `size ${d.size} bytes, expected ${expected.size}`, id: before, bytes: d.size };
+  if (!expected.sha256.includes(d.sha256))
+    return {
+      state: 'bad',
+      reason: `sha256 ${d.sha256.slice(0, 16)}…, expected ${expected.sha256.map((x) => `${x.slice(0, 16)}…`).join(' or ')} (from its ${expected.source})`,
+      id: before,
+      bytes: d.size,
+    };
   return { state: 'good', bytes: d.size };
 }
 
@@ -113,7 +127,18 @@ export async function cacheVerify(s: Settings, o: { providerId?: string; emit: E
   const readOnly = new Set(scan.roots.filter((r) => r.readOnly).map((r) => r.tier));
   let digests: Promise<Map<string, Set<string>>> | undefined;
   const catalogue = () => (digests ??= catalogueDigests(s, o.emit));
-  const report: VerifyReport = { providerId: id ?? null, checked: 0, good: 0, bytesHashed: 0, corrupt: [], unverified: [], unreadable: [], skipped: scan.skipped, seconds: 0, ok: true };
+  const report: VerifyReport = {
+    providerId: id ?? null,
+    checked: 0,
+    good: 0,
+    bytesHashed: 0,
+    corrupt: [],
+    unverified: [],
+    unreadable: [],
+    skipped: scan.skipped,
+    seconds: 0,
+    ok: true,
+  };
   // A folder the scan could not read holds files nobody checked: the caches are not known to be clean.
   for (const sk of scan.skipped) if (sk.problem) report.unreadable.push({ path: sk.path, reason: sk.reason });
   const bad: Array<{ e: Entry; reason: string }> = [];

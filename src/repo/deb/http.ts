@@ -34,7 +34,13 @@ async function attempt(url: string, dest: string, s: FetchSettings): Promise<{ s
     throw new FetchError(`HTTP ${code}`, code >= 500 || code === 429);
   }
   const max = Math.min(MAX_BYTES, maxBytesOf(s));
-  const { bytes: size, sha256 } = await streamToFile(res.body, dest, { bytes: max, problem: `larger than ${max} bytes; not a Release file` }, undefined, s).catch((err: unknown) => {
+  const { bytes: size, sha256 } = await streamToFile(
+    res.body,
+    dest,
+    { bytes: max, problem: `larger than ${max} bytes; not a Release file` },
+    undefined,
+    s,
+  ).catch((err: unknown) => {
     throw toFetchError(err);
   });
   const declared = res.headers['content-length'];

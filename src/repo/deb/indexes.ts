@@ -29,20 +29,28 @@ export function selectIndexes(ctx: Pick<LoadContext, 'spec' | 'where' | 'opts'>,
   const refs: IndexRef[] = [];
   for (const component of ctx.spec.components) {
     // Security suites list `updates/main` but keep the indexes under `main/`: the signed file list decides.
-    const listed = info.components.some((c) => c === component || c.endsWith(`/${component}`)) || [...info.sha256.keys()].some((k) => k.startsWith(`${component}/binary-`));
+    const listed =
+      info.components.some((c) => c === component || c.endsWith(`/${component}`)) || [...info.sha256.keys()].some((k) => k.startsWith(`${component}/binary-`));
     if (info.components.length > 0 && !listed) {
       ctx.opts.emit({ type: 'warning', message: `${ctx.where}: component ${component} is not in the Release (it has ${info.components.join(' ')}); skipped` });
       continue;
     }
     for (const arch of ctx.spec.archs) {
       if (info.architectures.length > 0 && !info.architectures.includes(arch)) {
-        ctx.opts.emit({ type: 'warning', message: `${ctx.where}: architecture ${arch} is not in the Release (it has ${info.architectures.join(' ')}); skipped` });
+        ctx.opts.emit({
+          type: 'warning',
+          message: `${ctx.where}: architecture ${arch} is not in the Release (it has ${info.architectures.join(' ')}); skipped`,
+        });
         continue;
       }
       const dir = `${component}/binary-${arch}`;
       const name = NAMES.find((n) => info.sha256.has(`${dir}/${n}`));
       const digest = name ? info.sha256.get(`${dir}/${name}`) : undefined;
-      if (!name || !digest) throw new UserError(`${ctx.where}: the Release lists no Packages index for ${dir}`, 'Check the component and architecture names against the repository.');
+      if (!name || !digest)
+        throw new UserError(
+          `${ctx.where}: the Release lists no Packages index for ${dir}`,
+          'Check the component and architecture names against the repository.',
+        );
       refs.push({ component, arch, path: `${dir}/${name}`, sha256: digest.sha256, size: digest.size });
     }
   }
@@ -53,7 +61,11 @@ export function selectIndexes(ctx: Pick<LoadContext, 'spec' | 'where' | 'opts'>,
 export async function obtainIndex(ctx: LoadContext, ref: IndexRef, byHash: boolean): Promise<string> {
   const stored = await ctx.store.find(ref);
   if (stored) return stored;
-  if (ctx.opts.offline) throw new UserError(`${ctx.where}: no verified copy of ${ref.path} (sha256 ${ref.sha256}) in the metadata store`, 'Run once online to fetch the repository metadata.');
+  if (ctx.opts.offline)
+    throw new UserError(
+      `${ctx.where}: no verified copy of ${ref.path} (sha256 ${ref.sha256}) in the metadata store`,
+      'Run once online to fetch the repository metadata.',
+    );
   const plain = `${ctx.base}/${ref.path}`;
   const urls = byHash ? [`${ctx.base}/${path.posix.dirname(ref.path)}/by-hash/SHA256/${ref.sha256}`, plain] : [plain];
   for (const [i, url] of urls.entries()) {
@@ -93,7 +105,10 @@ export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, p
   const cap = ctx.opts.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
   const plainPath = `${path.posix.dirname(ref.path)}/Packages`;
   if (plain && plain.size > cap) {
-    throw new UserError(`${ctx.where}: ${plainPath} is ${plain.size} bytes unpacked, as the signed Release says: more than ${mib(cap)} (max_index_mib)`, CAP_HINT);
+    throw new UserError(
+      `${ctx.where}: ${plainPath} is ${plain.size} bytes unpacked, as the signed Release says: more than ${mib(cap)} (max_index_mib)`,
+      CAP_HINT,
+    );
   }
   const parser = new PackagesParser(ctx.spec.id, { refuse: recordProblem });
   const hash = createHash('sha256');
@@ -117,7 +132,9 @@ export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, p
   if (plain && plain.sha256 !== ref.sha256) {
     const got = hash.digest('hex');
     if (got !== plain.sha256 || n !== plain.size) {
-      throw new StepError(`${ctx.where}: ${ref.path} decompresses to sha256 ${got} (${n} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`);
+      throw new StepError(
+        `${ctx.where}: ${ref.path} decompresses to sha256 ${got} (${n} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`,
+      );
     }
   }
   return { packages: parser.end(), refused: parser.refused };
@@ -133,7 +150,12 @@ function unpack(file: string, name: string): { chunks: AsyncIterable<Buffer>; fi
       async finish() {
         const r = await xz.done;
         finished = true;
-        if (r.exitCode !== 0) throw new StepError(`xz could not unpack ${file} (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`, { command: ['xz', '-dc'], exitCode: r.exitCode, stderr: r.stderr });
+        if (r.exitCode !== 0)
+          throw new StepError(`xz could not unpack ${file} (exit code ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`, {
+            command: ['xz', '-dc'],
+            exitCode: r.exitCode,
+            stderr: r.stderr,
+          });
       },
       stop: () => {
         if (!finished) xz.stop();

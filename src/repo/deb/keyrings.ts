@@ -32,11 +32,16 @@ export async function isArmored(file: string): Promise<boolean> {
  */
 export async function binaryKeyrings(keyrings: string[], storeDir: string, where: string, trusted: boolean): Promise<string[]> {
   if (keyrings.length === 0 && trusted) return [await emptyKeyring(storeDir)];
-  if (keyrings.length === 0) throw new UserError(`${where}: no keyring configured to check its signature`, 'Name the archive keyring of the repository (e.g. /usr/share/keyrings/debian-archive-keyring.gpg), or mark it trusted: true only if you accept unsigned metadata.');
+  if (keyrings.length === 0)
+    throw new UserError(
+      `${where}: no keyring configured to check its signature`,
+      'Name the archive keyring of the repository (e.g. /usr/share/keyrings/debian-archive-keyring.gpg), or mark it trusted: true only if you accept unsigned metadata.',
+    );
   const out: string[] = [];
   for (const file of keyrings) {
     const st = await statKeyring(file, where);
-    if (!st) throw new UserError(`${where}: keyring ${escapeInline(file)} not found`, 'Check the keyring path (absolute) or install the package that ships it.');
+    if (!st)
+      throw new UserError(`${where}: keyring ${escapeInline(file)} not found`, 'Check the keyring path (absolute) or install the package that ships it.');
     if (!st.isFile()) throw new UserError(`${where}: keyring ${escapeInline(file)} is not a regular file`, 'Name a keyring file (.gpg or .asc).');
     out.push((await isArmored(file)) ? await dearmored(file, storeDir) : file);
   }
@@ -48,7 +53,9 @@ async function statKeyring(file: string, where: string): Promise<Stats | undefin
   try {
     return await ignoreNotFound(stat(file));
   } catch (err) {
-    throw new StepError(`${where}: cannot read keyring ${escapeInline(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new StepError(`${where}: cannot read keyring ${escapeInline(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -65,7 +72,10 @@ async function dearmored(file: string, storeDir: string): Promise<string> {
   // gpg wants a home directory even to dearmor; a throwaway one keeps ~/.gnupg untouched.
   const home = await makeTempDir('g3-gpg-');
   try {
-    const { stdout } = await runBinary({ command: 'gpg', args: ['--batch', '--no-options', '--homedir', home, '--dearmor'] }, { inputFile: file, package: 'gnupg' });
+    const { stdout } = await runBinary(
+      { command: 'gpg', args: ['--batch', '--no-options', '--homedir', home, '--dearmor'] },
+      { inputFile: file, package: 'gnupg' },
+    );
     if (stdout.length === 0) throw new UserError(`keyring ${file} holds no key`, 'Use the armored (.asc) or binary (.gpg) export of the archive signing key.');
     await writeFileAtomic(dest, stdout);
   } finally {

@@ -73,7 +73,10 @@ export function checkRelease(ctx: LoadContext, info: ReleaseInfo, checkValidUnti
   if (checkValidUntil && info.validUntil && info.validUntil.getTime() < ctx.now.getTime()) {
     const when = info.validUntil.toISOString();
     if (!ctx.opts.ignoreValidUntil) {
-      throw new UserError(`${ctx.where}: metadata expired on ${when}`, 'The mirror is stale or replays old metadata; use an up-to-date mirror, or ignore Valid-Until for a snapshot archive.');
+      throw new UserError(
+        `${ctx.where}: metadata expired on ${when}`,
+        'The mirror is stale or replays old metadata; use an up-to-date mirror, or ignore Valid-Until for a snapshot archive.',
+      );
     }
     ctx.opts.emit({ type: 'warning', message: `${ctx.where}: metadata expired on ${when}; used anyway (Valid-Until ignored)` });
   }
@@ -108,5 +111,8 @@ async function fetchToStore(ctx: LoadContext, url: string): Promise<{ sha256: st
 async function storedOrFail(ctx: LoadContext, want: { sha256: string; size?: number }, name: string): Promise<string> {
   const file = await ctx.store.find(want);
   if (file) return file;
-  throw new UserError(`${ctx.where}: the stored ${name} (sha256 ${want.sha256}) is missing or corrupt`, 'Run once online to fetch the repository metadata again.');
+  throw new UserError(
+    `${ctx.where}: the stored ${name} (sha256 ${want.sha256}) is missing or corrupt`,
+    'Run once online to fetch the repository metadata again.',
+  );
 }

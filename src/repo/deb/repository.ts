@@ -21,7 +21,14 @@ export async function loadRepository(spec: RepoSpec, opts: MetadataOptions): Pro
   const refs = selectIndexes(ctx, rel.info);
   const packages = await loadIndexes(ctx, rel, refs);
   // Written last: the state names only what passed every check.
-  await ctx.store.writeState(spec.id, { version: 1, url: spec.url, codename: spec.codename, release: rel.signed, indexes: refs, verifiedAt: ctx.now.toISOString() });
+  await ctx.store.writeState(spec.id, {
+    version: 1,
+    url: spec.url,
+    codename: spec.codename,
+    release: rel.signed,
+    indexes: refs,
+    verifiedAt: ctx.now.toISOString(),
+  });
   await flushDirs();
   return result(ctx, rel, refs, packages, false);
 }
@@ -35,7 +42,10 @@ export async function loadRepositoryPinned(spec: RepoSpec, pin: RepoPin, opts: M
   for (const ref of pin.indexes) {
     const listed = rel.info.sha256.get(ref.path);
     if (!listed || listed.sha256 !== ref.sha256 || listed.size !== ref.size) {
-      throw new UserError(`${ctx.where}: the lock pins ${ref.path} (sha256 ${ref.sha256}), which the pinned Release does not list with that digest`, 'The lock file is inconsistent; update the lock.');
+      throw new UserError(
+        `${ctx.where}: the lock pins ${ref.path} (sha256 ${ref.sha256}), which the pinned Release does not list with that digest`,
+        'The lock file is inconsistent; update the lock.',
+      );
     }
   }
   const packages = await loadIndexes(ctx, rel, pin.indexes);
@@ -53,7 +63,10 @@ async function loadOffline(ctx: LoadContext): Promise<RepoMetadata> {
   const { spec } = ctx;
   const state = await ctx.store.readState(spec.id);
   if (!state || state.url !== spec.url || state.codename !== spec.codename) {
-    throw new UserError(`no verified metadata for ${ctx.where} in ${ctx.store.dir}; run once online`, 'Run without offline mode once so the metadata is fetched and verified.');
+    throw new UserError(
+      `no verified metadata for ${ctx.where} in ${ctx.store.dir}; run once online`,
+      'Run without offline mode once so the metadata is fetched and verified.',
+    );
   }
   // The store is a cache, not an authority: check the signature and expiry again.
   const rel = await verifyStored(ctx, state.release);
@@ -68,7 +81,10 @@ async function pinnedRelease(ctx: LoadContext, sha256: string): Promise<Verified
   const file = await ctx.store.find({ sha256 });
   if (file) return verifyStored(ctx, await describeStored(ctx, file, sha256));
   if (ctx.opts.offline) {
-    throw new UserError(`no verified metadata for ${ctx.where}: the pinned Release (sha256 ${sha256}) is not in ${ctx.store.dir}; run once online`, 'Run without offline mode once, while the repository still serves that Release.');
+    throw new UserError(
+      `no verified metadata for ${ctx.where}: the pinned Release (sha256 ${sha256}) is not in ${ctx.store.dir}; run once online`,
+      'Run without offline mode once, while the repository still serves that Release.',
+    );
   }
   const rel = await fetchRelease(ctx);
   if (rel.signed.sha256 !== sha256) {

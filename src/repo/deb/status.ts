@@ -64,7 +64,13 @@ export function interpretStatus(statusText: string): SignatureVerdict {
   if (plaintexts > 1) return { ok: false, problem: 'gpgv error', message: 'the file holds more than one signed message' };
   // A signature that does not match the text means tampering, whatever else is there.
   const bad = groups.find((g) => g.result === 'BADSIG');
-  if (bad) return { ok: false, problem: 'bad signature', message: `bad signature (key ${bad.args[0] ?? '?'}): the file was changed after signing`, keyId: bad.args[0] };
+  if (bad)
+    return {
+      ok: false,
+      problem: 'bad signature',
+      message: `bad signature (key ${bad.args[0] ?? '?'}): the file was changed after signing`,
+      keyId: bad.args[0],
+    };
   const good = groups.find((g) => g.result === 'GOODSIG' && g.validsig);
   if (good?.validsig) {
     const ignored = groups.filter((g) => g !== good).map((g) => describe(g).message);

@@ -23,7 +23,7 @@ import { recordSection } from './section.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out', 'compose');
 const PROVIDER = 'debian-debian13-x86_64';
-const HEADING = '## Compose stage (issue 4)';
+const HEADING = '## Compose stage';
 const DOCKER = '/usr/bin/docker';
 
 interface BuildJson {
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     `| chroot: snapshot reused (verify + unpack) vs \`mmdebstrap --variant=custom\` from the same local repository | ${s(warmChroot)} | ${s(median(mm))} | ${(median(mm) / warmChroot).toFixed(1)}× faster |`,
     `| chroot: first creation in the build container (mmdebstrap + snapshot) vs plain mmdebstrap | ${s(first.json.compose.timings.chroot ?? 0)} | ${s(median(mm))} | ${((first.json.compose.timings.chroot ?? 0) / median(mm)).toFixed(1)}× the time |`,
     '',
-    'Every `build` ends by making the image that carries the disk image (qcow2 conversion of the raw image, layer tarball and `docker load`, issue 6): it is in the whole-build times above and not among the compose stages below.',
+    'Every `build` ends by making the image that carries the disk image (qcow2 conversion of the raw image, layer tarball and `docker load`): it is in the whole-build times above and not among the compose stages below.',
     '',
     `Stage timings: first build: ${stages(first)}. Unchanged build: ${stages(warm[0])}. With \`--scratch disk\`: ${stages(onDisk[0])}. Without an installed-package snapshot: ${stages(noInstalled[0])}.`,
     '',

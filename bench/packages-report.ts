@@ -5,7 +5,7 @@ import type { SetDiff } from './packages-apt.js';
 import type { DamageProbe } from './packages-probes.js';
 import { type Facts, type Measured, type Pair, resultsTable } from './report.js';
 
-export const HEADING = '## Packages stage (issue 3)';
+export const HEADING = '## Packages stage';
 
 export interface PackagesReport {
   facts: Facts;

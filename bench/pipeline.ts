@@ -19,7 +19,7 @@ import { recordSection } from './section.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out', 'pipeline');
-const HEADING = '## Hook pipeline (issue 6)';
+const HEADING = '## Hook pipeline';
 const DOCKER = '/usr/bin/docker';
 
 interface Step {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RefreshReport } from '../src/cache/refresh.js';
-import { hashFile } from '../src/cache/hash.js';
+import { hashFile } from '../src/fs/hash.js';
 import type { LockedPackage } from '../src/lock/types.js';
 import type { Run } from './measure.js';
 

@@ -9,7 +9,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureRealDir, isNotFound, type OnLink } from '../fs/safe.js';
-import { acquireLock, hostIdentity, LOCK_DIR, type Lock, processAlive, readOwner } from './lock.js';
+import { acquireLock, hostIdentity, LOCK_DIR, type Lock, processAlive, readOwner } from '../fs/lock.js';
 import { RUNS_DIR } from './tiers.js';
 
 /** The folder of the holds on `section` of the tier at `root`. */

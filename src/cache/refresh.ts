@@ -4,11 +4,11 @@ import { realpath } from 'node:fs/promises';
 import { ignoreNotFound, removedLinkMessage } from '../fs/safe.js';
 import type { Emit } from '../log/events.js';
 import { escapeInline } from '../text/untrusted.js';
-import { flushDirs } from './atomic.js';
-import { closeFetch, type FetchSettings } from './fetch.js';
+import { flushDirs } from '../fs/atomic.js';
+import { closeFetch, type FetchSettings } from '../net/fetch.js';
 import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
-import { recordItemUses } from './last-use.js';
-import { mapPool } from './pool.js';
+import { recordItemUses } from '../workspace/last-use.js';
+import { mapPool } from '../pool.js';
 import { itemPaths, prepareTier, probeShared, resolveLocalRoot } from './tiers.js';
 import { verifyFile } from './verify.js';
 

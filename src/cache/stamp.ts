@@ -3,7 +3,7 @@
 // skip the rehash while the file is unchanged. `--verify` ignores stamps.
 import path from 'node:path';
 import { readFileNoFollow, removeFileBelow } from '../fs/safe.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export const STAMP_DIR = '.g3-stamps';
 

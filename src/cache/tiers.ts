@@ -9,10 +9,10 @@ import path from 'node:path';
 import { messageOf, UserError } from '../errors.js';
 import { isNotFound, lstatIfExists, type OnLink, openNoFollow, removeLink, removedLinkMessage } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
-import { tempPathFor } from './atomic.js';
-import { USED_DIR } from './last-use.js';
-import { LOCK_DIR, lockPath } from './lock.js';
-import { unsafeNameReason } from './names.js';
+import { tempPathFor } from '../fs/atomic.js';
+import { USED_DIR } from '../workspace/last-use.js';
+import { LOCK_DIR, lockPath } from '../fs/lock.js';
+import { unsafeNameReason } from '../workspace/names.js';
 import { STAMP_DIR, stampPath } from './stamp.js';
 
 /** The file that makes a folder a shared g3-cache; written when an empty folder is first used. */

@@ -1,7 +1,7 @@
 // Verification of one cached file against its pinned size and SHA256.
 import { lstat } from 'node:fs/promises';
 import { reachable, UnexpectedLinkError } from '../fs/safe.js';
-import { hashFile } from './hash.js';
+import { hashFile } from '../fs/hash.js';
 import { type FileIdentity, identityOf, stampMatches, writeStamp } from './stamp.js';
 
 export interface Expectation {

@@ -2,7 +2,7 @@
 // for every problem.
 import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
-import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../cache/names.js';
+import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../workspace/names.js';
 import { UserError } from '../errors.js';
 import { suggest } from '../suggest.js';
 import { escapeInline } from '../text/untrusted.js';

@@ -2,10 +2,10 @@
 // hooks call it; tests call it directly.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cleanupNow } from '../cache/cleanup.js';
+import { cleanupNow } from '../fs/cleanup.js';
 import { checkTargetName } from '../catalogue/target-name.js';
 import type { CheckReport, RefreshReport } from '../cache/refresh.js';
-import { closeFetch } from '../cache/fetch.js';
+import { closeFetch } from '../net/fetch.js';
 import { closeRegistryConnections } from '../registry/http.js';
 import { cache } from '../commands/cache.js';
 import { inspectImage, renderReport } from '../inspect/image.js';

@@ -1,5 +1,5 @@
 // On SIGINT/SIGTERM: remove our temporary files and locks, then exit 128+n.
-import { cleanupNow } from '../cache/cleanup.js';
+import { cleanupNow } from '../fs/cleanup.js';
 
 /** Install handlers once per process (entry points only). */
 export function installSignalHandlers(): void {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import path from 'node:path';
-import { acquireLock, type Lock } from '../cache/lock.js';
+import { acquireLock, type Lock } from '../fs/lock.js';
 import type { RefreshReport } from '../cache/refresh.js';
 import type { Catalogue } from '../catalogue/types.js';
 import { type BaseImageResult, ensureBaseImage } from '../compose/base-image.js';

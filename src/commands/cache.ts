@@ -13,7 +13,7 @@ import { writeGraphs } from '../packages/graphs.js';
 import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { combineChecks, combineReports } from '../cache/combine.js';
 import { holdSections, releaseHolds } from '../cache/hold.js';
-import type { Lock } from '../cache/lock.js';
+import type { Lock } from '../fs/lock.js';
 import { resolveLocalRoot, SHARED_PACKAGES, toolsSection } from '../cache/tiers.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { removedLinkMessage } from '../fs/safe.js';

@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock } from '../cache/lock.js';
+import { acquireLock } from '../fs/lock.js';
 import { UserError } from '../errors.js';
 import { ensureRealDir } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { type BootResult, installBootloader } from './boot.js';
 import { writeInImage } from './configure-io.js';
 import { type FinalArtifact, finalizeArtifacts } from './finalize.js';

@@ -3,7 +3,7 @@
 // chroot's pseudo-filesystems, so removing it removes them too: a failed or
 // interrupted build leaves no mounts behind on the host.
 import { randomBytes } from 'node:crypto';
-import { onInterrupt } from '../cache/cleanup.js';
+import { onInterrupt } from '../fs/cleanup.js';
 import type { RunResult } from '../exec.js';
 import type { ContainerSpec } from '../docker/commands.js';
 import type { Docker } from '../docker/docker.js';

@@ -4,7 +4,7 @@
 // live inside the build container; every output is made in a scratch directory
 // and renamed into place, so a failure never leaves a half file under a final name.
 import path from 'node:path';
-import { hashFile } from '../cache/hash.js';
+import { hashFile } from '../fs/hash.js';
 import { messageOf, StepError, UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';

@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import { lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { recordFileUse } from '../cache/last-use.js';
-import { acquireLock } from '../cache/lock.js';
+import { recordFileUse } from '../workspace/last-use.js';
+import { acquireLock } from '../fs/lock.js';
 import type { LockedPackage } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { ensureRealDir, isNotFound, lstatIfExists } from '../fs/safe.js';

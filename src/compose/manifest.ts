@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
-import { hashFile } from '../cache/hash.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { hashFile } from '../fs/hash.js';
 import type { LockFile } from '../lock/types.js';
 
 export interface ManifestOutput {

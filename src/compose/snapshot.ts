@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { acquireLock } from '../cache/lock.js';
-import { writeFileAtomic } from '../cache/atomic.js';
-import { hashFile } from '../cache/hash.js';
-import { recordFileUse } from '../cache/last-use.js';
+import { acquireLock } from '../fs/lock.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { hashFile } from '../fs/hash.js';
+import { recordFileUse } from '../workspace/last-use.js';
 import { UserError } from '../errors.js';
 import { ensureRealDir, isNotFound, readFileNoFollow, removedLinkMessage, UnexpectedLinkError } from '../fs/safe.js';
 import type { LockedPackage, LockFile } from '../lock/types.js';

@@ -4,7 +4,7 @@
 // the input itself is only ever read.
 import { open, rm, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { hashFile } from '../cache/hash.js';
+import { hashFile } from '../fs/hash.js';
 import { type SpdxDocument, sbomSummary } from '../compose/sbom.js';
 import { parseDpkgStatus } from '../deb/status.js';
 import { StepError, UserError } from '../errors.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { filenameProblem, recordProblem } from '../deb/policy.js';
 import { UserError } from '../errors.js';
 import { escapeInline } from '../text/untrusted.js';

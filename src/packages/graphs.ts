@@ -2,7 +2,7 @@
 // image set (`<target>.dot`), in the provider's package cache directory.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { ignoreNotFound } from '../fs/safe.js';
 import type { LockedSet } from '../lock/types.js';
 

@@ -3,7 +3,7 @@ import { findTarget } from '../catalogue/load.js';
 import type { Catalogue, Target } from '../catalogue/types.js';
 import { openCatalogue } from '../catalogue/open.js';
 import type { Settings } from '../config/load.js';
-import type { FetchSettings } from '../cache/fetch.js';
+import type { FetchSettings } from '../net/fetch.js';
 import { lockPathFor } from '../lock/file.js';
 import type { Emit } from '../log/events.js';
 import type { MetadataOptions } from '../repo/deb/types.js';

@@ -14,7 +14,7 @@ import type { ComposeResult } from '../compose/compose.js';
 import type { Docker } from '../docker/docker.js';
 import { StepError } from '../errors.js';
 import { run } from '../exec.js';
-import { hashFile } from '../cache/hash.js';
+import { hashFile } from '../fs/hash.js';
 import { imageConfig, reproducibleTarArgs, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
 

@@ -1,7 +1,7 @@
 // push and post_push: send the image build made to its registry, then write
 // the build report. Both skip when pre_build found no change.
 import path from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { UserError } from '../errors.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import type { Docker } from '../docker/docker.js';

@@ -4,7 +4,7 @@
 // Nothing there is read or written through a symbolic link: a link where a
 // state folder belongs stops the step (exit 2) naming it.
 import path from 'node:path';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { messageOf, UserError } from '../errors.js';
 import { isNotFound, readFileNoFollow, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import { jsonProblem } from '../text/untrusted.js';

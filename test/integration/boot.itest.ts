@@ -6,7 +6,7 @@ import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashFile } from '../../src/cache/hash.js';
+import { hashFile } from '../../src/fs/hash.js';
 import { run } from '../../src/exec.js';
 import { bootToLogin } from '../support/qemu.js';
 import { ROOT, runBuilder } from '../support/project.js';

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recordFileUse, recordUse } from '../../src/cache/last-use.js';
-import { lockPath } from '../../src/cache/lock.js';
+import { recordFileUse, recordUse } from '../../src/workspace/last-use.js';
+import { lockPath } from '../../src/fs/lock.js';
 import { refresh } from '../../src/cache/refresh.js';
 import { stampPath } from '../../src/cache/stamp.js';
 import { main } from '../../src/cli/main.js';
@@ -118,7 +118,7 @@ async function holdLock(lockDir: string): Promise<ChildProcess> {
   const script = path.join(f.p.dir, 'hold-lock.mts');
   await writeFile(
     script,
-    `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src/cache/lock.ts'))};\nawait acquireLock(process.argv[2] as string, { staleMs: 60_000 });\nprocess.stdout.write('held\\n');\nsetInterval(() => undefined, 1000);\n`,
+    `import { acquireLock } from ${JSON.stringify(path.join(ROOT, 'src/fs/lock.ts'))};\nawait acquireLock(process.argv[2] as string, { staleMs: 60_000 });\nprocess.stdout.write('held\\n');\nsetInterval(() => undefined, 1000);\n`,
   );
   const child = startScript(script, [lockDir], {});
   children.push(child);

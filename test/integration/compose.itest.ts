@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { hashFile } from '../../src/cache/hash.js';
+import { hashFile } from '../../src/fs/hash.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { run } from '../../src/exec.js';
 import type { LockFile } from '../../src/lock/types.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeFetch, download, FetchError, type FetchSettings } from '../../src/cache/fetch.js';
+import { closeFetch, download, FetchError, type FetchSettings } from '../../src/net/fetch.js';
 import { StepError } from '../../src/errors.js';
 import { closeRegistryConnections, registryGet } from '../../src/registry/http.js';
 import { fetchUnknown } from '../../src/repo/deb/http.js';

@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashFile } from '../../src/cache/hash.js';
+import { hashFile } from '../../src/fs/hash.js';
 import { loadSettings } from '../../src/config/load.js';
 import type { PackageRecord } from '../../src/deb/types.js';
 import { compareVersions } from '../../src/deb/version.js';

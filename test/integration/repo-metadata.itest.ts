@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StepError, UserError } from '../../src/errors.js';
 import type { CacheEvent } from '../../src/log/events.js';
-import { closeFetch } from '../../src/cache/fetch.js';
+import { closeFetch } from '../../src/net/fetch.js';
 import { loadRepository, loadRepositoryPinned } from '../../src/repo/deb/repository.js';
 import type { MetadataOptions, RepoSpec } from '../../src/repo/deb/types.js';
 import {

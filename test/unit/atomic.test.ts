@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { lstat, lutimes, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { isTempFor, placeCopy, publish, sweepTemps, tempPathFor, writeFileAtomic } from '../../src/cache/atomic.js';
+import { isTempFor, placeCopy, publish, sweepTemps, tempPathFor, writeFileAtomic } from '../../src/fs/atomic.js';
 import { exitCodeFor, UserError } from '../../src/errors.js';
 import { ensureRealDir, UnexpectedLinkError } from '../../src/fs/safe.js';
 import { useTempDirs } from './tmpdir.js';

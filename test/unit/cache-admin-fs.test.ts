@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { removeBelow } from '../../src/cache/admin/fsutil.js';
 import { liveHolder, takeLocks } from '../../src/cache/admin/locks.js';
 import { scanTier } from '../../src/cache/admin/scan-tiers.js';
-import { dropUse, lastUsePath, readLastUse, recordUse, sweepOrphanUses } from '../../src/cache/last-use.js';
-import { hostIdentity } from '../../src/cache/lock.js';
+import { dropUse, lastUsePath, readLastUse, recordUse, sweepOrphanUses } from '../../src/workspace/last-use.js';
+import { hostIdentity } from '../../src/fs/lock.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-admin-');

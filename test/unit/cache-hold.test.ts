@@ -3,7 +3,7 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { holdSections, holdsDir, releaseHolds, sectionHolds, sweepDeadHolds } from '../../src/cache/hold.js';
-import { hostIdentity } from '../../src/cache/lock.js';
+import { hostIdentity } from '../../src/fs/lock.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-hold-');

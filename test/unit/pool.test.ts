@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapPool } from '../../src/cache/pool.js';
+import { mapPool } from '../../src/pool.js';
 
 describe('mapPool', () => {
   it.each([1, 2, 3, 8, 50])('keeps input order and never runs more than %d at once', async (workers) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultFetchSettings } from '../../src/cache/fetch.js';
+import { defaultFetchSettings } from '../../src/net/fetch.js';
 import { parseRelease } from '../../src/deb/release.js';
 import { UserError } from '../../src/errors.js';
 import type { CacheEvent } from '../../src/log/events.js';

@@ -5,7 +5,7 @@
 // The shared cache is never pruned from here: other builders own it too.
 import type { Settings } from '../../config/load.js';
 import { UserError } from '../../errors.js';
-import { sweepOrphanUses } from '../last-use.js';
+import { sweepOrphanUses } from '../../workspace/last-use.js';
 import { type Entry, type EntryKind, usedAt } from './entries.js';
 import { linkNote, type Skipped } from './fsutil.js';
 import { type EntryReport, entryReport, type Outcome, removeEntry } from './remove.js';

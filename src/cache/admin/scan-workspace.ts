@@ -6,7 +6,7 @@ import path from 'node:path';
 import { installedPaths } from '../../compose/installed.js';
 import { type SnapshotStamp, snapshotPaths } from '../../compose/snapshot.js';
 import { lstatIfExists, readFileNoFollow } from '../../fs/safe.js';
-import { readLastUse, USED_DIR } from '../last-use.js';
+import { readLastUse, USED_DIR } from '../../workspace/last-use.js';
 import type { Entry } from './entries.js';
 import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './fsutil.js';
 

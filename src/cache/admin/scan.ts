@@ -6,7 +6,7 @@ import type { Settings } from '../../config/load.js';
 import { UserError } from '../../errors.js';
 import { ignoreNotFound, lstatIfExists } from '../../fs/safe.js';
 import { escapeInline } from '../../text/untrusted.js';
-import { unsafeNameReason } from '../names.js';
+import { unsafeNameReason } from '../../workspace/names.js';
 import { probeShared, SHARED_PACKAGES, systemFolderReason } from '../tiers.js';
 import { type Entry, knownProviders, type TierId, type TierRoot } from './entries.js';
 import type { ScanSink, Skipped } from './fsutil.js';

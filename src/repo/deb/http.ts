@@ -1,7 +1,7 @@
 // Downloads of files whose digest is not known yet (InRelease, Release,
 // Release.gpg): bounded in size and time like every download, 404/410 meaning "none".
 import pRetry from 'p-retry';
-import { discard, FetchError, type FetchSettings, maxBytesOf, openUrl, streamToFile, toFetchError } from '../../cache/fetch.js';
+import { discard, FetchError, type FetchSettings, maxBytesOf, openUrl, streamToFile, toFetchError } from '../../net/fetch.js';
 
 /** Release files are a few hundred KiB; anything near this is not one. */
 const MAX_BYTES = 64 * 1024 * 1024;

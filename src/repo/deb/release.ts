@@ -2,7 +2,7 @@
 // checked with gpgv, kept in the store by digest, and checked for content
 // (the suite asked for, Valid-Until, a sane Date).
 import { readFile } from 'node:fs/promises';
-import { FetchError } from '../../cache/fetch.js';
+import { FetchError } from '../../net/fetch.js';
 import { parseRelease, type ReleaseInfo } from '../../deb/release.js';
 import { StepError, UserError } from '../../errors.js';
 import { kib, type LoadContext } from './context.js';

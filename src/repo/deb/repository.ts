@@ -3,7 +3,7 @@
 // (re-verify the last verified state from the store) and pinned (exactly the
 // digests a lock file names).
 import { readFile } from 'node:fs/promises';
-import { flushDirs } from '../../cache/atomic.js';
+import { flushDirs } from '../../fs/atomic.js';
 import type { PackageRecord } from '../../deb/types.js';
 import { UserError } from '../../errors.js';
 import { type LoadContext, makeContext } from './context.js';

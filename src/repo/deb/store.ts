@@ -4,9 +4,9 @@
 // rename), so concurrent processes can share one store; every read re-hashes.
 // Nothing in the store is read or written through a symbolic link.
 import path from 'node:path';
-import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor, writeFileAtomic } from '../../cache/atomic.js';
-import { track, untrack } from '../../cache/cleanup.js';
-import { hashFile } from '../../cache/hash.js';
+import { ensureDirFor, fsyncFile, publish, removeQuietly, tempPathFor, writeFileAtomic } from '../../fs/atomic.js';
+import { track, untrack } from '../../fs/cleanup.js';
+import { hashFile } from '../../fs/hash.js';
 import { messageOf, UserError } from '../../errors.js';
 import { isNotFound, readFileNoFollow, reachable } from '../../fs/safe.js';
 import type { Emit } from '../../log/events.js';

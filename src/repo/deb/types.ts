@@ -1,5 +1,5 @@
 // Types of the Debian repository metadata layer: what to load, how, and what comes back.
-import type { FetchSettings } from '../../cache/fetch.js';
+import type { FetchSettings } from '../../net/fetch.js';
 import type { PackageRecord } from '../../deb/types.js';
 import type { Emit } from '../../log/events.js';
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { openNoFollow } from '../fs/safe.js';
-import { guardedConnector, RefusedAddressError, refusedUrlReason } from '../net/connect.js';
+import { guardedConnector, RefusedAddressError, refusedUrlReason } from './connect.js';
 import { escapeInline, redactUrl } from '../text/untrusted.js';
 import { parseRetryAfter } from './retry-after.js';
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureRealDir, isNotFound, lstatIfExists, openNoFollow } from '../fs/safe.js';
+import { ensureRealDir, isNotFound, lstatIfExists, openNoFollow } from './safe.js';
 import { track, untrack } from './cleanup.js';
 import { processAlive } from './lock.js';
 

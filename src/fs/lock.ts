@@ -10,7 +10,7 @@ import { lstat, mkdir, rename, rm, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureRealDir, lstatIfExists, openNoFollow, readFileNoFollow } from '../fs/safe.js';
+import { ensureRealDir, lstatIfExists, openNoFollow, readFileNoFollow } from './safe.js';
 import { track, untrack } from './cleanup.js';
 
 export const LOCK_DIR = '.g3-locks';

@@ -11,7 +11,7 @@ import { messageOf } from '../errors.js';
 import type { Dirent } from 'node:fs';
 import { ensureRealDir, isNotFound, lstatIfExists, type OnLink, openNoFollow, reachable, removeFileBelow, removeLink } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
-import { mapPool } from './pool.js';
+import { mapPool } from '../pool.js';
 
 export const USED_DIR = '.g3-used';
 

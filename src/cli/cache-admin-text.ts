@@ -1,11 +1,11 @@
 // Plain-text tables of the cache administration reports (the CLI prints them;
 // --json prints the reports themselves).
 import { formatBytes } from './output.js';
-import type { CleanReport } from '../cache/admin/clean.js';
-import type { PruneReport } from '../cache/admin/prune.js';
-import type { EntryReport } from '../cache/admin/remove.js';
-import type { StatusReport } from '../cache/admin/status.js';
-import type { VerifyReport } from '../cache/admin/verify.js';
+import type { CleanReport } from '../commands/cache-clean.js';
+import type { PruneReport } from '../commands/cache-prune.js';
+import type { EntryReport } from '../inventory/remove.js';
+import type { StatusReport } from '../commands/cache-status.js';
+import type { VerifyReport } from '../commands/cache-verify.js';
 
 /** Rows as columns padded to their widest cell (the last column is not padded). */
 export function table(rows: readonly string[][]): string {

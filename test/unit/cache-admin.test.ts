@@ -1,9 +1,9 @@
 // Cache administration: the --older-than/--max-size parsers, the flags of
 // prune and clean, and the order in which prune removes entries.
 import { describe, expect, it } from 'vitest';
-import type { Outcome } from '../../src/cache/admin/remove.js';
-import { lruOrder, type PrunePolicy, pruneWalk } from '../../src/cache/admin/prune.js';
-import { formatAge, parseAge, parseSize } from '../../src/cache/admin/units.js';
+import type { Outcome } from '../../src/inventory/remove.js';
+import { lruOrder, type PrunePolicy, pruneWalk } from '../../src/commands/cache-prune.js';
+import { formatAge, parseAge, parseSize } from '../../src/units/age.js';
 import { cleanScope, pruneLimits } from '../../src/cli/cmd-cache-admin.js';
 import { UserError } from '../../src/errors.js';
 

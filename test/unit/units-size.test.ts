@@ -1,7 +1,7 @@
 // One reading of a size everywhere: a template's disk size and
 // `cache prune --max-size` give the same bytes for the same text.
 import { describe, expect, it } from 'vitest';
-import { parseSize as maxSize } from '../../src/cache/admin/units.js';
+import { parseSize as maxSize } from '../../src/units/age.js';
 import { parseSize as templateSize } from '../../src/template/size.js';
 import { readSize } from '../../src/units/size.js';
 

@@ -1,9 +1,9 @@
 // `cache status`: size, entry count and last use per tier and per provider or
 // section, and the workspace snapshots with their keys.
-import type { Settings } from '../../config/load.js';
-import type { Entry, TierId } from './entries.js';
-import type { Skipped } from './fsutil.js';
-import { checkProviderId, scanCaches } from './scan.js';
+import type { Settings } from '../config/load.js';
+import type { Entry, TierId } from '../inventory/entries.js';
+import type { Skipped } from '../inventory/walk.js';
+import { checkProviderId, scanCaches } from '../inventory/scan.js';
 
 export interface GroupStatus {
   group: string;

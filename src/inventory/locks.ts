@@ -1,8 +1,8 @@
 // Whether a running build holds a cache entry, and taking its locks before
 // removing it. Uses the build's own lock directories (src/cache/lock.ts): a
 // lock is live while its heartbeat is fresh and, on this host, its owner runs.
-import { lstatIfExists } from '../../fs/safe.js';
-import { hostIdentity, type Lock, type Owner, processAlive, readOwner, tryAcquireLock } from '../../fs/lock.js';
+import { lstatIfExists } from '../fs/safe.js';
+import { hostIdentity, type Lock, type Owner, processAlive, readOwner, tryAcquireLock } from '../fs/lock.js';
 
 /** "pid 42 on host since …", or a placeholder when the owner record is unreadable. */
 export function describeOwner(o: Owner | undefined): string {

@@ -1,15 +1,15 @@
 // Listing the g3-cache tiers (local, shared), the package caches and the
 // repository metadata store as entries.
 import path from 'node:path';
-import { toolsSection } from '../tiers.js';
-import { lstatIfExists } from '../../fs/safe.js';
-import { sectionHolds } from '../hold.js';
-import { readLastUse } from '../../workspace/last-use.js';
-import { lockPath } from '../../fs/lock.js';
-import { stampPath } from '../stamp.js';
-import { prepareTier } from '../tiers.js';
+import { toolsSection } from '../cache/tiers.js';
+import { lstatIfExists } from '../fs/safe.js';
+import { sectionHolds } from '../cache/hold.js';
+import { readLastUse } from '../workspace/last-use.js';
+import { lockPath } from '../fs/lock.js';
+import { stampPath } from '../cache/stamp.js';
+import { prepareTier } from '../cache/tiers.js';
 import type { Entry, TierId } from './entries.js';
-import { linkNote, noteLink, readEntries, type ScanSink, type Skipped, sinkOf, subdirs, visibleEntries } from './fsutil.js';
+import { linkNote, noteLink, readEntries, type ScanSink, type Skipped, sinkOf, subdirs, visibleEntries } from './walk.js';
 
 const TOOLS_PREFIX = toolsSection('');
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -4,18 +4,18 @@
 // file is moved aside first and its identity compared with the one hashed, so
 // a good copy a build published meanwhile is put back, never lost.
 import { link, lstat, rename } from 'node:fs/promises';
-import type { Settings } from '../../config/load.js';
-import { ignoreNotFound, reachable, realDirsTo } from '../../fs/safe.js';
-import type { Emit } from '../../log/events.js';
-import { tempPathFor } from '../../fs/atomic.js';
-import { hashFile } from '../../fs/hash.js';
-import { mapPool } from '../../pool.js';
-import type { Entry, EntryKind } from './entries.js';
-import { catalogueDigests, type Expected, expectedOf } from './expected.js';
-import { removeBelow, type Skipped } from './fsutil.js';
-import { releaseAll, takeLocks } from './locks.js';
-import { type EntryReport, entryReport, removeEntryFiles } from './remove.js';
-import { checkProviderId, scanCaches } from './scan.js';
+import type { Settings } from '../config/load.js';
+import { ignoreNotFound, reachable, realDirsTo } from '../fs/safe.js';
+import type { Emit } from '../log/events.js';
+import { tempPathFor } from '../fs/atomic.js';
+import { hashFile } from '../fs/hash.js';
+import { mapPool } from '../pool.js';
+import type { Entry, EntryKind } from '../inventory/entries.js';
+import { catalogueDigests, type Expected, expectedOf } from '../inventory/expected.js';
+import { removeBelow, type Skipped } from '../inventory/walk.js';
+import { releaseAll, takeLocks } from '../inventory/locks.js';
+import { type EntryReport, entryReport, removeEntryFiles } from '../inventory/remove.js';
+import { checkProviderId, scanCaches } from '../inventory/scan.js';
 
 const VERIFIABLE: ReadonlySet<EntryKind> = new Set(['file', 'blob', 'chroot', 'installed']);
 

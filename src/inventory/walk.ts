@@ -7,9 +7,9 @@
 import type { Dirent } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { InternalError } from '../../errors.js';
-import { isNotFound, lstatIfExists, NotADirectoryError, realDirsTo, removeLink, UnexpectedLinkError } from '../../fs/safe.js';
-import { escapeInline } from '../../text/untrusted.js';
+import { InternalError } from '../errors.js';
+import { isNotFound, lstatIfExists, NotADirectoryError, realDirsTo, removeLink, UnexpectedLinkError } from '../fs/safe.js';
+import { escapeInline } from '../text/untrusted.js';
 
 /** A path the scan did not enter, and why; `problem`: it could not be read, so the command did not finish its work. */
 export interface Skipped {

@@ -1,9 +1,9 @@
 // Removing one entry the way a build would: under the locks a build takes for
 // it, never while a running build holds it, and with its stamp and last-use
 // record, so no stamp is left to vouch for a file that is gone.
-import { dropUse } from '../../workspace/last-use.js';
+import { dropUse } from '../workspace/last-use.js';
 import { type Entry, entryLabel } from './entries.js';
-import { removeBelow } from './fsutil.js';
+import { removeBelow } from './walk.js';
 import { heldBy, releaseAll, takeLocks } from './locks.js';
 
 /** What happened to an entry: removed (or would be, in a dry run), left because a build holds it, or failed. */

@@ -1,6 +1,6 @@
 // Parsing `--older-than` ages and `--max-size` sizes.
-import { UserError } from '../../errors.js';
-import { readSize } from '../../units/size.js';
+import { UserError } from '../errors.js';
+import { readSize } from './size.js';
 
 const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

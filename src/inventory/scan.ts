@@ -2,14 +2,14 @@
 import { constants } from 'node:fs';
 import { access, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import type { Settings } from '../../config/load.js';
-import { UserError } from '../../errors.js';
-import { ignoreNotFound, lstatIfExists } from '../../fs/safe.js';
-import { escapeInline } from '../../text/untrusted.js';
-import { unsafeNameReason } from '../../workspace/names.js';
-import { probeShared, SHARED_PACKAGES, systemFolderReason } from '../tiers.js';
+import type { Settings } from '../config/load.js';
+import { UserError } from '../errors.js';
+import { ignoreNotFound, lstatIfExists } from '../fs/safe.js';
+import { escapeInline } from '../text/untrusted.js';
+import { unsafeNameReason } from '../workspace/names.js';
+import { probeShared, SHARED_PACKAGES, systemFolderReason } from '../cache/tiers.js';
 import { type Entry, knownProviders, type TierId, type TierRoot } from './entries.js';
-import type { ScanSink, Skipped } from './fsutil.js';
+import type { ScanSink, Skipped } from './walk.js';
 import { scanMetadata, scanTier } from './scan-tiers.js';
 import { scanWorkspace, workspaceLocks } from './scan-workspace.js';
 

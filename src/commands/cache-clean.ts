@@ -3,12 +3,12 @@
 // installed snapshots, image builds, leftovers), or both; optionally only one
 // provider's. Each entry goes under its build locks, and an entry a running
 // build holds is left and reported. The shared cache is never cleaned here.
-import type { Settings } from '../../config/load.js';
-import { sweepOrphanUses } from '../../workspace/last-use.js';
-import type { Entry, TierId } from './entries.js';
-import { linkNote, type Skipped } from './fsutil.js';
-import { type EntryReport, entryReport, removeEntry } from './remove.js';
-import { checkProviderId, scanCaches } from './scan.js';
+import type { Settings } from '../config/load.js';
+import { sweepOrphanUses } from '../workspace/last-use.js';
+import type { Entry, TierId } from '../inventory/entries.js';
+import { linkNote, type Skipped } from '../inventory/walk.js';
+import { type EntryReport, entryReport, removeEntry } from '../inventory/remove.js';
+import { checkProviderId, scanCaches } from '../inventory/scan.js';
 
 export type CleanScope = 'packages' | 'workspace' | 'all';
 

@@ -3,14 +3,14 @@
 // unused for longer than --older-than, then more until they fit in
 // --max-size. Last use is the recorded one (last-use.ts), else the mtime.
 // The shared cache is never pruned from here: other builders own it too.
-import type { Settings } from '../../config/load.js';
-import { UserError } from '../../errors.js';
-import { sweepOrphanUses } from '../../workspace/last-use.js';
-import { type Entry, type EntryKind, usedAt } from './entries.js';
-import { linkNote, type Skipped } from './fsutil.js';
-import { type EntryReport, entryReport, type Outcome, removeEntry } from './remove.js';
-import { scanCaches } from './scan.js';
-import { formatAge } from './units.js';
+import type { Settings } from '../config/load.js';
+import { UserError } from '../errors.js';
+import { sweepOrphanUses } from '../workspace/last-use.js';
+import { type Entry, type EntryKind, usedAt } from '../inventory/entries.js';
+import { linkNote, type Skipped } from '../inventory/walk.js';
+import { type EntryReport, entryReport, type Outcome, removeEntry } from '../inventory/remove.js';
+import { scanCaches } from '../inventory/scan.js';
+import { formatAge } from '../units/age.js';
 
 const PRUNABLE: ReadonlySet<EntryKind> = new Set(['file', 'chroot', 'installed', 'scratch']);
 

@@ -3,12 +3,12 @@
 // interrupted builds left behind. Paths as src/compose/snapshot.ts,
 // installed.ts and compose.ts make them.
 import path from 'node:path';
-import { installedPaths } from '../../compose/installed.js';
-import { type SnapshotStamp, snapshotPaths } from '../../compose/snapshot.js';
-import { lstatIfExists, readFileNoFollow } from '../../fs/safe.js';
-import { readLastUse, USED_DIR } from '../../workspace/last-use.js';
+import { installedPaths } from '../compose/installed.js';
+import { type SnapshotStamp, snapshotPaths } from '../compose/snapshot.js';
+import { lstatIfExists, readFileNoFollow } from '../fs/safe.js';
+import { readLastUse, USED_DIR } from '../workspace/last-use.js';
 import type { Entry } from './entries.js';
-import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './fsutil.js';
+import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './walk.js';
 
 const PROVIDER_DIRS = ['chrootbuild', 'chrootenv', 'imagebuild'];
 const INSTALLED = /^([0-9a-f]{64})\.(json|tar\.zst)$/;

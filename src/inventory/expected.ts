@@ -3,16 +3,16 @@
 // record sha256 and size); a file without a stamp is looked up in the
 // catalogue (artifacts) and the targets' lock files (packages, tools); a
 // metadata blob is named by its SHA256.
-import { findTarget } from '../../catalogue/load.js';
-import { openCatalogue } from '../../catalogue/open.js';
-import { toolsSection } from '../tiers.js';
-import type { Settings } from '../../config/load.js';
-import { messageOf } from '../../errors.js';
-import { readFileNoFollow } from '../../fs/safe.js';
-import { lockPathFor, readLock } from '../../lock/file.js';
-import type { Emit } from '../../log/events.js';
-import { poolFile } from '../../packages/artifacts.js';
-import { isTemplateTarget } from '../../packages/target.js';
+import { findTarget } from '../catalogue/load.js';
+import { openCatalogue } from '../catalogue/open.js';
+import { toolsSection } from '../cache/tiers.js';
+import type { Settings } from '../config/load.js';
+import { messageOf } from '../errors.js';
+import { readFileNoFollow } from '../fs/safe.js';
+import { lockPathFor, readLock } from '../lock/file.js';
+import type { Emit } from '../log/events.js';
+import { poolFile } from '../packages/artifacts.js';
+import { isTemplateTarget } from '../packages/target.js';
 import type { Entry } from './entries.js';
 
 export interface Expected {

@@ -2,7 +2,7 @@
 // the commit time of the project's HEAD, so two builds of one commit stamp the
 // same time; the current time only outside a git checkout.
 import { run } from '../exec.js';
-import { gitMissing, sourceDate } from './composer-image.js';
+import { gitMissing, sourceDate } from './images/composer-image.js';
 
 export interface SourceDate {
   epoch: number;

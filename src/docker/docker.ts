@@ -3,7 +3,7 @@
 // stdout) and turns failures into errors that name the image or container.
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { StepOptions } from '../compose/runner.js';
+import type { StepOptions } from './runner.js';
 import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
 import { type RunOptions, type RunResult, run, runSyncQuietly } from '../exec.js';

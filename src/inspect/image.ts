@@ -5,7 +5,7 @@
 import { open, rm, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../fs/hash.js';
-import { type SpdxDocument, sbomSummary } from '../compose/sbom.js';
+import { type SpdxDocument, sbomSummary } from '../compose/outputs/sbom.js';
 import { parseDpkgStatus } from '../deb/status.js';
 import { StepError, UserError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';

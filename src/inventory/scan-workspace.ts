@@ -1,10 +1,10 @@
 // Listing the workspace as entries: per provider, the chroot snapshot (with the
 // unpacked chroot), installed-package snapshots, image builds, and what
-// interrupted builds left behind. Paths as src/compose/snapshot.ts,
+// interrupted builds left behind. Paths as src/compose/rootfs/snapshot.ts,
 // installed.ts and compose.ts make them.
 import path from 'node:path';
-import { installedPaths } from '../compose/installed.js';
-import { type SnapshotStamp, snapshotPaths } from '../compose/snapshot.js';
+import { installedPaths } from '../compose/rootfs/installed.js';
+import { type SnapshotStamp, snapshotPaths } from '../compose/rootfs/snapshot.js';
 import { lstatIfExists, readFileNoFollow } from '../fs/safe.js';
 import { readLastUse, USED_DIR } from '../workspace/last-use.js';
 import type { Entry } from './entries.js';

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { contextDockerfile } from '../compose/composer-image.js';
+import { contextDockerfile } from '../compose/images/composer-image.js';
 import { UserError } from '../errors.js';
 import type { ImageTemplate } from '../template/types.js';
 import { readAdditionalFile } from '../template/local-files.js';

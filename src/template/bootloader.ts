@@ -7,7 +7,7 @@ const PACKAGES: Readonly<Record<string, Readonly<Record<string, readonly string[
   x86_64: {
     // The EFI binary comes with the package (its signed build is used when installed too).
     'systemd-boot': ['systemd-boot'],
-    // What compose/boot.ts needs: grub-mkstandalone and the x86_64-efi modules.
+    // What compose/boot/boot.ts needs: grub-mkstandalone and the x86_64-efi modules.
     grub: ['grub-efi-amd64-bin', 'grub-common'],
   },
 };

@@ -1,11 +1,11 @@
 // Checks of the disk layout: a partition table tools can write and a
 // filesystem layout the image can boot from.
-import { artifactProblems } from '../compose/finalize-plan.js';
+import { artifactProblems } from '../compose/outputs/plan.js';
 import type { Problems } from './problems.js';
 import { formatSize, sizeProblem, parseSize } from './size.js';
 import type { DiskTemplate, ImageTemplate, PartitionTemplate } from './types.js';
 
-// What the disk stage can write without mounting (mkfs.ext4 -d, mkfs.fat + mtools); see src/compose/disk-plan.ts.
+// What the disk stage can write without mounting (mkfs.ext4 -d, mkfs.fat + mtools); see src/compose/disk/plan.ts.
 export const FS_TYPES: readonly string[] = ['ext4', 'ext3', 'ext2', 'vfat', 'fat32', 'fat16', 'fat12', 'fat', 'none'];
 const SWAP = new Set(['swap', 'linux-swap']);
 const FAT = new Set(['vfat', 'fat32']);

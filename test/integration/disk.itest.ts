@@ -6,9 +6,9 @@ import { lstat, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:f
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assembleDisk } from '../../src/compose/disk.js';
-import { type DiskPlan, planDisk } from '../../src/compose/disk-plan.js';
-import { LocalRunner } from '../../src/compose/runner.js';
+import { assembleDisk } from '../../src/compose/disk/disk.js';
+import { type DiskPlan, planDisk } from '../../src/compose/disk/plan.js';
+import { LocalRunner } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
 import { run } from '../../src/exec.js';
 import type { DiskTemplate } from '../../src/template/types.js';

@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cache } from '../../src/commands/cache.js';
-import { ociLabels } from '../../src/compose/composer-image.js';
+import { ociLabels } from '../../src/compose/images/composer-image.js';
 import { loadSettings } from '../../src/config/load.js';
 import { run } from '../../src/exec.js';
 import { readState } from '../../src/pipeline/state.js';

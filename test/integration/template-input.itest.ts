@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareFiles } from '../../src/compose/configure-files.js';
+import { prepareFiles } from '../../src/compose/configure/files.js';
 import { UserError } from '../../src/errors.js';
 import { resolveKeyring } from '../../src/provider/debian.js';
 import { ROOT, runBuilder } from '../support/project.js';

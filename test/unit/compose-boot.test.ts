@@ -5,9 +5,9 @@
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { grubConfig, installBootloader, kernelCmdline, pickKernel, systemdBootFiles } from '../../src/compose/boot.js';
-import type { DiskPlan } from '../../src/compose/disk-plan.js';
-import { LocalRunner, type Runner, type StepOptions } from '../../src/compose/runner.js';
+import { grubConfig, installBootloader, kernelCmdline, pickKernel, systemdBootFiles } from '../../src/compose/boot/boot.js';
+import type { DiskPlan } from '../../src/compose/disk/plan.js';
+import { LocalRunner, type Runner, type StepOptions } from '../../src/docker/runner.js';
 import { UserError } from '../../src/errors.js';
 import type { RunResult } from '../../src/exec.js';
 import type { ImageTemplate } from '../../src/template/types.js';

@@ -1,9 +1,9 @@
 // Staging a partition's mount point: a failure to read the directory that
 // holds it is reported, never taken for "not there".
 import { describe, expect, it } from 'vitest';
-import { assembleDisk } from '../../src/compose/disk.js';
-import { planDisk } from '../../src/compose/disk-plan.js';
-import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import { assembleDisk } from '../../src/compose/disk/disk.js';
+import { planDisk } from '../../src/compose/disk/plan.js';
+import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import type { RunResult } from '../../src/exec.js';
 import { StepError } from '../../src/errors.js';
 

@@ -6,7 +6,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fallbackSources, isLoopback } from '../../src/compose/fallback.js';
+import { fallbackSources, isLoopback } from '../../src/compose/images/fallback.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-fallback-');

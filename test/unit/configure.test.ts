@@ -1,11 +1,11 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configureSystem, derivedMachineId, hostsFile, type ConfigureEvent, type ConfigureInput } from '../../src/compose/configure.js';
-import { derivedSalt, shaCrypt } from '../../src/compose/shacrypt.js';
-import { writeInImage } from '../../src/compose/configure-io.js';
-import { IFUPDOWN_DHCP, NETWORKD_DHCP } from '../../src/compose/network.js';
-import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import { configureSystem, derivedMachineId, hostsFile, type ConfigureEvent, type ConfigureInput } from '../../src/compose/configure/configure.js';
+import { derivedSalt, shaCrypt } from '../../src/compose/configure/shacrypt.js';
+import { writeInImage } from '../../src/compose/configure/io.js';
+import { IFUPDOWN_DHCP, NETWORKD_DHCP } from '../../src/compose/configure/network.js';
+import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { RunResult } from '../../src/exec.js';
 import type { SystemConfigTemplate } from '../../src/template/types.js';

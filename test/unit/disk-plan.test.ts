@@ -1,10 +1,10 @@
-import { reproducibleTarArgs } from '../../src/compose/disk.js';
-import { partitionTypeName } from '../../src/compose/disk-plan.js';
+import { reproducibleTarArgs } from '../../src/compose/disk/disk.js';
+import { partitionTypeName } from '../../src/compose/disk/plan.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { planDisk, sfdiskScript } from '../../src/compose/disk-plan.js';
-import { fstab } from '../../src/compose/fstab.js';
+import { planDisk, sfdiskScript } from '../../src/compose/disk/plan.js';
+import { fstab } from '../../src/compose/configure/fstab.js';
 import { UserError } from '../../src/errors.js';
 import { loadTemplate } from '../../src/template/load.js';
 import type { DiskTemplate, PartitionTemplate } from '../../src/template/types.js';

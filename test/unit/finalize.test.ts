@@ -3,9 +3,9 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finalizeArtifacts } from '../../src/compose/finalize.js';
-import { artifactPlan, artifactProblems, COMPRESSIONS, compressCommand, convertCommand, FORMATS, keepsRaw } from '../../src/compose/finalize-plan.js';
-import type { Runner, StepOptions } from '../../src/compose/runner.js';
+import { finalizeArtifacts } from '../../src/compose/outputs/finalize.js';
+import { artifactPlan, artifactProblems, COMPRESSIONS, compressCommand, convertCommand, FORMATS, keepsRaw } from '../../src/compose/outputs/plan.js';
+import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { CacheEvent } from '../../src/log/events.js';
 import type { DiskTemplate, ImageTemplate } from '../../src/template/types.js';

@@ -4,8 +4,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyrightOf, declaredLicense, dep5ToSpdx, licenseRefId, parseDep5, parseDocDump, readDocDirs, spdxIdFor } from '../../src/compose/licenses.js';
-import { LocalRunner } from '../../src/compose/runner.js';
+import { copyrightOf, declaredLicense, dep5ToSpdx, licenseRefId, parseDep5, parseDocDump, readDocDirs, spdxIdFor } from '../../src/compose/outputs/licenses.js';
+import { LocalRunner } from '../../src/docker/runner.js';
 import { StepError } from '../../src/errors.js';
 import { useTempDirs } from './tmpdir.js';
 

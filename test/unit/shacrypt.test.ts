@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { derivedSalt, effectiveRounds, type ShaCryptAlgo, shaCrypt } from '../../src/compose/shacrypt.js';
+import { derivedSalt, effectiveRounds, type ShaCryptAlgo, shaCrypt } from '../../src/compose/configure/shacrypt.js';
 import { InternalError, UserError } from '../../src/errors.js';
 import { run } from '../../src/exec.js';
 

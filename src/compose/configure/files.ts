@@ -1,11 +1,11 @@
 // systemConfig.additionalFiles: host files (relative to the template's
 // directory) copied to absolute paths in the image. All of them are read and
 // checked before the image is changed, so a typo fails the build early.
-import { UserError } from '../errors.js';
-import { finalPathProblem, readAdditionalFile } from '../template/local-files.js';
-import type { AdditionalFile } from '../template/types.js';
-import { type Emit, writeInImage } from './configure-io.js';
-import type { Runner } from './runner.js';
+import { UserError } from '../../errors.js';
+import { finalPathProblem, readAdditionalFile } from '../../template/local-files.js';
+import type { AdditionalFile } from '../../template/types.js';
+import { type Emit, writeInImage } from './io.js';
+import type { Runner } from '../../docker/runner.js';
 
 export interface PreparedFile {
   /** Absolute path in the image. */
@@ -18,7 +18,7 @@ export interface PreparedFile {
 }
 
 // The same checks `validate` makes (template/local-files.ts), made again here because files change.
-export { finalPathProblem } from '../template/local-files.js';
+export { finalPathProblem } from '../../template/local-files.js';
 
 /** Check every entry and read its source from the host. */
 export async function prepareFiles(files: AdditionalFile[], templateDir: string): Promise<PreparedFile[]> {

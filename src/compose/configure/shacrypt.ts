@@ -12,7 +12,7 @@
 // user. Its limit, which is the point: two builds of the same image for the same user
 // share the salt, so an unchanged password gives an unchanged hash.
 import { createHash, createHmac } from 'node:crypto';
-import { InternalError, UserError } from '../errors.js';
+import { InternalError, UserError } from '../../errors.js';
 
 export type ShaCryptAlgo = 'sha256' | 'sha512';
 

@@ -4,11 +4,11 @@
 // the same bytes, so the SBOM can be compared and signed like the image.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { parseDpkgStatus } from '../deb/status.js';
-import { StepError, UserError } from '../errors.js';
-import type { LockedPackage, LockFile } from '../lock/types.js';
+import { parseDpkgStatus } from '../../deb/status.js';
+import { StepError, UserError } from '../../errors.js';
+import type { LockedPackage, LockFile } from '../../lock/types.js';
 import { copyrightOf, declaredLicense, type LicenseRef, NOASSERTION, readDocDirs } from './licenses.js';
-import { readFileIn, type Runner } from './runner.js';
+import { readFileIn, type Runner } from '../../docker/runner.js';
 
 export interface SpdxPackage {
   SPDXID: string;

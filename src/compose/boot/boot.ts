@@ -7,13 +7,13 @@
 //   grub: a standalone EFI image made by grub-mkstandalone inside the image,
 //         with its configuration built in.
 import path from 'node:path';
-import { compareVersions } from '../deb/version.js';
-import { StepError, UserError } from '../errors.js';
-import type { Emit } from '../log/events.js';
-import type { ImageTemplate } from '../template/types.js';
-import { inImage, writeInImage } from './configure-io.js';
-import type { DiskPlan } from './disk-plan.js';
-import { listDirIn, type Runner, statIn } from './runner.js';
+import { compareVersions } from '../../deb/version.js';
+import { StepError, UserError } from '../../errors.js';
+import type { Emit } from '../../log/events.js';
+import type { ImageTemplate } from '../../template/types.js';
+import { inImage, writeInImage } from '../configure/io.js';
+import type { DiskPlan } from '../disk/plan.js';
+import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
 
 /** Where the ESP is mounted in the image (the disk stage fills the FAT partition from it). */
 export const ESP_DIR = '/boot/efi';

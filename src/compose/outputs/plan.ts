@@ -2,8 +2,8 @@
 // `disk.artifacts` checked, turned into file names, and the exact command line
 // for every conversion and compression. Pure, so validation and tests need no tools.
 import path from 'node:path';
-import { UserError } from '../errors.js';
-import type { DiskTemplate, ImageTemplate } from '../template/types.js';
+import { UserError } from '../../errors.js';
+import type { DiskTemplate, ImageTemplate } from '../../template/types.js';
 
 /** How one disk format is written, and whether two runs give the same bytes. */
 export interface FormatSpec {

@@ -3,11 +3,11 @@
 // chroot's pseudo-filesystems, so removing it removes them too: a failed or
 // interrupted build leaves no mounts behind on the host.
 import { randomBytes } from 'node:crypto';
-import { onInterrupt } from '../fs/cleanup.js';
-import type { RunResult } from '../exec.js';
-import type { ContainerSpec } from '../docker/commands.js';
-import type { Docker } from '../docker/docker.js';
-import type { Runner, StepOptions } from './runner.js';
+import { onInterrupt } from '../../fs/cleanup.js';
+import type { RunResult } from '../../exec.js';
+import type { ContainerSpec } from '../../docker/commands.js';
+import type { Docker } from '../../docker/docker.js';
+import type { Runner, StepOptions } from '../../docker/runner.js';
 
 /**
  * What the stages need and nothing more (docker's defaults minus the rest):

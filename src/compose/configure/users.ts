@@ -2,10 +2,10 @@
 // on chpasswd's stdin: never in an argument (visible in `ps` and in verbose
 // command traces) and never in an event or error message.
 import { derivedSalt, shaCrypt } from './shacrypt.js';
-import { StepError, UserError } from '../errors.js';
-import type { UserTemplate } from '../template/types.js';
-import { type Emit, existsInImage, inImage, writeInImage } from './configure-io.js';
-import type { Runner } from './runner.js';
+import { StepError, UserError } from '../../errors.js';
+import type { UserTemplate } from '../../template/types.js';
+import { type Emit, existsInImage, inImage, writeInImage } from './io.js';
+import type { Runner } from '../../docker/runner.js';
 
 /** What to do about one user's password, decided before the image is touched. */
 export type PasswordPlan = { kind: 'none' } | { kind: 'hashed'; secret: string; how?: string } | { kind: 'clear'; secret: string; method: string };

@@ -3,11 +3,11 @@
 // target, with OCI labels.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Docker } from '../docker/docker.js';
-import { UserError } from '../errors.js';
-import { run } from '../exec.js';
-import type { Emit } from '../log/events.js';
-import { withoutCredentials } from '../text/untrusted.js';
+import type { Docker } from '../../docker/docker.js';
+import { UserError } from '../../errors.js';
+import { run } from '../../exec.js';
+import type { Emit } from '../../log/events.js';
+import { withoutCredentials } from '../../text/untrusted.js';
 
 export interface ComposerImageOptions {
   docker: Docker;

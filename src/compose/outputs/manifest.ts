@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
-import { hashFile } from '../fs/hash.js';
-import type { LockFile } from '../lock/types.js';
+import { writeFileAtomic } from '../../fs/atomic.js';
+import { hashFile } from '../../fs/hash.js';
+import type { LockFile } from '../../lock/types.js';
 
 export interface ManifestOutput {
   file: string;

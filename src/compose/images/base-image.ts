@@ -5,13 +5,13 @@
 // which packages made it, so a new lock makes a new base.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../exec.js';
-import type { Docker } from '../docker/docker.js';
-import type { LockedPackage, LockFile } from '../lock/types.js';
-import type { Emit } from '../log/events.js';
-import { makeLocalRepo } from './local-repo.js';
-import { LocalRunner } from './runner.js';
-import { lockedImagePackages, lockSuite, snapshotKey } from './snapshot.js';
+import { run } from '../../exec.js';
+import type { Docker } from '../../docker/docker.js';
+import type { LockedPackage, LockFile } from '../../lock/types.js';
+import type { Emit } from '../../log/events.js';
+import { makeLocalRepo } from '../rootfs/local-repo.js';
+import { LocalRunner } from '../../docker/runner.js';
+import { lockedImagePackages, lockSuite, snapshotKey } from '../rootfs/snapshot.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
 

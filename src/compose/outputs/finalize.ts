@@ -4,22 +4,12 @@
 // live inside the build container; every output is made in a scratch directory
 // and renamed into place, so a failure never leaves a half file under a final name.
 import path from 'node:path';
-import { hashFile } from '../fs/hash.js';
-import { messageOf, StepError, UserError } from '../errors.js';
-import type { Emit } from '../log/events.js';
-import type { ImageTemplate } from '../template/types.js';
-import {
-  artifactPlan,
-  COMPRESS_ENV,
-  compressCommand,
-  convertCommand,
-  FORMATS,
-  imageStem,
-  keepsRaw,
-  type PlannedArtifact,
-  workDirFor,
-} from './finalize-plan.js';
-import type { Runner, StepOptions } from './runner.js';
+import { hashFile } from '../../fs/hash.js';
+import { messageOf, StepError, UserError } from '../../errors.js';
+import type { Emit } from '../../log/events.js';
+import type { ImageTemplate } from '../../template/types.js';
+import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, FORMATS, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './plan.js';
+import type { Runner, StepOptions } from '../../docker/runner.js';
 
 export interface FinalizeOptions {
   /** The raw image the compose stage wrote (a path where the runner runs). */

@@ -1,14 +1,14 @@
 // Installing the image's locked packages into its root filesystem (a private
 // copy of the chroot snapshot), from the local file repository only.
 import path from 'node:path';
-import { parseDpkgStatus } from '../deb/status.js';
-import { StepError } from '../errors.js';
-import type { LockedPackage, LockFile } from '../lock/types.js';
-import type { Emit } from '../log/events.js';
-import { inImage, writeInImage } from './configure-io.js';
+import { parseDpkgStatus } from '../../deb/status.js';
+import { StepError } from '../../errors.js';
+import type { LockedPackage, LockFile } from '../../lock/types.js';
+import type { Emit } from '../../log/events.js';
+import { inImage, writeInImage } from '../configure/io.js';
 import type { LocalRepo } from './local-repo.js';
 import { chrootMounts, withMounts } from './mounts.js';
-import { readFileIn, type Runner } from './runner.js';
+import { readFileIn, type Runner } from '../../docker/runner.js';
 
 const APT_LIST = 'etc/apt/sources.list.d/g3-local.list';
 /** Keeps maintainer scripts from starting services in the chroot. */

@@ -2,7 +2,7 @@
 // `chroot <rootfs>` so that symlinks in the image (an `/etc` that points
 // elsewhere, a file replaced by a link) resolve inside the image and can never
 // make us write on the machine that runs the build.
-import type { Runner } from './runner.js';
+import type { Runner } from '../../docker/runner.js';
 
 /** What configuration steps report: progress, choices made, things the user should know. */
 export interface ConfigureEvent {

@@ -11,12 +11,12 @@
 import { createHash } from 'node:crypto';
 import { lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { recordFileUse } from '../workspace/last-use.js';
-import { acquireLock } from '../fs/lock.js';
-import type { LockedPackage } from '../lock/types.js';
-import type { Emit } from '../log/events.js';
-import { ensureRealDir, isNotFound, lstatIfExists } from '../fs/safe.js';
-import type { Runner } from './runner.js';
+import { recordFileUse } from '../../workspace/last-use.js';
+import { acquireLock } from '../../fs/lock.js';
+import type { LockedPackage } from '../../lock/types.js';
+import type { Emit } from '../../log/events.js';
+import { ensureRealDir, isNotFound, lstatIfExists } from '../../fs/safe.js';
+import type { Runner } from '../../docker/runner.js';
 import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
 
 /** Bump when the way packages are installed changes. */

@@ -3,8 +3,8 @@
 // SPDX license expressions. A file in another format says nothing we can
 // trust, so its package gets NOASSERTION rather than a guess.
 import path from 'node:path';
-import { StepError } from '../errors.js';
-import type { Runner } from './runner.js';
+import { StepError } from '../../errors.js';
+import type { Runner } from '../../docker/runner.js';
 
 export const NOASSERTION = 'NOASSERTION';
 

@@ -4,10 +4,10 @@
 // and no mounts, so it works in an unprivileged container and leaves nothing
 // attached to the host when a step fails.
 import path from 'node:path';
-import { StepError, UserError } from '../errors.js';
-import { formatSize } from '../template/size.js';
-import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './disk-plan.js';
-import { listDirIn, type Runner, statIn } from './runner.js';
+import { StepError, UserError } from '../../errors.js';
+import { formatSize } from '../../template/size.js';
+import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './plan.js';
+import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
 
 export interface AssembleOptions {
   /** The image's root filesystem tree; mount points of other partitions are emptied (moved to stagingDir). */

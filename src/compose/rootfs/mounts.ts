@@ -3,8 +3,8 @@
 // step between fails. (The build container's namespace is the second line of
 // defence: removing it drops whatever is left.)
 import path from 'node:path';
-import { messageOf, StepError } from '../errors.js';
-import type { Runner } from './runner.js';
+import { messageOf, StepError } from '../../errors.js';
+import type { Runner } from '../../docker/runner.js';
 
 export interface ChrootMount {
   /** Absolute path inside the chroot, e.g. `/proc`. */

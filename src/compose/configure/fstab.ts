@@ -1,7 +1,7 @@
 // /etc/fstab for a disk plan. Filesystems are named by PARTUUID, which the
 // plan fixes before any filesystem exists and which stays stable when a
 // filesystem is recreated or relabelled.
-import type { DiskPlan, PartitionPlan } from './disk-plan.js';
+import type { DiskPlan, PartitionPlan } from '../disk/plan.js';
 
 /** The fstab text mounting every partition of `plan` that has a mount point, root first. */
 export function fstab(plan: DiskPlan): string {

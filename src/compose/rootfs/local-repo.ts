@@ -3,11 +3,11 @@
 // that lists exactly them. apt and mmdebstrap read it without any network.
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parsePackages } from '../deb/packages.js';
-import { StepError, UserError } from '../errors.js';
-import type { LockedPackage } from '../lock/types.js';
-import { poolFile } from '../packages/artifacts.js';
-import type { Runner } from './runner.js';
+import { parsePackages } from '../../deb/packages.js';
+import { StepError, UserError } from '../../errors.js';
+import type { LockedPackage } from '../../lock/types.js';
+import { poolFile } from '../../packages/artifacts.js';
+import type { Runner } from '../../docker/runner.js';
 
 export interface LocalRepo {
   dir: string;

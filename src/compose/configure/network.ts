@@ -1,8 +1,8 @@
 // DHCP on the wired interfaces, with whichever network manager the image has.
 // The image is configured offline: `systemctl enable` in a chroot only creates
 // the unit symlinks, it needs no running systemd.
-import { type Emit, existsInImage, inImage, writeInImage } from './configure-io.js';
-import type { Runner } from './runner.js';
+import { type Emit, existsInImage, inImage, writeInImage } from './io.js';
+import type { Runner } from '../../docker/runner.js';
 
 const NETWORKD_UNITS = ['/lib/systemd/system/systemd-networkd.service', '/usr/lib/systemd/system/systemd-networkd.service'];
 

@@ -5,13 +5,13 @@
 // by content) so the Dockerfile's bind mount of .g3-cache brings them in, and
 // each sources line names them with `signed-by`. A repository marked
 // `trusted: true` without a key is the only one apt is told to trust unsigned.
-import { openNoFollow } from '../fs/safe.js';
+import { openNoFollow } from '../../fs/safe.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
-import { toolsSection } from '../cache/tiers.js';
-import { isArmored } from '../repo/deb/keyrings.js';
-import type { RepoSpec } from '../repo/deb/types.js';
+import { writeFileAtomic } from '../../fs/atomic.js';
+import { toolsSection } from '../../cache/tiers.js';
+import { isArmored } from '../../repo/deb/keyrings.js';
+import type { RepoSpec } from '../../repo/deb/types.js';
 
 /** Where the Dockerfile's RUN sees the build context's .g3-cache (its bind mount). */
 export const CONTEXT_CACHE_MOUNT = '/g3-cache';

@@ -3,17 +3,17 @@
 // commands last so they can change anything the earlier steps did.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { StepError } from '../errors.js';
-import type { SystemConfigTemplate } from '../template/types.js';
-import { installFiles, prepareFiles } from './configure-files.js';
-import { type Emit, inImage, writeInImage } from './configure-io.js';
-import { chrootMounts, withMounts } from './mounts.js';
+import { StepError } from '../../errors.js';
+import type { SystemConfigTemplate } from '../../template/types.js';
+import { installFiles, prepareFiles } from './files.js';
+import { type Emit, inImage, writeInImage } from './io.js';
+import { chrootMounts, withMounts } from '../rootfs/mounts.js';
 import { configureNetwork } from './network.js';
-import { type Runner, statIn } from './runner.js';
+import { type Runner, statIn } from '../../docker/runner.js';
 import { applyUsers, planUsers } from './users.js';
 
-export type { ConfigureEvent } from './configure-io.js';
-export { writeInImage } from './configure-io.js';
+export type { ConfigureEvent } from './io.js';
+export { writeInImage } from './io.js';
 
 export interface ConfigureInput {
   /** The root filesystem directory, as the runner sees it. */

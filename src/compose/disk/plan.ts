@@ -3,9 +3,9 @@
 // Every identifier comes from a seed, so the same seed gives the same image
 // layout byte for byte (a precondition for reproducible images).
 import { createHash } from 'node:crypto';
-import { UserError } from '../errors.js';
-import { parseSize } from '../template/size.js';
-import type { DiskTemplate, PartitionTemplate } from '../template/types.js';
+import { UserError } from '../../errors.js';
+import { parseSize } from '../../template/size.js';
+import type { DiskTemplate, PartitionTemplate } from '../../template/types.js';
 
 export interface PartitionPlan {
   /** 1-based position in the partition table. */

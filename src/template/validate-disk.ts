@@ -1,8 +1,8 @@
 // Checks of the disk layout: a partition table tools can write and a
 // filesystem layout the image can boot from.
-import { artifactProblems } from '../compose/outputs/plan.js';
+import { artifactProblems } from './artifacts.js';
 import type { Problems } from './problems.js';
-import { formatSize, sizeProblem, parseSize } from './size.js';
+import { formatSize, sizeProblem, parseSize } from '../units/size.js';
 import type { DiskTemplate, ImageTemplate, PartitionTemplate } from './types.js';
 
 // What the disk stage can write without mounting (mkfs.ext4 -d, mkfs.fat + mtools); see src/compose/disk/plan.ts.

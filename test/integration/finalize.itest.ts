@@ -7,7 +7,7 @@ import { copyFile, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type FinalArtifact, finalizeArtifacts } from '../../src/compose/outputs/finalize.js';
-import { COMPRESSIONS, FORMATS } from '../../src/compose/outputs/plan.js';
+import { COMPRESSIONS, FORMATS } from '../../src/template/artifacts.js';
 import { LocalRunner, type Runner } from '../../src/docker/runner.js';
 import { StepError } from '../../src/errors.js';
 import { run, runBinary } from '../../src/exec.js';

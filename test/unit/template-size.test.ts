@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
-import { formatSize, parseSize, sizeProblem } from '../../src/template/size.js';
+import { formatSize, parseSize, sizeProblem } from '../../src/units/size.js';
 
 describe('parseSize', () => {
   it.each([

@@ -2,7 +2,7 @@
 // `cache prune --max-size` give the same bytes for the same text.
 import { describe, expect, it } from 'vitest';
 import { parseSize as maxSize } from '../../src/units/age.js';
-import { parseSize as templateSize } from '../../src/template/size.js';
+import { parseSize as templateSize } from '../../src/units/size.js';
 import { readSize } from '../../src/units/size.js';
 
 describe('one size reading', () => {

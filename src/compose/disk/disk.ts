@@ -5,7 +5,7 @@
 // attached to the host when a step fails.
 import path from 'node:path';
 import { StepError, UserError } from '../../errors.js';
-import { formatSize } from '../../template/size.js';
+import { formatSize } from '../../units/size.js';
 import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './plan.js';
 import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
 

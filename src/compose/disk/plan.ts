@@ -4,7 +4,7 @@
 // layout byte for byte (a precondition for reproducible images).
 import { createHash } from 'node:crypto';
 import { UserError } from '../../errors.js';
-import { parseSize } from '../../template/size.js';
+import { parseSize } from '../../units/size.js';
 import type { DiskTemplate, PartitionTemplate } from '../../template/types.js';
 
 export interface PartitionPlan {

@@ -8,7 +8,8 @@ import { hashFile } from '../../fs/hash.js';
 import { messageOf, StepError, UserError } from '../../errors.js';
 import type { Emit } from '../../log/events.js';
 import type { ImageTemplate } from '../../template/types.js';
-import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, FORMATS, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './plan.js';
+import { FORMATS } from '../../template/artifacts.js';
+import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './plan.js';
 import type { Runner, StepOptions } from '../../docker/runner.js';
 
 export interface FinalizeOptions {

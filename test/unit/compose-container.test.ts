@@ -1,8 +1,7 @@
 // The build container's specification, the chroot mounts (always undone) and
 // the composer image's references and OCI labels.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildComposerImage, composerRefs, gitMissing, ociLabels } from '../../src/compose/images/composer-image.js';
 import type { Docker } from '../../src/docker/docker.js';
@@ -280,24 +279,48 @@ describe('ociLabels', () => {
     await expect(ociLabels(await project({}), { SOURCE_DATE_EPOCH: epoch }, now)).rejects.toThrow(/SOURCE_DATE_EPOCH ".*" is not a time/);
   });
 
-  const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  const git = async (...args: string[]) => {
-    const r = await run({ command: 'git', args: ['-C', projectRoot, ...args] }, { reject: false });
-    return r.exitCode === 0 ? r.stdout.trim() : undefined;
-  };
+  /** A project that is a git repository of its own with one commit, and `origin` as its remote when given. */
+  async function gitProject(pkg: Record<string, unknown>, origin?: string): Promise<{ dir: string; head: string }> {
+    const dir = await project(pkg);
+    // An identity of its own: the machine running the tests may have none configured.
+    const git = (...args: string[]) =>
+      run({ command: 'git', args: ['-C', dir, '-c', 'user.name=g3 test', '-c', 'user.email=g3@127.0.0.1', '-c', 'commit.gpgsign=false', ...args] });
+    await git('init', '--quiet');
+    await git('add', 'package.json');
+    await git('commit', '--quiet', '-m', 'a commit');
+    if (origin) await git('remote', 'add', 'origin', origin);
+    return { dir, head: (await git('rev-parse', 'HEAD')).stdout.trim() };
+  }
 
-  it("reads the revision from the project's git repository", async () => {
-    const head = await git('rev-parse', 'HEAD');
+  it("reads the revision from the project's git repository and the source from its origin remote", async () => {
+    const { dir, head } = await gitProject({ version: '4.5.6', repository: 'git+file:///srv/git/other.git' }, 'file:///srv/git/g3.git');
     expect(head).toMatch(/^[0-9a-f]{40}$/);
-    const version = (JSON.parse(await readFile(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
-    const labels = await ociLabels(projectRoot, {}, now);
-    expect(labels['org.opencontainers.image.revision']).toBe(head);
-    expect(labels['org.opencontainers.image.version']).toBe(version);
-    expect(labels['org.opencontainers.image.source']).toBe((await git('config', '--get', 'remote.origin.url')) ?? `file://${projectRoot}`);
+    expect(await ociLabels(dir, {}, now)).toEqual({
+      'org.opencontainers.image.created': '2025-06-01T12:00:00.000Z',
+      'org.opencontainers.image.revision': head,
+      'org.opencontainers.image.version': '4.5.6',
+      'org.opencontainers.image.source': 'file:///srv/git/g3.git',
+    });
+  });
+
+  it('takes the source from package.json, then a file URL, in a git repository without an origin remote', async () => {
+    const withField = await gitProject({ repository: 'git+file:///srv/git/g3.git' });
+    const labels = await ociLabels(withField.dir, {}, now);
+    expect(labels['org.opencontainers.image.revision']).toBe(withField.head);
+    expect(labels['org.opencontainers.image.source']).toBe('git+file:///srv/git/g3.git');
+    const bare = await gitProject({});
+    expect((await ociLabels(bare.dir, {}, now))['org.opencontainers.image.source']).toBe(`file://${bare.dir}`);
+  });
+
+  it('records the origin remote without the credentials in it', async () => {
+    const { dir } = await gitProject({}, 'https://ci:ghp_S3cr3t@127.0.0.1/team/repo.git');
+    expect((await ociLabels(dir, {}, now))['org.opencontainers.image.source']).toBe('https://127.0.0.1/team/repo.git');
   });
 
   it("prefers SOURCE_COMMIT to the project's git revision", async () => {
-    const labels = await ociLabels(projectRoot, { SOURCE_COMMIT: 'from-ci' }, now);
+    const { dir, head } = await gitProject({});
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    const labels = await ociLabels(dir, { SOURCE_COMMIT: 'from-ci' }, now);
     expect(labels['org.opencontainers.image.revision']).toBe('from-ci');
   });
 });

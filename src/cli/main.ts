@@ -23,10 +23,10 @@ import { ExitCode, exitCodeFor, InternalError, StepError, UserError } from '../e
 import { isNotFound } from '../fs/safe.js';
 import { type Invocation, parseInvocation, suggest } from './args.js';
 import { commandHelp, mainHelp, TARGET_COMMANDS } from './help.js';
-import { type CacheAdminCommand, runCacheAdmin } from './cmd-cache-admin.js';
-import { runConfigShow } from './cmd-config.js';
-import { runList } from './cmd-list.js';
-import { type PipelineCommand, runPipeline } from './cmd-pipeline.js';
+import { type CacheAdminCommand, runCacheAdmin } from './commands/cache-admin-run.js';
+import { runConfigShow } from './commands/config.js';
+import { runList } from './commands/list.js';
+import { type PipelineCommand, runPipeline } from './commands/pipeline-run.js';
 import { createOutput, formatBytes, type Output, pickMode, type Streams } from './output.js';
 
 export interface CliContext extends Streams {

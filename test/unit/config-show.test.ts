@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { renderConfig } from '../../src/cli/cmd-config.js';
+import { renderConfig } from '../../src/cli/commands/config.js';
 import { showConfig } from '../../src/commands/config.js';
 import { SETTINGS } from '../../src/config/schema.js';
 import { captureStreams } from './streams.js';

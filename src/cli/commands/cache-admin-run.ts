@@ -1,17 +1,17 @@
 // `cache status|verify|prune|clean`: flags to options, the library call, and
 // rendering (one JSON document with --json, else tables on stdout and a
 // summary on stderr).
-import { type CleanScope, cacheClean } from '../commands/cache-clean.js';
-import { cachePrune } from '../commands/cache-prune.js';
-import { cacheStatus } from '../commands/cache-status.js';
+import { type CleanScope, cacheClean } from '../../commands/cache-clean.js';
+import { cachePrune } from '../../commands/cache-prune.js';
+import { cacheStatus } from '../../commands/cache-status.js';
 import { removalText, statusText, verifyText } from './cache-admin-text.js';
-import { parseAge, parseSize } from '../units/age.js';
-import { cacheVerify } from '../commands/cache-verify.js';
-import type { Settings } from '../config/load.js';
-import { ExitCode, UserError } from '../errors.js';
-import type { Skipped } from '../inventory/walk.js';
-import type { Emit } from '../log/events.js';
-import { formatBytes, type Output } from './output.js';
+import { parseAge, parseSize } from '../../units/age.js';
+import { cacheVerify } from '../../commands/cache-verify.js';
+import type { Settings } from '../../config/load.js';
+import { ExitCode, UserError } from '../../errors.js';
+import type { Skipped } from '../../inventory/walk.js';
+import type { Emit } from '../../log/events.js';
+import { formatBytes, type Output } from '../output.js';
 
 export type CacheAdminCommand = 'status' | 'verify' | 'prune' | 'clean';
 

@@ -1,11 +1,11 @@
 // Plain-text tables of the cache administration reports (the CLI prints them;
 // --json prints the reports themselves).
-import { formatBytes } from './output.js';
-import type { CleanReport } from '../commands/cache-clean.js';
-import type { PruneReport } from '../commands/cache-prune.js';
-import type { EntryReport } from '../inventory/remove.js';
-import type { StatusReport } from '../commands/cache-status.js';
-import type { VerifyReport } from '../commands/cache-verify.js';
+import { formatBytes } from '../output.js';
+import type { CleanReport } from '../../commands/cache-clean.js';
+import type { PruneReport } from '../../commands/cache-prune.js';
+import type { EntryReport } from '../../inventory/remove.js';
+import type { StatusReport } from '../../commands/cache-status.js';
+import type { VerifyReport } from '../../commands/cache-verify.js';
 
 /** Rows as columns padded to their widest cell (the last column is not padded). */
 export function table(rows: readonly string[][]): string {

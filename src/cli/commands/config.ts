@@ -1,8 +1,8 @@
 // `config show`: the effective settings and where each came from.
-import { type ConfigReport, showConfig } from '../commands/config.js';
-import type { LoadInput } from '../config/load.js';
-import { escapeInline } from '../text/untrusted.js';
-import type { Output } from './output.js';
+import { type ConfigReport, showConfig } from '../../commands/config.js';
+import type { LoadInput } from '../../config/load.js';
+import { escapeInline } from '../../text/untrusted.js';
+import type { Output } from '../output.js';
 
 /** "flag --workers", "env G3_WORKERS", "config /x/g3-composer.yml:3", "default". */
 function sourceText(s: ConfigReport['settings'][number]): string {

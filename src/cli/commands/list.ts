@@ -3,17 +3,17 @@
 // so one broken target does not hide the others.
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Target } from '../catalogue/types.js';
-import { openCatalogue } from '../catalogue/open.js';
-import type { Settings } from '../config/load.js';
-import { ExitCode } from '../errors.js';
-import { isNotFound } from '../fs/safe.js';
-import { lockPathFor } from '../lock/file.js';
-import type { Emit } from '../log/events.js';
-import { imageName } from '../pipeline/image-name.js';
-import { loadTargetTemplate } from '../template/target.js';
-import { escapeInline } from '../text/untrusted.js';
-import type { Output } from './output.js';
+import type { Target } from '../../catalogue/types.js';
+import { openCatalogue } from '../../catalogue/open.js';
+import type { Settings } from '../../config/load.js';
+import { ExitCode } from '../../errors.js';
+import { isNotFound } from '../../fs/safe.js';
+import { lockPathFor } from '../../lock/file.js';
+import type { Emit } from '../../log/events.js';
+import { imageName } from '../../pipeline/image-name.js';
+import { loadTargetTemplate } from '../../template/target.js';
+import { escapeInline } from '../../text/untrusted.js';
+import type { Output } from '../output.js';
 
 export interface ListedTarget {
   name: string;

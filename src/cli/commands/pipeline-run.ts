@@ -1,14 +1,14 @@
 // pre_build, build, push, post_push, all and all-no-push: run the pipeline's
 // steps and say what each did or why it skipped.
-import type { BuildResult } from '../commands/build.js';
-import type { Settings } from '../config/load.js';
-import type { Env } from '../env.js';
-import { ExitCode } from '../errors.js';
-import type { Emit } from '../log/events.js';
-import { type BuildReport, postPushStep, pushStep } from '../pipeline/publish.js';
-import type { Decision, PushRecord } from '../pipeline/state.js';
-import { type Built, buildStep, preBuild, type Skipped, type StepContext } from '../pipeline/steps.js';
-import type { Output } from './output.js';
+import type { BuildResult } from '../../commands/build.js';
+import type { Settings } from '../../config/load.js';
+import type { Env } from '../../env.js';
+import { ExitCode } from '../../errors.js';
+import type { Emit } from '../../log/events.js';
+import { type BuildReport, postPushStep, pushStep } from '../../pipeline/publish.js';
+import type { Decision, PushRecord } from '../../pipeline/state.js';
+import { type Built, buildStep, preBuild, type Skipped, type StepContext } from '../../pipeline/steps.js';
+import type { Output } from '../output.js';
 
 export type PipelineCommand = 'pre_build' | 'build' | 'push' | 'post_push' | 'all' | 'all-no-push';
 

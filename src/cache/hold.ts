@@ -9,13 +9,8 @@ import type { Dirent } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureRealDir, isNotFound, type OnLink } from '../fs/safe.js';
-import { acquireLock, hostIdentity, LOCK_DIR, type Lock, processAlive, readOwner } from '../fs/lock.js';
-import { RUNS_DIR } from './tiers.js';
-
-/** The folder of the holds on `section` of the tier at `root`. */
-export function holdsDir(root: string, section: string): string {
-  return path.join(root, LOCK_DIR, RUNS_DIR, section);
-}
+import { acquireLock, hostIdentity, type Lock, processAlive, readOwner } from '../fs/lock.js';
+import { holdName, holdsDir, isHoldName } from '../workspace/layout.js';
 
 /** Take a hold on each of `sections` of the tier at `root` (a resolved root); release them with releaseHolds. */
 export async function holdSections(root: string, sections: readonly string[], staleMs: number, onLink?: OnLink): Promise<Lock[]> {
@@ -25,7 +20,7 @@ export async function holdSections(root: string, sections: readonly string[], st
       // A link where the holds folder belongs is removed (and reported), never written through.
       await ensureRealDir(root, holdsDir(root, s), onLink);
       await sweepDeadHolds(root, s);
-      const dir = path.join(holdsDir(root, s), `cache-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
+      const dir = path.join(holdsDir(root, s), holdName(process.pid, randomBytes(4).toString('hex')));
       held.push(await acquireLock(dir, { staleMs, root }));
     }
   } catch (err) {
@@ -50,7 +45,7 @@ export async function sectionHolds(root: string, section: string): Promise<strin
     if (isNotFound(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
     throw err;
   }
-  return names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(dir, d.name));
+  return names.filter((d) => d.isDirectory() && isHoldName(d.name)).map((d) => path.join(dir, d.name));
 }
 
 /**

@@ -1,11 +1,8 @@
 // Verified-file stamps, as BitBake's .done files: once a file's SHA256 has been
 // checked, a stamp keyed on its size, mtime, inode and device lets later runs
 // skip the rehash while the file is unchanged. `--verify` ignores stamps.
-import path from 'node:path';
 import { readFileNoFollow, removeFileBelow } from '../fs/safe.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-
-export const STAMP_DIR = '.g3-stamps';
 
 export interface FileIdentity {
   size: number;
@@ -21,11 +18,6 @@ interface Stamp extends FileIdentity {
 /** The identity of a file as a stamp records it (from a bigint stat). */
 export function identityOf(st: { size: bigint; mtimeNs: bigint; ino: bigint; dev: bigint }): FileIdentity {
   return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev) };
-}
-
-/** Where the stamp of `section/file` lives under a tier root. */
-export function stampPath(root: string, section: string, file: string): string {
-  return path.join(root, STAMP_DIR, section, file);
 }
 
 /** True when a stamp says this exact file was verified to have `sha256`. */

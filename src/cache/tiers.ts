@@ -10,22 +10,8 @@ import { messageOf, UserError } from '../errors.js';
 import { isNotFound, lstatIfExists, type OnLink, openNoFollow, removeLink, removedLinkMessage } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
 import { tempPathFor } from '../fs/atomic.js';
-import { USED_DIR } from '../workspace/last-use.js';
-import { LOCK_DIR, lockPath } from '../fs/lock.js';
 import { unsafeNameReason } from '../workspace/names.js';
-import { STAMP_DIR, stampPath } from './stamp.js';
-
-/** The file that makes a folder a shared g3-cache; written when an empty folder is first used. */
-export const SHARED_MARKER = '.g3-shared-cache';
-/** Where a running `cache` holds a lock per section it works on (see hold.ts). */
-export const RUNS_DIR = '.runs';
-/** The shared tier's sub-folder that holds the shared package cache. */
-export const SHARED_PACKAGES = 'pkgCache';
-
-/** The section of the g3-cache that holds a provider's composer tools. */
-export function toolsSection(providerId: string): string {
-  return `composer-${providerId}`;
-}
+import { itemLockPath, LOCK_DIR, PACKAGES_DIR, RUNS_DIR, SHARED_MARKER, STAMP_DIR, stampPath, USED_DIR } from '../workspace/layout.js';
 
 export interface ItemPaths {
   root: string;
@@ -40,7 +26,7 @@ export function itemPaths(root: string, section: string, file: string): ItemPath
     root,
     file: path.join(root, section, file),
     stamp: stampPath(root, section, file),
-    lock: lockPath(root, section, file),
+    lock: itemLockPath(root, section, file),
   };
 }
 
@@ -124,7 +110,7 @@ export async function looksLikeSharedCache(dir: string, top = true): Promise<boo
       continue;
     }
     if (!e.isDirectory() || unsafeNameReason(e.name)) return false;
-    if (top && e.name === SHARED_PACKAGES) {
+    if (top && e.name === PACKAGES_DIR) {
       if (!(await looksLikeSharedCache(path.join(dir, e.name), false))) return false;
       continue;
     }

@@ -25,6 +25,7 @@ import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { cache } from './cache.js';
+import { providerHoldPath } from '../workspace/layout.js';
 import { findTarget } from '../catalogue/load.js';
 
 export interface BuildOptions {
@@ -78,7 +79,7 @@ interface Prepared {
  * Concurrent builds of one provider each hold their own and do not wait.
  */
 async function holdProvider(s: Settings, providerId: string): Promise<Lock> {
-  const dir = path.join(s.workDir, providerId, 'imagebuild', `build-${process.pid}-${randomBytes(4).toString('hex')}.lock`);
+  const dir = providerHoldPath(s.workDir, providerId, process.pid, randomBytes(4).toString('hex'));
   await mkdir(path.dirname(dir), { recursive: true });
   return acquireLock(dir, { staleMs: s.lockStaleMs });
 }

@@ -14,7 +14,8 @@ import { fetchSettings, isTemplateTarget, type OpenTarget, openTemplateTarget } 
 import { combineChecks, combineReports } from '../cache/combine.js';
 import { holdSections, releaseHolds } from '../cache/hold.js';
 import type { Lock } from '../fs/lock.js';
-import { resolveLocalRoot, SHARED_PACKAGES, toolsSection } from '../cache/tiers.js';
+import { resolveLocalRoot } from '../cache/tiers.js';
+import { PACKAGES_DIR, packagesRoot, toolsSection } from '../workspace/layout.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { removedLinkMessage } from '../fs/safe.js';
 import { matchingLock, resolveAndWrite } from './lock.js';
@@ -66,9 +67,9 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
       const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
       jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
       jobs.push({
-        root: path.join(s.cacheDir, 'pkgCache'),
+        root: packagesRoot(s.cacheDir),
         shared: s.sharedCache,
-        sharedSub: SHARED_PACKAGES,
+        sharedSub: PACKAGES_DIR,
         artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls),
       });
     } else missingLock = t.lockFile;

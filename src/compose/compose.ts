@@ -26,6 +26,7 @@ import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } f
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
 import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
+import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../workspace/layout.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -72,10 +73,7 @@ export interface ComposeResult {
 
 /** `<work_dir>/<provider-id>/imagebuild/<systemConfig.name>/`. */
 export function imageBuildDir(workDir: string, providerId: string, template: ImageTemplate): string {
-  const name = template.systemConfig?.name;
-  if (!name || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
-    throw new UserError(`systemConfig.name ${JSON.stringify(name)} cannot name a build directory`, 'Use letters, digits, dot, dash and underscore.');
-  return path.join(workDir, providerId, 'imagebuild', name);
+  return layoutBuildDir(workDir, providerId, template.systemConfig?.name);
 }
 
 /** The raw image's file name: `<image.name>-<image.version>.raw`. */
@@ -100,7 +98,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
   const buildDir = imageBuildDir(o.workDir, o.providerId, o.template);
   // imagebuild/ must be a real folder: `rm -rf` of the build directory below a link would delete outside the workspace.
   await ensureRealDir(o.workDir, path.dirname(buildDir), workspaceLinkNote(o.emit));
-  const buildLock = await acquireLock(`${buildDir}.lock`, {
+  const buildLock = await acquireLock(imageBuildLock(buildDir), {
     root: o.workDir,
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build of ${buildDir}` }),
@@ -237,7 +235,7 @@ async function populateRootfs(
         codename: lockSuite(o.lock),
         base,
         tools: o.lock.tools.packages,
-        repo: () => makeLocalRepo(o.runner, { dir: path.join(o.workDir, o.providerId, 'chrootbuild', 'repo'), pkgDir: o.pkgDir, packages: base }),
+        repo: () => makeLocalRepo(o.runner, { dir: snapshotPaths(o.workDir, o.providerId).repoDir, pkgDir: o.pkgDir, packages: base }),
         lockStaleMs: o.lockStaleMs,
         emit: o.emit,
       },

@@ -10,6 +10,7 @@ import { readAptSources, pickMirrors } from './apt-sources.js';
 import { type ConfigFile, type ConfigSearch, findConfigFile, readConfigFile } from './file.js';
 import { DEFAULTS, SETTINGS, type SettingDef, type SettingKey } from './schema.js';
 import { type Parsed, parseValue, type Setting } from './value.js';
+import { defaultLogFile } from '../workspace/layout.js';
 
 export type { Setting, Source } from './value.js';
 
@@ -155,7 +156,7 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
   const tempDir = resolvePath('temp_dir', () => osTempDir(input.env));
   // `-` and `none` turn the run log off; an empty flag does too.
   const logOff = ['-', 'none', ''].includes(values.log_file.raw?.trim() ?? 'unset');
-  const logFile = logOff ? undefined : resolvePath('log_file', () => path.join(workDir, 'logs', 'g3-composer.log'));
+  const logFile = logOff ? undefined : resolvePath('log_file', () => defaultLogFile(workDir));
   if (logOff) parsed.log_file = undefined;
   return {
     projectRoot: input.projectRoot,

@@ -13,7 +13,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureRealDir, lstatIfExists, openNoFollow, readFileNoFollow } from './safe.js';
 import { track, untrack } from './cleanup.js';
 
-export const LOCK_DIR = '.g3-locks';
+// A lock's short-lived companions beside it: the private folder renamed into
+// place, and a broken or released lock moved aside before it is removed.
+const SCRATCH = { new: '.new-', stale: '.stale-', released: '.released-' };
+const SCRATCH_NAME = /\.(new|stale|released)-[0-9a-f]+$/;
+
+/** Whether `name` is one of a lock's short-lived companions (`<lock>.new-…`, `.stale-…`, `.released-…`). */
+export function isLockScratch(name: string): boolean {
+  return SCRATCH_NAME.test(name);
+}
 
 export interface Owner {
   host: string;
@@ -39,11 +47,6 @@ export interface LockOptions {
 export interface Lock {
   path: string;
   release(): Promise<void>;
-}
-
-/** Where the lock of `section/file` lives under a tier root. */
-export function lockPath(root: string, section: string, file: string): string {
-  return path.join(root, LOCK_DIR, section, `${file}.lock`);
 }
 
 let hostIdCache: string | undefined;
@@ -102,7 +105,7 @@ async function staleReason(dir: string, owner: Owner | undefined, staleMs: numbe
 }
 
 async function tryCreate(dir: string, owner: Owner): Promise<boolean> {
-  const staging = `${dir}.new-${owner.token}`;
+  const staging = `${dir}${SCRATCH.new}${owner.token}`;
   await mkdir(staging);
   track(staging);
   const fh = await openNoFollow(path.join(staging, 'owner.json'), 'wx');
@@ -126,7 +129,7 @@ async function tryCreate(dir: string, owner: Owner): Promise<boolean> {
 }
 
 async function breakLock(dir: string, judged: Owner | undefined): Promise<boolean> {
-  const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`;
+  const aside = `${dir}${SCRATCH.stale}${randomBytes(4).toString('hex')}`;
   try {
     await rename(dir, aside);
   } catch {
@@ -191,7 +194,7 @@ function holdLock(dir: string, owner: Owner, staleMs: number): Lock {
       untrack(dir);
       const current = await readOwner(dir);
       if (current?.token !== owner.token) return; // broken and retaken by someone else
-      const aside = `${dir}.released-${owner.token}`;
+      const aside = `${dir}${SCRATCH.released}${owner.token}`;
       try {
         await rename(dir, aside);
         await rm(aside, { recursive: true, force: true });

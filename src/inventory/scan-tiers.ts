@@ -1,12 +1,10 @@
 // Listing the g3-cache tiers (local, shared), the package caches and the
 // repository metadata store as entries.
 import path from 'node:path';
-import { toolsSection } from '../cache/tiers.js';
 import { lstatIfExists } from '../fs/safe.js';
 import { sectionHolds } from '../cache/hold.js';
 import { readLastUse } from '../workspace/last-use.js';
-import { lockPath } from '../fs/lock.js';
-import { stampPath } from '../cache/stamp.js';
+import { itemLockPath, stampPath, toolsSection } from '../workspace/layout.js';
 import { prepareTier } from '../cache/tiers.js';
 import type { Entry, TierId } from './entries.js';
 import { linkNote, noteLink, readEntries, type ScanSink, type Skipped, sinkOf, subdirs, visibleEntries } from './walk.js';
@@ -79,7 +77,7 @@ export async function scanTier(t: TierScan, s: Skipped[] | ScanSink): Promise<En
         bytes: st.size,
         mtimeMs: st.mtimeMs,
         lastUseMs: derived ? undefined : await readLastUse(t.root, rel),
-        locks: derived ? [] : [...(t.peer ? [lockPath(t.peer, section, d.name)] : []), lockPath(t.root, section, d.name)],
+        locks: derived ? [] : [...(t.peer ? [itemLockPath(t.peer, section, d.name)] : []), itemLockPath(t.root, section, d.name)],
         guards,
       });
     }

@@ -3,23 +3,38 @@
 // interrupted builds left behind. Paths as src/compose/rootfs/snapshot.ts,
 // installed.ts and compose.ts make them.
 import path from 'node:path';
-import { installedPaths } from '../compose/rootfs/installed.js';
-import { type SnapshotStamp, snapshotPaths } from '../compose/rootfs/snapshot.js';
+import type { SnapshotStamp } from '../compose/rootfs/snapshot.js';
 import { lstatIfExists, readFileNoFollow } from '../fs/safe.js';
-import { readLastUse, USED_DIR } from '../workspace/last-use.js';
+import { readLastUse } from '../workspace/last-use.js';
+import { isLockScratch } from '../fs/lock.js';
+import {
+  imageBuildDir,
+  imageBuildLock,
+  imageBuildsDir,
+  imageOfBuildLock,
+  isProviderHold,
+  INSTALLED_FILE,
+  INSTALLED_REL,
+  installedPaths,
+  PROVIDER_DIRS,
+  snapshotPaths,
+  USED_DIR,
+} from '../workspace/layout.js';
 import type { Entry } from './entries.js';
 import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './walk.js';
 
-const PROVIDER_DIRS = ['chrootbuild', 'chrootenv', 'imagebuild'];
-const INSTALLED = /^([0-9a-f]{64})\.(json|tar\.zst)$/;
-
 /** Locks of a provider's running builds: its chroot lock and every image build lock. */
 export async function workspaceLocks(workDir: string, provider: string): Promise<string[]> {
-  const imagebuild = path.join(workDir, provider, 'imagebuild');
-  const names = await visibleEntries(imagebuild);
+  const builds = imageBuildsDir(workDir, provider);
+  const names = await visibleEntries(builds);
   return [
     snapshotPaths(workDir, provider).lockDir,
-    ...names.filter((d) => d.isDirectory() && d.name.endsWith('.lock')).map((d) => path.join(imagebuild, d.name)),
+    ...names.flatMap((d) => {
+      if (!d.isDirectory()) return [];
+      if (isProviderHold(d.name)) return [path.join(builds, d.name)];
+      const image = imageOfBuildLock(d.name);
+      return image === undefined ? [] : [imageBuildLock(imageBuildDir(workDir, provider, image))];
+    }),
   ];
 }
 
@@ -37,13 +52,7 @@ async function statOf(p: string): Promise<{ size: number; mtimeMs: number } | un
 }
 
 // Folders of a provider's workspace (and of its last-use records) that a build makes; a link there is never entered.
-const LAYOUT = [
-  ...PROVIDER_DIRS,
-  path.join('chrootbuild', 'installed'),
-  USED_DIR,
-  path.join(USED_DIR, 'chrootbuild'),
-  path.join(USED_DIR, 'chrootbuild', 'installed'),
-];
+const LAYOUT = [...PROVIDER_DIRS, INSTALLED_REL, USED_DIR, path.join(USED_DIR, 'chrootbuild'), path.join(USED_DIR, INSTALLED_REL)];
 
 /** Every workspace entry of every provider under `workDir`; links are reported (and, with removeLinks, removed). */
 export async function scanWorkspace(workDir: string, s: Skipped[] | ScanSink): Promise<Entry[]> {
@@ -94,7 +103,7 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
     });
   }
   const dir = installedPaths(workDir, provider, '0'.repeat(64)).dir;
-  const keys = new Set((await visibleEntries(dir, sink)).flatMap((d) => INSTALLED.exec(d.name)?.[1] ?? []));
+  const keys = new Set((await visibleEntries(dir, sink)).flatMap((d) => INSTALLED_FILE.exec(d.name)?.[1] ?? []));
   for (const key of [...keys].sort()) {
     const ip = installedPaths(workDir, provider, key);
     const [t, s] = await Promise.all([statOf(ip.tarball), statOf(ip.stamp)]);
@@ -114,7 +123,7 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
     });
   }
   // Left by interrupted chroot builds; only made and removed under the chroot lock.
-  for (const p of [path.join(pr, 'chrootbuild', 'repo'), `${sp.tarball}.tmp`, `${sp.chrootEnv}.tmp`]) {
+  for (const p of [sp.repoDir, `${sp.tarball}.tmp`, `${sp.chrootEnv}.tmp`]) {
     const st = await statOf(p);
     if (st)
       out.push({
@@ -128,10 +137,10 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
         locks: [sp.lockDir],
       });
   }
-  const builds = path.join(pr, 'imagebuild');
+  const builds = imageBuildsDir(workDir, provider);
   for (const d of await visibleEntries(builds, sink)) {
     if (d.isSymbolicLink()) await noteLink(path.join(builds, d.name), sink);
-    if (!d.isDirectory() || d.name.endsWith('.lock') || /\.lock\.(new|stale|released)-/.test(d.name)) continue;
+    if (!d.isDirectory() || imageOfBuildLock(d.name) !== undefined || isLockScratch(d.name)) continue;
     const p = path.join(builds, d.name);
     const st = await statOf(p);
     out.push({
@@ -142,7 +151,7 @@ async function scanProvider(workDir: string, provider: string, sink: ScanSink): 
       companions: [],
       bytes: await treeBytes(p, sink),
       mtimeMs: st?.mtimeMs ?? 0,
-      locks: [`${p}.lock`],
+      locks: [imageBuildLock(p)],
     });
   }
   return out;

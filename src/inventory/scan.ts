@@ -7,7 +7,8 @@ import { UserError } from '../errors.js';
 import { ignoreNotFound, lstatIfExists } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
 import { unsafeNameReason } from '../workspace/names.js';
-import { probeShared, SHARED_PACKAGES, systemFolderReason } from '../cache/tiers.js';
+import { probeShared, systemFolderReason } from '../cache/tiers.js';
+import { metadataDir, packagesRoot, sharedPackagesRoot, PACKAGES_DIR } from '../workspace/layout.js';
 import { type Entry, knownProviders, type TierId, type TierRoot } from './entries.js';
 import type { ScanSink, Skipped } from './walk.js';
 import { scanMetadata, scanTier } from './scan-tiers.js';
@@ -59,9 +60,9 @@ export async function tierRoots(s: Settings, probe: boolean, skipped: Skipped[] 
   await add('local', await resolveRoot(s.g3Cache, 'local cache'));
   if (named) await add('shared', shared?.root ?? named, shared?.readOnly ?? true);
   const cacheDir = await resolveRoot(s.cacheDir, 'cache folder');
-  await add('packages', path.join(cacheDir, 'pkgCache'));
-  if (named) await add('shared-packages', path.join(shared?.root ?? named, SHARED_PACKAGES), shared?.readOnly ?? true);
-  await add('metadata', path.join(cacheDir, 'repoCache'));
+  await add('packages', packagesRoot(cacheDir));
+  if (named) await add('shared-packages', sharedPackagesRoot(shared?.root ?? named), shared?.readOnly ?? true);
+  await add('metadata', metadataDir(cacheDir));
   await add('workspace', await resolveRoot(s.workDir, 'work folder'));
   // A shared cache that is not used is listed as absent, whatever its folder holds.
   if (named && !shared) for (const r of roots) if (r.tier === 'shared' || r.tier === 'shared-packages') r.present = false;
@@ -114,7 +115,7 @@ export async function scanCaches(s: Settings, opts: { tiers?: readonly TierId[];
     else if (r.tier === 'workspace') entries.push(...(await scanWorkspace(r.root, sink)));
     else {
       const peer = r.tier === 'local' ? writable('shared') : r.tier === 'packages' ? writable('shared-packages') : undefined;
-      entries.push(...(await scanTier({ tier: r.tier, root: r.root, peer, exclude: r.tier === 'shared' ? [SHARED_PACKAGES] : [], guards }, sink)));
+      entries.push(...(await scanTier({ tier: r.tier, root: r.root, peer, exclude: r.tier === 'shared' ? [PACKAGES_DIR] : [], guards }, sink)));
     }
   }
   return { roots: roots.filter((r) => wanted.has(r.tier)), entries, skipped };

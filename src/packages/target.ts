@@ -9,7 +9,7 @@ import type { Emit } from '../log/events.js';
 import type { MetadataOptions } from '../repo/deb/types.js';
 import { loadTargetTemplate } from '../template/target.js';
 import { makePlan, type PackagePlan, type PlanTemplate, targetTools } from './plan.js';
-import path from 'node:path';
+import { metadataDir, packageDir } from '../workspace/layout.js';
 import type { ImageTemplate } from '../template/types.js';
 
 /** A template target, ready for the packages stage. */
@@ -53,7 +53,7 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
     templateFile: t.file,
     lockFile: lockPathFor(cat.file, target.name),
     plan,
-    pkgDir: path.join(settings.cacheDir, 'pkgCache', t.providerId),
+    pkgDir: packageDir(settings.cacheDir, t.providerId),
     template: t.merged as ImageTemplate,
   };
 }
@@ -73,7 +73,7 @@ export function fetchSettings(s: Settings): FetchSettings {
 /** Options for reading repository metadata. */
 export function metadataOptions(s: Settings, emit: Emit): MetadataOptions {
   return {
-    storeDir: path.join(s.cacheDir, 'repoCache'),
+    storeDir: metadataDir(s.cacheDir),
     offline: s.offline,
     ignoreValidUntil: s.ignoreValidUntil,
     fetch: fetchSettings(s),

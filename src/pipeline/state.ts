@@ -5,10 +5,11 @@
 // state folder belongs stops the step (exit 2) naming it.
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { messageOf, UserError } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { isNotFound, readFileNoFollow, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import { jsonProblem } from '../text/untrusted.js';
 import type { InputPart } from './inputs.js';
+import { pipelineStateDir } from '../workspace/layout.js';
 
 /** pre_build's answer. */
 export interface Decision {
@@ -56,16 +57,9 @@ export interface PushRecord {
 type Step = 'pre_build' | 'build' | 'push';
 type RecordOf<S extends Step> = S extends 'pre_build' ? Decision : S extends 'build' ? BuildRecord : PushRecord;
 
-/** The state directory of a target; its name is escaped so any target name is one safe path element. */
-export function stateDir(workDir: string, target: string): string {
-  const safe = encodeURIComponent(target).replace(/^\.+/, (dots) => '%2E'.repeat(dots.length));
-  if (safe === '') throw new UserError('an empty target name has no state directory');
-  return path.join(workDir, '.g3-pipeline', safe);
-}
-
 /** Read a step's record, or undefined when there is none (or it is unreadable, which is reported). */
 export async function readState<S extends Step>(workDir: string, target: string, step: S, warn?: (m: string) => void): Promise<RecordOf<S> | undefined> {
-  const file = path.join(stateDir(workDir, target), `${step}.json`);
+  const file = path.join(pipelineStateDir(workDir, target), `${step}.json`);
   let text: string;
   try {
     // A link on the way (or at the record) throws UnexpectedLinkError: exit 2, naming it.
@@ -87,7 +81,7 @@ export async function readState<S extends Step>(workDir: string, target: string,
 
 /** Write a step's record atomically (readers see the old or the new one, whole). */
 export async function writeState<S extends Step>(workDir: string, target: string, step: S, value: RecordOf<S>): Promise<string> {
-  const dir = stateDir(workDir, target);
+  const dir = pipelineStateDir(workDir, target);
   const file = path.join(dir, `${step}.json`);
   // Every folder from the work directory down is a real one (a link: UnexpectedLinkError, exit 2).
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, false, workDir);

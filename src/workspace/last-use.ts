@@ -12,16 +12,10 @@ import type { Dirent } from 'node:fs';
 import { ensureRealDir, isNotFound, lstatIfExists, type OnLink, openNoFollow, reachable, removeFileBelow, removeLink } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
 import { mapPool } from '../pool.js';
-
-export const USED_DIR = '.g3-used';
+import { lastUsePath } from './layout.js';
 
 /** Failures that only mean "this tier takes no records" (a read-only mount, another user's cache). */
 const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);
-
-/** Where the last-use record of `rel` (a path relative to `root`) lives. */
-export function lastUsePath(root: string, rel: string): string {
-  return path.join(root, USED_DIR, rel);
-}
 
 function inside(rel: string): boolean {
   return rel !== '' && !path.isAbsolute(rel) && !rel.split(/[\\/]/).includes('..');

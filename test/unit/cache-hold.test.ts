@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { holdSections, holdsDir, releaseHolds, sectionHolds, sweepDeadHolds } from '../../src/cache/hold.js';
+import { holdSections, releaseHolds, sectionHolds, sweepDeadHolds } from '../../src/cache/hold.js';
+import { holdsDir } from '../../src/workspace/layout.js';
 import { hostIdentity } from '../../src/fs/lock.js';
 import { useTempDirs } from './tmpdir.js';
 

@@ -10,7 +10,8 @@ import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose
 import { aptInstallArgs, checkInstalled, lockEpoch } from '../../src/compose/rootfs/install.js';
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
-import { basePackages, type SnapshotPaths, snapshotKey, snapshotPaths, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
+import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
+import { type SnapshotPaths, snapshotPaths } from '../../src/workspace/layout.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { LockedPackage, LockedSet, LockFile } from '../../src/lock/types.js';
@@ -94,6 +95,7 @@ describe('snapshot paths and key', () => {
       tarball: '/work/debian13-amd64/chrootbuild/chrootenv.tar.gz',
       stamp: '/work/debian13-amd64/chrootbuild/chrootenv.json',
       lockDir: '/work/debian13-amd64/chrootbuild/.lock',
+      repoDir: '/work/debian13-amd64/chrootbuild/repo',
     });
   });
 

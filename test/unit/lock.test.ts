@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { access, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { acquireLock, hostIdentity, LOCK_DIR, lockPath, type Owner, tryAcquireLock } from '../../src/fs/lock.js';
+import { acquireLock, hostIdentity, type Owner, tryAcquireLock } from '../../src/fs/lock.js';
+import { LOCK_DIR, itemLockPath as lockPath } from '../../src/workspace/layout.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-lock-');

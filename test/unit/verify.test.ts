@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dropStamp, identityOf, STAMP_DIR, stampMatches, stampPath, writeStamp } from '../../src/cache/stamp.js';
+import { dropStamp, identityOf, stampMatches, writeStamp } from '../../src/cache/stamp.js';
+import { STAMP_DIR, stampPath } from '../../src/workspace/layout.js';
 import { verifyFile } from '../../src/cache/verify.js';
 import { useTempDirs } from './tmpdir.js';
 

@@ -12,6 +12,7 @@ import type { Emit } from '../../log/events.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
 import { lockedImagePackages, lockSuite, snapshotKey } from '../rootfs/snapshot.js';
+import { baseImageDir } from '../../workspace/layout.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
 
@@ -67,7 +68,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
   o.emit({ type: 'info', message: `making base image ${ref} from ${packages.length} cached Essential packages and apt (mmdebstrap, no network)` });
   await run({ command: 'mmdebstrap', args: ['--version'] }, { package: 'mmdebstrap' });
   await run({ command: 'apt-ftparchive', args: ['--version'] }, { package: 'apt-utils', reject: false });
-  const dir = path.join(o.workDir, o.providerId, 'baseimage');
+  const dir = baseImageDir(o.workDir, o.providerId);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   try {

@@ -17,7 +17,8 @@ import type { LockedPackage } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import { ensureRealDir, isNotFound, lstatIfExists } from '../../fs/safe.js';
 import type { Runner } from '../../docker/runner.js';
-import { publishSnapshot, snapshotPaths, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
+import { publishSnapshot, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
+import { installedPaths } from '../../workspace/layout.js';
 
 /** Bump when the way packages are installed changes. */
 const INSTALL_RECIPE = 3;
@@ -25,20 +26,6 @@ const INSTALL_RECIPE = 3;
 export const KEEP_INSTALLED = 3;
 
 export type InstalledOutcome = 'reused' | 'created' | 'rebuilt: snapshot damaged';
-
-export interface InstalledPaths {
-  dir: string;
-  tarball: string;
-  stamp: string;
-  lockDir: string;
-}
-
-/** Where the installed snapshot with `key` lives; it shares the provider's chroot lock. */
-export function installedPaths(workDir: string, providerId: string, key: string): InstalledPaths {
-  const base = snapshotPaths(workDir, providerId);
-  const dir = path.join(path.dirname(base.tarball), 'installed');
-  return { dir, tarball: path.join(dir, `${key}.tar.zst`), stamp: path.join(dir, `${key}.json`), lockDir: base.lockDir };
-}
 
 /** Digest of what the installed root filesystem is made of: the chroot and every locked image package. */
 export function installedKey(chrootKey: string, packages: LockedPackage[]): string {

@@ -19,16 +19,10 @@ import type { LockedPackage, LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import type { LocalRepo } from './local-repo.js';
 import type { Runner } from '../../docker/runner.js';
+import { type SnapshotPaths, snapshotPaths } from '../../workspace/layout.js';
 
 /** Bump when the way the chroot is made changes. */
 const RECIPE = 1;
-
-export interface SnapshotPaths {
-  chrootEnv: string;
-  tarball: string;
-  stamp: string;
-  lockDir: string;
-}
 
 export interface SnapshotStamp {
   key: string;
@@ -43,17 +37,6 @@ export interface SnapshotResult {
   stamp: SnapshotStamp;
   /** 'reused', or why it was (re)built. */
   outcome: 'reused' | 'created' | 'rebuilt: base set changed' | 'rebuilt: snapshot damaged';
-}
-
-/** Where a provider's chroot lives under the work directory. */
-export function snapshotPaths(workDir: string, providerId: string): SnapshotPaths {
-  const root = path.join(workDir, providerId);
-  return {
-    chrootEnv: path.join(root, 'chrootenv'),
-    tarball: path.join(root, 'chrootbuild', 'chrootenv.tar.gz'),
-    stamp: path.join(root, 'chrootbuild', 'chrootenv.json'),
-    lockDir: path.join(root, 'chrootbuild', '.lock'),
-  };
 }
 
 /** The image's locked packages named by `names`, in that order; `missing` words the error for the names it lacks. */

@@ -1,5 +1,5 @@
 // Whether a running build holds a cache entry, and taking its locks before
-// removing it. Uses the build's own lock directories (src/cache/lock.ts): a
+// removing it. Uses the build's own lock directories (src/fs/lock.ts): a
 // lock is live while its heartbeat is fresh and, on this host, its owner runs.
 import { lstatIfExists } from '../fs/safe.js';
 import { hostIdentity, type Lock, type Owner, processAlive, readOwner, tryAcquireLock } from '../fs/lock.js';

@@ -1,94 +1,15 @@
-// Turning argv into a typed invocation. Options may appear anywhere after the
-// command; unknown ones are refused with a hint.
+// Turning argv into a typed invocation, by the options the registered
+// commands declare. Options may appear anywhere after the command; unknown
+// ones are refused with a hint.
 import { parseArgs } from 'node:util';
+import { checkTargetName } from '../catalogue/target-name.js';
 import { UserError } from '../errors.js';
 import { suggest } from '../suggest.js';
+import type { Command, Flags, Options } from './command.js';
+import { GLOBAL_OPTIONS } from './global-options.js';
+import { COMMANDS, findCommand, RESERVED_GROUPS, TARGET_COMMANDS, targetlessWords } from './registry.js';
 
 export { suggest };
-
-type OptSpec = { type: 'string' | 'boolean'; short?: string; description: string; value?: string };
-
-/** Options every command accepts. */
-export const GLOBAL_OPTIONS: Record<string, OptSpec> = {
-  targets: { type: 'string', value: 'FILE', description: 'target catalogue (default docker/targets.yml; env G3_TARGETS)' },
-  'g3-cache': { type: 'string', value: 'DIR', description: 'local g3-cache (default .g3-cache beside the catalogue; env G3_LOCAL_CACHE)' },
-  'shared-cache': { type: 'string', value: 'DIR', description: 'shared g3-cache (env SHARED_G3_CACHE_PATH)' },
-  'cache-dir': { type: 'string', value: 'DIR', description: 'package cache root (default ./cache; env G3_CACHE_DIR)' },
-  'work-dir': { type: 'string', value: 'DIR', description: 'workspace root (default ./workspace; env G3_WORK_DIR)' },
-  workers: { type: 'string', value: 'N', description: 'parallel transfers, 1-64 (default 8; env G3_WORKERS)' },
-  offline: { type: 'boolean', description: 'never use the network (env G3_OFFLINE=1)' },
-  'ignore-valid-until': { type: 'boolean', description: 'accept repository metadata past its Valid-Until date (env G3_IGNORE_VALID_UNTIL=1)' },
-  json: { type: 'boolean', description: 'print one JSON document on stdout' },
-  quiet: { type: 'boolean', short: 'q', description: 'print only errors' },
-  verbose: { type: 'boolean', short: 'v', description: 'print every item and external command' },
-  config: {
-    type: 'string',
-    value: 'FILE',
-    description: 'configuration file (default: first of ./g3-composer.yml, ~/.config/g3-composer/config.yml, /etc/g3-composer/config.yml; env G3_CONFIG)',
-  },
-  help: { type: 'boolean', short: 'h', description: 'show help' },
-};
-
-const BUILD_OPTIONS: Record<string, OptSpec> = {
-  'docker-client': { type: 'string', value: 'BIN', description: 'Docker client that builds with BuildKit (env G3_DOCKER_CLIENT; default: detected)' },
-  privileged: { type: 'boolean', description: 'run the build container with --privileged instead of named capabilities (env G3_PRIVILEGED=1)' },
-  scratch: {
-    type: 'string',
-    value: 'WHERE',
-    description: 'assemble the root filesystem in tmpfs, on disk, or auto (env G3_SCRATCH; default: auto, tmpfs with 4 GiB available)',
-  },
-};
-
-const REPO_OPTIONS: Record<string, OptSpec> = {
-  repo: { type: 'string', value: 'REPO', description: "[registry/]repository of the image (wins over DOCKER_REPO; default: the target's)" },
-};
-
-/** Target-less commands: `<group> <sub>` (cache status, config show) or a single word (list). */
-export const GROUPS: Record<string, readonly string[]> = {
-  cache: ['status', 'verify', 'prune', 'clean'],
-  config: ['show'],
-};
-
-/** Options of single commands. */
-export const COMMAND_OPTIONS: Record<string, Record<string, OptSpec>> = {
-  cache: {
-    check: { type: 'boolean', description: 'change nothing: exit 0 when every item is present and verified, 1 when a refresh is needed' },
-    verify: { type: 'boolean', description: 'ignore verification stamps and rehash every file' },
-  },
-  lock: {
-    update: { type: 'boolean', description: 'resolve again from the current signed metadata and rewrite the lock' },
-  },
-  pre_build: { ...REPO_OPTIONS },
-  build: { ...BUILD_OPTIONS, ...REPO_OPTIONS },
-  push: { ...REPO_OPTIONS },
-  post_push: { ...REPO_OPTIONS },
-  all: { ...BUILD_OPTIONS, ...REPO_OPTIONS },
-  'all-no-push': { ...BUILD_OPTIONS, ...REPO_OPTIONS },
-  base: {
-    'docker-client': { type: 'string', value: 'BIN', description: 'Docker client (env G3_DOCKER_CLIENT; default: detected)' },
-  },
-  validate: {
-    merged: { type: 'boolean', description: 'print the template merged over its default template' },
-  },
-  'cache status': {
-    'provider-id': { type: 'string', value: 'ID', description: 'only this provider (e.g. debian-debian13-x86_64)' },
-  },
-  'cache verify': {
-    'provider-id': { type: 'string', value: 'ID', description: 'only this provider' },
-  },
-  'cache prune': {
-    'older-than': { type: 'string', value: 'AGE', description: 'remove entries last used longer ago than AGE (e.g. 180d, 12h, 30m)' },
-    'max-size': { type: 'string', value: 'SIZE', description: 'then remove least recently used entries until the caches fit in SIZE (e.g. 20G, 500M)' },
-    'dry-run': { type: 'boolean', description: 'list what would be removed, remove nothing' },
-  },
-  'cache clean': {
-    packages: { type: 'boolean', description: 'remove the package caches (pkgCache) and the g3-cache sections' },
-    workspace: { type: 'boolean', description: 'remove workspace snapshots (chroot, installed packages) and image builds' },
-    all: { type: 'boolean', description: 'both' },
-    'provider-id': { type: 'string', value: 'ID', description: 'only this provider' },
-    'dry-run': { type: 'boolean', description: 'list what would be removed, remove nothing' },
-  },
-};
 
 export interface Invocation {
   target?: string;
@@ -96,19 +17,19 @@ export interface Invocation {
   command?: string;
   /** Extra positionals after the command. */
   rest: string[];
-  flags: Record<string, string | boolean>;
+  flags: Flags;
   help: boolean;
   version: boolean;
 }
 
 /** Every option of every command, plus --version: the one table the CLI and the hooks parse with. */
-function optionTable(): Record<string, OptSpec> {
-  const commandOptions = Object.assign({}, ...Object.values(COMMAND_OPTIONS)) as Record<string, OptSpec>;
+export function optionTable(): Options {
+  const commandOptions = Object.assign({}, ...COMMANDS.map((c) => c.options)) as Options;
   return { ...GLOBAL_OPTIONS, ...commandOptions, version: { type: 'boolean', description: '' } };
 }
 
 /** Options and positionals of argv, by the option table; unknown or malformed options are a UserError with a hint. */
-function parseOptions(argv: string[]): { flags: Record<string, string | boolean>; positionals: string[] } {
+function parseOptions(argv: string[]): { flags: Flags; positionals: string[] } {
   const options = optionTable();
   try {
     const parsed = parseArgs({
@@ -117,7 +38,7 @@ function parseOptions(argv: string[]): { flags: Record<string, string | boolean>
       allowPositionals: true,
       strict: true,
     });
-    return { flags: parsed.values as Record<string, string | boolean>, positionals: parsed.positionals };
+    return { flags: parsed.values as Flags, positionals: parsed.positionals };
   } catch (err) {
     const e = err as { code?: string; message: string };
     const m = /'(-{1,2}[^'\s]+)/.exec(e.message);
@@ -131,8 +52,9 @@ function parseOptions(argv: string[]): { flags: Record<string, string | boolean>
 }
 
 /** Command options are parsed together; refuse those that belong to another command. */
-function checkApplies(flags: Record<string, string | boolean>, command: string | undefined): void {
-  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), 'version', ...Object.keys(COMMAND_OPTIONS[command ?? ''] ?? {})]);
+function checkApplies(flags: Flags, command: string | undefined): void {
+  const own = findCommand(command ?? '')?.options ?? {};
+  const allowed = new Set([...Object.keys(GLOBAL_OPTIONS), 'version', ...Object.keys(own)]);
   for (const name of Object.keys(flags)) {
     if (!allowed.has(name)) throw new UserError(`option --${name} does not apply to ${command ? `the ${command} command` : 'this invocation'}`, 'See --help.');
   }
@@ -154,7 +76,7 @@ export interface HookArgs {
   target?: string;
   /** Positionals after the target (an error for the caller to report). */
   rest: string[];
-  flags: Record<string, string | boolean>;
+  flags: Flags;
   help: boolean;
 }
 
@@ -172,13 +94,48 @@ export function parseHookArgs(hook: string, argv: string[]): HookArgs {
 /** Split positionals into target, command and the rest; target-less commands have no target. */
 function route(positionals: string[]): { target?: string; command?: string; rest: string[] } {
   const [first, second, ...more] = positionals;
-  if (first === 'list') return { command: 'list', rest: positionals.slice(1) };
-  if (first === 'inspect') return { command: 'inspect', rest: positionals.slice(1) };
-  if (first === 'config') {
-    if (second === undefined) throw new UserError('missing subcommand after "config"', 'Usage: <builder> config show [--json]');
-    if (!GROUPS.config!.includes(second)) throw new UserError(`unknown config subcommand "${second}"`, 'Usage: <builder> config show [--json]');
-    return { command: `config ${second}`, rest: more };
+  const group = targetlessWords().get(first ?? '');
+  if (first !== undefined && group !== undefined) {
+    if (group.some((c) => c.name === first)) return { command: first, rest: positionals.slice(1) };
+    if (second !== undefined && group.some((c) => c.name === `${first} ${second}`)) return { command: `${first} ${second}`, rest: more };
+    if (RESERVED_GROUPS.has(first)) {
+      const usage = `Usage: <builder> ${group.map((c) => c.usage).join(' | ')}`;
+      if (second === undefined) throw new UserError(`missing subcommand after "${first}"`, usage);
+      throw new UserError(`unknown ${first} subcommand "${second}"`, usage);
+    }
   }
-  if (first === 'cache' && second !== undefined && GROUPS.cache!.includes(second)) return { command: `cache ${second}`, rest: more };
   return { target: first, command: second, rest: more };
+}
+
+/**
+ * The registered command an invocation names, once it names one: a missing
+ * or unknown command, or a bad target name, is a UserError with the commands
+ * to choose from. (Not part of parsing: the hooks build their invocation themselves.)
+ */
+export function commandOf(inv: Invocation, prog: string): Command {
+  if (inv.command !== undefined && inv.target === undefined) {
+    const c = findCommand(inv.command);
+    if (c?.targetless) return c;
+  }
+  if (inv.target === undefined) throw new UserError('missing target and command', `Usage: ${prog} <target> <command> [options]; see ${prog} --help.`);
+  // Before anything uses it as a file name (locks, the pipeline's state folder).
+  checkTargetName(inv.target);
+  if (inv.command === undefined) throw new UserError(`missing command after target "${inv.target}"`, `Commands: ${TARGET_COMMANDS.join(', ')}.`);
+  const c = findCommand(inv.command);
+  if (c !== undefined && !c.targetless) return c;
+  if (inv.command === 'inspect')
+    throw new UserError(
+      'inspect takes an image file, not a target',
+      `Usage: ${prog} inspect <image> [--json], e.g. ${prog} inspect workspace/<provider-id>/imagebuild/<name>/<image>.raw`,
+    );
+  const near = suggest(inv.command, TARGET_COMMANDS);
+  throw new UserError(`unknown command "${inv.command}"`, `${near ? `Did you mean "${near}"? ` : ''}Commands: ${TARGET_COMMANDS.join(', ')}.`);
+}
+
+/** Refuse missing or extra positionals after the command (inspect takes its image; the others nothing). */
+export function checkPositionals(c: Command, rest: readonly string[], prog: string): void {
+  const usage = c.targetless && c.positionals.length === 0 ? `${c.name} [options]; see ${prog} ${c.name} --help.` : c.usage;
+  const missing = c.positionals[rest.length];
+  if (missing !== undefined) throw new UserError(missing.missing, `Usage: ${prog} ${usage}`);
+  if (rest.length > c.positionals.length) throw new UserError(`unexpected argument "${rest[c.positionals.length]}"`, `Usage: ${prog} ${usage}`);
 }

@@ -1,48 +1,9 @@
-// Help texts for the builder and its commands.
-import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from './args.js';
-import { EXAMPLES } from './help-examples.js';
+// Help texts for the builder and its commands, from the registry.
+import type { Command, Options } from './command.js';
+import { GLOBAL_OPTIONS } from './global-options.js';
+import { COMMANDS, findCommand, targetlessWords } from './registry.js';
 
-/** Commands the builder knows: target commands take `<target>` first; the others none. */
-export const COMMANDS: Record<string, { summary: string; targetless?: boolean; usage?: string }> = {
-  cache: { summary: "refresh the target's verified .g3-cache (local → shared → origin)" },
-  pre_build: { summary: 'decide whether the image needs building: compare the inputs digest with the last image built or pushed' },
-  build: { summary: 'build the disk image in a build container and the image that carries it (skips when pre_build found no change)' },
-  push: { summary: "tag and push the image to the target's registry (credentials from the environment)" },
-  post_push: { summary: 'write the build report (image digest, tags, labels, inputs digest, stage timings, cache hit rates)' },
-  all: { summary: 'pre_build → build → push → post_push, stopping early when nothing changed' },
-  'all-no-push': { summary: 'pre_build → build, stopping early when nothing changed' },
-  validate: { summary: "validate the target's image template (--merged: show it merged over the default)" },
-  lock: { summary: "resolve the template's packages from signed metadata and write <target>.lock.json" },
-  base: { summary: 'create the base image from the package cache (no registry needed)' },
-  list: { summary: 'list the targets with their template, provider id and image tags', targetless: true, usage: 'list [--json]' },
-  inspect: { summary: 'describe a built image file (partitions, filesystems, OS, packages, SBOM)', targetless: true, usage: 'inspect <image> [--json]' },
-  'cache status': {
-    summary: 'size, entries and last use per cache tier, provider and section; workspace snapshots',
-    targetless: true,
-    usage: 'cache status [--provider-id ID] [--json]',
-  },
-  'cache verify': {
-    summary: 'rehash every cached file; corrupt entries are reported and removed',
-    targetless: true,
-    usage: 'cache verify [--provider-id ID] [--json]',
-  },
-  'cache prune': {
-    summary: 'remove least recently used cache entries by age and total size',
-    targetless: true,
-    usage: 'cache prune [--older-than AGE] [--max-size SIZE] [--dry-run] [--json]',
-  },
-  'cache clean': {
-    summary: 'remove package caches and/or workspace snapshots',
-    targetless: true,
-    usage: 'cache clean --packages|--workspace|--all [--provider-id ID] [--dry-run] [--json]',
-  },
-  'config show': { summary: 'print the effective settings and where each came from', targetless: true, usage: 'config show [--json]' },
-};
-
-/** Commands that take a target. */
-export const TARGET_COMMANDS = Object.keys(COMMANDS).filter((c) => !COMMANDS[c]?.targetless);
-
-function optionLines(opts: typeof GLOBAL_OPTIONS): string {
+function optionLines(opts: Options): string {
   return Object.entries(opts)
     .map(([name, o]) => {
       const left = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
@@ -51,26 +12,30 @@ function optionLines(opts: typeof GLOBAL_OPTIONS): string {
     .join('\n');
 }
 
+const commandLines = (commands: readonly Command[]) => commands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n');
+
+/** The target-less commands in a few words: `list, inspect, cache status|verify|prune|clean, config show`. */
+function targetlessList(): string {
+  return [...targetlessWords()]
+    .map(([word, cs]) => {
+      const subs = cs.filter((c) => c.name !== word).map((c) => c.name.slice(word.length + 1));
+      return subs.length ? `${word} ${subs.join('|')}` : word;
+    })
+    .join(', ');
+}
+
 /** The builder's main help. */
 export function mainHelp(prog: string): string {
-  const cmds = Object.entries(COMMANDS)
-    .filter(([, c]) => !c.targetless)
-    .map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`)
-    .join('\n');
-  const other = Object.entries(COMMANDS)
-    .filter(([, c]) => c.targetless)
-    .map(([n, c]) => `  ${n.padEnd(14)} ${c.summary}`)
-    .join('\n');
   return `Usage: ${prog} <target> <command> [options]
-       ${prog} <command> [options]      (list, inspect, cache status|verify|prune|clean, config show)
+       ${prog} <command> [options]      (${targetlessList()})
 
 Builds OS images from verified, cached inputs.
 
 Target commands:
-${cmds}
+${commandLines(COMMANDS.filter((c) => !c.targetless))}
 
 Other commands:
-${other}
+${commandLines(COMMANDS.filter((c) => c.targetless))}
 
 Options (every command, anywhere after the command):
 ${optionLines(GLOBAL_OPTIONS)}
@@ -101,20 +66,24 @@ Exit codes:
 `;
 }
 
-/** Help of one command: what it does, its options, then examples. */
-export function commandHelp(prog: string, command: string): string {
-  const c = COMMANDS[command];
-  const own = COMMAND_OPTIONS[command];
-  const ownText = own ? `\nOptions of ${command}:\n${optionLines(own)}\n` : '';
-  const text = EXAMPLES[command]?.(prog) ?? '';
-  const at = text.indexOf('\nExamples:\n');
-  const about = at < 0 ? text : text.slice(0, at);
-  const examples = at < 0 ? '' : text.slice(at);
-  return `Usage: ${prog} ${c?.usage ?? `<target> ${command} [options]`}
+/** Help of one command: usage, what it does, its options, the global options, then examples. */
+export function commandHelp(prog: string, command: Command | string): string {
+  const c = typeof command === 'string' ? findCommand(command) : command;
+  if (c === undefined) return mainHelp(prog);
+  const own = Object.keys(c.options).length ? `\nOptions of ${c.name}:\n${optionLines(c.options)}\n` : '';
+  return `Usage: ${prog} ${c.usage}
 
-${c?.summary ?? ''}
-${about}${ownText}
+${c.summary}
+
+${c.description}
+${own}
 Global options:
 ${optionLines(GLOBAL_OPTIONS)}
-${examples}`;
+
+Examples:
+${c
+  .examples(prog)
+  .map((line) => `  ${line}`)
+  .join('\n')}
+`;
 }

@@ -5,14 +5,15 @@
 // image goes), DOCKERFILE_PATH (the composer Dockerfile in the build context).
 // Arguments win over the environment: a positional target over DOCKER_TAG, a
 // branch over SOURCE_BRANCH, --repo over DOCKER_REPO.
-// Options are parsed with the CLI's own table (src/cli/args.ts), and the
+// Options are parsed with the CLI's own table (src/cli/args.ts, from the
+// command registry: a hook takes the options of the command of its name), and the
 // target is handed to the CLI as a value: a target from DOCKER_TAG, whatever
 // it says, is never read as an option.
 import { checkTargetName } from '../catalogue/target-name.js';
 import { type HookArgs, type Invocation, parseHookArgs } from '../cli/args.js';
-import { COMMANDS } from '../cli/help.js';
 import { type CliContext, runInvocation } from '../cli/main.js';
 import type { Streams } from '../cli/output.js';
+import { findCommand } from '../cli/registry.js';
 import type { Env } from '../env.js';
 import { ExitCode, UserError } from '../errors.js';
 import { escapeInline } from '../text/untrusted.js';
@@ -43,7 +44,7 @@ export async function runHook(input: HookInput): Promise<number> {
   const branch = pre?.branch ?? input.env.SOURCE_BRANCH;
   const env = branch === undefined ? input.env : { ...input.env, SOURCE_BRANCH: branch };
   const parse = (): Invocation => {
-    if (!COMMANDS[input.hook]) throw new UserError(`unknown hook "${input.hook}"`, 'Hooks: pre_build, build, push, post_push, cache.');
+    if (findCommand(input.hook) === undefined) throw new UserError(`unknown hook "${input.hook}"`, 'Hooks: pre_build, build, push, post_push, cache.');
     const a = parseHookArgs(input.hook, input.argv);
     if (a.rest.length > 0) throw new UserError(`unexpected argument "${a.rest[0]}"`, `Usage: ${prog} [<branch>] [<target>] [options]`);
     const target = a.target ?? input.env.DOCKER_TAG;

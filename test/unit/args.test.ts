@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { COMMAND_OPTIONS, GLOBAL_OPTIONS, parseHookArgs, parseInvocation, suggest } from '../../src/cli/args.js';
+import { parseHookArgs, parseInvocation, suggest } from '../../src/cli/args.js';
+import { GLOBAL_OPTIONS } from '../../src/cli/global-options.js';
+import { findCommand } from '../../src/cli/registry.js';
 import { UserError } from '../../src/errors.js';
 
 function invocationError(argv: string[]): UserError {
@@ -82,7 +84,7 @@ describe('parseInvocation', () => {
   });
 
   it('accepts the cache options with the cache command', () => {
-    expect(Object.keys(COMMAND_OPTIONS.cache ?? {})).toEqual(['check', 'verify']);
+    expect(Object.keys(findCommand('cache')?.options ?? {})).toEqual(['check', 'verify']);
     expect(parseInvocation(['latest', 'cache', '--check', '--verify']).flags).toEqual({ check: true, verify: true });
   });
 

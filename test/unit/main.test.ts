@@ -3,7 +3,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { captureStreams } from './streams.js';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/help.js';
+import { COMMANDS } from '../../src/cli/registry.js';
 import { main } from '../../src/cli/main.js';
 import { useTempDirs } from './tmpdir.js';
 
@@ -63,7 +63,7 @@ describe('main', () => {
     const r = await run(argv);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: builder <target> <command> \[options\]/);
-    for (const name of Object.keys(COMMANDS)) expect(r.stdout).toContain(`  ${name} `);
+    for (const { name } of COMMANDS) expect(r.stdout).toContain(`  ${name} `);
     expect(r.stderr).toBe('');
   });
 

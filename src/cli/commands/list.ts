@@ -13,7 +13,7 @@ import type { Emit } from '../../log/events.js';
 import { imageName } from '../../pipeline/image-name.js';
 import { loadTargetTemplate } from '../../template/target.js';
 import { escapeInline } from '../../text/untrusted.js';
-import type { Output } from '../output.js';
+import { defineCommand } from '../command.js';
 
 export interface ListedTarget {
   name: string;
@@ -54,37 +54,52 @@ async function describeTarget(settings: Settings, catalogueFile: string, t: Targ
   }
 }
 
-/** Print the targets (text or JSON); exit 1 when a target's template does not load. */
-export async function runList(settings: Settings, out: Output, emit: Emit): Promise<number> {
+/** The catalogue's targets, each described (or with why it could not be). */
+async function listTargets(settings: Settings, emit: Emit): Promise<{ catalogue: string; targets: ListedTarget[] }> {
   const cat = await openCatalogue(settings, emit);
   const targets: ListedTarget[] = [];
   for (const t of cat.targets.values()) targets.push(await describeTarget(settings, cat.file, t));
-  const broken = targets.filter((t) => t.error).length;
-  if (out.mode === 'json') out.result(JSON.stringify({ command: 'list', catalogue: cat.file, targets }, null, 2));
-  else {
-    // Cells are escaped one by one (newlines too), so a name cannot add a row or shift the columns.
-    const rows = [
-      ['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'],
-      ...targets.map((t) =>
-        [
-          t.name,
-          t.template ?? '-',
-          t.providerId ?? (t.error ? 'error' : '-'),
-          t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`,
-        ].map(escapeInline),
-      ),
-    ];
-    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-    for (const r of rows)
-      out.result(
-        r
-          .map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c))
-          .join('  ')
-          .trimEnd(),
-      );
-    out.note(
-      `${targets.length} target(s) in ${path.relative(process.cwd(), cat.file) || cat.file}${broken ? `; ${broken} with a template that does not load` : ''}`,
-    );
-  }
-  return broken ? ExitCode.failure : ExitCode.ok;
+  return { catalogue: cat.file, targets };
 }
+
+/** `list`: exit 1 when a target's template does not load. */
+export const listCommand = defineCommand({
+  name: 'list',
+  summary: 'list the targets with their template, provider id and image tags',
+  targetless: true,
+  usage: 'list [--json]',
+  description: `Reads the target catalogue (docker/targets.yml, or --targets / G3_TARGETS) and
+prints each target with its template, provider id and image tags.`,
+  examples: (prog) => [`${prog} list`, `${prog} list --targets ci/targets.yml`, `${prog} list --json`],
+  run: ({ settings, emit }) => listTargets(settings, emit),
+  render: ({ catalogue, targets }, { out }) => {
+    const broken = targets.filter((t) => t.error).length;
+    if (out.mode === 'json') out.result(JSON.stringify({ command: 'list', catalogue, targets }, null, 2));
+    else {
+      // Cells are escaped one by one (newlines too), so a name cannot add a row or shift the columns.
+      const rows = [
+        ['TARGET', 'TEMPLATE', 'PROVIDER', 'IMAGE'],
+        ...targets.map((t) =>
+          [
+            t.name,
+            t.template ?? '-',
+            t.providerId ?? (t.error ? 'error' : '-'),
+            t.image ? t.image.refs.join(' ') : t.error ? t.error : `${t.artifacts} artifact(s)`,
+          ].map(escapeInline),
+        ),
+      ];
+      const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+      for (const r of rows)
+        out.result(
+          r
+            .map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c))
+            .join('  ')
+            .trimEnd(),
+        );
+      out.note(
+        `${targets.length} target(s) in ${path.relative(process.cwd(), catalogue) || catalogue}${broken ? `; ${broken} with a template that does not load` : ''}`,
+      );
+    }
+    return broken ? ExitCode.failure : ExitCode.ok;
+  },
+});

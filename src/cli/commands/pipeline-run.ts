@@ -1,44 +1,24 @@
-// pre_build, build, push, post_push, all and all-no-push: run the pipeline's
-// steps and say what each did or why it skipped.
+// Running a pipeline command's steps (pre_build, build, push, post_push) and
+// saying what each did or why it skipped: a line per step as it finishes, or
+// one JSON document at the end.
 import type { BuildResult } from '../../commands/build.js';
-import type { Settings } from '../../config/load.js';
-import type { Env } from '../../env.js';
-import { ExitCode } from '../../errors.js';
-import type { Emit } from '../../log/events.js';
 import { type BuildReport, postPushStep, pushStep } from '../../pipeline/publish.js';
 import type { Decision, PushRecord } from '../../pipeline/state.js';
 import { type Built, buildStep, preBuild, type Skipped, type StepContext } from '../../pipeline/steps.js';
-import type { Output } from '../output.js';
+import { ExitCode } from '../../errors.js';
+import type { CommandInput, SettingsInput } from '../command.js';
+import { formatBytes, type Output } from '../output.js';
 
-export type PipelineCommand = 'pre_build' | 'build' | 'push' | 'post_push' | 'all' | 'all-no-push';
+export type Step = 'pre_build' | 'build' | 'push' | 'post_push';
 
-export interface PipelineInput {
-  settings: Settings;
-  target: string;
-  env: Env;
-  flags: Record<string, string | boolean>;
-  emit: Emit;
-  out: Output;
-  renderBuild: (r: BuildResult) => number;
-}
-
-type StepResult =
+export type StepResult =
   | { step: 'pre_build'; decision: Decision }
   | { step: 'build'; result: Skipped | Built }
   | { step: 'push'; result: Skipped | { record: PushRecord } }
   | { step: 'post_push'; result: Skipped | { report: BuildReport; file: string } };
 
-const SEQUENCES: Record<PipelineCommand, StepResult['step'][]> = {
-  pre_build: ['pre_build'],
-  build: ['build'],
-  push: ['push'],
-  post_push: ['post_push'],
-  all: ['pre_build', 'build', 'push', 'post_push'],
-  'all-no-push': ['pre_build', 'build'],
-};
-
-/** Run a pipeline command's steps in order, stopping after pre_build when nothing changed. */
-export async function runPipeline(command: PipelineCommand, input: PipelineInput): Promise<number> {
+/** Run the steps in order, stopping after pre_build when nothing changed; text lines are printed as each step ends. */
+export async function runSteps(steps: readonly Step[], input: SettingsInput): Promise<StepResult[]> {
   const ctx: StepContext = {
     settings: input.settings,
     target: input.target,
@@ -47,24 +27,25 @@ export async function runPipeline(command: PipelineCommand, input: PipelineInput
     emit: input.emit,
   };
   const results: StepResult[] = [];
-  for (const step of SEQUENCES[command]) {
+  for (const step of steps) {
     const r = await runStep(step, ctx);
     results.push(r);
-    if (input.out.mode !== 'json') render(r, input);
+    if (input.out.mode !== 'json') renderStep(r, input.target, input.out);
     if (r.step === 'pre_build' && !r.decision.build) break;
   }
-  if (input.out.mode === 'json') {
-    // One step: its document at the top level (as `build --json` always printed); several: one entry per step.
-    const doc =
-      SEQUENCES[command].length === 1 && results[0]
-        ? { command, target: input.target, ...jsonOf(results[0]) }
-        : { command, target: input.target, steps: results.map(jsonOf) };
-    input.out.result(JSON.stringify(doc, null, 2));
+  return results;
+}
+
+/** With --json, the one document: a single step's at the top level (as `build --json` always printed), several as one entry per step. */
+export function renderSteps(command: string, steps: readonly Step[], results: StepResult[], { out, target }: CommandInput): number {
+  if (out.mode === 'json') {
+    const doc = steps.length === 1 && results[0] ? { command, target, ...jsonOf(results[0]) } : { command, target, steps: results.map(jsonOf) };
+    out.result(JSON.stringify(doc, null, 2));
   }
   return ExitCode.ok;
 }
 
-async function runStep(step: StepResult['step'], ctx: StepContext): Promise<StepResult> {
+async function runStep(step: Step, ctx: StepContext): Promise<StepResult> {
   switch (step) {
     case 'pre_build':
       return { step, decision: await preBuild(ctx) };
@@ -94,8 +75,7 @@ function jsonOf(r: StepResult): Record<string, unknown> {
   return { step: r.step, skipped: false, ...r.result };
 }
 
-function render(r: StepResult, input: PipelineInput): void {
-  const { out, target } = input;
+function renderStep(r: StepResult, target: string, out: Output): void {
   if (r.step === 'pre_build') {
     out.note(`${target}: pre_build: ${r.decision.reason}`);
     out.note(
@@ -109,7 +89,7 @@ function render(r: StepResult, input: PipelineInput): void {
   }
   if (r.step === 'build') {
     const b = r.result as Built;
-    input.renderBuild(b.build);
+    renderBuild(b.build, out);
     out.result(b.carrier.refs.join('\n'));
     out.note(
       `${target}: image ${b.carrier.refs.join(', ')} (${b.carrier.imageId.slice(0, 19)}, ${(b.record.timings.image ?? 0).toFixed(1)} s), /disk/: ${b.carrier.files.map((f) => f.name).join(', ')}; inputs digest ${b.record.inputsDigest}`,
@@ -125,4 +105,19 @@ function render(r: StepResult, input: PipelineInput): void {
       `${target}: report ${file}: image ${report.image.digest ?? report.image.id}, cache hit rate ${(report.cache.hitRate * 100).toFixed(1)}% of ${report.cache.items} items`,
     );
   }
+}
+
+/** The disk image build in text: the artifacts on stdout, sizes, stages and timings on stderr. */
+function renderBuild(r: BuildResult, out: Output): void {
+  const c = r.compose;
+  const stages = Object.entries(c.timings)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(', ');
+  for (const a of c.artifacts) out.result(a.path);
+  out.note(
+    `${r.target}: ${formatBytes(c.imageBytes)} raw image, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, installed packages ${c.installed}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
+  );
+  out.note(
+    `${r.target}: ${c.boot ? `boots with ${c.boot.provider}, kernel ${c.boot.kernelVersion}` : 'no bootloader'}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`,
+  );
 }

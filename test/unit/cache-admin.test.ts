@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/inventory/remove.js';
 import { lruOrder, type PrunePolicy, pruneWalk } from '../../src/commands/cache-prune.js';
 import { formatAge, parseAge, parseSize } from '../../src/units/age.js';
-import { cleanScope, pruneLimits } from '../../src/cli/cmd-cache-admin.js';
+import { cleanScope, pruneLimits } from '../../src/cli/commands/cache-admin-run.js';
 import { UserError } from '../../src/errors.js';
 
 const MIN = 60_000;

@@ -5,7 +5,7 @@
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderConfig } from '../../src/cli/cmd-config.js';
+import { renderConfig } from '../../src/cli/commands/config.js';
 import { showConfig } from '../../src/commands/config.js';
 import { type LoadInput, loadSettings } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';

@@ -31,7 +31,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
   const s = opts.settings;
   const cat = await openCatalogue(s, opts.emit);
   const target = findTarget(cat, opts.target);
-  if (target.extra.template === undefined || target.extra.template === null) {
+  if (target.template === undefined) {
     throw new UserError(
       `target ${target.name} has no template, so there is nothing to validate`,
       `Add \`template: <file>.yml\` to targets.${target.name} in ${cat.file}.`,

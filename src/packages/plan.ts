@@ -24,17 +24,9 @@ export interface PlanTemplate {
   systemConfig?: { packages?: string[]; kernel?: { packages?: string[] } };
 }
 
-/** The composer image's tools a target lists (`tools: [...]`), validated. */
-export function targetTools(target: Target, catalogueFile: string): string[] {
-  const raw = target.extra.tools;
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string' || !/^[a-z0-9][a-z0-9+.-]+$/.test(x))) {
-    throw new UserError(
-      `${catalogueFile}: targets.${target.name}.tools must be a list of Debian package names`,
-      'For example: tools: [mmdebstrap, mtools, e2fsprogs]',
-    );
-  }
-  return [...new Set(raw as string[])];
+/** The composer image's tools a target lists (`tools: [...]`, checked by the catalogue loader), each once. */
+export function targetTools(target: Target): string[] {
+  return [...new Set(target.tools?.value ?? [])];
 }
 
 /** Build the plan: repository specs with keyrings, and the resolution request. */

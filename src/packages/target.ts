@@ -27,7 +27,7 @@ export interface OpenTarget {
 
 /** Whether a target names an image template. */
 export function isTemplateTarget(t: Target): boolean {
-  return t.extra.template !== undefined;
+  return t.template !== undefined;
 }
 
 /** Open a target that has a template (from `cat` when the caller has it loaded); template warnings are emitted. */
@@ -45,7 +45,7 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
     providerId: t.providerId,
     templateFile: t.file,
     projectRoot: settings.projectRoot,
-    tools: targetTools(target, cat.file),
+    tools: targetTools(target),
   });
   return {
     target,

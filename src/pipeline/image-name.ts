@@ -28,18 +28,11 @@ export interface NameInput {
   registry?: string;
 }
 
-function stringList(value: unknown, where: string): string[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0 || list.some((v) => typeof v !== 'string' && typeof v !== 'number'))
-    throw new UserError(`${where} must be a tag or a list of tags`, 'For example: tags: [latest, "1.0"]');
-  return list.map(String);
-}
-
 /** Work out the image's registry, repository and tags. */
 export function imageName(input: NameInput): ImageName {
   const { target, env } = input;
-  const extra = target.extra;
+  const image = target.image?.value;
+  const targetRegistry = target.registry?.value;
   let chosen: { text: string; from: string } | undefined;
   let imageNameTag: string | undefined;
   if (input.repo) chosen = { text: input.repo, from: '--repo' };
@@ -48,7 +41,7 @@ export function imageName(input: NameInput): ImageName {
     const ref = parseRef(env.IMAGE_NAME, 'IMAGE_NAME');
     chosen = { text: formatRef({ ...ref, tag: undefined, digest: undefined }), from: 'IMAGE_NAME' };
     imageNameTag = ref.tag;
-  } else if (typeof extra.image === 'string') chosen = { text: extra.image, from: `targets.${target.name}.image` };
+  } else if (image !== undefined) chosen = { text: image, from: `targets.${target.name}.image` };
   const name = input.template.image?.name ?? target.name;
   const ref: ImageRef = chosen ? parseRef(chosen.text, chosen.from) : parseRef(`g3-composer/${name.toLowerCase()}`, `image.name of ${target.name}`);
   if (ref.tag !== undefined || ref.digest !== undefined) {
@@ -58,12 +51,12 @@ export function imageName(input: NameInput): ImageName {
     );
   }
   let registry = ref.registry;
-  if (registry === undefined && typeof extra.registry === 'string') registry = parseRef(`${extra.registry}/x`, `targets.${target.name}.registry`).registry;
+  if (registry === undefined && targetRegistry !== undefined) registry = parseRef(`${targetRegistry}/x`, `targets.${target.name}.registry`).registry;
   if (registry === undefined && input.registry) registry = parseRef(`${input.registry}/x`, 'the registry setting').registry;
-  if (registry === undefined && (typeof extra.registry === 'string' || input.registry)) {
-    throw new UserError(`the registry ${JSON.stringify(extra.registry ?? input.registry)} is not a host[:port]`, 'For example: registry: 127.0.0.1:5000');
+  if (registry === undefined && (targetRegistry !== undefined || input.registry)) {
+    throw new UserError(`the registry ${JSON.stringify(targetRegistry ?? input.registry)} is not a host[:port]`, 'For example: registry: 127.0.0.1:5000');
   }
-  const listed = stringList(extra.tags, `targets.${target.name}.tags`) ?? [target.name];
+  const listed = target.tags?.value ?? [target.name];
   const tags = [...new Set([...(imageNameTag ? [imageNameTag] : []), ...listed])];
   const refs = tags.map((tag) => formatRef(parseRef(formatRef({ registry, repository: ref.repository, tag }), `tag ${JSON.stringify(tag)} of ${target.name}`)));
   return { registry, repository: ref.repository, tags, refs, from: chosen?.from ?? 'default' };

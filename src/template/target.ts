@@ -59,17 +59,14 @@ export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<T
   };
 }
 
-/** The target's template path, resolved against the catalogue's directory. */
+/** The target's template path (a non-empty string: the catalogue loader checks it), resolved against the catalogue's directory. */
 async function templateFile(catalogueFile: string, target: Target): Promise<string> {
-  const raw = target.extra.template;
-  if (raw === undefined || raw === null) {
+  const raw = target.template?.value;
+  if (raw === undefined) {
     throw new UserError(
       `target ${target.name} in ${shownName(catalogueFile)} has no template`,
       'Add `template: <file>.yml` to the target (a path relative to the catalogue).',
     );
-  }
-  if (typeof raw !== 'string' || raw.trim() === '') {
-    throw new UserError(`${shownName(catalogueFile)}: targets.${target.name}.template must be a file path`, 'For example: template: templates/minimal.yml');
   }
   const file = path.resolve(path.dirname(path.resolve(catalogueFile)), raw);
   if (!(await exists(file))) {

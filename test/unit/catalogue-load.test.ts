@@ -63,14 +63,15 @@ const VALID = [
 ].join('\n');
 
 describe('parseCatalogue', () => {
-  it('reads targets, artifacts, descriptions and extra keys of a valid catalogue', () => {
+  it('reads targets, artifacts, descriptions and the other keys of a valid catalogue', () => {
     const cat = parseCatalogue(VALID, FILE, { mirror: 'http://127.0.0.1:8080/debian' });
     expect(cat.file).toBe(FILE);
     expect(cat.warnings).toEqual([]);
     expect([...cat.targets.keys()]).toEqual(['latest', 'other']);
     const latest = cat.targets.get('latest');
     expect(latest?.description).toBe('The latest tools');
-    expect(latest?.extra).toEqual({ template: 'image.yml' });
+    expect(latest?.template).toEqual({ value: 'image.yml', origin: { file: FILE, line: 5 } });
+    expect(Object.keys(latest ?? {}).sort()).toEqual(['artifacts', 'description', 'name', 'template']);
     expect(latest?.artifacts).toEqual([
       { section: 'tools', file: 'a.deb', urls: ['http://127.0.0.1:8080/debian/pool/a.deb'], sha256: SHA_A, size: 10, origin: { file: FILE, line: 7 } },
       {
@@ -324,10 +325,12 @@ describe('parseCatalogue', () => {
     );
   });
 
-  it('keeps the keys later commands read as extra values, without a warning', () => {
+  it('reads the keys later commands use as typed values, each with its line, without a warning', () => {
     const cat = parseCatalogue('targets:\n  latest:\n    tags: [a, b]\n    template: t.yml\n    artifacts: []\n', FILE);
     expect(cat.warnings).toEqual([]);
-    expect(cat.targets.get('latest')?.extra).toEqual({ tags: ['a', 'b'], template: 't.yml' });
+    const latest = cat.targets.get('latest');
+    expect(latest?.tags).toEqual({ value: ['a', 'b'], origin: { file: FILE, line: 3 } });
+    expect(latest?.template).toEqual({ value: 't.yml', origin: { file: FILE, line: 4 } });
   });
 
   it('keeps one copy of an item declared twice with the same sha256', () => {
@@ -439,5 +442,109 @@ describe('an empty artifacts key', () => {
   it('is a target with no artifacts', () => {
     const cat = parseCatalogue('targets:\n  latest:\n    artifacts:\n', FILE);
     expect(findTarget(cat, 'latest').artifacts).toEqual([]);
+  });
+});
+
+describe('the typed keys of a target', () => {
+  const EVERY_KEY = [
+    'targets:', // 1
+    '  img:', // 2
+    '    template: templates/img.yml', // 3
+    '    tools: [mmdebstrap, e2fsprogs, mmdebstrap]', // 4
+    '    image: team/os', // 5
+    '    registry: 127.0.0.1:5000', // 6
+    '    tags:', // 7
+    '      - latest', // 8
+    '      - "1.0"', // 9
+    '',
+  ].join('\n');
+
+  it('reads every key with the line it was declared on, values as written', () => {
+    const t = findTarget(parseCatalogue(EVERY_KEY, FILE), 'img');
+    const at = (line: number) => ({ file: FILE, line });
+    expect(t).toEqual({
+      name: 'img',
+      artifacts: [],
+      template: { value: 'templates/img.yml', origin: at(3) },
+      tools: { value: ['mmdebstrap', 'e2fsprogs', 'mmdebstrap'], origin: at(4) },
+      image: { value: 'team/os', origin: at(5) },
+      registry: { value: '127.0.0.1:5000', origin: at(6) },
+      tags: { value: ['latest', '1.0'], origin: at(7) },
+    });
+  });
+
+  it.each([
+    ['one tag', 'tags: edge', ['edge']],
+    ['a number, as YAML reads it', 'tags: [latest, 2, 1.0]', ['latest', '2', '1']],
+    ['a quoted number, as written', 'tags: ["1.0"]', ['1.0']],
+  ])('reads tags given as %s as a list of strings', (_what, line, tags) => {
+    expect(findTarget(parseCatalogue(`targets:\n  img:\n    ${line}\n`, FILE), 'img').tags?.value).toEqual(tags);
+  });
+
+  it.each(['tools', 'image', 'registry', 'tags'])('treats an empty %s as not given', (key) => {
+    for (const empty of ['', ' ~', ' null']) {
+      const t = findTarget(parseCatalogue(`targets:\n  img:\n    ${key}:${empty}\n`, FILE), 'img');
+      expect(t).toEqual({ name: 'img', artifacts: [] });
+    }
+  });
+
+  it.each([
+    ['a template that is a number', 'template: 42', 3, 'template', 'must be a file path', 'For example: template: templates/minimal.yml'],
+    ['an empty template', 'template:', 3, 'template', 'must be a file path', 'For example: template: templates/minimal.yml'],
+    ['a blank template', 'template: "  "', 3, 'template', 'must be a file path', 'For example: template: templates/minimal.yml'],
+    ['a template that is a list', 'template: [a.yml]', 3, 'template', 'must be a file path', 'For example: template: templates/minimal.yml'],
+    [
+      'tools that is one name',
+      'tools: mmdebstrap',
+      3,
+      'tools',
+      'must be a list of Debian package names',
+      'For example: tools: [mmdebstrap, mtools, e2fsprogs]',
+    ],
+    [
+      'a tool that is not a package name',
+      'tools:\n      - mtools\n      - Bad_Name',
+      5,
+      'tools',
+      'must be a list of Debian package names',
+      'For example: tools: [mmdebstrap, mtools, e2fsprogs]',
+    ],
+    [
+      'a tool that is a mapping',
+      'tools: [mtools, {a: 1}]',
+      3,
+      'tools',
+      'must be a list of Debian package names',
+      'For example: tools: [mmdebstrap, mtools, e2fsprogs]',
+    ],
+    ['an image that is a list', 'image: [team/os]', 3, 'image', 'must be a string', 'Name the repository, for example: image: team/minimal'],
+    ['an image that is a number', 'image: 5', 3, 'image', 'must be a string', 'Name the repository, for example: image: team/minimal'],
+    ['a registry that is a number', 'registry: 5000', 3, 'registry', 'must be a string', 'For example: registry: 127.0.0.1:5000'],
+    ['a registry that is a mapping', 'registry: {host: a}', 3, 'registry', 'must be a string', 'For example: registry: 127.0.0.1:5000'],
+    ['tags that are not strings', 'tags: [{a: 1}]', 3, 'tags', 'must be a tag or a list of tags', 'For example: tags: [latest, "1.0"]'],
+    ['an empty tag list', 'tags: []', 3, 'tags', 'must be a tag or a list of tags', 'For example: tags: [latest, "1.0"]'],
+    ['a tag that is true', 'tags:\n      - latest\n      - true', 5, 'tags', 'must be a tag or a list of tags', 'For example: tags: [latest, "1.0"]'],
+    ['tags that are a mapping', 'tags: {a: 1}', 3, 'tags', 'must be a tag or a list of tags', 'For example: tags: [latest, "1.0"]'],
+  ])('refuses %s when loading, naming file:line and the field path', (_what, line, at, key, problem, hint) => {
+    const err = parseError(`targets:\n  img:\n    ${line}\n`);
+    expect(err.message).toBe(`cat.yml:${at}: targets.img.${key} ${problem}`);
+    expect(err.hint).toBe(hint);
+  });
+
+  it('refuses a bad key of one target even when another target is asked for, as it does for artifacts', () => {
+    expect(parseError('targets:\n  good: {}\n  bad:\n    tools: nope\n').message).toBe('cat.yml:4: targets.bad.tools must be a list of Debian package names');
+  });
+
+  it('reads the shipped catalogue: a template target with tools, and an artifact-only target', async () => {
+    const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'docker', 'targets.yml');
+    const cat = await loadCatalogue(file, { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/debian-security' });
+    const latest = findTarget(cat, 'latest');
+    expect(latest.template?.value).toBe('templates/minimal.yml');
+    expect(latest.tools?.value).toContain('mmdebstrap');
+    expect(latest.artifacts).toEqual([]);
+    const pinned = findTarget(cat, 'bookworm-tools');
+    expect(pinned.template).toBeUndefined();
+    expect(pinned.tools).toBeUndefined();
+    expect(pinned.artifacts.length).toBeGreaterThan(0);
   });
 });

@@ -2,6 +2,7 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { findTarget, loadCatalogue } from '../../src/catalogue/load.js';
 import type { Target } from '../../src/catalogue/types.js';
 import { UserError } from '../../src/errors.js';
 import { loadTemplate } from '../../src/template/load.js';
@@ -27,7 +28,8 @@ async function project(template: string | undefined, templateText = USER): Promi
   const catalogue = path.join(root, 'docker', 'targets.yml');
   const line = template === undefined ? '' : `    template: ${template}\n`;
   await writeFile(catalogue, `targets:\n  img:\n${line}`);
-  return { root, catalogue, target: { name: 'img', artifacts: [], extra: template === undefined ? {} : { template } } };
+  // The target as the catalogue loader reads it from that file.
+  return { root, catalogue, target: findTarget(await loadCatalogue(catalogue), 'img') };
 }
 
 const failure = (p: Promise<unknown>) => rejectionOf(p, UserError);
@@ -60,7 +62,7 @@ describe('loadTargetTemplate', () => {
 
   it('accepts an absolute template path', async () => {
     const p = await project('templates/img.yml');
-    const target = { ...p.target, extra: { template: path.join(p.root, 'docker', 'templates', 'img.yml') } };
+    const target: Target = { ...p.target, template: { value: path.join(p.root, 'docker', 'templates', 'img.yml'), origin: { file: p.catalogue, line: 3 } } };
     const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target, projectRoot: p.root, vars: VARS });
     expect(t.providerId).toBe('debian-debian13-x86_64');
   });

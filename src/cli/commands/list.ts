@@ -38,8 +38,8 @@ async function describeTarget(settings: Settings, catalogueFile: string, t: Targ
     },
   );
   const base: ListedTarget = { name: t.name, description: t.description, artifacts: t.artifacts.length, locked };
-  if (t.extra.template === undefined) return base;
-  base.template = String(t.extra.template);
+  if (t.template === undefined) return base;
+  base.template = t.template.value;
   try {
     const tt = await loadTargetTemplate({
       catalogueFile,

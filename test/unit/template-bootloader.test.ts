@@ -57,7 +57,7 @@ describe('bootloader packages', () => {
       path.join(dir, 'grub.yml'),
       `image: {name: g, version: "1"}\ntarget: {os: debian, dist: ${dist}, arch: x86_64, imageType: raw}\nsystemConfig:\n  name: g\n  bootloader: {bootType: efi, provider: grub}\n`,
     );
-    const target = { name: 'grub', artifacts: [], extra: { template: 'grub.yml' } } as unknown as Target;
+    const target: Target = { name: 'grub', artifacts: [], template: { value: 'grub.yml', origin: { file: 'targets.yml', line: 3 } } };
     const t = await loadTargetTemplate({ catalogueFile: path.join(dir, 'targets.yml'), target, projectRoot: ROOT, vars: VARS });
     expect(t.merged.systemConfig?.packages).toEqual(expect.arrayContaining(['grub-efi-amd64-bin', 'grub-common']));
     expect(t.merged.systemConfig?.packages).not.toContain('systemd-boot');

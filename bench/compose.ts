@@ -1,4 +1,4 @@
-// `npx tsx bench/compose.ts [--warm-runs N] [--no-record]`: the compose stage.
+// `npm run bench:compose -- [--warm-runs N] [--no-record]`: the compose stage.
 // First build of the default template (empty package cache, work directory,
 // base and composer images, BuildKit cache) against later builds: unchanged
 // (installed-package snapshot reused), with the root filesystem on disk
@@ -37,7 +37,7 @@ const { values } = parseArgs({
   options: { 'warm-runs': { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  process.stdout.write('Usage: npx tsx bench/compose.ts [--warm-runs N] [--no-record]\n');
+  process.stdout.write('Usage: npm run bench:compose -- [--warm-runs N] [--no-record]\n');
   process.exit(0);
 }
 const warmRuns = Number(values['warm-runs']);
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   const section = [
     HEADING,
     '',
-    `Command: \`npx tsx bench/compose.ts --warm-runs ${warmRuns}\` (one run of the first build; median of ${warmRuns} for each other row). Default template (Debian 13, ${lock.image.packages.length} packages, 4 GiB GPT image), Docker 20.10 with BuildKit, ${base.length} base packages. The first build's root filesystem was in ${first.json.scratch}.`,
+    `Command: \`npm run bench:compose -- --warm-runs ${warmRuns}\` (one run of the first build; median of ${warmRuns} for each other row). Default template (Debian 13, ${lock.image.packages.length} packages, 4 GiB GPT image), Docker 20.10 with BuildKit, ${base.length} base packages. The first build's root filesystem was in ${first.json.scratch}.`,
     '',
     '| Scenario | g3-composer | baseline | ratio |',
     '|---|---:|---:|---:|',

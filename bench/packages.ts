@@ -1,4 +1,4 @@
-// `npx tsx bench/packages.ts [options]`: the packages stage (lock and cache
+// `npm run bench:packages -- [options]`: the packages stage (lock and cache
 // on a template target) against apt on the same repositories, side by side in
 // one run; writes bench/out/packages.json and its section of BENCHMARKS.md.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { fetchClosure, type PackagesContext, parseAndResolve, Results } from './
 import { benchPaths, benchSettings, openBenchTarget, redactor, writeBenchTarget } from './packages-target.js';
 import { machineFacts, resultsTable } from './report.js';
 
-const HELP = `Usage: npx tsx bench/packages.ts [options]
+const HELP = `Usage: npm run bench:packages -- [options]
 
   --runs R         timed runs of every local command (default 5)
   --cold-runs C    runs of each network-bound command, 1 or 2 (default 1; each fetches the whole closure)
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
 
     const indexBytes = loaded.metadata.reduce((n, m) => n + m.indexes.reduce((k, x) => k + x.size, 0), 0);
     const closureBytes = lock.image.packages.reduce((n, p) => n + p.size, 0);
-    const command = ['npx tsx bench/packages.ts', ...opts.argv].join(' ');
+    const command = opts.argv.length > 0 ? ['npm run bench:packages --', ...opts.argv].join(' ') : 'npm run bench:packages';
     const report = {
       facts,
       command,

@@ -1,4 +1,4 @@
-// `npx tsx bench/pipeline.ts [--runs N] [--no-record]`: the hook pipeline.
+// `npm run bench:pipeline -- [--runs N] [--no-record]`: the hook pipeline.
 // `all` (pre_build → build → push → post_push) of the default template against
 // a real registry on 127.0.0.1 (Debian's docker-registry): when nothing changed
 // it stops after pre_build, whether the last image is in the local daemon or
@@ -34,7 +34,7 @@ const { values } = parseArgs({
   options: { runs: { type: 'string', default: '3' }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  process.stdout.write('Usage: npx tsx bench/pipeline.ts [--runs N] [--no-record]\n');
+  process.stdout.write('Usage: npm run bench:pipeline -- [--runs N] [--no-record]\n');
   process.exit(0);
 }
 const runs = Number(values.runs);
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     const section = [
       HEADING,
       '',
-      `Command: \`npx tsx bench/pipeline.ts --runs ${runs}\` (median of ${runs} runs per row). \`./builder.ts bench all\` of the default template (Debian 13, 4 GiB GPT image) with a real registry on 127.0.0.1 (Debian's docker-registry); packages from the project's warm package cache. The baseline is what a pipeline without a rebuild decision does on every run: build and push again (here \`FORCE_BUILDING=1\`, which also reuses the snapshots, so it is the fastest such rebuild).`,
+      `Command: \`npm run bench:pipeline -- --runs ${runs}\` (median of ${runs} runs per row). \`./builder.ts bench all\` of the default template (Debian 13, 4 GiB GPT image) with a real registry on 127.0.0.1 (Debian's docker-registry); packages from the project's warm package cache. The baseline is what a pipeline without a rebuild decision does on every run: build and push again (here \`FORCE_BUILDING=1\`, which also reuses the snapshots, so it is the fastest such rebuild).`,
       '',
       '| Scenario | g3-composer | baseline | ratio |',
       '|---|---:|---:|---:|',

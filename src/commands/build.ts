@@ -7,7 +7,7 @@ import { freemem } from 'node:os';
 import path from 'node:path';
 import { acquireLock, type Lock } from '../fs/lock.js';
 import type { RefreshReport } from '../cache/refresh.js';
-import type { Catalogue } from '../catalogue/types.js';
+import type { Target } from '../catalogue/types.js';
 import { type BaseImageResult, ensureBaseImage } from '../compose/images/base-image.js';
 import { buildComposerImage, type ComposerImage } from '../compose/images/composer-image.js';
 import { type ComposeResult, compose } from '../compose/compose.js';
@@ -24,7 +24,7 @@ import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { openCatalogue } from '../catalogue/open.js';
-import { cache } from './cache.js';
+import { refreshTargetCaches } from '../packages/target-caches.js';
 import { providerHoldPath } from '../workspace/layout.js';
 import { findTarget } from '../catalogue/load.js';
 
@@ -96,22 +96,22 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
   const opened = await openTemplateTarget(o.settings, o.target, o.emit, cat);
   const hold = await holdProvider(o.settings, opened.plan.providerId);
   try {
-    return { ...(await refreshAndConnect(o, cat, opened)), hold };
+    return { ...(await refreshAndConnect(o, target, opened)), hold };
   } catch (err) {
     await hold.release();
     throw err;
   }
 }
 
-async function refreshAndConnect(o: BuildOptions, cat: Catalogue, opened: OpenTarget): Promise<Omit<Prepared, 'hold'>> {
-  const result = await cache({ settings: o.settings, target: o.target, check: false, verify: false, emit: o.emit, catalogue: cat, opened });
-  if (result.mode !== 'refresh' || !result.opened) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
+async function refreshAndConnect(o: BuildOptions, target: Target, opened: OpenTarget): Promise<Omit<Prepared, 'hold'>> {
+  const result = await refreshTargetCaches({ settings: o.settings, target, opened, verify: false, emit: o.emit });
+  if (!result.locked) throw new StepError(`the cache refresh of ${o.target} gave no lock`);
   if (!result.report.ok)
     throw new StepError(
       `the caches of ${o.target} are incomplete (${result.report.failures.length} failed, ${result.report.missing.length} missing); verified files were kept`,
       { cause: result.report.failures },
     );
-  const { t, lock } = result.opened;
+  const { t, lock } = result.locked;
   const client = await detectClient({ configured: o.settings.dockerClient, path: o.env.PATH });
   await ensureDaemon(client);
   o.emit({ type: 'debug', message: `docker client: ${client.bin} (${client.mode}, ${client.version})` });

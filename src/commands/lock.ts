@@ -1,13 +1,11 @@
 // The `lock` command: resolve a template target against signed metadata and
 // write `<target>.lock.json` (or report that the existing one is current).
 import type { Settings } from '../config/load.js';
-import { UserError } from '../errors.js';
-import { lockMismatch, readLock, writeLock } from '../lock/file.js';
+import { readLock } from '../lock/file.js';
 import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
-import { writeGraphs } from '../packages/graphs.js';
-import { resolvePlan } from '../packages/resolve-lock.js';
-import { metadataOptions, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { matchingLock, resolveAndWrite } from '../packages/ensure-lock.js';
+import { type OpenTarget, openTemplateTarget } from '../packages/target.js';
 
 export interface LockOptions {
   settings: Settings;
@@ -44,28 +42,6 @@ export async function lock(opts: LockOptions): Promise<LockResult> {
   if (existing && !opts.update) return summary(t, existing, 'current', undefined, []);
   const { lock: fresh, graphs } = await resolveAndWrite(t, opts.settings, opts.emit);
   return summary(t, fresh, 'written', existing ? diffLocks(existing, fresh) : undefined, graphs);
-}
-
-/** The target's lock when it matches the template; undefined when there is none; a mismatch is an error, never used. */
-export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined> {
-  const existing = await readLock(t.lockFile);
-  const mismatch = existing && lockMismatch(existing, t.plan.request);
-  if (mismatch)
-    throw new UserError(
-      `lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`,
-      `Run: <builder> ${t.target.name} lock --update (or delete the lock)`,
-    );
-  return existing;
-}
-
-/** Resolve a target and write its lock and Graphviz files. */
-export async function resolveAndWrite(t: OpenTarget, settings: Settings, emit: Emit): Promise<{ lock: LockFile; graphs: string[] }> {
-  emit({ type: 'info', message: `resolving ${t.target.name} (${t.plan.providerId}) from ${t.plan.repos.length} repositories` });
-  const resolved = await resolvePlan(t.target.name, t.plan, metadataOptions(settings, emit));
-  await writeLock(t.lockFile, resolved.lock);
-  const graphs = await writeGraphs(t, resolved);
-  emit({ type: 'info', message: `wrote ${t.lockFile}: ${resolved.lock.image.packages.length} packages, ${resolved.lock.tools.packages.length} tools` });
-  return { lock: resolved.lock, graphs };
 }
 
 function summary(t: OpenTarget, l: LockFile, status: LockResult['status'], changes: LockChanges | undefined, graphs: string[]): LockResult {

@@ -1,0 +1,143 @@
+// Everything a target's build reads from the caches, refreshed or only
+// checked: its artifacts and composer tools in the g3-cache and, for a
+// template target, its locked packages in `<cache_dir>/pkgCache/<provider-id>/`.
+import path from 'node:path';
+import { combineChecks, combineReports } from '../cache/combine.js';
+import { holdSections, releaseHolds } from '../cache/hold.js';
+import { type CheckReport, checkLocal, type RefreshReport, refresh } from '../cache/refresh.js';
+import { resolveLocalRoot } from '../cache/tiers.js';
+import type { Artifact, Target } from '../catalogue/types.js';
+import type { Settings } from '../config/load.js';
+import { InternalError } from '../errors.js';
+import type { Lock } from '../fs/lock.js';
+import { removedLinkMessage } from '../fs/safe.js';
+import type { LockFile } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import { PACKAGES_DIR, packagesRoot, toolsSection } from '../workspace/layout.js';
+import { lockArtifacts } from './artifacts.js';
+import { ensureLock, matchingLock } from './ensure-lock.js';
+import { writeGraphs } from './graphs.js';
+import { fetchSettings, isTemplateTarget, type OpenTarget } from './target.js';
+
+export interface TargetCachesInput {
+  settings: Settings;
+  target: Target;
+  /** The target's opened template: given for a template target, undefined for an artifact-only one. */
+  opened: OpenTarget | undefined;
+  /** Ignore stamps and rehash every file. */
+  verify: boolean;
+  emit: Emit;
+}
+
+/** A template target's opened template and the lock its packages come from. */
+export interface LockedTarget {
+  t: OpenTarget;
+  lock: LockFile;
+}
+
+/** One cache root and what goes into it. */
+interface Job {
+  root: string;
+  shared?: string;
+  /** The shared tier is this sub-folder of the shared cache, made on first use. */
+  sharedSub?: string;
+  artifacts: Artifact[];
+}
+
+function openedOf(i: TargetCachesInput): OpenTarget | undefined {
+  if (isTemplateTarget(i.target) !== (i.opened !== undefined))
+    throw new InternalError(`target ${i.target.name}: the opened template must be given exactly when the target has one`);
+  return i.opened;
+}
+
+/** The roots to fill and their artifacts (empty ones left out); the lock adds the tools and the packages. */
+function jobsFor(s: Settings, target: Target, locked: LockedTarget | undefined, emit: Emit, missingLock: boolean): Job[] {
+  const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
+  if (locked) {
+    const { t, lock } = locked;
+    const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
+    jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
+    jobs.push({
+      root: packagesRoot(s.cacheDir),
+      shared: s.sharedCache,
+      sharedSub: PACKAGES_DIR,
+      artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls),
+    });
+  }
+  const work = jobs.filter((j) => j.artifacts.length > 0);
+  if (work.length === 0 && !missingLock) emit({ type: 'info', message: `target ${target.name} has no artifacts: nothing to cache` });
+  return work;
+}
+
+/** Whether the target's caches need a refresh; changes nothing (no lock is resolved: a missing one is reported). */
+export async function checkTargetCaches(i: TargetCachesInput): Promise<CheckReport> {
+  const s = i.settings;
+  const t = openedOf(i);
+  const lock = t && (await matchingLock(t));
+  const missingLock = t && !lock ? t.lockFile : undefined;
+  const work = jobsFor(s, i.target, t && lock ? { t, lock } : undefined, i.emit, missingLock !== undefined);
+  const reports = await Promise.all(work.map((j) => checkLocal(j.artifacts, j.root, { verify: i.verify, workers: s.workers })));
+  const report = combineChecks(reports);
+  if (missingLock) report.needsRefresh.unshift({ item: path.basename(missingLock), reason: 'no lock file: packages not resolved yet' });
+  report.ok = report.needsRefresh.length === 0;
+  return report;
+}
+
+/** Refresh the target's caches, resolving and writing its lock first when it has none; `locked` is set for a template target. */
+export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ report: RefreshReport; locked?: LockedTarget }> {
+  const s = i.settings;
+  const t = openedOf(i);
+  const locked = t ? { t, lock: await ensureLock(t, s, i.emit) } : undefined;
+  const work = jobsFor(s, i.target, locked, i.emit, false);
+  const reports: RefreshReport[] = [];
+  const holds = await holdWork(work, s.lockStaleMs, i.emit);
+  try {
+    for (const j of work) {
+      reports.push(
+        await refresh(j.artifacts, {
+          localRoot: j.root,
+          sharedPath: j.shared,
+          sharedSub: j.sharedSub,
+          workers: s.workers,
+          offline: s.offline,
+          verify: i.verify,
+          lockStaleMs: s.lockStaleMs,
+          fetch: fetchSettings(s),
+          emit: i.emit,
+        }),
+      );
+    }
+    // After the refresh: it has checked that the provider's folder is a real one.
+    if (locked) await writeGraphs(locked.t, { lock: locked.lock });
+  } finally {
+    await releaseHolds(holds);
+  }
+  return { report: combineReports(reports, s.g3Cache), locked };
+}
+
+/**
+ * Hold every section the run works on until it ends, as a build holds its
+ * provider: `cache prune`, `clean` and `verify` leave held sections alone, so
+ * nothing this run verifies is removed before it finishes.
+ */
+async function holdWork(work: readonly Job[], staleMs: number, emit: Emit): Promise<Lock[]> {
+  const onLink = (link: string, target: string) => emit({ type: 'warning', message: removedLinkMessage(link, target) });
+  const holds: Lock[] = [];
+  try {
+    for (const j of work) {
+      const root = await resolveLocalRoot(j.root);
+      holds.push(
+        ...(await holdSections(
+          root,
+          j.artifacts.map((a) => a.section),
+          staleMs,
+          onLink,
+        )),
+      );
+    }
+  } catch (err) {
+    await releaseHolds(holds);
+    throw err;
+  }
+  return holds;
+}

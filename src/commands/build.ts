@@ -7,7 +7,7 @@ import { freemem } from 'node:os';
 import path from 'node:path';
 import { acquireLock, type Lock } from '../fs/lock.js';
 import type { RefreshReport } from '../cache/refresh.js';
-import type { Target } from '../catalogue/types.js';
+import type { Catalogue, Target } from '../catalogue/types.js';
 import { type BaseImageResult, ensureBaseImage } from '../compose/images/base-image.js';
 import { buildComposerImage, type ComposerImage } from '../compose/images/composer-image.js';
 import { type ComposeResult, compose } from '../compose/compose.js';
@@ -33,6 +33,10 @@ export interface BuildOptions {
   target: string;
   env: Env;
   emit: Emit;
+  /** The catalogue, when the caller has already loaded it. */
+  catalogue?: Catalogue;
+  /** The target's opened template, when the caller has already opened it (from the same catalogue). */
+  opened?: OpenTarget;
 }
 
 export interface BaseResult {
@@ -86,14 +90,14 @@ async function holdProvider(s: Settings, providerId: string): Promise<Lock> {
 
 /** Refresh the target's caches (locking first if needed) and find a Docker that builds with BuildKit. */
 async function prepare(o: BuildOptions): Promise<Prepared> {
-  const cat = await openCatalogue(o.settings, o.emit);
+  const cat = o.catalogue ?? (await openCatalogue(o.settings, o.emit));
   const target = findTarget(cat, o.target);
   if (!isTemplateTarget(target))
     throw new UserError(
       `target ${o.target} has no template: there is no image to build`,
       'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
     );
-  const opened = await openTemplateTarget(o.settings, o.target, o.emit, cat);
+  const opened = o.opened ?? (await openTemplateTarget(o.settings, o.target, o.emit, cat));
   const hold = await holdProvider(o.settings, opened.plan.providerId);
   try {
     return { ...(await refreshAndConnect(o, target, opened)), hold };

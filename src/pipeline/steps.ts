@@ -3,6 +3,7 @@
 // post_push reports. Each later step skips when pre_build found no change.
 import path from 'node:path';
 import { findTarget } from '../catalogue/load.js';
+import type { Catalogue, Target } from '../catalogue/types.js';
 import { type BuildResult, build } from '../commands/build.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { cache } from '../commands/cache.js';
@@ -39,22 +40,41 @@ export function envFlag(value: string | undefined): boolean {
   return /^(1|true|yes|on)$/i.test(value?.trim() ?? '');
 }
 
+/** What a step opens once and hands to the commands it calls. */
+interface Loaded {
+  cat: Catalogue;
+  target: Target;
+  /** The template, opened when the target has one. */
+  t: OpenTarget | undefined;
+}
+
 interface Opened {
+  cat: Catalogue;
   t: OpenTarget;
   name: ImageName;
 }
 
-/** The target's template and image name. */
-export async function open(ctx: StepContext): Promise<Opened> {
+/** The catalogue, the step's target in it and, when it has one, its template: each opened once per step. */
+async function load(ctx: StepContext): Promise<Loaded> {
   const cat = await openCatalogue(ctx.settings, ctx.emit);
   const target = findTarget(cat, ctx.target);
-  if (!isTemplateTarget(target))
+  const t = isTemplateTarget(target) ? await openTemplateTarget(ctx.settings, ctx.target, ctx.emit, cat) : undefined;
+  return { cat, target, t };
+}
+
+/** The loaded target with its image name; a target without a template has no image. */
+function named(ctx: StepContext, { cat, target, t }: Loaded): Opened {
+  if (!t)
     throw new UserError(
       `target ${ctx.target} has no template: there is no image to build, push or report`,
       'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
     );
-  const t = await openTemplateTarget(ctx.settings, ctx.target, ctx.emit, cat);
-  return { t, name: imageName({ target, template: t.template, repo: ctx.repo, env: ctx.env, registry: ctx.settings.registry }) };
+  return { cat, t, name: imageName({ target, template: t.template, repo: ctx.repo, env: ctx.env, registry: ctx.settings.registry }) };
+}
+
+/** The target's template and image name. */
+export async function open(ctx: StepContext): Promise<Opened> {
+  return named(ctx, await load(ctx));
 }
 
 /** The inputs digest of what a build would read now. */
@@ -104,9 +124,19 @@ async function lastImage(ctx: StepContext, d: Docker, name: ImageName): Promise<
 
 /** pre_build: refresh the caches (locking first when needed), then compare the inputs digest with the last image's label. */
 export async function preBuild(ctx: StepContext): Promise<Decision> {
-  const refreshed = await cache({ settings: ctx.settings, target: ctx.target, check: false, verify: false, emit: ctx.emit });
+  const loaded = await load(ctx);
+  const refreshed = await cache({
+    settings: ctx.settings,
+    target: ctx.target,
+    check: false,
+    verify: false,
+    emit: ctx.emit,
+    catalogue: loaded.cat,
+    opened: loaded.t,
+  });
   if (refreshed.mode === 'refresh' && !refreshed.report.ok) throw new StepError(`the caches of ${ctx.target} are incomplete; verified files were kept`);
-  const { t, name } = await open(ctx);
+  // Named after the refresh, as before: an artifact-only target gets its caches, then this error.
+  const { t, name } = named(ctx, loaded);
   const inputs = await inputsOf(ctx, t);
   const at = new Date().toISOString();
   const base = { target: ctx.target, inputsDigest: inputs.digest, parts: inputs.parts, at };
@@ -185,8 +215,9 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   const before = await inputsBeforeBuild(ctx, first.t);
   const skip = before && (await skipReason(ctx, 'build', before));
   if (skip) return { skipped: skip };
-  const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit });
-  // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again).
+  const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit, catalogue: first.cat, opened: first.t });
+  // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
+  // the catalogue and the template are the ones opened above, which the build used too).
   const { t, name } = first;
   const inputs = await inputsOf(ctx, t);
   const c = result.compose;

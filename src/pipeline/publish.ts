@@ -9,7 +9,8 @@ import { pushImage } from '../registry/push.js';
 import { parseRef } from '../registry/ref.js';
 import { INPUTS_LABEL, type InputPart } from './inputs.js';
 import { type BuildRecord, type PushRecord, readState, writeState } from './state.js';
-import { docker, inputsOf, open, type Skipped, type StepContext, skipReason } from './steps.js';
+import { docker, inputsOf, open, type StepContext } from './context.js';
+import { type Skipped, skipReason } from './steps.js';
 
 /** The build record of the target, or a clear error when nothing was built here. */
 async function builtRecord(ctx: StepContext, step: string): Promise<BuildRecord> {

@@ -1,111 +1,23 @@
 // The pipeline's steps as Docker Hub hooks call them: pre_build decides,
 // build makes the disk image and the image that carries it, push sends it,
 // post_push reports. Each later step skips when pre_build found no change.
-import path from 'node:path';
-import { findTarget } from '../catalogue/load.js';
-import type { Catalogue, Target } from '../catalogue/types.js';
 import { type BuildResult, build } from '../commands/build.js';
-import { openCatalogue } from '../catalogue/open.js';
 import { cache } from '../commands/cache.js';
 import { imageStem } from '../compose/outputs/plan.js';
 import { ociLabels } from '../compose/images/composer-image.js';
 import { toolkitVersion } from '../compose/outputs/manifest.js';
-import type { Settings } from '../config/load.js';
-import { detectClient, ensureDaemon } from '../docker/client.js';
-import { Docker } from '../docker/docker.js';
-import type { Env } from '../env.js';
-import { StepError, UserError } from '../errors.js';
-import { lstatIfExists } from '../fs/safe.js';
-import type { Emit } from '../log/events.js';
-import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import type { Docker } from '../docker/docker.js';
+import { StepError } from '../errors.js';
 import { remoteImage } from '../registry/client.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import { parseRef } from '../registry/ref.js';
 import { buildCarrier, type Carrier } from './carrier.js';
-import { type ImageName, imageName } from './image-name.js';
-import { explicitBuildArgs, INPUTS_LABEL, type Inputs, inputsDigest } from './inputs.js';
+import { docker, envFlag, inputsBeforeBuild, inputsOf, loadTarget, named, open, type StepContext } from './context.js';
+import type { ImageName } from './image-name.js';
+import { INPUTS_LABEL, type Inputs } from './inputs.js';
 import { type BuildRecord, type Decision, readState, writeState } from './state.js';
 
-export interface StepContext {
-  settings: Settings;
-  target: string;
-  env: Env;
-  /** `--repo`: wins over DOCKER_REPO. */
-  repo?: string;
-  emit: Emit;
-}
-
-/** The environment's yes: 1, true, yes, on. */
-export function envFlag(value: string | undefined): boolean {
-  return /^(1|true|yes|on)$/i.test(value?.trim() ?? '');
-}
-
-/** What a step opens once and hands to the commands it calls. */
-interface Loaded {
-  cat: Catalogue;
-  target: Target;
-  /** The template, opened when the target has one. */
-  t: OpenTarget | undefined;
-}
-
-interface Opened {
-  cat: Catalogue;
-  t: OpenTarget;
-  name: ImageName;
-}
-
-/** The catalogue, the step's target in it and, when it has one, its template: each opened once per step. */
-async function load(ctx: StepContext): Promise<Loaded> {
-  const cat = await openCatalogue(ctx.settings, ctx.emit);
-  const target = findTarget(cat, ctx.target);
-  const t = isTemplateTarget(target) ? await openTemplateTarget(ctx.settings, ctx.target, ctx.emit, cat) : undefined;
-  return { cat, target, t };
-}
-
-/** The loaded target with its image name; a target without a template has no image. */
-function named(ctx: StepContext, { cat, target, t }: Loaded): Opened {
-  if (!t)
-    throw new UserError(
-      `target ${ctx.target} has no template: there is no image to build, push or report`,
-      'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
-    );
-  return { cat, t, name: imageName({ target, template: t.template, repo: ctx.repo, env: ctx.env, registry: ctx.settings.registry }) };
-}
-
-/** The target's template and image name. */
-export async function open(ctx: StepContext): Promise<Opened> {
-  return named(ctx, await load(ctx));
-}
-
-/** The inputs digest of what a build would read now. */
-export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs> {
-  return inputsDigest({
-    lockFile: t.lockFile,
-    template: t.template,
-    templateFile: t.templateFile,
-    context: path.dirname(t.catalogueFile),
-    dockerfile: ctx.env.DOCKERFILE_PATH || undefined,
-    buildArgs: explicitBuildArgs(ctx.env),
-    toolkitVersion: await toolkitVersion(ctx.settings.projectRoot),
-  });
-}
-
-/**
- * The inputs as they stand before a build, for the skip check: undefined when
- * there is no lock yet (the build makes one); a lock that cannot be read fails
- * here, before the build, not after it.
- */
-export async function inputsBeforeBuild(ctx: StepContext, t: OpenTarget): Promise<Inputs | undefined> {
-  if ((await lstatIfExists(t.lockFile)) === undefined) return undefined;
-  return inputsOf(ctx, t);
-}
-
-/** A Docker client that answers. */
-export async function docker(ctx: StepContext): Promise<Docker> {
-  const client = await detectClient({ configured: ctx.settings.dockerClient, path: ctx.env.PATH });
-  await ensureDaemon(client);
-  return new Docker(client);
-}
+export type { StepContext } from './context.js';
 
 /** The last image with this name: the local daemon's, else the registry's. */
 async function lastImage(ctx: StepContext, d: Docker, name: ImageName): Promise<Decision['last']> {
@@ -124,7 +36,7 @@ async function lastImage(ctx: StepContext, d: Docker, name: ImageName): Promise<
 
 /** pre_build: refresh the caches (locking first when needed), then compare the inputs digest with the last image's label. */
 export async function preBuild(ctx: StepContext): Promise<Decision> {
-  const loaded = await load(ctx);
+  const loaded = await loadTarget(ctx);
   const refreshed = await cache({
     settings: ctx.settings,
     target: ctx.target,

@@ -9,7 +9,8 @@ import { canonicalJson, explicitBuildArgs, type InputsSource, inputsDigest } fro
 import { type Decision, readState, writeState } from '../../src/pipeline/state.js';
 import { pipelineStateDir as stateDir } from '../../src/workspace/layout.js';
 import type { OpenTarget } from '../../src/packages/target.js';
-import { envFlag, inputsBeforeBuild, skipReason, type StepContext } from '../../src/pipeline/steps.js';
+import { envFlag, inputsBeforeBuild, type StepContext } from '../../src/pipeline/context.js';
+import { skipReason } from '../../src/pipeline/steps.js';
 import type { ImageTemplate } from '../../src/template/types.js';
 import { useTempDirs } from './tmpdir.js';
 

@@ -63,6 +63,8 @@ stale() {
   [ ! -f "$bundle" ] || [ ! -f "$hooks_bundle" ] ||
     [ -n "$(find "$here/builder.ts" "$here/hooks/main.ts" "$here/src" "$here/package-lock.json" -newer "$bundle" -print -quit 2>/dev/null)" ]
 }
+# A bundle older than the sources is never run: when it cannot be rebuilt, the sources run directly.
+use_sources=0
 if [ -x "$esbuild" ] && stale; then
   mkdir -p "$here/dist"
   tmp="$(mktemp -d "$here/dist/.build-XXXXXX")"
@@ -76,15 +78,18 @@ if [ -x "$esbuild" ] && stale; then
     touch -r "$tmp/started" "$tmp/hooks.mjs" "$tmp/builder.mjs"
     mv -f "$tmp/hooks.mjs" "$hooks_bundle"
     mv -f "$tmp/builder.mjs" "$bundle"
+  else
+    echo "g3-composer: bundling failed (above); running the TypeScript sources instead of the older bundle" >&2
+    use_sources=1
   fi
   rm -rf "$tmp"
 fi
 
 if [ "$kind" = "builder" ]; then
   export G3_PROG="${G3_PROG:-./builder.sh}"
-  if [ -f "$bundle" ]; then exec "$node" "$bundle" "$@"; fi
+  if [ "$use_sources" = 0 ] && [ -f "$bundle" ]; then exec "$node" "$bundle" "$@"; fi
   # No bundle (esbuild unavailable): run the TypeScript directly.
   exec "$node" --import "$here/node_modules/tsx/dist/loader.mjs" "$here/builder.ts" "$@"
 fi
-if [ -f "$hooks_bundle" ]; then exec "$node" "$hooks_bundle" "$@"; fi
+if [ "$use_sources" = 0 ] && [ -f "$hooks_bundle" ]; then exec "$node" "$hooks_bundle" "$@"; fi
 exec "$node" --import "$here/node_modules/tsx/dist/loader.mjs" "$here/hooks/main.ts" "$@"

@@ -69,7 +69,7 @@ runs the compose stages in a build container without network:
   packages   the image's locked packages from a local file repository
   configure  hostname, users, groups, sudo, additionalFiles, configurations, fstab, network
   disk       <work_dir>/<provider-id>/imagebuild/<systemConfig.name>/<name>-<version>.raw
-The container gets named capabilities only (see README); --privileged opts in.`,
+The container gets named capabilities only (see docs/compose.md); --privileged opts in.`,
     examples: (prog) => [
       `${prog} latest build`,
       `${prog} latest build --work-dir /srv/g3-work --verbose`,

@@ -39,6 +39,8 @@ beforeEach(async () => {
     HOME: process.env.HOME ?? '/root',
     CI: '1',
     G3_TARGETS: catalogue,
+    G3_CACHE_DIR: path.join(dir, 'cache'),
+    G3_WORK_DIR: path.join(dir, 'workspace'),
     G3_RETRY_BACKOFF_MS: '50',
     G3_RETRIES: '3',
     G3_HTTP_TIMEOUT: '20',

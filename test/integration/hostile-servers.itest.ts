@@ -197,6 +197,7 @@ describe('the CLI', () => {
       G3_LOCAL_CACHE: path.join(dir, 'cli-cache'),
       G3_MAX_DOWNLOAD_MIB: '1',
       G3_RETRIES: '0',
+      G3_CACHE_DIR: path.join(dir, 'cache'),
       G3_WORK_DIR: path.join(dir, 'work'),
     });
     expect(r.code).toBe(1);
@@ -215,6 +216,7 @@ describe('the CLI', () => {
       G3_HTTP_MIN_SPEED: '512',
       G3_HTTP_TIMEOUT: '1',
       G3_RETRIES: '0',
+      G3_CACHE_DIR: path.join(dir, 'cache'),
       G3_WORK_DIR: path.join(dir, 'work'),
     });
     expect(r.code).toBe(1);

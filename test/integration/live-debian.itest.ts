@@ -108,7 +108,13 @@ describe('live Debian 13 archive', () => {
     await mkdir(file('templates'));
     await copyFile(path.join(ROOT, 'docker', 'templates', 'minimal.yml'), file('templates', 'live.yml'));
     await writeFile(file('targets.yml'), 'targets:\n  live:\n    template: templates/live.yml\n');
-    env = { G3_TARGETS: file('targets.yml'), G3_LOCAL_CACHE: file('g3-cache'), G3_CACHE_DIR: file('cache'), SHARED_G3_CACHE_PATH: '' };
+    env = {
+      G3_TARGETS: file('targets.yml'),
+      G3_LOCAL_CACHE: file('g3-cache'),
+      G3_CACHE_DIR: file('cache'),
+      G3_WORK_DIR: file('workspace'),
+      SHARED_G3_CACHE_PATH: '',
+    };
   });
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });

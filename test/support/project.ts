@@ -24,9 +24,12 @@ export interface Project {
   catalogue: string;
   local: string;
   shared: string;
+  /** The package cache (cache_dir) and workspace (work_dir, with the run log) of the CLI runs: beside `dir`, not in it, so a listing of `dir` shows only what a command made there. */
+  cacheDir: string;
+  workDir: string;
   files: TestFile[];
   origin: Origin;
-  /** Environment for the CLI: fast retries, the catalogue, the tiers. */
+  /** Environment for the CLI: fast retries, the catalogue, the tiers, the package cache and workspace. */
   env: Record<string, string>;
   cleanup(): Promise<void>;
 }
@@ -44,10 +47,14 @@ export async function makeProject(opts: { count?: number; size?: number; target?
   await writeCatalogue(catalogue, opts.target ?? 'latest', files, origin.url);
   const shared = path.join(dir, 'shared');
   await mkdir(shared);
+  // Never the project's ./cache and ./workspace, the defaults of a CLI started from the toolkit.
+  const state = await mkdtemp(path.join(tmpdir(), 'g3-itest-state-'));
   const env = {
     G3_TARGETS: catalogue,
     G3_LOCAL_CACHE: path.join(dir, 'local'),
     SHARED_G3_CACHE_PATH: shared,
+    G3_CACHE_DIR: path.join(state, 'cache'),
+    G3_WORK_DIR: path.join(state, 'workspace'),
     G3_RETRY_BACKOFF_MS: '50',
     G3_RETRIES: '3',
     G3_HTTP_TIMEOUT: '5',
@@ -57,12 +64,15 @@ export async function makeProject(opts: { count?: number; size?: number; target?
     catalogue,
     local: env.G3_LOCAL_CACHE,
     shared,
+    cacheDir: env.G3_CACHE_DIR,
+    workDir: env.G3_WORK_DIR,
     files,
     origin,
     env,
     async cleanup() {
       await origin.close();
       await rm(dir, { recursive: true, force: true });
+      await rm(state, { recursive: true, force: true });
     },
   };
 }

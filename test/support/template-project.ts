@@ -22,6 +22,8 @@ export interface TemplateProject {
   catalogue: string;
   lockFile: string;
   cacheDir: string;
+  /** The workspace (work_dir, with the run log): never the project's ./workspace. */
+  workDir: string;
   shared: string;
   key: SigningKey;
   repoRoot: string;
@@ -52,6 +54,7 @@ export async function makeTemplateProject(opts: { tools?: string[] } = {}): Prom
     catalogue,
     lockFile: path.join(dir, 'img.lock.json'),
     cacheDir: path.join(dir, 'cache'),
+    workDir: path.join(dir, 'workspace'),
     shared,
     key,
     repoRoot,
@@ -61,6 +64,7 @@ export async function makeTemplateProject(opts: { tools?: string[] } = {}): Prom
       G3_TARGETS: catalogue,
       G3_LOCAL_CACHE: path.join(dir, 'g3-cache'),
       G3_CACHE_DIR: path.join(dir, 'cache'),
+      G3_WORK_DIR: path.join(dir, 'workspace'),
       SHARED_G3_CACHE_PATH: shared,
       G3_MIRROR: `${origin.url}/debian`,
       G3_SECURITY_MIRROR: `${origin.url}/debian-security`,

@@ -50,6 +50,12 @@ export function parseYaml(text: string, shown: string): { doc: Document; lines: 
 }
 
 /** Variables a URL may use as ${name}; values come from configuration. */
+/** The line a YAML node starts on (1 when it has no position, as for a missing key). */
+export function lineOf(lines: LineCounter, node: { range?: readonly number[] | null } | null | undefined): number {
+  const offset = node?.range?.[0];
+  return offset === undefined ? 1 : lines.linePos(offset).line;
+}
+
 export type UrlVars = Readonly<Record<string, string | undefined>>;
 
 /** ${name} substitution (trailing slashes of values dropped); `fail` gets the problem of an unset variable. */

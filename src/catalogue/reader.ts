@@ -4,7 +4,7 @@ import { isScalar, type LineCounter, type Node, type YAMLMap } from 'yaml';
 import { UserError } from '../errors.js';
 import { suggest } from '../suggest.js';
 import { escapeInline } from '../text/untrusted.js';
-import { expandVars, type UrlVars } from '../yaml.js';
+import { expandVars, lineOf, type UrlVars } from '../yaml.js';
 import type { Origin } from './types.js';
 
 const FIX = 'Fix the target catalogue and run again.';
@@ -20,8 +20,7 @@ export class Reader {
 
   /** The line `node` starts on (1 when it has no position). */
   line(node: Node | null | undefined): number {
-    const offset = node?.range?.[0];
-    return offset === undefined ? 1 : this.lines.linePos(offset).line;
+    return lineOf(this.lines, node);
   }
 
   /** Where `node` was declared, as types.ts records it. */

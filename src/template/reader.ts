@@ -4,7 +4,7 @@ import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type 
 import { UserError } from '../errors.js';
 import { suggest } from '../suggest.js';
 import { escapeInline } from '../text/untrusted.js';
-import { expandVars } from '../yaml.js';
+import { expandVars, lineOf } from '../yaml.js';
 import { childPath, type Loc, setKeyOrigin, setOrigin } from './origin.js';
 import type { Field, Shape, Unimplemented } from './schema.js';
 
@@ -41,8 +41,7 @@ export class TemplateReader {
   ) {}
 
   line(node: Node | null | undefined): number {
-    const offset = node?.range?.[0];
-    return offset === undefined ? 1 : this.counter.linePos(offset).line;
+    return lineOf(this.counter, node);
   }
 
   fail(node: Node | null | undefined, path: string, problem: string): never {

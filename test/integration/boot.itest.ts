@@ -1,5 +1,6 @@
-// The default target's image boots: `build` of `latest` from the project's own
-// catalogue (packages from the project's package cache), then QEMU with OVMF
+// The default target's image boots: `build` of `latest` from a copy of the
+// project's own catalogue (so its .g3-cache and lock are the test's, not the
+// project's) with a package cache of the test's own, then QEMU with OVMF
 // firmware (TCG) must reach a login prompt on the serial console within a
 // bound. The ESP is read without mounting (mtools) to show what was installed.
 import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -9,12 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFile } from '../../src/fs/hash.js';
 import { run } from '../../src/exec.js';
 import { bootToLogin } from '../support/qemu.js';
-import { ROOT, runBuilder } from '../support/project.js';
+import { copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
 
 const BOOT_LIMIT_MS = 300_000;
 
 describe('the default target boots', () => {
-  let work: string;
+  /** The test's folder: the catalogue copy (docker/), the package cache (cache/, shared by every build here) and the first build's work/. */
+  let dir: string;
+  let catalogue: string;
+  let cacheDir: string;
   let image: string;
   let manifest: string;
   /** The id of the image that carries the disk image. */
@@ -22,8 +26,16 @@ describe('the default target boots', () => {
   let espOffset: number;
 
   beforeAll(async () => {
-    work = await mkdtemp(path.join(tmpdir(), 'g3-boot-'));
-    const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: work, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+    dir = await mkdtemp(path.join(tmpdir(), 'g3-boot-'));
+    catalogue = await copyProjectCatalogue(path.join(dir, 'docker'));
+    cacheDir = path.join(dir, 'cache');
+    const env = {
+      G3_TARGETS: catalogue,
+      G3_CACHE_DIR: cacheDir,
+      G3_WORK_DIR: path.join(dir, 'work'),
+      SHARED_G3_CACHE_PATH: '',
+      G3_DOCKER_CLIENT: '/usr/bin/docker',
+    };
     const r = await runBuilder(['latest', 'build', '--json'], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const doc = JSON.parse(r.stdout) as { compose: { image: string; manifest: string }; image: { id: string } };
@@ -37,7 +49,7 @@ describe('the default target boots', () => {
   }, 900_000);
 
   afterAll(async () => {
-    if (work) await run({ command: 'rm', args: ['-rf', work] }, { reject: false });
+    if (dir) await run({ command: 'rm', args: ['-rf', dir] }, { reject: false });
   });
 
   const mtype = async (file: string) =>
@@ -66,7 +78,7 @@ describe('the default target boots', () => {
       sbom?: { packages: number };
       boot?: { efi: boolean; loader?: string };
     };
-    const lock = JSON.parse(await readFile(path.join(ROOT, 'docker', 'latest.lock.json'), 'utf8')) as { image: { packages: unknown[] } };
+    const lock = JSON.parse(await readFile(path.join(dir, 'docker', 'latest.lock.json'), 'utf8')) as { image: { packages: unknown[] } };
     expect(report).toMatchObject({
       format: 'raw',
       table: 'gpt',
@@ -84,7 +96,7 @@ describe('the default target boots', () => {
   }, async () => {
     const again = await mkdtemp(path.join(tmpdir(), 'g3-boot-again-'));
     try {
-      const env = { G3_CACHE_DIR: path.join(ROOT, 'cache'), G3_WORK_DIR: again, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+      const env = { G3_TARGETS: catalogue, G3_CACHE_DIR: cacheDir, G3_WORK_DIR: again, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
       const r = await runBuilder(['latest', 'build', '--json'], env);
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
       const second = JSON.parse(r.stdout) as { compose: { image: string; snapshot: string; installed: string; manifest: string }; image: { id: string } };
@@ -107,11 +119,11 @@ describe('the default target boots', () => {
   });
 
   it('boots with grub as the bootloader too (standalone grub in the ESP)', { timeout: 900_000 }, async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'g3-boot-grub-'));
+    const grub = await mkdtemp(path.join(tmpdir(), 'g3-boot-grub-'));
     try {
       const tools = /^\s+tools: (\[.*\])$/m.exec(await readFile(path.join(ROOT, 'docker', 'targets.yml'), 'utf8'))?.[1];
       await writeFile(
-        path.join(dir, 'grub.yml'),
+        path.join(grub, 'grub.yml'),
         [
           'image: {name: g3-grub, version: "1.0"}',
           'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}',
@@ -123,13 +135,13 @@ describe('the default target boots', () => {
           '',
         ].join('\n'),
       );
-      await writeFile(path.join(dir, 'targets.yml'), `targets:\n  grub:\n    template: grub.yml\n    tools: ${tools}\n`);
+      await writeFile(path.join(grub, 'targets.yml'), `targets:\n  grub:\n    template: grub.yml\n    tools: ${tools}\n`);
       // The catalogue's directory is the build context.
-      for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), path.join(dir, f));
+      for (const f of ['Dockerfile', '.dockerignore']) await copyFile(path.join(ROOT, 'docker', f), path.join(grub, f));
       const env = {
-        G3_TARGETS: path.join(dir, 'targets.yml'),
-        G3_CACHE_DIR: path.join(ROOT, 'cache'),
-        G3_WORK_DIR: path.join(dir, 'work'),
+        G3_TARGETS: path.join(grub, 'targets.yml'),
+        G3_CACHE_DIR: cacheDir,
+        G3_WORK_DIR: path.join(grub, 'work'),
         SHARED_G3_CACHE_PATH: '',
         G3_DOCKER_CLIENT: '/usr/bin/docker',
       };
@@ -141,7 +153,7 @@ describe('the default target boots', () => {
       expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
       expect(boot.console).toMatch(/g3-grub login:/);
     } finally {
-      await run({ command: 'rm', args: ['-rf', dir] }, { reject: false });
+      await run({ command: 'rm', args: ['-rf', grub] }, { reject: false });
     }
   });
 });

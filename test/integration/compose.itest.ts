@@ -4,7 +4,7 @@
 // an additional file and a configuration command. The image is read without
 // mounting it: sfdisk --json for the partitions, debugfs for the root
 // filesystem. Packages come from the host's mirror once, then from the
-// project's package cache (cache/pkgCache, shared with `./builder.sh latest cache`).
+// test's own package cache (never the project's ./cache).
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -118,7 +118,7 @@ describe('compose stage with a real Docker daemon', () => {
     await writeFile(file('targets.yml'), `targets:\n${targets.join('\n')}\n`);
     env = {
       G3_TARGETS: file('targets.yml'),
-      G3_CACHE_DIR: path.join(ROOT, 'cache'),
+      G3_CACHE_DIR: file('cache'),
       G3_WORK_DIR: file('work'),
       SHARED_G3_CACHE_PATH: '',
       G3_DOCKER_CLIENT: DOCKER,
@@ -172,8 +172,8 @@ describe('compose stage with a real Docker daemon', () => {
         .map((l) => l.split('/')[5])
         .filter((n) => n && n !== '.' && n !== '..');
     expect(names(await debugfs(image, root, 'ls -p /tmp'))).toEqual([]);
-    // (the package cache was bind-mounted at its host path, under the project; debugfs prints nothing for a missing path)
-    expect(await debugfs(image, root, `stat ${path.join(ROOT, 'cache')}`)).toBe('');
+    // (the package cache was bind-mounted at its host path; debugfs prints nothing for a missing path)
+    expect(await debugfs(image, root, `stat ${env.G3_CACHE_DIR}`)).toBe('');
     expect(await debugfs(image, root, 'stat /etc')).toContain('Type: directory');
     await expectExactlyLocked(image, await readLock('img'));
     // The SBOM: beside the image and inside it, the same bytes, valid SPDX 2.3, every locked package with its .deb SHA256.

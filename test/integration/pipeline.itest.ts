@@ -81,7 +81,7 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     // What a Docker Hub autobuild sets; DOCKER_REPO wins over the target's `image:`.
     env = {
       G3_TARGETS: file('targets.yml'),
-      G3_CACHE_DIR: path.join(ROOT, 'cache'),
+      G3_CACHE_DIR: file('cache'),
       G3_WORK_DIR: file('work'),
       SHARED_G3_CACHE_PATH: '',
       G3_DOCKER_CLIENT: DOCKER,

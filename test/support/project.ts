@@ -3,7 +3,7 @@
 // child processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,19 @@ export async function makeProject(opts: { count?: number; size?: number; target?
       await rm(state, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A copy of the project's catalogue folder docker/ (targets.yml, templates, the
+ * Dockerfile: the build context) at `dir`, for a test of the default target that
+ * must not write the project's docker/.g3-cache and docker/<target>.lock.json.
+ * Those two are made on each machine, so they are left out. Returns the catalogue.
+ */
+export async function copyProjectCatalogue(dir: string): Promise<string> {
+  const from = path.join(ROOT, 'docker');
+  const machineMade = (file: string) => path.relative(from, file) === '.g3-cache' || /\.lock\.json$/.test(file);
+  await cp(from, dir, { recursive: true, filter: (file) => !machineMade(file) });
+  return path.join(dir, 'targets.yml');
 }
 
 /** Write a catalogue for `files` at `url`. */

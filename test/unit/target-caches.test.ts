@@ -26,12 +26,13 @@ describe('matchingLock and ensureLock', () => {
     expect(await matchingLock(p.t)).toBeUndefined();
   });
 
-  it('refuse a lock of another request, naming the lock and what changed, and never use it', async () => {
+  it('refuses a lock of another request, naming the lock and what changed, and never use it', async () => {
     const p = await lockedProject(await tempDir());
     const other = { ...p.lock, requestDigest: 'f'.repeat(64), request: { ...p.lock.request, packages: [...p.lock.request.packages, 'extra-pkg'] } };
     await writeFile(p.t.lockFile, JSON.stringify(other));
-    for (const call of [matchingLock(p.t), ensureLock(p.t, p.settings, () => undefined)]) {
-      const err = await rejectionOf(call, UserError);
+    // Each call starts only when the previous one is judged, so no rejection is left unhandled meanwhile.
+    for (const call of [() => matchingLock(p.t), () => ensureLock(p.t, p.settings, () => undefined)]) {
+      const err = await rejectionOf(call(), UserError);
       expect(err.message).toBe(`lock ${p.t.lockFile} does not match the template of img: packages removed: extra-pkg`);
       expect(err.hint).toBe('Run: <builder> img lock --update (or delete the lock)');
     }

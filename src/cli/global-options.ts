@@ -1,24 +1,20 @@
 // Options every command accepts: the settings' flags, derived from the
 // settings schema, then the output and help switches.
-import { SETTINGS } from '../config/schema.js';
+import { SETTINGS, type SettingDef } from '../config/schema.js';
 import { envHint, type FlagKey, type Options, settingOption } from './command.js';
 import { COMMANDS } from './registry.js';
 
-// What help says about each setting flag; the name, type and environment
-// variable come from the schema. A flag without a line here is listed with the
-// schema's own description.
-const HELP: Partial<Record<FlagKey, { value?: string; description: string }>> = {
-  targets: { value: 'FILE', description: `target catalogue (default docker/targets.yml; ${envHint('targets')})` },
-  g3_cache: { value: 'DIR', description: `local g3-cache (default .g3-cache beside the catalogue; ${envHint('g3_cache')})` },
-  shared_cache: { value: 'DIR', description: `shared g3-cache (${envHint('shared_cache')})` },
-  cache_dir: { value: 'DIR', description: `package cache root (default ./cache; ${envHint('cache_dir')})` },
-  work_dir: { value: 'DIR', description: `workspace root (default ./workspace; ${envHint('work_dir')})` },
-  workers: { value: 'N', description: `parallel transfers, 1-64 (default 8; ${envHint('workers')})` },
-  offline: { description: `never use the network (${envHint('offline')})` },
-  ignore_valid_until: { description: `accept repository metadata past its Valid-Until date (${envHint('ignore_valid_until')})` },
-};
-
 const VALUE_NAMES = { path: 'PATH', int: 'N', string: 'VALUE', bool: undefined } as const;
+
+/** The help line of a setting's flag, from the schema: its text, an int's range, the default and the environment variable. */
+function flagHelpOf(def: (typeof SETTINGS)[number] & { flag: string }): { value?: string; description: string } {
+  if (!('flagHelp' in def) || def.flagHelp === undefined) return { value: VALUE_NAMES[def.kind], description: def.description };
+  const h: NonNullable<SettingDef['flagHelp']> = def.flagHelp;
+  const range = 'min' in def && 'max' in def && def.min !== undefined && def.max !== undefined ? `, ${def.min}-${def.max}` : '';
+  const shown = h.shownDefault === undefined ? '' : `default ${h.shownDefault}; `;
+  const description = `${h.text}${range} (${shown}${envHint(def.key as FlagKey)})`;
+  return h.value === undefined ? { description } : { value: h.value, description };
+}
 
 /** Settings whose flag belongs to some commands only (--docker-client, --privileged, --scratch). */
 function commandSettings(): Set<string> {
@@ -31,8 +27,7 @@ function settingFlags(): Options {
   const options: Options = {};
   for (const def of SETTINGS) {
     if (!('flag' in def) || own.has(def.key)) continue;
-    const help = HELP[def.key] ?? { value: VALUE_NAMES[def.kind], description: def.description };
-    Object.assign(options, settingOption(def.key, help));
+    Object.assign(options, settingOption(def.key, flagHelpOf(def)));
   }
   return options;
 }

@@ -11,6 +11,12 @@ export interface SettingDef {
   env: string[];
   /** Long flag without the dashes, when there is one. */
   flag?: string;
+  /**
+   * How `--help` lists the flag: a short text, the value's name (FILE, DIR, N)
+   * and the default as help shows it; an int's range and the environment
+   * variable are added from this definition.
+   */
+  flagHelp?: { text: string; value?: string; shownDefault?: string };
   description: string;
   min?: number;
   max?: number;
@@ -22,12 +28,20 @@ export interface SettingDef {
 }
 
 export const SETTINGS = [
-  { key: 'targets', kind: 'path', env: ['G3_TARGETS'], flag: 'targets', description: 'target catalogue (default: docker/targets.yml in the project)' },
+  {
+    key: 'targets',
+    kind: 'path',
+    env: ['G3_TARGETS'],
+    flag: 'targets',
+    flagHelp: { text: 'target catalogue', value: 'FILE', shownDefault: 'docker/targets.yml' },
+    description: 'target catalogue (default: docker/targets.yml in the project)',
+  },
   {
     key: 'g3_cache',
     kind: 'path',
     env: ['G3_LOCAL_CACHE'],
     flag: 'g3-cache',
+    flagHelp: { text: 'local g3-cache', value: 'DIR', shownDefault: '.g3-cache beside the catalogue' },
     description: 'local g3-cache (default: .g3-cache beside the target catalogue, i.e. docker/.g3-cache)',
   },
   {
@@ -35,13 +49,44 @@ export const SETTINGS = [
     kind: 'path',
     env: ['SHARED_G3_CACHE_PATH', 'G3_SHARED_CACHE'],
     flag: 'shared-cache',
+    flagHelp: { text: 'shared g3-cache', value: 'DIR' },
     description: 'shared g3-cache used by many builders (optional)',
   },
-  { key: 'cache_dir', kind: 'path', env: ['G3_CACHE_DIR'], flag: 'cache-dir', description: 'package cache root (default: ./cache)' },
-  { key: 'work_dir', kind: 'path', env: ['G3_WORK_DIR'], flag: 'work-dir', description: 'workspace root (default: ./workspace)' },
+  {
+    key: 'cache_dir',
+    kind: 'path',
+    env: ['G3_CACHE_DIR'],
+    flag: 'cache-dir',
+    flagHelp: { text: 'package cache root', value: 'DIR', shownDefault: './cache' },
+    description: 'package cache root (default: ./cache)',
+  },
+  {
+    key: 'work_dir',
+    kind: 'path',
+    env: ['G3_WORK_DIR'],
+    flag: 'work-dir',
+    flagHelp: { text: 'workspace root', value: 'DIR', shownDefault: './workspace' },
+    description: 'workspace root (default: ./workspace)',
+  },
   { key: 'temp_dir', kind: 'path', env: ['G3_TEMP_DIR'], description: 'scratch files of the toolkit itself (default: the OS temp dir, $TMPDIR or /tmp)' },
-  { key: 'workers', kind: 'int', env: ['G3_WORKERS'], flag: 'workers', description: 'parallel transfers (default: 8)', min: 1, max: 64 },
-  { key: 'offline', kind: 'bool', env: ['G3_OFFLINE'], flag: 'offline', description: 'never use the network; missing items fail (default: off)' },
+  {
+    key: 'workers',
+    kind: 'int',
+    env: ['G3_WORKERS'],
+    flag: 'workers',
+    flagHelp: { text: 'parallel transfers', value: 'N', shownDefault: '8' },
+    description: 'parallel transfers (default: 8)',
+    min: 1,
+    max: 64,
+  },
+  {
+    key: 'offline',
+    kind: 'bool',
+    env: ['G3_OFFLINE'],
+    flag: 'offline',
+    flagHelp: { text: 'never use the network' },
+    description: 'never use the network; missing items fail (default: off)',
+  },
   { key: 'mirror', kind: 'string', env: ['G3_MIRROR'], description: 'Debian mirror for ${mirror} in URLs (default: from the host apt sources)' },
   {
     key: 'security_mirror',
@@ -96,6 +141,7 @@ export const SETTINGS = [
     kind: 'bool',
     env: ['G3_IGNORE_VALID_UNTIL'],
     flag: 'ignore-valid-until',
+    flagHelp: { text: 'accept repository metadata past its Valid-Until date' },
     description: 'accept repository metadata past its Valid-Until date, with a warning (default: off)',
   },
   {

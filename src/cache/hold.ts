@@ -10,7 +10,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureRealDir, isNotFound, type OnLink } from '../fs/safe.js';
 import { acquireLock, hostIdentity, type Lock, processAlive, readOwner } from '../fs/lock.js';
-import { holdName, holdsDir, isHoldName } from '../workspace/layout.js';
+import { holdName, holdsDir, isHoldName } from '../layout/paths.js';
 
 /** Take a hold on each of `sections` of the tier at `root` (a resolved root); release them with releaseHolds. */
 export async function holdSections(root: string, sections: readonly string[], staleMs: number, onLink?: OnLink): Promise<Lock[]> {

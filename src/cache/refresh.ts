@@ -7,7 +7,7 @@ import { escapeInline } from '../text/untrusted.js';
 import { flushDirs } from '../fs/atomic.js';
 import { closeFetch, type FetchSettings } from '../net/fetch.js';
 import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
-import { recordItemUses } from '../workspace/last-use.js';
+import { recordItemUses } from '../layout/last-use.js';
 import { mapPool } from '../pool.js';
 import { itemPaths, prepareTier, probeShared, resolveLocalRoot } from './tiers.js';
 import { verifyFile } from './verify.js';

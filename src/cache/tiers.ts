@@ -10,8 +10,8 @@ import { messageOf, UserError } from '../errors.js';
 import { isNotFound, lstatIfExists, type OnLink, openNoFollow, removeLink, removedLinkMessage } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
 import { tempPathFor } from '../fs/atomic.js';
-import { unsafeNameReason } from '../workspace/names.js';
-import { itemLockPath, LOCK_DIR, PACKAGES_DIR, RUNS_DIR, SHARED_MARKER, STAMP_DIR, stampPath, USED_DIR } from '../workspace/layout.js';
+import { unsafeNameReason } from '../layout/names.js';
+import { itemLockPath, LOCK_DIR, PACKAGES_DIR, RUNS_DIR, SHARED_MARKER, STAMP_DIR, stampPath, USED_DIR } from '../layout/paths.js';
 
 export interface ItemPaths {
   root: string;

@@ -1,7 +1,7 @@
 // A target's `artifacts:` list: single files pinned by SHA256, each URL
 // expanded and checked, a file declared twice only with the same digest.
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
-import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../workspace/names.js';
+import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../layout/names.js';
 import { isEmpty, type Reader } from './reader.js';
 import type { Artifact } from './types.js';
 

@@ -2,7 +2,7 @@
 // keys and the command line's <target>. A target name becomes a file name
 // (`<target>.lock.json`, the pipeline's state folder) and the default image tag.
 import { UserError } from '../errors.js';
-import { quoted, unusualChar } from '../workspace/names.js';
+import { quoted, unusualChar } from '../layout/names.js';
 
 /** The longest target name: leaves room for `<target>.lock.json` and its hidden temporary names within 255 bytes. */
 export const TARGET_NAME_MAX = 64;

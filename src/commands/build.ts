@@ -25,7 +25,7 @@ import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { refreshTargetCaches } from '../packages/target-caches.js';
-import { providerHoldPath } from '../workspace/layout.js';
+import { providerHoldPath } from '../layout/paths.js';
 import { findTarget } from '../catalogue/load.js';
 
 export interface BuildOptions {

@@ -4,7 +4,7 @@
 // provider's. Each entry goes under its build locks, and an entry a running
 // build holds is left and reported. The shared cache is never cleaned here.
 import type { Settings } from '../config/load.js';
-import { sweepOrphanUses } from '../workspace/last-use.js';
+import { sweepOrphanUses } from '../layout/last-use.js';
 import type { Entry, TierId } from '../inventory/entries.js';
 import { linkNote, type Skipped } from '../inventory/walk.js';
 import { type EntryReport, entryReport, removeEntry } from '../inventory/remove.js';

@@ -5,7 +5,7 @@
 // The shared cache is never pruned from here: other builders own it too.
 import type { Settings } from '../config/load.js';
 import { UserError } from '../errors.js';
-import { sweepOrphanUses } from '../workspace/last-use.js';
+import { sweepOrphanUses } from '../layout/last-use.js';
 import { type Entry, type EntryKind, usedAt } from '../inventory/entries.js';
 import { linkNote, type Skipped } from '../inventory/walk.js';
 import { type EntryReport, entryReport, type Outcome, removeEntry } from '../inventory/remove.js';

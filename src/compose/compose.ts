@@ -26,7 +26,7 @@ import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } f
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
 import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
-import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../workspace/layout.js';
+import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../layout/paths.js';
 
 export interface ComposeOptions {
   runner: Runner;

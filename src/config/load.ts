@@ -10,7 +10,7 @@ import { readAptSources, pickMirrors } from './apt-sources.js';
 import { type ConfigFile, type ConfigSearch, findConfigFile, readConfigFile } from './file.js';
 import { DEFAULTS, SETTINGS, type SettingDef, type SettingKey } from './schema.js';
 import { type Parsed, parseValue, type Setting } from './value.js';
-import { defaultLogFile } from '../workspace/layout.js';
+import { defaultLogFile } from '../layout/paths.js';
 
 export type { Setting, Source } from './value.js';
 

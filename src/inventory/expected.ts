@@ -5,7 +5,7 @@
 // metadata blob is named by its SHA256.
 import { findTarget } from '../catalogue/load.js';
 import { openCatalogue } from '../catalogue/open.js';
-import { toolsSection } from '../workspace/layout.js';
+import { toolsSection } from '../layout/paths.js';
 import type { Settings } from '../config/load.js';
 import { messageOf } from '../errors.js';
 import { readFileNoFollow } from '../fs/safe.js';

@@ -1,7 +1,7 @@
 // Removing one entry the way a build would: under the locks a build takes for
 // it, never while a running build holds it, and with its stamp and last-use
 // record, so no stamp is left to vouch for a file that is gone.
-import { dropUse } from '../workspace/last-use.js';
+import { dropUse } from '../layout/last-use.js';
 import { type Entry, entryLabel } from './entries.js';
 import { removeBelow } from './walk.js';
 import { heldBy, releaseAll, takeLocks } from './locks.js';

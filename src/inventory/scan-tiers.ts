@@ -3,8 +3,8 @@
 import path from 'node:path';
 import { lstatIfExists } from '../fs/safe.js';
 import { sectionHolds } from '../cache/hold.js';
-import { readLastUse } from '../workspace/last-use.js';
-import { itemLockPath, stampPath, toolsSection } from '../workspace/layout.js';
+import { readLastUse } from '../layout/last-use.js';
+import { itemLockPath, stampPath, toolsSection } from '../layout/paths.js';
 import { prepareTier } from '../cache/tiers.js';
 import type { Entry, TierId } from './entries.js';
 import { linkNote, noteLink, readEntries, type ScanSink, type Skipped, sinkOf, subdirs, visibleEntries } from './walk.js';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { SnapshotStamp } from '../compose/rootfs/snapshot.js';
 import { lstatIfExists, readFileNoFollow } from '../fs/safe.js';
-import { readLastUse } from '../workspace/last-use.js';
+import { readLastUse } from '../layout/last-use.js';
 import { isLockScratch } from '../fs/lock.js';
 import {
   imageBuildDir,
@@ -19,7 +19,7 @@ import {
   PROVIDER_DIRS,
   snapshotPaths,
   USED_DIR,
-} from '../workspace/layout.js';
+} from '../layout/paths.js';
 import type { Entry } from './entries.js';
 import { noteLink, type ScanSink, type Skipped, sinkOf, subdirs, treeBytes, visibleEntries } from './walk.js';
 

@@ -1,7 +1,7 @@
 // A lock's packages as cache artifacts: one flat directory per provider, each
 // file verified against the SHA256 from the signed index.
 import path from 'node:path';
-import { unsafeNameReason } from '../workspace/names.js';
+import { unsafeNameReason } from '../layout/names.js';
 import type { Artifact } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
 import type { LockedPackage, LockedSet, LockFile } from '../lock/types.js';

@@ -13,7 +13,7 @@ import type { Lock } from '../fs/lock.js';
 import { removedLinkMessage } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
-import { PACKAGES_DIR, packagesRoot, toolsSection } from '../workspace/layout.js';
+import { PACKAGES_DIR, packagesRoot, toolsSection } from '../layout/paths.js';
 import { lockArtifacts } from './artifacts.js';
 import { ensureLock, matchingLock } from './ensure-lock.js';
 import { writeGraphs } from './graphs.js';

@@ -9,7 +9,7 @@ import type { Emit } from '../log/events.js';
 import type { MetadataOptions } from '../repo/deb/types.js';
 import { loadTargetTemplate } from '../template/target.js';
 import { makePlan, type PackagePlan, type PlanTemplate, targetTools } from './plan.js';
-import { metadataDir, packageDir } from '../workspace/layout.js';
+import { metadataDir, packageDir } from '../layout/paths.js';
 import type { ImageTemplate } from '../template/types.js';
 
 /** A template target, ready for the packages stage. */

@@ -9,7 +9,7 @@ import { messageOf } from '../errors.js';
 import { isNotFound, readFileNoFollow, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import { jsonProblem } from '../text/untrusted.js';
 import type { InputPart } from './inputs.js';
-import { pipelineStateDir } from '../workspace/layout.js';
+import { pipelineStateDir } from '../layout/paths.js';
 
 /** pre_build's answer. */
 export interface Decision {

@@ -1,6 +1,6 @@
 // Validation of a merged template: everything a build relies on, reported all
 // at once, each problem with the file, line and field path to fix.
-import { unsafeUrlReason } from '../workspace/names.js';
+import { unsafeUrlReason } from '../layout/names.js';
 import { invalidVersionReason } from '../deb/version.js';
 import { escapeInline } from '../text/untrusted.js';
 import { finalPathProblem, localPathProblem } from './local-files.js';

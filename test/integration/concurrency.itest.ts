@@ -7,7 +7,7 @@ import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { itemLockPath as lockPath } from '../../src/workspace/layout.js';
+import { itemLockPath as lockPath } from '../../src/layout/paths.js';
 import {
   badFinalFiles,
   collect,

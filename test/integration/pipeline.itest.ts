@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { run } from '../../src/exec.js';
 import type { BuildReport } from '../../src/pipeline/publish.js';
 import { INPUTS_LABEL } from '../../src/pipeline/inputs.js';
-import { pipelineStateDir as stateDir } from '../../src/workspace/layout.js';
+import { pipelineStateDir as stateDir } from '../../src/layout/paths.js';
 import { remoteImage } from '../../src/registry/client.js';
 import { parseRef } from '../../src/registry/ref.js';
 import { ROOT, type RunResult, runBuilder, runScript } from '../support/project.js';

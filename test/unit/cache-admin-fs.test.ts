@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { removeBelow } from '../../src/inventory/walk.js';
 import { liveHolder, takeLocks } from '../../src/inventory/locks.js';
 import { scanTier } from '../../src/inventory/scan-tiers.js';
-import { dropUse, readLastUse, recordUse, sweepOrphanUses } from '../../src/workspace/last-use.js';
-import { lastUsePath } from '../../src/workspace/layout.js';
+import { dropUse, readLastUse, recordUse, sweepOrphanUses } from '../../src/layout/last-use.js';
+import { lastUsePath } from '../../src/layout/paths.js';
 import { hostIdentity } from '../../src/fs/lock.js';
 import { useTempDirs } from './tmpdir.js';
 

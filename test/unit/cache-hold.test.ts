@@ -3,7 +3,7 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { holdSections, releaseHolds, sectionHolds, sweepDeadHolds } from '../../src/cache/hold.js';
-import { holdsDir } from '../../src/workspace/layout.js';
+import { holdsDir } from '../../src/layout/paths.js';
 import { hostIdentity } from '../../src/fs/lock.js';
 import { useTempDirs } from './tmpdir.js';
 

@@ -6,7 +6,7 @@ import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installedKey, KEEP_INSTALLED, pruneInstalled } from '../../src/compose/rootfs/installed.js';
-import { installedPaths } from '../../src/workspace/layout.js';
+import { installedPaths } from '../../src/layout/paths.js';
 import { LocalRunner, listDirIn, readFileIn, statIn } from '../../src/docker/runner.js';
 import { scratchChoice, TMPFS_MIN_AVAILABLE } from '../../src/commands/build.js';
 import type { LockedPackage } from '../../src/lock/types.js';

@@ -11,7 +11,7 @@ import { aptInstallArgs, checkInstalled, lockEpoch } from '../../src/compose/roo
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
 import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
-import { type SnapshotPaths, snapshotPaths } from '../../src/workspace/layout.js';
+import { type SnapshotPaths, snapshotPaths } from '../../src/layout/paths.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { LockedPackage, LockedSet, LockFile } from '../../src/lock/types.js';

@@ -4,7 +4,7 @@ import { access, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { acquireLock, hostIdentity, type Owner, tryAcquireLock } from '../../src/fs/lock.js';
-import { LOCK_DIR, itemLockPath as lockPath } from '../../src/workspace/layout.js';
+import { LOCK_DIR, itemLockPath as lockPath } from '../../src/layout/paths.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-lock-');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../../src/workspace/names.js';
+import { reservedSectionReason, unsafeNameReason, unsafeUrlReason } from '../../src/layout/names.js';
 
 describe('unsafeNameReason', () => {
   it.each(['bookworm-tools', 'mmdebstrap_1.3.5-7_all.deb', 'mtools_4.0.33-1+really4.0.32-1_amd64.deb', 'a', 'file.with.dots', 'x'.repeat(200), 'ünïcödé'])(

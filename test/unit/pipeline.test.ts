@@ -7,7 +7,7 @@ import { UserError } from '../../src/errors.js';
 import { imageName } from '../../src/pipeline/image-name.js';
 import { canonicalJson, explicitBuildArgs, type InputsSource, inputsDigest } from '../../src/pipeline/inputs.js';
 import { type Decision, readState, writeState } from '../../src/pipeline/state.js';
-import { pipelineStateDir as stateDir } from '../../src/workspace/layout.js';
+import { pipelineStateDir as stateDir } from '../../src/layout/paths.js';
 import type { OpenTarget } from '../../src/packages/target.js';
 import { envFlag, inputsBeforeBuild, type StepContext } from '../../src/pipeline/context.js';
 import { skipReason } from '../../src/pipeline/steps.js';

@@ -3,7 +3,7 @@ import { access, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } fr
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dropStamp, identityOf, stampMatches, writeStamp } from '../../src/cache/stamp.js';
-import { STAMP_DIR, stampPath } from '../../src/workspace/layout.js';
+import { STAMP_DIR, stampPath } from '../../src/layout/paths.js';
 import { verifyFile } from '../../src/cache/verify.js';
 import { useTempDirs } from './tmpdir.js';
 

@@ -12,7 +12,7 @@ import type { Emit } from '../../log/events.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
 import { lockedImagePackages, lockSuite, snapshotKey } from '../rootfs/snapshot.js';
-import { baseImageDir } from '../../workspace/layout.js';
+import { baseImageDir } from '../../layout/paths.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
 

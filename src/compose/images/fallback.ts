@@ -9,7 +9,7 @@ import { openNoFollow } from '../../fs/safe.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../../fs/atomic.js';
-import { toolsSection } from '../../workspace/layout.js';
+import { toolsSection } from '../../layout/paths.js';
 import { isArmored } from '../../repo/deb/keyrings.js';
 import type { RepoSpec } from '../../repo/deb/types.js';
 

@@ -11,14 +11,14 @@
 import { createHash } from 'node:crypto';
 import { lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { recordFileUse } from '../../workspace/last-use.js';
+import { recordFileUse } from '../../layout/last-use.js';
 import { acquireLock } from '../../fs/lock.js';
 import type { LockedPackage } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import { ensureRealDir, isNotFound, lstatIfExists } from '../../fs/safe.js';
 import type { Runner } from '../../docker/runner.js';
 import { publishSnapshot, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
-import { installedPaths } from '../../workspace/layout.js';
+import { installedPaths } from '../../layout/paths.js';
 
 /** Bump when the way packages are installed changes. */
 const INSTALL_RECIPE = 3;

@@ -12,14 +12,14 @@ import path from 'node:path';
 import { acquireLock } from '../../fs/lock.js';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { hashFile } from '../../fs/hash.js';
-import { recordFileUse } from '../../workspace/last-use.js';
+import { recordFileUse } from '../../layout/last-use.js';
 import { UserError } from '../../errors.js';
 import { ensureRealDir, isNotFound, readFileNoFollow, removedLinkMessage, UnexpectedLinkError } from '../../fs/safe.js';
 import type { LockedPackage, LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import type { LocalRepo } from './local-repo.js';
 import type { Runner } from '../../docker/runner.js';
-import { type SnapshotPaths, snapshotPaths } from '../../workspace/layout.js';
+import { type SnapshotPaths, snapshotPaths } from '../../layout/paths.js';
 
 /** Bump when the way the chroot is made changes. */
 const RECIPE = 1;

@@ -12,7 +12,7 @@ import type { Dirent } from 'node:fs';
 import { ensureRealDir, isNotFound, lstatIfExists, type OnLink, openNoFollow, reachable, removeFileBelow, removeLink } from '../fs/safe.js';
 import { escapeInline } from '../text/untrusted.js';
 import { mapPool } from '../pool.js';
-import { lastUsePath } from './layout.js';
+import { lastUsePath } from './paths.js';
 
 /** Failures that only mean "this tier takes no records" (a read-only mount, another user's cache). */
 const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);

@@ -23,7 +23,7 @@ import {
   snapshotPaths,
   stampPath,
   toolsSection,
-} from '../../src/workspace/layout.js';
+} from '../../src/layout/paths.js';
 
 describe('paths under cache_dir and in a tier', () => {
   it('puts packages, metadata and the shared package cache where the docs say', () => {

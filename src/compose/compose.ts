@@ -2,25 +2,24 @@
 // a private root filesystem from it, the image's packages from the local
 // repository, configuration, and the raw disk image.
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock } from '../fs/lock.js';
-import { UserError } from '../errors.js';
 import { ensureRealDir } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { type BootResult, installBootloader } from './boot/boot.js';
+import type { BootResult } from './boot/boot.js';
 import { writeInImage } from './configure/io.js';
-import { type FinalArtifact, finalizeArtifacts } from './outputs/finalize.js';
+import type { FinalArtifact } from './outputs/finalize.js';
+import { outputKind } from './kinds/select.js';
+import type { Timed } from './kinds/types.js';
+
+export { rawImageName } from './kinds/raw.js';
 import { imageStem } from './outputs/plan.js';
 import { manifestOutput, writeManifest } from './outputs/manifest.js';
 import { collectSbom, renderSbom, sbomSummary } from './outputs/sbom.js';
 import { configureSystem } from './configure/configure.js';
-import { assembleDisk } from './disk/disk.js';
-import { planDisk } from './disk/plan.js';
-import { fstab } from './configure/fstab.js';
 import { checkInstalled, installPackages, lockEpoch } from './rootfs/install.js';
 import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
@@ -76,14 +75,6 @@ export function imageBuildDir(workDir: string, providerId: string, template: Ima
   return layoutBuildDir(workDir, providerId, template.systemConfig?.name);
 }
 
-/** The raw image's file name: `<image.name>-<image.version>.raw`. */
-export function rawImageName(template: ImageTemplate): string {
-  const name = `${imageStem(template)}.raw`;
-  if (name.includes('/') || name.startsWith('.') || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name) > 255)
-    throw new UserError(`image.name and image.version make an unsafe file name ${JSON.stringify(name)}`);
-  return name;
-}
-
 /** Run every compose stage for one template; the build directory is cleaned first. */
 export async function compose(o: ComposeOptions): Promise<ComposeResult> {
   const timings: Record<string, number> = {};
@@ -112,20 +103,18 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     // Left by an interrupted build when the scratch directory is not the (just cleaned) build directory.
     if (scratch !== buildDir) await o.runner.run(['rm', '-rf', rootfs, staging]);
     const { snapshot, installed } = await populateRootfs(o, { rootfs, buildDir, timed });
-    const disk = o.template.disk;
-    if (!disk) throw new UserError('the template has no disk section');
-    const plan = planDisk(disk, diskSeed(o.lock, o.template));
+    const seed = diskSeed(o.lock, o.template);
+    const kind = outputKind(o.template, seed);
     await timed('configure', () =>
       configureSystem(o.runner, {
         rootfs,
         config: o.template.systemConfig ?? {},
         templateDir: path.dirname(o.templateFile),
-        fstab: fstab(plan),
-        seed: diskSeed(o.lock, o.template),
+        fstab: kind.fstab,
+        seed,
         emit: o.emit,
       }),
     );
-    const boot = await timed('boot', () => installBootloader(o.runner, { rootfs, template: o.template, plan, emit: o.emit }));
     const stem = imageStem(o.template);
     const imageId = { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' };
     const sbom = await timed('sbom', async () => {
@@ -140,22 +129,23 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       await writeInImage(o.runner, rootfs, `/usr/share/sbom/${stem}.spdx.json`, text, '0644');
       return { text, summary: sbomSummary(doc) };
     });
-    const raw = path.join(buildDir, rawImageName(o.template));
-    await timed('disk', () =>
-      assembleDisk(o.runner, plan, {
-        rootDir: rootfs,
-        imagePath: raw,
-        stagingDir: staging,
-        sourceDateEpoch: o.sourceDateEpoch,
-        onProgress: (m) => o.emit({ type: 'info', message: m }),
-      }),
-    );
-    // Only the image stays; the root filesystem and repository were scaffolding.
+    const { artifacts, imageBytes, boot } = await kind.make({
+      runner: o.runner,
+      lock: o.lock,
+      template: o.template,
+      templateFile: o.templateFile,
+      rootfs,
+      staging,
+      buildDir,
+      sourceDateEpoch: o.sourceDateEpoch,
+      seed,
+      emit: o.emit,
+      timed,
+    });
+    // Only the outputs stay; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
-    const imageBytes = (await stat(raw)).size;
     const sbomPath = path.join(buildDir, `${stem}.spdx.json`);
     await writeFileAtomic(sbomPath, sbom.text, true, o.workDir);
-    const artifacts = await timed('finalize', () => finalizeArtifacts(o.runner, { rawImage: raw, buildDir, template: o.template, emit: o.emit }));
     const outputs = [
       ...artifacts.map((a) => ({
         file: a.file,
@@ -180,13 +170,13 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       timings,
     });
     return {
-      image: artifacts[0]?.path ?? raw,
+      image: artifacts[0]?.path ?? buildDir,
       imageBytes,
       buildDir,
       snapshot,
       installed,
       packages: o.lock.image.packages.length,
-      boot,
+      ...(boot ? { boot } : {}),
       artifacts,
       sbom: { path: sbomPath, ...sbom.summary },
       manifest: manifest.path,
@@ -197,8 +187,6 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     await buildLock.release();
   }
 }
-
-type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
 
 /**
  * Fill `rootfs` with exactly the locked packages: from the installed-package

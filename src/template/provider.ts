@@ -16,7 +16,7 @@ export const PROVIDERS: readonly Provider[] = [
   { os: 'debian', dist: 'debian13', arch: 'x86_64', codename: 'trixie' },
 ];
 
-export const IMAGE_TYPES: readonly string[] = ['raw'];
+export const IMAGE_TYPES: readonly string[] = ['raw', 'img'];
 
 // Template architecture names (kernel style) to Debian architecture names.
 const DEBIAN_ARCH: Readonly<Record<string, string>> = { x86_64: 'amd64' };

@@ -27,6 +27,11 @@ interface Extent {
 /** Check `t.disk`: table type, size, partitions in order, mount points, filesystems. */
 export function validateDisk(t: ImageTemplate, out: Problems): void {
   const disk = t.disk;
+  if (t.target?.imageType === 'img') {
+    // An initrd image has no disk: a layout here would be silently ignored.
+    if (disk) out.error(t, 'disk', 'disk', 'is not used by imageType img (the whole system is the initramfs, in RAM): remove it');
+    return;
+  }
   if (!disk) {
     out.error(t, 'disk', 'disk', 'is required: the image needs a disk layout (size, partitionTableType, partitions)');
     return;

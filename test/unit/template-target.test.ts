@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,11 @@ import { useTempDirs } from './tmpdir.js';
 import { rejectionOf } from '../support/failure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHIPPED = ['debian-debian12-x86_64-raw', 'debian-debian13-x86_64-raw'];
+// Every default template the toolkit ships, sorted as the hint lists them.
+const SHIPPED = readdirSync(path.join(ROOT, 'defaults/templates'))
+  .filter((n) => n.endsWith('.yml'))
+  .map((n) => n.slice(0, -4))
+  .sort();
 const VARS = { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/debian-security' };
 const tempDir = useTempDirs('g3-template-target-');
 

@@ -3,6 +3,7 @@ import { parseTemplate } from '../../src/template/load.js';
 import { mergeTemplates } from '../../src/template/merge.js';
 import { debianArch, packageProblem, providerId, validateTemplate } from '../../src/template/validate.js';
 import type { ImageTemplate } from '../../src/template/types.js';
+import { IMAGE_TYPES } from '../../src/template/provider.js';
 
 const VARS = { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/security' };
 
@@ -152,7 +153,11 @@ describe('validateTemplate', () => {
       ['target: {dist: debian11}'],
       'user.yml:1: target.dist debian/debian11/x86_64 is not supported (supported os-dist-arch: debian-debian12-x86_64, debian-debian13-x86_64)',
     ],
-    ['an unsupported image type', ['target: {imageType: iso}'], 'user.yml:1: target.imageType "iso" is not supported (supported: raw)'],
+    [
+      'an unsupported image type',
+      ['target: {imageType: floppy}'],
+      `user.yml:1: target.imageType "floppy" is not supported (supported: ${IMAGE_TYPES.join(', ')})`,
+    ],
     ['a bad user name', ['systemConfig:', '  users:', '    - name: Admin'], 'user.yml:3: systemConfig.users[0].name "Admin" is not a valid user name'],
     [
       'an unknown password hash',

@@ -29,7 +29,8 @@ export interface BootInput {
 }
 
 export interface BootResult {
-  provider: 'systemd-boot' | 'grub';
+  /** 'none': the kernel is booted directly (an initrd image's kernel beside it). */
+  provider: 'systemd-boot' | 'grub' | 'none';
   kernelVersion: string;
   cmdline: string;
 }

@@ -1,0 +1,44 @@
+// What each image type (target.imageType) makes from the configured root
+// filesystem: the compose stage fills and configures the root filesystem the
+// same way for every type, then hands it to the type's output.
+import type { Runner } from '../../docker/runner.js';
+import type { LockFile } from '../../lock/types.js';
+import type { Emit } from '../../log/events.js';
+import type { ImageTemplate } from '../../template/types.js';
+import type { BootResult } from '../boot/boot.js';
+import type { FinalArtifact } from '../outputs/finalize.js';
+
+export type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
+
+export interface OutputContext {
+  runner: Runner;
+  lock: LockFile;
+  template: ImageTemplate;
+  templateFile: string;
+  /** The configured root filesystem (the SBOM is already in it). */
+  rootfs: string;
+  /** Scratch space beside the root filesystem, where the runner runs. */
+  staging: string;
+  /** The image build directory: the outputs go here. */
+  buildDir: string;
+  /** Timestamps in the outputs. */
+  sourceDateEpoch: number;
+  /** Identifiers in the outputs derive from it (see diskSeed). */
+  seed: string;
+  emit: Emit;
+  timed: Timed;
+}
+
+export interface OutputResult {
+  /** The outputs, hashed, the main one first. */
+  artifacts: FinalArtifact[];
+  /** Size of the main output before any compression. */
+  imageBytes: number;
+  boot?: BootResult;
+}
+
+/** One image type: the fstab its system gets, and how its outputs are made. */
+export interface OutputKind {
+  fstab: string;
+  make(ctx: OutputContext): Promise<OutputResult>;
+}

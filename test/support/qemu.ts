@@ -1,6 +1,7 @@
-// Boot a raw disk image headless in QEMU with OVMF (TCG; KVM does not work on
-// these machines) and wait for a login prompt on the serial console. The
-// image is opened with snapshot=on, so the boot never changes it.
+// Boot an image headless in QEMU (TCG; KVM does not work on these machines)
+// and wait for a login prompt on the serial console: a raw disk with OVMF
+// (opened with snapshot=on, so the boot never changes it), or a kernel and
+// initramfs directly. runToLogin is the common part, for other machines.
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,33 +21,42 @@ export interface BootOutcome {
 /** Boot `image` and resolve once the serial console shows `login:` or `timeoutMs` passes; QEMU is always stopped. */
 export async function bootToLogin(image: string, timeoutMs: number): Promise<BootOutcome> {
   const dir = await mkdtemp(path.join(tmpdir(), 'g3-qemu-'));
-  const vars = path.join(dir, 'vars.fd');
-  await copyFile(OVMF_VARS, vars);
+  try {
+    const vars = path.join(dir, 'vars.fd');
+    await copyFile(OVMF_VARS, vars);
+    return await runToLogin(
+      'qemu-system-x86_64',
+      [
+        ...X86_BASE,
+        '-drive',
+        `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+        '-drive',
+        `if=pflash,format=raw,file=${vars}`,
+        '-drive',
+        `file=${image},format=raw,if=virtio,snapshot=on`,
+      ],
+      timeoutMs,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Boot a kernel and an initramfs directly (no firmware, no disk) and wait for `login:`. */
+export async function bootKernelToLogin(kernel: string, initrd: string, cmdline: string, timeoutMs: number, memoryMiB = 2048): Promise<BootOutcome> {
+  return runToLogin('qemu-system-x86_64', [...X86_BASE, '-m', String(memoryMiB), '-kernel', kernel, '-initrd', initrd, '-append', cmdline], timeoutMs);
+}
+
+/** TCG, no network, the serial console on stdio, no monitor; `-m` may be given again later (the last one wins). */
+export const X86_BASE: readonly string[] = ['-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-nic', 'none', '-serial', 'stdio', '-monitor', 'none'];
+
+/**
+ * Run `binary args` and resolve once its serial console (stdout) shows `login:`
+ * at the end of a line, or `timeoutMs` passes, or it exits; it is always killed.
+ */
+export async function runToLogin(binary: string, args: readonly string[], timeoutMs: number): Promise<BootOutcome> {
   const t0 = performance.now();
-  const qemu = spawn(
-    'qemu-system-x86_64',
-    [
-      '-accel',
-      'tcg',
-      '-m',
-      '1024',
-      '-nographic',
-      '-no-reboot',
-      '-nic',
-      'none',
-      '-drive',
-      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-      '-drive',
-      `if=pflash,format=raw,file=${vars}`,
-      '-drive',
-      `file=${image},format=raw,if=virtio,snapshot=on`,
-      '-serial',
-      'stdio',
-      '-monitor',
-      'none',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const qemu = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   try {
     const reachedLogin = await new Promise<boolean>((resolve) => {
@@ -69,6 +79,5 @@ export async function bootToLogin(image: string, timeoutMs: number): Promise<Boo
   } finally {
     qemu.kill('SIGKILL');
     await new Promise((r) => (qemu.exitCode !== null || qemu.signalCode !== null ? r(undefined) : qemu.once('close', r)));
-    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,11 @@ const PACKAGES: Readonly<Record<string, Readonly<Record<string, readonly string[
     // What compose/boot/boot.ts needs: grub-mkstandalone and the x86_64-efi modules.
     grub: ['grub-efi-amd64-bin', 'grub-common'],
   },
+  aarch64: {
+    'systemd-boot': ['systemd-boot'],
+    // grub-mkstandalone and the arm64-efi modules.
+    grub: ['grub-efi-arm64-bin', 'grub-common'],
+  },
 };
 
 /** The packages of `provider` on `arch`; none for an unknown provider or architecture (validation reports those). */

@@ -5,7 +5,7 @@
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { grubConfig, installBootloader, kernelCmdline, pickKernel, systemdBootFiles } from '../../src/compose/boot/boot.js';
+import { efiArch, grubConfig, installBootloader, kernelCmdline, pickKernel, systemdBootFiles } from '../../src/compose/boot/boot.js';
 import type { DiskPlan } from '../../src/compose/disk/plan.js';
 import { LocalRunner, type Runner, type StepOptions } from '../../src/docker/runner.js';
 import { UserError } from '../../src/errors.js';
@@ -53,8 +53,9 @@ const plan: DiskPlan = {
   ],
 };
 
-const template = (over: { cmdline?: string; provider?: string; bootType?: string } = {}): ImageTemplate => ({
+const template = (over: { cmdline?: string; provider?: string; bootType?: string; arch?: string } = {}): ImageTemplate => ({
   image: { name: 'g3-test', version: '1.0' },
+  target: { os: 'debian', dist: 'debian13', arch: over.arch ?? 'x86_64', imageType: 'raw' },
   systemConfig: {
     name: 't',
     kernel: { cmdline: over.cmdline ?? 'console=ttyS0 quiet' },
@@ -131,6 +132,19 @@ async function rootfs(files: Record<string, string>): Promise<string> {
   return root;
 }
 
+describe('efiArch', () => {
+  it.each([
+    ['x86_64', { removable: 'BOOTX64.EFI', systemdBoot: 'systemd-bootx64.efi', grubFormat: 'x86_64-efi', grubPackage: 'grub-efi-amd64-bin' }],
+    ['aarch64', { removable: 'BOOTAA64.EFI', systemdBoot: 'systemd-bootaa64.efi', grubFormat: 'arm64-efi', grubPackage: 'grub-efi-arm64-bin' }],
+  ])('names the removable-media loader, systemd-boot binary and grub target of %s', (arch, names) => {
+    expect(efiArch(arch)).toEqual(names);
+  });
+
+  it.each([['arm64'], ['i686'], [undefined]])('refuses %s, which is no template arch it boots', (arch) => {
+    expect(() => efiArch(arch)).toThrow(UserError);
+  });
+});
+
 describe('installBootloader', () => {
   const kernel = { 'boot/vmlinuz-6.12.1-amd64': 'KERNEL', 'boot/initrd.img-6.12.1-amd64': 'INITRD' };
 
@@ -182,6 +196,47 @@ describe('installBootloader', () => {
       emit: () => undefined,
     }).catch((e: unknown) => e);
     expect((err as Error).message).toBe('grub is the bootloader, but the image lacks grub-common (grub-mkstandalone) and grub-efi-amd64-bin');
+  });
+
+  it('installs the aarch64 names on aarch64: BOOTAA64.EFI from systemd-bootaa64.efi, never the x86_64 binary', async () => {
+    const root = await rootfs({
+      'boot/vmlinuz-6.12.1-arm64': 'KERNEL',
+      'boot/initrd.img-6.12.1-arm64': 'INITRD',
+      'usr/lib/systemd/boot/efi/systemd-bootaa64.efi': 'AA64',
+      'usr/lib/systemd/boot/efi/systemd-bootx64.efi': 'X64',
+    });
+    await installBootloader(new HostRunner(), { rootfs: root, template: template({ arch: 'aarch64' }), plan, emit: () => undefined });
+    const esp = path.join(root, 'boot/efi');
+    expect(await readFile(path.join(esp, 'EFI/BOOT/BOOTAA64.EFI'), 'utf8')).toBe('AA64');
+    expect(await readFile(path.join(esp, 'EFI/systemd/systemd-bootaa64.efi'), 'utf8')).toBe('AA64');
+    expect((await readdir(path.join(esp, 'EFI/BOOT'))).sort()).toEqual(['BOOTAA64.EFI']);
+  });
+
+  it('refuses an aarch64 image that has only the x86_64 systemd-boot binary', async () => {
+    const root = await rootfs({ ...kernel, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi': 'X64' });
+    const err = await installBootloader(new HostRunner(), { rootfs: root, template: template({ arch: 'aarch64' }), plan, emit: () => undefined }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe('systemd-boot is the bootloader, but the image has no systemd-bootaa64.efi');
+  });
+
+  it('names the arm64 grub package an aarch64 image lacks', async () => {
+    const root = await rootfs({ ...kernel, 'usr/bin/grub-mkstandalone': '#!/bin/sh\n', 'usr/lib/grub/x86_64-efi/normal.mod': '' });
+    const err = await installBootloader(new HostRunner(), {
+      rootfs: root,
+      template: template({ provider: 'grub', arch: 'aarch64' }),
+      plan,
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('grub is the bootloader, but the image lacks grub-efi-arm64-bin');
+    expect((err as UserError).hint).toBe('Add grub-efi-arm64-bin and grub-common to systemConfig.packages.');
+  });
+
+  it('refuses an architecture it has no EFI names for', async () => {
+    await expect(
+      installBootloader(new HostRunner(), { rootfs: await rootfs(kernel), template: template({ arch: 'riscv64' }), plan, emit: () => undefined }),
+    ).rejects.toThrow('no EFI boot support for target.arch "riscv64"');
   });
 
   it('needs a FAT partition mounted at /boot/efi', async () => {

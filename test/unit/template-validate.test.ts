@@ -151,7 +151,7 @@ describe('validateTemplate', () => {
     [
       'an unknown provider',
       ['target: {dist: debian11}'],
-      'user.yml:1: target.dist debian/debian11/x86_64 is not supported (supported os-dist-arch: debian-debian12-x86_64, debian-debian13-x86_64)',
+      'user.yml:1: target.dist debian/debian11/x86_64 is not supported (supported os-dist-arch: debian-debian12-x86_64, debian-debian13-x86_64, debian-debian13-aarch64)',
     ],
     [
       'an unsupported image type',

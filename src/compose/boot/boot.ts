@@ -2,7 +2,8 @@
 // template's bootloader, written into the ESP's directory of the root
 // filesystem (`/boot/efi`), which the disk stage then copies into the FAT
 // partition with mtools. No loop device, no mount of the image, no NVRAM:
-// firmware finds the loader at the removable-media path EFI/BOOT/BOOTX64.EFI.
+// firmware finds the loader at the removable-media path EFI/BOOT/BOOT<arch>.EFI
+// (BOOTX64.EFI on x86_64, BOOTAA64.EFI on aarch64).
 //   systemd-boot: its EFI binary from the image, loader.conf and one entry.
 //   grub: a standalone EFI image made by grub-mkstandalone inside the image,
 //         with its configuration built in.
@@ -19,7 +20,35 @@ import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
 export const ESP_DIR = '/boot/efi';
 /** Kernel and initramfs live in the ESP under this directory, beside the loader. */
 export const ESP_KERNEL_DIR = 'g3';
-const SYSTEMD_BOOT_EFI = ['/usr/lib/systemd/boot/efi/systemd-bootx64.efi.signed', '/usr/lib/systemd/boot/efi/systemd-bootx64.efi'];
+
+/** The EFI file names and grub target of one architecture. */
+export interface EfiArch {
+  /** The UEFI removable-media loader's file name under EFI/BOOT/. */
+  removable: string;
+  /** systemd-boot's EFI binary as its package installs it. */
+  systemdBoot: string;
+  /** grub-mkstandalone's --format, also the directory of its modules under /usr/lib/grub/. */
+  grubFormat: string;
+  /** The Debian package with those grub modules. */
+  grubPackage: string;
+}
+
+// By template arch (target.arch); the UEFI specification names the removable-media files.
+const EFI_ARCH: Readonly<Record<string, EfiArch>> = {
+  x86_64: { removable: 'BOOTX64.EFI', systemdBoot: 'systemd-bootx64.efi', grubFormat: 'x86_64-efi', grubPackage: 'grub-efi-amd64-bin' },
+  aarch64: { removable: 'BOOTAA64.EFI', systemdBoot: 'systemd-bootaa64.efi', grubFormat: 'arm64-efi', grubPackage: 'grub-efi-arm64-bin' },
+};
+
+/** The EFI names for a template arch; an architecture without them is bad input. */
+export function efiArch(arch: string | undefined): EfiArch {
+  const names = arch === undefined ? undefined : EFI_ARCH[arch];
+  if (!names)
+    throw new UserError(
+      `no EFI boot support for target.arch ${JSON.stringify(arch ?? '(missing)')}`,
+      `Use one of ${Object.keys(EFI_ARCH).join(', ')}, or no bootloader.`,
+    );
+  return names;
+}
 
 export interface BootInput {
   rootfs: string;
@@ -91,10 +120,11 @@ export async function installBootloader(runner: Runner, o: BootInput): Promise<B
   const bootDir = path.join(o.rootfs, 'boot');
   const hasBoot = (await statIn(runner, bootDir))?.type === 'directory';
   const version = pickKernel(hasBoot ? await listDirIn(runner, bootDir) : []);
+  const efi = efiArch(o.template.target?.arch);
   if (!version)
     throw new UserError(
       `no kernel with an initramfs in the image's /boot`,
-      'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages, and initramfs-tools among the packages.',
+      'List a kernel package (e.g. linux-image-amd64 or linux-image-arm64) in systemConfig.kernel.packages, and initramfs-tools among the packages.',
     );
   const cmdline = kernelCmdline(o.template, o.plan);
   const title = `${o.template.image?.name ?? 'image'} ${o.template.image?.version ?? ''}`.trim();
@@ -111,14 +141,15 @@ export async function installBootloader(runner: Runner, o: BootInput): Promise<B
     await runner.run(['cp', '--', src, path.join(kernelDir, to)]);
   }
   o.emit({ type: 'info', message: `boot: kernel ${version}, ${provider}, command line "${cmdline}"` });
-  if (provider === 'systemd-boot') await systemdBoot(runner, o.rootfs, esp, title, cmdline);
-  else await grub(runner, o.rootfs, title, cmdline);
+  if (provider === 'systemd-boot') await systemdBoot(runner, efi, o.rootfs, esp, title, cmdline);
+  else await grub(runner, efi, o.rootfs, title, cmdline);
   return { provider, kernelVersion: version, cmdline };
 }
 
-async function systemdBoot(runner: Runner, rootfs: string, esp: string, title: string, cmdline: string): Promise<void> {
+async function systemdBoot(runner: Runner, names: EfiArch, rootfs: string, esp: string, title: string, cmdline: string): Promise<void> {
   let efi: string | undefined;
-  for (const candidate of SYSTEMD_BOOT_EFI) {
+  const dir = '/usr/lib/systemd/boot/efi';
+  for (const candidate of [`${dir}/${names.systemdBoot}.signed`, `${dir}/${names.systemdBoot}`]) {
     if ((await statIn(runner, path.join(rootfs, candidate)))?.type === 'file') {
       efi = candidate;
       break;
@@ -126,30 +157,30 @@ async function systemdBoot(runner: Runner, rootfs: string, esp: string, title: s
   }
   if (!efi)
     throw new UserError(
-      'systemd-boot is the bootloader, but the image has no systemd-bootx64.efi',
+      `systemd-boot is the bootloader, but the image has no ${names.systemdBoot}`,
       'Add systemd-boot (and systemd-boot-efi or its signed build) to systemConfig.packages.',
     );
-  for (const dest of ['EFI/BOOT/BOOTX64.EFI', 'EFI/systemd/systemd-bootx64.efi']) {
+  for (const dest of [`EFI/BOOT/${names.removable}`, `EFI/systemd/${names.systemdBoot}`]) {
     await runner.run(['mkdir', '-p', path.dirname(path.join(esp, dest))]);
     await runner.run(['cp', '--', path.join(rootfs, efi), path.join(esp, dest)]);
   }
   for (const [file, text] of Object.entries(systemdBootFiles(title, cmdline))) await writeInImage(runner, rootfs, path.join(ESP_DIR, file), text, '0644');
 }
 
-async function grub(runner: Runner, rootfs: string, title: string, cmdline: string): Promise<void> {
+async function grub(runner: Runner, names: EfiArch, rootfs: string, title: string, cmdline: string): Promise<void> {
   const missing = [];
   if ((await statIn(runner, path.join(rootfs, 'usr/bin/grub-mkstandalone')))?.type !== 'file') missing.push('grub-common (grub-mkstandalone)');
-  if ((await statIn(runner, path.join(rootfs, 'usr/lib/grub/x86_64-efi')))?.type !== 'directory') missing.push('grub-efi-amd64-bin');
+  if ((await statIn(runner, path.join(rootfs, 'usr/lib/grub', names.grubFormat)))?.type !== 'directory') missing.push(names.grubPackage);
   if (missing.length > 0)
     throw new UserError(
       `grub is the bootloader, but the image lacks ${missing.join(' and ')}`,
-      'Add grub-efi-amd64-bin and grub-common to systemConfig.packages.',
+      `Add ${names.grubPackage} and grub-common to systemConfig.packages.`,
     );
   await writeInImage(runner, rootfs, '/boot/grub/g3-embedded.cfg', grubConfig(title, cmdline), '0644');
   const argv = inImage(rootfs, [
     'grub-mkstandalone',
-    '--format=x86_64-efi',
-    `--output=${ESP_DIR}/EFI/BOOT/BOOTX64.EFI`,
+    `--format=${names.grubFormat}`,
+    `--output=${ESP_DIR}/EFI/BOOT/${names.removable}`,
     '--modules=part_gpt part_msdos fat ext2 search search_fs_file linux normal configfile echo',
     '--locales=',
     '--themes=',

@@ -27,6 +27,8 @@ import { openCatalogue } from '../catalogue/open.js';
 import { refreshTargetCaches } from '../packages/target-caches.js';
 import { providerHoldPath } from '../layout/paths.js';
 import { findTarget } from '../catalogue/load.js';
+import { checkForeignArch } from '../docker/binfmt.js';
+import { dockerPlatform, hostDebianArch } from '../template/provider.js';
 
 export interface BuildOptions {
   settings: Settings;
@@ -98,6 +100,15 @@ async function prepare(o: BuildOptions): Promise<Prepared> {
       'Give the target a `template:` in the catalogue, or use `cache` for artifact-only targets.',
     );
   const opened = o.opened ?? (await openTemplateTarget(o.settings, o.target, o.emit, cat));
+  // Before anything is fetched or built: a foreign architecture needs qemu-user in binfmt_misc.
+  const foreign = foreignArch(opened.plan.arch);
+  if (foreign) {
+    const entry = await checkForeignArch(foreign);
+    o.emit({
+      type: 'info',
+      message: `${foreign} on a ${hostDebianArch() ?? process.arch} host: its programs run through ${entry.interpreter ?? 'qemu-user'} (binfmt_misc)`,
+    });
+  }
   const hold = await holdProvider(o.settings, opened.plan.providerId);
   try {
     return { ...(await refreshAndConnect(o, target, opened)), hold };
@@ -122,8 +133,14 @@ async function refreshAndConnect(o: BuildOptions, target: Target, opened: OpenTa
   return { t, lock, docker: new Docker(client), report: result.report };
 }
 
+/** The target's Debian architecture when this host is of another one (its binaries then run through qemu-user). */
+export function foreignArch(debArch: string, host: string | undefined = hostDebianArch()): string | undefined {
+  return debArch === host ? undefined : debArch;
+}
+
 function baseOptions(p: Prepared, s: Settings, force: boolean, emit: Emit) {
-  return { docker: p.docker, lock: p.lock, providerId: p.t.plan.providerId, pkgDir: p.t.pkgDir, workDir: s.workDir, force, emit };
+  const foreign = foreignArch(p.t.plan.arch);
+  return { docker: p.docker, lock: p.lock, providerId: p.t.plan.providerId, pkgDir: p.t.pkgDir, workDir: s.workDir, force, emit, foreignArch: foreign };
 }
 
 /** `base`: (re)make the base image from the package cache. */
@@ -151,6 +168,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promise<BuildResult> {
   const s = o.settings;
   const providerId = p.t.plan.providerId;
+  const foreign = foreignArch(p.t.plan.arch);
+  const platform = foreign ? dockerPlatform(foreign) : undefined;
   const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
   const fallback = await fallbackSources(p.t.plan.repos, s.g3Cache, providerId);
   // One time for the whole build: the composer image's created label, file times in the image, the SBOM.
@@ -166,6 +185,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promi
     tools: p.lock.request.tools,
     aptSources: fallback.lines,
     network: fallback.network,
+    platform,
     created: new Date(sourceDate.epoch * 1000),
     dockerfile: o.env.DOCKERFILE_PATH || undefined,
     env: o.env,
@@ -179,6 +199,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promi
     privileged: s.privileged,
     scratch: scratch === 'tmpfs' ? CONTAINER_SCRATCH : undefined,
     labels: { 'org.g3-composer.target': o.target },
+    platform,
   });
   o.emit({
     type: 'info',

@@ -22,6 +22,8 @@ export interface BuildOptions {
   target?: string;
   /** Network for RUN steps, e.g. `none` for builds that must not reach out. */
   network?: string;
+  /** Target platform (`linux/arm64`) when it is not the daemon's own. */
+  platform?: string;
 }
 
 export interface Mount {
@@ -44,6 +46,8 @@ export interface ContainerSpec {
   tmpfs?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  /** The image's platform (`linux/arm64`) when it is not the daemon's own. */
+  platform?: string;
   command: string[];
 }
 
@@ -63,6 +67,7 @@ export function buildCommand(client: DockerClient, opts: BuildOptions): DockerCo
     ...(opts.dockerfile ? ['-f', opts.dockerfile] : []),
     ...(opts.target ? ['--target', opts.target] : []),
     ...(opts.network ? ['--network', opts.network] : []),
+    ...(opts.platform ? ['--platform', opts.platform] : []),
     ...pairs('--build-arg', opts.buildArgs),
     ...pairs('--label', opts.labels),
     ...repeated('-t', opts.tags),
@@ -107,6 +112,7 @@ export function runDetachedCommand(client: DockerClient, spec: ContainerSpec): D
       ...pairs('--label', spec.labels),
       '--network',
       spec.network,
+      ...(spec.platform ? ['--platform', spec.platform] : []),
       ...privileges,
       ...repeated('--device', spec.devices),
       ...pairs('-e', spec.env),
@@ -146,6 +152,18 @@ export function loadCommand(client: DockerClient, archive: string): DockerComman
 /** Turn a root filesystem tarball into an image; `changes` are Dockerfile lines (ENV, CMD, LABEL...). */
 export function importCommand(client: DockerClient, tar: string, ref: string, changes: string[] = []): DockerCommand {
   return { command: client.bin, args: ['import', ...repeated('--change', changes), tar, ref] };
+}
+
+/**
+ * A Dockerfile that turns a root filesystem tarball in the build context into
+ * an image, with `changes` as its further lines. `docker import --platform`
+ * needs an experimental daemon (Docker 20.10 records the host's architecture
+ * otherwise), while a build from scratch records the platform it is given.
+ */
+export function importDockerfile(tarName: string, changes: string[] = []): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(tarName)) throw new UserError(`cannot import ${JSON.stringify(tarName)}: expected a plain file name`);
+  for (const c of changes) if (/[\n\r]/.test(c)) throw new UserError(`an image change must be one line: ${JSON.stringify(c)}`);
+  return ['FROM scratch', `ADD ${tarName} /`, ...changes, ''].join('\n');
 }
 
 /** Image metadata as one JSON document. */

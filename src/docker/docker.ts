@@ -1,7 +1,7 @@
 // The Docker operations a build needs, over one detected client. Each call
 // asks docker for machine-readable answers (--iidfile, inspect JSON, ids on
 // stdout) and turns failures into errors that name the image or container.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepOptions } from './runner.js';
 import { StepError } from '../errors.js';
@@ -15,6 +15,7 @@ import {
   type DockerCommand,
   execCommand,
   importCommand,
+  importDockerfile,
   loadCommand,
   inspectImageCommand,
   removeCommand,
@@ -112,10 +113,25 @@ export class Docker {
     await call(loadCommand(this.client, archive), `loading ${archive}`);
   }
 
-  /** Make an image from a root filesystem tarball; returns the new image's id. */
-  async importTar(tar: string, ref: string, changes: string[] = []): Promise<string> {
-    const r = await call(importCommand(this.client, tar, ref, changes), `importing ${tar} as image ${ref}`);
-    return r.stdout.trim();
+  /**
+   * Make an image from a root filesystem tarball; returns the new image's id.
+   * With `platform` (a foreign architecture) it is a BuildKit build from
+   * scratch instead of `docker import`, so the image records that platform.
+   */
+  async importTar(tar: string, ref: string, changes: string[] = [], platform?: string): Promise<string> {
+    if (!platform) {
+      const r = await call(importCommand(this.client, tar, ref, changes), `importing ${tar} as image ${ref}`);
+      return r.stdout.trim();
+    }
+    const dir = await makeTempDir('g3-import-');
+    try {
+      const dockerfile = path.join(dir, 'Dockerfile');
+      await writeFile(dockerfile, importDockerfile(path.basename(tar), changes), { flag: 'wx' });
+      const { imageId } = await this.build({ context: path.dirname(tar), dockerfile, tags: [ref], buildArgs: {}, labels: {}, platform });
+      return imageId;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Start the build container in the background; returns its id. */

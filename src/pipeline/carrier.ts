@@ -26,6 +26,8 @@ export interface CarrierInput {
   labels: Record<string, string>;
   /** The image's creation time and the layer's file times (the build's SOURCE_DATE_EPOCH). */
   epoch: number;
+  /** The disk image's Debian architecture (`arm64`), recorded as the image's; default amd64. */
+  architecture?: string;
   emit: Emit;
 }
 
@@ -93,7 +95,7 @@ async function loadImage(o: CarrierInput, context: string): Promise<string> {
   const layer = path.join(archiveDir, 'layer.tar');
   await run({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', context, '-cf', layer, 'disk'] }, { package: 'tar' });
   const diffId = `sha256:${(await hashFile(layer)).sha256}`;
-  const config = JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels }));
+  const config = JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels, architecture: o.architecture }));
   const id = createHash('sha256').update(config).digest('hex');
   await writeFile(path.join(archiveDir, `${id}.json`), config);
   await writeFile(path.join(archiveDir, 'manifest.json'), saveManifest(`${id}.json`, 'layer.tar', o.refs));

@@ -20,13 +20,18 @@ import { type BuildRecord, type Decision, readState, writeState } from './state.
 export type { StepContext } from './context.js';
 
 /** The last image with this name: the local daemon's, else the registry's. */
-async function lastImage(ctx: StepContext, d: Docker, name: ImageName): Promise<Decision['last']> {
+async function lastImage(ctx: StepContext, d: Docker, name: ImageName, architecture: string): Promise<Decision['last']> {
   const ref = name.refs[0] as string;
   const local = await d.imageInspect(ref);
   if (local) return { where: 'local', ref, inputsDigest: local.labels[INPUTS_LABEL] };
   if (name.registry === undefined) return undefined;
   try {
-    const remote = await remoteImage(parseRef(ref), { credentials: credentialsFromEnv(ctx.env), timeoutMs: ctx.settings.httpTimeoutMs });
+    const remote = await remoteImage(parseRef(ref), {
+      credentials: credentialsFromEnv(ctx.env),
+      timeoutMs: ctx.settings.httpTimeoutMs,
+      // From an index, the entry of the disk image's architecture (the carrier records it).
+      platform: { os: 'linux', architecture },
+    });
     if (remote) return { where: 'registry', ref, inputsDigest: remote.labels[INPUTS_LABEL], digest: remote.digest };
   } catch (err) {
     ctx.emit({ type: 'warning', message: `cannot read ${ref} from its registry (${(err as Error).message}); deciding without it` });
@@ -55,7 +60,7 @@ export async function preBuild(ctx: StepContext): Promise<Decision> {
   let decision: Decision;
   if (envFlag(ctx.env.PROHIBIT_BUILDING)) decision = { ...base, outcome: 'prohibited', build: false, reason: 'PROHIBIT_BUILDING is set: never building' };
   else {
-    const last = await lastImage(ctx, await docker(ctx), name);
+    const last = await lastImage(ctx, await docker(ctx), name, t.plan.arch);
     const same = last?.inputsDigest === inputs.digest;
     if (envFlag(ctx.env.FORCE_BUILDING))
       decision = {
@@ -146,7 +151,15 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     ...(ctx.env.SOURCE_BRANCH ? { 'org.g3-composer.source-branch': ctx.env.SOURCE_BRANCH } : {}),
   };
   const imageStarted = performance.now();
-  const carrier = await buildCarrier({ docker: await docker(ctx), compose: c, refs: name.refs, labels, epoch: c.sourceDateEpoch, emit: ctx.emit });
+  const carrier = await buildCarrier({
+    docker: await docker(ctx),
+    compose: c,
+    refs: name.refs,
+    labels,
+    epoch: c.sourceDateEpoch,
+    architecture: t.plan.arch,
+    emit: ctx.emit,
+  });
   const imageSeconds = Math.round(performance.now() - imageStarted) / 1000;
   const r = result.cache;
   const record: BuildRecord = {

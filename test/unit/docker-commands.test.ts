@@ -6,6 +6,7 @@ import {
   type ContainerSpec,
   execCommand,
   importCommand,
+  importDockerfile,
   inspectImageCommand,
   removeCommand,
   runDetachedCommand,
@@ -69,6 +70,12 @@ describe('buildCommand', () => {
     expect(bare.args).toEqual(['build', '--iidfile', 'i', '.']);
     const full = buildCommand(buildkit, { context: '.', tags: [], buildArgs: {}, labels: {}, iidfile: 'i', target: 'base', network: 'none' });
     expect(full.args).toEqual(['build', '--iidfile', 'i', '--target', 'base', '--network', 'none', '.']);
+  });
+
+  it('asks for a platform only when given one (a foreign architecture), before the build arguments', () => {
+    const cmd = buildCommand(buildkit, { context: '.', tags: [], buildArgs: { A: '1' }, labels: {}, iidfile: 'i', platform: 'linux/arm64' });
+    expect(cmd.args).toEqual(['build', '--iidfile', 'i', '--platform', 'linux/arm64', '--build-arg', 'A=1', '.']);
+    expect(buildCommand(buildkit, { context: '.', tags: [], buildArgs: {}, labels: {}, iidfile: 'i' }).args).not.toContain('--platform');
   });
 
   it('passes values with spaces and equals signs as single arguments', () => {
@@ -163,6 +170,27 @@ describe('runDetachedCommand', () => {
     const bad = /[,"\n]/.test(m.source) ? m.source : m.target;
     expect(() => runDetachedCommand(buildkit, spec({ mounts: [m] }))).toThrow(UserError);
     expect(() => bindMount(m)).toThrow(JSON.stringify(bad));
+  });
+});
+
+describe('platforms', () => {
+  it('runs the build container with --platform before the image only when given one', () => {
+    const args = runDetachedCommand(buildkit, spec({ platform: 'linux/arm64' })).args;
+    expect(args.slice(args.indexOf('--platform'), args.indexOf('--platform') + 2)).toEqual(['--platform', 'linux/arm64']);
+    expect(args.indexOf('--platform')).toBeLessThan(args.indexOf('g3-base:trixie'));
+    expect(runDetachedCommand(buildkit, spec()).args).not.toContain('--platform');
+  });
+
+  it('imports a tarball through a Dockerfile from scratch, with the changes as its lines', () => {
+    expect(importDockerfile('base.tar', ['CMD ["/bin/bash"]', 'LABEL a=b'])).toBe('FROM scratch\nADD base.tar /\nCMD ["/bin/bash"]\nLABEL a=b\n');
+  });
+
+  it.each([['../base.tar'], ['a b.tar'], ['x\nRUN id']])('refuses %j as the tarball name of an import Dockerfile', (name) => {
+    expect(() => importDockerfile(name)).toThrow(UserError);
+  });
+
+  it('refuses a change that would add a line to the import Dockerfile', () => {
+    expect(() => importDockerfile('base.tar', ['LABEL a=b\nRUN id'])).toThrow(UserError);
   });
 });
 

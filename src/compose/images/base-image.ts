@@ -13,6 +13,7 @@ import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
 import { lockedImagePackages, lockSuite, snapshotKey } from '../rootfs/snapshot.js';
 import { baseImageDir } from '../../layout/paths.js';
+import { dockerPlatform } from '../../template/provider.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
 
@@ -48,6 +49,8 @@ export interface BaseImageOptions {
   workDir: string;
   /** Make it again even when an image with the right label exists. */
   force: boolean;
+  /** The Debian architecture when it is not this host's (`arm64`): bootstrapped for it, imported as its platform. */
+  foreignArch?: string;
   emit: Emit;
 }
 
@@ -81,6 +84,8 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
       [
         'mmdebstrap',
         '--variant=custom',
+        // The build checked binfmt_misc itself (docker/binfmt.ts), so mmdebstrap's check (which needs arch-test) is skipped.
+        ...(o.foreignArch ? [`--arch=${o.foreignArch}`, '--skip=check/qemu'] : []),
         `--include=${packages.map((p) => p.name).join(',')}`,
         '--mode=auto',
         '--customize-hook=rm -f "$1"/etc/apt/sources.list',
@@ -92,12 +97,17 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
         onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
       },
     );
-    await o.docker.importTar(tar, ref, [
-      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'CMD ["/bin/bash"]',
-      `LABEL ${BASE_KEY_LABEL}=${key}`,
-      `LABEL org.g3-composer.provider-id=${o.providerId}`,
-    ]);
+    await o.docker.importTar(
+      tar,
+      ref,
+      [
+        'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'CMD ["/bin/bash"]',
+        `LABEL ${BASE_KEY_LABEL}=${key}`,
+        `LABEL org.g3-composer.provider-id=${o.providerId}`,
+      ],
+      o.foreignArch ? dockerPlatform(o.foreignArch) : undefined,
+    );
     return { ref, key, outcome: 'created', packages: packages.length };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -23,6 +23,8 @@ export interface ComposerImageOptions {
   aptSources: string[];
   /** Network for the build's RUN steps: 'host' when a repository is on this machine's loopback. */
   network?: 'host';
+  /** The image's platform (`linux/arm64`) when it is not this host's: its RUN steps run through qemu-user. */
+  platform?: string;
   /** The build's SOURCE_DATE_EPOCH (see source-date.ts), for the created label; default now. */
   created?: Date;
   /** The Dockerfile relative to the context (Docker Hub's DOCKERFILE_PATH); default `Dockerfile`. */
@@ -120,6 +122,7 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
     buildArgs: { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') },
     labels,
     network: o.network,
+    platform: o.platform,
     onLine: (line) => o.emit({ type: 'debug', message: `docker build: ${line}` }),
   });
   return { imageId, refs, labels };

@@ -28,6 +28,8 @@ export interface ContainerOptions {
   /** A directory inside the container that is a tmpfs of its own (scratch space in memory). */
   scratch?: string;
   labels?: Record<string, string>;
+  /** The composer image's platform when it is not this host's (`linux/arm64`). */
+  platform?: string;
 }
 
 /** tmpfs options for the scratch directory: programs in the chroot run from it; setuid bits and device nodes are inert. */
@@ -77,6 +79,7 @@ export function containerSpec(name: string, opts: ContainerOptions): ContainerSp
     devices: [],
     tmpfs: opts.scratch ? [`${opts.scratch}:${SCRATCH_TMPFS_OPTIONS}`] : [],
     labels: { ...opts.labels, 'org.g3-composer.role': 'build' },
+    ...(opts.platform ? { platform: opts.platform } : {}),
     command: ['sleep', 'infinity'],
   };
 }

@@ -17,7 +17,7 @@ export const PROVIDERS: readonly Provider[] = [
   { os: 'debian', dist: 'debian13', arch: 'aarch64', codename: 'trixie' },
 ];
 
-export const IMAGE_TYPES: readonly string[] = ['raw', 'img'];
+export const IMAGE_TYPES: readonly string[] = ['raw', 'img', 'iso'];
 
 // Template architecture names (kernel style) to Debian architecture names.
 const DEBIAN_ARCH: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64' };

@@ -32,6 +32,8 @@ export function validateDisk(t: ImageTemplate, out: Problems): void {
     if (disk) out.error(t, 'disk', 'disk', 'is not used by imageType img (the whole system is the initramfs, in RAM): remove it');
     return;
   }
+  // An ISO needs a disk only for its installer (validate.ts checks that).
+  if (!disk && t.target?.imageType === 'iso') return;
   if (!disk) {
     out.error(t, 'disk', 'disk', 'is required: the image needs a disk layout (size, partitionTableType, partitions)');
     return;

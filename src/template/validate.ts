@@ -27,6 +27,7 @@ export function validateTemplate(t: ImageTemplate, where: string): { errors: str
   validateDisk(t, out);
   validateRepos(t, out);
   validateSystem(t, out);
+  validateIso(t, out);
   return { errors: out.errors, warnings: out.warnings };
 }
 
@@ -151,4 +152,41 @@ function validateFiles(sys: SystemConfigTemplate, out: Problems): void {
     const finalProblem = f.final ? finalPathProblem(f.final) : 'is required';
     if (finalProblem) out.error(f, 'final', `${p}.final`, f.final ? `${finalProblem}: "${escapeInline(f.final)}"` : finalProblem);
   });
+}
+
+/** The ISO installer's modes (systemConfig.installer.mode) and target policies besides a device path (.target). */
+export const INSTALLER_MODES: readonly string[] = ['none', 'attended', 'unattended'];
+export const INSTALLER_TARGETS: readonly string[] = ['first-empty-disk'];
+export const INSTALLER_DEVICE = /^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.:-]*$/;
+
+function validateIso(t: ImageTemplate, out: Problems): void {
+  const sys = t.systemConfig ?? {};
+  const iso = t.target?.imageType === 'iso';
+  if (sys.initramfs !== undefined) {
+    if (iso)
+      out.error(
+        sys,
+        'initramfs',
+        'systemConfig.initramfs',
+        "is not supported for imageType iso: g3-composer boots the ISO with the image's own initramfs (live-boot from systemConfig.packages), not one built from a separate template; remove it",
+      );
+    else out.warn(sys, 'initramfs', 'systemConfig.initramfs', 'is used only by ISO images; ignored');
+  }
+  const inst = sys.installer;
+  if (!inst) return;
+  if (!iso) {
+    out.error(sys, 'installer', 'systemConfig.installer', `is only for imageType iso, not ${t.target?.imageType ?? 'raw'}; remove it`);
+    return;
+  }
+  if (inst.mode !== undefined && !INSTALLER_MODES.includes(inst.mode))
+    out.error(inst, 'mode', 'systemConfig.installer.mode', `"${escapeInline(inst.mode)}" is not supported (supported: ${INSTALLER_MODES.join(', ')})`);
+  if (inst.target !== undefined && !INSTALLER_TARGETS.includes(inst.target) && !INSTALLER_DEVICE.test(inst.target))
+    out.error(
+      inst,
+      'target',
+      'systemConfig.installer.target',
+      `"${escapeInline(inst.target)}" is neither a policy (${INSTALLER_TARGETS.join(', ')}) nor a device path like /dev/vda`,
+    );
+  if ((inst.mode ?? 'none') !== 'none' && !t.disk)
+    out.error(inst, 'mode', 'systemConfig.installer.mode', 'asks for an installer, but the template has no disk section for it to write; add one');
 }

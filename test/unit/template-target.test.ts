@@ -123,7 +123,7 @@ describe('loadTargetTemplate', () => {
     const p = await project('templates/img.yml', text);
     await writeFile(path.join(p.root, 'docker', 'templates', 'here.conf'), 'x');
     const t = await loadTargetTemplate({ catalogueFile: p.catalogue, target: p.target, projectRoot: p.root, vars: VARS });
-    expect(t.warnings).toEqual([expect.stringMatching(/img\.yml:5: systemConfig\.initramfs is used only for iso and initrd images; ignored/)]);
+    expect(t.warnings).toEqual([expect.stringMatching(/img\.yml:5: systemConfig\.initramfs is used only by ISO images; ignored/)]);
     const file = t.merged.systemConfig?.additionalFiles?.[0];
     expect(file && additionalFilePath(file, '/elsewhere')).toBe(path.join(p.root, 'docker', 'templates', 'here.conf'));
   });

@@ -1,0 +1,171 @@
+// imageType iso: a hybrid ISO 9660 image (<stem>.iso) that boots the
+// configured system live under UEFI and BIOS. The system is a squashfs that
+// live-boot's initramfs (the image's own, from its packages) mounts with a RAM
+// overlay; grub comes from the composer image (src/compose/iso/grub.ts). With
+// systemConfig.installer the medium also carries the template's disk image,
+// made by the raw kind's code, and an installer (src/compose/iso/installer.ts).
+// Reproducible: mksquashfs with fixed times and options, grub-mkimage (no
+// timestamps), mkfs.fat --invariant with a derived volume id and clamped
+// mtimes for mcopy, and xorriso with SOURCE_DATE_EPOCH over a tree whose
+// mtimes are clamped to it.
+import path from 'node:path';
+import { StepError, UserError } from '../../errors.js';
+import { hashFile } from '../../fs/hash.js';
+import { listDirIn, statIn } from '../../docker/runner.js';
+import type { ImageTemplate } from '../../template/types.js';
+import { installBootloader, pickKernel } from '../boot/boot.js';
+import { writeInImage, inImage } from '../configure/io.js';
+import { fstab } from '../configure/fstab.js';
+import { assembleDisk } from '../disk/disk.js';
+import { derivedUuid, planDisk } from '../disk/plan.js';
+import { type Firmware, grubConfig, grubEarlyConfig, grubMkimageArgv } from '../iso/grub.js';
+import { INSTALLER_FILES, installerConfig, installerPlan, installerScript, installerUnit } from '../iso/installer.js';
+import { efiImageKib, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../iso/medium.js';
+import { imageStem } from '../outputs/plan.js';
+import { safeOutputName } from './raw.js';
+import type { OutputContext, OutputKind } from './types.js';
+
+/** The fstab of the live system: live-boot mounts its root; nothing else is mounted. */
+export const LIVE_FSTAB = '# The root filesystem is the live medium (squashfs with a RAM overlay): nothing to mount.\n';
+// live-boot-initramfs-tools puts its boot script here; without it the initramfs cannot find the medium.
+const LIVE_BOOT_SCRIPT = 'usr/share/initramfs-tools/scripts/live';
+const GRUB_TIMEOUT_SECONDS = 3;
+
+/** The ISO's file name: `<image.name>-<image.version>.iso`. */
+export function isoImageName(template: ImageTemplate): string {
+  return safeOutputName(`${imageStem(template)}.iso`);
+}
+
+export function isoKind(template: ImageTemplate, seed: string): OutputKind {
+  if (template.systemConfig?.initramfs !== undefined)
+    throw new UserError(
+      'systemConfig.initramfs is not supported for imageType iso: the ISO boots with the initramfs the image itself makes (live-boot from systemConfig.packages), not one built from a separate template',
+      'Remove systemConfig.initramfs; keep live-boot in systemConfig.packages (the default template lists it).',
+    );
+  const installer = installerPlan(template);
+  if (installer.mode !== 'none' && !template.disk)
+    throw new UserError(
+      `systemConfig.installer.mode is ${installer.mode}, but the template has no disk section for the installer to write`,
+      'Add a disk section (the default template has one).',
+    );
+  const plan = installer.mode !== 'none' && template.disk ? planDisk(template.disk, seed) : undefined;
+  return {
+    // The installed system's fstab while the disk image is made; the live one replaces it before the squashfs.
+    fstab: plan ? fstab(plan) : LIVE_FSTAB,
+    async make(c) {
+      const boot = path.join(c.rootfs, 'boot');
+      const version = pickKernel((await statIn(c.runner, boot))?.type === 'directory' ? await listDirIn(c.runner, boot) : []);
+      if (!version)
+        throw new UserError(
+          "no kernel with an initramfs in the image's /boot",
+          'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages.',
+        );
+      if ((await statIn(c.runner, path.join(c.rootfs, LIVE_BOOT_SCRIPT)))?.type !== 'file')
+        throw new UserError('imageType iso boots with live-boot, but the image has no live-boot initramfs script', 'Add live-boot to systemConfig.packages.');
+      const tree = path.join(c.staging, 'iso');
+      await c.runner.run(['rm', '-rf', tree]);
+      await c.runner.run(['mkdir', '-p', ...['live', 'boot/grub', MEDIUM.installDir].map((d) => path.join(tree, d))]);
+      // Kernel and initramfs first: the disk stage moves /boot's files when /boot is a partition of its own.
+      for (const [from, to] of [
+        [`vmlinuz-${version}`, MEDIUM.kernel],
+        [`initrd.img-${version}`, MEDIUM.initrd],
+      ] as const) {
+        const src = path.join(boot, from);
+        if ((await statIn(c.runner, src))?.type !== 'file') throw new StepError(`${src} is not a regular file`);
+        await c.runner.run(['cp', '--', src, path.join(tree, to)]);
+      }
+      const stem = imageStem(c.template);
+      const installed = plan ? await c.timed('disk', () => installerPayload(c, plan, tree, stem)) : undefined;
+      if (installed) await addInstaller(c, installed, installer.target);
+      await writeInImage(c.runner, c.rootfs, '/etc/fstab', LIVE_FSTAB, '0644');
+      c.emit({ type: 'info', message: `iso: packing the system into ${MEDIUM.squashfs} (squashfs, zstd)` });
+      await c.timed('squashfs', () => c.runner.run(mksquashfsArgv(c.rootfs, path.join(tree, MEDIUM.squashfs), c.sourceDateEpoch)));
+
+      const volid = volumeId(c.template.image?.name ?? 'image', c.template.image?.version ?? '0');
+      const title = `${c.template.image?.name ?? 'image'} ${c.template.image?.version ?? ''}`.trim();
+      const cmdline = (extra: string[] = []) => liveCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
+      const entries =
+        installer.mode === 'none'
+          ? [{ title: `${title} (live)`, cmdline: cmdline() }]
+          : [
+              { title: `${title} (${installer.mode} install)`, cmdline: cmdline([`g3.installer=${installer.mode}`]) },
+              { title: `${title} (live, no install)`, cmdline: cmdline(['g3.installer=off']) },
+            ];
+      await c.runner.run(['sh', '-c', 'cat > "$1"', 'sh', path.join(tree, MEDIUM.grubCfg)], { input: grubConfig(entries, GRUB_TIMEOUT_SECONDS) });
+      const output = path.join(c.buildDir, isoImageName(c.template));
+      await c.timed('iso', async () => {
+        const efiImage = await grubImages(c, tree, volid);
+        // Every date on the medium is SOURCE_DATE_EPOCH (xorriso takes file dates from the mtimes).
+        await c.runner.run(['find', tree, efiImage, '-exec', 'touch', '--no-dereference', '-d', `@${c.sourceDateEpoch}`, '{}', '+']);
+        c.emit({ type: 'info', message: `iso: writing ${path.basename(output)} (volume ${volid}, UEFI and BIOS)` });
+        await c.runner.run(['rm', '-f', `${output}.part`]);
+        await c.runner.run(xorrisoArgv({ tree, efiImage, output: `${output}.part`, volumeId: volid }), {
+          env: { SOURCE_DATE_EPOCH: String(c.sourceDateEpoch) },
+        });
+        await c.runner.run(['mv', '-f', '-T', '--', `${output}.part`, output]);
+      });
+      const iso = await hashFile(output);
+      return {
+        artifacts: [{ file: path.basename(output), path: output, type: 'iso', size: iso.size, sha256: iso.sha256 }],
+        imageBytes: iso.size,
+        boot: { provider: 'grub', kernelVersion: version, cmdline: entries[0]?.cmdline ?? '' },
+      };
+    },
+  };
+}
+
+interface Payload {
+  /** The compressed disk image's name under install/. */
+  image: string;
+  /** SHA256 and size of the uncompressed disk image: what the installer checks on the disk. */
+  sha256: string;
+  size: number;
+}
+
+/** The installed system's disk image, made as the raw kind makes it, compressed into the medium's install/. */
+async function installerPayload(c: OutputContext, plan: ReturnType<typeof planDisk>, tree: string, stem: string): Promise<Payload> {
+  await installBootloader(c.runner, { rootfs: c.rootfs, template: c.template, plan, emit: c.emit });
+  const raw = path.join(c.staging, `${stem}.raw`);
+  await assembleDisk(c.runner, plan, {
+    rootDir: c.rootfs,
+    imagePath: raw,
+    stagingDir: path.join(c.staging, 'parts'),
+    sourceDateEpoch: c.sourceDateEpoch,
+    onProgress: (m) => c.emit({ type: 'info', message: m }),
+  });
+  const sum = (await c.runner.run(['sha256sum', '--', raw])).stdout.split(' ')[0] ?? '';
+  const image = safeOutputName(`${stem}.raw.zst`);
+  c.emit({ type: 'info', message: `iso: compressing the installer's disk image into ${MEDIUM.installDir}/${image}` });
+  await c.runner.run(['zstd', '-q', '-T0', '-10', '--no-progress', '-f', '-o', path.join(tree, MEDIUM.installDir, image), raw]);
+  await c.runner.run(['rm', '-f', raw]);
+  await c.runner.run(['rm', '-rf', path.join(c.staging, 'parts')]);
+  return { image, sha256: sum, size: plan.sizeBytes };
+}
+
+/** The installer's script, settings and unit in the live system (after the disk image was made, so the installed system has none of them). */
+async function addInstaller(c: OutputContext, p: Payload, target: string): Promise<void> {
+  await writeInImage(c.runner, c.rootfs, INSTALLER_FILES.script, installerScript(), '0755');
+  await writeInImage(c.runner, c.rootfs, INSTALLER_FILES.config, installerConfig({ ...p, target }), '0644');
+  await writeInImage(c.runner, c.rootfs, INSTALLER_FILES.unit, installerUnit(), '0644');
+  await c.runner.run(inImage(c.rootfs, ['mkdir', '-p', path.dirname(INSTALLER_FILES.wants)]));
+  await c.runner.run(inImage(c.rootfs, ['ln', '-sfT', INSTALLER_FILES.unit, INSTALLER_FILES.wants]));
+}
+
+/** grub's two core images: boot/grub/bios.img in the tree, and the FAT image holding EFI/BOOT/BOOTX64.EFI (returned). */
+async function grubImages(c: OutputContext, tree: string, volid: string): Promise<string> {
+  const work = path.join(c.staging, 'grub');
+  await c.runner.run(['rm', '-rf', work]);
+  await c.runner.run(['mkdir', '-p', path.join(work, 'fat/EFI/BOOT')]);
+  const early = path.join(work, 'early.cfg');
+  await c.runner.run(['sh', '-c', 'cat > "$1"', 'sh', early], { input: grubEarlyConfig(volid) });
+  const images: Record<Firmware, string> = { bios: path.join(tree, MEDIUM.biosImage), efi: path.join(work, 'fat/EFI/BOOT/BOOTX64.EFI') };
+  for (const fw of ['bios', 'efi'] as const) await c.runner.run(grubMkimageArgv(fw, early, images[fw]));
+  const efiBytes = Number((await c.runner.run(['stat', '-c', '%s', images.efi])).stdout.trim());
+  const fat = path.join(work, 'efi.img');
+  const env = { SOURCE_DATE_EPOCH: String(c.sourceDateEpoch) };
+  const fatId = derivedUuid(c.seed, 'iso-efi-fat').replace(/-/g, '').slice(0, 8);
+  await c.runner.run(['mkfs.fat', '--invariant', '-i', fatId, '-n', 'EFIBOOT', '-C', fat, String(efiImageKib(efiBytes))], { env });
+  await c.runner.run(['find', path.join(work, 'fat'), '-exec', 'touch', '--no-dereference', '-d', `@${c.sourceDateEpoch}`, '{}', '+']);
+  await c.runner.run(['mcopy', '-s', '-p', '-m', '-Q', '-i', fat, path.join(work, 'fat/EFI'), '::/'], { env: { ...env, MTOOLS_SKIP_CHECK: '1' }, input: '' });
+  return fat;
+}

@@ -50,6 +50,9 @@ export interface ComposeOptions {
 }
 
 export interface ComposeResult {
+  /** The template's target.imageType: raw, img or iso. */
+  imageType: string;
+  /** The main output (the first artifact). */
   image: string;
   imageBytes: number;
   buildDir: string;
@@ -170,6 +173,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       timings,
     });
     return {
+      imageType: o.template.target?.imageType ?? 'raw',
       image: artifacts[0]?.path ?? buildDir,
       imageBytes,
       buildDir,

@@ -13,6 +13,7 @@ import { type RunOptions, run } from '../exec.js';
 import { type Emit, silent } from '../log/events.js';
 import { type ImageProbe, probeImage } from './refs.js';
 import { escapeInline } from '../text/untrusted.js';
+import { CpioReader, isNewcCpio, listCpio } from './cpio.js';
 import { bootFromEsp, ExtReader, type FilesystemInfo, listFat, osFromRelease, type PartitionInfo, probeFilesystem, readPartitionTable } from './read.js';
 
 export type { FilesystemInfo, PartitionInfo } from './read.js';
@@ -39,6 +40,8 @@ export interface ImageReport {
   packages?: number;
   sbom?: { file: string; name: string; packages: number; licensed: number; noAssertion: number };
   boot?: { efi: boolean; loader?: string; entries?: string[] };
+  /** An initrd image (format cpio): its member count and what the kernel runs, /init (a link's target when it is one). */
+  initramfs?: { members: number; init?: string };
 }
 
 // Magic numbers at the start of each compressed format (gzip RFC 1952, xz file format, zstd RFC 8878).
@@ -57,7 +60,7 @@ export function detectCompression(head: Uint8Array): string | undefined {
   return MAGIC.find(([, magic]) => magic.every((b, i) => head[i] === b))?.[0];
 }
 
-/** Report on the disk image `file`: raw, qcow2, vhd, vhdx or vmdk, optionally gzip, xz or zstd compressed. */
+/** Report on the image `file`: a disk (raw, qcow2, vhd, vhdx or vmdk) or an initrd (newc cpio), optionally gzip, xz or zstd compressed. */
 export async function inspectImage(file: string, o: { emit?: Emit; tempDir?: string } = {}): Promise<ImageReport> {
   const emit = o.emit ?? silent;
   const ro: RunOptions = { trace: (line) => emit({ type: 'debug', message: line }) };
@@ -91,7 +94,8 @@ export async function inspectImage(file: string, o: { emit?: Emit; tempDir?: str
       table: undefined,
       partitions: [],
     };
-    await readContents(disk.raw, report, file, ro, emit);
+    if (disk.format === 'cpio') await readInitramfs(disk.raw, report, file, emit);
+    else await readContents(disk.raw, report, file, ro, emit);
     return report;
   } finally {
     await rm(tmp, { recursive: true, force: true });
@@ -125,6 +129,8 @@ async function openAsRaw(
     emit({ type: 'info', message: `decompressing ${file} (${compression}) into a temporary file` });
     src = await decompress(abs, file, compression, tmp, ro);
   }
+  // An initrd image: a cpio archive, read as it is (qemu-img knows no such format).
+  if (isNewcCpio(await readAt(src, 0, 6))) return { raw: src, format: 'cpio', virtualSize: (await stat(src)).size };
   // Before qemu-img sees the file: refuse one that names other files, and name its format, so qemu-img never probes.
   const probe = await probeImage(src);
   if (probe.refs.length > 0 || probe.descriptor) {
@@ -250,8 +256,28 @@ async function readContents(raw: string, report: ImageReport, file: string, ro: 
   if (esp) report.boot = bootFromEsp(await listFat(raw, esp.offset, ro));
 }
 
+/** The OS, packages and SBOM of an initrd image, and what its kernel runs; read from the archive, nothing unpacked. */
+async function readInitramfs(archive: string, report: ImageReport, file: string, emit: Emit): Promise<void> {
+  const cpio = new CpioReader(archive, await listCpio(archive, file));
+  const init = cpio.member('/init');
+  const target = init ? await cpio.linkTarget('/init') : undefined;
+  report.initramfs = { members: cpio.members.length, ...(init ? { init: target ?? '/init' } : {}) };
+  const release = (await cpio.readFile('/etc/os-release')) ?? (await cpio.readFile('/usr/lib/os-release'));
+  if (release !== undefined) report.os = osFromRelease(release);
+  const status = await cpio.readFile('/var/lib/dpkg/status');
+  if (status !== undefined) report.packages = parseDpkgStatus(status).filter((s) => s.state === 'installed').length;
+  const sbom = await readSbom(cpio, emit);
+  if (sbom) report.sbom = sbom;
+}
+
+/** What readSbom needs of a filesystem or archive reader. */
+interface FileReader {
+  readFile(file: string): Promise<string | undefined>;
+  listFiles(dir: string): Promise<string[]>;
+}
+
 /** The SBOM the build put into the image; a missing or unreadable one is a warning, not a failure. */
-async function readSbom(ext: ExtReader, emit: Emit): Promise<ImageReport['sbom']> {
+async function readSbom(ext: FileReader, emit: Emit): Promise<ImageReport['sbom']> {
   const dir = '/usr/share/sbom';
   const names = (await ext.listFiles(dir)).filter((n) => n.endsWith('.spdx.json'));
   const name = names[0];
@@ -288,7 +314,8 @@ export function renderReport(r: ImageReport): string {
   const kind = `${r.format}${r.compression ? `, ${r.compression}-compressed` : ''}`;
   const lines = [`Image:      ${r.file} (${kind}, ${human(r.size)})`, `SHA256:     ${r.sha256}`];
   const table = r.table ? `${r.table === 'gpt' ? 'GPT' : 'MBR'} partition table${r.diskId ? ` (disk id ${r.diskId})` : ''}` : 'no partition table';
-  lines.push(`Disk:       ${human(r.virtualSize)}, ${table}`);
+  if (r.initramfs) lines.push(`Archive:    ${human(r.virtualSize)} unpacked, ${r.initramfs.members} members (newc cpio initramfs)`);
+  else lines.push(`Disk:       ${human(r.virtualSize)}, ${table}`);
   if (r.filesystem) lines.push(`Filesystem: ${describeFs(r.filesystem)}`);
   for (const p of r.partitions) {
     const what = [p.name ? `"${p.name}"` : '', p.typeName ?? `type ${p.type}`].filter(Boolean).join(' ');
@@ -297,13 +324,18 @@ export function renderReport(r: ImageReport): string {
   if (r.os) {
     const where = r.os.partition ? ` on partition ${r.os.partition}` : '';
     lines.push(`OS:         ${r.os.prettyName} (ID ${r.os.id}${r.os.versionId ? `, VERSION_ID ${r.os.versionId}` : ''})${where}`);
-  } else lines.push('OS:         not found (no ext2/3/4 filesystem with /etc/os-release)');
+  } else lines.push(`OS:         not found (no ${r.initramfs ? '/etc/os-release in the archive' : 'ext2/3/4 filesystem with /etc/os-release'})`);
   if (r.packages !== undefined) lines.push(`Packages:   ${r.packages} installed`);
   if (r.sbom) {
     const s = r.sbom;
     lines.push(`SBOM:       ${s.file} (${s.name}): ${s.packages} packages, ${s.licensed} with a declared licence, ${s.noAssertion} NOASSERTION`);
   }
-  if (r.boot) {
+  if (r.initramfs) {
+    const init = r.initramfs.init;
+    lines.push(
+      `Boot:       ${init ? `the kernel runs /init${init === '/init' ? '' : ` -> ${escapeInline(init)}`}` : 'no /init: a kernel cannot boot this archive by itself'}`,
+    );
+  } else if (r.boot) {
     const entries = r.boot.entries ? `, entries ${r.boot.entries.join(', ')}` : '';
     lines.push(`Boot:       ${r.boot.efi ? 'EFI (EFI/BOOT)' : 'no EFI/BOOT loader'}${r.boot.loader ? `, ${r.boot.loader}` : ''}${entries}`);
   } else lines.push('Boot:       no EFI system partition');

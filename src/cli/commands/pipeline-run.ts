@@ -107,6 +107,14 @@ function renderStep(r: StepResult, target: string, out: Output): void {
   }
 }
 
+const IMAGE_WORDS: Readonly<Record<string, string>> = { raw: 'raw image', img: 'initramfs', iso: 'ISO image' };
+
+function bootWords(boot: BuildResult['compose']['boot']): string {
+  if (!boot) return 'no bootloader';
+  if (boot.provider === 'none') return `kernel ${boot.kernelVersion} boots directly (qemu -kernel, -initrd)`;
+  return `boots with ${boot.provider}, kernel ${boot.kernelVersion}`;
+}
+
 /** The disk image build in text: the artifacts on stdout, sizes, stages and timings on stderr. */
 function renderBuild(r: BuildResult, out: Output): void {
   const c = r.compose;
@@ -115,9 +123,9 @@ function renderBuild(r: BuildResult, out: Output): void {
     .join(', ');
   for (const a of c.artifacts) out.result(a.path);
   out.note(
-    `${r.target}: ${formatBytes(c.imageBytes)} raw image, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, installed packages ${c.installed}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
+    `${r.target}: ${formatBytes(c.imageBytes)} ${IMAGE_WORDS[c.imageType] ?? `${c.imageType} image`}, ${c.packages} packages (${r.cache.downloads} downloaded), chroot ${c.snapshot}, installed packages ${c.installed}, base image ${r.base.outcome}, composer image ${r.composer.refs[0]}; ${stages}; ${r.seconds.toFixed(1)} s in all`,
   );
   out.note(
-    `${r.target}: ${c.boot ? `boots with ${c.boot.provider}, kernel ${c.boot.kernelVersion}` : 'no bootloader'}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`,
+    `${r.target}: ${bootWords(c.boot)}; SBOM ${c.sbom.path} (${c.sbom.packages} packages, ${c.sbom.licensed} with a declared licence); manifest ${c.manifest}`,
   );
 }

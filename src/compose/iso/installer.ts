@@ -79,12 +79,14 @@ export function installerScript(): string {
 # g3-install: write the disk image on the live medium to a disk, then check it.
 # Written by g3-composer. Settings: ${INSTALLER_FILES.config}; mode: g3.installer= on the kernel command line.
 set -eu
-. ${INSTALLER_FILES.config}
-MEDIUM=/run/live/medium
+# Tests point these elsewhere; the unit sets none of them.
+. "\${G3_INSTALLER_CONF:-${INSTALLER_FILES.config}}"
+MEDIUM=\${G3_MEDIUM:-/run/live/medium}
+DEV=\${G3_DEV:-/dev}
 say() { printf 'g3-install: %s\\n' "$*"; }
 fail() { say "FAILED: $*"; exit 1; }
 mode=off
-for w in $(cat /proc/cmdline); do case "$w" in g3.installer=*) mode="\${w#g3.installer=}" ;; esac; done
+for w in $(cat "\${G3_CMDLINE:-/proc/cmdline}"); do case "$w" in g3.installer=*) mode="\${w#g3.installer=}" ;; esac; done
 [ -f "$MEDIUM/install/$IMAGE" ] || fail "no $IMAGE on the medium ($MEDIUM/install)"
 udevadm settle || true
 # The disk the medium is on is never a target.
@@ -93,17 +95,17 @@ medium_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE "$MEDIUM")" 2>/dev/null | h
 # Writable whole disks large enough for the image: NAME SIZE, one a line.
 candidates() {
   lsblk -dnbo NAME,TYPE,RO,SIZE | while read -r name type ro size; do
-    [ "$type" = disk ] && [ "$ro" = 0 ] && [ "$name" != "$medium_disk" ] && [ "$size" -ge "$SIZE" ] && echo "$name $size"
+    if [ "$type" = disk ] && [ "$ro" = 0 ] && [ "$name" != "$medium_disk" ] && [ "$size" -ge "$SIZE" ]; then echo "$name $size"; fi
   done
 }
 # Empty: no partitions and no signature blkid knows.
 is_empty() {
-  [ "$(lsblk -no NAME "/dev/$1" | wc -l)" = 1 ] || return 1
-  blkid -p "/dev/$1" >/dev/null 2>&1 && return 1
+  [ "$(lsblk -no NAME "$DEV/$1" | wc -l)" = 1 ] || return 1
+  blkid -p "$DEV/$1" >/dev/null 2>&1 && return 1
   return 0
 }
 write_to() {
-  dev="/dev/$1"
+  dev="$DEV/$1"
   say "writing $IMAGE to $dev"
   zstd -dc "$MEDIUM/install/$IMAGE" | dd of="$dev" bs=4M iflag=fullblock conv=fsync status=none || fail "writing $dev"
   say "checking $dev"

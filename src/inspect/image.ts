@@ -14,6 +14,7 @@ import { type Emit, silent } from '../log/events.js';
 import { type ImageProbe, probeImage } from './refs.js';
 import { escapeInline } from '../text/untrusted.js';
 import { CpioReader, isNewcCpio, listCpio } from './cpio.js';
+import { type IsoInfo, readIso, readPvd } from './iso.js';
 import { bootFromEsp, ExtReader, type FilesystemInfo, listFat, osFromRelease, type PartitionInfo, probeFilesystem, readPartitionTable } from './read.js';
 
 export type { FilesystemInfo, PartitionInfo } from './read.js';
@@ -42,6 +43,8 @@ export interface ImageReport {
   boot?: { efi: boolean; loader?: string; entries?: string[] };
   /** An initrd image (format cpio): its member count and what the kernel runs, /init (a link's target when it is one). */
   initramfs?: { members: number; init?: string };
+  /** An ISO 9660 image (format iso, imageType iso): volume, El Torito boot entries, system area (hybrid MBR, GPT). */
+  iso?: IsoInfo;
 }
 
 // Magic numbers at the start of each compressed format (gzip RFC 1952, xz file format, zstd RFC 8878).
@@ -70,6 +73,12 @@ export async function inspectImage(file: string, o: { emit?: Emit; tempDir?: str
     throw new UserError(`cannot read ${file}: ${err.message}`, 'Check the path and its permissions.');
   });
   if (!st.isFile()) throw new UserError(`${file} is not a regular file`, 'Give the path of an image file, such as out/<name>.raw or <name>.qcow2.xz.');
+  // An ISO (imageType iso) is read as it is: its volume descriptor and boot records, nothing unpacked.
+  const pvd = await readPvd(abs);
+  if (pvd) {
+    const [digest, iso] = await Promise.all([hashFile(abs), readIso(abs, pvd, ro)]);
+    return { file, size: st.size, sha256: digest.sha256, format: 'iso', virtualSize: iso.volumeBytes, table: undefined, partitions: [], iso };
+  }
   const found = detectCompression(await readAt(abs, 0, 8));
   if (found && !SUPPORTED.has(found))
     throw new UserError(
@@ -314,6 +323,12 @@ export function renderReport(r: ImageReport): string {
   const kind = `${r.format}${r.compression ? `, ${r.compression}-compressed` : ''}`;
   const lines = [`Image:      ${r.file} (${kind}, ${human(r.size)})`, `SHA256:     ${r.sha256}`];
   const table = r.table ? `${r.table === 'gpt' ? 'GPT' : 'MBR'} partition table${r.diskId ? ` (disk id ${r.diskId})` : ''}` : 'no partition table';
+  if (r.iso) {
+    const boot = r.iso.elTorito.map((e) => `${e.platform}${e.bootable ? '' : ' (not bootable)'}`).join(', ') || 'none';
+    lines.push(`Volume:     ${r.iso.volumeId} (ISO 9660, ${human(r.iso.volumeBytes)})`, `Boot:       El Torito ${boot}`);
+    if (r.iso.systemArea) lines.push(`System area: ${r.iso.systemArea}`);
+    return `${lines.join('\n')}\n`;
+  }
   if (r.initramfs) lines.push(`Archive:    ${human(r.virtualSize)} unpacked, ${r.initramfs.members} members (newc cpio initramfs)`);
   else lines.push(`Disk:       ${human(r.virtualSize)}, ${table}`);
   if (r.filesystem) lines.push(`Filesystem: ${describeFs(r.filesystem)}`);

@@ -9,7 +9,7 @@ const PROVIDER = 'debian-debian13-x86_64';
 /** `inspect`: needs settings only for temp_dir, where a temporary raw copy goes; keeps no run log. */
 export const inspectCommand = defineCommand({
   name: 'inspect',
-  summary: 'describe a built image file (partitions, filesystems, OS, packages, SBOM; initrd archives too)',
+  summary: 'describe a built image file (partitions, filesystems, OS, packages, SBOM; initrd archives and ISOs too)',
   targetless: true,
   usage: 'inspect <image> [--json]',
   positionals: [{ name: 'image', missing: 'inspect needs an image file' }],
@@ -18,7 +18,9 @@ export const inspectCommand = defineCommand({
 compression, SHA256, partitions, filesystems, OS release, installed package
 count, the SBOM inside and the bootloader. An initrd image (a cpio initramfs,
 imageType img) is read from the archive: member count, what /init runs, OS,
-packages and SBOM. A compressed or non-raw file is
+packages and SBOM. An ISO (imageType iso) is read in place too: volume id and
+size, its El Torito boot entries (BIOS, UEFI) and system area (hybrid MBR,
+GPT), through xorriso -indev. A compressed or non-raw file is
 unpacked to a temporary raw copy in temp_dir (G3_TEMP_DIR) first. A file that
 is not an image, or an image that refers to other files (VMDK extents or
 parent, qcow2 backing or data file), exits 2; no referred file is opened.`,

@@ -118,7 +118,8 @@ export const TEMPLATE_SHAPE: Shape = {
   disk: {
     object: {
       name: 'string',
-      path: { unimplemented: { changes: () => undefined, ignored: "names the target device of OS Image Composer's live installer" } },
+      // The ISO installer's target device, as OS Image Composer's live installer reads it (validate.ts).
+      path: 'string',
       size: 'size',
       partitionTableType: 'string',
       artifacts: { list: { type: 'string', compression: 'string' } },

@@ -25,6 +25,8 @@ export interface TargetTemplate {
 
 export interface DiskTemplate {
   name?: string;
+  /** The device the ISO installer writes (OS Image Composer's key); systemConfig.installer.target says the same. */
+  path?: string;
   /** A size as written (`4GiB`, `4096M`, `1073741824`); see size.ts. */
   size?: string;
   partitionTableType?: string;

@@ -172,6 +172,13 @@ function validateIso(t: ImageTemplate, out: Problems): void {
       );
     else out.warn(sys, 'initramfs', 'systemConfig.initramfs', 'is used only by ISO images; ignored');
   }
+  const device = t.disk?.path;
+  if (device !== undefined) {
+    if (!iso) out.warn(t.disk, 'path', 'disk.path', `names the ISO installer's target device; ignored for imageType ${t.target?.imageType ?? 'raw'}`);
+    else if (!INSTALLER_DEVICE.test(device)) out.error(t.disk, 'path', 'disk.path', `"${escapeInline(device)}" is not a device path like /dev/vda`);
+    else if (sys.installer?.target !== undefined && sys.installer.target !== device)
+      out.error(t.disk, 'path', 'disk.path', `is ${device}, but systemConfig.installer.target is ${escapeInline(sys.installer.target)}: give one of them`);
+  }
   const inst = sys.installer;
   if (!inst) return;
   if (!iso) {

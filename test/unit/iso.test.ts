@@ -138,6 +138,21 @@ describe('the iso template rules', () => {
     });
     expect(() => installerPlan(template('iso', 'systemConfig: {installer: {mode: later}}'))).toThrow(UserError);
   });
+
+  it("takes OS Image Composer's disk.path as the installer's device, and refuses it disagreeing or malformed", () => {
+    const disk = (p: string) => DISK.replace('disk: {', `disk: {path: ${p}, `);
+    expect(installerPlan(template('iso', `${disk('/dev/sdb')}\nsystemConfig: {installer: {mode: unattended}}`))).toEqual({
+      mode: 'unattended',
+      target: '/dev/sdb',
+    });
+    expect(errors(template('iso', `${disk('/dev/sdb')}\nsystemConfig: {installer: {mode: unattended}}`))).toEqual([]);
+    expect(errors(template('iso', `${disk('/dev/sdb')}\nsystemConfig: {installer: {mode: unattended, target: /dev/vda}}`)).join('\n')).toMatch(
+      /disk\.path is \/dev\/sdb, but systemConfig\.installer\.target is \/dev\/vda/,
+    );
+    expect(errors(template('iso', `${disk('sdb')}\nsystemConfig: {installer: {mode: unattended}}`)).join('\n')).toMatch(
+      /disk\.path "sdb" is not a device path/,
+    );
+  });
 });
 
 describe('the installer files', () => {

@@ -215,13 +215,12 @@ describe('parseTemplate', () => {
     const { template, warnings } = parseTemplate(text, FILE, VARS);
     expect(warnings).toEqual([
       'img.yml:2: baseline asks for the default create mode; ignored (not implemented by g3-composer)',
-      "img.yml:5: disk.path names the target device of OS Image Composer's live installer; ignored (not implemented by g3-composer)",
       'img.yml:7: systemConfig.fde has enabled: false; ignored (not implemented by g3-composer)',
       'img.yml:9: systemConfig.kernel.uki is false; ignored (not implemented by g3-composer)',
       'img.yml:9: systemConfig.kernel.enableExtraModules is empty; ignored (not implemented by g3-composer)',
     ]);
     expect(template).not.toHaveProperty('baseline');
-    expect(template.disk).toEqual({ name: 'd' });
+    expect(template.disk).toEqual({ name: 'd', path: '/dev/sda' });
     expect(template.metadata).toEqual({ description: 'edge device', keywords: ['edge'] });
   });
 

@@ -26,7 +26,8 @@ export function installerPlan(t: ImageTemplate): InstallerPlan {
   const mode = given.mode ?? 'none';
   if (!INSTALLER_MODES.includes(mode))
     throw new UserError(`systemConfig.installer.mode "${escapeInline(mode)}" is not supported (supported: ${INSTALLER_MODES.join(', ')})`);
-  const target = given.target ?? 'first-empty-disk';
+  // OS Image Composer's templates name the installer's device as disk.path; validation refuses the two disagreeing.
+  const target = given.target ?? t.disk?.path ?? 'first-empty-disk';
   if (!INSTALLER_TARGETS.includes(target) && !INSTALLER_DEVICE.test(target))
     throw new UserError(
       `systemConfig.installer.target "${escapeInline(target)}" is neither a policy (${INSTALLER_TARGETS.join(', ')}) nor a device path like /dev/vda`,

@@ -90,6 +90,11 @@ describe('containerSpec', () => {
     const spec = containerSpec('g3-composer-0a1b', { ...opts, privileged: false, scratch: '/g3-scratch' });
     expect(spec.tmpfs).toEqual(['/g3-scratch:rw,exec,nosuid,nodev,mode=0755']);
   });
+
+  it("runs on the composer image's platform when it is foreign, and names none otherwise", () => {
+    expect(containerSpec('g3-composer-0a1b', { ...opts, privileged: false, platform: 'linux/arm64' }).platform).toBe('linux/arm64');
+    expect(containerSpec('g3-composer-0a1b', { ...opts, privileged: false })).not.toHaveProperty('platform');
+  });
 });
 
 describe('chrootMounts', () => {

@@ -27,6 +27,7 @@ describe('the arm64 target builds through qemu-user and boots', () => {
   let espOffset: number;
   let types: string[];
   let buildSeconds: number;
+  let carrierId: string;
 
   beforeAll(async () => {
     // The same check the build makes first; its message (with the fix) is the test's failure.
@@ -46,9 +47,10 @@ describe('the arm64 target builds through qemu-user and boots', () => {
     const r = await runBuilder(['latest-arm64', 'build', '--json'], env);
     buildSeconds = (performance.now() - t0) / 1000;
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const doc = JSON.parse(r.stdout) as { providerId: string; compose: { image: string } };
+    const doc = JSON.parse(r.stdout) as { providerId: string; compose: { image: string }; image: { id: string } };
     expect(doc.providerId).toBe('debian-debian13-aarch64');
     image = doc.compose.image;
+    carrierId = doc.image.id;
     const table = JSON.parse((await run({ command: 'sfdisk', args: ['--json', image] })).stdout) as {
       partitiontable: { label: string; partitions: Array<{ start: number; type: string }> };
     };
@@ -64,6 +66,12 @@ describe('the arm64 target builds through qemu-user and boots', () => {
   it('lays out an ESP and a root partition of the arm64 root type', () => {
     console.info(`latest-arm64 build (cold caches, emulated): ${buildSeconds.toFixed(0)} s`);
     expect(types).toEqual([ESP_TYPE, ROOT_ARM64_TYPE]);
+  });
+
+  it('records arm64 as the platform of the base image, the composer image and the image that carries the disk image', async () => {
+    const arch = async (ref: string) =>
+      (await run({ command: '/usr/bin/docker', args: ['image', 'inspect', '--format', '{{.Architecture}}', ref] })).stdout.trim();
+    for (const ref of ['g3-composer/base:debian-debian13-aarch64', 'g3-composer/composer:latest-arm64', carrierId]) expect(await arch(ref), ref).toBe('arm64');
   });
 
   it('has the arm64 loader at the removable-media path, the kernel and the console on ttyAMA0 in the ESP', async () => {

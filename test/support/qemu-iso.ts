@@ -4,7 +4,7 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BootOutcome, OVMF_CODE, OVMF_VARS, runToLogin, X86_BASE } from './qemu.js';
+import { type BootOutcome, bootToLogin, OVMF_CODE, OVMF_VARS, runToLogin, X86_BASE } from './qemu.js';
 
 export type Firmware = 'uefi' | 'bios';
 
@@ -37,25 +37,6 @@ export async function bootIso(iso: string, o: IsoBootOptions): Promise<BootOutco
 }
 
 /** Boot a qcow2 disk alone under UEFI (snapshot=on: the boot never changes it) and wait for `login:`. */
-export async function bootQcow2ToLogin(disk: string, timeoutMs: number): Promise<BootOutcome> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'g3-qemu-disk-'));
-  try {
-    const vars = path.join(dir, 'vars.fd');
-    await copyFile(OVMF_VARS, vars);
-    return await runToLogin(
-      'qemu-system-x86_64',
-      [
-        ...X86_BASE,
-        '-drive',
-        `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
-        '-drive',
-        `if=pflash,format=raw,file=${vars}`,
-        '-drive',
-        `file=${disk},format=qcow2,if=virtio,snapshot=on`,
-      ],
-      timeoutMs,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+export function bootQcow2ToLogin(disk: string, timeoutMs: number): Promise<BootOutcome> {
+  return bootToLogin(disk, timeoutMs, 'qcow2');
 }

@@ -18,8 +18,8 @@ export interface BootOutcome {
   console: string;
 }
 
-/** Boot `image` and resolve once the serial console shows `login:` or `timeoutMs` passes; QEMU is always stopped. */
-export async function bootToLogin(image: string, timeoutMs: number): Promise<BootOutcome> {
+/** Boot the disk `image` (raw, or qcow2) under UEFI and resolve once the serial console shows `login:` or `timeoutMs` passes; QEMU is always stopped. */
+export async function bootToLogin(image: string, timeoutMs: number, format: 'raw' | 'qcow2' = 'raw'): Promise<BootOutcome> {
   const dir = await mkdtemp(path.join(tmpdir(), 'g3-qemu-'));
   try {
     const vars = path.join(dir, 'vars.fd');
@@ -33,7 +33,7 @@ export async function bootToLogin(image: string, timeoutMs: number): Promise<Boo
         '-drive',
         `if=pflash,format=raw,file=${vars}`,
         '-drive',
-        `file=${image},format=raw,if=virtio,snapshot=on`,
+        `file=${image},format=${format},if=virtio,snapshot=on`,
       ],
       timeoutMs,
     );

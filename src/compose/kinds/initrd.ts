@@ -49,7 +49,11 @@ export function initrdKind(template: ImageTemplate): OutputKind {
     async make(c) {
       const boot = path.join(c.rootfs, 'boot');
       const version = newestKernel((await statIn(c.runner, boot))?.type === 'directory' ? await listDirIn(c.runner, boot) : []);
-      if (!version) throw new UserError("no kernel in the image's /boot", 'List a kernel package (linux-image-amd64, or linux-image-arm64 for aarch64) in systemConfig.kernel.packages.');
+      if (!version)
+        throw new UserError(
+          "no kernel in the image's /boot",
+          'List a kernel package (linux-image-amd64, or linux-image-arm64 for aarch64) in systemConfig.kernel.packages.',
+        );
       const kernelIn = path.join(boot, `vmlinuz-${version}`);
       if ((await statIn(c.runner, kernelIn))?.type !== 'file') throw new StepError(`${kernelIn} is not a regular file`);
       const names = initrdNames(template);

@@ -67,12 +67,23 @@ describe('the latest-iso target', () => {
     expect(doc.outputs[0]).toMatchObject({ file: 'g3-live-1.0.0.iso', type: 'iso', sha256: (await hashFile(iso)).sha256 });
   });
 
-  it(`boots to a login prompt under UEFI and under BIOS, side by side, each within ${BOOT_LIMIT_MS / 1000} s`, {
+  it(`boots to a login prompt under UEFI and under BIOS, side by side, each within ${BOOT_LIMIT_MS / 1000} s; under BIOS the attended installer is driven over the serial console`, {
     timeout: BOOT_LIMIT_MS + 30_000,
   }, async () => {
+    // BIOS: grub's hotkey a boots the attended entry; the installer lists the empty disk, the test picks it,
+    // declines to overwrite it, then skips, and the live system goes on to its login prompt.
+    const disk = path.join(dir, 'attended.qcow2');
+    await run({ command: 'qemu-img', args: ['create', '-q', '-f', 'qcow2', disk, '4G'] });
+    const before = await hashFile(disk);
+    const attended = [
+      { after: /\(attended install: choose the disk\)/, send: 'a' },
+      { after: /number of the disk, or q to skip: /, send: '1\n' },
+      { after: /type yes to overwrite \/dev\/vda: /, send: 'no\n' },
+      { after: /number of the disk, or q to skip: /, send: 'q\n' },
+    ];
     const [uefi, bios] = await Promise.all([
       bootIso(iso, { firmware: 'uefi', timeoutMs: BOOT_LIMIT_MS }),
-      bootIso(iso, { firmware: 'bios', timeoutMs: BOOT_LIMIT_MS }),
+      bootIso(iso, { firmware: 'bios', timeoutMs: BOOT_LIMIT_MS, disk, answers: attended }),
     ]);
     for (const [name, boot] of [
       ['UEFI', uefi],
@@ -81,11 +92,17 @@ describe('the latest-iso target', () => {
       expect(boot.reachedLogin, `${name}: no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
       // grub on the serial console, the live kernel from the medium, then the system's own prompt.
       expect(boot.console).toMatch(/GNU GRUB/);
-      expect(boot.console).toMatch(/Command line: BOOT_IMAGE=\/live\/vmlinuz boot=live console=ttyS0 g3\.installer=unattended/);
       expect(boot.console).toMatch(/Debian GNU\/Linux 13 g3-live ttyS0/);
-      // No disk attached: the unattended installer finds none and leaves the live system running.
-      expect(boot.console).toMatch(/g3-install: no empty disk of at least \d+ bytes: nothing installed/);
     }
+    // UEFI, the default entry with no disk attached: the unattended installer finds none and leaves the live system running.
+    expect(uefi.console).toMatch(/Command line: BOOT_IMAGE=\/live\/vmlinuz boot=live console=ttyS0 g3\.installer=unattended/);
+    expect(uefi.console).toMatch(/g3-install: no empty disk of at least \d+ bytes: nothing installed/);
+    expect(bios.answered, bios.console.slice(-3000)).toBe(attended.length);
+    expect(bios.console).toMatch(/Command line: BOOT_IMAGE=\/live\/vmlinuz boot=live console=ttyS0 g3\.installer=attended/);
+    expect(bios.console).toMatch(/ 1\) \/dev\/vda {2}4096 MiB/);
+    expect(bios.console).toMatch(/g3-install: skipped/);
+    expect(bios.console).not.toMatch(/g3-install: writing/);
+    expect(await hashFile(disk)).toEqual(before);
   });
 
   it('installs unattended onto an empty disk, checks it by SHA256 and powers off; the disk then boots alone under UEFI', {

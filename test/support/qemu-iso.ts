@@ -4,7 +4,7 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BootOutcome, bootToLogin, OVMF_CODE, OVMF_VARS, runToLogin, X86_BASE } from './qemu.js';
+import { type Answer, type BootOutcome, bootToLogin, OVMF_CODE, OVMF_VARS, runToLogin, X86_BASE } from './qemu.js';
 
 export type Firmware = 'uefi' | 'bios';
 
@@ -14,6 +14,8 @@ export interface IsoBootOptions {
   /** A disk image (qcow2) on virtio, written by the guest (no snapshot). */
   disk?: string;
   memoryMiB?: number;
+  /** Typed on the serial console, in order (grub hotkeys, installer answers). */
+  answers?: readonly Answer[];
 }
 
 /** The QEMU arguments of an ISO boot; `vars` is a writable copy of OVMF's variable store (UEFI only). */
@@ -30,7 +32,7 @@ export async function bootIso(iso: string, o: IsoBootOptions): Promise<BootOutco
   try {
     const vars = path.join(dir, 'vars.fd');
     if (o.firmware === 'uefi') await copyFile(OVMF_VARS, vars);
-    return await runToLogin('qemu-system-x86_64', isoBootArgs(iso, o, vars), o.timeoutMs);
+    return await runToLogin('qemu-system-x86_64', isoBootArgs(iso, o, vars), o.timeoutMs, o.answers);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

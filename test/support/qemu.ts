@@ -10,12 +10,20 @@ import path from 'node:path';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
+/** Typed on the serial console once its output shows `after` (each looked for after the previous one's match). */
+export interface Answer {
+  after: RegExp;
+  send: string;
+}
+
 export interface BootOutcome {
   /** Whether `login:` appeared before the time limit. */
   reachedLogin: boolean;
   seconds: number;
   /** The serial console's output, escape sequences removed. */
   console: string;
+  /** How many of the answers were typed. */
+  answered: number;
 }
 
 /** Boot the disk `image` (raw, or qcow2) under UEFI and resolve once the serial console shows `login:` or `timeoutMs` passes; QEMU is always stopped. */
@@ -54,15 +62,29 @@ export const X86_BASE: readonly string[] = ['-accel', 'tcg', '-m', '1024', '-nog
  * Run `binary args` and resolve once its serial console (stdout) shows `login:`
  * at the end of a line, or `timeoutMs` passes, or it exits; it is always killed.
  */
-export async function runToLogin(binary: string, args: readonly string[], timeoutMs: number): Promise<BootOutcome> {
+export async function runToLogin(binary: string, args: readonly string[], timeoutMs: number, answers: readonly Answer[] = []): Promise<BootOutcome> {
   const t0 = performance.now();
-  const qemu = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const qemu = spawn(binary, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A write after QEMU has gone is no error of the boot's.
+  qemu.stdin.on('error', () => undefined);
   let output = '';
+  let answered = 0;
+  let from = 0;
+  const answer = () => {
+    for (let a = answers[answered]; a; a = answers[answered]) {
+      const m = a.after.exec(output.slice(from));
+      if (!m) return;
+      from += m.index + m[0].length;
+      qemu.stdin.write(a.send);
+      answered++;
+    }
+  };
   try {
     const reachedLogin = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       const onData = (d: Buffer) => {
         output += d.toString('utf8');
+        answer();
         if (/login: *$/m.test(output.slice(-200))) {
           clearTimeout(timer);
           resolve(true);
@@ -75,7 +97,7 @@ export async function runToLogin(binary: string, args: readonly string[], timeou
         resolve(/login:/.test(output));
       });
     });
-    return { reachedLogin, seconds: (performance.now() - t0) / 1000, console: output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '') };
+    return { reachedLogin, seconds: (performance.now() - t0) / 1000, console: output.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, ''), answered };
   } finally {
     qemu.kill('SIGKILL');
     await new Promise((r) => (qemu.exitCode !== null || qemu.signalCode !== null ? r(undefined) : qemu.once('close', r)));

@@ -2,7 +2,7 @@
 // mksquashfs and xorriso command lines, installer settings) and the template
 // rules (systemConfig.initramfs and systemConfig.installer).
 import { describe, expect, it } from 'vitest';
-import { isoImageName, isoKind } from '../../src/compose/kinds/iso.js';
+import { isoImageName, isoKind, isoMenu } from '../../src/compose/kinds/iso.js';
 import { outputKind } from '../../src/compose/kinds/select.js';
 import { grubConfig, grubEarlyConfig, grubMkimageArgv } from '../../src/compose/iso/grub.js';
 import { installerConfig, installerPlan, installerScript, installerUnit } from '../../src/compose/iso/installer.js';
@@ -97,6 +97,32 @@ describe('iso naming and command lines', () => {
     expect(cfg).toContain("menuentry 'its x' {");
     expect(cfg).toContain('  linux /live/vmlinuz boot=live console=ttyS0');
     expect(cfg).toContain('  initrd /live/initrd.img');
+  });
+
+  it('gives menu entries their hotkey, and only a single lower-case letter', () => {
+    const cfg = grubConfig(
+      [
+        { title: 'a', cmdline: 'x', hotkey: 'u' },
+        { title: 'b', cmdline: 'y', hotkey: '} ; reboot' },
+      ],
+      3,
+    );
+    expect(cfg).toContain("menuentry 'a' --hotkey=u {");
+    expect(cfg).toContain("menuentry 'b' {");
+  });
+
+  it("offers the template's installer first, the live system, and on an unattended medium an attended install too", () => {
+    const cmdline = (extra: string[] = []) => ['boot=live', ...extra].join(' ');
+    expect(isoMenu('g3 1', 'none', cmdline)).toEqual([{ title: 'g3 1 (live)', cmdline: 'boot=live', hotkey: 'l' }]);
+    expect(isoMenu('g3 1', 'unattended', cmdline).map((e) => [e.hotkey, e.cmdline])).toEqual([
+      ['u', 'boot=live g3.installer=unattended'],
+      ['l', 'boot=live g3.installer=off'],
+      ['a', 'boot=live g3.installer=attended'],
+    ]);
+    expect(isoMenu('g3 1', 'attended', cmdline).map((e) => [e.hotkey, e.cmdline])).toEqual([
+      ['a', 'boot=live g3.installer=attended'],
+      ['l', 'boot=live g3.installer=off'],
+    ]);
   });
 });
 

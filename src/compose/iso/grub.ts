@@ -62,6 +62,8 @@ export function grubMkimageArgv(firmware: Firmware, earlyConfig: string, output:
 export interface GrubEntry {
   title: string;
   cmdline: string;
+  /** A letter that boots the entry at once from the menu. */
+  hotkey?: string;
 }
 
 /** A menu title grub prints as it is: no quotes, no control characters. */
@@ -83,7 +85,8 @@ export function grubConfig(entries: readonly GrubEntry[], timeoutSeconds: number
     'set default=0',
   ];
   for (const e of entries) {
-    lines.push(`menuentry '${safeTitle(e.title)}' {`, `  linux /live/vmlinuz ${e.cmdline}`, '  initrd /live/initrd.img', '}');
+    const hotkey = e.hotkey && /^[a-z]$/.test(e.hotkey) ? ` --hotkey=${e.hotkey}` : '';
+    lines.push(`menuentry '${safeTitle(e.title)}'${hotkey} {`, `  linux /live/vmlinuz ${e.cmdline}`, '  initrd /live/initrd.img', '}');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -18,7 +18,7 @@ import { writeInImage, inImage } from '../configure/io.js';
 import { fstab } from '../configure/fstab.js';
 import { assembleDisk } from '../disk/disk.js';
 import { derivedUuid, planDisk } from '../disk/plan.js';
-import { type Firmware, grubConfig, grubEarlyConfig, grubMkimageArgv } from '../iso/grub.js';
+import { type Firmware, type GrubEntry, grubConfig, grubEarlyConfig, grubMkimageArgv } from '../iso/grub.js';
 import { INSTALLER_FILES, installerConfig, installerPlan, installerScript, installerUnit } from '../iso/installer.js';
 import { efiImageKib, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../iso/medium.js';
 import { imageStem } from '../outputs/plan.js';
@@ -30,6 +30,21 @@ export const LIVE_FSTAB = '# The root filesystem is the live medium (squashfs wi
 // live-boot-initramfs-tools puts its boot script here; without it the initramfs cannot find the medium.
 const LIVE_BOOT_SCRIPT = 'usr/share/initramfs-tools/scripts/live';
 const GRUB_TIMEOUT_SECONDS = 3;
+
+/**
+ * The grub menu: the template's choice first (booted after the timeout), then the live system without
+ * installing (hotkey l), and on an unattended medium an attended install too (hotkey a), for a machine
+ * whose disk should be chosen by hand. The unattended entry's hotkey is u.
+ */
+export function isoMenu(title: string, mode: string, cmdline: (extra?: string[]) => string): GrubEntry[] {
+  if (mode === 'none') return [{ title: `${title} (live)`, cmdline: cmdline(), hotkey: 'l' }];
+  const entries: GrubEntry[] = [
+    { title: `${title} (${mode} install)`, cmdline: cmdline([`g3.installer=${mode}`]), hotkey: mode === 'attended' ? 'a' : 'u' },
+    { title: `${title} (live, no install)`, cmdline: cmdline(['g3.installer=off']), hotkey: 'l' },
+  ];
+  if (mode === 'unattended') entries.push({ title: `${title} (attended install: choose the disk)`, cmdline: cmdline(['g3.installer=attended']), hotkey: 'a' });
+  return entries;
+}
 
 /** The ISO's file name: `<image.name>-<image.version>.iso`. */
 export function isoImageName(template: ImageTemplate): string {
@@ -84,13 +99,7 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
       const volid = volumeId(c.template.image?.name ?? 'image', c.template.image?.version ?? '0');
       const title = `${c.template.image?.name ?? 'image'} ${c.template.image?.version ?? ''}`.trim();
       const cmdline = (extra: string[] = []) => liveCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
-      const entries =
-        installer.mode === 'none'
-          ? [{ title: `${title} (live)`, cmdline: cmdline() }]
-          : [
-              { title: `${title} (${installer.mode} install)`, cmdline: cmdline([`g3.installer=${installer.mode}`]) },
-              { title: `${title} (live, no install)`, cmdline: cmdline(['g3.installer=off']) },
-            ];
+      const entries = isoMenu(title, installer.mode, cmdline);
       await c.runner.run(['sh', '-c', 'cat > "$1"', 'sh', path.join(tree, MEDIUM.grubCfg)], { input: grubConfig(entries, GRUB_TIMEOUT_SECONDS) });
       const output = path.join(c.buildDir, isoImageName(c.template));
       await c.timed('iso', async () => {

@@ -73,6 +73,12 @@ export function kernelCmdline(template: ImageTemplate, plan: DiskPlan): string {
   return `${given ? `${given} ` : ''}root=PARTUUID=${root.partUuid} rw`.trim();
 }
 
+/** The names in the image's /boot; none when it has no /boot directory. */
+export async function bootListing(runner: Runner, rootfs: string): Promise<string[]> {
+  const dir = path.join(rootfs, 'boot');
+  return (await statIn(runner, dir))?.type === 'directory' ? listDirIn(runner, dir) : [];
+}
+
 /** The newest kernel version that has both /boot/vmlinuz-<v> and /boot/initrd.img-<v>. */
 export function pickKernel(names: string[]): string | undefined {
   const versions = names.filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice('vmlinuz-'.length));
@@ -118,8 +124,7 @@ export async function installBootloader(runner: Runner, o: BootInput): Promise<B
     );
   }
   const bootDir = path.join(o.rootfs, 'boot');
-  const hasBoot = (await statIn(runner, bootDir))?.type === 'directory';
-  const version = pickKernel(hasBoot ? await listDirIn(runner, bootDir) : []);
+  const version = pickKernel(await bootListing(runner, o.rootfs));
   const efi = efiArch(o.template.target?.arch);
   if (!version)
     throw new UserError(

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { compareVersions } from '../../deb/version.js';
 import { StepError, UserError } from '../../errors.js';
 import { hashFile } from '../../fs/hash.js';
-import { listDirIn, statIn } from '../../docker/runner.js';
+import { statIn } from '../../docker/runner.js';
 import type { ImageTemplate } from '../../template/types.js';
+import { bootListing } from '../boot/boot.js';
 import { imageStem } from '../outputs/plan.js';
 import { safeOutputName } from './raw.js';
 import type { OutputKind } from './types.js';
@@ -48,7 +49,7 @@ export function initrdKind(template: ImageTemplate): OutputKind {
     fstab: INITRD_FSTAB,
     async make(c) {
       const boot = path.join(c.rootfs, 'boot');
-      const version = newestKernel((await statIn(c.runner, boot))?.type === 'directory' ? await listDirIn(c.runner, boot) : []);
+      const version = newestKernel(await bootListing(c.runner, c.rootfs));
       if (!version)
         throw new UserError(
           "no kernel in the image's /boot",

@@ -11,9 +11,9 @@
 import path from 'node:path';
 import { StepError, UserError } from '../../errors.js';
 import { hashFile } from '../../fs/hash.js';
-import { listDirIn, statIn } from '../../docker/runner.js';
+import { statIn } from '../../docker/runner.js';
 import type { ImageTemplate } from '../../template/types.js';
-import { installBootloader, pickKernel } from '../boot/boot.js';
+import { bootListing, installBootloader, pickKernel } from '../boot/boot.js';
 import { writeInImage, inImage } from '../configure/io.js';
 import { fstab } from '../configure/fstab.js';
 import { assembleDisk } from '../disk/disk.js';
@@ -69,7 +69,7 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
     fstab: plan ? fstab(plan) : LIVE_FSTAB,
     async make(c) {
       const boot = path.join(c.rootfs, 'boot');
-      const version = pickKernel((await statIn(c.runner, boot))?.type === 'directory' ? await listDirIn(c.runner, boot) : []);
+      const version = pickKernel(await bootListing(c.runner, c.rootfs));
       if (!version)
         throw new UserError(
           "no kernel with an initramfs in the image's /boot",

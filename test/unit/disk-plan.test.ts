@@ -1,4 +1,4 @@
-import { reproducibleTarArgs } from '../../src/compose/disk/disk.js';
+import { fat32SectorsPerCluster, reproducibleTarArgs } from '../../src/compose/disk/disk.js';
 import { partitionTypeName } from '../../src/compose/disk/plan.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -349,5 +349,19 @@ describe('partitionTypeName', () => {
     ['gpt', '00000000-0000-0000-0000-000000000001', undefined],
   ] as const)('names %s type %s %s', (table, code, want) => {
     expect(partitionTypeName(table, code)).toBe(want);
+  });
+});
+
+describe('FAT32 cluster size', () => {
+  // mkfs.fat would size clusters for the whole image file; a 128 MiB ESP on a 1 GiB disk then had too few clusters.
+  it.each([
+    [512 * 2048, 8],
+    [256 * 2048, 4],
+    [128 * 2048, 2],
+    [64 * 2048, 1],
+    [33 * 2048, 1],
+  ])('gives %i sectors %i sectors per cluster, and at least 65525 clusters from 33 MiB', (sectors, spc) => {
+    expect(fat32SectorsPerCluster(sectors)).toBe(spc);
+    expect(sectors / fat32SectorsPerCluster(sectors)).toBeGreaterThanOrEqual(65_525);
   });
 });

@@ -9,6 +9,12 @@ import { formatSize } from '../../units/size.js';
 import { type DiskPlan, derivedUuid, mountPointProblem, type PartitionPlan, sfdiskScript } from './plan.js';
 import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
 
+/** FAT32 sectors per cluster: the largest of 8, 4, 2, 1 that leaves the partition at least 65525 clusters with room to spare. */
+export function fat32SectorsPerCluster(sizeSectors: number): number {
+  for (const spc of [8, 4, 2]) if (sizeSectors / spc >= 66_000) return spc;
+  return 1;
+}
+
 export interface AssembleOptions {
   /** The image's root filesystem tree; mount points of other partitions are emptied (moved to stagingDir). */
   rootDir: string;
@@ -164,6 +170,8 @@ async function makeFat(runner: Runner, p: PartitionPlan, img: string, dir: strin
   // --invariant fixes the creation time and other time-based fields; it comes before -i so the volume id still wins.
   const args = ['mkfs.fat', ...(sde === undefined ? [] : ['--invariant'])];
   if (p.fatBits) args.push('-F', String(p.fatBits));
+  // mkfs.fat sizes clusters for the whole file it writes into, not the partition, so a small FAT32 ESP on a large disk got too few.
+  if (p.fatBits === 32) args.push('-s', String(fat32SectorsPerCluster(p.sizeSectors)));
   if (p.fsLabel) args.push('-n', p.fsLabel);
   // Hidden sectors record where the partition starts; mkfs.fat assumes 0 for a file.
   args.push('-i', p.fsUuid.replace('-', ''), '-h', String(p.startSector), '--offset', String(p.startSector), img, String(Math.floor(p.sizeSectors / 2)));

@@ -139,6 +139,8 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
     drawStatus(true);
   };
   const itemLines = mode === 'plain' || verbose;
+  // One command may meet the same condition more than once (each cache tier, a derived target): a warning is said once.
+  const warned = new Set<string>();
   return {
     mode,
     verbose,
@@ -175,6 +177,8 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
           line(`retrying ${e.item} from its next URL after ${e.url}: ${e.reason}`, 'debug', verbose);
           break;
         case 'warning':
+          if (warned.has(e.message)) break;
+          warned.add(e.message);
           line(`warning: ${e.message}`, 'warn', true, color.yellow);
           break;
         case 'info':

@@ -78,6 +78,13 @@ describe('createOutput', () => {
     expect(text.stderr).toBe('warning: careful\n');
     expect(text.stdout).toBe('{}\n');
   });
+
+  it('says a warning once per command, however often it is met', () => {
+    const { text, s } = streams();
+    const out = createOutput('plain', false, s, {});
+    for (const m of ['no shared cache', 'no shared cache', 'other', 'no shared cache']) out.emit({ type: 'warning', message: m });
+    expect(text.stderr).toBe('warning: no shared cache\nwarning: other\n');
+  });
 });
 
 describe('terminal conventions', () => {

@@ -29,6 +29,8 @@ import { providerHoldPath } from '../layout/paths.js';
 import { findTarget } from '../catalogue/load.js';
 import { checkForeignArch } from '../docker/binfmt.js';
 import { dockerPlatform, hostDebianArch } from '../template/provider.js';
+import type { LiveSystem } from '../compose/kinds/types.js';
+import { openInitramfsTarget } from '../packages/initramfs-target.js';
 
 export interface BuildOptions {
   settings: Settings;
@@ -55,6 +57,8 @@ export interface BuildResult extends BaseResult {
   /** Where the root filesystem was assembled. */
   scratch: 'tmpfs' | 'disk';
   seconds: number;
+  /** An ISO's initramfs target (systemConfig.initramfs), built first. */
+  initramfs?: BuildResult;
 }
 
 /** Memory the host must have available for `auto` to assemble the root filesystem in tmpfs. */
@@ -157,15 +161,36 @@ export async function base(o: BuildOptions): Promise<BaseResult> {
 /** `build`: caches, base image when needed, composer image, compose stages. */
 export async function build(o: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
-  const p = await prepare(o);
+  const cat = o.catalogue ?? (await openCatalogue(o.settings, o.emit));
+  const target = findTarget(cat, o.target);
+  const opened = isTemplateTarget(target) ? (o.opened ?? (await openTemplateTarget(o.settings, o.target, o.emit, cat))) : undefined;
+  const first = opened ? await buildInitramfs({ ...o, catalogue: cat }, opened) : undefined;
+  const p = await prepare({ ...o, catalogue: cat, opened });
   try {
-    return await composeHeld(o, p, started);
+    const result = await composeHeld(o, p, started, first?.live);
+    return first ? { ...result, initramfs: first.result } : result;
   } finally {
     await p.hold.release();
   }
 }
 
-async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promise<BuildResult> {
+/** An ISO with systemConfig.initramfs: build that target first, and say where its kernel and initrd image are. */
+async function buildInitramfs(o: BuildOptions & { catalogue: Catalogue }, iso: OpenTarget): Promise<{ result: BuildResult; live: LiveSystem } | undefined> {
+  const derived = await openInitramfsTarget(o.settings, o.catalogue, iso, o.emit);
+  if (!derived) return undefined;
+  o.emit({ type: 'info', message: `${o.target} boots the initramfs of target ${derived.target.name} (systemConfig.initramfs): building it first` });
+  const result = await build({ ...o, target: derived.target.name, opened: derived });
+  const pick = (type: string) => {
+    const a = result.compose.artifacts.find((x) => x.type === type);
+    if (!a) throw new StepError(`the build of ${derived.target.name} made no ${type} output`);
+    return { path: a.path, sha256: a.sha256 };
+  };
+  const kernelVersion = result.compose.boot?.kernelVersion;
+  if (!kernelVersion) throw new StepError(`the build of ${derived.target.name} reported no kernel version`);
+  return { result, live: { target: derived.target.name, image: pick('initrd'), kernel: pick('kernel'), kernelVersion } };
+}
+
+async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?: LiveSystem): Promise<BuildResult> {
   const s = o.settings;
   const providerId = p.t.plan.providerId;
   const foreign = foreignArch(p.t.plan.arch);
@@ -220,6 +245,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number): Promi
       toolkitVersion: await toolkitVersion(s.projectRoot),
       lockStaleMs: s.lockStaleMs,
       emit: o.emit,
+      live,
     });
   } finally {
     await container.stop();

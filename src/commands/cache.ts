@@ -9,6 +9,7 @@ import type { Settings } from '../config/load.js';
 import type { Emit } from '../log/events.js';
 import { checkTargetCaches, type LockedTarget, refreshTargetCaches } from '../packages/target-caches.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { openInitramfsTarget } from '../packages/initramfs-target.js';
 
 export interface CacheOptions {
   settings: Settings;
@@ -35,6 +36,18 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const cat = opts.catalogue ?? (await openCatalogue(s, opts.emit));
   const target = findTarget(cat, opts.target);
   const opened = isTemplateTarget(target) ? (opts.opened ?? (await openTemplateTarget(s, opts.target, opts.emit, cat))) : undefined;
+  // An ISO's initramfs target (systemConfig.initramfs) first: the build needs both.
+  const derived = opened ? await openInitramfsTarget(s, cat, opened, opts.emit) : undefined;
+  if (derived) {
+    const sub = { settings: s, target: derived.target, opened: derived, verify: opts.verify, emit: opts.emit };
+    if (opts.check) {
+      const report = await checkTargetCaches(sub);
+      if (!report.ok) return { mode: 'check', target: derived.target.name, report };
+    } else {
+      const { report } = await refreshTargetCaches(sub);
+      if (!report.ok) return { mode: 'refresh', target: derived.target.name, report };
+    }
+  }
   const input = { settings: s, target, opened, verify: opts.verify, emit: opts.emit };
   if (opts.check) return { mode: 'check', target: target.name, report: await checkTargetCaches(input) };
   const { report, locked } = await refreshTargetCaches(input);

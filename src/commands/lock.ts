@@ -6,6 +6,8 @@ import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { matchingLock, resolveAndWrite } from '../packages/ensure-lock.js';
 import { type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { openCatalogue } from '../catalogue/open.js';
+import { openInitramfsTarget } from '../packages/initramfs-target.js';
 
 export interface LockOptions {
   settings: Settings;
@@ -33,11 +35,22 @@ export interface LockResult {
   bytes: number;
   changes?: LockChanges;
   graphs: string[];
+  /** The lock of the ISO's initramfs target (systemConfig.initramfs), made first. */
+  initramfs?: LockResult;
 }
 
 /** Resolve and write the lock; keep a matching one unless `update`. */
 export async function lock(opts: LockOptions): Promise<LockResult> {
-  const t = await openTemplateTarget(opts.settings, opts.target, opts.emit);
+  const cat = await openCatalogue(opts.settings, opts.emit);
+  const t = await openTemplateTarget(opts.settings, opts.target, opts.emit, cat);
+  const derived = await openInitramfsTarget(opts.settings, cat, t, opts.emit);
+  const initramfs = derived ? await lockOpened(derived, opts) : undefined;
+  if (initramfs)
+    opts.emit({ type: 'info', message: `initramfs ${initramfs.target}: ${initramfs.lockFile} ${initramfs.status} (${initramfs.packages} packages)` });
+  return { ...(await lockOpened(t, opts)), ...(initramfs ? { initramfs } : {}) };
+}
+
+async function lockOpened(t: OpenTarget, opts: LockOptions): Promise<LockResult> {
   const existing = opts.update ? await readLock(t.lockFile) : await matchingLock(t);
   if (existing && !opts.update) return summary(t, existing, 'current', undefined, []);
   const { lock: fresh, graphs } = await resolveAndWrite(t, opts.settings, opts.emit);

@@ -7,6 +7,7 @@ import type { Emit } from '../log/events.js';
 import { loadTargetTemplate } from '../template/target.js';
 import type { ImageTemplate } from '../template/types.js';
 import { openCatalogue } from '../catalogue/open.js';
+import { openInitramfsTarget } from '../packages/initramfs-target.js';
 
 export interface ValidateOptions {
   settings: Settings;
@@ -24,6 +25,8 @@ export interface ValidateResult {
   /** Also emitted as warning events. */
   warnings: string[];
   template: ImageTemplate;
+  /** The ISO's initramfs template (systemConfig.initramfs), validated too: its derived target and file. */
+  initramfs?: { target: string; file: string };
 }
 
 /** Validate a target's template; problems are a UserError listing each with file:line. */
@@ -44,5 +47,13 @@ export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
     vars: { mirror: s.mirror, security_mirror: s.securityMirror },
   });
   for (const w of t.warnings) opts.emit({ type: 'warning', message: w });
-  return { target: target.name, file: t.file, providerId: t.providerId, warnings: t.warnings, template: opts.merged ? t.merged : t.user };
+  const derived = await openInitramfsTarget(s, cat, { target, template: t.merged as ImageTemplate, templateFile: t.file }, opts.emit);
+  return {
+    target: target.name,
+    file: t.file,
+    providerId: t.providerId,
+    warnings: t.warnings,
+    template: opts.merged ? t.merged : t.user,
+    ...(derived ? { initramfs: { target: derived.target.name, file: derived.templateFile } } : {}),
+  };
 }

@@ -13,7 +13,7 @@ import type { BootResult } from './boot/boot.js';
 import { writeInImage } from './configure/io.js';
 import type { FinalArtifact } from './outputs/finalize.js';
 import { outputKind } from './kinds/select.js';
-import type { Timed } from './kinds/types.js';
+import type { LiveSystem, Timed } from './kinds/types.js';
 
 export { rawImageName } from './kinds/raw.js';
 import { imageStem } from './outputs/plan.js';
@@ -47,6 +47,8 @@ export interface ComposeOptions {
   toolkitVersion: string;
   lockStaleMs: number;
   emit: Emit;
+  /** imageType iso with systemConfig.initramfs: the initrd image the medium boots, already built. */
+  live?: LiveSystem;
 }
 
 export interface ComposeResult {
@@ -144,6 +146,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       seed,
       emit: o.emit,
       timed,
+      live: o.live,
     });
     // Only the outputs stay; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);

@@ -14,6 +14,7 @@ import { UserError } from '../errors.js';
 import { lstatIfExists } from '../fs/safe.js';
 import type { Emit } from '../log/events.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
+import { initramfsTemplateOf, openInitramfsTarget } from '../packages/initramfs-target.js';
 import { type ImageName, imageName } from './image-name.js';
 import { explicitBuildArgs, type Inputs, inputsDigest } from './inputs.js';
 
@@ -70,7 +71,11 @@ export async function open(ctx: StepContext): Promise<Opened> {
 
 /** The inputs digest of what a build would read now. */
 export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs> {
+  // An ISO that boots another template's initrd (systemConfig.initramfs) is made from that template's inputs too.
+  const derived =
+    initramfsTemplateOf(t) === undefined ? undefined : await openInitramfsTarget(ctx.settings, await openCatalogue(ctx.settings, ctx.emit), t, ctx.emit);
   return inputsDigest({
+    ...(derived ? { initramfs: { lockFile: derived.lockFile, template: derived.template, templateFile: derived.templateFile } } : {}),
     lockFile: t.lockFile,
     template: t.template,
     templateFile: t.templateFile,

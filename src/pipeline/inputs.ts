@@ -36,6 +36,8 @@ export interface InputsSource {
   /** Build arguments given explicitly (SOURCE_DATE_EPOCH when set in the environment). */
   buildArgs: Record<string, string>;
   toolkitVersion: string;
+  /** An ISO's initramfs target (systemConfig.initramfs): its lock, template and files decide the ISO too. */
+  initramfs?: Pick<InputsSource, 'lockFile' | 'template' | 'templateFile'>;
 }
 
 const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -67,12 +69,11 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
     if (hex !== undefined) parts.push({ name, sha256: hex });
   };
   add('lock', await fileSha(src.lockFile, 'the lock file'));
-  add('template', sha(canonicalJson(src.template)));
-  // Files the template copies into the image, by content (a changed motd rebuilds).
-  const dir = path.dirname(src.templateFile);
-  for (const [i, f] of (src.template.systemConfig?.additionalFiles ?? []).entries()) {
-    // The same checked, no-follow read as the build's: the file the image gets is the file hashed here.
-    if (f.local) add(`additionalFiles[${i}] ${f.local}`, sha((await readAdditionalFile(f, dir, `systemConfig.additionalFiles[${i}].local`)).bytes));
+  await addTemplate(add, '', src);
+  if (src.initramfs) {
+    // Its lock is written by its first build: until then the part is absent, so the digest differs from any built one.
+    add('initramfs lock', await fileSha(src.initramfs.lockFile, 'the lock file', true));
+    await addTemplate(add, 'initramfs ', src.initramfs);
   }
   add('Dockerfile', await fileSha(contextDockerfile(src.context, src.dockerfile), 'the Dockerfile'));
   add('.dockerignore', await fileSha(path.join(src.context, '.dockerignore'), '.dockerignore', true));
@@ -81,6 +82,20 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
   const digest = createHash('sha256');
   for (const p of parts) digest.update(`${p.name}\0${p.sha256}\n`);
   return { digest: `sha256:${digest.digest('hex')}`, parts };
+}
+
+/** The template and the files it copies into the image, by content (a changed motd rebuilds). */
+async function addTemplate(
+  add: (name: string, hex: string | undefined) => void,
+  prefix: string,
+  src: Pick<InputsSource, 'template' | 'templateFile'>,
+): Promise<void> {
+  add(`${prefix}template`, sha(canonicalJson(src.template)));
+  const dir = path.dirname(src.templateFile);
+  for (const [i, f] of (src.template.systemConfig?.additionalFiles ?? []).entries()) {
+    // The same checked, no-follow read as the build's: the file the image gets is the file hashed here.
+    if (f.local) add(`${prefix}additionalFiles[${i}] ${f.local}`, sha((await readAdditionalFile(f, dir, `systemConfig.additionalFiles[${i}].local`)).bytes));
+  }
 }
 
 /** The build arguments that reach the image and come from the user: SOURCE_DATE_EPOCH only when it is set. */

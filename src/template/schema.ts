@@ -84,8 +84,8 @@ const systemConfig: Shape = {
       ignored: 'has enabled: false',
     },
   },
-  // OS Image Composer's ISO templates name a template of their own here; validate.ts refuses it for iso and warns elsewhere.
-  initramfs: 'free',
+  // OS Image Composer's ISO templates name the template of the system their medium boots (packages/initramfs-target.ts).
+  initramfs: { object: { template: 'string' } },
   // Our key: the ISO's installer (validate.ts, compose/iso/installer.ts).
   installer: { object: { mode: 'string', target: 'string' } },
   packages: 'strings',

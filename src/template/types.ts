@@ -97,8 +97,8 @@ export interface SystemConfigTemplate {
   configurations?: Array<{ cmd?: string }>;
   users?: UserTemplate[];
   kernel?: { version?: string; cmdline?: string; packages?: string[] };
-  /** OS Image Composer's initramfs template (its ISO templates); not supported, see validate.ts. */
-  initramfs?: Record<string, unknown>;
+  /** imageType iso: the template (imageType img) of the system the medium boots, relative to the template's folder. */
+  initramfs?: { template?: string };
   /** imageType iso only: whether and how the live system installs the template's disk image. */
   installer?: { mode?: string; target?: string };
 }

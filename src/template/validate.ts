@@ -163,14 +163,16 @@ function validateIso(t: ImageTemplate, out: Problems): void {
   const sys = t.systemConfig ?? {};
   const iso = t.target?.imageType === 'iso';
   if (sys.initramfs !== undefined) {
-    if (iso)
-      out.error(
-        sys,
-        'initramfs',
-        'systemConfig.initramfs',
-        "is not supported for imageType iso: g3-composer boots the ISO with the image's own initramfs (live-boot from systemConfig.packages), not one built from a separate template; remove it",
-      );
-    else out.warn(sys, 'initramfs', 'systemConfig.initramfs', 'is used only by ISO images; ignored');
+    if (!iso) out.warn(sys, 'initramfs', 'systemConfig.initramfs', 'is used only by ISO images; ignored');
+    else {
+      const tpl = sys.initramfs?.template;
+      if (typeof tpl !== 'string' || tpl === '')
+        out.error(sys.initramfs ?? sys, 'template', 'systemConfig.initramfs.template', 'is required: the template (imageType img) of the system the ISO boots');
+      else {
+        const problem = localPathProblem(tpl);
+        if (problem) out.error(sys.initramfs, 'template', 'systemConfig.initramfs.template', problem);
+      }
+    }
   }
   const device = t.disk?.path;
   if (device !== undefined) {

@@ -3,8 +3,12 @@
 // the whole system as one zstd-compressed newc cpio and its kernel; inspect
 // reads the archive; QEMU boots the kernel with the archive as its initramfs
 // (no disk, no firmware) to a login prompt; a second build from an empty work
-// directory gives the same bytes.
-import { mkdtemp, readFile } from 'node:fs/promises';
+// directory gives the same bytes. Then the installer ISO of OS Image
+// Composer's layout (systemConfig.initramfs names this template): built after
+// its initramfs target, it boots that initrd under BIOS, and its attended
+// installer, driven over the serial console, writes the ISO template's disk
+// image to an empty disk, which must then hold exactly the image on the medium.
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +18,10 @@ import { CpioReader, listCpio } from '../../src/inspect/cpio.js';
 import { buildSourceDate } from '../../src/compose/source-date.js';
 import { copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
 import { bootKernelToLogin } from '../support/qemu.js';
+import { bootIso } from '../support/qemu-iso.js';
 
 const BOOT_LIMIT_MS = 300_000;
+const INSTALL_LIMIT_MS = 600_000;
 
 interface Built {
   compose: { image: string; manifest: string; imageType: string; artifacts: Array<{ file: string; path: string; type: string; sha256: string }> };
@@ -117,5 +123,112 @@ describe('the initrd target (imageType img)', () => {
     expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
     expect(boot.console).toMatch(/g3-initrd login:/);
     expect(second.compose.artifacts.map((a) => [a.file, a.sha256])).toEqual(built.compose.artifacts.map((a) => [a.file, a.sha256]));
+  });
+
+  describe('an ISO that boots it (systemConfig.initramfs)', () => {
+    let iso: string;
+    let isoBuilt: Built & { initramfs?: Built & { target: string } };
+
+    it('validate names the initramfs template; a wrong one is exit 2 naming the problem', async () => {
+      const ok = await runBuilder(['latest-iso-installer', 'validate'], env);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toMatch(/its initramfs template .*templates\/initrd\.yml is valid \(target latest-iso-installer\.initramfs\)/);
+      const bad = path.join(dir, 'bad');
+      const catalogue = await copyProjectCatalogue(bad);
+      const tpl = path.join(bad, 'templates', 'iso-installer.yml');
+      const text = await readFile(tpl, 'utf8');
+      for (const [to, problem] of [
+        ['minimal.yml', /systemConfig\.initramfs\.template: minimal\.yml has imageType raw; the system an ISO boots is an initrd image \(imageType img\)/],
+        ['../targets.yml', /systemConfig\.initramfs\.template must be a file inside the template's directory/],
+        ['none.yml', /none\.yml does not exist/],
+      ] as const) {
+        await writeFile(tpl, text.replace('template: initrd.yml', `template: ${to}`));
+        const r = await runBuilder(['latest-iso-installer', 'validate'], { ...env, G3_TARGETS: catalogue });
+        expect(r.code, `${to}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(problem);
+      }
+      // One output folder for both builds would let one clear the other's outputs.
+      await writeFile(tpl, text.replace('name: installed', 'name: initrd'));
+      const same = await runBuilder(['latest-iso-installer', 'validate'], { ...env, G3_TARGETS: catalogue });
+      expect(same.code).toBe(2);
+      expect(same.stderr).toMatch(/has the ISO template's systemConfig\.name \(initrd\); both builds would use one output folder/);
+      // The derived target's name is taken by a target of the catalogue's own.
+      await writeFile(tpl, text);
+      const cat = await readFile(catalogue, 'utf8');
+      await writeFile(catalogue, cat.replace('  bookworm-tools:', '  latest-iso-installer.initramfs:\n    template: templates/initrd.yml\n  bookworm-tools:'));
+      const taken = await runBuilder(['latest-iso-installer', 'validate'], { ...env, G3_TARGETS: catalogue });
+      expect(taken.code).toBe(2);
+      expect(taken.stderr).toMatch(/target latest-iso-installer\.initramfs in .* is reserved: it is the initramfs of target latest-iso-installer/);
+    });
+
+    it('builds its initramfs target first, then an ISO that carries that initrd and kernel, the installer and a gzip disk image, and no squashfs', {
+      timeout: 900_000,
+    }, async () => {
+      const r = await runBuilder(['latest-iso-installer', 'build', '--json'], { ...env, G3_WORK_DIR: path.join(dir, 'work') });
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      isoBuilt = JSON.parse(r.stdout) as typeof isoBuilt;
+      iso = isoBuilt.compose.image;
+      expect(isoBuilt.compose.imageType).toBe('iso');
+      expect(path.basename(iso)).toBe('g3-installer-1.0.0.iso');
+      expect(isoBuilt.initramfs?.target).toBe('latest-iso-installer.initramfs');
+      // Its own lock, beside the catalogue; the same packages as latest-initrd, whose template it is.
+      const own = JSON.parse(await readFile(path.join(dir, 'docker', 'latest-iso-installer.initramfs.lock.json'), 'utf8')) as {
+        image: { packages: Array<{ name: string; sha256: string }> };
+      };
+      const initrdLock = JSON.parse(await readFile(path.join(dir, 'docker', 'latest-initrd.lock.json'), 'utf8')) as typeof own;
+      expect(own.image.packages.map((p) => p.sha256).sort()).toEqual(initrdLock.image.packages.map((p) => p.sha256).sort());
+      const files = await run({ command: 'xorriso', args: ['-indev', iso, '-find', '/', '-type', 'f'] }, { reject: false });
+      const listed = files.stdout.split('\n').map((l) => l.replace(/^'|'$/g, ''));
+      expect(listed).toEqual(expect.arrayContaining(['/live/vmlinuz', '/live/initrd.img', '/install/g3-installer-1.0.0.raw.gz', '/boot/grub/grub.cfg']));
+      expect(listed.filter((f) => f.endsWith('.squashfs'))).toEqual([]);
+      // The medium's kernel is the initrd build's; its initramfs is the initrd build's archive with the installer after it.
+      const out = path.join(dir, 'medium');
+      await run({ command: 'xorriso', args: ['-osirrox', 'on', '-indev', iso, '-extract', '/live', out] });
+      const initramfs = isoBuilt.initramfs?.compose.artifacts ?? [];
+      expect((await hashFile(path.join(out, 'vmlinuz'))).sha256).toBe(initramfs.find((a) => a.type === 'kernel')?.sha256);
+      const initrdOnMedium = await readFile(path.join(out, 'initrd.img'));
+      const built = await readFile(initramfs.find((a) => a.type === 'initrd')?.path ?? '');
+      expect(initrdOnMedium.subarray(0, built.length).equals(built)).toBe(true);
+      const appended = path.join(dir, 'appended.cpio');
+      await writeFile(appended, initrdOnMedium.subarray(Math.ceil(built.length / 4) * 4));
+      const members = await listCpio(appended, 'appended');
+      const cpio = new CpioReader(appended, members);
+      expect(await cpio.readFile('/etc/g3-installer.conf')).toMatch(
+        /^IMAGE=g3-installer-1\.0\.0\.raw\.gz\nSHA256=[0-9a-f]{64}\nSIZE=1073741824\nTARGET=first-empty-disk\nMEDIUM_LABEL=G3_INSTALLER_1_0_0\n$/,
+      );
+      expect(await cpio.linkTarget('/etc/systemd/system/multi-user.target.wants/g3-installer.service')).toBe('/etc/systemd/system/g3-installer.service');
+    });
+
+    it('boots that initrd from the ISO under BIOS; the attended installer writes the disk chosen on the console, which then holds exactly the image on the medium', {
+      timeout: INSTALL_LIMIT_MS + 120_000,
+    }, async () => {
+      expect(iso, 'the ISO build failed').toBeTruthy();
+      const disk = path.join(dir, 'installed.qcow2');
+      await run({ command: 'qemu-img', args: ['create', '-q', '-f', 'qcow2', disk, '2G'] });
+      const answers = [
+        { after: /\(attended install\)/, send: 'a' },
+        { after: /number of the disk, or q to skip: /, send: '1\n' },
+        { after: /type yes to overwrite \/dev\/vda: /, send: 'yes\n' },
+      ];
+      const install = await bootIso(iso, { firmware: 'bios', timeoutMs: INSTALL_LIMIT_MS, disk, answers });
+      const tail = install.console.slice(-3000);
+      expect(install.answered, tail).toBe(answers.length);
+      expect(install.console).toMatch(/GNU GRUB/);
+      // The initrd's kernel with the ISO template's command line: no root=, no live-boot.
+      expect(install.console).toMatch(/Command line: BOOT_IMAGE=\/live\/vmlinuz console=ttyS0 g3\.installer=attended/);
+      const done = /g3-install: installed and verified \/dev\/vda \(sha256 ([0-9a-f]{64})\)/.exec(install.console);
+      expect(done, tail).not.toBeNull();
+      // It powered off after the install, before any login prompt.
+      expect(install.reachedLogin, tail).toBe(false);
+      // Independently of the installer's own check: the disk's first SIZE bytes are the image on the medium.
+      const gz = path.join(dir, 'payload.raw.gz');
+      await run({ command: 'xorriso', args: ['-osirrox', 'on', '-indev', iso, '-extract', '/install/g3-installer-1.0.0.raw.gz', gz] });
+      const payload = await run({ command: 'sh', args: ['-c', 'gzip -dc -- "$1" | sha256sum', 'sh', gz] });
+      const raw = path.join(dir, 'installed.raw');
+      await run({ command: 'qemu-img', args: ['convert', '-O', 'raw', disk, raw] });
+      const written = await run({ command: 'sh', args: ['-c', 'head -c 1073741824 -- "$1" | sha256sum', 'sh', raw] });
+      expect(written.stdout.split(' ')[0]).toBe(done?.[1]);
+      expect(payload.stdout.split(' ')[0]).toBe(done?.[1]);
+    });
   });
 });

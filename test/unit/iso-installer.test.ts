@@ -20,13 +20,16 @@ interface Disk {
 }
 
 /** A live system in a folder: the medium with a compressed image, disks as files, stubbed tools; returns how to run the script. */
-async function rig(mode: string, disks: Disk[], target = 'first-empty-disk', lostWrites = false) {
+async function rig(mode: string, disks: Disk[], target = 'first-empty-disk', lostWrites = false, initramfs = false) {
   const dir = await tmp();
   const image = randomBytes(SIZE);
   const medium = path.join(dir, 'medium');
   await mkdir(path.join(medium, 'install'), { recursive: true });
   await writeFile(path.join(dir, 'img.raw'), image);
-  expect(spawnSync('zstd', ['-q', '-o', path.join(medium, 'install', 'img.raw.zst'), path.join(dir, 'img.raw')]).status).toBe(0);
+  // An initramfs medium (systemConfig.initramfs) carries a gzip image, which the script must find by its volume id and mount.
+  const imageName = initramfs ? 'img.raw.gz' : 'img.raw.zst';
+  if (initramfs) expect(spawnSync('sh', ['-c', 'gzip -n -c "$0" > "$1"', path.join(dir, 'img.raw'), path.join(medium, 'install', imageName)]).status).toBe(0);
+  else expect(spawnSync('zstd', ['-q', '-o', path.join(medium, 'install', imageName), path.join(dir, 'img.raw')]).status).toBe(0);
   const dev = path.join(dir, 'dev');
   await mkdir(dev);
   for (const d of disks) await writeFile(path.join(dev, d.name), Buffer.alloc(Math.min(d.size, 4 * SIZE)));
@@ -40,7 +43,11 @@ async function rig(mode: string, disks: Disk[], target = 'first-empty-disk', los
   const rows = [...disks.map((d) => `${d.name} disk 0 ${d.size}`), 'sr0 rom 1 600000000'].join('\\n');
   await stub('lsblk', `case "$*" in *PKNAME*) echo ;; *NAME,TYPE,RO,SIZE*) printf '${rows}\\n' ;; *) echo one ;; esac`);
   const used = disks.filter((d) => d.used).map((d) => `*/${d.name}) exit 0 ;;`);
-  await stub('blkid', `case "$2" in ${used.join(' ')} *) exit 2 ;; esac`);
+  await stub('blkid', `case "$*" in *LABEL=G3_TEST_1*) echo /dev/sr0; exit 0 ;; esac; case "$2" in ${used.join(' ')} *) exit 2 ;; esac`);
+  // mount -o ro DEV DIR: DIR becomes the medium; the call is recorded.
+  await stub('mount', `echo "mount $*" >> "${path.join(dir, 'calls')}"; rmdir "$4" && ln -s "${medium}" "$4"`);
+  await stub('mountpoint', 'exit 1');
+  await stub('modprobe', 'exit 0');
   await stub('findmnt', 'echo /dev/sr0');
   await stub('udevadm', 'exit 0');
   // A disk that loses what is written to it.
@@ -48,10 +55,11 @@ async function rig(mode: string, disks: Disk[], target = 'first-empty-disk', los
   await stub('systemctl', `echo "systemctl $*" >> "${path.join(dir, 'calls')}"`);
   const conf = path.join(dir, 'g3-installer.conf');
   const sha256 = createHash('sha256').update(image).digest('hex');
-  await writeFile(conf, installerConfig({ image: 'img.raw.zst', sha256, size: SIZE, target }));
+  await writeFile(conf, installerConfig({ image: imageName, sha256, size: SIZE, target, ...(initramfs ? { mediumLabel: 'G3_TEST_1' } : {}) }));
   await writeFile(path.join(dir, 'cmdline'), `BOOT_IMAGE=/live/vmlinuz boot=live console=ttyS0 g3.installer=${mode}\n`);
   await writeFile(path.join(dir, 'g3-install'), installerScript());
-  const env = { PATH: `${bin}:${process.env.PATH}`, G3_INSTALLER_CONF: conf, G3_MEDIUM: medium, G3_DEV: dev, G3_CMDLINE: path.join(dir, 'cmdline') };
+  const where = initramfs ? { G3_MEDIUM_MOUNT: path.join(dir, 'mnt') } : { G3_MEDIUM: medium };
+  const env = { PATH: `${bin}:${process.env.PATH}`, G3_INSTALLER_CONF: conf, ...where, G3_DEV: dev, G3_CMDLINE: path.join(dir, 'cmdline') };
   return {
     image,
     run: (input = '') => spawnSync('sh', [path.join(dir, 'g3-install')], { env, input, encoding: 'utf8' }),
@@ -118,6 +126,15 @@ describe('the ISO installer script', () => {
     const r = await rig('off', [{ name: 'vda', size: 2 * SIZE }]);
     expect(r.run().status).toBe(0);
     expect((await r.disk('vda')).equals(r.image)).toBe(false);
+  });
+
+  it('on an initramfs medium: finds the medium by its volume id, mounts it read-only, and writes the gzip image', async () => {
+    const r = await rig('unattended', [{ name: 'vda', size: 2 * SIZE }], 'first-empty-disk', false, true);
+    const out = r.run();
+    expect(out.status, out.stdout + out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/installed and verified .*\/dev\/vda/);
+    expect(await r.disk('vda')).toEqual(r.image);
+    expect(await r.calls()).toMatch(/^mount -o ro \/dev\/sr0 .*\/mnt\nsystemctl --no-block poweroff\n$/);
   });
 
   it('fails, and does not power off, when the disk does not read back as the image', async () => {

@@ -2,11 +2,11 @@
 // mksquashfs and xorriso command lines, installer settings) and the template
 // rules (systemConfig.initramfs and systemConfig.installer).
 import { describe, expect, it } from 'vitest';
-import { isoImageName, isoKind, isoMenu } from '../../src/compose/kinds/iso.js';
+import { isoImageName, isoMenu } from '../../src/compose/kinds/iso.js';
 import { outputKind } from '../../src/compose/kinds/select.js';
 import { grubConfig, grubEarlyConfig, grubMkimageArgv } from '../../src/compose/iso/grub.js';
 import { installerConfig, installerPlan, installerScript, installerUnit } from '../../src/compose/iso/installer.js';
-import { efiImageKib, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../../src/compose/iso/medium.js';
+import { efiImageKib, initrdCmdline, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../../src/compose/iso/medium.js';
 import { UserError } from '../../src/errors.js';
 import { parseTemplate } from '../../src/template/load.js';
 import { IMAGE_TYPES } from '../../src/template/provider.js';
@@ -131,14 +131,26 @@ describe('the iso template rules', () => {
     expect(errors(template('iso', 'systemConfig: {hostname: box}'))).toEqual([]);
   });
 
-  it("refuses systemConfig.initramfs for iso (OS Image Composer's separate initramfs template), naming what to do", () => {
-    const t = template('iso', 'systemConfig:\n  initramfs: {template: default-initrd-x86_64.yml}');
-    expect(errors(t).join('\n')).toMatch(/iso\.yml:\d+: systemConfig\.initramfs is not supported for imageType iso.*live-boot.*remove it/);
-    expect(() => isoKind(t, 'seed')).toThrow(UserError);
-    // Elsewhere it stays a warning, as before.
+  it("accepts OS Image Composer's systemConfig.initramfs.template for iso, and refuses it empty, absolute or leading out", () => {
+    expect(errors(template('iso', 'systemConfig:\n  initramfs: {template: default-initrd-x86_64.yml}'))).toEqual([]);
+    expect(errors(template('iso', 'systemConfig:\n  initramfs: {}')).join('\n')).toMatch(/systemConfig\.initramfs\.template is required/);
+    expect(errors(template('iso', 'systemConfig:\n  initramfs: {template: /etc/passwd}')).join('\n')).toMatch(
+      /iso\.yml:\d+: systemConfig\.initramfs\.template must be a file inside the template's directory/,
+    );
+    expect(errors(template('iso', 'systemConfig:\n  initramfs: {template: ../up.yml}')).join('\n')).toMatch(/must be a file inside/);
+    // Another key under it is unknown, as everywhere.
+    expect(() => template('iso', 'systemConfig:\n  initramfs: {template: a.yml, kernel: b}')).toThrow(/initramfs\.kernel/);
+    // Elsewhere it stays a warning, as in OS Image Composer.
     expect(validateTemplate(template('raw', `${DISK}\nsystemConfig:\n  initramfs: {template: x.yml}`), 'iso.yml').warnings.join('\n')).toMatch(
       /systemConfig\.initramfs is used only by ISO images; ignored/,
     );
+  });
+
+  it('makes a medium that boots an initramfs template an attended installer when it has a disk, unless told otherwise', () => {
+    const initramfs = 'initramfs: {template: initrd.yml}';
+    expect(installerPlan(template('iso', `${DISK}\nsystemConfig: {${initramfs}}`)).mode).toBe('attended');
+    expect(installerPlan(template('iso', `${DISK}\nsystemConfig: {${initramfs}, installer: {mode: unattended}}`)).mode).toBe('unattended');
+    expect(installerPlan(template('iso', `systemConfig: {${initramfs}}`)).mode).toBe('none');
   });
 
   it.each([
@@ -182,8 +194,17 @@ describe('the iso template rules', () => {
 });
 
 describe('the installer files', () => {
+  it("boots an initramfs template's system with the template's command line, without root= and boot=", () => {
+    expect(initrdCmdline('root=/dev/sda2 boot=live console=ttyS0,115200 console=tty0 loglevel=7', ['g3.installer=attended'])).toBe(
+      'console=ttyS0,115200 console=tty0 loglevel=7 g3.installer=attended',
+    );
+    expect(initrdCmdline(undefined)).toBe('');
+  });
+
   it('writes only values it made into its settings', () => {
     const ok = { image: 'g3-live-1.0.0.raw.zst', sha256: 'a'.repeat(64), size: 4096, target: 'first-empty-disk' };
+    expect(installerConfig({ ...ok, mediumLabel: 'G3_LIVE_1_0_0' })).toMatch(/\nMEDIUM_LABEL=G3_LIVE_1_0_0\n$/);
+    expect(() => installerConfig({ ...ok, mediumLabel: 'x $(reboot)' })).toThrow(UserError);
     expect(installerConfig(ok)).toBe(`IMAGE=g3-live-1.0.0.raw.zst\nSHA256=${'a'.repeat(64)}\nSIZE=4096\nTARGET=first-empty-disk\n`);
     expect(() => installerConfig({ ...ok, image: 'x;reboot' })).toThrow(UserError);
     expect(() => installerConfig({ ...ok, sha256: 'nope' })).toThrow(UserError);

@@ -129,6 +129,25 @@ describe('inputsDigest', () => {
     ]);
   });
 
+  it("of an ISO that boots an initramfs template, also covers that template's lock, template and files", async () => {
+    const { dir, src } = await project();
+    const initramfs = { lockFile: path.join(dir, 'latest.initramfs.lock.json'), template: src.template, templateFile: src.templateFile };
+    // No lock yet (it is written by the first build): the part is absent, and the digest is not a built one.
+    const before = await inputsDigest({ ...src, initramfs });
+    expect(before.parts.map((p) => p.name)).toContain('initramfs template');
+    expect(before.parts.map((p) => p.name)).not.toContain('initramfs lock');
+    await writeFile(initramfs.lockFile, '{"lock":"i"}');
+    const locked = await inputsDigest({ ...src, initramfs });
+    expect(locked.parts.map((p) => p.name).slice(0, 5)).toEqual(['lock', 'template', 'additionalFiles[0] files/motd', 'initramfs lock', 'initramfs template']);
+    expect(locked.digest).not.toBe(before.digest);
+    expect(locked.digest).not.toBe((await inputsDigest(src)).digest);
+    await writeFile(path.join(dir, 'templates', 'files', 'motd'), 'changed\n');
+    const changed = await inputsDigest({ ...src, initramfs });
+    expect(changed.parts.find((p) => p.name === 'initramfs additionalFiles[0] files/motd')?.sha256).not.toBe(
+      locked.parts.find((p) => p.name === 'initramfs additionalFiles[0] files/motd')?.sha256,
+    );
+  });
+
   it.each([
     {
       part: 'lock',

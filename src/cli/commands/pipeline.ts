@@ -69,7 +69,10 @@ runs the compose stages in a build container without network:
   packages   the image's locked packages from a local file repository
   configure  hostname, users, groups, sudo, additionalFiles, configurations, fstab, network
   disk       <work_dir>/<provider-id>/imagebuild/<systemConfig.name>/<name>-<version>.raw
-The container gets named capabilities only (see docs/compose.md); --privileged opts in.`,
+             (.img and .vmlinuz for imageType img, .iso for iso; docs/image-types.md)
+An ISO whose template names systemConfig.initramfs builds that template first, as
+the target <target>.initramfs with its own lock. The container gets named
+capabilities only (see docs/compose.md); --privileged opts in.`,
     examples: (prog) => [
       `${prog} latest build`,
       `${prog} latest build --work-dir /srv/g3-work --verbose`,

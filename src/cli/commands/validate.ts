@@ -14,7 +14,8 @@ export const validateCommand = defineCommand({
   },
   description: `Loads the target's template, merges it over the default template of its
 os/dist/arch/imageType (defaults/templates/) and validates the whole. Errors name
-file, line and field path (exit 2); unknown keys are warnings.`,
+file, line and field path (exit 2), and so does an unknown key, with the nearest
+known one. An ISO template's systemConfig.initramfs template is validated too.`,
   examples: (prog) => [
     `${prog} latest validate`,
     `${prog} latest validate --merged          print the merged template (YAML)`,
@@ -26,6 +27,7 @@ file, line and field path (exit 2); unknown keys are warnings.`,
     else {
       out.result(stringifyYaml(r.template, { lineWidth: 0 }));
       out.note(`${r.target}: ${r.file} is valid (${r.providerId})${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ''}`);
+      if (r.initramfs) out.note(`${r.target}: its initramfs template ${r.initramfs.file} is valid (target ${r.initramfs.target})`);
     }
     return ExitCode.ok;
   },

@@ -23,7 +23,8 @@ export interface InstallerPlan {
 /** The template's installer settings, defaults applied; a value we do not know is a UserError. */
 export function installerPlan(t: ImageTemplate): InstallerPlan {
   const given = t.systemConfig?.installer ?? {};
-  const mode = given.mode ?? 'none';
+  // A medium that boots an initramfs template (OS Image Composer's ISOs) is an installer: attended unless told otherwise.
+  const mode = given.mode ?? (t.systemConfig?.initramfs?.template !== undefined && t.disk ? 'attended' : 'none');
   if (!INSTALLER_MODES.includes(mode))
     throw new UserError(`systemConfig.installer.mode "${escapeInline(mode)}" is not supported (supported: ${INSTALLER_MODES.join(', ')})`);
   // OS Image Composer's templates name the installer's device as disk.path; validation refuses the two disagreeing.
@@ -44,10 +45,13 @@ export const INSTALLER_FILES = {
 } as const;
 
 /** The installer's configuration: shell assignments of values we made (file names, digits), never template text. */
-export function installerConfig(o: { image: string; sha256: string; size: number; target: string }): string {
+export function installerConfig(o: { image: string; sha256: string; size: number; target: string; mediumLabel?: string }): string {
   for (const v of [o.image, o.target]) if (!/^[A-Za-z0-9/_.:+-]+$/.test(v)) throw new UserError(`unsafe installer value ${JSON.stringify(v)}`);
   if (!/^[0-9a-f]{64}$/.test(o.sha256)) throw new UserError(`not a SHA256: ${JSON.stringify(o.sha256)}`);
-  return [`IMAGE=${o.image}`, `SHA256=${o.sha256}`, `SIZE=${o.size}`, `TARGET=${o.target}`, ''].join('\n');
+  if (o.mediumLabel !== undefined && !/^[A-Z0-9_]{1,32}$/.test(o.mediumLabel)) throw new UserError(`not a volume id: ${JSON.stringify(o.mediumLabel)}`);
+  // MEDIUM_LABEL: the system is an initramfs that has not mounted the medium; the script finds it by its volume id.
+  const label = o.mediumLabel !== undefined ? [`MEDIUM_LABEL=${o.mediumLabel}`] : [];
+  return [`IMAGE=${o.image}`, `SHA256=${o.sha256}`, `SIZE=${o.size}`, `TARGET=${o.target}`, ...label, ''].join('\n');
 }
 
 /** The systemd unit: runs once when the command line asks for an installer, on the console, before the login prompts. */
@@ -88,8 +92,28 @@ say() { printf 'g3-install: %s\\n' "$*"; }
 fail() { say "FAILED: $*"; exit 1; }
 mode=off
 for w in $(cat "\${G3_CMDLINE:-/proc/cmdline}"); do case "$w" in g3.installer=*) mode="\${w#g3.installer=}" ;; esac; done
+case "$mode" in attended | unattended) ;; *) exit 0 ;; esac
+# An initramfs system (systemConfig.initramfs) has not mounted the medium: find it by its volume id.
+if [ -n "\${MEDIUM_LABEL:-}" ] && [ -z "\${G3_MEDIUM:-}" ]; then
+  MEDIUM=\${G3_MEDIUM_MOUNT:-/run/g3-medium}
+  if ! mountpoint -q "$MEDIUM" 2>/dev/null; then
+    for m in sr_mod isofs; do modprobe -q "$m" 2>/dev/null || true; done
+    udevadm settle 2>/dev/null || true
+    n=0
+    while :; do
+      dev=$(blkid -o device -t "LABEL=$MEDIUM_LABEL" 2>/dev/null | head -n1 || true)
+      [ -n "$dev" ] && break
+      n=$((n + 1))
+      [ "$n" -lt 60 ] || fail "no device with the medium's volume id $MEDIUM_LABEL"
+      sleep 1
+    done
+    mkdir -p "$MEDIUM"
+    mount -o ro "$dev" "$MEDIUM" || fail "mounting the medium $dev"
+  fi
+fi
+case "$IMAGE" in *.gz) unpack="gzip -dc" ;; *) unpack="zstd -dc" ;; esac
 [ -f "$MEDIUM/install/$IMAGE" ] || fail "no $IMAGE on the medium ($MEDIUM/install)"
-udevadm settle || true
+udevadm settle 2>/dev/null || true
 # The disk the medium is on is never a target.
 medium_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE "$MEDIUM")" 2>/dev/null | head -n1 || true)
 [ -n "$medium_disk" ] || medium_disk=$(basename "$(findmnt -no SOURCE "$MEDIUM")")
@@ -108,7 +132,7 @@ is_empty() {
 write_to() {
   dev="$DEV/$1"
   say "writing $IMAGE to $dev"
-  zstd -dc "$MEDIUM/install/$IMAGE" | dd of="$dev" bs=4M iflag=fullblock conv=fsync status=none || fail "writing $dev"
+  $unpack "$MEDIUM/install/$IMAGE" | dd of="$dev" bs=4M iflag=fullblock conv=fsync status=none || fail "writing $dev"
   say "checking $dev"
   got=$(head -c "$SIZE" "$dev" | sha256sum | cut -d' ' -f1)
   [ "$got" = "$SHA256" ] || fail "$dev reads back as SHA256 $got, expected $SHA256"

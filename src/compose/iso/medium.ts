@@ -39,6 +39,18 @@ export function liveCmdline(templateCmdline: string | undefined, extra: readonly
 }
 
 /**
+ * The command line of a medium that boots an initrd image (systemConfig.initramfs):
+ * the template's, without root= and boot= (the system is the initramfs itself), then `extra`.
+ */
+export function initrdCmdline(templateCmdline: string | undefined, extra: readonly string[] = []): string {
+  const words = (templateCmdline ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '' && !/^(root|boot)=/.test(w));
+  return [...words, ...extra].join(' ');
+}
+
+/**
  * mksquashfs of the root filesystem, reproducible: every time (inodes and the
  * superblock) is SOURCE_DATE_EPOCH, directories are sorted by mksquashfs itself,
  * and the compressor's options are fixed. The ESP directory stays out: the live

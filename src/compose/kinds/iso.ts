@@ -4,6 +4,11 @@
 // overlay; grub comes from the composer image (src/compose/iso/grub.ts). With
 // systemConfig.installer the medium also carries the template's disk image,
 // made by the raw kind's code, and an installer (src/compose/iso/installer.ts).
+// With systemConfig.initramfs (OS Image Composer's ISOs) the medium boots that
+// template's initrd image instead (built first as a target of its own, see
+// packages/initramfs-target.ts): no squashfs, the installer appended to the
+// initramfs as a second cpio archive, and the disk image gzip-compressed
+// (gzip is Essential in Debian; the initramfs system may lack zstd).
 // Reproducible: mksquashfs with fixed times and options, grub-mkimage (no
 // timestamps), mkfs.fat --invariant with a derived volume id and clamped
 // mtimes for mcopy, and xorriso with SOURCE_DATE_EPOCH over a tree whose
@@ -20,10 +25,11 @@ import { assembleDisk } from '../disk/disk.js';
 import { derivedUuid, planDisk } from '../disk/plan.js';
 import { type Firmware, type GrubEntry, grubConfig, grubEarlyConfig, grubMkimageArgv } from '../iso/grub.js';
 import { INSTALLER_FILES, installerConfig, installerPlan, installerScript, installerUnit } from '../iso/installer.js';
-import { efiImageKib, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../iso/medium.js';
+import { efiImageKib, initrdCmdline, liveCmdline, MEDIUM, mksquashfsArgv, volumeId, xorrisoArgv } from '../iso/medium.js';
+import { newcArchive, type NewcEntry, parentDirs } from '../iso/newc.js';
 import { imageStem } from '../outputs/plan.js';
 import { safeOutputName } from './raw.js';
-import type { OutputContext, OutputKind } from './types.js';
+import type { LiveSystem, OutputContext, OutputKind } from './types.js';
 
 /** The fstab of the live system: live-boot mounts its root; nothing else is mounted. */
 export const LIVE_FSTAB = '# The root filesystem is the live medium (squashfs with a RAM overlay): nothing to mount.\n';
@@ -52,11 +58,7 @@ export function isoImageName(template: ImageTemplate): string {
 }
 
 export function isoKind(template: ImageTemplate, seed: string): OutputKind {
-  if (template.systemConfig?.initramfs !== undefined)
-    throw new UserError(
-      'systemConfig.initramfs is not supported for imageType iso: the ISO boots with the initramfs the image itself makes (live-boot from systemConfig.packages), not one built from a separate template',
-      'Remove systemConfig.initramfs; keep live-boot in systemConfig.packages (the default template lists it).',
-    );
+  const fromInitramfs = template.systemConfig?.initramfs?.template !== undefined;
   const installer = installerPlan(template);
   if (installer.mode !== 'none' && !template.disk)
     throw new UserError(
@@ -68,37 +70,50 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
     // The installed system's fstab while the disk image is made; the live one replaces it before the squashfs.
     fstab: plan ? fstab(plan) : LIVE_FSTAB,
     async make(c) {
-      const boot = path.join(c.rootfs, 'boot');
-      const version = pickKernel(await bootListing(c.runner, c.rootfs));
-      if (!version)
-        throw new UserError(
-          "no kernel with an initramfs in the image's /boot",
-          'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages.',
-        );
-      if ((await statIn(c.runner, path.join(c.rootfs, LIVE_BOOT_SCRIPT)))?.type !== 'file')
-        throw new UserError('imageType iso boots with live-boot, but the image has no live-boot initramfs script', 'Add live-boot to systemConfig.packages.');
       const tree = path.join(c.staging, 'iso');
       await c.runner.run(['rm', '-rf', tree]);
       await c.runner.run(['mkdir', '-p', ...['live', 'boot/grub', MEDIUM.installDir].map((d) => path.join(tree, d))]);
-      // Kernel and initramfs first: the disk stage moves /boot's files when /boot is a partition of its own.
-      for (const [from, to] of [
-        [`vmlinuz-${version}`, MEDIUM.kernel],
-        [`initrd.img-${version}`, MEDIUM.initrd],
-      ] as const) {
-        const src = path.join(boot, from);
-        if ((await statIn(c.runner, src))?.type !== 'file') throw new StepError(`${src} is not a regular file`);
-        await c.runner.run(['cp', '--', src, path.join(tree, to)]);
-      }
-      const stem = imageStem(c.template);
-      const installed = plan ? await c.timed('disk', () => installerPayload(c, plan, tree, stem)) : undefined;
-      if (installed) await addInstaller(c, installed, installer.target);
-      await writeInImage(c.runner, c.rootfs, '/etc/fstab', LIVE_FSTAB, '0644');
-      c.emit({ type: 'info', message: `iso: packing the system into ${MEDIUM.squashfs} (squashfs, zstd)` });
-      await c.timed('squashfs', () => c.runner.run(mksquashfsArgv(c.rootfs, path.join(tree, MEDIUM.squashfs), c.sourceDateEpoch)));
-
       const volid = volumeId(c.template.image?.name ?? 'image', c.template.image?.version ?? '0');
+      const stem = imageStem(c.template);
+      let version: string;
+      let cmdline: (extra?: string[]) => string;
+      if (fromInitramfs) {
+        if (!c.live) throw new StepError('systemConfig.initramfs: the initrd image the ISO boots was not built');
+        version = c.live.kernelVersion;
+        await copyLive(c, c.live, tree);
+        const installed = plan ? await c.timed('disk', () => installerPayload(c, plan, tree, stem, 'gzip')) : undefined;
+        if (installed)
+          await appendInstaller(c, path.join(tree, MEDIUM.initrd), installerConfig({ ...installed, target: installer.target, mediumLabel: volid }));
+        cmdline = (extra = []) => initrdCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
+      } else {
+        const boot = path.join(c.rootfs, 'boot');
+        const found = pickKernel(await bootListing(c.runner, c.rootfs));
+        if (!found)
+          throw new UserError(
+            "no kernel with an initramfs in the image's /boot",
+            'List a kernel package (e.g. linux-image-amd64) in systemConfig.kernel.packages.',
+          );
+        version = found;
+        if ((await statIn(c.runner, path.join(c.rootfs, LIVE_BOOT_SCRIPT)))?.type !== 'file')
+          throw new UserError('imageType iso boots with live-boot, but the image has no live-boot initramfs script', 'Add live-boot to systemConfig.packages.');
+        // Kernel and initramfs first: the disk stage moves /boot's files when /boot is a partition of its own.
+        for (const [from, to] of [
+          [`vmlinuz-${version}`, MEDIUM.kernel],
+          [`initrd.img-${version}`, MEDIUM.initrd],
+        ] as const) {
+          const src = path.join(boot, from);
+          if ((await statIn(c.runner, src))?.type !== 'file') throw new StepError(`${src} is not a regular file`);
+          await c.runner.run(['cp', '--', src, path.join(tree, to)]);
+        }
+        const installed = plan ? await c.timed('disk', () => installerPayload(c, plan, tree, stem, 'zstd')) : undefined;
+        if (installed) await addInstaller(c, installed, installer.target);
+        await writeInImage(c.runner, c.rootfs, '/etc/fstab', LIVE_FSTAB, '0644');
+        c.emit({ type: 'info', message: `iso: packing the system into ${MEDIUM.squashfs} (squashfs, zstd)` });
+        await c.timed('squashfs', () => c.runner.run(mksquashfsArgv(c.rootfs, path.join(tree, MEDIUM.squashfs), c.sourceDateEpoch)));
+        cmdline = (extra = []) => liveCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
+      }
+
       const title = `${c.template.image?.name ?? 'image'} ${c.template.image?.version ?? ''}`.trim();
-      const cmdline = (extra: string[] = []) => liveCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
       const entries = isoMenu(title, installer.mode, cmdline);
       await c.runner.run(['sh', '-c', 'cat > "$1"', 'sh', path.join(tree, MEDIUM.grubCfg)], { input: grubConfig(entries, GRUB_TIMEOUT_SECONDS) });
       const output = path.join(c.buildDir, isoImageName(c.template));
@@ -123,6 +138,43 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
   };
 }
 
+/** The initramfs template's kernel and initrd image onto the medium, each checked against the SHA256 its build reported. */
+async function copyLive(c: OutputContext, live: LiveSystem, tree: string): Promise<void> {
+  c.emit({ type: 'info', message: `iso: the medium boots the initrd image of ${live.target} (kernel ${live.kernelVersion})` });
+  for (const [from, to] of [
+    [live.kernel, MEDIUM.kernel],
+    [live.image, MEDIUM.initrd],
+  ] as const) {
+    const dest = path.join(tree, to);
+    if ((await statIn(c.runner, from.path))?.type !== 'file') throw new StepError(`${from.path} is not a regular file`);
+    await c.runner.run(['cp', '--', from.path, dest]);
+    const got = (await c.runner.run(['sha256sum', '--', dest])).stdout.split(' ')[0];
+    if (got !== from.sha256)
+      throw new StepError(
+        `${path.basename(from.path)} of ${live.target} changed after its build (SHA256 ${got}, built as ${from.sha256}): another build replaced it; run again`,
+      );
+  }
+}
+
+/**
+ * The installer into the initramfs the medium boots: a second, uncompressed
+ * newc archive after the image's own (the kernel unpacks both, in order), 4-byte aligned.
+ */
+async function appendInstaller(c: OutputContext, initrd: string, config: string): Promise<void> {
+  const rel = (p: string) => p.replace(/^\//, '');
+  const files: NewcEntry[] = [
+    { type: 'file', path: rel(INSTALLER_FILES.script), mode: 0o755, data: installerScript() },
+    { type: 'file', path: rel(INSTALLER_FILES.config), mode: 0o644, data: config },
+    { type: 'file', path: rel(INSTALLER_FILES.unit), mode: 0o644, data: installerUnit() },
+    { type: 'symlink', path: rel(INSTALLER_FILES.wants), target: INSTALLER_FILES.unit },
+  ];
+  const dirs: NewcEntry[] = parentDirs(files.map((f) => f.path)).map((d) => ({ type: 'dir', path: d, mode: 0o755 }));
+  const archive = newcArchive([...dirs, ...files], c.sourceDateEpoch);
+  const size = Number((await c.runner.run(['stat', '-c', '%s', '--', initrd])).stdout.trim());
+  const input = Buffer.concat([Buffer.alloc((4 - (size % 4)) % 4), archive]);
+  await c.runner.run(['sh', '-c', 'cat >> "$1"', 'sh', initrd], { input });
+}
+
 interface Payload {
   /** The compressed disk image's name under install/. */
   image: string;
@@ -132,7 +184,7 @@ interface Payload {
 }
 
 /** The installed system's disk image, made as the raw kind makes it, compressed into the medium's install/. */
-async function installerPayload(c: OutputContext, plan: ReturnType<typeof planDisk>, tree: string, stem: string): Promise<Payload> {
+async function installerPayload(c: OutputContext, plan: ReturnType<typeof planDisk>, tree: string, stem: string, codec: 'zstd' | 'gzip'): Promise<Payload> {
   await installBootloader(c.runner, { rootfs: c.rootfs, template: c.template, plan, emit: c.emit });
   const raw = path.join(c.staging, `${stem}.raw`);
   await assembleDisk(c.runner, plan, {
@@ -143,9 +195,12 @@ async function installerPayload(c: OutputContext, plan: ReturnType<typeof planDi
     onProgress: (m) => c.emit({ type: 'info', message: m }),
   });
   const sum = (await c.runner.run(['sha256sum', '--', raw])).stdout.split(' ')[0] ?? '';
-  const image = safeOutputName(`${stem}.raw.zst`);
+  const image = safeOutputName(`${stem}.raw.${codec === 'zstd' ? 'zst' : 'gz'}`);
+  const out = path.join(tree, MEDIUM.installDir, image);
   c.emit({ type: 'info', message: `iso: compressing the installer's disk image into ${MEDIUM.installDir}/${image}` });
-  await c.runner.run(['zstd', '-q', '-T0', '-10', '--no-progress', '-f', '-o', path.join(tree, MEDIUM.installDir, image), raw]);
+  if (codec === 'zstd') await c.runner.run(['zstd', '-q', '-T0', '-10', '--no-progress', '-f', '-o', out, raw]);
+  // -n: no name or time in the header, so the bytes depend only on the image.
+  else await c.runner.run(['sh', '-c', 'gzip -n -6 -c -- "$1" > "$2"', 'sh', raw, out]);
   await c.runner.run(['rm', '-f', raw]);
   await c.runner.run(['rm', '-rf', path.join(c.staging, 'parts')]);
   return { image, sha256: sum, size: plan.sizeBytes };

@@ -10,6 +10,15 @@ import type { FinalArtifact } from '../outputs/finalize.js';
 
 export type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
 
+/** A built initrd image (imageType img) an ISO boots instead of its own system (systemConfig.initramfs). */
+export interface LiveSystem {
+  /** Its target, for messages. */
+  target: string;
+  image: { path: string; sha256: string };
+  kernel: { path: string; sha256: string };
+  kernelVersion: string;
+}
+
 export interface OutputContext {
   runner: Runner;
   lock: LockFile;
@@ -27,6 +36,8 @@ export interface OutputContext {
   seed: string;
   emit: Emit;
   timed: Timed;
+  /** imageType iso with systemConfig.initramfs: the initrd image its medium boots, already built. */
+  live?: LiveSystem;
 }
 
 export interface OutputResult {

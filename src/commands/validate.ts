@@ -5,6 +5,8 @@ import type { Settings } from '../config/load.js';
 import { UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import { loadTargetTemplate } from '../template/target.js';
+import { originsOf } from '../template/origin.js';
+import { shownName } from '../yaml.js';
 import type { ImageTemplate } from '../template/types.js';
 import { openCatalogue } from '../catalogue/open.js';
 import { openInitramfsTarget } from '../packages/initramfs-target.js';
@@ -25,6 +27,10 @@ export interface ValidateResult {
   /** Also emitted as warning events. */
   warnings: string[];
   template: ImageTemplate;
+  /** The extends chain, root first, the target's template last (one file when it extends nothing). */
+  chain: string[];
+  /** With merged: for each value of the merged template, the file and line it came from. */
+  origins?: Record<string, string>;
   /** The ISO's initramfs template (systemConfig.initramfs), validated too: its derived target and file. */
   initramfs?: { target: string; file: string };
 }
@@ -54,6 +60,8 @@ export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
     providerId: t.providerId,
     warnings: t.warnings,
     template: opts.merged ? t.merged : t.user,
+    chain: t.chain,
+    ...(opts.merged ? { origins: originsOf(t.merged, shownName) } : {}),
     ...(derived ? { initramfs: { target: derived.target.name, file: derived.templateFile } } : {}),
   };
 }

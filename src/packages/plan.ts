@@ -1,12 +1,12 @@
 // From a merged template (and its target) to what the packages stage asks for:
 // the repositories to read and the package names to resolve.
-import path from 'node:path';
 import type { Target } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
 import type { LockRequest } from '../lock/types.js';
 import { repositoryIds, resolveKeyring } from '../provider/debian.js';
 import { debianArch } from '../template/provider.js';
 import type { RepoTemplate } from '../template/types.js';
+import { declaringDir } from '../template/local-files.js';
 import type { RepoSpec } from '../repo/deb/types.js';
 
 /** What the packages stage needs from a template. */
@@ -32,7 +32,7 @@ export function targetTools(target: Target): string[] {
 /** Build the plan: repository specs with keyrings, and the resolution request. */
 export async function makePlan(
   t: PlanTemplate,
-  opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[] },
+  opts: { providerId: string; templateFile: string; projectRoot: string; tools: string[]; chain?: readonly string[] },
 ): Promise<PackagePlan> {
   // Validation already refused an unknown arch; this guards direct library use.
   const arch = debianArch(t.target?.arch);
@@ -50,7 +50,7 @@ export async function makePlan(
       keyrings:
         e.trusted && !e.pkey
           ? []
-          : [await resolveKeyring(e.pkey, path.dirname(opts.templateFile), opts.projectRoot, `packageRepositories[${i}] (${e.codename})`)],
+          : [await resolveKeyring(e.pkey, declaringDir(e, opts.chain ?? [], opts.templateFile), opts.projectRoot, `packageRepositories[${i}] (${e.codename})`)],
       trusted: e.trusted,
       priority: e.priority,
       allowPackages: e.allowPackages,

@@ -46,6 +46,7 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
     templateFile: t.file,
     projectRoot: settings.projectRoot,
     tools: targetTools(target),
+    chain: t.chain,
   });
   return {
     target,

@@ -38,6 +38,16 @@ export function localPathProblem(local: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The folder a template key's relative paths are read from: that of the
+ * template in the extends chain that wrote `obj`, else (a default template's
+ * entry, or no record) that of `templateFile`, the target's own template.
+ */
+export function declaringDir(obj: object, chain: readonly string[], templateFile: string): string {
+  const from = locate(obj)?.file;
+  return path.dirname(from !== undefined && chain.includes(from) ? from : templateFile);
+}
+
 /** Where an additionalFiles entry's `local` file is: beside the template that named it (`fallbackDir` when not recorded). */
 export function additionalFilePath(f: AdditionalFile, fallbackDir: string): string | undefined {
   if (!f.local) return undefined;

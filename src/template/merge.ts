@@ -28,6 +28,18 @@ export function mergeTemplates(base: ImageTemplate, user: ImageTemplate): ImageT
   });
 }
 
+/** An extends chain folded, root first: each template over its parent, with the same rules; `extends` itself is resolved away. */
+export function mergeChain(templates: readonly ImageTemplate[]): ImageTemplate {
+  const [root, ...rest] = templates;
+  if (!root) return {};
+  const merged = rest.reduce((parent, child) => mergeTemplates(parent, child), root);
+  if (merged.extends === undefined) return merged;
+  // A copy without the key: the inputs stay unchanged.
+  const { extends: _resolved, ...rest2 } = merged;
+  const out = overlay({}, rest2 as ImageTemplate);
+  return out;
+}
+
 /**
  * The user template over the default template of its provider, with the
  * packages of the bootloader the merged template names. They come right after

@@ -51,3 +51,22 @@ export function inherit(out: object, key: string | number, from: object, fromKey
   const loc = src.keys.get(String(fromKey));
   if (loc) (origins.get(out) as Origin).keys.set(String(key), loc);
 }
+
+/** For every scalar in `value`, the field path and the `file:line` it was written at (files as `show` gives them). */
+export function originsOf(value: unknown, show: (file: string) => string = (f) => f): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (parent: object, key: string | number, v: unknown, at: string) => {
+    if (v !== null && typeof v === 'object') walk(v, at);
+    else {
+      const loc = locate(parent, key);
+      if (loc) out[at] = `${show(loc.file)}:${loc.line}`;
+    }
+  };
+  const walk = (v: object, at: string) => {
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) visit(v, i, x, childPath(at, i));
+    } else for (const [k, x] of Object.entries(v)) if (x !== undefined) visit(v, k, x, childPath(at, k));
+  };
+  if (value !== null && typeof value === 'object') walk(value, '');
+  return out;
+}

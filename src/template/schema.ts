@@ -105,7 +105,8 @@ const systemConfig: Shape = {
 
 /** The whole template. */
 export const TEMPLATE_SHAPE: Shape = {
-  extends: always('it merges a parent template in (copy its keys into this template instead)'),
+  // One parent, relative to this file's folder; load.ts follows the chain and merge.ts folds it.
+  extends: 'string',
   baseline: {
     unimplemented: {
       changes: (v) => ((obj(v).mode ?? 'create') === 'create' && obj(v).source === undefined ? undefined : 'it builds on an existing image (overlay mode)'),

@@ -6,9 +6,9 @@ import type { Target } from '../catalogue/types.js';
 import { UserError } from '../errors.js';
 import { ignoreNotFound } from '../fs/safe.js';
 import { shownName } from '../yaml.js';
-import { loadTemplate, type TemplateVars } from './load.js';
-import { additionalFileSource, localPathProblem, resolveKeyFile } from './local-files.js';
-import { mergeOverDefaults } from './merge.js';
+import { loadTemplate, loadTemplateChain, type TemplateVars } from './load.js';
+import { additionalFileSource, declaringDir, localPathProblem, resolveKeyFile } from './local-files.js';
+import { mergeChain, mergeOverDefaults } from './merge.js';
 import { locate } from './origin.js';
 import { providerId } from './provider.js';
 import type { ImageTemplate } from './types.js';
@@ -19,7 +19,10 @@ export { additionalFilePath } from './local-files.js';
 export interface TargetTemplate {
   /** The user template, absolute. */
   file: string;
+  /** The user template with the parents its extends chain names merged in (child over parent). */
   user: ImageTemplate;
+  /** The extends chain, root first; the user template last. */
+  chain: string[];
   defaults: ImageTemplate;
   merged: ImageTemplate;
   /** `{os}-{dist}-{arch}`. */
@@ -39,18 +42,20 @@ const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Load, merge and validate a target's template; any error is one UserError listing every problem. */
 export async function loadTargetTemplate(opts: TargetTemplateOptions): Promise<TargetTemplate> {
   const file = await templateFile(opts.catalogueFile, opts.target);
-  const user = await loadTemplate(file, opts.vars);
+  const chain = await loadTemplateChain(file, opts.vars);
+  const user = { template: mergeChain(chain.templates), warnings: chain.warnings };
   const defaultsFile = await defaultTemplateFile(user.template, file, opts.projectRoot);
   const defaults = await loadTemplate(defaultsFile, opts.vars);
   const merged = mergeOverDefaults(defaults.template, user.template);
   const result = validateTemplate(merged, `${shownName(file)} (merged with ${shownName(defaultsFile)})`);
-  result.errors.push(...(await hostFileProblems(merged, file, opts.projectRoot)));
+  result.errors.push(...(await hostFileProblems(merged, file, chain.files, opts.projectRoot)));
   if (result.errors.length > 0) {
     const count = result.errors.length === 1 ? '1 problem' : `${result.errors.length} problems`;
     throw new UserError(`image template of target ${opts.target.name} has ${count}:\n  ${result.errors.join('\n  ')}`, 'Fix the template and run again.');
   }
   return {
     file,
+    chain: chain.files,
     user: user.template,
     defaults: defaults.template,
     merged,
@@ -110,7 +115,7 @@ async function defaultTemplateFile(t: ImageTemplate, file: string, projectRoot: 
  * regular files, or outside their template's folder after links are resolved;
  * keyrings missing or outside the template's folder and the toolkit's keyrings.
  */
-async function hostFileProblems(t: ImageTemplate, file: string, projectRoot: string): Promise<string[]> {
+async function hostFileProblems(t: ImageTemplate, file: string, chain: readonly string[], projectRoot: string): Promise<string[]> {
   const errors: string[] = [];
   const collect = async (check: Promise<unknown>) => {
     try {
@@ -132,7 +137,7 @@ async function hostFileProblems(t: ImageTemplate, file: string, projectRoot: str
   for (const [i, r] of (t.packageRepositories ?? []).entries()) {
     // No keyring is read for a trusted repository without one; a URL is refused by validation.
     if ((r.trusted && !r.pkey) || (r.pkey && /^[a-z]+:\/\//i.test(r.pkey))) continue;
-    await collect(resolveKeyFile(r.pkey, path.dirname(file), projectRoot, at(r, 'pkey', `packageRepositories[${i}].pkey`).replace(/\.pkey$/, '')));
+    await collect(resolveKeyFile(r.pkey, declaringDir(r, chain, file), projectRoot, at(r, 'pkey', `packageRepositories[${i}].pkey`).replace(/\.pkey$/, '')));
   }
   return errors;
 }

@@ -3,6 +3,8 @@
 // default template for its provider; validation runs on the merged whole.
 
 export interface ImageTemplate {
+  /** The parent template, relative to this file's folder; resolved (and removed) when the chain is loaded (load.ts). */
+  extends?: string;
   image?: { name?: string; version?: string };
   target?: TargetTemplate;
   disk?: DiskTemplate;

@@ -176,3 +176,56 @@ describe('the catalogue refuses bad input where it enters', () => {
     expect(r.stderr).not.toMatch(/[\u202a-\u202e]/);
   });
 });
+
+describe('extends through the CLI', () => {
+  const TARGET = 'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}';
+
+  it('validate --merged --json merges the chain and says for each value which file and line it came from', async () => {
+    await mkdir(path.join(templates(), 'base'));
+    await writeFile(path.join(templates(), 'base', 'root.yml'), [TARGET, 'systemConfig:', '  packages: [less]', '  hostname: root-host', ''].join('\n'));
+    await writeFile(path.join(templates(), 'mid.yml'), ['extends: base/root.yml', TARGET, 'systemConfig:', '  packages: [curl]', ''].join('\n'));
+    await writeTemplate(['extends: mid.yml', 'image: {name: img, version: "1"}', TARGET, 'systemConfig:', '  packages: [htop]', ''].join('\n'));
+    const r = await runBuilder(['img', 'validate', '--merged', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      chain: string[];
+      template: { extends?: string; systemConfig: { packages: string[]; hostname: string } };
+      origins: Record<string, string>;
+    };
+    expect(doc.chain.map((f) => path.relative(templates(), f))).toEqual(['base/root.yml', 'mid.yml', 'img.yml']);
+    expect(doc.template.extends).toBeUndefined();
+    expect(doc.template.systemConfig.hostname).toBe('root-host');
+    const at = (name: string) => doc.origins[`systemConfig.packages[${doc.template.systemConfig.packages.indexOf(name)}]`];
+    expect(at('less')).toMatch(/base\/root\.yml:3$/);
+    expect(at('curl')).toMatch(/mid\.yml:4$/);
+    expect(at('htop')).toMatch(/img\.yml:5$/);
+    expect(doc.origins['systemConfig.hostname']).toMatch(/base\/root\.yml:4$/);
+    expect(doc.origins['disk.size']).toMatch(/defaults\/templates\/debian-debian13-x86_64-raw\.yml:\d+$/);
+    const plain = await runBuilder(['img', 'validate'], env);
+    expect(plain.stderr).toMatch(/img: extends chain .*base\/root\.yml <- .*mid\.yml <- .*img\.yml/);
+  });
+
+  it.each([
+    ['a cycle', { 'a.yml': ['extends: img.yml', TARGET] }, 'extends: a.yml', /extends makes a cycle: .*img\.yml -> .*a\.yml -> .*img\.yml/],
+    [
+      'a parent of another target',
+      { 'a.yml': ['target: {os: debian, dist: debian12, arch: x86_64, imageType: raw}'] },
+      'extends: a.yml',
+      /a\.yml:1: target\.dist is "debian12", but .*img\.yml, which extends it, has "debian13"/,
+    ],
+    ['a parent outside the folder', {}, 'extends: ../targets.yml', /extends must name a file inside the template's folder/],
+    [
+      'an unimplemented key in a parent',
+      { 'a.yml': [TARGET, 'overlayPolicy: {packageOperation: additive-only}'] },
+      'extends: a.yml',
+      /a\.yml:2: overlayPolicy is part of OS Image Composer's format but not implemented/,
+    ],
+  ])('refuses %s with exit 2 naming it', async (_what, parents, line, problem) => {
+    for (const [name, lines] of Object.entries(parents)) await writeFile(path.join(templates(), name), [...lines, ''].join('\n'));
+    await writeTemplate([line, TARGET, ''].join('\n'));
+    const r = await validate();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(problem);
+    expect(r.stderr).not.toContain('internal error');
+  });
+});

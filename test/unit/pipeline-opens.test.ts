@@ -7,7 +7,7 @@ import { loadCatalogue } from '../../src/catalogue/load.js';
 import { build } from '../../src/commands/build.js';
 import { postPushStep, pushStep } from '../../src/pipeline/publish.js';
 import { buildStep, preBuild, type StepContext } from '../../src/pipeline/steps.js';
-import { loadTemplate } from '../../src/template/load.js';
+import { loadTemplateChain } from '../../src/template/load.js';
 import { lockedProject } from './locked-project.js';
 import { useTempDirs } from './tmpdir.js';
 
@@ -17,7 +17,8 @@ vi.mock('../../src/catalogue/load.js', async (importOriginal) => {
 });
 vi.mock('../../src/template/load.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/template/load.js')>();
-  return { ...real, loadTemplate: vi.fn(real.loadTemplate) };
+  // The target's template is read through its extends chain.
+  return { ...real, loadTemplateChain: vi.fn(real.loadTemplateChain) };
 });
 const NO_DOCKER = 'no Docker in unit tests';
 vi.mock('../../src/docker/client.js', async (importOriginal) => {
@@ -36,7 +37,7 @@ const tempDir = useTempDirs('g3-opens-');
 function opens(userTemplate: string): { catalogue: number; template: number } {
   return {
     catalogue: vi.mocked(loadCatalogue).mock.calls.length,
-    template: vi.mocked(loadTemplate).mock.calls.filter(([file]) => file === userTemplate).length,
+    template: vi.mocked(loadTemplateChain).mock.calls.filter(([file]) => file === userTemplate).length,
   };
 }
 
@@ -45,7 +46,7 @@ type Run = (ctx: StepContext) => Promise<unknown>;
 describe('each pipeline step', () => {
   beforeEach(() => {
     vi.mocked(loadCatalogue).mockClear();
-    vi.mocked(loadTemplate).mockClear();
+    vi.mocked(loadTemplateChain).mockClear();
   });
 
   it.each<[string, Run, Record<string, string>]>([
@@ -57,7 +58,7 @@ describe('each pipeline step', () => {
   ])('%s reads the catalogue once and the template once', async (_what, run, env) => {
     const { settings, userTemplate } = await lockedProject(await tempDir());
     vi.mocked(loadCatalogue).mockClear();
-    vi.mocked(loadTemplate).mockClear();
+    vi.mocked(loadTemplateChain).mockClear();
     const ctx: StepContext = { settings, target: 'img', env, emit: () => undefined };
     // Without PROHIBIT_BUILDING the step goes on to build and stops where it asks for Docker.
     const outcome = await run(ctx).then(

@@ -172,7 +172,6 @@ describe('parseTemplate', () => {
   });
 
   it.each([
-    ['extends', 'extends: parent.yml\n', 'img.yml:1: extends', /merges a parent template in/],
     ['an overlay baseline', 'baseline:\n  mode: overlay\n  source: {path: /x.img}\n', 'img.yml:1: baseline', /builds on an existing image/],
     ['overlayPolicy', 'overlayPolicy: {packageOperation: additive-only}\n', 'img.yml:1: overlayPolicy', /controls overlay builds/],
     ['systemConfig.network', 'systemConfig:\n  network: {backend: systemd-networkd}\n', 'img.yml:2: systemConfig.network', /writes the network configuration/],

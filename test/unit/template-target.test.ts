@@ -173,3 +173,23 @@ describe('loadTargetTemplate', () => {
     expect(t.merged.packageRepositories?.map((r) => r.pkey)).toEqual(expect.arrayContaining(['keys/a.gpg', 'debian-archive-keyring.gpg']));
   });
 });
+
+describe("the project's own catalogue", () => {
+  it('has templates that all load, merge and validate without problems, the extends example among them', async () => {
+    const file = path.join(ROOT, 'docker', 'targets.yml');
+    const cat = await loadCatalogue(file, VARS);
+    const withTemplates = [...cat.targets.values()].filter((t) => t.template !== undefined);
+    expect(withTemplates.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['latest', 'latest-tools', 'latest-initrd', 'latest-iso', 'latest-iso-installer', 'latest-arm64']),
+    );
+    for (const target of withTemplates) {
+      const t = await loadTargetTemplate({ catalogueFile: file, target, projectRoot: ROOT, vars: VARS });
+      expect(t.warnings, target.name).toEqual([]);
+      if (target.name === 'latest-tools') {
+        expect(t.chain.map((f) => path.basename(f))).toEqual(['minimal.yml', 'tools.yml']);
+        expect(t.merged.systemConfig?.packages).toEqual(expect.arrayContaining(['ca-certificates', 'iproute2', 'less', 'curl', 'procps']));
+        expect(t.merged.systemConfig?.hostname).toBe('g3-tools');
+      }
+    }
+  });
+});

@@ -15,7 +15,10 @@ export const validateCommand = defineCommand({
   description: `Loads the target's template, merges it over the default template of its
 os/dist/arch/imageType (defaults/templates/) and validates the whole. Errors name
 file, line and field path (exit 2), and so does an unknown key, with the nearest
-known one. An ISO template's systemConfig.initramfs template is validated too.`,
+known one. A template's extends chain (one parent each, relative to its folder) is
+merged child over parent over the default template; an ISO template's
+systemConfig.initramfs template is validated too. --merged --json adds, for each
+value, the file and line it came from ("origins").`,
   examples: (prog) => [
     `${prog} latest validate`,
     `${prog} latest validate --merged          print the merged template (YAML)`,
@@ -27,6 +30,7 @@ known one. An ISO template's systemConfig.initramfs template is validated too.`,
     else {
       out.result(stringifyYaml(r.template, { lineWidth: 0 }));
       out.note(`${r.target}: ${r.file} is valid (${r.providerId})${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ''}`);
+      if (r.chain.length > 1) out.note(`${r.target}: extends chain ${r.chain.join(' <- ')}`);
       if (r.initramfs) out.note(`${r.target}: its initramfs template ${r.initramfs.file} is valid (target ${r.initramfs.target})`);
     }
     return ExitCode.ok;

@@ -26,7 +26,33 @@ const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v ===
 const always = (what: string): { unimplemented: Unimplemented } => ({ unimplemented: { changes: () => what, ignored: '' } });
 export type Shape = { readonly [key: string]: Field };
 
-const partition: Shape = {
+/** The value a kind is loaded as (reader.ts). */
+interface KindValue {
+  string: string;
+  size: string;
+  url: string;
+  bool: boolean;
+  int: number;
+  strings: string[];
+  words: string[];
+  free: Record<string, unknown>;
+}
+
+/**
+ * What loading a shape gives: every key optional (a user template states only
+ * what differs), each of its kind's type. An unimplemented key that got past
+ * loading has a value that changes nothing, kept as it was written.
+ */
+export type Loaded<S> = { -readonly [K in keyof S]?: FieldValue<S[K]> };
+type FieldValue<F> = F extends keyof KindValue ? KindValue[F] : F extends { object: infer S } ? Loaded<S> : F extends { list: infer S } ? Loaded<S>[] : unknown;
+
+/** The shapes the template types are made from (types.ts): one definition for loading and for the code. */
+export type PartitionShape = typeof partition;
+export type UserShape = typeof user;
+export type RepositoryShape = typeof repository;
+export type SystemConfigShape = typeof systemConfig;
+
+const partition = {
   id: 'string',
   name: 'string',
   type: 'string',
@@ -38,9 +64,9 @@ const partition: Shape = {
   fsLabel: 'string',
   mountPoint: 'string',
   mountOptions: 'string',
-};
+} as const satisfies Shape;
 
-const user: Shape = {
+const user = {
   name: 'string',
   password: 'string',
   hash_algo: 'string',
@@ -50,9 +76,9 @@ const user: Shape = {
   startupScript: always('it runs a script at login'),
   home: always('it sets the home directory'),
   shell: always('it sets the login shell'),
-};
+} as const satisfies Shape;
 
-const repository: Shape = {
+const repository = {
   name: 'string',
   codename: 'string',
   url: 'url',
@@ -62,9 +88,9 @@ const repository: Shape = {
   allowPackages: 'strings',
   trusted: 'bool',
   arch: 'words',
-};
+} as const satisfies Shape;
 
-const systemConfig: Shape = {
+const systemConfig = {
   name: 'string',
   description: 'string',
   hostname: 'string',
@@ -101,10 +127,10 @@ const systemConfig: Shape = {
       uki: { unimplemented: { changes: (v) => (v === false ? undefined : 'it builds a Unified Kernel Image'), ignored: 'is false' } },
     },
   },
-};
+} as const satisfies Shape;
 
 /** The whole template. */
-export const TEMPLATE_SHAPE: Shape = {
+export const TEMPLATE_SHAPE = {
   // One parent, relative to this file's folder; load.ts follows the chain and merge.ts folds it.
   extends: 'string',
   baseline: {
@@ -130,7 +156,7 @@ export const TEMPLATE_SHAPE: Shape = {
   packageRepositories: { list: repository },
   systemConfig: { object: systemConfig },
   metadata: 'free',
-};
+} as const satisfies Shape;
 
 /** Defaults APT itself would use for a repository entry. */
 export const REPO_DEFAULTS = { priority: 500, trusted: false, component: ['main'] } as const;

@@ -1,106 +1,37 @@
-// An image template in OS Image Composer's YAML format, as loaded. Every field
-// is optional because a user template only states what differs from the
+// An image template in OS Image Composer's YAML format, as loaded. The types
+// are made from the schema the loader walks (schema.ts), so the two cannot
+// drift apart: a key added there is a field here, with its kind's type. Every
+// field is optional because a user template only states what differs from the
 // default template for its provider; validation runs on the merged whole.
+import type { Loaded, PartitionShape, RepositoryShape, SystemConfigShape, TEMPLATE_SHAPE, UserShape } from './schema.js';
 
-export interface ImageTemplate {
-  /** The parent template, relative to this file's folder; resolved (and removed) when the chain is loaded (load.ts). */
-  extends?: string;
-  image?: { name?: string; version?: string };
-  target?: TargetTemplate;
-  disk?: DiskTemplate;
+type Raw = Loaded<typeof TEMPLATE_SHAPE>;
+
+/** The whole template; `extends` is resolved away when its chain is merged (load.ts, merge.ts). */
+export type ImageTemplate = Omit<Raw, 'packageRepositories'> & {
+  /** In parsed form (see RepoTemplate). */
   packageRepositories?: RepoTemplate[];
-  systemConfig?: SystemConfigTemplate;
-  /** Free-form; carried through untouched. */
-  metadata?: Record<string, unknown>;
-}
+};
 
-export interface TargetTemplate {
-  /** e.g. `debian` */
-  os?: string;
-  /** e.g. `debian13` */
-  dist?: string;
-  /** e.g. `x86_64` */
-  arch?: string;
-  /** e.g. `raw` */
-  imageType?: string;
-}
+/** `{os, dist, arch, imageType}`, e.g. debian / debian13 / x86_64 / raw. */
+export type TargetTemplate = NonNullable<Raw['target']>;
 
-export interface DiskTemplate {
-  name?: string;
-  /** The device the ISO installer writes (OS Image Composer's key); systemConfig.installer.target says the same. */
-  path?: string;
-  /** A size as written (`4GiB`, `4096M`, `1073741824`); see size.ts. */
-  size?: string;
-  partitionTableType?: string;
-  artifacts?: Array<{ type?: string; compression?: string }>;
-  partitions?: PartitionTemplate[];
-}
+/** The disk layout; `path` is the ISO installer's device, `size` as written (size.ts). */
+export type DiskTemplate = NonNullable<Raw['disk']>;
 
-export interface PartitionTemplate {
-  id?: string;
-  name?: string;
-  type?: string;
-  typeUUID?: string;
-  flags?: string[];
-  /** Offset from the start of the disk, as written. */
-  start?: string;
-  /** Offset from the start of the disk, as written; "0" means the end of the disk. */
-  end?: string;
-  fsType?: string;
-  fsLabel?: string;
-  mountPoint?: string;
-  mountOptions?: string;
-}
+/** One partition; `start` and `end` are offsets as written, `end: "0"` the end of the disk. */
+export type PartitionTemplate = Loaded<PartitionShape>;
 
-/** A package repository in parsed form: defaults applied, lists split. */
-export interface RepoTemplate {
-  /** Optional label some templates carry; not used to match entries. */
-  name?: string;
-  codename: string;
-  /** `${mirror}` and `${security_mirror}` already expanded. */
-  url: string;
-  /** A keyring name (looked up in defaults/keyrings), a path or a URL. */
-  pkey?: string;
-  /** `main contrib` in the file becomes ['main', 'contrib']. */
-  component: string[];
-  /** Default 500, like APT. */
-  priority: number;
-  /** Only these packages may come from this repository. */
-  allowPackages?: string[];
-  /** Our key: accept the repository without a valid signature (explicit opt-in). */
-  trusted: boolean;
-  /** Our key: Debian architectures to read (`amd64`, `all`); default from the target. */
-  arch?: string[];
-}
+/**
+ * A package repository in parsed form (load.ts fills the defaults): `url` with
+ * ${mirror} expanded and no trailing slash, `component` split into words,
+ * `priority` 500 and `trusted` false unless given, as APT would.
+ */
+export type RepoTemplate = Loaded<RepositoryShape> & Required<Pick<Loaded<RepositoryShape>, 'codename' | 'url' | 'component' | 'priority' | 'trusted'>>;
 
-export interface UserTemplate {
-  name?: string;
-  password?: string;
-  hash_algo?: string;
-  groups?: string[];
-  sudo?: boolean;
-}
+export type UserTemplate = Loaded<UserShape>;
 
-export interface AdditionalFile {
-  /** Relative to the directory of the template that names it. */
-  local?: string;
-  /** Absolute path in the image. */
-  final?: string;
-}
+export type SystemConfigTemplate = Loaded<SystemConfigShape>;
 
-export interface SystemConfigTemplate {
-  name?: string;
-  description?: string;
-  hostname?: string;
-  bootloader?: { bootType?: string; provider?: string };
-  immutability?: { enabled?: boolean };
-  packages?: string[];
-  additionalFiles?: AdditionalFile[];
-  configurations?: Array<{ cmd?: string }>;
-  users?: UserTemplate[];
-  kernel?: { version?: string; cmdline?: string; packages?: string[] };
-  /** imageType iso: the template (imageType img) of the system the medium boots, relative to the template's folder. */
-  initramfs?: { template?: string };
-  /** imageType iso only: whether and how the live system installs the template's disk image. */
-  installer?: { mode?: string; target?: string };
-}
+/** `local` is relative to the folder of the template that names it; `final` is an absolute path in the image. */
+export type AdditionalFile = NonNullable<SystemConfigTemplate['additionalFiles']>[number];

@@ -1,9 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { loadTemplate, parseTemplate } from '../../src/template/load.js';
 import { locate } from '../../src/template/origin.js';
+import { TEMPLATE_SHAPE } from '../../src/template/schema.js';
+import type { ImageTemplate, PartitionTemplate } from '../../src/template/types.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-template-');
@@ -249,5 +251,18 @@ describe('loadTemplate', () => {
     const err = await loadTemplate(file, VARS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).message).toBe(`cannot read image template ${file}: ENOENT`);
+  });
+});
+
+describe('the template types', () => {
+  it('are made from the schema the loader walks: each key of the schema is a field of its kind, and no other key is', () => {
+    // Checked by tsc (npm run lint): these lines stop compiling when schema and types disagree.
+    expectTypeOf<NonNullable<ImageTemplate['systemConfig']>['installer']>().toEqualTypeOf<{ mode?: string; target?: string } | undefined>();
+    expectTypeOf<NonNullable<ImageTemplate['disk']>['partitions']>().toEqualTypeOf<PartitionTemplate[] | undefined>();
+    expectTypeOf<keyof NonNullable<ImageTemplate['target']>>().toEqualTypeOf<'os' | 'dist' | 'arch' | 'imageType'>();
+    expectTypeOf<keyof ImageTemplate>().toEqualTypeOf<keyof typeof TEMPLATE_SHAPE>();
+    // And at run time, loading gives exactly the schema's keys.
+    const keys = Object.keys(TEMPLATE_SHAPE).sort();
+    expect(keys).toEqual(['baseline', 'disk', 'extends', 'image', 'metadata', 'overlayPolicy', 'packageRepositories', 'systemConfig', 'target']);
   });
 });

@@ -72,10 +72,11 @@ const user = {
   hash_algo: 'string',
   groups: 'strings',
   sudo: 'bool',
-  passwordMaxAge: always('it sets a password expiry'),
-  startupScript: always('it runs a script at login'),
-  home: always('it sets the home directory'),
-  shell: always('it sets the login shell'),
+  // OS Image Composer's user keys, applied by compose/configure/users.ts.
+  passwordMaxAge: 'int',
+  startupScript: 'string',
+  home: 'string',
+  shell: 'string',
 } as const satisfies Shape;
 
 const repository = {

@@ -138,8 +138,18 @@ function validateUsers(sys: SystemConfigTemplate, out: Problems): void {
     if (u.hash_algo !== undefined && !HASH_ALGOS.includes(u.hash_algo))
       out.error(u, 'hash_algo', `${p}.hash_algo`, `"${u.hash_algo}" is not supported (use one of ${HASH_ALGOS.join(', ')})`);
     for (const g of u.groups ?? []) if (!USER_NAME.test(g)) out.error(u, 'groups', `${p}.groups`, `"${g}" is not a valid group name`);
+    for (const key of ['shell', 'home', 'startupScript'] as const) {
+      const v = u[key];
+      if (v !== undefined && !USER_PATH.test(v))
+        out.error(u, key, `${p}.${key}`, `"${escapeInline(v)}" is not an absolute path of letters, digits and / . _ + -`);
+    }
+    if (u.passwordMaxAge !== undefined && (u.passwordMaxAge < 0 || u.passwordMaxAge > 99_999))
+      out.error(u, 'passwordMaxAge', `${p}.passwordMaxAge`, `${u.passwordMaxAge} is not a number of days from 0 to 99999`);
   });
 }
+
+/** A path a user key may name (shell, home, startupScript): absolute, plain characters, no ".." segment. */
+export const USER_PATH = /^(?!.*\/\.\.(\/|$))\/[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)*$/;
 
 function validateFiles(sys: SystemConfigTemplate, out: Problems): void {
   sys.additionalFiles?.forEach((f, i) => {

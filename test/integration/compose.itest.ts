@@ -54,6 +54,9 @@ const template = (name: string, extra: string[] = []) =>
     '  packages: [ca-certificates, iproute2, less, sudo]',
     '  users:',
     '    - {name: tester, password: "not-a-real-secret", groups: [sudo, adm], sudo: true}',
+    // OS Image Composer's user keys; root exists already and is changed in place.
+    '    - {name: ops, shell: /bin/sh, home: /srv/ops, passwordMaxAge: 90, startupScript: /usr/local/bin/hello}',
+    '    - {name: root, startupScript: /root/installer}',
     '  additionalFiles:',
     '    - {local: files/motd, final: /etc/motd}',
     '  configurations:',
@@ -158,6 +161,14 @@ describe('compose stage with a real Docker daemon', () => {
     expect(shadow).not.toContain('not-a-real-secret');
     expect(await debugfs(image, root, 'cat /etc/group')).toMatch(/^sudo:x:\d+:.*\btester\b/m);
     expect(await debugfs(image, root, 'cat /etc/sudoers.d/90-g3-tester')).toContain('tester ALL=(ALL:ALL) ALL');
+    expect(await debugfs(image, root, 'cat /etc/passwd')).toMatch(/^ops:x:\d+:\d+:.*:\/srv\/ops:\/bin\/sh$/m);
+    // Field 5 of /etc/shadow: the maximum password age in days.
+    expect(shadow).toMatch(/^ops:[^:]*:[^:]*:[^:]*:90:/m);
+    for (const [profile, script] of [
+      ['/srv/ops/.profile', '/usr/local/bin/hello'],
+      ['/root/.profile', '/root/installer'],
+    ])
+      expect(await debugfs(image, root, `cat ${profile}`)).toContain(`if [ -t 0 ] && [ -x '${script}' ]; then '${script}'; fi`);
     // (run() drops the final newline of a command's output)
     expect(await debugfs(image, root, 'cat /etc/motd')).toBe('built by the g3-composer integration test');
     expect((await debugfs(image, root, 'cat /etc/g3-built')).trim()).toBe('configured-in-chroot');

@@ -191,8 +191,6 @@ describe('parseTemplate', () => {
       'img.yml:2: systemConfig.kernel.enableExtraModules',
       /extra kernel modules/,
     ],
-    ['a user shell', 'systemConfig:\n  users:\n    - {name: a, shell: /bin/zsh}\n', 'img.yml:3: systemConfig.users[0].shell', /login shell/],
-    ['a user home', 'systemConfig:\n  users:\n    - {name: a, home: /srv/a}\n', 'img.yml:3: systemConfig.users[0].home', /home directory/],
   ])("refuses %s from OS Image Composer's format, which would change the image", (_what, text, at, why) => {
     const message = parseError(text).message;
     expect(message.startsWith(`${at} is part of OS Image Composer's format but not implemented by g3-composer, and `)).toBe(true);

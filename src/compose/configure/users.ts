@@ -4,6 +4,7 @@
 import { derivedSalt, shaCrypt } from './shacrypt.js';
 import { StepError, UserError } from '../../errors.js';
 import type { UserTemplate } from '../../template/types.js';
+import { USER_PATH } from '../../template/validate.js';
 import { type Emit, existsInImage, inImage, writeInImage } from './io.js';
 import type { Runner } from '../../docker/runner.js';
 
@@ -15,6 +16,24 @@ export interface UserPlan {
   groups: string[];
   password: PasswordPlan;
   sudo: boolean;
+  /** Login shell; new users get /bin/bash when none is given. */
+  shell?: string;
+  home?: string;
+  /** Days a password stays valid (chage -M). */
+  passwordMaxAge?: number;
+  /** Run by the user's login shell on a terminal (~/.profile). */
+  startupScript?: string;
+}
+
+/** The block the user's ~/.profile gets for startupScript; the path is checked (USER_PATH) and quoted. */
+export function startupBlock(script: string): string {
+  if (!USER_PATH.test(script)) throw new UserError(`startupScript ${JSON.stringify(script)} is not a plain absolute path`);
+  return [
+    '',
+    '# g3-composer: systemConfig.users[].startupScript, run at login on a terminal',
+    `if [ -t 0 ] && [ -x '${script}' ]; then '${script}'; fi`,
+    '',
+  ].join('\n');
 }
 
 // Same rule as template validation; repeated here because the name becomes part
@@ -53,7 +72,20 @@ export function planUsers(users: UserTemplate[], saltSeed?: string): UserPlan[] 
         how: `hashed with ${password.method} and a salt derived from the lock`,
       };
     }
-    return { name: u.name, groups: u.groups ?? [], password, sudo: u.sudo === true };
+    for (const key of ['shell', 'home', 'startupScript'] as const) {
+      const v = u[key];
+      if (v !== undefined && !USER_PATH.test(v)) throw new UserError(`${where}.${key}: ${JSON.stringify(v)} is not a plain absolute path`);
+    }
+    return {
+      name: u.name,
+      groups: u.groups ?? [],
+      password,
+      sudo: u.sudo === true,
+      ...(u.shell !== undefined ? { shell: u.shell } : {}),
+      ...(u.home !== undefined ? { home: u.home } : {}),
+      ...(u.passwordMaxAge !== undefined ? { passwordMaxAge: u.passwordMaxAge } : {}),
+      ...(u.startupScript !== undefined ? { startupScript: u.startupScript } : {}),
+    };
   });
 }
 
@@ -105,14 +137,22 @@ export async function applyUsers(runner: Runner, rootfs: string, plans: UserPlan
   }
   for (const p of plans) {
     const groupArgs = p.groups.length > 0 ? ['-G', p.groups.join(',')] : [];
+    if (p.shell !== undefined && !(await existsInImage(runner, rootfs, p.shell)))
+      throw new UserError(`user ${p.name}: the shell ${p.shell} is not in the image`, 'Add the package that provides it to systemConfig.packages.');
     if (await known(runner, rootfs, 'passwd', p.name)) {
-      if (groupArgs.length > 0) await runner.run(inImage(rootfs, ['usermod', '-a', ...groupArgs, '--', p.name]));
+      const change = [...(groupArgs.length > 0 ? ['-a', ...groupArgs] : []), ...(p.shell ? ['-s', p.shell] : []), ...(p.home ? ['-d', p.home, '-m'] : [])];
+      if (change.length > 0) await runner.run(inImage(rootfs, ['usermod', ...change, '--', p.name]));
       emit({ type: 'debug', message: `user ${p.name} already exists in the image; not created` });
     } else {
-      await runner.run(inImage(rootfs, ['useradd', '-m', '-s', '/bin/bash', ...groupArgs, '--', p.name]));
+      await runner.run(inImage(rootfs, ['useradd', '-m', '-s', p.shell ?? '/bin/bash', ...(p.home ? ['-d', p.home] : []), ...groupArgs, '--', p.name]));
       emit({ type: 'info', message: `created user ${p.name}${p.groups.length > 0 ? ` (groups ${p.groups.join(', ')})` : ''}` });
     }
     await setPassword(runner, rootfs, p, emit);
+    if (p.passwordMaxAge !== undefined) {
+      await runner.run(inImage(rootfs, ['chage', '-M', String(p.passwordMaxAge), '--', p.name]));
+      emit({ type: 'info', message: `user ${p.name}: a password is valid for ${p.passwordMaxAge} days` });
+    }
+    if (p.startupScript !== undefined) await addStartupScript(runner, rootfs, p.name, p.startupScript, emit);
   }
   for (const p of sudoers) await grantSudo(runner, rootfs, p.name, emit);
 }
@@ -144,6 +184,17 @@ async function setPassword(runner: Runner, rootfs: string, p: UserPlan, emit: Em
       stderr: r.stderr,
     });
   emit({ type: 'info', message: `set the password of user ${p.name} (${pw.kind === 'hashed' ? (pw.how ?? 'given hashed') : `hashed with ${pw.method}`})` });
+}
+
+/** Append the startup block to the user's ~/.profile (their home from the image's passwd), owned by the user. */
+async function addStartupScript(runner: Runner, rootfs: string, name: string, script: string, emit: Emit): Promise<void> {
+  const entry = (await runner.run(inImage(rootfs, ['getent', 'passwd', '--', name]))).stdout.trim().split(':');
+  const home = entry[5] ?? '';
+  if (!USER_PATH.test(home)) throw new StepError(`user ${name} has the home ${JSON.stringify(home)} in the image's passwd, which is not a plain path`);
+  const profile = `${home}/.profile`;
+  // In the image's root, as the user's own file: a link planted in the home cannot redirect the write.
+  await runner.run(inImage(rootfs, ['sh', '-c', 'test ! -L "$1" && cat >> "$1" && chown -- "$2": "$1"', 'sh', profile, name]), { input: startupBlock(script) });
+  emit({ type: 'info', message: `user ${name}: ${script} runs at login (${profile})` });
 }
 
 async function grantSudo(runner: Runner, rootfs: string, name: string, emit: Emit): Promise<void> {

@@ -230,5 +230,15 @@ describe('the initrd target (imageType img)', () => {
       expect(written.stdout.split(' ')[0]).toBe(done?.[1]);
       expect(payload.stdout.split(' ')[0]).toBe(done?.[1]);
     });
+
+    it('is reproducible: a rebuild gives the same ISO, byte for byte (the initrd, the gzip disk image, the appended archive and xorriso)', {
+      timeout: 900_000,
+    }, async () => {
+      expect(iso, 'the ISO build failed').toBeTruthy();
+      const first = await hashFile(iso);
+      const r = await runBuilder(['latest-iso-installer', 'build', '--json'], { ...env, G3_WORK_DIR: path.join(dir, 'work') });
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      expect(await hashFile((JSON.parse(r.stdout) as Built).compose.image)).toEqual(first);
+    });
   });
 });

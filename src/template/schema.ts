@@ -104,7 +104,15 @@ const systemConfig = {
       secureBootDBCer: always('it signs the image for Secure Boot'),
     },
   },
-  network: always('it writes the network configuration'),
+  // OS Image Composer's declarative network (compose/configure/network.ts).
+  network: {
+    object: {
+      backend: 'string',
+      interfaces: {
+        list: { name: 'string', dhcp4: 'bool', dhcp6: 'bool', addresses: 'strings', routes: { list: { to: 'string', via: 'string' } }, nameservers: 'strings' },
+      },
+    },
+  },
   fde: {
     unimplemented: {
       changes: (v) => (obj(v).enabled === false ? undefined : 'it encrypts partitions (LUKS2); set enabled: false or remove it'),

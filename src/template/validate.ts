@@ -1,5 +1,6 @@
 // Validation of a merged template: everything a build relies on, reported all
 // at once, each problem with the file, line and field path to fix.
+import { isIP } from 'node:net';
 import { unsafeUrlReason } from '../layout/names.js';
 import { invalidVersionReason } from '../deb/version.js';
 import { escapeInline } from '../text/untrusted.js';
@@ -125,6 +126,56 @@ function validateSystem(t: ImageTemplate, out: Problems): void {
   });
   validateUsers(sys, out);
   validateFiles(sys, out);
+  validateNetwork(sys, out);
+}
+
+/** systemConfig.network's backends (OS Image Composer's), and an interface name as the kernel allows it (IFNAMSIZ). */
+export const NETWORK_BACKENDS: readonly string[] = ['systemd-networkd', 'netplan'];
+export const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+/** Why `s` is not an address with a prefix length (`10.0.0.5/24`, `fd00::5/64`), or undefined. */
+export function cidrProblem(s: string): string | undefined {
+  const [ip, prefix, ...rest] = s.split('/');
+  const family = isIP(ip ?? '');
+  if (rest.length > 0 || prefix === undefined || family === 0 || !/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128))
+    return `"${escapeInline(s)}" is not an address with a prefix length (like 10.0.0.5/24 or fd00::5/64)`;
+  return undefined;
+}
+
+function validateNetwork(sys: SystemConfigTemplate, out: Problems): void {
+  const net = sys.network;
+  if (net === undefined) return;
+  if (net.backend === undefined) out.error(net, 'backend', 'systemConfig.network.backend', `is required (${NETWORK_BACKENDS.join(' or ')})`);
+  else if (!NETWORK_BACKENDS.includes(net.backend))
+    out.error(net, 'backend', 'systemConfig.network.backend', `"${escapeInline(net.backend)}" is not supported (supported: ${NETWORK_BACKENDS.join(', ')})`);
+  const names = new Set<string>();
+  net.interfaces?.forEach((n, i) => {
+    const p = `systemConfig.network.interfaces[${i}]`;
+    if (!n.name || !INTERFACE_NAME.test(n.name))
+      out.error(n, 'name', `${p}.name`, n.name ? `"${escapeInline(n.name)}" is not an interface name` : 'is required');
+    else if (names.has(n.name)) out.error(n, 'name', `${p}.name`, `repeats interface "${n.name}"`);
+    else names.add(n.name);
+    const addresses = n.addresses ?? [];
+    addresses.forEach((a, j) => {
+      const problem = cidrProblem(a);
+      if (problem) out.error(addresses, j, `${p}.addresses[${j}]`, problem);
+    });
+    n.routes?.forEach((r, j) => {
+      if (r.to === undefined || (r.to !== 'default' && cidrProblem(r.to)))
+        out.error(
+          r,
+          'to',
+          `${p}.routes[${j}].to`,
+          r.to === undefined ? 'is required' : `"${escapeInline(r.to)}" is neither default nor an address with a prefix length`,
+        );
+      if (r.via === undefined || isIP(r.via) === 0)
+        out.error(r, 'via', `${p}.routes[${j}].via`, r.via === undefined ? 'is required' : `"${escapeInline(r.via)}" is not an IP address`);
+    });
+    const servers = n.nameservers ?? [];
+    servers.forEach((d, j) => {
+      if (isIP(d) === 0) out.error(servers, j, `${p}.nameservers[${j}]`, `"${escapeInline(d)}" is not an IP address`);
+    });
+  });
 }
 
 function validateUsers(sys: SystemConfigTemplate, out: Problems): void {

@@ -57,6 +57,12 @@ const template = (name: string, extra: string[] = []) =>
     // OS Image Composer's user keys; root exists already and is changed in place.
     '    - {name: ops, shell: /bin/sh, home: /srv/ops, passwordMaxAge: 90, startupScript: /usr/local/bin/hello}',
     '    - {name: root, startupScript: /root/installer}',
+    // OS Image Composer's declarative network, with systemd-networkd.
+    '  network:',
+    '    backend: systemd-networkd',
+    '    interfaces:',
+    '      - {name: enp1s0, dhcp4: true}',
+    '      - {name: enp2s0, addresses: [10.0.0.100/24], routes: [{to: default, via: 10.0.0.1}], nameservers: [10.0.0.1]}',
     '  additionalFiles:',
     '    - {local: files/motd, final: /etc/motd}',
     '  configurations:',
@@ -169,6 +175,13 @@ describe('compose stage with a real Docker daemon', () => {
       ['/root/.profile', '/root/installer'],
     ])
       expect(await debugfs(image, root, `cat ${profile}`)).toContain(`if [ -t 0 ] && [ -x '${script}' ]; then '${script}'; fi`);
+    expect(await debugfs(image, root, 'cat /etc/systemd/network/10-g3-enp1s0.network')).toBe('[Match]\nName=enp1s0\n\n[Network]\nDHCP=ipv4');
+    expect(await debugfs(image, root, 'cat /etc/systemd/network/10-g3-enp2s0.network')).toBe(
+      '[Match]\nName=enp2s0\n\n[Network]\nDHCP=no\nAddress=10.0.0.100/24\nDNS=10.0.0.1\n\n[Route]\nGateway=10.0.0.1',
+    );
+    // Only the declared interfaces: no catch-all DHCP file; systemd-networkd enabled.
+    expect(await debugfs(image, root, 'ls -l /etc/systemd/network')).not.toContain('80-g3-dhcp.network');
+    expect(await debugfs(image, root, 'stat /etc/systemd/system/multi-user.target.wants/systemd-networkd.service')).toMatch(/Type: symlink/);
     // (run() drops the final newline of a command's output)
     expect(await debugfs(image, root, 'cat /etc/motd')).toBe('built by the g3-composer integration test');
     expect((await debugfs(image, root, 'cat /etc/g3-built')).trim()).toBe('configured-in-chroot');

@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { configureSystem, derivedMachineId, hostsFile, type ConfigureEvent, type ConfigureInput } from '../../src/compose/configure/configure.js';
 import { derivedSalt, shaCrypt } from '../../src/compose/configure/shacrypt.js';
 import { writeInImage } from '../../src/compose/configure/io.js';
-import { IFUPDOWN_DHCP, NETWORKD_DHCP } from '../../src/compose/configure/network.js';
+import { IFUPDOWN_DHCP, NETPLAN_FILE, NETWORKD_DHCP, netplanYaml, networkdFiles } from '../../src/compose/configure/network.js';
+import { parse as parseYamlText } from 'yaml';
+import { parseTemplate } from '../../src/template/load.js';
+import { validateTemplate } from '../../src/template/validate.js';
 import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
 import type { RunResult } from '../../src/exec.js';
@@ -402,6 +405,107 @@ describe('networking', () => {
     expect(runner.writes()).toHaveLength(3);
     expect(runner.commands()).toContainEqual(['test', '-d', '/etc/network']);
     expect(events).toContainEqual({ type: 'info', message: expect.stringContaining('no network manager is installed') });
+  });
+});
+
+describe("systemConfig.network (OS Image Composer's declarative form)", () => {
+  const NET = {
+    backend: 'systemd-networkd',
+    interfaces: [
+      { name: 'enp1s0', dhcp4: true },
+      {
+        name: 'enp2s0',
+        addresses: ['10.0.0.100/24', 'fd00::5/64'],
+        routes: [
+          { to: 'default', via: '10.0.0.1' },
+          { to: '192.168.9.0/24', via: '10.0.0.2' },
+        ],
+        nameservers: ['10.0.0.1'],
+      },
+    ],
+  };
+
+  it('writes one systemd-networkd file per interface and enables systemd-networkd, without the catch-all DHCP file', async () => {
+    const runner = new FakeRunner({ paths: ['/usr/lib/systemd/system/systemd-networkd.service'] });
+    await configure(runner, { hostname: 'h', network: NET });
+    const writes = runner.writes().slice(3);
+    expect(writes.map((w) => w.path)).toEqual(['/etc/systemd/network/10-g3-enp1s0.network', '/etc/systemd/network/10-g3-enp2s0.network']);
+    expect(writes[0]?.input).toBe('[Match]\nName=enp1s0\n\n[Network]\nDHCP=ipv4\n');
+    expect(writes[1]?.input).toBe(
+      [
+        '[Match]',
+        'Name=enp2s0',
+        '',
+        '[Network]',
+        'DHCP=no',
+        'Address=10.0.0.100/24',
+        'Address=fd00::5/64',
+        'DNS=10.0.0.1',
+        '',
+        '[Route]',
+        'Gateway=10.0.0.1',
+        '',
+        '[Route]',
+        'Destination=192.168.9.0/24',
+        'Gateway=10.0.0.2',
+        '',
+      ].join('\n'),
+    );
+    expect(runner.commands()).toContainEqual(['systemctl', 'enable', 'systemd-networkd']);
+    expect(networkdFiles({ backend: 'systemd-networkd' })).toEqual([{ file: '/etc/systemd/network/80-g3-dhcp.network', body: NETWORKD_DHCP }]);
+  });
+
+  it('writes a netplan file readable by root only, and does not enable systemd-networkd itself', async () => {
+    const runner = new FakeRunner({ paths: ['/usr/sbin/netplan', '/usr/lib/systemd/system/systemd-networkd.service'] });
+    await configure(runner, { hostname: 'h', network: { ...NET, backend: 'netplan' } });
+    const [w] = runner.writes().slice(3);
+    expect(w).toMatchObject({ path: NETPLAN_FILE, mode: '0600' });
+    expect(parseYamlText(String(w?.input))).toEqual({
+      network: {
+        version: 2,
+        ethernets: {
+          enp1s0: { dhcp4: true },
+          enp2s0: {
+            addresses: ['10.0.0.100/24', 'fd00::5/64'],
+            routes: [
+              { to: 'default', via: '10.0.0.1' },
+              { to: '192.168.9.0/24', via: '10.0.0.2' },
+            ],
+            nameservers: { addresses: ['10.0.0.1'] },
+          },
+        },
+      },
+    });
+    expect(runner.commands()).not.toContainEqual(['systemctl', 'enable', 'systemd-networkd']);
+    expect(parseYamlText(netplanYaml({ backend: 'netplan' }))).toEqual({
+      network: { version: 2, ethernets: { g3wired: { match: { name: 'en*' }, dhcp4: true } } },
+    });
+  });
+
+  it.each([
+    ['netplan', [] as string[], /backend is netplan, but the image has no netplan/],
+    ['systemd-networkd', ['/usr/sbin/netplan'], /backend is systemd-networkd, but the image has no systemd-networkd/],
+  ])('refuses backend %s that the image lacks, before writing a network file', async (backend, paths, message) => {
+    const runner = new FakeRunner({ paths });
+    const err = await configure(runner, { hostname: 'h', network: { ...NET, backend } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toMatch(message);
+    expect(runner.writes().filter((w) => w.path.includes('network') || w.path.includes('netplan'))).toEqual([]);
+  });
+
+  it.each([
+    ['backend: wicked', /systemConfig\.network\.backend "wicked" is not supported \(supported: systemd-networkd, netplan\)/],
+    ['interfaces: [{name: enp1s0}]', /systemConfig\.network\.backend is required/],
+    ['backend: netplan, interfaces: [{name: "a very long name"}]', /interfaces\[0\]\.name "a very long name" is not an interface name/],
+    ['backend: netplan, interfaces: [{name: e0}, {name: e0}]', /interfaces\[1\]\.name repeats interface "e0"/],
+    ['backend: netplan, interfaces: [{name: e0, addresses: [10.0.0.1]}]', /addresses\[0\] "10\.0\.0\.1" is not an address with a prefix length/],
+    ['backend: netplan, interfaces: [{name: e0, addresses: [10.0.0.1/33]}]', /"10\.0\.0\.1\/33" is not an address with a prefix length/],
+    ['backend: netplan, interfaces: [{name: e0, routes: [{to: default, via: gateway}]}]', /routes\[0\]\.via "gateway" is not an IP address/],
+    ['backend: netplan, interfaces: [{name: e0, routes: [{to: somewhere, via: 10.0.0.1}]}]', /routes\[0\]\.to "somewhere" is neither default nor/],
+    ['backend: netplan, interfaces: [{name: e0, nameservers: ["8.8.8.8; reboot"]}]', /nameservers\[0\] ".*" is not an IP address/],
+  ])('refuses network {%s}', (yaml, problem) => {
+    const t = parseTemplate(`target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}\nsystemConfig:\n  network: {${yaml}}\n`, 'n.yml').template;
+    expect(validateTemplate(t, 'n.yml').errors.join('\n')).toMatch(problem);
   });
 });
 

@@ -176,7 +176,6 @@ describe('parseTemplate', () => {
   it.each([
     ['an overlay baseline', 'baseline:\n  mode: overlay\n  source: {path: /x.img}\n', 'img.yml:1: baseline', /builds on an existing image/],
     ['overlayPolicy', 'overlayPolicy: {packageOperation: additive-only}\n', 'img.yml:1: overlayPolicy', /controls overlay builds/],
-    ['systemConfig.network', 'systemConfig:\n  network: {backend: systemd-networkd}\n', 'img.yml:2: systemConfig.network', /writes the network configuration/],
     ['an enabled fde', 'systemConfig:\n  fde: {enabled: true, passphraseFile: /run/p}\n', 'img.yml:2: systemConfig.fde', /encrypts partitions/],
     [
       'Secure Boot keys',

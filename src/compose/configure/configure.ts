@@ -49,7 +49,7 @@ export async function configureSystem(runner: Runner, input: ConfigureInput): Pr
   if (input.seed) await writeMachineId(runner, rootfs, input.seed, emit);
   await applyUsers(runner, rootfs, users, emit);
   await installFiles(runner, rootfs, files, emit);
-  await configureNetwork(runner, rootfs, emit);
+  await configureNetwork(runner, rootfs, emit, config.network);
   // Commands see /proc, /sys and /dev as maintainer scripts do; they are unmounted again, also on failure.
   const steps = config.configurations ?? [];
   if (steps.some((st) => st.cmd?.trim())) await withMounts(runner, rootfs, chrootMounts([]), () => runConfigurations(runner, rootfs, steps, emit));

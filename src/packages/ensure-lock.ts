@@ -7,6 +7,7 @@ import { lockMismatch, readLock, writeLock } from '../lock/file.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import { writeGraphs } from './graphs.js';
+import { checkKernelVersion } from './kernel-version.js';
 import { resolvePlan } from './resolve-lock.js';
 import { metadataOptions, type OpenTarget } from './target.js';
 
@@ -19,6 +20,7 @@ export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined>
       `lock ${t.lockFile} does not match the template of ${t.target.name}: ${mismatch}`,
       `Run: <builder> ${t.target.name} lock --update (or delete the lock)`,
     );
+  if (existing) checkKernelVersion(existing, t.template.systemConfig?.kernel?.version, t.target.name);
   return existing;
 }
 
@@ -26,6 +28,8 @@ export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined>
 export async function resolveAndWrite(t: OpenTarget, settings: Settings, emit: Emit): Promise<{ lock: LockFile; graphs: string[] }> {
   emit({ type: 'info', message: `resolving ${t.target.name} (${t.plan.providerId}) from ${t.plan.repos.length} repositories` });
   const resolved = await resolvePlan(t.target.name, t.plan, metadataOptions(settings, emit));
+  // Before it is written: a lock with another kernel than kernel.version asks for is no lock for this template.
+  checkKernelVersion(resolved.lock, t.template.systemConfig?.kernel?.version, t.target.name);
   await writeLock(t.lockFile, resolved.lock);
   const graphs = await writeGraphs(t, resolved);
   emit({ type: 'info', message: `wrote ${t.lockFile}: ${resolved.lock.image.packages.length} packages, ${resolved.lock.tools.packages.length} tools` });

@@ -2,14 +2,14 @@
 // folders and the real CLI: host files stay in the template's folder (checked
 // by `validate` and again, with the same functions, by the build), and bad
 // catalogue input is refused where it enters, with exit code 2.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareFiles } from '../../src/compose/configure/files.js';
 import { UserError } from '../../src/errors.js';
 import { resolveKeyring } from '../../src/provider/debian.js';
-import { ROOT, runBuilder } from '../support/project.js';
+import { copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
 
 let dir: string;
 let env: Record<string, string>;
@@ -227,5 +227,34 @@ describe('extends through the CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(problem);
     expect(r.stderr).not.toContain('internal error');
+  });
+});
+
+describe('systemConfig.kernel.version through the CLI', () => {
+  it('is checked against the kernel the lock holds: another version is exit 2 naming both, the locked one passes', async () => {
+    const catalogue = await copyProjectCatalogue(path.join(dir, 'project'));
+    // The lock the project commits for latest (copyProjectCatalogue leaves locks out).
+    await writeFile(path.join(dir, 'project', 'latest.lock.json'), await readFile(path.join(ROOT, 'docker', 'latest.lock.json')));
+    const lock = JSON.parse(await readFile(path.join(dir, 'project', 'latest.lock.json'), 'utf8')) as {
+      image: { packages: Array<{ name: string; version: string }> };
+    };
+    const kernel = lock.image.packages.find((p) => /^linux-image-\d/.test(p.name));
+    expect(kernel, 'the committed lock has a kernel image package').toBeDefined();
+    const upstream = (kernel?.version ?? '').replace(/-[^-]*$/, '');
+    const minimal = path.join(dir, 'project', 'templates', 'minimal.yml');
+    const text = await readFile(minimal, 'utf8');
+    const withVersion = (v: string) => writeFile(minimal, `${text}  kernel:\n    version: "${v}"\n`);
+    const check = () => runBuilder(['latest', 'cache', '--check'], { ...env, G3_TARGETS: catalogue });
+    await withVersion('6.99');
+    const wrong = await check();
+    expect(wrong.code, wrong.stderr).toBe(2);
+    expect(wrong.stderr).toContain(`systemConfig.kernel.version is 6.99, but the lock of latest has ${kernel?.name} ${kernel?.version}`);
+    // The locked kernel's own version (and its major.minor) pass; the check only reports what the cache lacks.
+    for (const v of [upstream, upstream.split('.').slice(0, 2).join('.')]) {
+      await withVersion(v);
+      const ok = await check();
+      expect(ok.stderr, v).not.toContain('kernel.version');
+      expect([0, 1], ok.stderr).toContain(ok.code);
+    }
   });
 });

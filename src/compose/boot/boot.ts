@@ -79,10 +79,15 @@ export async function bootListing(runner: Runner, rootfs: string): Promise<strin
   return (await statIn(runner, dir))?.type === 'directory' ? listDirIn(runner, dir) : [];
 }
 
-/** The newest kernel version that has both /boot/vmlinuz-<v> and /boot/initrd.img-<v>. */
-export function pickKernel(names: string[]): string | undefined {
+/** Whether a /boot kernel version (`6.12.74+deb13-amd64`) is systemConfig.kernel.version (`6.12`, `6.12.74`). */
+export function bootKernelMatches(bootVersion: string, wanted: string): boolean {
+  return bootVersion === wanted || [`${wanted}.`, `${wanted}+`, `${wanted}-`].some((p) => bootVersion.startsWith(p));
+}
+
+/** The newest kernel version that has both /boot/vmlinuz-<v> and /boot/initrd.img-<v> (and is `wanted`, when given). */
+export function pickKernel(names: string[], wanted?: string): string | undefined {
   const versions = names.filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice('vmlinuz-'.length));
-  const complete = versions.filter((v) => names.includes(`initrd.img-${v}`));
+  const complete = versions.filter((v) => names.includes(`initrd.img-${v}`) && (wanted === undefined || wanted === '' || bootKernelMatches(v, wanted)));
   return complete.sort(compareVersions).at(-1);
 }
 
@@ -124,11 +129,12 @@ export async function installBootloader(runner: Runner, o: BootInput): Promise<B
     );
   }
   const bootDir = path.join(o.rootfs, 'boot');
-  const version = pickKernel(await bootListing(runner, o.rootfs));
+  const wanted = o.template.systemConfig?.kernel?.version;
+  const version = pickKernel(await bootListing(runner, o.rootfs), wanted);
   const efi = efiArch(o.template.target?.arch);
   if (!version)
     throw new UserError(
-      `no kernel with an initramfs in the image's /boot`,
+      `no kernel${wanted ? ` of version ${wanted}` : ''} with an initramfs in the image's /boot`,
       'List a kernel package (e.g. linux-image-amd64 or linux-image-arm64) in systemConfig.kernel.packages, and initramfs-tools among the packages.',
     );
   const cmdline = kernelCmdline(o.template, o.plan);

@@ -11,7 +11,7 @@ import { StepError, UserError } from '../../errors.js';
 import { hashFile } from '../../fs/hash.js';
 import { statIn } from '../../docker/runner.js';
 import type { ImageTemplate } from '../../template/types.js';
-import { bootListing } from '../boot/boot.js';
+import { bootKernelMatches, bootListing } from '../boot/boot.js';
 import { imageStem } from '../outputs/plan.js';
 import { safeOutputName } from './raw.js';
 import type { OutputKind } from './types.js';
@@ -19,11 +19,12 @@ import type { OutputKind } from './types.js';
 /** The fstab of a system that lives in RAM: nothing to mount. */
 export const INITRD_FSTAB = '# The root filesystem is the initramfs itself: nothing to mount.\n';
 
-/** The newest kernel version with a /boot/vmlinuz-<v>. */
-export function newestKernel(names: string[]): string | undefined {
+/** The newest kernel version with a /boot/vmlinuz-<v> (that is `wanted`, systemConfig.kernel.version, when given). */
+export function newestKernel(names: string[], wanted?: string): string | undefined {
   return names
     .filter((n) => n.startsWith('vmlinuz-'))
     .map((n) => n.slice('vmlinuz-'.length))
+    .filter((v) => wanted === undefined || wanted === '' || bootKernelMatches(v, wanted))
     .sort(compareVersions)
     .at(-1);
 }
@@ -49,7 +50,7 @@ export function initrdKind(template: ImageTemplate): OutputKind {
     fstab: INITRD_FSTAB,
     async make(c) {
       const boot = path.join(c.rootfs, 'boot');
-      const version = newestKernel(await bootListing(c.runner, c.rootfs));
+      const version = newestKernel(await bootListing(c.runner, c.rootfs), template.systemConfig?.kernel?.version);
       if (!version)
         throw new UserError(
           "no kernel in the image's /boot",

@@ -87,7 +87,7 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
         cmdline = (extra = []) => initrdCmdline(c.template.systemConfig?.kernel?.cmdline, extra);
       } else {
         const boot = path.join(c.rootfs, 'boot');
-        const found = pickKernel(await bootListing(c.runner, c.rootfs));
+        const found = pickKernel(await bootListing(c.runner, c.rootfs), c.template.systemConfig?.kernel?.version);
         if (!found)
           throw new UserError(
             "no kernel with an initramfs in the image's /boot",

@@ -148,7 +148,7 @@ describe('the initrd target (imageType img)', () => {
         expect(r.stderr).toMatch(problem);
       }
       // One output folder for both builds would let one clear the other's outputs.
-      await writeFile(tpl, text.replace('name: installed', 'name: initrd'));
+      await writeFile(tpl, text.replaceAll('name: installed', 'name: initrd'));
       const same = await runBuilder(['latest-iso-installer', 'validate'], { ...env, G3_TARGETS: catalogue });
       expect(same.code).toBe(2);
       expect(same.stderr).toMatch(/has the ISO template's systemConfig\.name \(initrd\); both builds would use one output folder/);

@@ -45,6 +45,8 @@ describe('the initrd target (imageType img)', () => {
       SHARED_G3_CACHE_PATH: '',
       G3_DOCKER_CLIENT: '/usr/bin/docker',
       SOURCE_DATE_EPOCH: String(epoch),
+      // Every run has a work folder of the test's own (validate logs there too); builds name theirs.
+      G3_WORK_DIR: path.join(dir, 'work'),
     };
     const r = await runBuilder(['latest-initrd', 'build', '--json'], { ...env, G3_WORK_DIR: path.join(dir, 'work') });
     expect(r.code, r.stderr.slice(-3000)).toBe(0);

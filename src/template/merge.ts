@@ -31,13 +31,12 @@ export function mergeTemplates(base: ImageTemplate, user: ImageTemplate): ImageT
 /** An extends chain folded, root first: each template over its parent, with the same rules; `extends` itself is resolved away. */
 export function mergeChain(templates: readonly ImageTemplate[]): ImageTemplate {
   const [root, ...rest] = templates;
-  if (!root) return {};
+  // The root extends nothing, so alone it is the whole chain.
+  if (!root || rest.length === 0) return root ?? {};
   const merged = rest.reduce((parent, child) => mergeTemplates(parent, child), root);
-  if (merged.extends === undefined) return merged;
-  // A copy without the key: the inputs stay unchanged.
-  const { extends: _resolved, ...rest2 } = merged;
-  const out = overlay({}, rest2 as ImageTemplate);
-  return out;
+  // A new object made by the merge: removing the key leaves the inputs unchanged.
+  delete merged.extends;
+  return merged;
 }
 
 /**

@@ -18,6 +18,8 @@ import { type OpenTarget, openTemplateTarget } from './target.js';
 
 /** The derived target's name: the ISO target's, then this. */
 export const INITRAMFS_SUFFIX = '.initramfs';
+/** Each derived target and the ISO target it was made for (a catalogue opened again by a later step derives it again). */
+const DERIVED = new WeakMap<Target, string>();
 /** The initrd output packs the system with cpio in the build container. */
 const INITRAMFS_TOOLS = ['cpio'];
 
@@ -48,21 +50,21 @@ export async function openInitramfsTarget(settings: Settings, cat: Catalogue, is
   const problem = targetNameProblem(name);
   if (problem) throw new UserError(`target ${iso.target.name}: its initramfs target ${escapeInline(name)} ${problem}`, 'Give the ISO target a shorter name.');
   const taken = cat.targets.get(name);
-  if (taken && !isDerived(taken, iso.target))
+  if (taken && DERIVED.get(taken) !== iso.target.name)
     throw new UserError(
       `target ${escapeInline(name)} in ${cat.file} is reserved: it is the initramfs of target ${iso.target.name} (systemConfig.initramfs)`,
       'Rename that target.',
     );
   const origin = iso.target.template?.origin ?? { file: cat.file, line: 1 };
-  const derived: Target & { derivedFrom: string } = {
+  const derived: Target = {
     name,
     description: `the initramfs of ${iso.target.name} (${wanted})`,
     artifacts: [],
     template: { value: path.relative(path.dirname(path.resolve(cat.file)), file.real), origin },
     tools: { value: [...new Set([...(iso.target.tools?.value ?? []), ...INITRAMFS_TOOLS])], origin },
-    derivedFrom: iso.target.name,
   };
   cat.targets.set(name, derived);
+  DERIVED.set(derived, iso.target.name);
   const opened = await openTemplateTarget(settings, name, emit, cat);
   const got = opened.template.target ?? {};
   const want = iso.template.target ?? {};
@@ -84,8 +86,4 @@ export async function openInitramfsTarget(settings: Settings, cat: Catalogue, is
         "The initramfs template must have the ISO template's target os, dist and arch.",
       );
   return opened;
-}
-
-function isDerived(t: Target, from: Target): boolean {
-  return (t as { derivedFrom?: string }).derivedFrom === from.name;
 }

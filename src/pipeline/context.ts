@@ -70,10 +70,9 @@ export async function open(ctx: StepContext): Promise<Opened> {
 }
 
 /** The inputs digest of what a build would read now. */
-export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs> {
+export async function inputsOf(ctx: StepContext, { cat, t }: Pick<Opened, 'cat' | 't'>): Promise<Inputs> {
   // An ISO that boots another template's initrd (systemConfig.initramfs) is made from that template's inputs too.
-  const derived =
-    initramfsTemplateOf(t) === undefined ? undefined : await openInitramfsTarget(ctx.settings, await openCatalogue(ctx.settings, ctx.emit), t, ctx.emit);
+  const derived = initramfsTemplateOf(t) === undefined ? undefined : await openInitramfsTarget(ctx.settings, cat, t, ctx.emit);
   return inputsDigest({
     ...(derived ? { initramfs: { lockFile: derived.lockFile, template: derived.template, templateFile: derived.templateFile } } : {}),
     lockFile: t.lockFile,
@@ -91,9 +90,9 @@ export async function inputsOf(ctx: StepContext, t: OpenTarget): Promise<Inputs>
  * there is no lock yet (the build makes one); a lock that cannot be read fails
  * here, before the build, not after it.
  */
-export async function inputsBeforeBuild(ctx: StepContext, t: OpenTarget): Promise<Inputs | undefined> {
-  if ((await lstatIfExists(t.lockFile)) === undefined) return undefined;
-  return inputsOf(ctx, t);
+export async function inputsBeforeBuild(ctx: StepContext, o: Pick<Opened, 'cat' | 't'>): Promise<Inputs | undefined> {
+  if ((await lstatIfExists(o.t.lockFile)) === undefined) return undefined;
+  return inputsOf(ctx, o);
 }
 
 /** A Docker client that answers. */

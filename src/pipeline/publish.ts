@@ -22,8 +22,9 @@ async function builtRecord(ctx: StepContext, step: string): Promise<BuildRecord>
 
 /** push: tag and push the built image to every reference of the target, logged in with the environment's credentials. */
 export async function pushStep(ctx: StepContext): Promise<Skipped | { record: PushRecord }> {
-  const { t, name } = await open(ctx);
-  const inputs = await inputsOf(ctx, t);
+  const opened = await open(ctx);
+  const { name } = opened;
+  const inputs = await inputsOf(ctx, opened);
   const skip = await skipReason(ctx, 'push', inputs);
   if (skip) return { skipped: skip };
   const built = await builtRecord(ctx, 'push');
@@ -101,8 +102,8 @@ function rate(hits: number, items: number): number {
 
 /** post_push: write `<stem>.report.json` beside the disk image, from build's and push's records. */
 export async function postPushStep(ctx: StepContext): Promise<Skipped | { report: BuildReport; file: string }> {
-  const { t } = await open(ctx);
-  const inputs = await inputsOf(ctx, t);
+  const opened = await open(ctx);
+  const inputs = await inputsOf(ctx, opened);
   const skip = await skipReason(ctx, 'post_push', inputs);
   if (skip) return { skipped: skip };
   const built = await builtRecord(ctx, 'post_push');

@@ -53,8 +53,9 @@ export async function preBuild(ctx: StepContext): Promise<Decision> {
   });
   if (refreshed.mode === 'refresh' && !refreshed.report.ok) throw new StepError(`the caches of ${ctx.target} are incomplete; verified files were kept`);
   // Named after the refresh, as before: an artifact-only target gets its caches, then this error.
-  const { t, name } = named(ctx, loaded);
-  const inputs = await inputsOf(ctx, t);
+  const opened = named(ctx, loaded);
+  const { t, name } = opened;
+  const inputs = await inputsOf(ctx, opened);
   const at = new Date().toISOString();
   const base = { target: ctx.target, inputsDigest: inputs.digest, parts: inputs.parts, at };
   let decision: Decision;
@@ -129,14 +130,14 @@ export interface Built {
 /** build: skip when pre_build found no change; else build the disk image and the image that carries it. */
 export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   const first = await open(ctx);
-  const before = await inputsBeforeBuild(ctx, first.t);
+  const before = await inputsBeforeBuild(ctx, first);
   const skip = before && (await skipReason(ctx, 'build', before));
   if (skip) return { skipped: skip };
   const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit, catalogue: first.cat, opened: first.t });
   // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
   // the catalogue and the template are the ones opened above, which the build used too).
   const { t, name } = first;
-  const inputs = await inputsOf(ctx, t);
+  const inputs = await inputsOf(ctx, first);
   const c = result.compose;
   const version = await toolkitVersion(ctx.settings.projectRoot);
   const oci = await ociLabels(ctx.settings.projectRoot, ctx.env, new Date(c.sourceDateEpoch * 1000));

@@ -305,7 +305,7 @@ describe('inputsBeforeBuild', () => {
       template,
     } as unknown as OpenTarget;
     const ctx = { settings: { projectRoot: ROOT } as Settings, target: 'latest', env: {}, emit: () => undefined } as unknown as StepContext;
-    return { t, ctx };
+    return { t: { t, cat: { file: path.join(dir, 'targets.yml'), targets: new Map(), warnings: [] } }, ctx };
   }
 
   it('has no inputs before the first build, when there is no lock yet', async () => {
@@ -315,13 +315,13 @@ describe('inputsBeforeBuild', () => {
 
   it('fails before building when the lock is there but cannot be read', async () => {
     const { t, ctx } = await setup();
-    await mkdir(t.lockFile);
+    await mkdir(t.t.lockFile);
     await expect(inputsBeforeBuild(ctx, t)).rejects.toThrow(/^cannot read the lock file .*latest\.lock\.json: EISDIR/);
   });
 
   it('gives the inputs when the lock is readable', async () => {
     const { t, ctx } = await setup();
-    await writeFile(t.lockFile, '{}');
+    await writeFile(t.t.lockFile, '{}');
     expect((await inputsBeforeBuild(ctx, t))?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 });

@@ -10,6 +10,7 @@ import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import type { BootResult } from './boot/boot.js';
+import { type DracutResult, dracutInitramfs } from './boot/dracut.js';
 import { writeInImage } from './configure/io.js';
 import type { FinalArtifact } from './outputs/finalize.js';
 import { outputKind } from './kinds/select.js';
@@ -65,6 +66,8 @@ export interface ComposeResult {
   packages: number;
   /** Kernel, bootloader and command line, when the template names a bootloader. */
   boot?: BootResult;
+  /** The image has dracut: the initramfs dracut made after configuration, and its modules. */
+  dracut?: DracutResult;
   /** The template's disk.artifacts, made from the raw image, hashed. */
   artifacts: FinalArtifact[];
   /** The SPDX 2.3 SBOM beside the image (also at /usr/share/sbom/ inside it), and its counts. */
@@ -120,6 +123,10 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
         emit: o.emit,
       }),
     );
+    // After configuration: the template's dracut modules and settings are in place now.
+    const dracut = kind.bootsInitramfs
+      ? await timed('initramfs', () => dracutInitramfs(o.runner, { rootfs, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }))
+      : undefined;
     const stem = imageStem(o.template);
     const imageId = { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' };
     const sbom = await timed('sbom', async () => {
@@ -184,6 +191,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       installed,
       packages: o.lock.image.packages.length,
       ...(boot ? { boot } : {}),
+      ...(dracut ? { dracut } : {}),
       artifacts,
       sbom: { path: sbomPath, ...sbom.summary },
       manifest: manifest.path,

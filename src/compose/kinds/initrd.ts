@@ -48,6 +48,7 @@ const PACK = [
 export function initrdKind(template: ImageTemplate): OutputKind {
   return {
     fstab: INITRD_FSTAB,
+    bootsInitramfs: false,
     async make(c) {
       const boot = path.join(c.rootfs, 'boot');
       const version = newestKernel(await bootListing(c.runner, c.rootfs), template.systemConfig?.kernel?.version);

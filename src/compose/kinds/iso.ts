@@ -69,6 +69,7 @@ export function isoKind(template: ImageTemplate, seed: string): OutputKind {
   return {
     // The installed system's fstab while the disk image is made; the live one replaces it before the squashfs.
     fstab: plan ? fstab(plan) : LIVE_FSTAB,
+    bootsInitramfs: true,
     async make(c) {
       const tree = path.join(c.staging, 'iso');
       await c.runner.run(['rm', '-rf', tree]);

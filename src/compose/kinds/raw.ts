@@ -31,6 +31,7 @@ export function rawKind(template: ImageTemplate, seed: string): OutputKind {
   const plan = planDisk(disk, seed);
   return {
     fstab: fstab(plan),
+    bootsInitramfs: true,
     async make(c) {
       const boot = await c.timed('boot', () => installBootloader(c.runner, { rootfs: c.rootfs, template: c.template, plan, emit: c.emit }));
       const raw = path.join(c.buildDir, rawImageName(c.template));

@@ -51,5 +51,7 @@ export interface OutputResult {
 /** One image type: the fstab its system gets, and how its outputs are made. */
 export interface OutputKind {
   fstab: string;
+  /** Whether the output boots /boot's initramfs (made again by dracut after configuration when the image has dracut). */
+  bootsInitramfs: boolean;
   make(ctx: OutputContext): Promise<OutputResult>;
 }

@@ -23,7 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   // The stages, roughly in pipeline order from the top.
   ['inventory', 'inspect', 'compose', 'cache', 'packages', 'lock', 'provider', 'template', 'catalogue'],
   // The core: '.' is the files directly in src/ (errors, exec, env, yaml, ...).
-  ['layout', 'registry', 'docker', 'repo', 'resolve', 'deb', 'config', 'log', 'net', 'fs', '.', 'units', 'text'],
+  ['layout', 'registry', 'docker', 'diskimage', 'repo', 'resolve', 'deb', 'config', 'log', 'net', 'fs', '.', 'units', 'text'],
 ];
 
 /** The most files a folder of src/ may hold at one level. */

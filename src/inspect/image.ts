@@ -11,13 +11,22 @@ import { StepError, UserError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
 import { type RunOptions, run } from '../exec.js';
 import { type Emit, silent } from '../log/events.js';
-import { type ImageProbe, probeImage } from './refs.js';
+import { type ImageProbe, probeImage } from '../diskimage/refs.js';
 import { escapeInline } from '../text/untrusted.js';
 import { CpioReader, isNewcCpio, listCpio } from './cpio.js';
 import { type IsoInfo, readIso, readPvd } from './iso.js';
-import { bootFromEsp, ExtReader, type FilesystemInfo, listFat, osFromRelease, type PartitionInfo, probeFilesystem, readPartitionTable } from './read.js';
+import {
+  bootFromEsp,
+  ExtReader,
+  type FilesystemInfo,
+  listFat,
+  osFromRelease,
+  type PartitionInfo,
+  probeFilesystem,
+  readPartitionTable,
+} from '../diskimage/read.js';
 
-export type { FilesystemInfo, PartitionInfo } from './read.js';
+export type { FilesystemInfo, PartitionInfo } from '../diskimage/read.js';
 
 export type Compression = 'gz' | 'xz' | 'zstd';
 

@@ -2,7 +2,7 @@
 import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { probeImage } from '../../src/inspect/refs.js';
+import { probeImage } from '../../src/diskimage/refs.js';
 import { useTempDirs } from './tmpdir.js';
 
 const tempDir = useTempDirs('g3-inspect-refs-');

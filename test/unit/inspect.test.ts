@@ -2,7 +2,7 @@
 // debugfs and mdir output, os-release, the bootloader guess and the text report.
 import { describe, expect, it } from 'vitest';
 import { detectCompression, type ImageReport, renderReport } from '../../src/inspect/image.js';
-import { bootFromEsp, osFromRelease, parseBlkidExport, parseDebugfsLs, parseMdirBare, parseOsRelease, parseSfdiskJson } from '../../src/inspect/read.js';
+import { bootFromEsp, osFromRelease, parseBlkidExport, parseDebugfsLs, parseMdirBare, parseOsRelease, parseSfdiskJson } from '../../src/diskimage/read.js';
 
 describe('detectCompression', () => {
   it.each([

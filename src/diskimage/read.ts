@@ -2,7 +2,7 @@
 // each partition's filesystem (blkid), files of an ext2/3/4 filesystem
 // (debugfs) and the ESP's file list (mtools). Every tool gets a byte offset
 // into the image file, so no loop device and no root privileges are needed.
-import { partitionTypeName } from '../compose/disk/plan.js';
+import { partitionTypeName } from './partition-types.js';
 import path from 'node:path';
 import { StepError } from '../errors.js';
 import { type RunOptions, run } from '../exec.js';

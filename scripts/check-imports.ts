@@ -21,7 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['pipeline'],
   ['commands'],
   // The stages, roughly in pipeline order from the top.
-  ['inventory', 'inspect', 'compose', 'cache', 'packages', 'lock', 'provider', 'template', 'catalogue'],
+  ['inventory', 'inspect', 'baseline', 'compose', 'cache', 'packages', 'lock', 'provider', 'template', 'catalogue'],
   // The core: '.' is the files directly in src/ (errors, exec, env, yaml, ...).
   ['layout', 'registry', 'docker', 'diskimage', 'repo', 'resolve', 'deb', 'config', 'log', 'net', 'fs', '.', 'units', 'text'],
 ];

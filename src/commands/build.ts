@@ -225,6 +225,8 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
     scratch: scratch === 'tmpfs' ? CONTAINER_SCRATCH : undefined,
     labels: { 'org.g3-composer.target': o.target },
     platform,
+    // An overlay reads its baseline's root filesystem with fuse2fs (read-only, in the container's own mount namespace).
+    ...(p.lock.baseline ? { devices: ['/dev/fuse'] } : {}),
   });
   o.emit({
     type: 'info',

@@ -50,7 +50,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateResult> {
     catalogueFile: cat.file,
     target,
     projectRoot: s.projectRoot,
-    vars: { mirror: s.mirror, security_mirror: s.securityMirror },
+    vars: { mirror: s.mirror, security_mirror: s.securityMirror, work_dir: s.workDir },
   });
   for (const w of t.warnings) opts.emit({ type: 'warning', message: w });
   const derived = await openInitramfsTarget(s, cat, { target, template: t.merged as ImageTemplate, templateFile: t.file }, opts.emit);

@@ -4,13 +4,22 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { acquireLock } from '../fs/lock.js';
+import { UserError } from '../errors.js';
+import { imagePackagesOf } from '../lock/file.js';
+import type { OutputKind } from './kinds/types.js';
 import { ensureRealDir } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import type { BootResult } from './boot/boot.js';
-import { type DracutResult, dracutInitramfs } from './boot/dracut.js';
+import type { DracutResult } from './boot/dracut.js';
+import { dracutInitramfs } from './boot/dracut.js';
+import { type InitramfsResult, regenerateInitramfs } from './boot/initramfs.js';
+import { installOverlayPackages, prepareBaseline, unpackBaseline } from './overlay/baseline.js';
+import { overlayKind } from './overlay/kind.js';
+import { overlayDiskPlan } from './overlay/plan.js';
+import { overlayOf } from '../template/overlay/spec.js';
 import { writeInImage } from './configure/io.js';
 import type { FinalArtifact } from './outputs/finalize.js';
 import { outputKind } from './kinds/select.js';
@@ -59,10 +68,12 @@ export interface ComposeResult {
   image: string;
   imageBytes: number;
   buildDir: string;
-  /** The chroot snapshot: 'not needed' when the installed-package snapshot was reused. */
+  /** The chroot snapshot: 'not needed' when the installed-package snapshot was reused (or the build is an overlay). */
   snapshot: SnapshotResult['outcome'] | 'not needed';
-  /** The installed-package snapshot. */
-  installed: InstalledOutcome;
+  /** The installed-package snapshot; an overlay starts from its baseline instead. */
+  installed: InstalledOutcome | 'not used (overlay)';
+  /** An overlay: the baseline's package count and what the overlay installed on it, and how the initramfs was made again. */
+  overlay?: { baselinePackages: number; installed: number; initramfs?: InitramfsResult['tool'] };
   packages: number;
   /** Kernel, bootloader and command line, when the template names a bootloader. */
   boot?: BootResult;
@@ -110,9 +121,30 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     const staging = path.join(scratch, 'staging');
     // Left by an interrupted build when the scratch directory is not the (just cleaned) build directory.
     if (scratch !== buildDir) await o.runner.run(['rm', '-rf', rootfs, staging]);
-    const { snapshot, installed } = await populateRootfs(o, { rootfs, buildDir, timed });
+    const spec = o.lock.baseline ? overlayOf(o.template) : undefined;
+    let snapshot: ComposeResult['snapshot'] = 'not needed';
+    let installed: ComposeResult['installed'] = 'not used (overlay)';
+    let kind: OutputKind;
     const seed = diskSeed(o.lock, o.template);
-    const kind = outputKind(o.template, seed);
+    if (o.lock.baseline && spec) {
+      // Overlay: the baseline's tree (never the baseline file itself), the lock's additions, the baseline's layout.
+      const base = await timed('baseline', () => prepareBaseline(o.lock, o.lock.target, buildDir, o.emit));
+      const provider = o.template.systemConfig?.bootloader?.provider;
+      if (provider !== base.layout.loader)
+        throw new UserError(
+          `the baseline boots with ${base.layout.loader}, but the template's bootloader is ${provider ?? '(none)'}`,
+          `Set systemConfig.bootloader.provider: ${base.layout.loader} (an overlay keeps the baseline's bootloader).`,
+        );
+      kind = overlayKind(overlayDiskPlan(base.layout, { size: o.template.disk?.size, allowDiskResize: spec.allowDiskResize, espFatBits: base.espFatBits }));
+      await timed('packages', async () => {
+        await unpackBaseline(o.runner, base, rootfs, path.join(scratch, 'baseline-root'));
+        await installOverlayPackages(o.runner, { lock: o.lock, rootfs, buildDir, pkgDir: o.pkgDir, emit: o.emit });
+      });
+    } else {
+      if (o.lock.baseline || spec) throw new UserError('the lock and the template disagree on overlay mode', `Run: <builder> ${o.lock.target} lock --update`);
+      ({ snapshot, installed } = await populateRootfs(o, { rootfs, buildDir, timed }));
+      kind = outputKind(o.template, seed);
+    }
     await timed('configure', () =>
       configureSystem(o.runner, {
         rootfs,
@@ -120,13 +152,22 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
         templateDir: path.dirname(o.templateFile),
         fstab: kind.fstab,
         seed,
+        overlay: spec !== undefined,
         emit: o.emit,
       }),
     );
-    // After configuration: the template's dracut modules and settings are in place now.
-    const dracut = kind.bootsInitramfs
-      ? await timed('initramfs', () => dracutInitramfs(o.runner, { rootfs, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }))
-      : undefined;
+    // After configuration: the template's dracut modules and settings are in place now. An overlay makes the
+    // initramfs again with whichever tool the image has; a build from scratch only when dracut is that tool.
+    let initramfs: InitramfsResult | undefined;
+    if (kind.bootsInitramfs) {
+      const input = { rootfs, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit };
+      initramfs = await timed('initramfs', async () => {
+        if (spec) return regenerateInitramfs(o.runner, input);
+        const made = await dracutInitramfs(o.runner, input);
+        return made ? { tool: 'dracut' as const, dracut: made } : undefined;
+      });
+    }
+    const dracut: DracutResult | undefined = initramfs?.dracut;
     const stem = imageStem(o.template);
     const imageId = { name: o.template.image?.name ?? 'image', version: o.template.image?.version ?? '0' };
     const sbom = await timed('sbom', async () => {
@@ -156,7 +197,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       live: o.live,
     });
     // Only the outputs stay; the root filesystem and repository were scaffolding.
-    await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo')]);
+    await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo'), path.join(buildDir, 'baseline.raw')]);
     const sbomPath = path.join(buildDir, `${stem}.spdx.json`);
     await writeFileAtomic(sbomPath, sbom.text, true, o.workDir);
     const outputs = [
@@ -189,9 +230,18 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       buildDir,
       snapshot,
       installed,
-      packages: o.lock.image.packages.length,
+      packages: imagePackagesOf(o.lock).length,
       ...(boot ? { boot } : {}),
       ...(dracut ? { dracut } : {}),
+      ...(o.lock.baseline
+        ? {
+            overlay: {
+              baselinePackages: o.lock.baseline.packages.length,
+              installed: o.lock.image.packages.length,
+              ...(initramfs ? { initramfs: initramfs.tool } : {}),
+            },
+          }
+        : {}),
       artifacts,
       sbom: { path: sbomPath, ...sbom.summary },
       manifest: manifest.path,

@@ -28,6 +28,8 @@ const F = {
 } as const;
 const FIELDS = Object.keys(F);
 const REQUIRED = [F.Package, F.Version, F.Architecture, F.Filename, F.Size, F.SHA256];
+// dpkg's status database describes installed packages: no file to fetch.
+const REQUIRED_INSTALLED = [F.Package, F.Version, F.Architecture];
 const LOWER = FIELDS.map((f) => f.toLowerCase());
 
 // Candidate slots by (lower-case first letter, name length): field names are matched in
@@ -85,6 +87,8 @@ export interface RefusedStanza {
 export interface ParserOptions {
   /** Why a well-formed record must not be used (e.g. Debian policy), or undefined to keep it. */
   refuse?: (r: PackageRecord) => string | undefined;
+  /** Stanzas of dpkg's status database: Filename, Size and SHA256 are absent (filename and sha256 empty, size 0). */
+  installed?: boolean;
 }
 
 /**
@@ -147,7 +151,7 @@ export class PackagesParser {
 
   private flush(): void {
     if (!this.stanzaLine) return;
-    const record = toRecord(this.values, this.lines, this.stanzaLine, this.repository);
+    const record = toRecord(this.values, this.lines, this.stanzaLine, this.repository, this.opts.installed === true);
     const problem = this.opts.refuse?.(record);
     if (problem) this.refused.push({ line: this.stanzaLine, name: record.name, problem });
     else this.records.push(record);
@@ -267,23 +271,24 @@ function relations<T>(
   }
 }
 
-function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number, repository: string): PackageRecord {
+function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number, repository: string, installed: boolean): PackageRecord {
   const name = v[F.Package];
-  for (const s of REQUIRED) {
+  for (const s of installed ? REQUIRED_INSTALLED : REQUIRED) {
     if (!v[s]) {
       const what = name ? `package ${escapeInline(name)}` : 'a stanza without a Package field';
       throw new UserError(`${where(repository, stanzaLine)}: ${what} has no ${FIELDS[s]} field (or an empty one)`, HINT);
     }
   }
   const version = v[F.Version]!;
-  const size = sizeOf(v[F.Size]!);
+  if (installed) v[F.Filename] ??= '';
+  const size = installed && v[F.Size] === undefined ? 0 : sizeOf(v[F.Size]!);
   if (size < 0)
     throw new UserError(
       `${where(repository, lines[F.Size]!)} (package ${escapeInline(name!)}): Size "${escapeInline(v[F.Size]!)}" is not a whole number of bytes`,
       HINT,
     );
-  const sha256 = sha256Of(v[F.SHA256]!);
-  if (!sha256)
+  const sha256 = installed && v[F.SHA256] === undefined ? '' : sha256Of(v[F.SHA256]!);
+  if (sha256 === undefined)
     throw new UserError(
       `${where(repository, lines[F.SHA256]!)} (package ${escapeInline(name!)}): SHA256 "${escapeInline(v[F.SHA256]!)}" is not 64 hexadecimal digits`,
       HINT,

@@ -1,5 +1,7 @@
 // dpkg's status database (/var/lib/dpkg/status): which packages a root
 // filesystem has, in which state.
+import { PackagesParser } from './packages.js';
+import type { PackageRecord } from './types.js';
 
 export interface InstalledPackage {
   name: string;
@@ -25,4 +27,19 @@ export function parseDpkgStatus(text: string): InstalledPackage[] {
     out.push({ name, version: fields.get('version') ?? '', architecture: fields.get('architecture') ?? '', state: status[2] ?? 'unknown' });
   }
   return out;
+}
+
+/**
+ * The installed packages of a status file as package records (relations
+ * included, no file to fetch), for resolving on top of an existing system.
+ * `repository` names the source in records and in errors.
+ */
+export function installedRecords(text: string, repository: string): PackageRecord[] {
+  const kept = text
+    .split(/\n\s*\n/)
+    .filter((stanza) => /^Status:\s*\S+\s+\S+\s+installed\s*$/im.test(stanza))
+    .join('\n\n');
+  const parser = new PackagesParser(repository, { installed: true });
+  parser.push(Buffer.from(kept, 'utf8'));
+  return parser.end();
 }

@@ -9,7 +9,7 @@ import { toolsSection } from '../layout/paths.js';
 import type { Settings } from '../config/load.js';
 import { messageOf } from '../errors.js';
 import { readFileNoFollow } from '../fs/safe.js';
-import { lockPathFor, readLock } from '../lock/file.js';
+import { cachedImagePackages, lockPathFor, readLock } from '../lock/file.js';
 import type { Emit } from '../log/events.js';
 import { poolFile } from '../packages/artifacts.js';
 import { isTemplateTarget } from '../packages/target.js';
@@ -57,7 +57,7 @@ export async function catalogueDigests(s: Settings, emit: Emit): Promise<Map<str
         return undefined;
       });
       if (!lock) continue;
-      for (const p of lock.image.packages) add(`packages:${lock.providerId}/${poolFile(p)}`, p.sha256);
+      for (const p of cachedImagePackages(lock)) add(`packages:${lock.providerId}/${poolFile(p)}`, p.sha256);
       for (const p of lock.tools.packages) add(`g3:${toolsSection(lock.providerId)}/${poolFile(p)}`, p.sha256);
     }
   } catch (err) {

@@ -7,7 +7,7 @@ import { filenameProblem, recordProblem } from '../deb/policy.js';
 import { UserError } from '../errors.js';
 import { escapeInline } from '../text/untrusted.js';
 import { jsonProblem } from '../text/untrusted.js';
-import { LOCK_VERSION, type LockFile, type LockRequest } from './types.js';
+import { LOCK_VERSION, type LockedPackage, type LockFile, type LockRequest } from './types.js';
 
 /** Where a target's lock lives: next to the targets file. */
 export function lockPathFor(catalogueFile: string, target: string): string {
@@ -54,6 +54,11 @@ function lockShapeProblem(l: LockFile): string | undefined {
   if (l.lockVersion !== LOCK_VERSION) return `lockVersion ${String(l.lockVersion)} is not supported (expected ${LOCK_VERSION})`;
   for (const key of ['target', 'providerId', 'arch', 'requestDigest'] as const) if (typeof l[key] !== 'string') return `${key} is missing`;
   if (!Array.isArray(l.repositories)) return 'repositories is missing';
+  if (l.baseline !== undefined) {
+    const b = l.baseline;
+    if (!b || !/^[0-9a-f]{64}$/.test(String(b.sha256)) || !Number.isSafeInteger(b.size) || !Array.isArray(b.packages) || typeof b.source !== 'object')
+      return 'baseline is incomplete (source, sha256, size and packages are required)';
+  }
   for (const set of ['image', 'tools'] as const) {
     const s = l[set];
     if (!s || !Array.isArray(s.packages)) return `${set}.packages is missing`;
@@ -94,5 +99,29 @@ export function lockMismatch(lock: LockFile, req: LockRequest): string | undefin
   listDiff('packages', was.packages ?? [], req.packages);
   listDiff('tools', was.tools ?? [], req.tools);
   if (canonicalJson(was.repositories) !== canonicalJson(req.repositories)) diffs.push('repositories changed');
+  if (canonicalJson(was.baseline ?? null) !== canonicalJson(req.baseline ?? null)) diffs.push('baseline changed');
   return diffs.length ? diffs.join('; ') : 'the request changed';
+}
+
+/**
+ * Every package the built image must have installed: the lock's image packages,
+ * and for an overlay also the baseline's (those the overlay upgrades at the
+ * lock's version). A baseline package has no file: filename and sha256 are empty.
+ */
+export function imagePackagesOf(lock: LockFile): LockedPackage[] {
+  if (!lock.baseline) return lock.image.packages;
+  const key = (p: { name: string; architecture: string }) => `${p.name}:${p.architecture}`;
+  const out = new Map<string, LockedPackage>();
+  for (const p of lock.baseline.packages)
+    out.set(key(p), { name: p.name, version: p.version, architecture: p.architecture, filename: '', size: 0, sha256: '', repository: 'baseline' });
+  for (const p of lock.image.packages) out.set(key(p), p);
+  return [...out.values()];
+}
+
+/** Every package the package cache holds for a lock: the image's, and an overlay's composer base. */
+export function cachedImagePackages(lock: LockFile): LockedPackage[] {
+  if (!lock.composerBase) return lock.image.packages;
+  const out = new Map(lock.composerBase.packages.map((p) => [`${p.name}:${p.architecture}`, p]));
+  for (const p of lock.image.packages) out.set(`${p.name}:${p.architecture}`, p);
+  return [...out.values()];
 }

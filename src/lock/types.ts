@@ -50,6 +50,32 @@ export interface LockFile {
   repositories: LockedRepository[];
   image: LockedSet;
   tools: LockedSet;
+  /**
+   * An overlay build (baseline.mode overlay): the image it builds on, pinned by
+   * SHA256 and size, and the packages its dpkg database lists. `image` then holds
+   * only what the overlay installs (added, or upgraded with additive-and-upgrade).
+   */
+  baseline?: LockedBaseline;
+  /**
+   * An overlay: the Essential set and apt, resolved from the repositories, that the
+   * composer's base image is made of (a build from scratch takes them from `image`).
+   */
+  composerBase?: LockedSet;
+}
+
+/** A package the baseline image has installed (its dpkg database). */
+export interface BaselinePackage {
+  name: string;
+  version: string;
+  architecture: string;
+}
+
+export interface LockedBaseline {
+  source: { path: string } | { url: string };
+  format: string;
+  sha256: string;
+  size: number;
+  packages: BaselinePackage[];
 }
 
 /** The parts of a template (and target) that decide the resolution. */
@@ -59,4 +85,6 @@ export interface LockRequest {
   repositories: Array<{ id: string; codename: string; components: string[]; priority: number; allowPackages?: string[]; trusted: boolean }>;
   packages: string[];
   tools: string[];
+  /** An overlay build: the baseline named by the template and how its packages may change. */
+  baseline?: { source: { path: string } | { url: string }; format: string; packageOperation: string };
 }

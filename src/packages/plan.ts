@@ -8,6 +8,9 @@ import { debianArch } from '../template/provider.js';
 import type { RepoTemplate } from '../template/types.js';
 import { declaringDir } from '../template/local-files.js';
 import type { RepoSpec } from '../repo/deb/types.js';
+import { baselinePath } from '../baseline/source.js';
+import { overlayOf } from '../template/overlay/spec.js';
+import type { ImageTemplate } from '../template/types.js';
 
 /** What the packages stage needs from a template. */
 export interface PackagePlan {
@@ -20,6 +23,8 @@ export interface PackagePlan {
 /** The minimal template shape the plan reads (the template module owns the full type). */
 export interface PlanTemplate {
   target?: { os?: string; dist?: string; arch?: string; imageType?: string };
+  baseline?: ImageTemplate['baseline'];
+  overlayPolicy?: ImageTemplate['overlayPolicy'];
   packageRepositories?: RepoTemplate[];
   systemConfig?: { packages?: string[]; kernel?: { packages?: string[] } };
 }
@@ -72,5 +77,16 @@ export async function makePlan(
     packages,
     tools: opts.tools,
   };
+  const overlay = overlayOf(t as ImageTemplate);
+  if (overlay) {
+    const declared = t.baseline?.source ?? {};
+    request.baseline = {
+      // A path is read from the folder of the template that names it, when relative.
+      source:
+        'path' in overlay.source ? { path: baselinePath(overlay.source.path, declaringDir(declared, opts.chain ?? [], opts.templateFile)) } : overlay.source,
+      format: overlay.format,
+      packageOperation: overlay.packageOperation,
+    };
+  }
   return { providerId: opts.providerId, arch, repos, request };
 }

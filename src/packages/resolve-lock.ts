@@ -9,6 +9,7 @@ import { resolve } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 import type { PackagePlan } from './plan.js';
 import { checkFileNames, checkRequested, explainRefused, refusedByName } from './refused.js';
+import { baselineRepo, explainOverlayFailure, overlayPackages, readLockBaseline } from './baseline-lock.js';
 
 /** A resolved plan: the lock, and the resolutions (for Graphviz files). */
 export interface ResolvedPlan {
@@ -36,10 +37,25 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
       throw explainRefused(err, refused);
     }
   };
-  const image = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.packages, base: 'required' });
+  // An overlay resolves the template's packages together with everything the baseline has installed.
+  const overlay = plan.request.baseline;
+  const baseline = overlay ? await readLockBaseline(overlay, meta.emit) : undefined;
+  const imageRepos = baseline && overlay ? [baselineRepo(baseline.records, overlay.packageOperation, repos), ...repos] : repos;
+  const imageRequest = baseline ? [...new Set([...plan.request.packages, ...baseline.locked.packages.map((p) => p.name)])] : plan.request.packages;
+  let image: Resolution;
+  try {
+    image = resolveOrExplain({ repos: imageRepos, arch: plan.arch, packages: imageRequest, base: 'required' });
+  } catch (err) {
+    throw overlay ? explainOverlayFailure(err, overlay.packageOperation) : err;
+  }
   const tools = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' });
   const toolPackages = tools.packages.filter((p) => !tools.base.some((b) => b.name === p.name));
-  checkFileNames(image.packages, 'image');
+  // The composer's base image is made from the Essential set and apt; an overlay's image set lacks them.
+  const composerBase = baseline ? resolveOrExplain({ repos, arch: plan.arch, packages: ['apt'], base: 'essential' }) : undefined;
+  if (composerBase) checkFileNames(composerBase.packages, 'composer base');
+  // An overlay installs only what the baseline lacks (or has older, with additive-and-upgrade).
+  const imagePackages = baseline ? overlayPackages(image.packages, baseline.locked.packages) : image.packages;
+  checkFileNames(imagePackages, 'image');
   checkFileNames(toolPackages, 'tools');
   for (const w of [...image.warnings, ...tools.warnings]) meta.emit({ type: 'warning', message: w });
   const lock: LockFile = {
@@ -66,9 +82,11 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
         indexes: m.indexes.map((x) => ({ component: x.component, arch: x.arch, path: x.path, sha256: x.sha256, size: x.size })),
       };
     }),
-    image: lockedSet(plan.request.packages, 'required', image, image.packages),
+    image: lockedSet(plan.request.packages, 'required', image, imagePackages),
     // The tools are installed on top of an essential base image: only what it lacks is cached.
     tools: lockedSet(plan.request.tools, 'essential', tools, toolPackages),
+    ...(baseline ? { baseline: baseline.locked } : {}),
+    ...(composerBase ? { composerBase: lockedSet(['apt'], 'essential', composerBase, composerBase.packages) } : {}),
   };
   return { lock, image, tools, metadata };
 }

@@ -1,6 +1,7 @@
 // Everything a target's build reads from the caches, refreshed or only
 // checked: its artifacts and composer tools in the g3-cache and, for a
 // template target, its locked packages in `<cache_dir>/pkgCache/<provider-id>/`.
+import { cachedImagePackages } from '../lock/file.js';
 import path from 'node:path';
 import { combineChecks, combineReports } from '../cache/combine.js';
 import { holdSections, releaseHolds } from '../cache/hold.js';
@@ -61,7 +62,7 @@ function jobsFor(s: Settings, target: Target, locked: LockedTarget | undefined, 
       root: packagesRoot(s.cacheDir),
       shared: s.sharedCache,
       sharedSub: PACKAGES_DIR,
-      artifacts: lockArtifacts(lock, lock.image, t.plan.providerId, t.lockFile, urls),
+      artifacts: lockArtifacts(lock, { ...lock.image, packages: cachedImagePackages(lock) }, t.plan.providerId, t.lockFile, urls),
     });
   }
   const work = jobs.filter((j) => j.artifacts.length > 0);

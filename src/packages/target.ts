@@ -38,7 +38,7 @@ export async function openTemplateTarget(settings: Settings, name: string, emit:
     catalogueFile: cat.file,
     target,
     projectRoot: settings.projectRoot,
-    vars: { mirror: settings.mirror, security_mirror: settings.securityMirror },
+    vars: { mirror: settings.mirror, security_mirror: settings.securityMirror, work_dir: settings.workDir },
   });
   for (const w of t.warnings) emit({ type: 'warning', message: w });
   const plan = await makePlan(t.merged as PlanTemplate, {

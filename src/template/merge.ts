@@ -3,6 +3,7 @@
 // value keeps the file and line it came from (origin.ts).
 import { bootloaderPackages } from './bootloader.js';
 import { inherit, locate, setKeyOrigin, setOrigin } from './origin.js';
+import { overlayMerge } from './overlay/merge.js';
 import type { ImageTemplate, RepoTemplate, SystemConfigTemplate } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -47,6 +48,8 @@ export function mergeChain(templates: readonly ImageTemplate[]): ImageTemplate {
  */
 export function mergeOverDefaults(defaults: ImageTemplate, user: ImageTemplate): ImageTemplate {
   const merged = mergeTemplates(defaults, user);
+  // An overlay adds only what the user's templates state to the baseline (overlay.ts).
+  if (user.baseline?.mode === 'overlay') return overlayMerge(merged, user);
   const sys = merged.systemConfig;
   const loader = bootloaderPackages(merged.target?.arch, sys?.bootloader?.provider);
   if (!sys || loader.length === 0) return merged;

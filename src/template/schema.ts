@@ -124,7 +124,8 @@ const systemConfig = {
   // Our key: the ISO's installer (validate.ts, compose/iso/installer.ts).
   installer: { object: { mode: 'string', target: 'string' } },
   packages: 'strings',
-  additionalFiles: { list: { local: 'string', final: 'string' } },
+  // stage: pre-initramfs, a file the initramfs is made with (in overlay mode the others come after it).
+  additionalFiles: { list: { local: 'string', final: 'string', stage: 'string' } },
   configurations: { list: { cmd: 'string' } },
   users: { list: user },
   kernel: {
@@ -142,13 +143,11 @@ const systemConfig = {
 export const TEMPLATE_SHAPE = {
   // One parent, relative to this file's folder; load.ts follows the chain and merge.ts folds it.
   extends: 'string',
-  baseline: {
-    unimplemented: {
-      changes: (v) => ((obj(v).mode ?? 'create') === 'create' && obj(v).source === undefined ? undefined : 'it builds on an existing image (overlay mode)'),
-      ignored: 'asks for the default create mode',
-    },
+  // OS Image Composer's overlay mode (template/overlay.ts, compose/overlay/): build on an existing image.
+  baseline: { object: { mode: 'string', source: { object: { path: 'url', url: 'url', format: 'string' } } } },
+  overlayPolicy: {
+    object: { packageOperation: 'string', conflictPolicy: 'string', kernelCmdline: 'string', allowDiskResize: 'bool', allowPackageRemoval: 'bool' },
   },
-  overlayPolicy: always('it controls overlay builds, which are not implemented'),
   image: { object: { name: 'string', version: 'string' } },
   target: { object: { os: 'string', dist: 'string', arch: 'string', imageType: 'string' } },
   disk: {

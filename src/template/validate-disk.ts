@@ -46,6 +46,18 @@ export function validateDisk(t: ImageTemplate, out: Problems): void {
   const extents = checkPartitions(disk, parts, table ?? 'gpt', size, out);
   checkOverlaps(extents, out);
   checkMounts(t, parts, out);
+  checkArtifacts(disk, out);
+}
+
+/** An overlay's disk: no layout (the baseline's), a size when given (to grow to), and its artifacts. */
+export function validateOverlayDisk(t: ImageTemplate, out: Problems): void {
+  const disk = t.disk;
+  if (!disk) return;
+  if (disk.size !== undefined) bytes(disk, 'size', 'disk.size', out);
+  checkArtifacts(disk, out);
+}
+
+function checkArtifacts(disk: DiskTemplate, out: Problems): void {
   // Unsupported artifact types, compressions or repeats are caught here, not when finalize runs.
   for (const m of artifactProblems(disk.artifacts)) {
     const at = m.indexOf(': ');

@@ -8,7 +8,9 @@ import { finalPathProblem, localPathProblem } from './local-files.js';
 import { Problems } from './problems.js';
 import { findProvider, IMAGE_TYPES, supportedProviders } from './provider.js';
 import type { ImageTemplate, RepoTemplate, SystemConfigTemplate } from './types.js';
-import { validateDisk } from './validate-disk.js';
+import { validateDisk, validateOverlayDisk } from './validate-disk.js';
+import { overlayOf } from './overlay/spec.js';
+import { validateOverlay } from './overlay/validate.js';
 
 export { debianArch, providerId } from './provider.js';
 
@@ -25,7 +27,10 @@ const BOOTLOADERS = ['systemd-boot', 'grub'];
 export function validateTemplate(t: ImageTemplate, where: string): { errors: string[]; warnings: string[] } {
   const out = new Problems(where);
   validateTarget(t, out);
-  validateDisk(t, out);
+  validateOverlay(t, out);
+  // An overlay's layout is the baseline's: only its artifacts (and size) are the template's.
+  if (overlayOf(t)) validateOverlayDisk(t, out);
+  else validateDisk(t, out);
   validateRepos(t, out);
   validateSystem(t, out);
   validateIso(t, out);

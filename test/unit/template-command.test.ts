@@ -12,7 +12,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const MIRRORS = { G3_MIRROR: 'http://127.0.0.1:9/debian', G3_SECURITY_MIRROR: 'http://127.0.0.1:9/debian-security' };
 const tempDir = useTempDirs('g3-validate-');
 
-const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', 'baseline: {mode: create}', ''].join(
+const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', '  fde: {enabled: false}', ''].join(
   '\n',
 );
 
@@ -44,7 +44,7 @@ describe('validate command', () => {
     // Only the merged template has the default's packages and repositories.
     expect(r.template.systemConfig?.packages?.includes('udev')).toBe(merged);
     expect(r.template.packageRepositories !== undefined).toBe(merged);
-    expect(r.warnings).toEqual([expect.stringMatching(/img\.yml:4: baseline asks for the default create mode; ignored \(not implemented by g3-composer\)$/)]);
+    expect(r.warnings).toEqual([expect.stringMatching(/img\.yml:4: systemConfig\.fde has enabled: false; ignored \(not implemented by g3-composer\)$/)]);
     expect(events).toEqual([{ type: 'warning', message: r.warnings[0] }]);
   });
 

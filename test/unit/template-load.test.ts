@@ -174,8 +174,6 @@ describe('parseTemplate', () => {
   });
 
   it.each([
-    ['an overlay baseline', 'baseline:\n  mode: overlay\n  source: {path: /x.img}\n', 'img.yml:1: baseline', /builds on an existing image/],
-    ['overlayPolicy', 'overlayPolicy: {packageOperation: additive-only}\n', 'img.yml:1: overlayPolicy', /controls overlay builds/],
     ['an enabled fde', 'systemConfig:\n  fde: {enabled: true, passphraseFile: /run/p}\n', 'img.yml:2: systemConfig.fde', /encrypts partitions/],
     [
       'Secure Boot keys',
@@ -212,12 +210,12 @@ describe('parseTemplate', () => {
     ].join('\n');
     const { template, warnings } = parseTemplate(text, FILE, VARS);
     expect(warnings).toEqual([
-      'img.yml:2: baseline asks for the default create mode; ignored (not implemented by g3-composer)',
       'img.yml:7: systemConfig.fde has enabled: false; ignored (not implemented by g3-composer)',
       'img.yml:9: systemConfig.kernel.uki is false; ignored (not implemented by g3-composer)',
       'img.yml:9: systemConfig.kernel.enableExtraModules is empty; ignored (not implemented by g3-composer)',
     ]);
-    expect(template).not.toHaveProperty('baseline');
+    // baseline mode create is read as written (overlay mode is the other one), without a warning.
+    expect(template.baseline).toEqual({ mode: 'create' });
     expect(template.disk).toEqual({ name: 'd', path: '/dev/sda' });
     expect(template.metadata).toEqual({ description: 'edge device', keywords: ['edge'] });
   });

@@ -18,7 +18,7 @@ const SHIPPED = readdirSync(path.join(ROOT, 'defaults/templates'))
   .filter((n) => n.endsWith('.yml'))
   .map((n) => n.slice(0, -4))
   .sort();
-const VARS = { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/debian-security' };
+const VARS = { mirror: 'http://127.0.0.1:9/debian', security_mirror: 'http://127.0.0.1:9/debian-security', work_dir: '/work' };
 const tempDir = useTempDirs('g3-template-target-');
 
 const USER = ['target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', 'systemConfig:', '  packages: [vim]', ''].join('\n');

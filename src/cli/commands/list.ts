@@ -45,7 +45,7 @@ async function describeTarget(settings: Settings, catalogueFile: string, t: Targ
       catalogueFile,
       target: t,
       projectRoot: settings.projectRoot,
-      vars: { mirror: settings.mirror, security_mirror: settings.securityMirror },
+      vars: { mirror: settings.mirror, security_mirror: settings.securityMirror, work_dir: settings.workDir },
     });
     const name = imageName({ target: t, template: tt.merged, env: {}, registry: settings.registry });
     return { ...base, providerId: tt.providerId, image: { registry: name.registry, repository: name.repository, tags: name.tags, refs: name.refs } };

@@ -21,10 +21,16 @@ export interface ConfigureInput {
   config: SystemConfigTemplate;
   /** Directory of the template; additionalFiles[].local is relative to it. */
   templateDir: string;
-  /** Contents of /etc/fstab, made by the disk stage. */
-  fstab: string;
+  /** Contents of /etc/fstab, made by the disk stage; undefined keeps the image's (an overlay's baseline). */
+  fstab?: string;
   /** Derives password salts and the machine-id, so two builds of one image match; without it both are random. */
   seed?: string;
+  /**
+   * An overlay of an existing image: its machine-id stays, and so does its
+   * host name unless the template sets one; only additionalFiles with stage
+   * pre-initramfs are written here (the rest by installLateFiles, after the initramfs).
+   */
+  overlay?: boolean;
   emit: Emit;
 }
 
@@ -35,24 +41,33 @@ const TAIL_LINES = 20;
 export async function configureSystem(runner: Runner, input: ConfigureInput): Promise<void> {
   const { rootfs, config, emit } = input;
   const users = planUsers(config.users ?? [], input.seed);
-  const files = await prepareFiles(config.additionalFiles ?? [], input.templateDir);
+  const all = config.additionalFiles ?? [];
+  const files = await prepareFiles(input.overlay ? all.filter((f) => f.stage === 'pre-initramfs') : all, input.templateDir);
 
-  const hostname = config.hostname ?? 'localhost';
-  // Without this the image would keep whatever name the build machine left in /etc/hostname.
-  if (!config.hostname) emit({ type: 'warning', message: 'systemConfig.hostname is not set; the image is called "localhost"' });
-  await writeInImage(runner, rootfs, '/etc/hostname', `${hostname}\n`, '0644');
-  await writeInImage(runner, rootfs, '/etc/hosts', hostsFile(hostname), '0644');
-  emit({ type: 'info', message: `host name ${hostname}` });
+  if (!(input.overlay && !config.hostname)) {
+    const hostname = config.hostname ?? 'localhost';
+    // Without this the image would keep whatever name the build machine left in /etc/hostname.
+    if (!config.hostname) emit({ type: 'warning', message: 'systemConfig.hostname is not set; the image is called "localhost"' });
+    await writeInImage(runner, rootfs, '/etc/hostname', `${hostname}\n`, '0644');
+    await writeInImage(runner, rootfs, '/etc/hosts', hostsFile(hostname), '0644');
+    emit({ type: 'info', message: `host name ${hostname}` });
+  } else emit({ type: 'info', message: "host name: the baseline's" });
 
-  await writeInImage(runner, rootfs, '/etc/fstab', input.fstab.endsWith('\n') ? input.fstab : `${input.fstab}\n`, '0644');
+  if (input.fstab !== undefined) await writeInImage(runner, rootfs, '/etc/fstab', input.fstab.endsWith('\n') ? input.fstab : `${input.fstab}\n`, '0644');
 
-  if (input.seed) await writeMachineId(runner, rootfs, input.seed, emit);
+  if (input.seed && !input.overlay) await writeMachineId(runner, rootfs, input.seed, emit);
   await applyUsers(runner, rootfs, users, emit);
   await installFiles(runner, rootfs, files, emit);
   await configureNetwork(runner, rootfs, emit, config.network);
   // Commands see /proc, /sys and /dev as maintainer scripts do; they are unmounted again, also on failure.
   const steps = config.configurations ?? [];
   if (steps.some((st) => st.cmd?.trim())) await withMounts(runner, rootfs, chrootMounts([]), () => runConfigurations(runner, rootfs, steps, emit));
+}
+
+/** An overlay's additionalFiles without a stage: written last, after the initramfs and boot files are made again. */
+export async function installLateFiles(runner: Runner, rootfs: string, config: SystemConfigTemplate, templateDir: string, emit: Emit): Promise<void> {
+  const late = (config.additionalFiles ?? []).filter((f) => f.stage !== 'pre-initramfs');
+  if (late.length > 0) await installFiles(runner, rootfs, await prepareFiles(late, templateDir), emit);
 }
 
 /** /etc/hosts for `hostname`, in the layout Debian's installer writes. */

@@ -3,6 +3,7 @@
 // it) from the verified package cache, bootstrapped by mmdebstrap from a local
 // file repository (no network) and imported into the daemon. Its label records
 // which packages made it, so a new lock makes a new base.
+import { cachedImagePackages } from '../../lock/file.js';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../exec.js';
@@ -34,7 +35,7 @@ export function essentialPackages(lock: LockFile): LockedPackage[] {
 /** What the base image is made of: the Essential set, plus apt when the image locks it (its dependencies come from the same lock). */
 export function basePackagesOf(lock: LockFile): LockedPackage[] {
   const essential = essentialPackages(lock);
-  const apt = lock.image.packages.find((p) => p.name === 'apt');
+  const apt = cachedImagePackages(lock).find((p) => p.name === 'apt');
   return apt && !essential.some((p) => p.name === 'apt') ? [...essential, apt] : essential;
 }
 
@@ -77,7 +78,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
   try {
     const host = new LocalRunner();
     // The repository holds every locked image package, so apt finds the locked versions of apt's dependencies.
-    const all = new Map([...packages, ...o.lock.image.packages].map((p) => [p.name, p]));
+    const all = new Map([...packages, ...cachedImagePackages(o.lock)].map((p) => [p.name, p]));
     const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages: [...all.values()] });
     const tar = path.join(dir, 'base.tar');
     await host.run(

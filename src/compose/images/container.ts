@@ -30,6 +30,8 @@ export interface ContainerOptions {
   labels?: Record<string, string>;
   /** The composer image's platform when it is not this host's (`linux/arm64`). */
   platform?: string;
+  /** Host devices the container gets (`/dev/fuse` for an overlay, whose baseline fuse2fs reads). */
+  devices?: string[];
 }
 
 /** tmpfs options for the scratch directory: programs in the chroot run from it; setuid bits and device nodes are inert. */
@@ -76,7 +78,7 @@ export function containerSpec(name: string, opts: ContainerOptions): ContainerSp
     privileged: opts.privileged,
     capAdd: opts.privileged ? [] : BUILD_CAPS,
     securityOpt: opts.privileged ? [] : BUILD_SECURITY_OPTS,
-    devices: [],
+    devices: opts.privileged ? [] : (opts.devices ?? []),
     tmpfs: opts.scratch ? [`${opts.scratch}:${SCRATCH_TMPFS_OPTIONS}`] : [],
     labels: { ...opts.labels, 'org.g3-composer.role': 'build' },
     ...(opts.platform ? { platform: opts.platform } : {}),

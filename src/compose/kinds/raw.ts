@@ -8,10 +8,10 @@ import type { ImageTemplate } from '../../template/types.js';
 import { installBootloader } from '../boot/boot.js';
 import { fstab } from '../configure/fstab.js';
 import { assembleDisk } from '../disk/disk.js';
-import { planDisk } from '../disk/plan.js';
+import { type DiskPlan, planDisk } from '../disk/plan.js';
 import { finalizeArtifacts } from '../outputs/finalize.js';
 import { imageStem } from '../outputs/plan.js';
-import type { OutputKind } from './types.js';
+import type { OutputContext, OutputKind, OutputResult } from './types.js';
 
 /** The raw image's file name: `<image.name>-<image.version>.raw`. */
 export function rawImageName(template: ImageTemplate): string {
@@ -25,6 +25,23 @@ export function safeOutputName(name: string): string {
   return name;
 }
 
+/** The raw disk image of `plan` from the configured tree, then the template's artifacts made from it. */
+export async function writeRawOutputs(c: OutputContext, plan: DiskPlan): Promise<Pick<OutputResult, 'artifacts' | 'imageBytes'>> {
+  const raw = path.join(c.buildDir, rawImageName(c.template));
+  await c.timed('disk', () =>
+    assembleDisk(c.runner, plan, {
+      rootDir: c.rootfs,
+      imagePath: raw,
+      stagingDir: c.staging,
+      sourceDateEpoch: c.sourceDateEpoch,
+      onProgress: (m) => c.emit({ type: 'info', message: m }),
+    }),
+  );
+  const imageBytes = (await stat(raw)).size;
+  const artifacts = await c.timed('finalize', () => finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, emit: c.emit }));
+  return { artifacts, imageBytes };
+}
+
 export function rawKind(template: ImageTemplate, seed: string): OutputKind {
   const disk = template.disk;
   if (!disk) throw new UserError('the template has no disk section');
@@ -34,20 +51,7 @@ export function rawKind(template: ImageTemplate, seed: string): OutputKind {
     bootsInitramfs: true,
     async make(c) {
       const boot = await c.timed('boot', () => installBootloader(c.runner, { rootfs: c.rootfs, template: c.template, plan, emit: c.emit }));
-      const raw = path.join(c.buildDir, rawImageName(c.template));
-      await c.timed('disk', () =>
-        assembleDisk(c.runner, plan, {
-          rootDir: c.rootfs,
-          imagePath: raw,
-          stagingDir: c.staging,
-          sourceDateEpoch: c.sourceDateEpoch,
-          onProgress: (m) => c.emit({ type: 'info', message: m }),
-        }),
-      );
-      const imageBytes = (await stat(raw)).size;
-      const artifacts = await c.timed('finalize', () =>
-        finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, emit: c.emit }),
-      );
+      const { artifacts, imageBytes } = await writeRawOutputs(c, plan);
       return { artifacts, imageBytes, ...(boot ? { boot } : {}) };
     },
   };

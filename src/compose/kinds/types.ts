@@ -50,7 +50,8 @@ export interface OutputResult {
 
 /** One image type: the fstab its system gets, and how its outputs are made. */
 export interface OutputKind {
-  fstab: string;
+  /** The system's /etc/fstab; undefined keeps the one it has (an overlay's baseline). */
+  fstab: string | undefined;
   /** Whether the output boots /boot's initramfs (made again by dracut after configuration when the image has dracut). */
   bootsInitramfs: boolean;
   make(ctx: OutputContext): Promise<OutputResult>;

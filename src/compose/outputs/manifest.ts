@@ -24,7 +24,12 @@ export interface Manifest {
   providerId: string;
   toolkit: { name: 'g3-composer'; version: string };
   sourceDateEpoch: number;
-  inputs: { template: { file: string; sha256: string }; lock: { sha256: string; requestDigest: string; packages: number } };
+  inputs: {
+    template: { file: string; sha256: string };
+    lock: { sha256: string; requestDigest: string; packages: number };
+    /** An overlay's baseline image: its file name, format, size and SHA256 (as the lock pins them), and its package count. */
+    baseline?: { file: string; format: string; size: number; sha256: string; packages: number };
+  };
   outputs: ManifestOutput[];
   timings: Record<string, number>;
 }
@@ -47,6 +52,11 @@ export interface ManifestInput {
   timings: Record<string, number>;
 }
 
+function baselineInput(b: NonNullable<LockFile['baseline']>): NonNullable<Manifest['inputs']['baseline']> {
+  const name = 'path' in b.source ? path.basename(b.source.path) : (new URL(b.source.url).pathname.split('/').at(-1) ?? '');
+  return { file: name, format: b.format, size: b.size, sha256: b.sha256, packages: b.packages.length };
+}
+
 /** Write `<stem>.manifest.json` in the build directory; returns its path and content. */
 export async function writeManifest(o: ManifestInput): Promise<{ path: string; manifest: Manifest }> {
   const template = await hashFile(o.templateFile);
@@ -59,6 +69,7 @@ export async function writeManifest(o: ManifestInput): Promise<{ path: string; m
     inputs: {
       template: { file: path.basename(o.templateFile), sha256: template.sha256 },
       lock: { sha256: lockDigest(o.lock), requestDigest: o.lock.requestDigest, packages: o.lock.image.packages.length },
+      ...(o.lock.baseline ? { baseline: baselineInput(o.lock.baseline) } : {}),
     },
     outputs: o.outputs,
     timings: o.timings,

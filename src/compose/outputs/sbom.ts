@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseDpkgStatus } from '../../deb/status.js';
 import { StepError, UserError } from '../../errors.js';
 import type { LockedPackage, LockFile } from '../../lock/types.js';
+import { imagePackagesOf } from '../../lock/file.js';
 import { copyrightOf, declaredLicense, type LicenseRef, NOASSERTION, readDocDirs } from './licenses.js';
 import { readFileIn, type Runner } from '../../docker/runner.js';
 
@@ -63,7 +64,8 @@ interface Installed {
 
 /** Installed packages of a dpkg status file, each matched to its locked package; any difference is a StepError. */
 function matchLock(statusText: string, lock: LockFile): Installed[] {
-  const locked = new Map(lock.image.packages.map((p) => [`${p.name}:${p.architecture}`, p]));
+  // An overlay's image also has the baseline's packages (no .deb, so no checksum).
+  const locked = new Map(imagePackagesOf(lock).map((p) => [`${p.name}:${p.architecture}`, p]));
   const extras = statusExtras(statusText);
   const out: Installed[] = [];
   const problems: string[] = [];
@@ -127,6 +129,7 @@ export function supplierOf(maintainer: string): string {
 /** Digest of the locked image packages: names the document, so a different package set is a different document. */
 function lockDigest(lock: LockFile): string {
   const lines = lock.image.packages.map((p) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`).sort();
+  if (lock.baseline) lines.push(`baseline ${lock.baseline.sha256}`);
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
@@ -170,13 +173,13 @@ export async function collectSbom(runner: Runner, o: SbomOptions): Promise<SpdxD
       SPDXID: id,
       name: p.name,
       versionInfo: p.version,
-      packageFileName: path.posix.basename(p.locked.filename),
+      ...(p.locked.filename ? { packageFileName: path.posix.basename(p.locked.filename) } : {}),
       ...(p.maintainer ? { supplier: supplierOf(p.maintainer) } : {}),
       downloadLocation: NOASSERTION,
       filesAnalyzed: false,
       ...(p.homepage ? { homepage: p.homepage } : {}),
       ...(p.source ? { sourceInfo: `built from the Debian source package ${p.source}` } : {}),
-      checksums: [{ algorithm: 'SHA256', checksumValue: p.locked.sha256.toLowerCase() }],
+      ...(p.locked.sha256 ? { checksums: [{ algorithm: 'SHA256' as const, checksumValue: p.locked.sha256.toLowerCase() }] } : {}),
       licenseConcluded: NOASSERTION,
       licenseDeclared: license.expression,
       copyrightText: NOASSERTION,

@@ -6,6 +6,7 @@
 // the tools that build it, so a changed base set rebuilds it by itself. The
 // snapshot's size and SHA256 are checked on every use: a truncated or altered
 // snapshot is rebuilt, never used.
+import { cachedImagePackages } from '../../lock/file.js';
 import { createHash } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,7 +42,7 @@ export interface SnapshotResult {
 
 /** The image's locked packages named by `names`, in that order; `missing` words the error for the names it lacks. */
 export function lockedImagePackages(lock: LockFile, names: readonly string[], missing: (names: string[]) => string): LockedPackage[] {
-  const byName = new Map(lock.image.packages.map((p) => [p.name, p]));
+  const byName = new Map(cachedImagePackages(lock).map((p) => [p.name, p]));
   const absent = names.filter((n) => !byName.has(n));
   if (absent.length > 0) throw new UserError(missing(absent), 'Run `lock --update` to rewrite the lock.');
   return names.map((n) => byName.get(n) as LockedPackage);

@@ -1,0 +1,85 @@
+// An overlay's lock: the baseline image is read (its SHA256, size and dpkg
+// database) and its installed packages join the resolution as a repository of
+// their own, so the template's packages are resolved on top of what the
+// baseline has. With additive-only the baseline's versions always win (a
+// package that needs a newer one fails the lock); with additive-and-upgrade a
+// newer version in the repositories replaces the baseline's. Conflicts with the
+// baseline's packages fail the lock (conflictPolicy fail).
+import { readBaselineLayout, readBaselineStatus, withRawBaseline } from '../baseline/layout.js';
+import { baselineDigest, checkBaselineFile } from '../baseline/source.js';
+import type { PackageRecord } from '../deb/types.js';
+import { installedRecords } from '../deb/status.js';
+import { compareVersions } from '../deb/version.js';
+import { UserError } from '../errors.js';
+import { tempRoot } from '../fs/temp.js';
+import type { BaselinePackage, LockedBaseline, LockRequest } from '../lock/types.js';
+import type { Emit } from '../log/events.js';
+import type { RepoInput } from '../resolve/types.js';
+import type { BaselineFormat } from '../template/overlay/spec.js';
+import { escapeInline } from '../text/untrusted.js';
+
+/** The repository id the baseline's installed packages carry in the resolution. */
+export const BASELINE_REPO = 'baseline';
+/** Above any pin a template can give: with additive-only the baseline's version is always the candidate. */
+const PINNED = 1_000_000;
+
+export interface ReadBaseline {
+  locked: LockedBaseline;
+  records: PackageRecord[];
+}
+
+/** Read the baseline a request names: checked, hashed, its installed packages as records. */
+export async function readLockBaseline(req: NonNullable<LockRequest['baseline']>, emit: Emit): Promise<ReadBaseline> {
+  if (!('path' in req.source)) throw new UserError('a baseline fetched by URL is not implemented yet; give baseline.source.path');
+  const file = req.source.path;
+  const format = req.format as BaselineFormat;
+  emit({ type: 'info', message: `reading the baseline ${escapeInline(file)} (${format})` });
+  await checkBaselineFile(file, format);
+  const digest = await baselineDigest(file);
+  const status = await withRawBaseline(file, format, tempRoot(), async (raw) => {
+    const layout = await readBaselineLayout(raw, digest.size, file);
+    return readBaselineStatus(raw, layout.root, file);
+  });
+  const records = installedRecords(status, BASELINE_REPO);
+  if (records.length === 0) throw new UserError(`the dpkg database of the baseline ${escapeInline(file)} lists no installed package`);
+  const packages: BaselinePackage[] = records
+    .map((r) => ({ name: r.name, version: r.version, architecture: r.architecture }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.architecture < b.architecture ? -1 : 1));
+  emit({ type: 'info', message: `baseline: ${packages.length} installed packages, sha256 ${digest.sha256.slice(0, 12)}` });
+  return { locked: { source: req.source, format, sha256: digest.sha256, size: digest.size, packages }, records };
+}
+
+/** The baseline as the first repository of a resolution, pinned above the rest or level with the highest. */
+export function baselineRepo(records: PackageRecord[], packageOperation: string, repos: readonly RepoInput[]): RepoInput {
+  const top = Math.max(500, ...repos.map((r) => r.priority));
+  return { id: BASELINE_REPO, priority: packageOperation === 'additive-and-upgrade' ? top : PINNED, packages: records };
+}
+
+/**
+ * Split a resolution's packages into what the overlay installs and what the
+ * baseline already has; a package that would go down in version is refused.
+ */
+export function overlayPackages(chosen: PackageRecord[], baseline: readonly BaselinePackage[]): PackageRecord[] {
+  const had = new Map(baseline.map((p) => [`${p.name}:${p.architecture}`, p.version]));
+  const install: PackageRecord[] = [];
+  for (const p of chosen) {
+    if (p.repository === BASELINE_REPO) continue;
+    const was = had.get(`${p.name}:${p.architecture}`);
+    if (was !== undefined && compareVersions(p.version, was) < 0)
+      throw new UserError(
+        `the overlay would downgrade ${escapeInline(p.name)} from the baseline's ${escapeInline(was)} to ${escapeInline(p.version)}`,
+        'An overlay only adds and upgrades packages: lower the priority of the repository that offers the older version.',
+      );
+    install.push(p);
+  }
+  return install;
+}
+
+/** A resolution failure of an overlay, with what the package operation means. */
+export function explainOverlayFailure(err: unknown, packageOperation: string): unknown {
+  if (!(err instanceof UserError) || packageOperation !== 'additive-only') return err;
+  return new UserError(
+    `${err.message} (overlayPolicy.packageOperation is additive-only: the baseline's packages keep their versions)`,
+    `${err.hint ? `${err.hint}\n` : ''}Set overlayPolicy.packageOperation: additive-and-upgrade to let newer versions replace the baseline's.`,
+  );
+}

@@ -216,9 +216,9 @@ describe('extends through the CLI', () => {
     ['a parent outside the folder', {}, 'extends: ../targets.yml', /extends must name a file inside the template's folder/],
     [
       'an unimplemented key in a parent',
-      { 'a.yml': [TARGET, 'overlayPolicy: {packageOperation: additive-only}'] },
+      { 'a.yml': [TARGET, 'systemConfig: {kernel: {uki: true}}'] },
       'extends: a.yml',
-      /a\.yml:2: overlayPolicy is part of OS Image Composer's format but not implemented/,
+      /a\.yml:2: systemConfig\.kernel\.uki is part of OS Image Composer's format but not implemented/,
     ],
   ])('refuses %s with exit 2 naming it', async (_what, parents, line, problem) => {
     for (const [name, lines] of Object.entries(parents)) await writeFile(path.join(templates(), name), [...lines, ''].join('\n'));

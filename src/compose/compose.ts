@@ -137,7 +137,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
         );
       kind = overlayKind(overlayDiskPlan(base.layout, { size: o.template.disk?.size, allowDiskResize: spec.allowDiskResize, espFatBits: base.espFatBits }));
       await timed('packages', async () => {
-        await unpackBaseline(o.runner, base, rootfs, path.join(scratch, 'baseline-root'));
+        await unpackBaseline(o.runner, base, rootfs, path.join(scratch, 'baseline-root'), o.emit);
         await installOverlayPackages(o.runner, { lock: o.lock, rootfs, buildDir, pkgDir: o.pkgDir, emit: o.emit });
       });
     } else {

@@ -164,6 +164,13 @@ export class ExtReader {
     return r.missing ? undefined : r.stdout;
   }
 
+  /** The inode number of each regular file in a directory (by name); empty when it does not exist or cannot be named to debugfs. */
+  async fileInodes(dir: string): Promise<Map<string, number>> {
+    if (!safePath(dir)) return new Map();
+    const r = await this.debugfs(`ls -p "${dir}"`);
+    return r.missing ? new Map() : parseDebugfsInodes(r.stdout);
+  }
+
   /** Names of the regular files in a directory; empty when it does not exist. */
   async listFiles(dir: string): Promise<string[]> {
     if (!safePath(dir)) return [];
@@ -184,6 +191,16 @@ export function parseDebugfsLs(text: string): string[] {
     if (m?.[1]?.startsWith('100') && m[2]) names.push(m[2]);
   }
   return names.sort();
+}
+
+/** Regular files of `debugfs ls -p` output with their inode numbers. */
+export function parseDebugfsInodes(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^\/(\d+)\/(\d+)\/\d+\/\d+\/(.*)\/\d*\/$/.exec(line.trim());
+    if (m?.[2]?.startsWith('100') && m[3]) out.set(m[3], Number(m[1]));
+  }
+  return out;
 }
 
 /** Every file and directory (directories end in "/") of the FAT filesystem at `offset`, relative to its root. */

@@ -19,6 +19,7 @@ import { escapeInline } from '../../text/untrusted.js';
 import { checkInstalled, installPackages, lockEpoch } from '../rootfs/install.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { mountsUnder } from '../rootfs/mounts.js';
+import { inodeGroups, inodesOf, linkedPaths, relink } from './links.js';
 import { fatBitsOf } from './plan.js';
 
 export interface PreparedBaseline {
@@ -69,17 +70,19 @@ async function readBytes(file: string, position: number, length: number): Promis
 }
 
 // $1 raw image, $2 byte offset of the root filesystem, $3 mount point, $4 destination. The mount is read-only and
-// undone on every exit; tar keeps numeric owners, modes, times and extended attributes (file capabilities).
+// undone on every exit; tar keeps numeric owners, modes, times and extended attributes (file capabilities). The
+// names of files with more than one link are printed (NUL-separated) for links.ts.
 const UNPACK_ROOT = [
   'set -euo pipefail',
   'mkdir -p "$3" "$4"',
   'fuse2fs -o ro,offset="$2" "$1" "$3" >/dev/null',
   'trap \'umount "$3" 2>/dev/null || fusermount3 -u "$3" 2>/dev/null || true\' EXIT',
   'tar -C "$3" --numeric-owner --xattrs --xattrs-include="*" -cf - . | tar -C "$4" --numeric-owner --xattrs --xattrs-include="*" -xpf -',
+  'find "$3" -xdev -type f -links +1 -printf "%P\\0"',
 ].join('\n');
 
 /** Copy the baseline's root filesystem and ESP (as /boot/efi) into `rootfs`, in the build container. */
-export async function unpackBaseline(runner: Runner, b: PreparedBaseline, rootfs: string, mnt: string): Promise<void> {
+export async function unpackBaseline(runner: Runner, b: PreparedBaseline, rootfs: string, mnt: string, emit: Emit): Promise<void> {
   if ((await runner.run(['sh', '-c', 'command -v fuse2fs'], { reject: false })).exitCode !== 0)
     throw new UserError(
       "the composer image has no fuse2fs, which reads the baseline's root filesystem",
@@ -91,6 +94,9 @@ export async function unpackBaseline(runner: Runner, b: PreparedBaseline, rootfs
       exitCode: r.exitCode,
       stderr: r.stderr,
     });
+  const paths = linkedPaths(r.stdout);
+  const linked = paths.length > 0 ? await relink(runner, rootfs, inodeGroups(await inodesOf(b.raw, b.layout.root.offset, paths))) : 0;
+  if (linked > 0) emit({ type: 'info', message: `baseline: ${linked} hard links made again` });
   const left = await mountsUnder(runner, mnt);
   if (left.length > 0) throw new StepError(`the baseline's root filesystem is still mounted at ${left.join(', ')}`);
   await runner.run(['rmdir', '--', mnt], { reject: false });

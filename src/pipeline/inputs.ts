@@ -2,6 +2,8 @@
 // produces. pre_build compares it with the label of the last image built or
 // pushed; equal digests mean a build would make the same image again.
 import { createHash } from 'node:crypto';
+import { hashFile } from '../fs/hash.js';
+import { readLock } from '../lock/file.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { contextDockerfile } from '../compose/images/composer-image.js';
@@ -70,6 +72,9 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
   };
   add('lock', await fileSha(src.lockFile, 'the lock file'));
   await addTemplate(add, '', src);
+  // An overlay is made from its baseline file: its bytes now (the lock pins those it was made for; a build refuses others).
+  const baseline = (await readLock(src.lockFile).catch(() => undefined))?.baseline;
+  if (baseline && 'path' in baseline.source) add('baseline', (await hashFile(baseline.source.path).catch(() => undefined))?.sha256);
   if (src.initramfs) {
     // Its lock is written by its first build: until then the part is absent, so the digest differs from any built one.
     add('initramfs lock', await fileSha(src.initramfs.lockFile, 'the lock file', true));

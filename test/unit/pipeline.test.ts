@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -127,6 +128,31 @@ describe('inputsDigest', () => {
       'build arguments',
       'toolkit version',
     ]);
+  });
+
+  it("of an overlay covers its baseline file's bytes as they are now, so a changed baseline is a change", async () => {
+    const { dir, src } = await project();
+    const baseline = path.join(dir, 'base.raw');
+    await writeFile(baseline, 'baseline one');
+    const set = { requested: [], base: 'required', baseSet: [], packages: [], installOrder: [] };
+    const lock = {
+      lockVersion: 1,
+      target: 'latest',
+      providerId: 'debian-debian13-x86_64',
+      arch: 'amd64',
+      requestDigest: 'x',
+      request: {},
+      repositories: [],
+      image: set,
+      tools: set,
+      baseline: { source: { path: baseline }, format: 'raw', sha256: 'a'.repeat(64), size: 12, packages: [] },
+    };
+    await writeFile(src.lockFile, JSON.stringify(lock));
+    const first = await inputsDigest(src);
+    expect(first.parts.map((p) => p.name).slice(0, 3)).toEqual(['lock', 'template', 'additionalFiles[0] files/motd']);
+    expect(first.parts.find((p) => p.name === 'baseline')?.sha256).toBe(createHash('sha256').update('baseline one').digest('hex'));
+    await writeFile(baseline, 'baseline two');
+    expect((await inputsDigest(src)).digest).not.toBe(first.digest);
   });
 
   it("of an ISO that boots an initramfs template, also covers that template's lock, template and files", async () => {

@@ -1,8 +1,17 @@
-// Hard links of an overlay's baseline: the names find lists, the inode numbers
-// debugfs gives per directory, and the groups made hard links again.
+// Hard links of an overlay's baseline (the names find lists, the inode numbers
+// debugfs gives per directory, the groups made hard links again), and the
+// folder its ESP is copied to.
+import { mkdir, symlink } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { espDir } from '../../src/compose/overlay/baseline.js';
 import { inodeGroups, linkedPaths } from '../../src/compose/overlay/links.js';
 import { parseDebugfsInodes } from '../../src/diskimage/read.js';
+import { LocalRunner } from '../../src/docker/runner.js';
+import { UserError } from '../../src/errors.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-overlay-');
 
 describe('baseline hard links', () => {
   it('takes the NUL-separated names find printed, leaving out empty, absolute and escaping ones', () => {
@@ -30,5 +39,23 @@ describe('baseline hard links', () => {
       ['usr/bin/perl', 'usr/bin/perl5.40.1'],
       ['usr/lib/klibc/bin/gunzip', 'usr/lib/klibc/bin/gzip', 'usr/lib/klibc/bin/zcat'],
     ]);
+  });
+});
+
+describe("the baseline's ESP folder", () => {
+  it('is <rootfs>/boot/efi when it is a directory or absent', async () => {
+    const root = await tempDir();
+    expect(await espDir(new LocalRunner(), root)).toBe(path.join(root, 'boot/efi'));
+    await mkdir(path.join(root, 'boot/efi'), { recursive: true });
+    expect(await espDir(new LocalRunner(), root)).toBe(path.join(root, 'boot/efi'));
+  });
+
+  it.each([['boot/efi'], ['boot']])('refuses a baseline whose /%s is a symbolic link, which mcopy would write through', async (link) => {
+    const root = await tempDir();
+    const outside = await tempDir();
+    await mkdir(path.join(root, path.dirname(link)), { recursive: true });
+    await symlink(outside, path.join(root, link));
+    await expect(espDir(new LocalRunner(), root)).rejects.toThrow(new RegExp(`the baseline's /${link} is a symbolic link`));
+    await expect(espDir(new LocalRunner(), root)).rejects.toBeInstanceOf(UserError);
   });
 });

@@ -100,7 +100,7 @@ export async function unpackBaseline(runner: Runner, b: PreparedBaseline, rootfs
   const left = await mountsUnder(runner, mnt);
   if (left.length > 0) throw new StepError(`the baseline's root filesystem is still mounted at ${left.join(', ')}`);
   await runner.run(['rmdir', '--', mnt], { reject: false });
-  const esp = path.join(rootfs, 'boot/efi');
+  const esp = await espDir(runner, rootfs);
   await runner.run(['mkdir', '-p', esp]);
   const m = await runner.run(['mcopy', '-s', '-p', '-m', '-n', '-Q', '-i', `${b.raw}@@${b.layout.esp.offset}`, '::/*', `${esp}/`], {
     env: { MTOOLS_SKIP_CHECK: '1' },
@@ -109,6 +109,23 @@ export async function unpackBaseline(runner: Runner, b: PreparedBaseline, rootfs
   if (m.exitCode !== 0) throw new StepError(`cannot copy the baseline's ESP out of ${b.raw}: ${escapeInline(m.stderr.trim())}`);
   if ((await statIn(runner, path.join(rootfs, 'var/lib/dpkg/status')))?.type !== 'file')
     throw new StepError(`the baseline's root filesystem copied from ${b.raw} has no /var/lib/dpkg/status`);
+}
+
+/**
+ * Where the ESP's files go in the copied tree: `<rootfs>/boot/efi`, whose
+ * folders must be real ones (or absent). The tree is the baseline's: a link
+ * there would make mcopy write wherever it points, outside the image.
+ */
+export async function espDir(runner: Runner, rootfs: string): Promise<string> {
+  for (const dir of ['boot', 'boot/efi']) {
+    const st = await statIn(runner, path.join(rootfs, dir));
+    if (st && st.type !== 'directory')
+      throw new UserError(
+        `the baseline's /${dir} is ${st.type === 'symlink' ? 'a symbolic link' : 'not a directory'}, so its ESP cannot be copied there`,
+        "The overlay copies the ESP's files to /boot/efi of the baseline's root filesystem, which must be a plain directory (or absent).",
+      );
+  }
+  return path.join(rootfs, 'boot/efi');
 }
 
 /** Install what the lock adds to the baseline (from the local repository only) and check the whole dpkg database. */

@@ -128,7 +128,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
     const seed = diskSeed(o.lock, o.template);
     if (o.lock.baseline && spec) {
       // Overlay: the baseline's tree (never the baseline file itself), the lock's additions, the baseline's layout.
-      const base = await timed('baseline', () => prepareBaseline(o.lock, o.lock.target, buildDir, o.emit));
+      const base = await timed('baseline', () => prepareBaseline(o.lock, o.lock.target, { buildDir, pkgDir: o.pkgDir }, o.emit));
       const provider = o.template.systemConfig?.bootloader?.provider;
       if (provider !== base.layout.loader)
         throw new UserError(

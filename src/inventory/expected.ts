@@ -5,7 +5,7 @@
 // metadata blob is named by its SHA256.
 import { findTarget } from '../catalogue/load.js';
 import { openCatalogue } from '../catalogue/open.js';
-import { toolsSection } from '../layout/paths.js';
+import { baselineCacheName, toolsSection } from '../layout/paths.js';
 import type { Settings } from '../config/load.js';
 import { messageOf } from '../errors.js';
 import { readFileNoFollow } from '../fs/safe.js';
@@ -57,6 +57,9 @@ export async function catalogueDigests(s: Settings, emit: Emit): Promise<Map<str
         return undefined;
       });
       if (!lock) continue;
+      // An overlay's baseline fetched by URL lies beside the packages.
+      if (lock.baseline && 'url' in lock.baseline.source)
+        add(`packages:${lock.providerId}/${baselineCacheName(lock.baseline.sha256, lock.baseline.format)}`, lock.baseline.sha256);
       for (const p of cachedImagePackages(lock)) add(`packages:${lock.providerId}/${poolFile(p)}`, p.sha256);
       for (const p of lock.tools.packages) add(`g3:${toolsSection(lock.providerId)}/${poolFile(p)}`, p.sha256);
     }

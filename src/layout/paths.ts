@@ -192,3 +192,8 @@ export function pipelineStateDir(workDir: string, target: string): string {
 export function defaultLogFile(workDir: string): string {
   return path.join(workDir, 'logs', 'g3-composer.log');
 }
+
+/** An overlay's baseline fetched by URL, in its provider's package cache folder: named by its SHA256 and format. */
+export function baselineCacheName(sha256: string, format: string): string {
+  return `baseline-${sha256.slice(0, 16)}.${format}`;
+}

@@ -5,7 +5,9 @@
 // package that needs a newer one fails the lock); with additive-and-upgrade a
 // newer version in the repositories replaces the baseline's. Conflicts with the
 // baseline's packages fail the lock (conflictPolicy fail).
+import { fetchBaseline } from '../baseline/fetch.js';
 import { readBaselineLayout, readBaselineStatus, withRawBaseline } from '../baseline/layout.js';
+import type { FetchSettings } from '../net/fetch.js';
 import { baselineDigest, checkBaselineFile } from '../baseline/source.js';
 import type { PackageRecord } from '../deb/types.js';
 import { installedRecords } from '../deb/status.js';
@@ -16,7 +18,7 @@ import type { BaselinePackage, LockedBaseline, LockRequest } from '../lock/types
 import type { Emit } from '../log/events.js';
 import type { RepoInput } from '../resolve/types.js';
 import type { BaselineFormat } from '../template/overlay/spec.js';
-import { escapeInline } from '../text/untrusted.js';
+import { escapeInline, redactUrl } from '../text/untrusted.js';
 
 /** The repository id the baseline's installed packages carry in the resolution. */
 export const BASELINE_REPO = 'baseline';
@@ -28,14 +30,28 @@ export interface ReadBaseline {
   records: PackageRecord[];
 }
 
-/** Read the baseline a request names: checked, hashed, its installed packages as records. */
-export async function readLockBaseline(req: NonNullable<LockRequest['baseline']>, emit: Emit): Promise<ReadBaseline> {
-  if (!('path' in req.source)) throw new UserError('a baseline fetched by URL is not implemented yet; give baseline.source.path');
-  const file = req.source.path;
+/** Where a baseline named by URL is fetched to (the provider's package cache folder), and how. */
+export interface BaselineFetchContext {
+  dir: string;
+  fetch: FetchSettings;
+  offline: boolean;
+}
+
+/** Read the baseline a request names (fetching it first when it is a URL): checked, hashed, its installed packages as records. */
+export async function readLockBaseline(req: NonNullable<LockRequest['baseline']>, emit: Emit, fetchCtx?: BaselineFetchContext): Promise<ReadBaseline> {
   const format = req.format as BaselineFormat;
+  let file: string;
+  let digest: { sha256: string; size: number } | undefined;
+  if ('url' in req.source) {
+    if (!fetchCtx) throw new UserError('a baseline named by URL needs the package cache to fetch it into');
+    emit({ type: 'info', message: `fetching the baseline ${escapeInline(redactUrl(req.source.url))}` });
+    const got = await fetchBaseline(req.source.url, format, fetchCtx.dir, fetchCtx);
+    ({ file } = got);
+    digest = { sha256: got.sha256, size: got.size };
+  } else file = req.source.path;
   emit({ type: 'info', message: `reading the baseline ${escapeInline(file)} (${format})` });
   await checkBaselineFile(file, format);
-  const digest = await baselineDigest(file);
+  digest ??= await baselineDigest(file);
   const status = await withRawBaseline(file, format, tempRoot(), async (raw) => {
     const layout = await readBaselineLayout(raw, digest.size, file);
     return readBaselineStatus(raw, layout.root, file);

@@ -9,7 +9,7 @@ import type { Emit } from '../log/events.js';
 import { writeGraphs } from './graphs.js';
 import { checkKernelVersion } from './kernel-version.js';
 import { resolvePlan } from './resolve-lock.js';
-import { metadataOptions, type OpenTarget } from './target.js';
+import { fetchSettings, metadataOptions, type OpenTarget } from './target.js';
 
 /** The target's lock when it matches the template; undefined when there is none; a mismatch is an error, never used. */
 export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined> {
@@ -27,7 +27,11 @@ export async function matchingLock(t: OpenTarget): Promise<LockFile | undefined>
 /** Resolve a target and write its lock and Graphviz files. */
 export async function resolveAndWrite(t: OpenTarget, settings: Settings, emit: Emit): Promise<{ lock: LockFile; graphs: string[] }> {
   emit({ type: 'info', message: `resolving ${t.target.name} (${t.plan.providerId}) from ${t.plan.repos.length} repositories` });
-  const resolved = await resolvePlan(t.target.name, t.plan, metadataOptions(settings, emit));
+  const resolved = await resolvePlan(t.target.name, t.plan, metadataOptions(settings, emit), {
+    dir: t.pkgDir,
+    fetch: fetchSettings(settings),
+    offline: settings.offline,
+  });
   // Before it is written: a lock with another kernel than kernel.version asks for is no lock for this template.
   checkKernelVersion(resolved.lock, t.template.systemConfig?.kernel?.version, t.target.name);
   await writeLock(t.lockFile, resolved.lock);

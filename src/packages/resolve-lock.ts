@@ -9,7 +9,7 @@ import { resolve } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 import type { PackagePlan } from './plan.js';
 import { checkFileNames, checkRequested, explainRefused, refusedByName } from './refused.js';
-import { baselineRepo, explainOverlayFailure, overlayPackages, readLockBaseline } from './baseline-lock.js';
+import { type BaselineFetchContext, baselineRepo, explainOverlayFailure, overlayPackages, readLockBaseline } from './baseline-lock.js';
 
 /** A resolved plan: the lock, and the resolutions (for Graphviz files). */
 export interface ResolvedPlan {
@@ -20,7 +20,7 @@ export interface ResolvedPlan {
 }
 
 /** Load every repository (verified), resolve image and tools, build the lock. */
-export async function resolvePlan(target: string, plan: PackagePlan, meta: MetadataOptions): Promise<ResolvedPlan> {
+export async function resolvePlan(target: string, plan: PackagePlan, meta: MetadataOptions, baselineFetch?: BaselineFetchContext): Promise<ResolvedPlan> {
   const metadata = await Promise.all(plan.repos.map((r) => loadRepository(r, meta)));
   const repos = plan.repos.map((r, i) => ({
     id: r.id,
@@ -39,7 +39,7 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
   };
   // An overlay resolves the template's packages together with everything the baseline has installed.
   const overlay = plan.request.baseline;
-  const baseline = overlay ? await readLockBaseline(overlay, meta.emit) : undefined;
+  const baseline = overlay ? await readLockBaseline(overlay, meta.emit, baselineFetch) : undefined;
   const imageRepos = baseline && overlay ? [baselineRepo(baseline.records, overlay.packageOperation, repos), ...repos] : repos;
   const imageRequest = baseline ? [...new Set([...plan.request.packages, ...baseline.locked.packages.map((p) => p.name)])] : plan.request.packages;
   let image: Resolution;

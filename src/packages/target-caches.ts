@@ -14,7 +14,8 @@ import type { Lock } from '../fs/lock.js';
 import { removedLinkMessage } from '../fs/safe.js';
 import type { LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
-import { PACKAGES_DIR, packagesRoot, toolsSection } from '../layout/paths.js';
+import { baselineCacheName, PACKAGES_DIR, packagesRoot, toolsSection } from '../layout/paths.js';
+import { escapeInline, redactUrl } from '../text/untrusted.js';
 import { lockArtifacts } from './artifacts.js';
 import { ensureLock, matchingLock } from './ensure-lock.js';
 import { writeGraphs } from './graphs.js';
@@ -62,7 +63,10 @@ function jobsFor(s: Settings, target: Target, locked: LockedTarget | undefined, 
       root: packagesRoot(s.cacheDir),
       shared: s.sharedCache,
       sharedSub: PACKAGES_DIR,
-      artifacts: lockArtifacts(lock, { ...lock.image, packages: cachedImagePackages(lock) }, t.plan.providerId, t.lockFile, urls),
+      artifacts: [
+        ...lockArtifacts(lock, { ...lock.image, packages: cachedImagePackages(lock) }, t.plan.providerId, t.lockFile, urls),
+        ...baselineArtifacts(lock, t.plan.providerId, t.lockFile),
+      ],
     });
   }
   const work = jobs.filter((j) => j.artifacts.length > 0);
@@ -110,6 +114,12 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
     }
     // After the refresh: it has checked that the provider's folder is a real one.
     if (locked) await writeGraphs(locked.t, { lock: locked.lock });
+    const hint = baselineFailureHint(
+      locked?.lock,
+      i.target.name,
+      reports.flatMap((r) => r.failures),
+    );
+    if (hint) i.emit({ type: 'warning', message: hint });
   } finally {
     await releaseHolds(holds);
   }
@@ -141,4 +151,20 @@ async function holdWork(work: readonly Job[], staleMs: number, emit: Emit): Prom
     throw err;
   }
   return holds;
+}
+
+/** An overlay's baseline named by URL, pinned by the lock: cached beside the packages like any verified file. */
+export function baselineArtifacts(lock: LockFile, section: string, lockFile: string): Artifact[] {
+  const b = lock.baseline;
+  if (!b || !('url' in b.source)) return [];
+  return [{ section, file: baselineCacheName(b.sha256, b.format), urls: [b.source.url], sha256: b.sha256, size: b.size, origin: { file: lockFile, line: 0 } }];
+}
+
+/** When the baseline failed to refresh, say what it most likely means: the file at its URL is no longer the one the lock pins. */
+export function baselineFailureHint(lock: LockFile | undefined, target: string, failures: ReadonlyArray<{ item: string }>): string | undefined {
+  const b = lock?.baseline;
+  if (!b || !('url' in b.source)) return undefined;
+  const name = baselineCacheName(b.sha256, b.format);
+  if (!failures.some((f) => f.item.endsWith(name))) return undefined;
+  return `the baseline ${escapeInline(redactUrl(b.source.url))} is not the file the lock pins (SHA256 ${b.sha256.slice(0, 16)}…, ${b.size} bytes): if it changed upstream, run: <builder> ${target} lock --update`;
 }

@@ -88,7 +88,6 @@ describe('overlay templates', () => {
     ['no source', ['baseline: {mode: overlay}'], /baseline\.source is required in overlay mode/],
     ['path and url', ['baseline: {mode: overlay, source: {path: /x.raw, url: "https://127.0.0.1/x.raw"}}'], /must have exactly one of path and url/],
     ['a plain http url', ['baseline: {mode: overlay, source: {url: "http://127.0.0.1/x.raw"}}'], /must be an https:\/\/ URL \(plain http is refused\)/],
-    ['an https url (not implemented yet)', ['baseline: {mode: overlay, source: {url: "https://127.0.0.1/x.raw"}}'], /url is not implemented yet/],
     [
       'an unknown format',
       ['baseline: {mode: overlay, source: {path: /x.img, format: vmdk}}'],
@@ -122,6 +121,15 @@ describe('overlay templates', () => {
   ])('refuse %s naming the line', (_what, lines, problem) => {
     const { errors } = check('target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}', ...lines);
     expect(errors.join('\n')).toMatch(problem);
+  });
+
+  it('accept an https baseline URL', () => {
+    const t = merged(
+      'target: {os: debian, dist: debian13, arch: x86_64, imageType: raw}',
+      'baseline: {mode: overlay, source: {url: "https://127.0.0.1:8443/x.raw"}}',
+    );
+    expect(validateTemplate(t, 'merged').errors).toEqual([]);
+    expect(overlayOf(t)?.source).toEqual({ url: 'https://127.0.0.1:8443/x.raw' });
   });
 
   it('refuse an overlay of another image type', () => {

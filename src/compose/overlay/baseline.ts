@@ -16,6 +16,7 @@ import type { LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import type { BaselineFormat } from '../../template/overlay/spec.js';
 import { escapeInline } from '../../text/untrusted.js';
+import { baselineCacheName } from '../../layout/paths.js';
 import { checkInstalled, installPackages, lockEpoch } from '../rootfs/install.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { mountsUnder } from '../rootfs/mounts.js';
@@ -30,11 +31,12 @@ export interface PreparedBaseline {
 }
 
 /** Check the baseline against the lock, copy it as raw into the build directory and read its layout (on this machine). */
-export async function prepareBaseline(lock: LockFile, target: string, buildDir: string, emit: Emit): Promise<PreparedBaseline> {
+export async function prepareBaseline(lock: LockFile, target: string, dirs: { buildDir: string; pkgDir: string }, emit: Emit): Promise<PreparedBaseline> {
   const b = lock.baseline;
   if (!b) throw new StepError('prepareBaseline called for a lock without a baseline');
-  if (!('path' in b.source)) throw new UserError('a baseline fetched by URL is not implemented yet; give baseline.source.path');
-  const file = b.source.path;
+  // A baseline named by URL was fetched into the package cache by the cache step, verified against the lock.
+  const file = 'path' in b.source ? b.source.path : path.join(dirs.pkgDir, baselineCacheName(b.sha256, b.format));
+  const buildDir = dirs.buildDir;
   const format = b.format as BaselineFormat;
   await checkBaselineFile(file, format);
   const raw = path.join(buildDir, 'baseline.raw');

@@ -73,7 +73,7 @@ export interface ComposeResult {
   /** The installed-package snapshot; an overlay starts from its baseline instead. */
   installed: InstalledOutcome | 'not used (overlay)';
   /** An overlay: the baseline's package count and what the overlay installed on it, and how the initramfs was made again. */
-  overlay?: { baselinePackages: number; installed: number; initramfs?: InitramfsResult['tool'] };
+  overlay?: { baselinePackages: number; installed: number; removed?: string[]; initramfs?: InitramfsResult['tool'] };
   packages: number;
   /** Kernel, bootloader and command line, when the template names a bootloader. */
   boot?: BootResult;
@@ -238,6 +238,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
             overlay: {
               baselinePackages: o.lock.baseline.packages.length,
               installed: o.lock.image.packages.length,
+              ...(o.lock.baseline.removed?.length ? { removed: o.lock.baseline.removed.map((r) => r.name) } : {}),
               ...(initramfs ? { initramfs: initramfs.tool } : {}),
             },
           }

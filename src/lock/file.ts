@@ -112,7 +112,8 @@ export function imagePackagesOf(lock: LockFile): LockedPackage[] {
   if (!lock.baseline) return lock.image.packages;
   const key = (p: { name: string; architecture: string }) => `${p.name}:${p.architecture}`;
   const out = new Map<string, LockedPackage>();
-  for (const p of lock.baseline.packages)
+  const removed = new Set((lock.baseline.removed ?? []).map((r) => r.name));
+  for (const p of lock.baseline.packages.filter((b) => !removed.has(b.name)))
     out.set(key(p), { name: p.name, version: p.version, architecture: p.architecture, filename: '', size: 0, sha256: '', repository: 'baseline' });
   for (const p of lock.image.packages) out.set(key(p), p);
   return [...out.values()];

@@ -76,6 +76,8 @@ export interface LockedBaseline {
   sha256: string;
   size: number;
   packages: BaselinePackage[];
+  /** conflictPolicy allow-explicit: baseline packages the overlay removes, each with the package it named that conflicts with it. */
+  removed?: Array<{ name: string; by: string }>;
 }
 
 /** The parts of a template (and target) that decide the resolution. */
@@ -86,5 +88,5 @@ export interface LockRequest {
   packages: string[];
   tools: string[];
   /** An overlay build: the baseline named by the template and how its packages may change. */
-  baseline?: { source: { path: string } | { url: string }; format: string; packageOperation: string };
+  baseline?: { source: { path: string } | { url: string }; format: string; packageOperation: string; conflictPolicy: string };
 }

@@ -9,9 +9,10 @@ import { fetchBaseline } from '../baseline/fetch.js';
 import { readBaselineLayout, readBaselineStatus, withRawBaseline } from '../baseline/layout.js';
 import type { FetchSettings } from '../net/fetch.js';
 import { baselineDigest, checkBaselineFile } from '../baseline/source.js';
-import type { PackageRecord } from '../deb/types.js';
+import type { PackageRecord, Relation } from '../deb/types.js';
 import { installedRecords } from '../deb/status.js';
-import { compareVersions } from '../deb/version.js';
+import { compareVersions, satisfies } from '../deb/version.js';
+import { PackageIndex } from '../resolve/index.js';
 import { UserError } from '../errors.js';
 import { tempRoot } from '../fs/temp.js';
 import type { BaselinePackage, LockedBaseline, LockRequest } from '../lock/types.js';
@@ -98,4 +99,45 @@ export function explainOverlayFailure(err: unknown, packageOperation: string): u
     `${err.message} (overlayPolicy.packageOperation is additive-only: the baseline's packages keep their versions)`,
     `${err.hint ? `${err.hint}\n` : ''}Set overlayPolicy.packageOperation: additive-and-upgrade to let newer versions replace the baseline's.`,
   );
+}
+
+/** A baseline package the overlay removes: it conflicts with (or breaks, or is broken by) a package the template names. */
+export interface BaselineRemoval {
+  name: string;
+  /** The package the template names that it conflicts with. */
+  by: string;
+}
+
+// Whether `rel` (a Conflicts or Breaks entry) hits `rec`, by its name or by a name it provides.
+function relHits(rel: Relation, rec: PackageRecord): boolean {
+  const versionHit = (v: string | undefined) => !rel.op || rel.version === undefined || (v !== undefined && satisfies(v, rel.op, rel.version));
+  if (rel.name === rec.name && versionHit(rec.version)) return true;
+  return rec.provides.some((p) => p.name === rel.name && versionHit(p.version));
+}
+
+/**
+ * conflictPolicy allow-explicit: the baseline packages that conflict with a
+ * package the template names explicitly (either side's Conflicts or Breaks,
+ * directly or through Provides), each with the package it yields to. A
+ * conflict with a package pulled in only as a dependency is not among them:
+ * the resolution still refuses it.
+ */
+export function explicitConflicts(
+  requested: readonly string[],
+  repos: readonly RepoInput[],
+  baseline: readonly PackageRecord[],
+  arch: string,
+): BaselineRemoval[] {
+  const index = new PackageIndex(repos, arch);
+  const out: BaselineRemoval[] = [];
+  for (const name of [...new Set(requested.map((r) => r.split('=')[0] as string))].sort()) {
+    const wanted = index.candidate(name);
+    if (!wanted) continue;
+    for (const b of baseline) {
+      if (b.name === wanted.name) continue;
+      const hit = [...wanted.conflicts, ...wanted.breaks].some((rel) => relHits(rel, b)) || [...b.conflicts, ...b.breaks].some((rel) => relHits(rel, wanted));
+      if (hit && !out.some((o) => o.name === b.name)) out.push({ name: b.name, by: wanted.name });
+    }
+  }
+  return out;
 }

@@ -86,6 +86,7 @@ export async function makePlan(
         'path' in overlay.source ? { path: baselinePath(overlay.source.path, declaringDir(declared, opts.chain ?? [], opts.templateFile)) } : overlay.source,
       format: overlay.format,
       packageOperation: overlay.packageOperation,
+      conflictPolicy: overlay.conflictPolicy,
     };
   }
   return { providerId: opts.providerId, arch, repos, request };

@@ -9,7 +9,7 @@ import { resolve } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 import type { PackagePlan } from './plan.js';
 import { checkFileNames, checkRequested, explainRefused, refusedByName } from './refused.js';
-import { type BaselineFetchContext, baselineRepo, explainOverlayFailure, overlayPackages, readLockBaseline } from './baseline-lock.js';
+import { type BaselineFetchContext, baselineRepo, explainOverlayFailure, explicitConflicts, overlayPackages, readLockBaseline } from './baseline-lock.js';
 
 /** A resolved plan: the lock, and the resolutions (for Graphviz files). */
 export interface ResolvedPlan {
@@ -40,8 +40,16 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
   // An overlay resolves the template's packages together with everything the baseline has installed.
   const overlay = plan.request.baseline;
   const baseline = overlay ? await readLockBaseline(overlay, meta.emit, baselineFetch) : undefined;
-  const imageRepos = baseline && overlay ? [baselineRepo(baseline.records, overlay.packageOperation, repos), ...repos] : repos;
-  const imageRequest = baseline ? [...new Set([...plan.request.packages, ...baseline.locked.packages.map((p) => p.name)])] : plan.request.packages;
+  // conflictPolicy allow-explicit: a baseline package that conflicts with one the template names yields to it.
+  const removed = baseline && overlay?.conflictPolicy === 'allow-explicit' ? explicitConflicts(plan.request.packages, repos, baseline.records, plan.arch) : [];
+  for (const r of removed)
+    meta.emit({
+      type: 'info',
+      message: `overlay: the baseline's ${r.name} conflicts with ${r.by}, which the template names: it is removed (conflictPolicy allow-explicit)`,
+    });
+  const kept = baseline?.records.filter((r) => !removed.some((x) => x.name === r.name)) ?? [];
+  const imageRepos = baseline && overlay ? [baselineRepo(kept, overlay.packageOperation, repos), ...repos] : repos;
+  const imageRequest = baseline ? [...new Set([...plan.request.packages, ...kept.map((p) => p.name)])] : plan.request.packages;
   let image: Resolution;
   try {
     image = resolveOrExplain({ repos: imageRepos, arch: plan.arch, packages: imageRequest, base: 'required' });
@@ -85,7 +93,7 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
     image: lockedSet(plan.request.packages, 'required', image, imagePackages),
     // The tools are installed on top of an essential base image: only what it lacks is cached.
     tools: lockedSet(plan.request.tools, 'essential', tools, toolPackages),
-    ...(baseline ? { baseline: baseline.locked } : {}),
+    ...(baseline ? { baseline: { ...baseline.locked, ...(removed.length > 0 ? { removed } : {}) } } : {}),
     ...(composerBase ? { composerBase: lockedSet(['apt'], 'essential', composerBase, composerBase.packages) } : {}),
   };
   return { lock, image, tools, metadata };

@@ -11,7 +11,7 @@ import type { PackageRecord } from '../../src/deb/types.js';
 import { UserError } from '../../src/errors.js';
 import { imagePackagesOf } from '../../src/lock/file.js';
 import type { LockFile } from '../../src/lock/types.js';
-import { BASELINE_REPO, baselineRepo, explainOverlayFailure, overlayPackages } from '../../src/packages/baseline-lock.js';
+import { BASELINE_REPO, baselineRepo, explainOverlayFailure, explicitConflicts, overlayPackages } from '../../src/packages/baseline-lock.js';
 import { parseTemplate } from '../../src/template/load.js';
 import { mergeOverDefaults } from '../../src/template/merge.js';
 import { overlayOf } from '../../src/template/overlay/spec.js';
@@ -61,7 +61,13 @@ describe('overlay templates', () => {
     expect(t.disk).toEqual({ artifacts: [{ type: 'raw' }] });
     expect(t.systemConfig?.bootloader?.provider).toBe('systemd-boot');
     expect(check(...OVERLAY, 'systemConfig:', '  packages: [curl]').errors).toEqual([]);
-    expect(overlayOf(t)).toEqual({ source: { path: '/w/base.raw' }, format: 'raw', packageOperation: 'additive-only', allowDiskResize: false });
+    expect(overlayOf(t)).toEqual({
+      source: { path: '/w/base.raw' },
+      format: 'raw',
+      packageOperation: 'additive-only',
+      conflictPolicy: 'fail',
+      allowDiskResize: false,
+    });
   });
 
   it('keep a host name, a disk size and the policy the user gives', () => {
@@ -104,9 +110,9 @@ describe('overlay templates', () => {
       /"replace" is not supported/,
     ],
     [
-      'conflictPolicy allow-explicit (not implemented)',
-      ['baseline: {mode: overlay, source: {path: /x.raw}}', 'overlayPolicy: {conflictPolicy: allow-explicit}'],
-      /allow-explicit is not implemented/,
+      'an unknown conflict policy',
+      ['baseline: {mode: overlay, source: {path: /x.raw}}', 'overlayPolicy: {conflictPolicy: replace}'],
+      /conflictPolicy "replace" is not supported/,
     ],
     [
       'package removal',
@@ -192,10 +198,44 @@ describe('the baseline in the resolution', () => {
     expect(() => overlayPackages([rec('curl', '8.0-1', 'trixie')], baseline)).toThrow(/would downgrade curl from the baseline's 8\.14\.1-2 to 8\.0-1/);
   });
 
+  it('with allow-explicit, removes the baseline packages that conflict with a package the template names, either way round', () => {
+    const dracut = { ...rec('dracut', '106-6', 'trixie'), provides: [{ name: 'linux-initramfs-tool' }], conflicts: [{ name: 'initramfs-tools' }] };
+    const helper = { ...rec('helper', '1.0', 'trixie'), breaks: [{ name: 'old-tool', op: '<<' as const, version: '2' }] };
+    const repos = [{ id: 'trixie', priority: 500, packages: [dracut, helper, rec('curl', '8.14.1-2', 'trixie')] }];
+    const baseline = [
+      rec('initramfs-tools', '0.148.4', BASELINE_REPO),
+      { ...rec('other-tool', '1.0', BASELINE_REPO), conflicts: [{ name: 'linux-initramfs-tool' }] },
+      rec('old-tool', '1.5', BASELINE_REPO),
+      rec('libc6', '2.41-12', BASELINE_REPO),
+    ];
+    expect(explicitConflicts(['dracut', 'curl', 'helper=1.0'], repos, baseline, 'amd64')).toEqual([
+      { name: 'initramfs-tools', by: 'dracut' },
+      { name: 'other-tool', by: 'dracut' },
+      { name: 'old-tool', by: 'helper' },
+    ]);
+    // A Breaks with a version the baseline's package does not have hits nothing.
+    expect(explicitConflicts(['helper'], repos, [rec('old-tool', '2.1', BASELINE_REPO)], 'amd64')).toEqual([]);
+    expect(explicitConflicts(['curl'], repos, baseline, 'amd64')).toEqual([]);
+  });
+
   it('says what additive-only means when the resolution fails', () => {
     const err = explainOverlayFailure(new UserError('broken -> libc6 (>= 3): candidate 2.41-12 does not satisfy'), 'additive-only') as UserError;
     expect(err.message).toMatch(/additive-only: the baseline's packages keep their versions/);
     expect(err.hint).toMatch(/additive-and-upgrade/);
+  });
+
+  it('expects the built image without the baseline packages the overlay removes', () => {
+    const lock = {
+      image: { packages: [] },
+      baseline: {
+        packages: [
+          { name: 'initramfs-tools', version: '0.148.4', architecture: 'all' },
+          { name: 'libc6', version: '2.41-12', architecture: 'amd64' },
+        ],
+        removed: [{ name: 'initramfs-tools', by: 'dracut' }],
+      },
+    } as unknown as LockFile;
+    expect(imagePackagesOf(lock).map((p) => p.name)).toEqual(['libc6']);
   });
 
   it("expects the built image to hold the baseline's packages with the lock's additions and upgrades", () => {

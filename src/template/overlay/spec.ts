@@ -18,6 +18,8 @@ export interface OverlaySpec {
   source: { path: string } | { url: string };
   format: BaselineFormat;
   packageOperation: PackageOperation;
+  /** fail, or allow-explicit: a baseline package that conflicts with a package the template names is removed. */
+  conflictPolicy: string;
   /** overlayPolicy.kernelCmdline: the command line the overlaid image boots with, instead of the template's. */
   kernelCmdline?: string;
   allowDiskResize: boolean;
@@ -33,6 +35,7 @@ export function overlayOf(t: ImageTemplate): OverlaySpec | undefined {
     source: src.url !== undefined ? { url: src.url } : { path: src.path ?? '' },
     format: (src.format ?? 'raw') as BaselineFormat,
     packageOperation: (policy.packageOperation ?? 'additive-only') as PackageOperation,
+    conflictPolicy: policy.conflictPolicy ?? 'fail',
     ...(policy.kernelCmdline !== undefined ? { kernelCmdline: policy.kernelCmdline } : {}),
     allowDiskResize: policy.allowDiskResize === true,
   };

@@ -54,13 +54,6 @@ export function validateOverlay(t: ImageTemplate, out: Problems): void {
       'overlayPolicy.conflictPolicy',
       `"${escapeInline(policy.conflictPolicy)}" is not supported (supported: ${CONFLICT_POLICIES.join(', ')})`,
     );
-  else if (policy.conflictPolicy === 'allow-explicit')
-    out.error(
-      policy,
-      'conflictPolicy',
-      'overlayPolicy.conflictPolicy',
-      'allow-explicit is not implemented: a package that conflicts with the baseline always fails the lock; use fail',
-    );
   if (policy.allowPackageRemoval === true)
     out.error(policy, 'allowPackageRemoval', 'overlayPolicy.allowPackageRemoval', 'is true, but an overlay only adds (and upgrades) packages; set it to false');
   if (policy.kernelCmdline !== undefined && /[\n\r\0]/.test(policy.kernelCmdline))

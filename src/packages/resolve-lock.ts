@@ -52,7 +52,8 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
   const imageRequest = baseline ? [...new Set([...plan.request.packages, ...kept.map((p) => p.name)])] : plan.request.packages;
   let image: Resolution;
   try {
-    image = resolveOrExplain({ repos: imageRepos, arch: plan.arch, packages: imageRequest, base: 'required' });
+    // An overlay has no chroot to bootstrap: the baseline is its base, and every package of it is in the request.
+    image = resolveOrExplain({ repos: imageRepos, arch: plan.arch, packages: imageRequest, base: baseline ? 'none' : 'required' });
   } catch (err) {
     throw overlay ? explainOverlayFailure(err, overlay.packageOperation) : err;
   }
@@ -90,7 +91,7 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
         indexes: m.indexes.map((x) => ({ component: x.component, arch: x.arch, path: x.path, sha256: x.sha256, size: x.size })),
       };
     }),
-    image: lockedSet(plan.request.packages, 'required', image, imagePackages),
+    image: lockedSet(plan.request.packages, baseline ? 'none' : 'required', image, imagePackages),
     // The tools are installed on top of an essential base image: only what it lacks is cached.
     tools: lockedSet(plan.request.tools, 'essential', tools, toolPackages),
     ...(baseline ? { baseline: { ...baseline.locked, ...(removed.length > 0 ? { removed } : {}) } } : {}),

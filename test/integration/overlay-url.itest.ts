@@ -68,6 +68,8 @@ describe('an overlay baseline named by an https URL', () => {
     await p.writeRepo([
       { name: 'apt', version: '3.0.3', depends: 'libc6' },
       { name: 'hello', version: '2.10-5', depends: 'libc6 (>= 2.34)' },
+      // Takes over awk from the baseline's mawk, which it conflicts with.
+      { name: 'newawk', version: '1.0-1', depends: 'libc6', provides: 'awk', conflicts: 'mawk' },
     ]);
     // The baseline has the base system installed, at the repository's versions.
     served = await makeBaseline(
@@ -163,6 +165,21 @@ describe('an overlay baseline named by an https URL', () => {
     const update = await runBuilder(['img', 'lock', '--update'], env);
     expect(update.code, update.stderr).toBe(0);
     expect((await readLock()).baseline.sha256).toBe(after);
+  });
+
+  it('refuses a package that conflicts with the baseline, unless conflictPolicy allow-explicit lets the one the template names replace it', async () => {
+    const source = `baseline:\n  mode: overlay\n  source: {url: "${url}", format: raw}\n`;
+    await p.writeTemplate(['newawk'], source);
+    const fail = await runBuilder(['img', 'lock', '--update'], env);
+    expect(fail.code).toBe(2);
+    expect(fail.stderr).toMatch(/newawk conflicts with mawk/);
+    await p.writeTemplate(['newawk'], `${source}overlayPolicy: {conflictPolicy: allow-explicit}\n`);
+    const allow = await runBuilder(['img', 'lock', '--update'], env);
+    expect(allow.code, allow.stderr).toBe(0);
+    expect(allow.stderr).toMatch(/the baseline's mawk conflicts with newawk, which the template names: it is removed/);
+    const lock = (await readLock()) as Lock & { baseline: { removed?: unknown } };
+    expect(lock.baseline.removed).toEqual([{ name: 'mawk', by: 'newawk' }]);
+    expect(lock.image.packages.map((x) => x.name)).toEqual(['newawk']);
   });
 
   it('refuses a plain http URL at validation, and an unpinned URL with --offline', async () => {

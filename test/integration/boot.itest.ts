@@ -158,8 +158,11 @@ describe('the default target boots', () => {
     expect(built.compose.overlay).toEqual({ baselinePackages: lock.baseline.packages.length, installed: added.length, initramfs: 'initramfs-tools' });
     expect(built.compose.packages).toBe(lock.baseline.packages.length + added.length);
     expect(built.compose.sbom.packages).toBe(built.compose.packages);
-    const manifest = JSON.parse(await readFile(built.compose.manifest, 'utf8')) as { inputs: { baseline?: { sha256: string; file: string } } };
+    const manifest = JSON.parse(await readFile(built.compose.manifest, 'utf8')) as {
+      inputs: { baseline?: { sha256: string; file: string; packages: Array<{ name: string }> } };
+    };
     expect(manifest.inputs.baseline).toMatchObject({ sha256: baselineBefore.sha256, file: path.basename(image) });
+    expect(manifest.inputs.baseline?.packages.map((p) => p.name)).toEqual(lock.baseline.packages.map((p) => p.name));
 
     // The disk grew to the template's 5 GiB: the baseline's table and identifiers, its last (root) partition longer.
     expect(built.compose.imageBytes).toBe(5 * 1024 ** 3);

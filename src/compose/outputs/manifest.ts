@@ -27,8 +27,18 @@ export interface Manifest {
   inputs: {
     template: { file: string; sha256: string };
     lock: { sha256: string; requestDigest: string; packages: number };
-    /** An overlay's baseline image: its file name, format, size and SHA256 (as the lock pins them), and its package count. */
-    baseline?: { file: string; format: string; size: number; sha256: string; packages: number };
+    /**
+     * An overlay's baseline image: its file name, format, size and SHA256 (as the lock pins them), the packages its
+     * dpkg database lists, and those the overlay removed (conflictPolicy allow-explicit).
+     */
+    baseline?: {
+      file: string;
+      format: string;
+      size: number;
+      sha256: string;
+      packages: Array<{ name: string; version: string; architecture: string }>;
+      removed?: string[];
+    };
   };
   outputs: ManifestOutput[];
   timings: Record<string, number>;
@@ -54,7 +64,14 @@ export interface ManifestInput {
 
 function baselineInput(b: NonNullable<LockFile['baseline']>): NonNullable<Manifest['inputs']['baseline']> {
   const name = 'path' in b.source ? path.basename(b.source.path) : (new URL(b.source.url).pathname.split('/').at(-1) ?? '');
-  return { file: name, format: b.format, size: b.size, sha256: b.sha256, packages: b.packages.length };
+  return {
+    file: name,
+    format: b.format,
+    size: b.size,
+    sha256: b.sha256,
+    packages: b.packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture })),
+    ...(b.removed?.length ? { removed: b.removed.map((r) => r.name) } : {}),
+  };
 }
 
 /** Write `<stem>.manifest.json` in the build directory; returns its path and content. */

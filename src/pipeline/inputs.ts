@@ -3,7 +3,7 @@
 // pushed; equal digests mean a build would make the same image again.
 import { createHash } from 'node:crypto';
 import { hashFile } from '../fs/hash.js';
-import { readLock } from '../lock/file.js';
+import type { LockFile } from '../lock/types.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { contextDockerfile } from '../compose/images/composer-image.js';
@@ -56,8 +56,13 @@ export function canonicalJson(value: unknown): string {
 }
 
 async function fileSha(file: string, what: string, optional = false): Promise<string | undefined> {
+  const bytes = await fileBytes(file, what, optional);
+  return bytes === undefined ? undefined : sha(bytes);
+}
+
+async function fileBytes(file: string, what: string, optional = false): Promise<Buffer | undefined> {
   try {
-    return sha(await readFile(file));
+    return await readFile(file);
   } catch (err) {
     if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UserError(`cannot read ${what} ${file}: ${(err as Error).message}`, 'Run `<builder> <target> lock` first when the lock is missing.');
@@ -70,11 +75,13 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
   const add = (name: string, hex: string | undefined) => {
     if (hex !== undefined) parts.push({ name, sha256: hex });
   };
-  add('lock', await fileSha(src.lockFile, 'the lock file'));
+  const lockBytes = (await fileBytes(src.lockFile, 'the lock file')) as Buffer;
+  add('lock', sha(lockBytes));
   await addTemplate(add, '', src);
   // An overlay is made from its baseline file: its bytes now (the lock pins those it was made for; a build refuses others).
-  const baseline = (await readLock(src.lockFile).catch(() => undefined))?.baseline;
-  if (baseline && 'path' in baseline.source) add('baseline', (await hashFile(baseline.source.path).catch(() => undefined))?.sha256);
+  const baseline = lockBaseline(lockBytes);
+  if (baseline && typeof baseline.source === 'object' && baseline.source !== null && 'path' in baseline.source)
+    add('baseline', (await hashFile(baseline.source.path).catch(() => undefined))?.sha256);
   if (src.initramfs) {
     // Its lock is written by its first build: until then the part is absent, so the digest differs from any built one.
     add('initramfs lock', await fileSha(src.initramfs.lockFile, 'the lock file', true));
@@ -87,6 +94,15 @@ export async function inputsDigest(src: InputsSource): Promise<Inputs> {
   const digest = createHash('sha256');
   for (const p of parts) digest.update(`${p.name}\0${p.sha256}\n`);
   return { digest: `sha256:${digest.digest('hex')}`, parts };
+}
+
+/** The baseline a lock names, read from the bytes already hashed; none when the lock has none or is not JSON. */
+function lockBaseline(bytes: Buffer): LockFile['baseline'] {
+  try {
+    return (JSON.parse(bytes.toString('utf8')) as Partial<LockFile>).baseline;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The template and the files it copies into the image, by content (a changed motd rebuilds). */

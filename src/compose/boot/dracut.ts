@@ -13,7 +13,7 @@ import { StepError, UserError } from '../../errors.js';
 import type { Emit } from '../../log/events.js';
 import { escapeInline } from '../../text/untrusted.js';
 import { listDirIn, type Runner, statIn } from '../../docker/runner.js';
-import { inImage } from '../configure/io.js';
+import { inImage, runKeepingTail } from '../configure/io.js';
 import { chrootMounts, withMounts } from '../rootfs/mounts.js';
 import { bootListing } from './boot.js';
 
@@ -81,24 +81,11 @@ export async function dracutInitramfs(runner: Runner, o: { rootfs: string; sourc
     for (const version of kernels) {
       const own = ownModules.length ? `, with the image's own modules ${ownModules.map((m) => escapeInline(m)).join(', ')}` : '';
       o.emit({ type: 'info', message: `initramfs: dracut for kernel ${escapeInline(version)}${own}` });
-      const tail: string[] = [];
-      const r = await runner.run(inImage(o.rootfs, dracutArgs(version)), {
+      const { result: r, tail: shown } = await runKeepingTail(runner, inImage(o.rootfs, dracutArgs(version)), {
         env,
-        reject: false,
-        onLine: (line) => {
-          tail.push(line);
-          if (tail.length > 20) tail.shift();
-          o.emit({ type: 'debug', message: `[dracut] ${escapeInline(line)}` });
-        },
+        each: (line) => o.emit({ type: 'debug', message: `[dracut] ${escapeInline(line)}` }),
       });
       if (r.exitCode !== 0) {
-        const shown =
-          tail.length > 0
-            ? tail
-            : `${r.stdout}\n${r.stderr}`
-                .split('\n')
-                .filter((l) => l.trim())
-                .slice(-20);
         throw new UserError(
           `dracut failed for kernel ${escapeInline(version)} (exit ${r.exitCode}): ${escapeInline(shown.at(-1) ?? 'no output')}`,
           `Check the image's dracut modules (/${DRACUT_MODULES_DIR}) and /etc/dracut.conf.d/ settings; the last lines:\n${shown.map((l) => escapeInline(l)).join('\n')}`,

@@ -7,7 +7,7 @@ import { StepError } from '../../errors.js';
 import type { Emit } from '../../log/events.js';
 import { type Runner, statIn } from '../../docker/runner.js';
 import { escapeInline } from '../../text/untrusted.js';
-import { inImage } from '../configure/io.js';
+import { inImage, runKeepingTail } from '../configure/io.js';
 import { chrootMounts, withMounts } from '../rootfs/mounts.js';
 import { type DracutResult, dracutInitramfs } from './dracut.js';
 
@@ -30,20 +30,14 @@ export async function regenerateInitramfs(runner: Runner, o: { rootfs: string; s
   }
   o.emit({ type: 'info', message: 'initramfs: update-initramfs for every kernel' });
   const env = { LC_ALL: 'C.UTF-8', SOURCE_DATE_EPOCH: String(o.sourceDateEpoch) };
-  const tail: string[] = [];
-  const r = await withMounts(runner, o.rootfs, chrootMounts([]), () =>
-    runner.run(inImage(o.rootfs, UPDATE_INITRAMFS), {
+  const { result: r, tail } = await withMounts(runner, o.rootfs, chrootMounts([]), () =>
+    runKeepingTail(runner, inImage(o.rootfs, UPDATE_INITRAMFS), {
       env,
-      reject: false,
-      onLine: (line) => {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        o.emit({ type: 'debug', message: `[update-initramfs] ${escapeInline(line)}` });
-      },
+      each: (line) => o.emit({ type: 'debug', message: `[update-initramfs] ${escapeInline(line)}` }),
     }),
   );
   if (r.exitCode !== 0)
-    throw new StepError(`update-initramfs failed (exit ${r.exitCode}): ${escapeInline(tail.at(-1) ?? r.stderr.trim().split('\n').at(-1) ?? '')}`, {
+    throw new StepError(`update-initramfs failed (exit ${r.exitCode}): ${escapeInline(tail.at(-1) ?? '')}`, {
       command: inImage(o.rootfs, UPDATE_INITRAMFS),
       exitCode: r.exitCode,
       stderr: tail.map((l) => escapeInline(l)).join('\n'),

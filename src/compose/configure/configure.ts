@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StepError } from '../../errors.js';
 import type { SystemConfigTemplate } from '../../template/types.js';
 import { installFiles, prepareFiles } from './files.js';
-import { type Emit, inImage, writeInImage } from './io.js';
+import { type Emit, inImage, runKeepingTail, writeInImage } from './io.js';
 import { chrootMounts, withMounts } from '../rootfs/mounts.js';
 import { configureNetwork } from './network.js';
 import { type Runner, statIn } from '../../docker/runner.js';
@@ -106,23 +106,12 @@ export async function runConfigurations(runner: Runner, rootfs: string, steps: A
     const cmd = step.cmd ?? '';
     if (!cmd.trim()) continue;
     const label = `configurations[${i}]`;
-    const tail: string[] = [];
-    const onLine = (line: string) => {
-      tail.push(line);
-      if (tail.length > TAIL_LINES) tail.shift();
-      emit({ type: 'info', message: `[${label}] ${line}` });
-    };
     const argv = inImage(rootfs, ['/bin/sh', '-c', cmd]);
-    const r = await runner.run(argv, { onLine, reject: false });
+    const { result: r, tail: shown } = await runKeepingTail(runner, argv, {
+      keep: TAIL_LINES,
+      each: (line) => emit({ type: 'info', message: `[${label}] ${line}` }),
+    });
     if (r.exitCode !== 0) {
-      // A runner that cannot stream still returns the output; keep the end of it.
-      const shown =
-        tail.length > 0
-          ? tail
-          : `${r.stdout}\n${r.stderr}`
-              .split('\n')
-              .filter((l) => l.trim())
-              .slice(-TAIL_LINES);
       throw new StepError(`${label} failed with exit code ${r.exitCode}: ${cmd}`, { command: argv, exitCode: r.exitCode, stderr: shown.join('\n') });
     }
   }

@@ -3,6 +3,7 @@
 // elsewhere, a file replaced by a link) resolve inside the image and can never
 // make us write on the machine that runs the build.
 import type { Runner } from '../../docker/runner.js';
+import type { RunResult } from '../../exec.js';
 
 /** What configuration steps report: progress, choices made, things the user should know. */
 export interface ConfigureEvent {
@@ -30,4 +31,35 @@ export async function writeInImage(runner: Runner, rootfs: string, file: string,
 export async function existsInImage(runner: Runner, rootfs: string, file: string, kind: 'any' | 'dir' = 'any'): Promise<boolean> {
   const r = await runner.run(inImage(rootfs, ['test', kind === 'dir' ? '-d' : '-e', file]), { reject: false });
   return r.exitCode === 0;
+}
+
+/**
+ * Run `argv` without throwing on failure, each output line to `each`, and keep
+ * the last `keep` lines for an error message (from the whole output when the
+ * runner could not stream it).
+ */
+export async function runKeepingTail(
+  runner: Runner,
+  argv: string[],
+  o: { each: (line: string) => void; env?: Record<string, string>; keep?: number },
+): Promise<{ result: RunResult; tail: string[] }> {
+  const keep = o.keep ?? 20;
+  const tail: string[] = [];
+  const result = await runner.run(argv, {
+    env: o.env,
+    reject: false,
+    onLine: (line) => {
+      tail.push(line);
+      if (tail.length > keep) tail.shift();
+      o.each(line);
+    },
+  });
+  if (tail.length > 0) return { result, tail };
+  return {
+    result,
+    tail: `${result.stdout}\n${result.stderr}`
+      .split('\n')
+      .filter((l) => l.trim())
+      .slice(-keep),
+  };
 }

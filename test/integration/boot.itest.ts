@@ -11,18 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFile } from '../../src/fs/hash.js';
 import { run } from '../../src/exec.js';
 import { bootToLogin } from '../support/qemu.js';
-import { copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
+import { buildEnv, copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
 
 const BOOT_LIMIT_MS = 300_000;
-
-/** The environment of a build from the test's catalogue copy and package cache into `workDir`. */
-const buildEnv = (catalogue: string, cacheDir: string, workDir: string) => ({
-  G3_TARGETS: catalogue,
-  G3_CACHE_DIR: cacheDir,
-  G3_WORK_DIR: workDir,
-  SHARED_G3_CACHE_PATH: '',
-  G3_DOCKER_CLIENT: '/usr/bin/docker',
-});
 
 describe('the default target boots', () => {
   /** The test's folder: the catalogue copy (docker/), the package cache (cache/, shared by every build here) and the first build's work/. */

@@ -90,6 +90,11 @@ export async function copyProjectCatalogue(dir: string): Promise<string> {
   return path.join(dir, 'targets.yml');
 }
 
+/** The environment of a build from a catalogue copy and package cache of a test's own into `workDir` (no shared tier). */
+export function buildEnv(catalogue: string, cacheDir: string, workDir: string): Record<string, string> {
+  return { G3_TARGETS: catalogue, G3_CACHE_DIR: cacheDir, G3_WORK_DIR: workDir, SHARED_G3_CACHE_PATH: '', G3_DOCKER_CLIENT: '/usr/bin/docker' };
+}
+
 /** Write a catalogue for `files` at `url`. */
 export async function writeCatalogue(file: string, target: string, files: TestFile[], url: string): Promise<void> {
   const items = files

@@ -14,6 +14,7 @@ import { dropStamp, identityOf, writeStamp } from './stamp.js';
 import { type ItemPaths, itemPaths } from './tiers.js';
 import { verifyFile } from './verify.js';
 import { redactSecrets, redactUrl } from '../text/untrusted.js';
+import type { RegistryTier } from './registry-tier.js';
 
 export interface EngineContext {
   localRoot: string;
@@ -25,6 +26,8 @@ export interface EngineContext {
   lockStaleMs: number;
   fetch: FetchSettings;
   emit: Emit;
+  /** The registry tier, between shared and origin; undefined when none is set (or --offline). */
+  registry?: RegistryTier;
 }
 
 export interface ItemResult {
@@ -36,7 +39,7 @@ export interface ItemResult {
   placed?: 'link' | 'copy';
   writtenBack: boolean;
   failures: Array<{ url: string; reason: string }>;
-  corrupt: Array<{ tier: 'local' | 'shared'; reason: string }>;
+  corrupt: Array<{ tier: 'local' | 'shared' | 'registry'; reason: string }>;
   /** Why the local copy was unusable, seen before the lock was taken. */
   localProblem?: string;
 }
@@ -77,6 +80,10 @@ export async function refreshItem(a: Artifact, ctx: EngineContext): Promise<Item
   try {
     if (await localIsGood(a, local, ctx, r, true)) return done('local', 'filled meanwhile by another builder');
     if (shared && (await fromShared(a, local, shared, ctx, r, true))) return done('shared', r.placed === 'link' ? 'hardlinked' : 'copied');
+    if (ctx.registry && (await fromRegistry(a, local, ctx, r))) {
+      if (shared && !ctx.sharedReadOnly) await writeBack(a, local, shared, ctx, r, lock);
+      return done('registry');
+    }
     if (ctx.offline) {
       r.status = 'missing';
       ctx.emit({ type: 'item-missing', item: r.item, reason: 'not in any cache tier, and --offline forbids downloading' });
@@ -121,7 +128,7 @@ async function localIsGood(a: Artifact, local: ItemPaths, ctx: EngineContext, r:
   return false;
 }
 
-function noteCorrupt(r: ItemResult, ctx: EngineContext, tier: 'local' | 'shared', reason: string): void {
+function noteCorrupt(r: ItemResult, ctx: EngineContext, tier: 'local' | 'shared' | 'registry', reason: string): void {
   r.corrupt.push({ tier, reason });
   ctx.emit({ type: 'corrupt', item: r.item, tier, reason });
 }
@@ -156,6 +163,28 @@ async function fromShared(a: Artifact, local: ItemPaths, shared: ItemPaths, ctx:
   await stampNow(local, a);
   r.bytes = v.size;
   return true;
+}
+
+// Registry → local: the blob named by the item's SHA256, checked on the way in
+// and published only when its bytes are the right ones. A bad blob is reported
+// and never used; the origin is asked next.
+async function fromRegistry(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult): Promise<boolean> {
+  if (!ctx.registry?.usable) return false;
+  await ensureDirFor(local.file, local.root);
+  const tmp = tempPathFor(local.file);
+  track(tmp);
+  try {
+    const got = await ctx.registry.pull(a, tmp, (n) => ctx.emit({ type: 'bytes', n }));
+    if (got.state === 'bad') noteCorrupt(r, ctx, 'registry', got.reason);
+    if (got.state !== 'ok') return false;
+    await publish(tmp, local.file);
+    await stampNow(local, a);
+    r.bytes = a.size ?? 0;
+    return true;
+  } finally {
+    await removeQuietly(tmp);
+    untrack(tmp);
+  }
 }
 
 async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: ItemResult): Promise<boolean> {

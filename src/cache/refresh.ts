@@ -11,6 +11,7 @@ import { recordItemUses } from '../layout/last-use.js';
 import { mapPool } from '../pool.js';
 import { itemPaths, prepareTier, probeShared, resolveLocalRoot } from './tiers.js';
 import { verifyFile } from './verify.js';
+import type { RegistryStats, RegistryTier } from './registry-tier.js';
 
 export interface RefreshOptions {
   localRoot: string;
@@ -23,6 +24,10 @@ export interface RefreshOptions {
   lockStaleMs: number;
   fetch: FetchSettings;
   emit: Emit;
+  /** The registry tier, when one is set: tried after the shared tier, before the origin. */
+  registry?: RegistryTier;
+  /** Told of every item verified in the local tier at the end of the run, with its file there. */
+  onVerified?: (a: Artifact, file: string) => void;
 }
 
 /** What a refresh did; `--json` prints this. */
@@ -32,10 +37,11 @@ export interface RefreshReport {
   sharedRoot: string | null;
   /** Every local root the report covers, when it covers several. */
   roots?: string[];
-  hits: { local: number; shared: number; origin: number };
+  hits: { local: number; shared: number; registry: number; origin: number };
   downloads: number;
   bytesDownloaded: number;
   bytesFromShared: number;
+  bytesFromRegistry: number;
   linkedFromShared: number;
   copiedFromShared: number;
   writtenBack: number;
@@ -44,6 +50,8 @@ export interface RefreshReport {
   missing: string[];
   seconds: number;
   ok: boolean;
+  /** The registry tier's part (set by the caller that pushes back); null: no registry set. */
+  registry?: RegistryStats | null;
 }
 
 /** Bring every artifact into the local tier, verified. */
@@ -73,11 +81,16 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
     lockStaleMs: opts.lockStaleMs,
     fetch: opts.fetch,
     emit: opts.emit,
+    registry: opts.registry,
   };
   opts.emit({ type: 'start', items: artifacts.length, bytes: artifacts.reduce((n, a) => n + (a.size ?? 0), 0) });
   let results: ItemResult[];
   try {
     results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
+    if (opts.onVerified)
+      artifacts.forEach((a, i) => {
+        if (results[i]?.status === 'ok') opts.onVerified?.(a, itemPaths(ctx.localRoot, a.section, a.file).file);
+      });
     // Last-use records for `cache prune`: every item in use locally; shared copies this run read or wrote.
     const onProblem = once((message: string) => opts.emit({ type: 'warning', message: `${message} (last-use records only order \`cache prune\`)` }));
     await recordItemUses(
@@ -115,10 +128,16 @@ function summarise(results: ItemResult[], ctx: EngineContext, seconds: number): 
     items: results.length,
     localRoot: ctx.localRoot,
     sharedRoot: ctx.sharedRoot ?? null,
-    hits: { local: count((r) => r.from === 'local'), shared: count((r) => r.from === 'shared'), origin: count((r) => r.from === 'origin') },
+    hits: {
+      local: count((r) => r.from === 'local'),
+      shared: count((r) => r.from === 'shared'),
+      registry: count((r) => r.from === 'registry'),
+      origin: count((r) => r.from === 'origin'),
+    },
     downloads: count((r) => r.from === 'origin'),
     bytesDownloaded: sum((r) => r.from === 'origin'),
     bytesFromShared: sum((r) => r.from === 'shared'),
+    bytesFromRegistry: sum((r) => r.from === 'registry'),
     linkedFromShared: count((r) => r.from === 'shared' && r.placed === 'link'),
     copiedFromShared: count((r) => r.from === 'shared' && r.placed === 'copy'),
     writtenBack: count((r) => r.writtenBack),

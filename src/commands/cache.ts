@@ -7,6 +7,7 @@ import { openCatalogue } from '../catalogue/open.js';
 import type { Catalogue } from '../catalogue/types.js';
 import type { Settings } from '../config/load.js';
 import type { Emit } from '../log/events.js';
+import { UserError } from '../errors.js';
 import { checkTargetCaches, type LockedTarget, refreshTargetCaches } from '../packages/target-caches.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { openInitramfsTarget } from '../packages/initramfs-target.js';
@@ -18,6 +19,8 @@ export interface CacheOptions {
   check: boolean;
   /** Ignore stamps and rehash every file. */
   verify: boolean;
+  /** Fill the cache registry with what the target needs; failing to is an error (exit 1). */
+  push?: boolean;
   emit: Emit;
   /** The catalogue, when the caller has already loaded it. */
   catalogue?: Catalogue;
@@ -28,11 +31,20 @@ export interface CacheOptions {
 /** A template target's opened template and lock, for callers that go on to build it (not rendered). */
 export type Opened = LockedTarget;
 
-export type CacheResult = { mode: 'refresh'; target: string; report: RefreshReport; opened?: Opened } | { mode: 'check'; target: string; report: CheckReport };
+export type CacheResult =
+  | { mode: 'refresh'; target: string; report: RefreshReport; opened?: Opened; push?: { ok: boolean } }
+  | { mode: 'check'; target: string; report: CheckReport };
 
 /** Refresh or check the caches of one target. */
 export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const s = opts.settings;
+  if (opts.push && opts.check) throw new UserError('cache --push and --check do not go together', '--check changes nothing; --push fills the cache registry.');
+  if (opts.push && !s.cacheRegistry)
+    throw new UserError(
+      'cache --push needs a cache registry',
+      'Set cache_registry in the config, G3_CACHE_REGISTRY, or --cache-registry host[:port]/repository.',
+    );
+  if (opts.push && s.offline) throw new UserError('cache --push and --offline do not go together', '--offline means no network, the registry included.');
   const cat = opts.catalogue ?? (await openCatalogue(s, opts.emit));
   const target = findTarget(cat, opts.target);
   const opened = isTemplateTarget(target) ? (opts.opened ?? (await openTemplateTarget(s, opts.target, opts.emit, cat))) : undefined;
@@ -44,12 +56,12 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
       const report = await checkTargetCaches(sub);
       if (!report.ok) return { mode: 'check', target: derived.target.name, report };
     } else {
-      const { report } = await refreshTargetCaches(sub);
-      if (!report.ok) return { mode: 'refresh', target: derived.target.name, report };
+      const { report, pushed } = await refreshTargetCaches(sub);
+      if (!report.ok || (opts.push && !pushed)) return { mode: 'refresh', target: derived.target.name, report, ...(opts.push && { push: { ok: pushed } }) };
     }
   }
   const input = { settings: s, target, opened, verify: opts.verify, emit: opts.emit };
   if (opts.check) return { mode: 'check', target: target.name, report: await checkTargetCaches(input) };
-  const { report, locked } = await refreshTargetCaches(input);
-  return { mode: 'refresh', target: target.name, report, opened: locked };
+  const { report, locked, pushed } = await refreshTargetCaches(input);
+  return { mode: 'refresh', target: target.name, report, opened: locked, ...(opts.push && { push: { ok: pushed } }) };
 }

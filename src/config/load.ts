@@ -45,6 +45,10 @@ export interface Settings {
   securityMirror: string | undefined;
   /** Default registry host[:port] for targets that name none. */
   registry: string | undefined;
+  /** The OCI repository used as a cache tier (`host[:port]/path`), when one is set. */
+  cacheRegistry: string | undefined;
+  /** Registries (host[:port]) spoken to over plain HTTP though not on loopback. */
+  insecureRegistries: string[];
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** The run log; undefined when turned off (`-` or `none`). */
   logFile: string | undefined;
@@ -178,6 +182,8 @@ export async function loadSettings(input: LoadInput): Promise<Settings> {
     mirror: values.mirror.raw,
     securityMirror: values.security_mirror.raw,
     registry: parsed.registry as string | undefined,
+    cacheRegistry: (parsed.cache_registry as string | undefined) || undefined,
+    insecureRegistries: ((parsed.insecure_registries as string | undefined) ?? '').split(',').filter(Boolean),
     logLevel: parsed.log_level as Settings['logLevel'],
     logFile,
     httpTimeoutMs: (parsed.http_timeout as number) * 1000,

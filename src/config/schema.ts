@@ -185,6 +185,26 @@ export const SETTINGS = [
     description: 'default registry host[:port] for targets that name none (default: none)',
   },
   {
+    key: 'cache_registry',
+    kind: 'string',
+    env: ['G3_CACHE_REGISTRY'],
+    flag: 'cache-registry',
+    flagHelp: { text: 'OCI registry repository used as a cache tier', value: 'REF' },
+    // host[:port]/path, lowercase path elements: no scheme, tag or digest.
+    pattern: /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?(\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/,
+    expected: 'host[:port]/repository without a scheme, tag or digest, e.g. 127.0.0.1:5000/g3-cache',
+    description: 'OCI registry repository used as a cache tier between the shared cache and the origin (default: none)',
+  },
+  {
+    key: 'insecure_registries',
+    kind: 'string',
+    env: ['G3_INSECURE_REGISTRIES'],
+    pattern:
+      /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?(,(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?)*$/,
+    expected: 'a comma-separated list of host[:port], e.g. cache.lan:5000',
+    description: 'registries (host[:port], comma-separated) spoken to over plain HTTP though not on loopback (default: none)',
+  },
+  {
     key: 'log_level',
     kind: 'string',
     env: ['G3_LOG_LEVEL'],

@@ -1,6 +1,6 @@
 // Typed events the library emits; a renderer per output mode turns them into text.
 
-export type Tier = 'local' | 'shared' | 'origin';
+export type Tier = 'local' | 'shared' | 'registry' | 'origin';
 
 export type CacheEvent =
   | { type: 'warning'; message: string }

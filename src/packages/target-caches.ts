@@ -20,6 +20,7 @@ import { lockArtifacts } from './artifacts.js';
 import { ensureLock, matchingLock } from './ensure-lock.js';
 import { writeGraphs } from './graphs.js';
 import { fetchSettings, isTemplateTarget, type OpenTarget } from './target.js';
+import { pushSets, registrySets, registryTierFor, verifiedKey } from './registry-sets.js';
 
 export interface TargetCachesInput {
   settings: Settings;
@@ -56,18 +57,10 @@ function openedOf(i: TargetCachesInput): OpenTarget | undefined {
 function jobsFor(s: Settings, target: Target, locked: LockedTarget | undefined, emit: Emit, missingLock: boolean): Job[] {
   const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
   if (locked) {
-    const { t, lock } = locked;
-    const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
-    jobs[0]?.artifacts.push(...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls));
-    jobs.push({
-      root: packagesRoot(s.cacheDir),
-      shared: s.sharedCache,
-      sharedSub: PACKAGES_DIR,
-      artifacts: [
-        ...lockArtifacts(lock, { ...lock.image, packages: cachedImagePackages(lock) }, t.plan.providerId, t.lockFile, urls),
-        ...baselineArtifacts(lock, t.plan.providerId, t.lockFile),
-      ],
-    });
+    const { artifacts, providerId } = lockSetOf(locked);
+    const tools = toolsSection(providerId);
+    jobs[0]?.artifacts.push(...artifacts.filter((a) => a.section === tools));
+    jobs.push({ root: packagesRoot(s.cacheDir), shared: s.sharedCache, sharedSub: PACKAGES_DIR, artifacts: artifacts.filter((a) => a.section !== tools) });
   }
   const work = jobs.filter((j) => j.artifacts.length > 0);
   if (work.length === 0 && !missingLock) emit({ type: 'info', message: `target ${target.name} has no artifacts: nothing to cache` });
@@ -89,13 +82,16 @@ export async function checkTargetCaches(i: TargetCachesInput): Promise<CheckRepo
 }
 
 /** Refresh the target's caches, resolving and writing its lock first when it has none; `locked` is set for a template target. */
-export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ report: RefreshReport; locked?: LockedTarget }> {
+export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ report: RefreshReport; locked?: LockedTarget; pushed: boolean }> {
   const s = i.settings;
   const t = openedOf(i);
   const locked = t ? { t, lock: await ensureLock(t, s, i.emit) } : undefined;
   const work = jobsFor(s, i.target, locked, i.emit, false);
   const reports: RefreshReport[] = [];
+  const registry = registryTierFor(s, i.emit);
+  const verified = new Map<string, string>();
   const holds = await holdWork(work, s.lockStaleMs, i.emit);
+  let pushed = true;
   try {
     for (const j of work) {
       reports.push(
@@ -109,9 +105,13 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
           lockStaleMs: s.lockStaleMs,
           fetch: fetchSettings(s),
           emit: i.emit,
+          registry,
+          onVerified: (a, file) => verified.set(verifiedKey(a), file),
         }),
       );
     }
+    // What this run verified goes back to the registry (the blobs it lacks, then the manifests), still under the holds.
+    if (registry) pushed = await pushSets(registry, await registrySets(i.target, locked && lockSetOf(locked)), verified);
     // After the refresh: it has checked that the provider's folder is a real one.
     if (locked) await writeGraphs(locked.t, { lock: locked.lock });
     const hint = baselineFailureHint(
@@ -122,8 +122,25 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
     if (hint) i.emit({ type: 'warning', message: hint });
   } finally {
     await releaseHolds(holds);
+    await registry?.close();
   }
-  return { report: combineReports(reports, s.g3Cache), locked };
+  const report = combineReports(reports, s.g3Cache);
+  report.registry = registry?.stats ?? null;
+  return { report, locked, pushed };
+}
+
+/** The lock's own files (tools, packages, a URL baseline), as the registry keeps them together. */
+export function lockSetOf({ t, lock }: LockedTarget): { file: string; providerId: string; artifacts: Artifact[] } {
+  const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
+  return {
+    file: t.lockFile,
+    providerId: t.plan.providerId,
+    artifacts: [
+      ...lockArtifacts(lock, lock.tools, toolsSection(t.plan.providerId), t.lockFile, urls),
+      ...lockArtifacts(lock, { ...lock.image, packages: cachedImagePackages(lock) }, t.plan.providerId, t.lockFile, urls),
+      ...baselineArtifacts(lock, t.plan.providerId, t.lockFile),
+    ],
+  };
 }
 
 /**

@@ -2,6 +2,7 @@
 // answering its 401 challenges: Basic with the credentials, or Bearer with a
 // token fetched from the challenge's realm. Every request is bounded in time
 // and size, and no error message carries a secret.
+import type { Readable } from 'node:stream';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { StepError } from '../errors.js';
 import { guardedConnector, refusedUrlReason } from '../net/connect.js';
@@ -18,6 +19,8 @@ export interface Session {
   timeoutMs: number;
   /** The Authorization header that worked, reused for the session's later requests. */
   authorization?: string;
+  /** Plain HTTP to a registry that is not on loopback (a setting named it insecure). */
+  insecure?: boolean;
 }
 
 export interface Reply {
@@ -70,48 +73,77 @@ function describe(err: unknown): string {
   return code ? `${code}: ${message}` : message;
 }
 
-/** One GET, following redirects; Authorization is only sent to the origin it was meant for. */
-async function get(s: Session, url: string, headers: Record<string, string>, maxBytes: number): Promise<Reply> {
+/** A request: a path below `/v2/<repository>/`, or an absolute URL (an upload's Location). */
+export interface SendInit {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
+  url: string;
+  headers?: Record<string, string>;
+  /** Made afresh for each attempt: a request answered by a 401 is sent again. */
+  body?: () => Buffer | Readable;
+}
+
+/** An answer whose body the caller reads (or dumps); `origin` is who gave it. */
+export type Opened = Dispatcher.ResponseData & { origin: string; where: string };
+
+/**
+ * One request, following redirects for GET and HEAD; Authorization is only
+ * sent to the origin `authOrigin` (the registry itself).
+ */
+async function open(s: Session, init: SendInit & { url: string }, authOrigin: string): Promise<Opened> {
+  const url = init.url;
   let target = new URL(url);
-  const origin = target.origin;
+  const follow = init.method === 'GET' || init.method === 'HEAD';
   for (let hop = 0; ; hop++) {
     const refused = refusedUrlReason(target);
     if (refused) throw failure(s, `${hop === 0 ? '' : `redirected from ${url} to ${target.origin}: `}refusing to connect to ${target.hostname}: ${refused}`);
-    const sent = target.origin === origin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+    const headers = init.headers ?? {};
+    const sent = target.origin === authOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
     const res = await request(target, {
-      method: 'GET',
+      method: init.method,
       headers: sent,
+      body: init.body?.(),
       dispatcher: dispatcher(),
       headersTimeout: s.timeoutMs,
       bodyTimeout: s.timeoutMs,
-      signal: AbortSignal.timeout(s.timeoutMs),
+      // A body is bounded by the caller's own pace rules; the headers by the timeout.
+      ...(init.body ? {} : { signal: AbortSignal.timeout(s.timeoutMs) }),
     }).catch((err: unknown) => {
       throw failure(s, `cannot reach ${target.origin} (${describe(err)})`, err);
     });
     const location = header(res, 'location');
-    if (res.statusCode >= 300 && res.statusCode < 400 && location) {
+    if (follow && res.statusCode >= 300 && res.statusCode < 400 && location) {
       await res.body.dump().catch(() => undefined);
       if (hop >= MAX_REDIRECTS) throw failure(s, `more than ${MAX_REDIRECTS} redirects from ${url}`);
       target = new URL(location, target);
       continue;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) {
-          res.body.destroy();
-          throw failure(s, `the answer from ${target.origin}${target.pathname} is larger than ${maxBytes} bytes`);
-        }
-        chunks.push(chunk as Buffer);
-      }
-    } catch (err) {
-      if (err instanceof StepError) throw err;
-      throw failure(s, `reading the answer from ${target.origin}${target.pathname} failed (${describe(err)})`, err);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), origin: target.origin };
+    return Object.assign(res, { origin: target.origin, where: `${target.origin}${target.pathname}` });
   }
+}
+
+/** Read an answer's body, at most `maxBytes`. */
+async function readReply(s: Session, res: Opened, maxBytes: number): Promise<Reply> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        res.body.destroy();
+        throw failure(s, `the answer from ${res.where} is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof StepError) throw err;
+    throw failure(s, `reading the answer from ${res.where} failed (${describe(err)})`, err);
+  }
+  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), origin: res.origin };
+}
+
+/** One GET of a small document (a token), following redirects. */
+async function get(s: Session, url: string, headers: Record<string, string>, maxBytes: number): Promise<Reply> {
+  return readReply(s, await open(s, { method: 'GET', url, headers }, new URL(url).origin), maxBytes);
 }
 
 function basic(c: Credentials): string {
@@ -181,21 +213,39 @@ async function answer(s: Session, reply: Reply): Promise<string> {
   throw failure(s, `HTTP 401 with no Basic or Bearer challenge (WWW-Authenticate: ${escapeInline(JSON.stringify(header(reply, 'www-authenticate') ?? ''))})`);
 }
 
-/** GET `/v2/<repository>/<path>`, authenticating when challenged; the caller judges the status. */
-export async function registryGet(s: Session, path: string, accept: string[], maxBytes: number): Promise<Reply> {
-  const url = `${registryBase(s.registry)}/v2/${s.repository}/${path}`;
-  const headers = (): Record<string, string> => ({ accept: accept.join(', '), ...(s.authorization ? { authorization: s.authorization } : {}) });
-  let reply = await get(s, url, headers(), maxBytes);
-  if (reply.status !== 401) return reply;
+/** The URL of `path` below the repository, or `path` itself when it is absolute. */
+function urlOf(s: Session, path: string): string {
+  return /^https?:\/\//i.test(path) ? path : `${registryBase(s.registry, s.insecure)}/v2/${s.repository}/${path}`;
+}
+
+/**
+ * Send a request to the repository, authenticating when challenged; the caller
+ * judges the status and reads or dumps the body.
+ */
+export async function registrySend(s: Session, init: SendInit): Promise<Opened> {
+  const url = urlOf(s, init.url);
+  const registryOrigin = new URL(urlOf(s, '')).origin;
+  const headers = (): Record<string, string> => ({ ...init.headers, ...(s.authorization ? { authorization: s.authorization } : {}) });
+  let res = await open(s, { ...init, url, headers: headers() }, registryOrigin);
+  if (res.statusCode !== 401) return res;
+  const reply = await readReply(s, res, MAX_TOKEN_BYTES);
   // Only the registry's own challenge is answered: one from an origin it redirected to
   // (blob storage, or a server that wants to collect credentials) never gets any.
-  if (reply.origin !== new URL(url).origin)
+  if (reply.origin !== registryOrigin)
     throw failure(
       s,
-      `HTTP 401 from ${reply.origin}, where the registry redirected ${path}; credentials go only to the registry itself and the token service its own challenge names`,
+      `HTTP 401 from ${reply.origin}, where the registry redirected ${init.url}; credentials go only to the registry itself and the token service its own challenge names`,
     );
   s.authorization = await answer(s, reply);
-  reply = await get(s, url, headers(), maxBytes);
-  if (reply.status === 401) throw rejected(s, 'HTTP 401 after authenticating');
-  return reply;
+  res = await open(s, { ...init, url, headers: headers() }, registryOrigin);
+  if (res.statusCode === 401) {
+    await res.body.dump().catch(() => undefined);
+    throw rejected(s, 'HTTP 401 after authenticating');
+  }
+  return res;
+}
+
+/** GET `/v2/<repository>/<path>`, authenticating when challenged; the caller judges the status. */
+export async function registryGet(s: Session, path: string, accept: string[], maxBytes: number): Promise<Reply> {
+  return readReply(s, await registrySend(s, { method: 'GET', url: path, headers: { accept: accept.join(', ') } }), maxBytes);
 }

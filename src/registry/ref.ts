@@ -127,7 +127,7 @@ export function isLoopback(registry: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
-/** The base URL of a registry's HTTP API: http on loopback, https everywhere else. */
-export function registryBase(registry: string): string {
-  return `${isLoopback(registry) ? 'http' : 'https'}://${registry}`;
+/** The base URL of a registry's HTTP API: http on loopback (or when a setting named it insecure), https everywhere else. */
+export function registryBase(registry: string, insecure = false): string {
+  return `${insecure || isLoopback(registry) ? 'http' : 'https'}://${registry}`;
 }

@@ -84,8 +84,9 @@ describe('parseInvocation', () => {
   });
 
   it('accepts the cache options with the cache command', () => {
-    expect(Object.keys(findCommand('cache')?.options ?? {})).toEqual(['check', 'verify']);
+    expect(Object.keys(findCommand('cache')?.options ?? {})).toEqual(['check', 'verify', 'push']);
     expect(parseInvocation(['latest', 'cache', '--check', '--verify']).flags).toEqual({ check: true, verify: true });
+    expect(parseInvocation(['latest', 'cache', '--push']).flags).toEqual({ push: true });
   });
 
   it.each([

@@ -144,7 +144,8 @@ describe('settings flags', () => {
     async (flag, s) => {
       const root = await tempDir();
       const { text, streams } = captureStreams();
-      const value = s.kind === 'int' ? ['4'] : s.kind === 'bool' ? [] : ['x'];
+      // A string setting with a shape gets a value of that shape.
+      const value = s.kind === 'int' ? ['4'] : s.kind === 'bool' ? [] : [s.key === 'cache_registry' ? '127.0.0.1:5000/x' : 'x'];
       const code = await main(['config', 'show', '--json', `--${flag}`, ...value], { ...streams, env: {}, cwd: root, projectRoot: root, prog: 'builder' });
       expect(code).toBe(0);
       expect(JSON.parse(text.stdout).settings[s.key]).toMatchObject({ source: 'flag', from: `--${flag}` });

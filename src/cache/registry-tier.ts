@@ -1,0 +1,207 @@
+// The registry tier: an OCI repository between the shared folder and the
+// origin. Lookups are by the SHA256 the lock or catalogue already holds; what
+// comes from it is verified before it is used; what this run verified is
+// pushed back, then the manifest that lists it. A registry that is down, slow,
+// full or refuses gets one warning and is left alone for the rest of the run:
+// the next tier takes over, and nothing fails because of it.
+import type { Artifact } from '../catalogue/types.js';
+import pRetry, { AbortError } from 'p-retry';
+import { UserError } from '../errors.js';
+import type { Emit } from '../log/events.js';
+import type { FetchSettings } from '../net/fetch.js';
+import { mapPool } from '../pool.js';
+import { asRegistryError, BlobMismatchError, EMPTY_JSON, type PushOutcome, headBlob, pullBlob, pushBlob, pushBytes } from '../registry/blobs.js';
+import { type CacheEntry, cacheManifest, getCacheManifest, putCacheManifest } from '../registry/cache-manifest.js';
+import { credentialsFromEnv } from '../registry/credentials.js';
+import { closeRegistryConnections, type Session } from '../registry/http.js';
+import { isLoopback, parseRef } from '../registry/ref.js';
+import { escapeInline } from '../text/untrusted.js';
+
+export interface RegistryTierOptions {
+  /** `host[:port]/repository`. */
+  ref: string;
+  /** Registries allowed over plain HTTP though not on loopback. */
+  insecure: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  fetch: FetchSettings;
+  workers: number;
+  emit: Emit;
+  /** Blobs up to this size go in one PUT, larger ones in chunks of it. */
+  chunkBytes?: number;
+}
+
+export type PullResult = { state: 'ok' } | { state: 'missing' } | { state: 'bad'; reason: string };
+
+/** What the tier did in one run, for reports. */
+export interface RegistryStats {
+  repository: string;
+  /** Why it was not used (down, refused), when it was not. */
+  unusable: string | null;
+  /** Why nothing was pushed, when pushing failed. */
+  pushFailed: string | null;
+  pulled: number;
+  bytesPulled: number;
+  pushed: number;
+  bytesPushed: number;
+  mounted: number;
+  /** Blobs the registry had already (HEAD). */
+  present: number;
+  manifests: string[];
+}
+
+/** The reference checked: a repository without tag or digest. */
+export function parseCacheRegistry(ref: string): { registry: string; repository: string } {
+  const parsed = parseRef(ref, 'cache_registry');
+  if (parsed.registry === undefined || parsed.tag !== undefined || parsed.digest !== undefined)
+    throw new UserError(
+      `cache_registry ${JSON.stringify(escapeInline(ref))} must be host[:port]/repository, without tag or digest`,
+      'e.g. G3_CACHE_REGISTRY=127.0.0.1:5000/g3-cache or --cache-registry registry.lan:5000/team/g3-cache',
+    );
+  return { registry: parsed.registry, repository: parsed.repository };
+}
+
+export class RegistryTier {
+  readonly session: Session;
+  readonly stats: RegistryStats;
+  private readonly manifests = new Map<string, Promise<CacheEntry[] | undefined>>();
+
+  constructor(private readonly o: RegistryTierOptions) {
+    const { registry, repository } = parseCacheRegistry(o.ref);
+    const insecure = !isLoopback(registry) && o.insecure.includes(registry);
+    this.session = { registry, repository, credentials: credentialsFromEnv(o.env), timeoutMs: o.fetch.timeoutMs, insecure };
+    this.stats = {
+      repository: `${registry}/${repository}`,
+      unusable: null,
+      pushFailed: null,
+      pulled: 0,
+      bytesPulled: 0,
+      pushed: 0,
+      bytesPushed: 0,
+      mounted: 0,
+      present: 0,
+      manifests: [],
+    };
+  }
+
+  get usable(): boolean {
+    return this.stats.unusable === null;
+  }
+
+  /** Give up on the registry for this run, with one warning. */
+  private giveUp(err: unknown): void {
+    if (this.stats.unusable !== null) return;
+    this.stats.unusable = asRegistryError(err).message;
+    this.o.emit({ type: 'warning', message: `cache registry ${this.stats.repository} not used for the rest of this run: ${this.stats.unusable}` });
+  }
+
+  /** `fn` with the download retries for network trouble, 429 and 5xx. */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    const f = this.o.fetch;
+    return pRetry(
+      async () => {
+        try {
+          return await fn();
+        } catch (err) {
+          const e = asRegistryError(err);
+          if (e instanceof BlobMismatchError || !e.retryable) throw new AbortError(e);
+          throw e;
+        }
+      },
+      { retries: f.retries, factor: 2, minTimeout: f.minBackoffMs, maxTimeout: 30_000, randomize: true },
+    ).catch((err: unknown) => {
+      throw err instanceof AbortError ? err.originalError : err;
+    });
+  }
+
+  /** What the manifest tagged `tag` lists (undefined: none, or the registry is unusable). */
+  async listed(tag: string): Promise<CacheEntry[] | undefined> {
+    if (!this.usable) return undefined;
+    let p = this.manifests.get(tag);
+    if (!p) {
+      p = this.retrying(() => getCacheManifest(this.session, tag)).catch((err: unknown) => {
+        this.giveUp(err);
+        return undefined;
+      });
+      this.manifests.set(tag, p);
+    }
+    return p;
+  }
+
+  /** Fetch `a`'s blob into `dest`, verified; a registry that fails is given up on (the result is then 'missing'). */
+  async pull(a: Artifact, dest: string, onBytes?: (n: number) => void): Promise<PullResult> {
+    if (!this.usable) return { state: 'missing' };
+    try {
+      // A catalogue entry without a size takes the registry's; the SHA256 still decides.
+      const size = a.size ?? (await this.retrying(() => headBlob(this.session, a.sha256)));
+      if (size === undefined || size < 0) return { state: 'missing' };
+      const got = await this.retrying(() => pullBlob(this.session, { sha256: a.sha256, size }, dest, this.o.fetch, onBytes));
+      if (got === 'missing') return { state: 'missing' };
+      this.stats.pulled++;
+      this.stats.bytesPulled += size;
+      return { state: 'ok' };
+    } catch (err) {
+      if (err instanceof BlobMismatchError) return { state: 'bad', reason: err.message };
+      this.giveUp(err);
+      return { state: 'missing' };
+    }
+  }
+
+  /**
+   * Push every file (each verified by this run) the registry lacks, then the
+   * manifest tagged `tag` that lists them; nothing when the manifest already
+   * lists exactly these entries. A failure is one warning: the run goes on.
+   */
+  async pushBack(tag: string, files: ReadonlyArray<{ file: string; entry: CacheEntry }>, annotations: Record<string, string>): Promise<boolean> {
+    if (!this.usable || this.stats.pushFailed !== null || files.length === 0) return false;
+    const want = new Set(files.map((f) => `${f.entry.name}\0${f.entry.sha256}`));
+    const have = await this.listed(tag);
+    if (have && have.length === want.size && have.every((e) => want.has(`${e.name}\0${e.sha256}`))) return true;
+    if (!this.usable) return false;
+    try {
+      await this.retrying(() => pushBytes(this.session, EMPTY_JSON));
+      // One blob per digest, though two names may share one.
+      const unique = [...new Map(files.map((f) => [f.entry.sha256, f])).values()];
+      await mapPool(unique, this.o.workers, (f) =>
+        this.retrying(() => pushBlob(this.session, f.file, f.entry, { chunkBytes: this.o.chunkBytes })).then((r) => this.count(r, f.entry.size)),
+      );
+      const digest = await this.retrying(() =>
+        putCacheManifest(
+          this.session,
+          tag,
+          cacheManifest(
+            files.map((f) => f.entry),
+            annotations,
+          ),
+        ),
+      );
+      this.stats.manifests.push(`${tag}@${digest}`);
+      this.manifests.set(tag, Promise.resolve(files.map((f) => f.entry)));
+      return true;
+    } catch (err) {
+      const e = asRegistryError(err);
+      this.stats.pushFailed = e.message;
+      this.o.emit({ type: 'warning', message: `could not push to the cache registry ${this.stats.repository}: ${e.message}` });
+      return false;
+    }
+  }
+
+  private count(r: PushOutcome, size: number): PushOutcome {
+    if (r === 'exists') this.stats.present++;
+    else if (r === 'mounted') this.stats.mounted++;
+    else {
+      this.stats.pushed++;
+      this.stats.bytesPushed += size;
+    }
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await closeRegistryConnections();
+  }
+}
+
+/** The registry tier the settings ask for, or undefined (none set, or --offline: no network at all). */
+export function openRegistryTier(o: Omit<RegistryTierOptions, 'ref'> & { ref: string | undefined; offline: boolean }): RegistryTier | undefined {
+  if (!o.ref || o.offline) return undefined;
+  return new RegistryTier({ ...o, ref: o.ref });
+}

@@ -58,7 +58,7 @@ export interface RefreshReport {
 export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptions): Promise<RefreshReport> {
   const started = performance.now();
   const localRoot = await resolveLocalRoot(opts.localRoot);
-  const shared = await probeShared(opts.sharedPath, { sub: opts.sharedSub });
+  const shared = await probeShared(opts.sharedPath, { sub: opts.sharedSub, registry: opts.registry !== undefined });
   for (const message of shared.warnings) opts.emit({ type: 'warning', message });
   // Links where the layout has folders: removed (never followed) before any item is looked at.
   const sections = [...new Set(artifacts.map((a) => a.section))];

@@ -83,6 +83,11 @@ export class RegistryTier {
     };
   }
 
+  /** Limits for each request and body, as for downloads. */
+  get fetchSettings(): FetchSettings {
+    return this.o.fetch;
+  }
+
   get usable(): boolean {
     return this.stats.unusable === null;
   }

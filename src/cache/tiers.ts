@@ -154,12 +154,13 @@ async function writable(root: string): Promise<{ ok: true } | { ok: false; code:
  * to. `sub` names the sub-folder to return (the shared package cache), made
  * when missing; `write: false` changes nothing (no probe, no marker).
  */
-export async function probeShared(dir: string | undefined, opts: { sub?: string; write?: boolean } = {}): Promise<SharedProbe> {
+export async function probeShared(dir: string | undefined, opts: { sub?: string; write?: boolean; registry?: boolean } = {}): Promise<SharedProbe> {
+  const others = opts.registry ? 'the local cache, the cache registry and the origin' : 'the local cache and the origin only';
   if (dir === undefined || dir.trim() === '') {
-    return { warnings: ['no shared cache configured (SHARED_G3_CACHE_PATH or --shared-cache): using the local cache and the origin only'] };
+    return { warnings: [`no shared cache configured (SHARED_G3_CACHE_PATH or --shared-cache): using ${others}`] };
   }
   const named = path.resolve(dir);
-  const unused = (why: string): SharedProbe => ({ warnings: [`shared cache ${why}: using the local cache and the origin only`] });
+  const unused = (why: string): SharedProbe => ({ warnings: [`shared cache ${why}: using ${others}`] });
   let real: string;
   try {
     real = await realpath(named);

@@ -168,7 +168,14 @@ export function createOutput(mode: Mode, verbose: boolean, streams: Streams, env
           line(`missing ${e.item}: ${e.reason}`, 'error', true, color.red);
           break;
         case 'corrupt':
-          line(`warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`, 'warn', true, color.yellow);
+          line(
+            e.tier === 'registry'
+              ? `warning: the cache registry's copy of ${e.item} is corrupt, not used (the next tier is asked): ${e.reason}`
+              : `warning: removed a corrupt ${e.tier} copy of ${e.item}: ${e.reason}`,
+            'warn',
+            true,
+            color.yellow,
+          );
           break;
         case 'waiting':
           line(`waiting for ${e.holder} to fetch ${e.item}`);

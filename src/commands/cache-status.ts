@@ -4,6 +4,8 @@ import type { Settings } from '../config/load.js';
 import type { Entry, TierId } from '../inventory/entries.js';
 import type { Skipped } from '../inventory/walk.js';
 import { checkProviderId, scanCaches } from '../inventory/scan.js';
+import { type RegistryStatus, registryStatus } from '../inventory/registry.js';
+import { type Emit, silent } from '../log/events.js';
 
 export interface GroupStatus {
   group: string;
@@ -51,6 +53,8 @@ export interface StatusReport {
   providers: string[];
   totals: { entries: number; bytes: number };
   skipped: Skipped[];
+  /** The cache registry's part: the current locks' blobs present there; null when none is set. */
+  registry: RegistryStatus | null;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -96,7 +100,7 @@ function byKey<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
 }
 
 /** What every tier holds; `providerId` limits it to one provider. Changes nothing. */
-export async function cacheStatus(s: Settings, opts: { providerId?: string } = {}): Promise<StatusReport> {
+export async function cacheStatus(s: Settings, opts: { providerId?: string; emit?: Emit } = {}): Promise<StatusReport> {
   const scan = await scanCaches(s);
   const providers = [...new Set(scan.entries.flatMap((e) => (e.provider ? [e.provider] : [])))].sort();
   const id = opts.providerId === undefined ? undefined : checkProviderId(opts.providerId, scan.entries);
@@ -111,5 +115,6 @@ export async function cacheStatus(s: Settings, opts: { providerId?: string } = {
       (e) => e.group,
     ),
   ].map(([p, es]) => workspaceOf(p, es));
-  return { providerId: id ?? null, tiers, workspace, providers, totals: { entries: entries.length, bytes: sum(entries) }, skipped: scan.skipped };
+  const registry = await registryStatus(s, opts.emit ?? silent);
+  return { providerId: id ?? null, tiers, workspace, providers, totals: { entries: entries.length, bytes: sum(entries) }, skipped: scan.skipped, registry };
 }

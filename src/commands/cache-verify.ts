@@ -16,6 +16,8 @@ import { removeBelow, type Skipped } from '../inventory/walk.js';
 import { releaseAll, takeLocks } from '../inventory/locks.js';
 import { type EntryReport, entryReport, removeEntryFiles } from '../inventory/remove.js';
 import { checkProviderId, scanCaches } from '../inventory/scan.js';
+import { type RegistryVerifyReport, registryVerify } from '../inventory/registry.js';
+import { UserError } from '../errors.js';
 
 const VERIFIABLE: ReadonlySet<EntryKind> = new Set(['file', 'blob', 'chroot', 'installed']);
 
@@ -169,4 +171,15 @@ export async function cacheVerify(s: Settings, o: { providerId?: string; emit: E
   report.ok = report.corrupt.length === 0 && report.unreadable.length === 0;
   report.seconds = Math.round(performance.now() - started) / 1000;
   return report;
+}
+
+/** `cache verify --registry`: fetch and hash the current locks' blobs in the cache registry. */
+export async function cacheVerifyRegistry(s: Settings, o: { emit: Emit }): Promise<RegistryVerifyReport> {
+  if (!s.cacheRegistry)
+    throw new UserError(
+      'cache verify --registry needs a cache registry',
+      'Set cache_registry in the config, G3_CACHE_REGISTRY, or --cache-registry host[:port]/repository.',
+    );
+  if (s.offline) throw new UserError('cache verify --registry and --offline do not go together', '--offline means no network, the registry included.');
+  return (await registryVerify(s, o.emit)) as RegistryVerifyReport;
 }

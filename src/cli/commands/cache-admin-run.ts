@@ -5,6 +5,7 @@ import type { CleanReport, CleanScope } from '../../commands/cache-clean.js';
 import type { PruneReport } from '../../commands/cache-prune.js';
 import type { StatusReport } from '../../commands/cache-status.js';
 import type { VerifyReport } from '../../commands/cache-verify.js';
+import type { RegistryVerifyReport } from '../../inventory/registry.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Skipped } from '../../inventory/walk.js';
 import { parseAge, parseSize } from '../../units/age.js';
@@ -64,9 +65,11 @@ export function renderStatus(r: StatusReport, input: CommandInput): number {
   if (out.mode === 'json') json('status', r, input);
   else {
     print(statusText(r), input);
+    const g = r.registry;
+    if (g?.unusable) input.emit({ type: 'warning', message: `cache registry ${g.repository} could not be read: ${g.unusable}` });
     const shared = r.tiers.find((t) => t.tier === 'shared');
     out.note(
-      `${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}`,
+      `${r.totals.entries} entries, ${formatBytes(r.totals.bytes)}${r.providerId ? ` for ${r.providerId}` : ''}; shared cache: ${shared ? `${shared.root}${shared.present ? (shared.readOnly ? ' (read-only)' : '') : ' (absent)'}` : 'not configured'}; cache registry: ${g ? g.repository : 'not configured'}`,
     );
   }
   return ExitCode.ok;
@@ -91,6 +94,21 @@ export function renderVerify(r: VerifyReport, input: CommandInput): number {
     );
   }
   return r.ok ? ExitCode.ok : ExitCode.failure;
+}
+
+/** `cache verify --registry`: exit 1 when a blob or manifest is missing or corrupt, or the registry could not be read. */
+export function renderRegistryVerify(r: RegistryVerifyReport, input: CommandInput): number {
+  const { out } = input;
+  if (out.mode === 'json') json('verify --registry', r, input);
+  else {
+    for (const p of r.problems) out.result(`${p.problem}: ${p.name} (${p.set}): ${p.reason}`);
+    for (const w of r.withoutManifest) out.note(`not in the registry (no manifest): ${w}`);
+    out.note(
+      `cache registry ${r.repository}: ${r.checked} blobs checked (${formatBytes(r.bytes)} good): ${r.good} good, ${r.problems.filter((p) => p.problem === 'missing').length} missing, ${r.problems.filter((p) => p.problem === 'corrupt').length} corrupt${r.withoutManifest.length ? `; ${r.withoutManifest.length} sets never pushed` : ''}`,
+    );
+  }
+  if (r.unusable) out.error(`error: the cache registry could not be checked: ${r.unusable}`);
+  return r.ok && !r.unusable ? ExitCode.ok : ExitCode.failure;
 }
 
 /** `cache prune`: exit 1 when an entry could not be removed or a folder not read. */

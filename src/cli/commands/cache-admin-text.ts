@@ -40,7 +40,20 @@ export function statusText(r: StatusReport): string {
     for (const b of w.imageBuilds) snaps.push([w.provider, 'image build', b.name, formatBytes(b.bytes), `- (mtime ${when(b.mtime)})`]);
     for (const l of w.leftovers) snaps.push([w.provider, 'leftover', l.name, formatBytes(l.bytes), '-']);
   }
-  return snaps.length > 1 ? `${table(rows)}\n\n${table(snaps)}` : table(rows);
+  const parts = [table(rows), ...(snaps.length > 1 ? [table(snaps)] : [])];
+  const g = r.registry;
+  if (g && !g.unusable && g.sets.length > 0) {
+    const reg = [['REGISTRY SET', 'MANIFEST', 'BLOBS PRESENT', 'SIZE PRESENT']];
+    for (const set of g.sets)
+      reg.push([
+        set.what,
+        set.manifest ? short(set.tag.replace(/^(lock|files)-/, '')) : 'missing',
+        `${set.present} of ${set.blobs}`,
+        `${formatBytes(set.presentBytes)} of ${formatBytes(set.bytes)}`,
+      ]);
+    parts.push(table(reg));
+  }
+  return parts.join('\n\n');
 }
 
 /** `cache verify`: one line per corrupt entry (and, verbose, per unverified one). */

@@ -3,9 +3,9 @@
 import { cacheClean } from '../../commands/cache-clean.js';
 import { cachePrune } from '../../commands/cache-prune.js';
 import { cacheStatus } from '../../commands/cache-status.js';
-import { cacheVerify } from '../../commands/cache-verify.js';
+import { cacheVerify, cacheVerifyRegistry, type VerifyReport } from '../../commands/cache-verify.js';
 import { defineCommand, type Options } from '../command.js';
-import { cleanScope, pruneLimits, renderClean, renderPrune, renderStatus, renderVerify, str } from './cache-admin-run.js';
+import { cleanScope, pruneLimits, renderClean, renderPrune, renderRegistryVerify, renderStatus, renderVerify, str } from './cache-admin-run.js';
 
 const PROVIDER = 'debian-debian13-x86_64';
 const DRY_RUN: Options = { 'dry-run': { type: 'boolean', description: 'list what would be removed, remove nothing' } };
@@ -19,9 +19,11 @@ export const cacheStatusCommand = defineCommand({
   options: { 'provider-id': { type: 'string', value: 'ID', description: `only this provider (e.g. ${PROVIDER})` } },
   description: `Size, entry count and newest last use per tier (local and shared g3-cache,
 package cache), provider and section, and the workspace snapshots (chroot and
-installed-package keys). Changes nothing.`,
+installed-package keys), and with a cache registry (cache_registry) how many of
+the blobs the current locks need it holds, and whether their manifests are
+there. Changes nothing.`,
   examples: (prog) => [`${prog} cache status`, `${prog} cache status --provider-id ${PROVIDER}`, `${prog} cache status --json`],
-  run: ({ settings, flags }) => cacheStatus(settings, { providerId: str(flags, 'provider-id') }),
+  run: ({ settings, flags, emit }) => cacheStatus(settings, { providerId: str(flags, 'provider-id'), emit }),
   render: renderStatus,
 });
 
@@ -30,14 +32,28 @@ export const cacheVerifyCommand = defineCommand({
   name: 'cache verify',
   summary: 'rehash every cached file; corrupt entries are reported and removed',
   targetless: true,
-  usage: 'cache verify [--provider-id ID] [--json]',
-  options: { 'provider-id': { type: 'string', value: 'ID', description: 'only this provider' } },
+  usage: 'cache verify [--provider-id ID] [--registry] [--json]',
+  options: {
+    'provider-id': { type: 'string', value: 'ID', description: 'only this provider' },
+    registry: { type: 'boolean', description: 'check the cache registry instead: every blob the current locks need is there and intact' },
+  },
   description: `Rehashes every cached file in every tier against its recorded SHA256. Corrupt
 entries are reported and removed with their stamps, under the same locks a
-build takes; good ones are never touched. Exit 1 when something was corrupt.`,
-  examples: (prog) => [`${prog} cache verify`, `${prog} cache verify --provider-id ${PROVIDER} --json`, `SHARED_G3_CACHE_PATH=/mnt/g3 ${prog} cache verify`],
-  run: ({ settings, flags, emit }) => cacheVerify(settings, { providerId: str(flags, 'provider-id'), emit }),
-  render: renderVerify,
+build takes; good ones are never touched. Exit 1 when something was corrupt.
+With --registry it checks the cache registry (cache_registry) instead: for each
+current lock (and target's artifacts) whose manifest is there, every blob it
+lists is fetched and hashed; nothing is changed. Exit 1 when one is missing or
+corrupt, or the registry cannot be read.`,
+  examples: (prog) => [
+    `${prog} cache verify`,
+    `${prog} cache verify --provider-id ${PROVIDER} --json`,
+    `G3_CACHE_REGISTRY=127.0.0.1:5000/g3-cache ${prog} cache verify --registry`,
+  ],
+  run: async ({ settings, flags, emit }) =>
+    flags.registry === true
+      ? { registry: await cacheVerifyRegistry(settings, { emit }) }
+      : { files: await cacheVerify(settings, { providerId: str(flags, 'provider-id'), emit }) },
+  render: (r, input) => (r.registry ? renderRegistryVerify(r.registry, input) : renderVerify(r.files as VerifyReport, input)),
 });
 
 /** `cache prune`: least recently used first, by age and total size. */

@@ -25,17 +25,22 @@ function registryLine(r: RefreshReport): string | undefined {
   return `cache registry ${g.repository}: ${r.hits.registry} pulled (${formatBytes(r.bytesFromRegistry)}), ${g.pushFailed ? `push failed (${g.pushFailed})` : sent}${g.manifests.length ? `; manifests ${g.manifests.join(', ')}` : ''}`;
 }
 
+function corruptText(r: RefreshReport): string {
+  const inRegistry = r.corrupt.filter((c) => c.tier === 'registry').length;
+  const replaced = r.corrupt.length - inRegistry;
+  return `${replaced ? `, ${replaced} corrupt copies replaced` : ''}${inRegistry ? `, ${inRegistry} corrupt registry blobs not used` : ''}`;
+}
+
 function renderRefresh(target: string, r: RefreshReport, out: Output, push?: { ok: boolean }): number {
   if (out.mode === 'json') out.result(JSON.stringify({ command: push ? 'cache --push' : 'cache', target, ...r, ...(push && { pushed: push.ok }) }, null, 2));
   else {
     out.note(
       `${target}: ${r.items} items — ${r.hits.local} local, ${r.hits.shared} from shared${r.registry ? `, ${r.hits.registry} from the registry` : ''}, ${r.downloads} downloaded (${formatBytes(r.bytesDownloaded)})` +
-        `${r.writtenBack ? `, ${r.writtenBack} written back to shared` : ''}${r.corrupt.length ? `, ${r.corrupt.length} corrupt copies replaced` : ''} in ${r.seconds.toFixed(2)} s`,
+        `${r.writtenBack ? `, ${r.writtenBack} written back to shared` : ''}${corruptText(r)} in ${r.seconds.toFixed(2)} s`,
     );
     const line = registryLine(r);
     if (line) out.note(line);
   }
-  for (const c of r.corrupt) if (c.tier === 'registry') out.error(`warning: ${c.item}: the registry's blob is not the verified file (${c.reason}); not used`);
   for (const f of r.failures) out.error(`error: ${f.item}: ${f.url}: ${f.reason}`);
   for (const m of r.missing) out.error(`error: ${m}: not cached, and --offline forbids downloading it`);
   if (r.failures.some((f) => /HTTP 40[34]|HTTP 410/.test(f.reason))) {

@@ -11,7 +11,7 @@ import type { Emit } from '../log/events.js';
 import type { FetchSettings } from '../net/fetch.js';
 import { mapPool } from '../pool.js';
 import { asRegistryError, BlobMismatchError, EMPTY_JSON, type PushOutcome, headBlob, pullBlob, pushBlob, pushBytes } from '../registry/blobs.js';
-import { type CacheEntry, cacheManifest, getCacheManifest, putCacheManifest } from '../registry/cache-manifest.js';
+import { type CacheEntry, cacheManifest, getCacheManifest, putCacheManifest, snapshotTag } from '../registry/cache-manifest.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import { closeRegistryConnections, type Session } from '../registry/http.js';
 import { isLoopback, parseRef } from '../registry/ref.js';
@@ -188,6 +188,36 @@ export class RegistryTier {
       this.o.emit({ type: 'warning', message: `could not push to the cache registry ${this.stats.repository}: ${e.message}` });
       return false;
     }
+  }
+
+  /**
+   * The snapshot `kind`/`key` into `dest`: the blob its manifest (tagged
+   * `<kind>-<key>`) names, verified; undefined when there is none, it is
+   * corrupt (a warning) or the registry fails (given up on).
+   */
+  async fetchSnapshot(kind: string, key: string, dest: string): Promise<{ sha256: string; size: number } | undefined> {
+    const entry = (await this.listed(snapshotTag(kind, key)))?.[0];
+    if (!entry) return undefined;
+    const got = await this.pull(
+      { section: 'snapshots', file: `${kind}-${key}`, sha256: entry.sha256, size: entry.size, urls: [], origin: { file: '', line: 0 } },
+      dest,
+    );
+    if (got.state === 'bad')
+      this.o.emit({ type: 'warning', message: `the cache registry's ${kind} snapshot ${key.slice(0, 16)}… is corrupt, not used: ${got.reason}` });
+    if (got.state !== 'ok') return undefined;
+    this.o.emit({ type: 'info', message: `${kind} snapshot ${key.slice(0, 16)}… fetched from the cache registry (${entry.size} bytes)` });
+    return { sha256: entry.sha256, size: entry.size };
+  }
+
+  /** Push a verified snapshot and its manifest, unless the registry has this one already. */
+  async pushSnapshot(kind: string, key: string, file: string, stamp: { sha256: string; size: number }): Promise<void> {
+    const entry: CacheEntry = { name: `snapshots/${kind}-${key}`, sha256: stamp.sha256, size: stamp.size };
+    await this.pushBack(snapshotTag(kind, key), [{ file, entry }], { 'org.g3-composer.snapshot': kind, 'org.g3-composer.key': key });
+  }
+
+  /** This tier as the composer's snapshot remote. */
+  snapshots(): { fetch: RegistryTier['fetchSnapshot']; push: RegistryTier['pushSnapshot'] } {
+    return { fetch: (k, key, dest) => this.fetchSnapshot(k, key, dest), push: (k, key, file, stamp) => this.pushSnapshot(k, key, file, stamp) };
   }
 
   private count(r: PushOutcome, size: number): PushOutcome {

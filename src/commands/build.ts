@@ -15,6 +15,7 @@ import { BuildContainer } from '../compose/images/container.js';
 import { fallbackSources } from '../compose/images/fallback.js';
 import { toolkitVersion } from '../compose/outputs/manifest.js';
 import { buildSourceDate } from '../compose/source-date.js';
+import { registryTierFor } from '../packages/registry-sets.js';
 import type { Settings } from '../config/load.js';
 import { detectClient, ensureDaemon } from '../docker/client.js';
 import { Docker } from '../docker/docker.js';
@@ -233,6 +234,8 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
     message: `compose stages in ${container.where} (${s.privileged ? 'privileged' : 'named capabilities, no network'}; root filesystem ${scratch === 'tmpfs' ? 'in tmpfs' : 'on disk'})`,
   });
   let result: ComposeResult;
+  // The cache registry shares the chroot and installed-package snapshots between hosts.
+  const registry = registryTierFor(s, o.emit);
   try {
     result = await compose({
       runner: container,
@@ -248,9 +251,11 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
       lockStaleMs: s.lockStaleMs,
       emit: o.emit,
       live,
+      snapshots: registry?.snapshots(),
     });
   } finally {
     await container.stop();
+    await registry?.close();
   }
   const r = p.report;
   return {
@@ -258,7 +263,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
     providerId,
     base: baseImage,
     client: { bin: p.docker.client.bin, mode: p.docker.client.mode },
-    cache: { items: r.items, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded, hits: r.hits },
+    cache: { items: r.items, downloads: r.downloads, bytesDownloaded: r.bytesDownloaded, hits: r.hits, ...(registry && { registry: registry.stats }) },
     composer,
     compose: result,
     scratch,

@@ -8,6 +8,10 @@ import type { Catalogue } from '../catalogue/types.js';
 import type { Settings } from '../config/load.js';
 import type { Emit } from '../log/events.js';
 import { UserError } from '../errors.js';
+import { registryTierFor } from '../packages/registry-sets.js';
+import { basePackages, snapshotKey, snapshotProblem } from '../compose/rootfs/snapshot.js';
+import { installedKey } from '../compose/rootfs/installed.js';
+import { installedPaths, snapshotPaths } from '../layout/paths.js';
 import { checkTargetCaches, type LockedTarget, refreshTargetCaches } from '../packages/target-caches.js';
 import { isTemplateTarget, type OpenTarget, openTemplateTarget } from '../packages/target.js';
 import { openInitramfsTarget } from '../packages/initramfs-target.js';
@@ -63,5 +67,31 @@ export async function cache(opts: CacheOptions): Promise<CacheResult> {
   const input = { settings: s, target, opened, verify: opts.verify, emit: opts.emit };
   if (opts.check) return { mode: 'check', target: target.name, report: await checkTargetCaches(input) };
   const { report, locked, pushed } = await refreshTargetCaches(input);
-  return { mode: 'refresh', target: target.name, report, opened: locked, ...(opts.push && { push: { ok: pushed } }) };
+  const snapshots = opts.push && pushed && locked ? await pushSnapshots(s, locked, opts.emit) : true;
+  return { mode: 'refresh', target: target.name, report, opened: locked, ...(opts.push && { push: { ok: pushed && snapshots } }) };
+}
+
+/** `--push`: the target's chroot and installed-package snapshots too, when this host has them and they verify. */
+async function pushSnapshots(s: Settings, { t, lock }: Opened, emit: Emit): Promise<boolean> {
+  const tier = registryTierFor(s, emit);
+  if (!tier || lock.baseline) return true;
+  try {
+    const chrootKey = snapshotKey(basePackages(lock), lock.tools.packages);
+    const key = installedKey(chrootKey, lock.image.packages);
+    const wanted = [
+      { kind: 'chroot', key: chrootKey, paths: snapshotPaths(s.workDir, t.plan.providerId) },
+      { kind: 'installed', key, paths: installedPaths(s.workDir, t.plan.providerId, key) },
+    ];
+    for (const w of wanted) {
+      const found = await snapshotProblem(w.paths, w.key);
+      if (found.problem || !found.stamp) {
+        emit({ type: 'info', message: `no verified ${w.kind} snapshot here for ${t.plan.providerId} (build the target first to share it)` });
+        continue;
+      }
+      await tier.pushSnapshot(w.kind, w.key, w.paths.tarball, found.stamp);
+    }
+    return tier.usable && tier.stats.pushFailed === null;
+  } finally {
+    await tier.close();
+  }
 }

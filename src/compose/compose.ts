@@ -34,7 +34,7 @@ import { checkInstalled, installPackages, lockEpoch } from './rootfs/install.js'
 import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
-import { basePackages, lockSuite, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
+import { basePackages, lockSuite, type SnapshotRemote, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
 import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../layout/paths.js';
 
 export interface ComposeOptions {
@@ -59,6 +59,8 @@ export interface ComposeOptions {
   emit: Emit;
   /** imageType iso with systemConfig.initramfs: the initrd image the medium boots, already built. */
   live?: LiveSystem;
+  /** The cache registry, sharing the chroot and installed-package snapshots between hosts. */
+  snapshots?: SnapshotRemote;
 }
 
 export interface ComposeResult {
@@ -273,12 +275,15 @@ async function populateRootfs(
     key: installedKey(snapshotKey(base, o.lock.tools.packages), o.lock.image.packages),
     lockStaleMs: o.lockStaleMs,
     emit: o.emit,
+    remote: o.snapshots,
+    packages: o.lock.image.packages.length,
   };
   const found = await timed('packages', () => unpackInstalled(installed, rootfs));
-  if (found === 'reused') {
+  if (found === 'reused' || found === 'fetched') {
+    // A fetched snapshot is checked like a reused one: its dpkg database must be the lock's.
     await checkInstalled(o.runner, rootfs, o.lock.image.packages);
-    o.emit({ type: 'info', message: 'installed-package snapshot: reused' });
-    return { snapshot: 'not needed', installed: 'reused' };
+    o.emit({ type: 'info', message: `installed-package snapshot: ${found === 'fetched' ? 'fetched from the cache registry' : 'reused'}` });
+    return { snapshot: 'not needed', installed: found };
   }
   const snapshot = await timed('chroot', () =>
     withSnapshot(
@@ -292,6 +297,7 @@ async function populateRootfs(
         repo: () => makeLocalRepo(o.runner, { dir: snapshotPaths(o.workDir, o.providerId).repoDir, pkgDir: o.pkgDir, packages: base }),
         lockStaleMs: o.lockStaleMs,
         emit: o.emit,
+        remote: o.snapshots,
       },
       async (paths) => {
         await o.runner.run(['mkdir', '-p', rootfs]);

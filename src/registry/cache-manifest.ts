@@ -30,6 +30,11 @@ export function lockTag(lockSha256: string): string {
   return `lock-${lockSha256}`;
 }
 
+/** The tag of a snapshot's manifest: `<kind>-<key>` (chroot or installed, and the key its inputs give). */
+export function snapshotTag(kind: string, key: string): string {
+  return `${kind}-${key}`;
+}
+
 /** The tag of a target's pinned artifacts: `files-<sha256 of their canonical list>`. */
 export function filesTag(entries: readonly CacheEntry[]): string {
   const text = canonical(entries)

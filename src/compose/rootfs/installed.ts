@@ -17,7 +17,7 @@ import type { LockedPackage } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import { ensureRealDir, isNotFound, lstatIfExists } from '../../fs/safe.js';
 import type { Runner } from '../../docker/runner.js';
-import { publishSnapshot, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
+import { fetchSnapshot, publishSnapshot, type SnapshotRemote, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
 import { installedPaths } from '../../layout/paths.js';
 
 /** Bump when the way packages are installed changes. */
@@ -25,7 +25,7 @@ const INSTALL_RECIPE = 3;
 /** Installed snapshots kept per provider (most recently used first). */
 export const KEEP_INSTALLED = 3;
 
-export type InstalledOutcome = 'reused' | 'created' | 'rebuilt: snapshot damaged';
+export type InstalledOutcome = 'reused' | 'fetched' | 'created' | 'rebuilt: snapshot damaged';
 
 /** Digest of what the installed root filesystem is made of: the chroot and every locked image package. */
 export function installedKey(chrootKey: string, packages: LockedPackage[]): string {
@@ -44,6 +44,10 @@ export interface InstalledOptions {
   key: string;
   lockStaleMs: number;
   emit: Emit;
+  /** The cache registry: asked when there is no snapshot here, offered what is made or reused. */
+  remote?: SnapshotRemote;
+  /** Packages in the snapshot (for the stamp of a fetched one). */
+  packages: number;
 }
 
 /**
@@ -51,7 +55,7 @@ export interface InstalledOptions {
  * verifies. 'missing' when there is none; 'damaged' when there was one that
  * failed its check (it is removed, so the caller makes it anew).
  */
-export async function unpackInstalled(o: InstalledOptions, rootfs: string): Promise<'reused' | 'missing' | 'damaged'> {
+export async function unpackInstalled(o: InstalledOptions, rootfs: string): Promise<'reused' | 'fetched' | 'missing' | 'damaged'> {
   const paths = installedPaths(o.workDir, o.providerId, o.key);
   // A link where the snapshot folders belong is removed (never followed) and reported.
   await ensureRealDir(o.workDir, paths.dir, workspaceLinkNote(o.emit));
@@ -60,27 +64,31 @@ export async function unpackInstalled(o: InstalledOptions, rootfs: string): Prom
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
   });
+  let offer: SnapshotStamp | undefined;
   try {
     const found = await snapshotProblem(paths, o.key);
-    if (found.problem === 'missing') return 'missing';
-    if (found.problem) {
+    if (found.problem === 'damaged' || found.problem === 'key') {
       o.emit({
         type: 'warning',
         message: `installed-package snapshot ${paths.tarball} does not match its stamp (truncated or altered): installing the packages again`,
       });
       await rm(paths.tarball, { force: true });
       await rm(paths.stamp, { force: true });
-      return 'damaged';
     }
+    const fetched = found.problem ? await fetchSnapshot(o.remote, 'installed', paths, o.key, o.packages, o.workDir) : undefined;
+    if (found.problem && !fetched) return found.problem === 'missing' ? 'missing' : 'damaged';
     await o.runner.run(['mkdir', '-p', rootfs]);
     await o.runner.run(['tar', ...TAR_COMMON, '-C', rootfs, '-xf', paths.tarball]);
     // The stamp's mtime says when it was last used; pruning keeps the most recent.
     const now = new Date();
     await lutimes(paths.stamp, now, now);
     await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, now, (m) => o.emit({ type: 'warning', message: m }));
-    return 'reused';
+    offer = fetched ? undefined : found.stamp;
+    return fetched ? 'fetched' : 'reused';
   } finally {
     await lock.release();
+    // Offered to the registry after the lock is given back: an upload does not hold up other builds.
+    if (offer) await o.remote?.push('installed', o.key, paths.tarball, offer);
   }
 }
 
@@ -98,6 +106,7 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
   await o.runner.run(['tar', '--sort=name', ...TAR_COMMON, '-C', rootfs, '-cf', tmpTar, '.']);
   await ensureRealDir(o.workDir, paths.dir, workspaceLinkNote(o.emit));
   const lock = await acquireLock(paths.lockDir, { staleMs: o.lockStaleMs, root: o.workDir });
+  let offer: SnapshotStamp | undefined;
   try {
     const found = await snapshotProblem(paths, o.key);
     if (!found.problem) {
@@ -107,9 +116,11 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
     const stamp = await publishSnapshot(paths, tmpTar, o.key, packages, o.workDir);
     await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, undefined, (m) => o.emit({ type: 'warning', message: m }));
     await pruneInstalled(paths.dir, KEEP_INSTALLED, o.emit);
+    offer = stamp;
     return stamp;
   } finally {
     await lock.release();
+    if (offer) await o.remote?.push('installed', o.key, paths.tarball, offer);
   }
 }
 

@@ -36,8 +36,45 @@ export interface SnapshotStamp {
 export interface SnapshotResult {
   paths: SnapshotPaths;
   stamp: SnapshotStamp;
-  /** 'reused', or why it was (re)built. */
-  outcome: 'reused' | 'created' | 'rebuilt: base set changed' | 'rebuilt: snapshot damaged';
+  /** 'reused', 'fetched' (from the cache registry), or why it was (re)built. */
+  outcome: 'reused' | 'fetched' | 'created' | 'rebuilt: base set changed' | 'rebuilt: snapshot damaged';
+}
+
+export type SnapshotKind = 'chroot' | 'installed';
+
+/**
+ * Where snapshots are shared between hosts (the cache registry): `fetch` puts
+ * the snapshot with `key` into `dest`, its bytes checked against the digest
+ * the registry's manifest names, or says it has none; `push` offers a verified
+ * one. Neither throws for the registry's sake: a registry that fails is a warning.
+ */
+export interface SnapshotRemote {
+  fetch(kind: SnapshotKind, key: string, dest: string): Promise<{ sha256: string; size: number } | undefined>;
+  push(kind: SnapshotKind, key: string, file: string, stamp: Pick<SnapshotStamp, 'sha256' | 'size'>): Promise<void>;
+}
+
+/**
+ * Take the snapshot with `key` from `remote` into `paths` (under the caller's
+ * lock): fetched into a temporary name, then published with its stamp like a
+ * snapshot made here. Undefined when the remote has none.
+ */
+export async function fetchSnapshot(
+  remote: SnapshotRemote | undefined,
+  kind: SnapshotKind,
+  paths: Pick<SnapshotPaths, 'tarball' | 'stamp'>,
+  key: string,
+  packages: number,
+  workDir: string,
+): Promise<SnapshotStamp | undefined> {
+  if (!remote) return undefined;
+  const tmp = `${paths.tarball}.tmp`;
+  await rm(tmp, { force: true });
+  try {
+    if (!(await remote.fetch(kind, key, tmp))) return undefined;
+    return await publishSnapshot(paths, tmp, key, packages, workDir);
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 /** The image's locked packages named by `names`, in that order; `missing` words the error for the names it lacks. */
@@ -98,6 +135,8 @@ export interface EnsureSnapshotOptions {
   repo: () => Promise<LocalRepo>;
   lockStaleMs: number;
   emit: Emit;
+  /** The cache registry: asked before building, offered what was built or reused. */
+  remote?: SnapshotRemote;
 }
 
 /**
@@ -115,10 +154,13 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
     staleMs: o.lockStaleMs,
     onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
   });
+  let offer: SnapshotStamp | undefined;
   try {
     const found = await snapshotProblem(paths, key);
     let result: SnapshotResult;
+    const fetched = found.problem ? await fetchSnapshot(o.remote, 'chroot', paths, key, o.base.length, o.workDir) : undefined;
     if (!found.problem && found.stamp) result = { paths, stamp: found.stamp, outcome: 'reused' };
+    else if (fetched) result = { paths, stamp: fetched, outcome: 'fetched' };
     else {
       const outcome = found.problem === 'missing' ? 'created' : found.problem === 'key' ? 'rebuilt: base set changed' : 'rebuilt: snapshot damaged';
       if (found.problem === 'damaged')
@@ -128,9 +170,12 @@ export async function withSnapshot(o: EnsureSnapshotOptions, use: (paths: Snapsh
     }
     await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, undefined, (m) => o.emit({ type: 'warning', message: m }));
     await use(paths);
+    if (result.outcome !== 'fetched') offer = result.stamp;
     return result;
   } finally {
     await lock.release();
+    // Offered to the registry after the lock is given back: an upload does not hold up other builds.
+    if (offer) await o.remote?.push('chroot', key, paths.tarball, offer);
   }
 }
 

@@ -6,7 +6,7 @@
 // the next tier takes over, and nothing fails because of it.
 import type { Artifact } from '../catalogue/types.js';
 import pRetry, { AbortError } from 'p-retry';
-import { UserError } from '../errors.js';
+import { StepError, UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import type { FetchSettings } from '../net/fetch.js';
 import { mapPool } from '../pool.js';
@@ -146,6 +146,8 @@ export class RegistryTier {
       return { state: 'ok' };
     } catch (err) {
       if (err instanceof BlobMismatchError) return { state: 'bad', reason: err.message };
+      // A local problem is not the registry's: it stops the item, as it would with any tier.
+      if (!(err instanceof StepError)) throw err;
       this.giveUp(err);
       return { state: 'missing' };
     }

@@ -216,7 +216,12 @@ export async function streamToFile(
   pace?: Pick<FetchSettings, 'timeoutMs' | 'minBytesPerSecond'>,
 ): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
-  const fh = await openNoFollow(dest, 'w');
+  const fh = await openNoFollow(dest, 'w').catch((err: unknown) => {
+    // Nobody will read the body: give its connection back now, not at the body timeout.
+    body.on('error', () => undefined);
+    body.destroy();
+    throw err;
+  });
   const meter = pace ? throughputGuard(body, pace) : undefined;
   let n = 0;
   try {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { StepError } from '../errors.js';
-import { openNoFollow } from '../fs/safe.js';
+import { openNoFollow, UnexpectedLinkError } from '../fs/safe.js';
 import { FetchError, type FetchSettings, streamToFile } from '../net/fetch.js';
 import { failure, header, type Opened, registrySend, type Session } from './http.js';
 
@@ -117,6 +117,8 @@ export async function pullBlob(
   if (res.statusCode !== 200) throw await statusError(s, `GET of blob ${digestOf(blob.sha256)}`, res);
   const declared = header(res, 'content-length');
   if (declared !== undefined && Number(declared) !== blob.size) {
+    // Abort the body; undici reports the abort as an 'error' event nobody else listens to.
+    res.body.on('error', () => undefined);
     res.body.destroy();
     throw new BlobMismatchError(`the registry announces ${declared} bytes for blob ${digestOf(blob.sha256)}, expected ${blob.size}`);
   }
@@ -125,6 +127,8 @@ export async function pullBlob(
     got = await streamToFile(res.body, dest, { bytes: blob.size, problem: `blob longer than the expected ${blob.size} bytes` }, onBytes, pace);
   } catch (err) {
     if (err instanceof FetchError && !err.retryable) throw new BlobMismatchError(`blob ${digestOf(blob.sha256)}: ${err.message}`);
+    // A local problem (a link where the file goes) is not the registry's.
+    if (err instanceof UnexpectedLinkError) throw err;
     throw asRegistryError(err);
   }
   if (got.bytes !== blob.size) throw new RegistryError(`blob ${digestOf(blob.sha256)} truncated: got ${got.bytes} of ${blob.size} bytes`, true);

@@ -430,8 +430,25 @@ describe('pullBlob', () => {
     const victim = path.join(dir, 'victim');
     await writeFile(victim, 'keep me');
     await symlink(victim, path.join(dir, 'pulled'));
-    await expect(pullBlob(session(fake), blob, path.join(dir, 'pulled'), PACE)).rejects.toBeInstanceOf(UnexpectedLinkError);
+    // (pullBlob reports the link as a RegistryError that is not retryable, not as the UnexpectedLinkError it was.)
+    await expect(pullBlob(session(fake), blob, path.join(dir, 'pulled'), PACE)).rejects.toThrow(/pulled is a symbolic link where a file was expected/);
     expect(await readFile(victim, 'utf8')).toBe('keep me');
+  });
+
+  it('gives the connection back when the destination cannot be opened', async () => {
+    // BUG (src/net/fetch.ts streamToFile): the destination is opened before the try/finally that
+    // destroys the body, so a failed open leaves a large answer unread and its pooled connection
+    // busy until the body timeout; four such failures exhaust the registry pool (4 connections).
+    const fake = await fakeRegistry();
+    const bytes = randomBytes(8 * 1024 * 1024);
+    const blob = { sha256: hex(bytes), size: bytes.length };
+    fake.blobs.set(`${REPO}@sha256:${blob.sha256}`, bytes);
+    const s = session(fake, { timeoutMs: 3000 });
+    const nowhere = path.join(await tempDir(), 'no-such-dir', 'pulled');
+    for (let i = 0; i < 4; i++) await expect(pullBlob(s, blob, nowhere, PACE)).rejects.toThrow(/ENOENT/);
+    const started = Date.now();
+    expect(await headBlob(s, blob.sha256)).toBe(bytes.length);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('turns a server error into a retryable RegistryError', async () => {

@@ -1,4 +1,4 @@
-// Refreshing one item through the tiers: local → shared → origin, with
+// Refreshing one item through the tiers: local → shared → registry → origin, with
 // verification before every use and write-back to the shared tier.
 import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';

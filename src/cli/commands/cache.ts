@@ -59,7 +59,7 @@ function renderRefresh(target: string, r: RefreshReport, out: Output, push?: { o
 /** `cache`: exit 1 when an item failed, or when --check found work. */
 export const cacheCommand = defineCommand({
   name: 'cache',
-  summary: "refresh the target's verified .g3-cache (local → shared → origin)",
+  summary: "refresh the target's verified .g3-cache (local → shared → registry → origin)",
   options: {
     check: { type: 'boolean', description: 'change nothing: exit 0 when every item is present and verified, 1 when a refresh is needed' },
     verify: { type: 'boolean', description: 'ignore verification stamps and rehash every file' },

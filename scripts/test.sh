@@ -3,7 +3,8 @@
 # 17 minutes running emulated arm64 code on one core, so it runs in a second
 # vitest process beside everything else instead of after it, followed there by
 # the overlay and dracut boots (overlay.itest.ts, about 12 minutes, which build
-# an image of their own); that process's output is printed when it ends. Both processes share one Docker daemon, started here
+# an image of their own) and the two-host registry tier (registry-tier.itest.ts,
+# two builds of its own); that process's output is printed when it ends. Both processes share one Docker daemon, started here
 # when none answers (and stopped here then), and the host tools are installed
 # once before either starts. With arguments, vitest runs them as it is given
 # them (`npm test -- test/unit/initrd.test.ts`).
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 vitest=(scripts/node.sh node_modules/vitest/vitest.mjs run)
 if [ $# -gt 0 ]; then exec "${vitest[@]}" "$@"; fi
 
-SLOW=(test/integration/arm64.itest.ts test/integration/overlay.itest.ts)
+SLOW=(test/integration/arm64.itest.ts test/integration/overlay.itest.ts test/integration/registry-tier.itest.ts)
 scripts/setup-host.sh
 started=0
 if ! scripts/docker-daemon.sh status >/dev/null 2>&1; then

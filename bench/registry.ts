@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     // Untimed: the lock (both hosts use it), and a build by another host into another repository, so that the
     // Docker daemon both hosts share already has the base and composer images when A and B are timed.
     log('lock, and a warm-up build for the shared Docker images (untimed) ...');
-    await builder(['bench', 'lock'], host('a'));
+    await builder(['bench', 'lock', '--json'], host('a'));
     await builder(['bench', 'build', '--json'], host('warm-up', 'bench/warm-up'));
     // 1. Host A from the mirror, host B from the registry.
     log('host A: cold build from the mirror (fills the registry) ...');

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { StepError } from '../errors.js';
 import { openNoFollow, UnexpectedLinkError } from '../fs/safe.js';
 import { FetchError, type FetchSettings, streamToFile } from '../net/fetch.js';
-import { failure, header, type Opened, registrySend, type Session } from './http.js';
+import { failure, header, type Opened, registryErrorText, registrySend, type Session } from './http.js';
 
 /** The OCI empty descriptor's blob, `{}`: the config of an artifact that needs none. */
 export const EMPTY_JSON = Buffer.from('{}');
@@ -59,15 +59,9 @@ async function errorText(res: Opened): Promise<string> {
   } catch {
     // The status says enough.
   }
+  res.body.on('error', () => undefined);
   res.body.destroy();
-  try {
-    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    const listed = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
-    if (listed.length) return listed.join('; ');
-  } catch {
-    // not JSON
-  }
-  return text.trim().slice(0, 200);
+  return registryErrorText(text);
 }
 
 /** The error for an unexpected status, with the registry's own words. */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { Credentials } from './credentials.js';
-import { failure, header, type Reply, registryGet, type Session } from './http.js';
+import { failure, header, type Reply, registryErrorText, registryGet, type Session } from './http.js';
 import { formatRef, type ImageRef, manifestReference } from './ref.js';
 
 export interface RemoteImage {
@@ -78,15 +78,7 @@ function isUnknown(reply: Reply): boolean {
 
 /** The registry's own error text (its `errors` array), or the start of the body. */
 function registryMessage(reply: Reply): string {
-  const text = reply.body.toString('utf8');
-  try {
-    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    const listed = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
-    if (listed.length) return listed.join('; ');
-  } catch {
-    // not JSON: show the text itself
-  }
-  return text.trim().slice(0, 200);
+  return registryErrorText(reply.body.toString('utf8'));
 }
 
 function parse(s: Session, what: string, bytes: Buffer): Document {

@@ -64,6 +64,18 @@ export function failure(s: Session, problem: string, cause?: unknown): StepError
   });
 }
 
+/** What a registry said in an error answer: its `errors` array (code: message; ...), or the start of the body. */
+export function registryErrorText(text: string): string {
+  try {
+    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const listed = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
+    if (listed.length) return listed.join('; ');
+  } catch {
+    // not JSON: show the text itself
+  }
+  return text.trim().slice(0, 200);
+}
+
 /** A short reason for a network error: undici puts the system error code on the error or its cause. */
 function describe(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };

@@ -8,7 +8,7 @@
 //    repository and `cache` from the registry into empty caches, against
 //    `docker push` and `docker pull` of an image whose one layer holds the same
 //    files. Writes bench/out/registry.json and its section of BENCHMARKS.md.
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -54,6 +54,11 @@ interface Cached {
   registry: { pushed: number; bytesPushed: number; unusable: string | null; pushFailed: string | null } | null;
 }
 
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const s1 = (x: number) => `${x.toFixed(1)} s`;
 const mibps = (bytes: number, seconds: number) => `${(bytes / 1024 / 1024 / seconds).toFixed(0)} MiB/s`;
@@ -61,19 +66,25 @@ const mibps = (bytes: number, seconds: number) => `${(bytes / 1024 / 1024 / seco
 async function main(): Promise<void> {
   const registry = await startRegistry();
   await benchProject(ROOT, OUT);
-  const catalogue = path.join(OUT, 'project', 'targets.yml');
-  const host = (name: string, repo = 'bench/g3-cache') =>
-    ({
+  // Each host has its own copy of the project (the local g3-cache lies in its build context), with host A's lock.
+  const host = async (name: string, repo = 'bench/g3-cache') => {
+    const project = path.join(OUT, name, 'project');
+    if (!(await exists(project))) {
+      await run({ command: 'cp', args: ['-r', path.join(OUT, 'project'), project] });
+      const lock = path.join(OUT, 'a', 'project', 'bench.lock.json');
+      if (name !== 'a' && (await exists(lock))) await copyFile(lock, path.join(project, 'bench.lock.json'));
+    }
+    return {
       ...process.env,
-      G3_TARGETS: catalogue,
-      G3_LOCAL_CACHE: path.join(OUT, name, 'g3'),
+      G3_TARGETS: path.join(project, 'targets.yml'),
       G3_CACHE_DIR: path.join(OUT, name, 'cache'),
       G3_WORK_DIR: path.join(OUT, name, 'work'),
       G3_LOG_FILE: 'none',
       SHARED_G3_CACHE_PATH: '',
       G3_DOCKER_CLIENT: DOCKER,
       G3_CACHE_REGISTRY: `${registry.host}/${repo}`,
-    }) as Record<string, string>;
+    } as Record<string, string>;
+  };
   const builder = async (args: string[], env: Record<string, string>) => {
     const t0 = performance.now();
     const r = await run(
@@ -89,15 +100,15 @@ async function main(): Promise<void> {
     // Untimed: the lock (both hosts use it), and a build by another host into another repository, so that the
     // Docker daemon both hosts share already has the base and composer images when A and B are timed.
     log('lock, and a warm-up build for the shared Docker images (untimed) ...');
-    await builder(['bench', 'lock', '--json'], host('a'));
-    await builder(['bench', 'build', '--json'], host('warm-up', 'bench/warm-up'));
+    await builder(['bench', 'lock', '--json'], await host('a'));
+    await builder(['bench', 'build', '--json'], await host('warm-up', 'bench/warm-up'));
     // 1. Host A from the mirror, host B from the registry.
     log('host A: cold build from the mirror (fills the registry) ...');
-    const a = await builder(['bench', 'build', '--json'], host('a'));
+    const a = await builder(['bench', 'build', '--json'], await host('a'));
     const builtA = a.json as Built;
     if (builtA.cache.downloads !== builtA.cache.items) throw new Error(`host A downloaded ${builtA.cache.downloads} of ${builtA.cache.items} items: not cold`);
     log('host B: cold build from the registry, mirror unreachable ...');
-    const b = await builder(['bench', 'build', '--json'], { ...host('b'), G3_MIRROR: CLOSED, G3_SECURITY_MIRROR: CLOSED });
+    const b = await builder(['bench', 'build', '--json'], { ...(await host('b')), G3_MIRROR: CLOSED, G3_SECURITY_MIRROR: CLOSED });
     const builtB = b.json as Built;
     if (builtB.cache.downloads !== 0 || builtB.cache.hits.registry !== builtB.cache.items)
       throw new Error(`host B took ${builtB.cache.hits.registry} of ${builtB.cache.items} items from the registry, downloaded ${builtB.cache.downloads}`);
@@ -118,12 +129,12 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       log(`throughput ${i + 1}/${runs} ...`);
       const repo = `bench/push-${i}`;
-      const p = await builder(['bench', 'cache', '--push', '--json'], host('a', repo));
+      const p = await builder(['bench', 'cache', '--push', '--json'], await host('a', repo));
       const pc = p.json as Cached;
       if (!pc.ok || pc.registry?.pushFailed || (pc.registry?.pushed ?? 0) === 0) throw new Error(`cache --push did not push (${JSON.stringify(pc.registry)})`);
       push.push(p.seconds);
       await run({ command: 'rm', args: ['-rf', path.join(OUT, `pull-${i}`)] });
-      const q = await builder(['bench', 'cache', '--json'], { ...host(`pull-${i}`, repo), G3_MIRROR: CLOSED, G3_SECURITY_MIRROR: CLOSED });
+      const q = await builder(['bench', 'cache', '--json'], { ...(await host(`pull-${i}`, repo)), G3_MIRROR: CLOSED, G3_SECURITY_MIRROR: CLOSED });
       const qc = q.json as Cached;
       if (!qc.ok || qc.hits.registry !== qc.items) throw new Error(`cache from the registry took ${qc.hits.registry} of ${qc.items} items from it`);
       pull.push(q.seconds);

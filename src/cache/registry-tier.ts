@@ -8,7 +8,7 @@ import type { Artifact } from '../catalogue/types.js';
 import pRetry, { AbortError } from 'p-retry';
 import { StepError, UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
-import type { FetchSettings } from '../net/fetch.js';
+import { type FetchSettings, maxBytesOf } from '../net/fetch.js';
 import { mapPool } from '../pool.js';
 import { asRegistryError, BlobMismatchError, EMPTY_JSON, type PushOutcome, headBlob, pullBlob, pushBlob, pushBytes } from '../registry/blobs.js';
 import { type CacheEntry, cacheManifest, getCacheManifest, putCacheManifest, snapshotTag } from '../registry/cache-manifest.js';
@@ -139,6 +139,8 @@ export class RegistryTier {
       // A catalogue entry without a size takes the registry's; the SHA256 still decides.
       const size = a.size ?? (await this.retrying(() => headBlob(this.session, a.sha256)));
       if (size === undefined || size < 0) return { state: 'missing' };
+      // A size the registry named (a snapshot's manifest, a HEAD) is bounded like any download.
+      if (size > maxBytesOf(this.o.fetch)) return { state: 'bad', reason: `${size} bytes, more than the largest download allowed (max_download_mib)` };
       const got = await this.retrying(() => pullBlob(this.session, { sha256: a.sha256, size }, dest, this.o.fetch, onBytes));
       if (got === 'missing') return { state: 'missing' };
       this.stats.pulled++;

@@ -8,7 +8,7 @@
 //    repository and `cache` from the registry into empty caches, against
 //    `docker push` and `docker pull` of an image whose one layer holds the same
 //    files. Writes bench/out/registry.json and its section of BENCHMARKS.md.
-import { access, copyFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
   const host = async (name: string, repo = 'bench/g3-cache') => {
     const project = path.join(OUT, name, 'project');
     if (!(await exists(project))) {
+      await mkdir(path.dirname(project), { recursive: true });
       await run({ command: 'cp', args: ['-r', path.join(OUT, 'project'), project] });
       const lock = path.join(OUT, 'a', 'project', 'bench.lock.json');
       if (name !== 'a' && (await exists(lock))) await copyFile(lock, path.join(project, 'bench.lock.json'));

@@ -117,40 +117,57 @@ async function main(): Promise<void> {
     const [ha, hb] = [await hashFile(builtA.compose.image), await hashFile(builtB.compose.image)];
     if (ha.sha256 !== hb.sha256) throw new Error(`host B's image differs from host A's (${hb.sha256} vs ${ha.sha256})`);
 
-    // 2. Throughput: the locked packages, ours against docker's.
-    const pkgDir = path.join(OUT, 'a', 'cache', 'pkgCache', PROVIDER);
-    const files = (await readdir(pkgDir)).filter((f) => f.endsWith('.deb'));
-    const bytes = (await Promise.all(files.map((f) => stat(path.join(pkgDir, f))))).reduce((n, st) => n + st.size, 0);
+    // 2. Throughput: the cached files of host A (packages and composer tools, no snapshots: its work folder is
+    // left out), ours against docker's, each into a registry of its own with empty storage, so nothing is mounted.
+    const dirs = [path.join(OUT, 'a', 'cache', 'pkgCache', PROVIDER), path.join(OUT, 'a', 'project', '.g3-cache', `composer-${PROVIDER}`)];
+    const layer = path.join(OUT, 'layer');
+    await mkdir(layer, { recursive: true });
+    for (const d of dirs) for (const f of (await readdir(d)).filter((n) => n.endsWith('.deb'))) await copyFile(path.join(d, f), path.join(layer, f));
+    const tarBytes = (await Promise.all((await readdir(layer)).map((f) => stat(path.join(layer, f))))).reduce((n, st) => n + st.size, 0);
     const push: number[] = [];
     const pull: number[] = [];
     const dpush: number[] = [];
     const dpull: number[] = [];
+    let bytes = 0;
     const tar = path.join(OUT, 'layer.tar');
-    await run({ command: 'tar', args: ['-C', pkgDir, '-cf', tar, ...files] });
+    await run({ command: 'tar', args: ['-C', layer, '-cf', tar, '.'] });
     for (let i = 0; i < runs; i++) {
       log(`throughput ${i + 1}/${runs} ...`);
-      const repo = `bench/push-${i}`;
-      const p = await builder(['bench', 'cache', '--push', '--json'], await host('a', repo));
-      const pc = p.json as Cached;
-      if (!pc.ok || pc.registry?.pushFailed || (pc.registry?.pushed ?? 0) === 0) throw new Error(`cache --push did not push (${JSON.stringify(pc.registry)})`);
-      push.push(p.seconds);
-      await run({ command: 'rm', args: ['-rf', path.join(OUT, `pull-${i}`)] });
-      const q = await builder(['bench', 'cache', '--json'], { ...(await host(`pull-${i}`, repo)), G3_MIRROR: CLOSED, G3_SECURITY_MIRROR: CLOSED });
-      const qc = q.json as Cached;
-      if (!qc.ok || qc.hits.registry !== qc.items) throw new Error(`cache from the registry took ${qc.hits.registry} of ${qc.items} items from it`);
-      pull.push(q.seconds);
-      const ref = `${registry.host}/bench/docker-${i}:bench`;
-      dockerRefs.push(ref);
-      await run({ command: DOCKER, args: ['import', tar, ref] });
-      let t0 = performance.now();
-      await run({ command: DOCKER, args: ['push', ref] });
-      dpush.push((performance.now() - t0) / 1000);
-      await removeImages([ref]);
-      t0 = performance.now();
-      await run({ command: DOCKER, args: ['pull', ref] });
-      dpull.push((performance.now() - t0) / 1000);
+      const ours = await startRegistry();
+      const theirs = await startRegistry();
+      try {
+        const env = { ...(await host('a')), G3_CACHE_REGISTRY: `${ours.host}/bench/g3-cache`, G3_WORK_DIR: path.join(OUT, `no-snapshots-${i}`) };
+        const p = await builder(['bench', 'cache', '--push', '--json'], env);
+        const pc = p.json as Cached;
+        if (!pc.ok || pc.registry?.pushFailed || (pc.registry?.pushed ?? 0) === 0)
+          throw new Error(`cache --push did not push (${JSON.stringify(pc.registry)})`);
+        bytes = pc.registry?.bytesPushed ?? 0;
+        push.push(p.seconds);
+        const q = await builder(['bench', 'cache', '--json'], {
+          ...(await host(`pull-${i}`)),
+          G3_CACHE_REGISTRY: `${ours.host}/bench/g3-cache`,
+          G3_MIRROR: CLOSED,
+          G3_SECURITY_MIRROR: CLOSED,
+        });
+        const qc = q.json as Cached;
+        if (!qc.ok || qc.hits.registry !== qc.items) throw new Error(`cache from the registry took ${qc.hits.registry} of ${qc.items} items from it`);
+        pull.push(q.seconds);
+        const ref = `${theirs.host}/bench/docker:bench`;
+        dockerRefs.push(ref);
+        await run({ command: DOCKER, args: ['import', tar, ref] });
+        let t0 = performance.now();
+        await run({ command: DOCKER, args: ['push', ref] });
+        dpush.push((performance.now() - t0) / 1000);
+        await removeImages([ref]);
+        t0 = performance.now();
+        await run({ command: DOCKER, args: ['pull', ref] });
+        dpull.push((performance.now() - t0) / 1000);
+        await removeImages([ref]);
+      } finally {
+        await Promise.all([ours.stop(), theirs.stop()]);
+      }
     }
-    const result = { a: a.seconds, b: b.seconds, items: builtA.cache.items, bytes, files: files.length, push, pull, dockerPush: dpush, dockerPull: dpull };
+    const result = { a: a.seconds, b: b.seconds, items: builtA.cache.items, bytes, tarBytes, push, pull, dockerPush: dpush, dockerPull: dpull };
     await writeFile(path.join(ROOT, 'bench', 'out', 'registry.json'), `${JSON.stringify(result, null, 2)}\n`);
     const m = { push: median(push), pull: median(pull), dpush: median(dpush), dpull: median(dpull) };
     const section = [
@@ -161,8 +178,8 @@ async function main(): Promise<void> {
       '| Scenario | g3-composer | baseline | ratio |',
       '|---|---:|---:|---:|',
       `| host B's cold build from the registry alone (mirror unreachable: ${builtB.cache.hits.registry} files and the installed-package snapshot fetched) vs host A's cold build from the mirror (${builtA.cache.downloads} downloads, ${(builtA.cache.bytesDownloaded / 1024 / 1024).toFixed(0)} MiB, chroot and install, then the push into the registry) | ${s1(b.seconds)} | ${s1(a.seconds)} | ${(b.seconds / a.seconds).toFixed(2)} (goal ≤ 0.5) |`,
-      `| push: \`cache --push\` of ${files.length} packages (${(bytes / 1024 / 1024).toFixed(0)} MiB) into an empty repository, from a warm local cache, vs \`docker push\` of an image whose one layer is a tar of the same files | ${s1(m.push)} (${mibps(bytes, m.push)}) | ${s1(m.dpush)} (${mibps(bytes, m.dpush)}) | ${(m.push / m.dpush).toFixed(2)} |`,
-      `| pull: \`cache\` into empty caches from the registry (every file verified) vs \`docker pull\` of that image | ${s1(m.pull)} (${mibps(bytes, m.pull)}) | ${s1(m.dpull)} (${mibps(bytes, m.dpull)}) | ${(m.pull / m.dpull).toFixed(2)} |`,
+      `| push: \`cache --push\` of host A's ${builtA.cache.items} cached files (${(bytes / 1024 / 1024).toFixed(0)} MiB in distinct blobs) into an empty registry, from its warm local cache, vs \`docker push\` into another empty registry of an image whose one layer is a tar of the same files (${(tarBytes / 1024 / 1024).toFixed(0)} MiB, gzip-compressed by docker on the way) | ${s1(m.push)} (${mibps(bytes, m.push)}) | ${s1(m.dpush)} (${mibps(tarBytes, m.dpush)}) | ${(m.push / m.dpush).toFixed(2)} |`,
+      `| pull: \`cache\` into empty caches from that registry (every file verified, fsynced and stamped) vs \`docker pull\` of that image (after \`docker image rm\`) | ${s1(m.pull)} (${mibps(bytes, m.pull)}) | ${s1(m.dpull)} (${mibps(tarBytes, m.dpull)}) | ${(m.pull / m.dpull).toFixed(2)} |`,
       '',
       `Checked before anything is recorded: host A downloaded every file; host B downloaded none, took all ${builtB.cache.items} from the registry and fetched the installed-package snapshot, and its image has host A's SHA256 (${ha.sha256.slice(0, 16)}…); every push pushed, every pull took every file from the registry. Times are wall-clock around the CLI (Node start-up included) and around \`docker push\`/\`docker pull\`. Runs: push ${push.map(s1).join(', ')}; pull ${pull.map(s1).join(', ')}; docker push ${dpush.map(s1).join(', ')}; docker pull ${dpull.map(s1).join(', ')}.`,
       '',

@@ -90,7 +90,7 @@ describe('SIGKILL at each stage of the work', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`broke a stale lock on ${reEscape(rel(held))}.*pid ${a.child.pid}.*no longer running`));
     const report = JSON.parse(r.stdout);
-    expect(report.hits).toEqual({ local: heldIndex, shared: 0, origin: project.files.length - heldIndex });
+    expect(report.hits).toEqual({ local: heldIndex, shared: 0, registry: 0, origin: project.files.length - heldIndex });
     expect(project.origin.requests(urlOf(held))).toBe(2);
     expect(await finalFiles(localA)).toEqual(project.files.map(rel).sort());
     for (const tier of [localA, project.shared]) expect(await badFinalFiles(tier, project.files)).toEqual([]);
@@ -153,7 +153,7 @@ describe('SIGKILL at each stage of the work', () => {
 
     const rb = await runBuilder(['latest', 'cache', '--json'], { ...project.env, G3_LOCAL_CACHE: localB, G3_LOCK_STALE: '3600' });
     expect(rb.code).toBe(0);
-    expect(JSON.parse(rb.stdout).hits).toEqual({ local: 0, shared: 3, origin: 0 });
+    expect(JSON.parse(rb.stdout).hits).toEqual({ local: 0, shared: 3, registry: 0, origin: 0 });
     for (const f of project.files) expect(project.origin.requests(urlOf(f))).toBe(1);
     for (const tier of [localA, localB, project.shared]) {
       expect(await finalFiles(tier)).toEqual(project.files.map(rel).sort());

@@ -151,7 +151,7 @@ describe('the shared cache', () => {
     const r = await cli(['latest', 'cache', '--json'], { SHARED_G3_CACHE_PATH: link });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.match(/warning: shared cache .*is not used: \/ is a system folder/g)).toHaveLength(1);
-    expect((JSON.parse(r.stdout) as Json).hits).toEqual({ local: 0, shared: 0, origin: p.files.length });
+    expect((JSON.parse(r.stdout) as Json).hits).toEqual({ local: 0, shared: 0, registry: 0, origin: p.files.length });
     for (const name of ['.g3-shared-cache', '.g3-locks', '.g3-stamps', 'debs']) expect(await ignoreNotFound(lstat(path.join('/', name)))).toBeUndefined();
     const s = await cli(['cache', 'status', '--json'], { SHARED_G3_CACHE_PATH: link });
     expect(s.code, s.stderr).toBe(0);

@@ -24,7 +24,7 @@ describe('cache through the tiers', () => {
     expect(r.code).toBe(0);
     const report = json(r.stdout);
     expect(report.downloads).toBe(6);
-    expect(report.hits).toEqual({ local: 0, shared: 0, origin: 6 });
+    expect(report.hits).toEqual({ local: 0, shared: 0, registry: 0, origin: 6 });
     expect(report.writtenBack).toBe(6);
     for (const f of p.files) expect(p.origin.requests(`/${f.section}/${f.file}`)).toBe(1);
     expect(await finalFiles(p.local)).toEqual(p.files.map(rel).sort());
@@ -41,7 +41,7 @@ describe('cache through the tiers', () => {
     p.origin.resetCounts();
     const r = await runBuilder(['latest', 'cache', '--json'], p.env);
     expect(r.code).toBe(0);
-    expect(json(r.stdout).hits).toEqual({ local: 6, shared: 0, origin: 0 });
+    expect(json(r.stdout).hits).toEqual({ local: 6, shared: 0, registry: 0, origin: 0 });
     expect(p.origin.totalRequests()).toBe(0);
   });
 
@@ -52,7 +52,7 @@ describe('cache through the tiers', () => {
     const r = await runBuilder(['latest', 'cache', '--json'], p.env);
     expect(r.code).toBe(0);
     const report = json(r.stdout);
-    expect(report.hits).toEqual({ local: 0, shared: 6, origin: 0 });
+    expect(report.hits).toEqual({ local: 0, shared: 6, registry: 0, origin: 0 });
     expect(report.linkedFromShared).toBe(6);
     expect(p.origin.totalRequests()).toBe(0);
     expect(await badFinalFiles(p.local, p.files)).toEqual([]);

@@ -54,10 +54,10 @@ function openedOf(i: TargetCachesInput): OpenTarget | undefined {
 }
 
 /** The roots to fill and their artifacts (empty ones left out); the lock adds the tools and the packages. */
-function jobsFor(s: Settings, target: Target, locked: LockedTarget | undefined, emit: Emit, missingLock: boolean): Job[] {
+function jobsFor(s: Settings, target: Target, lockSet: LockSet | undefined, emit: Emit, missingLock: boolean): Job[] {
   const jobs: Job[] = [{ root: s.g3Cache, shared: s.sharedCache, artifacts: [...target.artifacts] }];
-  if (locked) {
-    const { artifacts, providerId } = lockSetOf(locked);
+  if (lockSet) {
+    const { artifacts, providerId } = lockSet;
     const tools = toolsSection(providerId);
     jobs[0]?.artifacts.push(...artifacts.filter((a) => a.section === tools));
     jobs.push({ root: packagesRoot(s.cacheDir), shared: s.sharedCache, sharedSub: PACKAGES_DIR, artifacts: artifacts.filter((a) => a.section !== tools) });
@@ -73,7 +73,7 @@ export async function checkTargetCaches(i: TargetCachesInput): Promise<CheckRepo
   const t = openedOf(i);
   const lock = t && (await matchingLock(t));
   const missingLock = t && !lock ? t.lockFile : undefined;
-  const work = jobsFor(s, i.target, t && lock ? { t, lock } : undefined, i.emit, missingLock !== undefined);
+  const work = jobsFor(s, i.target, t && lock ? lockSetOf({ t, lock }) : undefined, i.emit, missingLock !== undefined);
   const reports = await Promise.all(work.map((j) => checkLocal(j.artifacts, j.root, { verify: i.verify, workers: s.workers })));
   const report = combineChecks(reports);
   if (missingLock) report.needsRefresh.unshift({ item: path.basename(missingLock), reason: 'no lock file: packages not resolved yet' });
@@ -86,7 +86,9 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
   const s = i.settings;
   const t = openedOf(i);
   const locked = t ? { t, lock: await ensureLock(t, s, i.emit) } : undefined;
-  const work = jobsFor(s, i.target, locked, i.emit, false);
+  // The lock's files, listed once: the refresh fills them in, the registry gets them as one set.
+  const lockSet = locked && lockSetOf(locked);
+  const work = jobsFor(s, i.target, lockSet, i.emit, false);
   const reports: RefreshReport[] = [];
   const registry = registryTierFor(s, i.emit);
   const verified = new Map<string, string>();
@@ -111,7 +113,7 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
       );
     }
     // What this run verified goes back to the registry (the blobs it lacks, then the manifests), still under the holds.
-    if (registry) pushed = await pushSets(registry, await registrySets(i.target, locked && lockSetOf(locked)), verified);
+    if (registry) pushed = await pushSets(registry, await registrySets(i.target, lockSet), verified);
     // After the refresh: it has checked that the provider's folder is a real one.
     if (locked) await writeGraphs(locked.t, { lock: locked.lock });
     const hint = baselineFailureHint(
@@ -129,8 +131,14 @@ export async function refreshTargetCaches(i: TargetCachesInput): Promise<{ repor
   return { report, locked, pushed };
 }
 
+export interface LockSet {
+  file: string;
+  providerId: string;
+  artifacts: Artifact[];
+}
+
 /** The lock's own files (tools, packages, a URL baseline), as the registry keeps them together. */
-export function lockSetOf({ t, lock }: LockedTarget): { file: string; providerId: string; artifacts: Artifact[] } {
+export function lockSetOf({ t, lock }: LockedTarget): LockSet {
   const urls = new Map(t.plan.repos.map((r) => [r.id, r.url]));
   return {
     file: t.lockFile,

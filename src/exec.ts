@@ -15,6 +15,8 @@ export interface RunOptions {
   input?: string | Uint8Array;
   /** Read the child's stdin from this file instead. */
   inputFile?: string;
+  /** The child's stdin is this open file descriptor of ours (a file opened without following links). */
+  stdinFd?: number;
   /** Called with a one-line description after the command ends (verbose logging). */
   trace?: (line: string) => void;
   /** Do not throw on a non-zero exit; the caller reads exitCode. */
@@ -43,7 +45,8 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const child = execa(cmd.command, cmd.args, {
     cwd: opts.cwd,
     env: { LC_ALL: 'C', ...opts.env },
-    ...(opts.inputFile ? { inputFile: opts.inputFile } : { input: opts.input }),
+    // Any open descriptor works as stdin (Node passes it on); execa's types only name 3-9.
+    ...(opts.stdinFd !== undefined ? { stdin: opts.stdinFd as 3 } : opts.inputFile ? { inputFile: opts.inputFile } : { input: opts.input }),
     reject: false,
     stripFinalNewline: !binary,
     encoding: binary ? 'buffer' : 'utf8',

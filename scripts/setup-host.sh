@@ -28,6 +28,7 @@ have mcopy || need+=(mtools)
 # Finalize and the boot test: qemu-img, compressors, QEMU with OVMF firmware.
 have qemu-img || need+=(qemu-utils)
 have zstd || need+=(zstd)
+have pigz || need+=(pigz)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 # Boot tests of the other image types: ISOs read with xorriso, arm64 images booted

@@ -120,6 +120,26 @@ describe('finalizeArtifacts with the real tools', () => {
     expect(first.events.map((e) => ('message' in e ? e.message : ''))).toContain('compressing edge-1.0.qcow2.xz with xz');
   });
 
+  it("compresses gz with pigz when the lock's tools list it: gzip reads it, and a second run gives the same bytes", async () => {
+    const source = await makeRaw(await tempDir());
+    const once = async () => {
+      const dir = await tempDir();
+      const raw = path.join(dir, 'edge-1.0.raw');
+      await copyFile(source, raw);
+      const events: CacheEvent[] = [];
+      const tpl = template([{ type: 'raw', compression: 'gz' }, { type: 'qcow2' }]);
+      const out = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: tpl, tools: ['pigz'], emit: (e) => events.push(e) });
+      return { out, events };
+    };
+    const first = await once();
+    const gz = first.out.find((a) => a.compression === 'gz') as FinalArtifact;
+    expect(first.events.map((e) => ('message' in e ? e.message : ''))).toContain('compressing edge-1.0.raw.gz with gz (pigz)');
+    const plain = await runBinary({ command: 'gzip', args: ['-dc', '--', gz.path] });
+    expect(plain.stdout.equals(await readFile(source)), 'gzip -dc of the pigz output is the raw image').toBe(true);
+    const second = await once();
+    expect(second.out.map((a) => [a.file, a.sha256])).toEqual(first.out.map((a) => [a.file, a.sha256]));
+  });
+
   it('removes the raw image when no artifact is an uncompressed raw image', async () => {
     const dir = await tempDir();
     const raw = await makeRaw(dir);

@@ -139,6 +139,11 @@ describe('command lines', () => {
   ])('compresses with %s deterministically, keeping the input', (compression, argv) => {
     expect(compressCommand(compression, '/w/x.raw')).toEqual(argv);
   });
+
+  it("compresses gz with pigz when the lock's tools have it, with the same options", () => {
+    expect(compressCommand('gz', '/w/x.raw', { pigz: true })).toEqual(['pigz', '-6', '-n', '-k', '-f', '-q', '--', '/w/x.raw']);
+    expect(compressCommand('xz', '/w/x.raw', { pigz: true })[0]).toBe('xz');
+  });
 });
 
 /** A runner that records every command and succeeds, except where `fail` says so. */
@@ -167,19 +172,34 @@ describe('finalizeArtifacts with a recording runner', () => {
     const work = path.join(dir, '.edge-1.2.finalize');
     const out = await finalizeArtifacts(runner, { rawImage: raw, buildDir: dir, template: tpl, emit: (e) => events.push(e) });
 
-    expect(runner.calls.map((c) => c.argv)).toEqual([
+    const argvs = runner.calls.map((c) => c.argv);
+    // Prepared first, cleaned last; each format's commands in order, the formats side by side.
+    expect(argvs.slice(0, 2)).toEqual([
       ['rm', '-rf', '--', work],
       ['mkdir', '-p', '--', work],
+    ]);
+    expect(argvs.slice(-2)).toEqual([
+      ['rm', '-rf', '--', work],
+      ['rm', '-f', '--', raw],
+    ]);
+    const qcow2 = [
       convertCommand('qcow2', raw, path.join(work, 'edge-1.2.qcow2')),
       compressCommand('xz', path.join(work, 'edge-1.2.qcow2')),
       ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.qcow2.xz'), path.join(dir, 'edge-1.2.qcow2.xz')],
       ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.qcow2'), path.join(dir, 'edge-1.2.qcow2')],
+    ];
+    const rawGz = [
       ['ln', '-s', '--', raw, path.join(work, 'edge-1.2.raw')],
       compressCommand('gz', path.join(work, 'edge-1.2.raw')),
       ['mv', '-f', '-T', '--', path.join(work, 'edge-1.2.raw.gz'), path.join(dir, 'edge-1.2.raw.gz')],
-      ['rm', '-rf', '--', work],
-      ['rm', '-f', '--', raw],
-    ]);
+    ];
+    const middle = argvs.slice(2, -2);
+    expect(middle).toHaveLength(qcow2.length + rawGz.length);
+    const inOrder = (want: string[][]) => middle.filter((a) => want.some((w) => JSON.stringify(w) === JSON.stringify(a)));
+    expect(inOrder(qcow2)).toEqual(qcow2);
+    expect(inOrder(rawGz)).toEqual(rawGz);
+    // Side by side: the raw image's link is made before the qcow2 conversion has ended.
+    expect(middle.findIndex((a) => a[0] === 'ln')).toBeLessThan(middle.findIndex((a) => a[0] === 'xz'));
     expect(runner.calls.find((c) => c.argv[0] === 'xz')?.env).toEqual({ XZ_DEFAULTS: '', XZ_OPT: '' });
     expect(out.map((a) => [a.file, a.type, a.compression, a.size])).toEqual([
       ['edge-1.2.qcow2.xz', 'qcow2', 'xz', 17],
@@ -189,6 +209,60 @@ describe('finalizeArtifacts with a recording runner', () => {
     expect(out[0]?.path).toBe(path.join(dir, 'edge-1.2.qcow2.xz'));
     expect(out[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(events.map((e) => ('message' in e ? e.message : ''))).toContain('removing edge-1.2.raw: no artifact is an uncompressed raw image');
+  });
+
+  it("uses pigz for gz when the lock's tools list it, and says so when they do not", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'edge-1.2.raw.gz'), 'gz');
+    const raw = path.join(dir, 'edge-1.2.raw');
+    const tpl = template([{ type: 'raw', compression: 'gz' }]);
+    const withPigz = recorder();
+    await finalizeArtifacts(withPigz, { rawImage: raw, buildDir: dir, template: tpl, tools: ['qemu-utils', 'pigz'], emit: () => undefined });
+    expect(withPigz.calls.map((c) => c.argv[0])).toContain('pigz');
+    expect(withPigz.calls.map((c) => c.argv[0])).not.toContain('gzip');
+    const without = recorder();
+    const events: CacheEvent[] = [];
+    await finalizeArtifacts(without, { rawImage: raw, buildDir: dir, template: tpl, tools: ['qemu-utils'], emit: (e) => events.push(e) });
+    expect(without.calls.map((c) => c.argv[0])).toContain('gzip');
+    expect(events).toContainEqual({
+      type: 'info',
+      message: "gz artifacts are compressed by gzip on one core: list pigz in the target's tools to use every core",
+    });
+  });
+
+  it('removes the scratch directory only after every format has ended when one fails', async () => {
+    const dir = await tempDir();
+    const raw = path.join(dir, 'edge-1.2.raw');
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((ok) => {
+      release = ok;
+    });
+    const runner: Runner = {
+      where: 'host',
+      async run(argv: string[]) {
+        order.push(argv[0] as string);
+        if (argv[0] === 'qemu-img' && argv.includes('vhdx')) {
+          // The vhdx conversion is still running when the zstd compression fails.
+          await slow;
+          order.push('vhdx done');
+        }
+        if (argv[0] === 'zstd') {
+          setTimeout(release, 20);
+          throw new StepError('zstd failed with exit code 1: boom', { command: argv, exitCode: 1, stderr: 'boom' });
+        }
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    };
+    const err = await finalizeArtifacts(runner, {
+      rawImage: raw,
+      buildDir: dir,
+      template: template([{ type: 'vhdx' }, { type: 'raw', compression: 'zstd' }]),
+      emit: () => undefined,
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('compressing with zstd failed');
+    expect(order.indexOf('vhdx done')).toBeGreaterThan(-1);
+    expect(order.lastIndexOf('rm')).toBeGreaterThan(order.indexOf('vhdx done'));
   });
 
   it('runs no command but the scratch directory for a plain raw image already in place', async () => {

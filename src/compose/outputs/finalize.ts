@@ -1,6 +1,6 @@
 // The finalize stage: the raw disk image becomes the artifacts the template
 // lists (qcow2, vhd, vhdx, vmdk through qemu-img, each optionally gzip, xz or
-// zstd compressed). Everything runs through the Runner, since the image may
+// zstd compressed), formats side by side and every compressor on every core. Everything runs through the Runner, since the image may
 // live inside the build container; every output is made in a scratch directory
 // and renamed into place, so a failure never leaves a half file under a final name.
 import path from 'node:path';
@@ -18,6 +18,8 @@ export interface FinalizeOptions {
   /** Where the artifacts go; must be visible on this machine at the same path, for hashing. */
   buildDir: string;
   template: ImageTemplate;
+  /** The composer image's tools (the lock's): pigz there makes gz use every core. */
+  tools?: readonly string[];
   emit: Emit;
 }
 
@@ -31,49 +33,80 @@ export interface FinalArtifact {
 }
 
 /** The Debian package of each tool, named when a tool is missing where the build runs. */
-const PACKAGES: Record<string, string> = { 'qemu-img': 'qemu-utils', xz: 'xz-utils', zstd: 'zstd', gzip: 'gzip' };
+const PACKAGES: Record<string, string> = { 'qemu-img': 'qemu-utils', xz: 'xz-utils', zstd: 'zstd', gzip: 'gzip', pigz: 'pigz' };
 
-/** Turn the raw image into every artifact of the template's `disk.artifacts`; returns them hashed, in template order. */
+/**
+ * Turn the raw image into every artifact of the template's `disk.artifacts`;
+ * returns them hashed, in template order. Each format is converted beside the
+ * others, and each of its compressions runs beside the others once it exists.
+ */
 export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Promise<FinalArtifact[]> {
   const plan = artifactPlan(o.template);
-  const stem = imageStem(o.template);
   const raw = path.resolve(o.rawImage);
   const work = workDirFor(o.buildDir, o.template);
-  const say = (message: string) => o.emit({ type: 'info', message });
+  const pigz = o.tools?.includes('pigz') ?? false;
+  if (!pigz && plan.some((a) => a.compression === 'gz'))
+    o.emit({ type: 'info', message: "gz artifacts are compressed by gzip on one core: list pigz in the target's tools to use every core" });
 
   // A scratch directory left by an interrupted build is stale by definition.
   await step(runner, `preparing ${work}`, ['rm', '-rf', '--', work]);
   await step(runner, `preparing ${work}`, ['mkdir', '-p', '--', work]);
   try {
-    for (const [type, artifacts] of groupByType(plan)) {
-      const made = artifacts.filter((a) => type !== 'raw' || a.compression);
-      if (made.length === 0) continue;
-      const src = path.join(work, `${stem}.${(FORMATS[type] as { ext: string }).ext}`);
-      if (type === 'raw') {
-        // gzip and xz write their output beside their input: a link puts it in the scratch directory.
-        await step(runner, `linking ${raw} into ${work}`, ['ln', '-s', '--', raw, src]);
-      } else {
-        say(`converting ${path.basename(raw)} to ${type}`);
-        const spec = FORMATS[type];
-        if (spec && !spec.reproducible) o.emit({ type: 'debug', message: `${type} artifacts differ between builds of the same image: ${spec.note}` });
-        await step(runner, `making ${made.map((a) => a.file).join(', ')}: converting ${raw} to ${type}`, convertCommand(type, raw, src));
-      }
-      for (const a of made) {
-        if (!a.compression) continue;
-        say(`compressing ${a.file} with ${a.compression}`);
-        await step(runner, `making ${a.file}: compressing with ${a.compression}`, compressCommand(a.compression, src), { env: { ...COMPRESS_ENV } });
-      }
-      for (const a of made) {
-        await step(runner, `moving ${a.file} into ${o.buildDir}`, ['mv', '-f', '-T', '--', path.join(work, a.file), path.join(o.buildDir, a.file)]);
-      }
-    }
+    // Settled, not raced: the scratch directory is removed only once every command has ended.
+    await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work, pigz })));
   } finally {
     // Not removing the scratch directory is worth a warning, never worth hiding the step's own error.
     const r = await runner.run(['rm', '-rf', '--', work], { reject: false }).catch((err: unknown) => ({ exitCode: -1, stderr: messageOf(err) }));
     if (r.exitCode !== 0) o.emit({ type: 'warning', message: `could not remove the scratch directory ${work}: ${r.stderr.trim()}; the next build removes it` });
   }
-  await placeRaw(runner, plan, raw, path.resolve(o.buildDir, `${stem}.raw`), say);
+  await placeRaw(runner, plan, raw, path.resolve(o.buildDir, `${imageStem(o.template)}.raw`), (message) => o.emit({ type: 'info', message }));
   return Promise.all(plan.map((a) => hashed(a, o.buildDir)));
+}
+
+/** Wait for every promise; then throw the first failure, if any. */
+async function allDone(promises: Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+interface TypeJob {
+  type: string;
+  artifacts: PlannedArtifact[];
+  raw: string;
+  work: string;
+  pigz: boolean;
+}
+
+/** One format's artifacts: the conversion (or a link to the raw image), its compressions side by side, the renames. */
+async function makeType(runner: Runner, o: FinalizeOptions, j: TypeJob): Promise<void> {
+  const made = j.artifacts.filter((a) => j.type !== 'raw' || a.compression);
+  if (made.length === 0) return;
+  const say = (message: string) => o.emit({ type: 'info', message });
+  const src = path.join(j.work, `${imageStem(o.template)}.${(FORMATS[j.type] as { ext: string }).ext}`);
+  if (j.type === 'raw') {
+    // gzip and xz write their output beside their input: a link puts it in the scratch directory.
+    await step(runner, `linking ${j.raw} into ${j.work}`, ['ln', '-s', '--', j.raw, src]);
+  } else {
+    say(`converting ${path.basename(j.raw)} to ${j.type}`);
+    const spec = FORMATS[j.type];
+    if (spec && !spec.reproducible) o.emit({ type: 'debug', message: `${j.type} artifacts differ between builds of the same image: ${spec.note}` });
+    await step(runner, `making ${made.map((a) => a.file).join(', ')}: converting ${j.raw} to ${j.type}`, convertCommand(j.type, j.raw, src));
+  }
+  await allDone(
+    made.flatMap((a) => {
+      if (!a.compression) return [];
+      say(`compressing ${a.file} with ${a.compression === 'gz' && j.pigz ? 'gz (pigz)' : a.compression}`);
+      return [
+        step(runner, `making ${a.file}: compressing with ${a.compression}`, compressCommand(a.compression, src, { pigz: j.pigz }), {
+          env: { ...COMPRESS_ENV },
+        }),
+      ];
+    }),
+  );
+  for (const a of made) {
+    await step(runner, `moving ${a.file} into ${o.buildDir}`, ['mv', '-f', '-T', '--', path.join(j.work, a.file), path.join(o.buildDir, a.file)]);
+  }
 }
 
 /** Keep the raw image under its final name when it is an artifact, otherwise remove it. */

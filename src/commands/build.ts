@@ -60,6 +60,8 @@ export interface BuildResult extends BaseResult {
   seconds: number;
   /** An ISO's initramfs target (systemConfig.initramfs), built first. */
   initramfs?: BuildResult;
+  /** Set when nothing was built: the last build here had the same inputs and its outputs hold (the output cache). */
+  reused?: { builtAt: string; inputsDigest: string; image: 'kept' | 'made again' };
 }
 
 /** Memory the host must have available for `auto` to assemble the root filesystem in tmpfs. */

@@ -24,6 +24,8 @@ export interface StepContext {
   env: Env;
   /** `--repo`: wins over DOCKER_REPO. */
   repo?: string;
+  /** `--rebuild`: build even when the last build's outputs would do (the output cache). */
+  rebuild?: boolean;
   emit: Emit;
 }
 

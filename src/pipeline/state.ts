@@ -9,6 +9,7 @@ import { messageOf } from '../errors.js';
 import { isNotFound, readFileNoFollow, realDirsTo, UnexpectedLinkError } from '../fs/safe.js';
 import { jsonProblem } from '../text/untrusted.js';
 import type { InputPart } from './inputs.js';
+import type { ReusableBuild } from './output-cache.js';
 import { pipelineStateDir } from '../layout/paths.js';
 
 /** pre_build's answer. */
@@ -43,6 +44,8 @@ export interface BuildRecord {
   source: { branch?: string; commit?: string; message?: string };
   seconds: number;
   at: string;
+  /** The outputs' stamps, the result and the image: what a later build with the same inputs answers with (output-cache.ts). */
+  reuse?: ReusableBuild;
 }
 
 /** What push sent. */

@@ -12,7 +12,8 @@ import { remoteImage } from '../registry/client.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import { parseRef } from '../registry/ref.js';
 import { buildCarrier, type Carrier } from './carrier.js';
-import { docker, envFlag, inputsBeforeBuild, inputsOf, loadTarget, named, open, type StepContext } from './context.js';
+import { docker, envFlag, inputsBeforeBuild, inputsOf, loadTarget, named, open, type Opened, type StepContext } from './context.js';
+import { type OutputStamp, outputsChanged, stampOutputs } from './output-cache.js';
 import type { ImageName } from './image-name.js';
 import { INPUTS_LABEL, type Inputs } from './inputs.js';
 import { type BuildRecord, type Decision, readState, writeState } from './state.js';
@@ -119,6 +120,12 @@ export async function skipReason(ctx: StepContext, step: 'build' | 'push' | 'pos
   return undefined;
 }
 
+/** Whether pre_build decided to build these inputs although nothing changed (FORCE_BUILDING=1 when it ran). */
+async function forcedByPreBuild(ctx: StepContext, inputs: Inputs): Promise<boolean> {
+  const d = await readState(ctx.settings.workDir, ctx.target, 'pre_build');
+  return d?.outcome === 'forced' && d.inputsDigest === inputs.digest;
+}
+
 export type Skipped = { skipped: string };
 
 export interface Built {
@@ -127,17 +134,56 @@ export interface Built {
   record: BuildRecord;
 }
 
-/** build: skip when pre_build found no change; else build the disk image and the image that carries it. */
+/** build: skip when pre_build found no change; reuse the last build's outputs when its inputs are these; else build the disk image and the image that carries it. */
 export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
+  const started = performance.now();
   const first = await open(ctx);
   const before = await inputsBeforeBuild(ctx, first);
   const skip = before && (await skipReason(ctx, 'build', before));
   if (skip) return { skipped: skip };
+  if (before && !ctx.rebuild && !envFlag(ctx.env.FORCE_BUILDING) && !(await forcedByPreBuild(ctx, before))) {
+    const reused = await reuseLastBuild(ctx, first, before, started);
+    if (reused) return reused;
+  }
   const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit, catalogue: first.cat, opened: first.t });
   // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
   // the catalogue and the template are the ones opened above, which the build used too).
-  const { t, name } = first;
-  const inputs = await inputsOf(ctx, first);
+  return withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });
+}
+
+/**
+ * The output cache (output-cache.ts): the last build of this target here had
+ * these inputs and its outputs are the files it wrote, so its result stands.
+ * Its image is kept when every name still points at it; otherwise it is made
+ * again from those outputs.
+ */
+async function reuseLastBuild(ctx: StepContext, o: Opened, inputs: Inputs, started: number): Promise<Built | undefined> {
+  const last = await readState(ctx.settings.workDir, ctx.target, 'build', (m) => ctx.emit({ type: 'warning', message: m }));
+  if (!last?.reuse || last.inputsDigest !== inputs.digest) return undefined;
+  const changed = await outputsChanged(last.reuse.outputs);
+  if (changed) {
+    ctx.emit({ type: 'info', message: `the inputs are those of the last build (${last.at}), but ${changed}: building again` });
+    return undefined;
+  }
+  const d = await docker(ctx);
+  const held = await Promise.all(o.name.refs.map(async (ref) => (await d.imageInspect(ref))?.id === last.image.id));
+  const seconds = () => Math.round(performance.now() - started) / 1000;
+  const reused = (image: 'kept' | 'made again'): NonNullable<BuildResult['reused']> => ({ builtAt: last.at, inputsDigest: last.inputsDigest, image });
+  if (held.every(Boolean) && last.image.refs.length === o.name.refs.length) {
+    ctx.emit({
+      type: 'info',
+      message: `unchanged since the build of ${last.at}: its ${last.reuse.outputs.length} outputs hold their stamps and ${last.image.refs.join(', ')} is in the daemon`,
+    });
+    return { build: { ...last.reuse.result, seconds: seconds(), reused: reused('kept') }, carrier: last.reuse.carrier, record: last };
+  }
+  ctx.emit({ type: 'info', message: `unchanged since the build of ${last.at}, whose outputs hold their stamps: making its image again from them` });
+  const built = await withImage(ctx, o, inputs, last.reuse.result, { outputs: last.reuse.outputs, at: last.at });
+  return { ...built, build: { ...built.build, seconds: seconds(), reused: reused('made again') } };
+}
+
+/** Make the image that carries a build's outputs, and record the build (with what a later build needs to reuse it). */
+async function withImage(ctx: StepContext, o: Opened, inputs: Inputs, result: BuildResult, made: { outputs: OutputStamp[]; at: string }): Promise<Built> {
+  const { t, name } = o;
   const c = result.compose;
   const version = await toolkitVersion(ctx.settings.projectRoot);
   const oci = await ociLabels(ctx.settings.projectRoot, ctx.env, new Date(c.sourceDateEpoch * 1000));
@@ -163,6 +209,7 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   });
   const imageSeconds = Math.round(performance.now() - imageStarted) / 1000;
   const r = result.cache;
+  const { reused: _reused, ...plain } = result;
   const record: BuildRecord = {
     target: ctx.target,
     providerId: result.providerId,
@@ -181,7 +228,8 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
       message: ctx.env.COMMIT_MSG?.split('\n')[0] || undefined,
     },
     seconds: Math.round((result.seconds + imageSeconds) * 1000) / 1000,
-    at: new Date().toISOString(),
+    at: made.at,
+    reuse: { outputs: made.outputs, result: plain, carrier },
   };
   await writeState(ctx.settings.workDir, ctx.target, 'build', record);
   return { build: result, carrier, record };

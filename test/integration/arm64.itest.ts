@@ -114,7 +114,7 @@ describe('the arm64 target builds through qemu-user and boots', () => {
     const again = async () => {
       const t0 = performance.now();
       // From the installed-package snapshot: the root filesystem, configuration, boot files, disk and outputs are made anew.
-      const r = await runBuilder(['latest-arm64', 'build', '--json'], env);
+      const r = await runBuilder(['latest-arm64', 'build', '--json', '--rebuild'], env);
       console.info(`latest-arm64 second build (from the installed-package snapshot, emulated): ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       expect(r.code, r.stderr.slice(-3000)).toBe(0);
       return JSON.parse(r.stdout) as { compose: { image: string; snapshot: string; installed: string; artifacts: Array<{ file: string; sha256: string }> } };

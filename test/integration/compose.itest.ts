@@ -5,7 +5,7 @@
 // mounting it: sfdisk --json for the partitions, debugfs for the root
 // filesystem. Packages come from the host's mirror once, then from the
 // test's own package cache (never the project's ./cache).
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +87,8 @@ describe('compose stage with a real Docker daemon', () => {
     expect(await hashFile(tar)).toEqual({ sha256: stamp.sha256, size: stamp.size });
   };
   const build = async (target: string, ...flags: string[]): Promise<{ r: RunResult; json: BuildJson }> => {
-    const r = await runBuilder([target, 'build', '--json', ...flags], env);
+    // --rebuild: each test exercises the stages; the output cache has its own test.
+    const r = await runBuilder([target, 'build', '--json', '--rebuild', ...flags], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     return { r, json: JSON.parse(r.stdout) as BuildJson };
   };
@@ -244,6 +245,45 @@ describe('compose stage with a real Docker daemon', () => {
     expect((await debugfs(json.compose.image, await rootOffset(json.compose.image), 'cat /etc/hostname')).trim()).toBe('g3-itest');
   });
 
+  it('answers an unchanged build from its outputs (output cache): nothing built while their stamps hold; the image made again when gone; a touched output builds again', {
+    timeout: LONG,
+  }, async () => {
+    type Reused = BuildJson & {
+      reused?: { builtAt: string; inputsDigest: string; image: string };
+      image: { id: string; refs: string[] };
+      compose: { artifacts: { path: string; sha256: string }[] };
+    };
+    const plain = async () => {
+      const r = await runBuilder(['img', 'build', '--json'], env);
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      return { r, json: JSON.parse(r.stdout) as Reused };
+    };
+    const last = (await build('img')).json as Reused;
+    const hit = await plain();
+    expect(hit.json.reused).toMatchObject({ image: 'kept', inputsDigest: expect.stringMatching(/^sha256:/) });
+    // Nothing was built: no build container, the same files and image as the build before.
+    expect(hit.r.stderr).not.toContain('compose stages in');
+    expect(hit.json.compose.artifacts.map((a) => [a.path, a.sha256])).toEqual(last.compose.artifacts.map((a) => [a.path, a.sha256]));
+    expect(hit.json.image.id).toBe(last.image.id);
+    expect((await stat(hit.json.compose.image)).mtimeMs).toBe((await stat(last.compose.image)).mtimeMs);
+
+    // The image gone: made again from the same outputs, with the same id.
+    for (const ref of last.image.refs) await run({ command: 'docker', args: ['image', 'rm', '-f', ref] }, { reject: false });
+    const remade = await plain();
+    expect(remade.json.reused?.image).toBe('made again');
+    expect(remade.r.stderr).not.toContain('compose stages in');
+    expect(remade.json.image.id).toBe(last.image.id);
+
+    // An output written since (its mtime moved): built again, from the installed-package snapshot.
+    const now = new Date();
+    await utimes(last.compose.image, now, now);
+    const rebuilt = await plain();
+    expect(rebuilt.json.reused).toBeUndefined();
+    expect(rebuilt.r.stderr).toContain('was written or replaced since the last build: building again');
+    expect(rebuilt.json.compose.installed).toBe('reused');
+    expect(rebuilt.json.compose.artifacts.map((a) => a.sha256)).toEqual(last.compose.artifacts.map((a) => a.sha256));
+  });
+
   it('detects a truncated installed-package snapshot, installs the packages again and replaces it', { timeout: LONG }, async () => {
     const { keys } = await installedSnapshots();
     const installedTar = path.join(installedDir(), `${keys[0]}.tar.zst`);
@@ -290,7 +330,7 @@ describe('compose stage with a real Docker daemon', () => {
     expect(json.compose.installed).toBe('reused');
     await expectExactlyLocked(json.compose.image, await readLock('img'));
     // The command trace (printed with --verbose, without --json) shows where it was unpacked.
-    const traced = await runBuilder(['img', 'build', '--verbose'], { ...env, G3_SCRATCH: 'disk' });
+    const traced = await runBuilder(['img', 'build', '--verbose', '--rebuild'], { ...env, G3_SCRATCH: 'disk' });
     expect(traced.code, traced.stderr.slice(-2000)).toBe(0);
     expect(traced.stderr).toContain(`-C ${path.join(work(), 'imagebuild', 'itest', 'rootfs')} -xf`);
     expect(traced.stderr).toContain('root filesystem on disk');
@@ -307,7 +347,10 @@ describe('compose stage with a real Docker daemon', () => {
     lock.image.baseSet = (await readLock('other')).image.baseSet;
     await writeFile(file('img.lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
     await rm(path.join(work(), 'chrootbuild'), { recursive: true, force: true });
-    const [a, b] = await Promise.all([collect(startBuilder(['img', 'build', '--json'], env)), collect(startBuilder(['other', 'build', '--json'], env))]);
+    const [a, b] = await Promise.all([
+      collect(startBuilder(['img', 'build', '--json', '--rebuild'], env)),
+      collect(startBuilder(['other', 'build', '--json', '--rebuild'], env)),
+    ]);
     expect(a.code, a.stderr.slice(-2000)).toBe(0);
     expect(b.code, b.stderr.slice(-2000)).toBe(0);
     const outcomes = [a, b].map((r) => (JSON.parse(r.stdout) as BuildJson).compose.snapshot).sort();

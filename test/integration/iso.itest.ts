@@ -124,7 +124,7 @@ describe('the latest-iso target', () => {
 
   it('is reproducible: a rebuild gives the same ISO, byte for byte', { timeout: 900_000 }, async () => {
     const first = await hashFile(iso);
-    const r = await runBuilder(['latest-iso', 'build', '--json'], env);
+    const r = await runBuilder(['latest-iso', 'build', '--json', '--rebuild'], env);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     const again = (JSON.parse(r.stdout) as { compose: { image: string } }).compose.image;
     expect(await hashFile(again)).toEqual(first);

@@ -102,7 +102,7 @@ describe('overlay and dracut images boot', () => {
 
     // Built again: the same bytes.
     const first = await hashFile(built.compose.image);
-    const again = await runBuilder(['latest-overlay', 'build', '--json'], env);
+    const again = await runBuilder(['latest-overlay', 'build', '--json', '--rebuild'], env);
     expect(again.code, again.stderr.slice(-3000)).toBe(0);
     expect(await hashFile((JSON.parse(again.stdout) as Built).compose.image)).toEqual(first);
 

@@ -24,6 +24,7 @@ export async function runSteps(steps: readonly Step[], input: SettingsInput): Pr
     target: input.target,
     env: input.env,
     repo: typeof input.flags.repo === 'string' ? input.flags.repo : undefined,
+    rebuild: input.flags.rebuild === true,
     emit: input.emit,
   };
   const results: StepResult[] = [];
@@ -118,6 +119,13 @@ function bootWords(boot: BuildResult['compose']['boot']): string {
 /** The disk image build in text: the artifacts on stdout, sizes, stages and timings on stderr. */
 function renderBuild(r: BuildResult, out: Output): void {
   const c = r.compose;
+  if (r.reused) {
+    for (const a of c.artifacts) out.result(a.path);
+    out.note(
+      `${r.target}: nothing to build: the build of ${r.reused.builtAt} had the same inputs (${r.reused.inputsDigest.slice(0, 19)}…) and its ${c.artifacts.length} artifact(s), SBOM and manifest are the files it wrote; image ${r.reused.image}; ${r.seconds.toFixed(1)} s (--rebuild builds anyway)`,
+    );
+    return;
+  }
   const stages = Object.entries(c.timings)
     .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
     .join(', ');

@@ -12,6 +12,7 @@ const BUILD_OPTIONS: Options = {
     value: 'WHERE',
     description: `assemble the root filesystem in tmpfs, on disk, or auto (${envHint('scratch')}; default: auto, tmpfs with 4 GiB available)`,
   }),
+  rebuild: { type: 'boolean', description: "build even when the last build's outputs would do (as FORCE_BUILDING=1 does)" },
 };
 
 const REPO_OPTIONS: Options = {
@@ -72,9 +73,15 @@ runs the compose stages in a build container without network:
              (.img and .vmlinuz for imageType img, .iso for iso; docs/image-types.md)
 An ISO whose template names systemConfig.initramfs builds that template first, as
 the target <target>.initramfs with its own lock. The container gets named
-capabilities only (see docs/compose.md); --privileged opts in.`,
+capabilities only (see docs/compose.md); --privileged opts in.
+Output cache: when the last build of the target here had the same inputs digest
+(see pre_build), its outputs are still the files it wrote (size, mtime, inode,
+checked without rehashing) and its image is in the daemon, nothing is built and
+its result is printed again (--json: "reused"); an image that is gone is made
+again from those outputs. --rebuild or FORCE_BUILDING=1 builds anyway.`,
     examples: (prog) => [
       `${prog} latest build`,
+      `${prog} latest build --rebuild              build although nothing changed`,
       `${prog} latest build --work-dir /srv/g3-work --verbose`,
       `G3_DOCKER_CLIENT=/usr/bin/docker ${prog} latest build`,
     ],

@@ -2,6 +2,7 @@
 // A hand-written scanner rather than one big regex: a Packages index carries
 // hundreds of thousands of relations, and precise errors need positions anyway.
 import { UserError } from '../errors.js';
+import type { Interner } from './intern.js';
 import type { Clause, Relation, RelOp } from './types.js';
 
 // `<` and `>` are dpkg's obsolete spellings of `<=` and `>=`; dpkg still accepts them.
@@ -49,7 +50,7 @@ function skipSpace(s: string, i: number): number {
 let stop = 0;
 
 /** Parse one alternative from `i`, e.g. `libc6:any (>= 2.36) [amd64] <!nocheck>`; arch lists and profiles are dropped. */
-function parseOne(s: string, i: number, field: string): Relation {
+function parseOne(s: string, i: number, field: string, pool: Interner | undefined): Relation {
   const n = s.length;
   i = skipSpace(s, i);
   const nameStart = i;
@@ -73,6 +74,8 @@ function parseOne(s: string, i: number, field: string): Relation {
     if (i === q) throw bad(field, s, i, 'an empty architecture qualifier after ":"');
     archQualifier = s.slice(q, i);
   }
+  // The text up to here (or to the constraint's ")") alone decides the relation: the key it is shared by.
+  let keyEnd = i;
   i = skipSpace(s, i);
   if (s.charCodeAt(i) === 40 /* ( */) {
     i = skipSpace(s, i + 1);
@@ -87,6 +90,7 @@ function parseOne(s: string, i: number, field: string): Relation {
     version = s.slice(v, i);
     i = skipSpace(s, i);
     if (s.charCodeAt(i) !== 41 /* ) */) throw bad(field, s, i, 'a version constraint without its closing ")"');
+    keyEnd = i + 1;
     i = skipSpace(s, i + 1);
   }
   // Architecture restrictions and build profiles belong to source packages; tolerate and drop them.
@@ -103,51 +107,56 @@ function parseOne(s: string, i: number, field: string): Relation {
   const c = s.charCodeAt(i);
   if (i < n && c !== 44 && c !== 124) throw bad(field, s, i, `unexpected text "${s.slice(i).split(/[,|]/)[0]!.trim()}"`);
   stop = i;
+  if (pool) return pool.relation(s.slice(nameStart, keyEnd), name, archQualifier, op, version);
   // One literal per shape: adding properties later would give each object an extra backing store.
   if (archQualifier === undefined) return op ? { name, op, version } : { name };
   return op ? { name, archQualifier, op, version } : { name, archQualifier };
 }
 
-/** Parse a Depends-style field: `,` separates clauses, `|` separates alternatives. */
-export function parseRelations(value: string, field = 'Depends'): Clause[] {
+/**
+ * Parse a Depends-style field: `,` separates clauses, `|` separates alternatives.
+ * With `pool`, equal relations and one-alternative clauses are shared objects.
+ */
+export function parseRelations(value: string, field = 'Depends', pool?: Interner): Clause[] {
   const n = value.length;
   if (skipSpace(value, 0) === n) return [];
   const clauses: Clause[] = [];
   let i = 0;
   for (;;) {
-    const first = parseOne(value, i, field);
+    const first = parseOne(value, i, field, pool);
     i = stop;
     if (value.charCodeAt(i) !== 124 /* | */) {
       // Most clauses have one alternative; a literal avoids the spare capacity push() reserves.
-      clauses.push([first]);
+      clauses.push(pool ? pool.single(first) : [first]);
     } else {
       const clause: Clause = [first];
       while (value.charCodeAt(i) === 124) {
-        clause.push(parseOne(value, i + 1, field));
+        clause.push(parseOne(value, i + 1, field, pool));
         i = stop;
       }
-      clauses.push(clause);
+      clauses.push(clause.slice());
     }
     if (i >= n) break;
     i++; // past the comma
   }
-  return clauses;
+  // A copy of exactly its length: push() leaves room for 17 entries, which the records would keep.
+  return clauses.slice();
 }
 
-/** Parse a plain relation list (Provides, Conflicts, Breaks), where alternatives are not allowed. */
-export function parseRelationList(value: string, field = 'Provides'): Relation[] {
+/** Parse a plain relation list (Provides, Conflicts, Breaks), where alternatives are not allowed; `pool` as for parseRelations. */
+export function parseRelationList(value: string, field = 'Provides', pool?: Interner): Relation[] {
   const n = value.length;
   if (skipSpace(value, 0) === n) return [];
   const out: Relation[] = [];
   let i = 0;
   for (;;) {
-    out.push(parseOne(value, i, field));
+    out.push(parseOne(value, i, field, pool));
     i = stop;
     if (i >= n) break;
     if (value.charCodeAt(i) === 124) throw bad(field, value, i, `alternatives ("|"), which ${field} does not allow`);
     i++;
   }
-  return out;
+  return out.slice();
 }
 
 /** Render a relation in dpkg's spelling: `name:any (>= 1.0)`. */

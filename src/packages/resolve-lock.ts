@@ -5,7 +5,7 @@ import { requestDigest } from '../lock/file.js';
 import { LOCK_VERSION, type LockedPackage, type LockedRepository, type LockedSet, type LockFile } from '../lock/types.js';
 import { loadRepository } from '../repo/deb/repository.js';
 import type { MetadataOptions, RepoMetadata } from '../repo/deb/types.js';
-import { resolve } from '../resolve/resolve.js';
+import { RecordCatalog, resolve } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 import type { PackagePlan } from './plan.js';
 import { checkFileNames, checkRequested, explainRefused, refusedByName } from './refused.js';
@@ -28,11 +28,13 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
     allowPackages: r.allowPackages,
     packages: (metadata[i] as RepoMetadata).packages,
   }));
+  // Indexed once for the image, the tools and the composer base: an index of Debian main is ~20 MB.
+  const catalog = new RecordCatalog(repos, plan.arch);
   const refused = refusedByName(metadata);
   checkRequested([...plan.request.packages, ...plan.request.tools], metadata, refused);
-  const resolveOrExplain = (req: Parameters<typeof resolve>[0]): Resolution => {
+  const resolveOrExplain = (req: Parameters<typeof resolve>[0], shared?: RecordCatalog): Resolution => {
     try {
-      return resolve(req);
+      return resolve(req, shared);
     } catch (err) {
       throw explainRefused(err, refused);
     }
@@ -53,14 +55,17 @@ export async function resolvePlan(target: string, plan: PackagePlan, meta: Metad
   let image: Resolution;
   try {
     // An overlay has no chroot to bootstrap: the baseline is its base, and every package of it is in the request.
-    image = resolveOrExplain({ repos: imageRepos, arch: plan.arch, packages: imageRequest, base: baseline ? 'none' : 'required' });
+    image = resolveOrExplain(
+      { repos: imageRepos, arch: plan.arch, packages: imageRequest, base: baseline ? 'none' : 'required' },
+      imageRepos === repos ? catalog : undefined,
+    );
   } catch (err) {
     throw overlay ? explainOverlayFailure(err, overlay.packageOperation) : err;
   }
-  const tools = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' });
+  const tools = resolveOrExplain({ repos, arch: plan.arch, packages: plan.request.tools, base: 'essential' }, catalog);
   const toolPackages = tools.packages.filter((p) => !tools.base.some((b) => b.name === p.name));
   // The composer's base image is made from the Essential set and apt; an overlay's image set lacks them.
-  const composerBase = baseline ? resolveOrExplain({ repos, arch: plan.arch, packages: ['apt'], base: 'essential' }) : undefined;
+  const composerBase = baseline ? resolveOrExplain({ repos, arch: plan.arch, packages: ['apt'], base: 'essential' }, catalog) : undefined;
   if (composerBase) checkFileNames(composerBase.packages, 'composer base');
   // An overlay installs only what the baseline lacks (or has older, with additive-and-upgrade).
   const imagePackages = baseline ? overlayPackages(image.packages, baseline.locked.packages) : image.packages;

@@ -6,7 +6,7 @@ import { chooseFor, provideSatisfies, whyNot } from './candidates.js';
 import { close, EdgeSet } from './closure.js';
 import { checkConflicts } from './conflicts.js';
 import { ResolveError } from './errors.js';
-import { PackageIndex } from './index.js';
+import { PackageIndex, type RecordCatalog } from './index.js';
 import { installOrder } from './order.js';
 import { planRequests } from './request.js';
 import { Selection } from './selection.js';
@@ -14,6 +14,7 @@ import type { Resolution, ResolveRequest } from './types.js';
 
 export { ResolveError } from './errors.js';
 export type { RepoInput, Resolution, ResolvedEdge, ResolveRequest } from './types.js';
+export { RecordCatalog } from './index.js';
 
 // A requested name: its real candidate, else its only provider (apt refuses to guess among several).
 function requestedRecord(index: PackageIndex, sel: Selection, rel: Relation, warnings: string[]): PackageRecord {
@@ -36,9 +37,12 @@ function requestedRecord(index: PackageIndex, sel: Selection, rel: Relation, war
   throw new ResolveError(`requested ${text} is a virtual package provided by ${names}`, [text], 'Request one of the providers by name.');
 }
 
-/** Resolve a request into the package set, its base set, install order and chosen edges. */
-export function resolve(req: ResolveRequest): Resolution {
-  const index = new PackageIndex(req.repos, req.arch);
+/**
+ * Resolve a request into the package set, its base set, install order and chosen edges.
+ * `catalog`: `req.repos` already indexed for `req.arch`, shared by several resolves over them (built here when absent).
+ */
+export function resolve(req: ResolveRequest, catalog?: RecordCatalog): Resolution {
+  const index = new PackageIndex(req.repos, req.arch, catalog);
   const rels = planRequests(index, req.packages);
   const sel = new Selection(req.arch);
   const edges = new EdgeSet();

@@ -225,6 +225,39 @@ describe('PackagesParser', () => {
     ]);
   });
 
+  // Many stanzas that repeat relations, names and versions, the way an index does.
+  const many = Array.from(
+    { length: 300 },
+    (_, i) =>
+      `Package: p${i}\nVersion: 1.${i % 7}\nArchitecture: ${i % 4 ? 'amd64' : 'all'}\nSource: src${i % 13} (1.${i % 7}-1)\nSection: s${i % 3}\n` +
+      `Depends: libc6 (>= 2.${i % 5}), p${(i + 1) % 300} | alt${i % 11}\nProvides: virt${i % 9}\nFilename: pool/p${i}.deb\nSize: ${i + 1}\nSHA256: ${SHA_A}\n`,
+  ).join('\n');
+
+  it.each([1, 5, 64, 4096])('gives the same records for a long index fed in %i-byte chunks as fed whole', (size) => {
+    const bytes = Buffer.from(many);
+    const parser = new PackagesParser('r');
+    for (let i = 0; i < bytes.length; i += size) parser.push(bytes.subarray(i, i + size));
+    const records = parser.end();
+    expect(records).toHaveLength(300);
+    expect(records).toStrictEqual(parsePackages(many, 'r'));
+    expect(records[299]).toMatchObject({
+      name: 'p299',
+      version: '1.5',
+      source: 'src0',
+      section: 's2',
+      depends: [[{ name: 'libc6', op: '>=', version: '2.4' }], [{ name: 'p0' }, { name: 'alt2' }]],
+    });
+  });
+
+  it('shares equal relations and one-alternative clauses among the records of an index', () => {
+    const records = parsePackages(many, 'r');
+    expect(records[5]!.depends[0]).toBe(records[0]!.depends[0]);
+    expect(records[9]!.provides[0]).toBe(records[0]!.provides[0]);
+    expect(records[1]!.depends[0]).not.toBe(records[0]!.depends[0]);
+    // Each record has a list of its own (records are never mutated, but a list is no shared value).
+    expect(records[5]!.depends).not.toBe(records[0]!.depends);
+  });
+
   it('escapes control characters of the index in its messages', () => {
     expect(() => parsePackages(`${HELLO}\nbad \u001b[2J line\n`, 'r')).toThrow(/"bad \\u001b\[2J line" is neither/);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Interner } from '../../src/deb/intern.js';
 import { formatClause, formatRelation, parseRelationList, parseRelations } from '../../src/deb/relations.js';
 import type { Clause, Relation } from '../../src/deb/types.js';
 import { UserError } from '../../src/errors.js';
@@ -118,5 +119,40 @@ describe('formatRelation and formatClause', () => {
 
   it.each([['a, b (>= 1:2-3) | c:any, d (<< 4~)'], ['libc6 (>= 2.36), libgcc-s1 (>= 3.0) | libgcc1']])('round-trips %s', (text) => {
     expect(parseRelations(text).map(formatClause).join(', ')).toBe(text);
+  });
+});
+
+describe('parseRelations with an Interner', () => {
+  const values = ['libc6 (>= 2.36), libfoo1 | libbar1', 'libc6 (>= 2.36), libc6:any, zlib1g (>= 1:1.2.0)', 'libc6 (>=2.36), libfoo1'];
+
+  it.each(values)('gives the same relations as without one: %s', (value) => {
+    expect(parseRelations(value, 'Depends', new Interner())).toStrictEqual(parseRelations(value));
+    expect(parseRelationList(value.replace(/\|/g, ','), 'Breaks', new Interner())).toStrictEqual(parseRelationList(value.replace(/\|/g, ',')));
+  });
+
+  it('shares one object for each relation written alike, and one clause for each lone relation', () => {
+    const pool = new Interner();
+    const [a, b, c] = values.map((v) => parseRelations(v, 'Depends', pool));
+    expect(b![0]).toBe(a![0]);
+    expect(b![0]![0]).toBe(a![0]![0]);
+    // A qualified name is another relation; the same text with other spacing is another (equal) object.
+    expect(b![1]![0]).not.toBe(a![0]![0]);
+    expect(c![0]![0]).toStrictEqual(a![0]![0]);
+    expect(c![1]![0]).toBe(a![1]![0]);
+    expect(parseRelationList('libc6 (>= 2.36)', 'Breaks', pool)[0]).toBe(a![0]![0]);
+  });
+
+  it('forgets what it shared on clear()', () => {
+    const pool = new Interner();
+    const [rel] = parseRelationList('a-rather-long-package-name (>= 1:2.36-9+deb13u1)', 'Provides', pool);
+    expect(parseRelationList('a-rather-long-package-name (>= 1:2.36-9+deb13u1)', 'Provides', pool)[0]).toBe(rel);
+    pool.clear();
+    expect(parseRelationList('a-rather-long-package-name (>= 1:2.36-9+deb13u1)', 'Provides', pool)[0]).not.toBe(rel);
+  });
+
+  it('still reports a bad relation after an equal good one was shared', () => {
+    const pool = new Interner();
+    parseRelations('libc6 (>= 2.36)', 'Depends', pool);
+    expect(() => parseRelations('libc6 (>= 2.36) junk', 'Depends', pool)).toThrow(/unexpected text "junk"/);
   });
 });

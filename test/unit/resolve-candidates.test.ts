@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { InternalError } from '../../src/errors.js';
 import { PackageIndex } from '../../src/resolve/index.js';
-import { resolve } from '../../src/resolve/resolve.js';
+import { RecordCatalog, type ResolveRequest, resolve } from '../../src/resolve/resolve.js';
 import { type PkgSpec, pkg, repo } from './resolve-helpers.js';
 
 function candidateOf(repos: ReturnType<typeof repo>[], name = 'a'): string | undefined {
@@ -97,5 +98,40 @@ describe('candidate choice', () => {
     const one = new PackageIndex([{ id: 'main', priority: 500, packages: [a, b] }], 'amd64').candidate('a');
     const two = new PackageIndex([{ id: 'main', priority: 500, packages: [b, a] }], 'amd64').candidate('a');
     expect(one).toBe(two);
+  });
+});
+
+describe('a record catalog shared by several resolves', () => {
+  const repos = [
+    repo('main', [
+      { name: 'base', version: '1.0', essential: true },
+      { name: 'req', version: '1.0', priority: 'required' },
+      { name: 'a', version: '1.0', depends: 'b' },
+      { name: 'a', version: '2.0', depends: 'b (>= 2)' },
+      { name: 'b', version: '1.0' },
+      { name: 'b', version: '2.0' },
+      { name: 'tool', version: '1.0', depends: 'mta' },
+      { name: 'postfix', version: '1.0', provides: 'mta' },
+    ]),
+  ];
+
+  it('gives each resolve what it gives with an index of its own, pins included', () => {
+    const catalog = new RecordCatalog(repos, 'amd64');
+    const requests: ResolveRequest[] = [
+      { repos, arch: 'amd64', packages: ['a=1.0'], base: 'required' },
+      { repos, arch: 'amd64', packages: ['a', 'tool'], base: 'essential' },
+      { repos, arch: 'amd64', packages: ['a=1.0'], base: 'none' },
+    ];
+    const shared = requests.map((r) => resolve(r, catalog));
+    expect(shared).toStrictEqual(requests.map((r) => resolve(r)));
+    // The pin of the first resolve is not the second's candidate.
+    expect(shared[1]!.packages.map((p) => `${p.name}=${p.version}`)).toStrictEqual(['a=2.0', 'b=2.0', 'base=1.0', 'postfix=1.0', 'tool=1.0']);
+    expect(shared[0]!.packages.map((p) => `${p.name}=${p.version}`)).toStrictEqual(['a=1.0', 'b=2.0', 'base=1.0', 'req=1.0']);
+  });
+
+  it('is refused for other repositories or another architecture', () => {
+    const catalog = new RecordCatalog(repos, 'amd64');
+    expect(() => resolve({ repos: [...repos], arch: 'amd64', packages: ['a'], base: 'none' }, catalog)).toThrow(InternalError);
+    expect(() => resolve({ repos, arch: 'arm64', packages: ['a'], base: 'none' }, catalog)).toThrow(/record catalog built for other repositories/);
   });
 });

@@ -1,13 +1,13 @@
 // A local file repository made from a lock: the locked files of the package
 // cache (already verified against the signed indexes) and a Packages index
 // that lists exactly them. apt and mmdebstrap read it without any network.
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { parsePackages } from '../../deb/packages.js';
 import { StepError, UserError } from '../../errors.js';
 import type { LockedPackage } from '../../lock/types.js';
 import { poolFile } from '../../packages/artifacts.js';
 import type { Runner } from '../../docker/runner.js';
+import { flattenIndex } from './local-index.js';
 
 export interface LocalRepo {
   dir: string;
@@ -37,12 +37,8 @@ export async function makeLocalRepo(runner: Runner, opts: { dir: string; pkgDir:
   }
   const r = await runner.run(['sh', '-c', 'cd "$1" && apt-ftparchive packages . > Packages.tmp && mv Packages.tmp Packages', 'sh', opts.dir]);
   if (r.exitCode !== 0) throw new StepError(`apt-ftparchive could not index ${opts.dir}`, { stderr: r.stderr });
-  // apt-ftparchive may write a symlink's resolved target as the Filename; the
-  // repository is flat, so each file is named by its link in `dir`.
-  const index = path.join(opts.dir, 'Packages');
-  const text = (await readFile(index, 'utf8')).replace(/^Filename: (?:.*\/)?([^/\n]+)$/gm, 'Filename: ./$1');
-  await writeFile(index, text);
-  const indexed = parsePackages(text, 'local');
+  // Each file named by its link in `dir` (the repository is flat), streamed: the index is never one string.
+  const indexed = await flattenIndex(path.join(opts.dir, 'Packages'), 'local');
   checkIndex(
     indexed.map((x) => ({ file: path.posix.basename(x.filename), sha256: x.sha256, name: x.name })),
     expected,

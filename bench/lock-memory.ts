@@ -1,117 +1,16 @@
 // `npm run bench:memory -- [--runs N] [--out DIR]`: peak memory of `lock` for
 // a template of OS Image Composer's minimal Debian 13 raw image (~320
 // packages), measured with `/usr/bin/time -v` ("Maximum resident set size")
-// around `./builder.sh oicmin lock --update`. The repository metadata is cached
+// around `./builder.sh oic lock --update` (the project of oic-template.ts). The repository metadata is cached
 // by an untimed first run, so every timed run is warm. The mirror is the
 // host's (apt sources or G3_MIRROR), as for any lock.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { run } from '../src/exec.js';
-
-/** The facts of OS Image Composer's minimal Debian 13 raw template, in this toolkit's template syntax. */
-export const TEMPLATE = `# OS Image Composer's minimal Debian 13 raw image (bench/lock-memory.ts).
-image:
-  name: minimal-os-image-debian
-  version: "13.0"
-
-target:
-  os: debian
-  dist: debian13
-  arch: x86_64
-  imageType: raw
-
-disk:
-  name: default
-  size: 4GiB
-  partitionTableType: gpt
-  artifacts:
-    - type: raw
-      compression: gz
-    - type: vhdx
-  partitions:
-    - id: boot
-      type: esp
-      flags: [esp, boot]
-      start: 1MiB
-      end: 513MiB
-      fsType: fat32
-      mountPoint: /boot/efi
-    - id: rootfs
-      type: linux-root-amd64
-      start: 513MiB
-      end: "0"
-      fsType: ext4
-      mountPoint: /
-
-systemConfig:
-  name: minimal
-  bootloader:
-    bootType: efi
-    provider: grub
-  packages: [${[
-    'apparmor',
-    'apt-listchanges',
-    'apt-utils',
-    'bash-completion',
-    'bind9-host',
-    'cloud-init',
-    'cloud-initramfs-growroot',
-    'curl',
-    'dbus',
-    'dosfstools',
-    'firmware-intel-graphics',
-    'firmware-intel-misc',
-    'firmware-iwlwifi',
-    'grub-cloud-amd64',
-    'init',
-    'iptables',
-    'iputils-ping',
-    'less',
-    'libext2fs2t64',
-    'liblastlog2-2',
-    'libnss-myhostname',
-    'libnss-resolve',
-    'libpam-modules-bin',
-    'libpam-systemd',
-    'libss2',
-    'linux-sysctl-defaults',
-    'man-db',
-    'manpages',
-    'mawk',
-    'nano',
-    'netplan.io',
-    'pciutils',
-    'polkitd',
-    'psmisc',
-    'python3-minimal',
-    'reportbug',
-    'wireless-regdb',
-    'screen',
-    'socat',
-    'ssh-import-id',
-    'sudo',
-    'tcpdump',
-    'traceroute',
-    'unattended-upgrades',
-    'uuid-runtime',
-    'vim',
-    'vim-tiny',
-    'whiptail',
-    'zstd',
-  ].join(', ')}]
-  kernel:
-    packages: [linux-image-amd64]
-    cmdline: "console=ttyS0,115200 console=tty0"
-`;
-
-const CATALOGUE = `targets:
-  oicmin:
-    description: OS Image Composer's minimal Debian 13 raw image (bench/lock-memory.ts)
-    template: templates/oicmin.yml
-`;
+import { OIC_TARGET, writeOicProject } from './oic-template.js';
 
 /** Fewer image packages than this is not the template measured. */
 const MIN_PACKAGES = 300;
@@ -150,11 +49,9 @@ function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
 /** Write the catalogue and template into `outDir`, warm the metadata, then measure `runs` warm `lock --update` runs. */
 export async function measureLockMemory(opts: LockMemoryOptions): Promise<LockMemoryResult> {
   const outDir = path.resolve(opts.outDir);
-  await mkdir(path.join(outDir, 'templates'), { recursive: true });
-  const targets = path.join(outDir, 'targets.yml');
-  await writeFile(targets, CATALOGUE);
-  await writeFile(path.join(outDir, 'templates', 'oicmin.yml'), TEMPLATE);
-  const lockFile = path.join(outDir, 'oicmin.lock.json');
+  // The same project as bench:rebuild's cold build (oic-template.ts).
+  const targets = await writeOicProject(opts.root, outDir);
+  const lockFile = path.join(outDir, `${OIC_TARGET}.lock.json`);
   const env = {
     ...definedOnly(opts.env),
     G3_TARGETS: targets,
@@ -162,7 +59,7 @@ export async function measureLockMemory(opts: LockMemoryOptions): Promise<LockMe
     G3_WORK_DIR: path.join(outDir, 'work'),
   };
   const builder = path.join(opts.root, 'builder.sh');
-  const args = ['oicmin', 'lock', '--update'];
+  const args = [OIC_TARGET, 'lock', '--update'];
   const checks: string[] = [];
   let ok = true;
   const check = (pass: boolean, what: string): boolean => {

@@ -61,7 +61,7 @@ const PACKAGES = [
   'zstd',
 ];
 
-const TEMPLATE = `image:
+export const TEMPLATE = `image:
   name: minimal-os-image-debian
   version: "13.0"
 target:

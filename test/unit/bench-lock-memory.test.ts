@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { maxRssKiB, TEMPLATE } from '../../bench/lock-memory.js';
+import { maxRssKiB } from '../../bench/lock-memory.js';
+import { TEMPLATE } from '../../bench/oic-template.js';
 
 const TIME_V = `oicmin: wrote /tmp/x/oicmin.lock.json (321 packages and 0 tools, 235.7 MiB)
 \tCommand being timed: "./builder.sh oicmin lock --update"

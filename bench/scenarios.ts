@@ -67,7 +67,7 @@ const SHAPED_TAG = 'shaped: ';
 
 /** Run the chosen scenarios; the ratio lines, every timing, and what the copying shared tier was on. */
 export async function bench(opts: BenchOptions, ctx: BenchContext): Promise<{ pairs: Pair[]; timings: Measured[]; crossFs: string }> {
-  const { root, out, shm, env, log } = ctx;
+  const { env, log } = ctx;
   const scenarios: Scenario[] = [];
   let crossFs = 'not measured';
   if (ctx.main) {

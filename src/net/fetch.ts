@@ -10,7 +10,9 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { fsyncFile } from '../fs/atomic.js';
 import { openNoFollow } from '../fs/safe.js';
+import type { Gate } from '../pool.js';
 import { guardedConnector, RefusedAddressError, refusedUrlReason } from './connect.js';
 import { escapeInline, redactUrl } from '../text/untrusted.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -65,7 +67,8 @@ let dispatcher: Dispatcher | undefined;
 /** The shared HTTP connection pool (also used for repository metadata). */
 export function getDispatcher(): Dispatcher {
   // Honours HTTP(S)_PROXY and NO_PROXY; redirects are followed by openUrl, hop by hop, so each target is checked.
-  dispatcher ??= new EnvHttpProxyAgent({ connections: 16, connect: guardedConnector() });
+  // Connections per origin: as many as the most workers allowed (64); the callers' worker counts are the real limit.
+  dispatcher ??= new EnvHttpProxyAgent({ connections: 64, connect: guardedConnector() });
   return dispatcher;
 }
 
@@ -123,7 +126,9 @@ export async function discard(res: Dispatcher.ResponseData): Promise<void> {
 
 /**
  * Download `url` into `dest` (created or truncated), verifying length and
- * SHA256 on the way; throws FetchError (after retries) when it cannot.
+ * SHA256 on the way, and fsync it; throws FetchError (after retries) when it
+ * cannot. With `gate`, each attempt holds a place in it from the request to
+ * the body's last byte: the fsync and the waits between retries do not.
  */
 export async function download(
   url: string,
@@ -131,6 +136,7 @@ export async function download(
   expect: FetchExpect,
   settings: FetchSettings,
   onBytes?: (n: number) => void,
+  gate?: Gate,
 ): Promise<{ bytes: number; attempts: number }> {
   if (expect.size !== undefined && expect.size > maxBytesOf(settings)) {
     throw new FetchError(`is ${expect.size} bytes, more than the largest download allowed, ${maxText(settings)}`, false);
@@ -140,7 +146,7 @@ export async function download(
     async () => {
       attempts++;
       try {
-        return await attempt(url, dest, expect, settings, onBytes);
+        return await attempt(url, dest, expect, settings, onBytes, gate);
       } catch (err) {
         const fe = toFetchError(err);
         if (!fe.retryable) throw new AbortError(fe);
@@ -164,7 +170,25 @@ export async function download(
   return { bytes, attempts };
 }
 
-async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchSettings, onBytes?: (n: number) => void): Promise<number> {
+async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchSettings, onBytes?: (n: number) => void, gate?: Gate): Promise<number> {
+  const receive = () => receiveBody(url, dest, expect, s, onBytes);
+  const { bytes: n, sha256: got, declared } = gate ? await gate.run(receive) : await receive();
+  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
+  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
+  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
+  // Only verified bytes are worth flushing; outside the gate, so the next download need not wait for the disk.
+  await fsyncFile(dest);
+  return n;
+}
+
+/** The network part of an attempt: the request, its status and the body written (unflushed) to `dest`. */
+async function receiveBody(
+  url: string,
+  dest: string,
+  expect: FetchExpect,
+  s: FetchSettings,
+  onBytes?: (n: number) => void,
+): Promise<{ bytes: number; sha256: string; declared?: number }> {
   const res = await openUrl(url, s);
   if (res.statusCode !== 200) {
     await discard(res);
@@ -195,18 +219,14 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
     expect.size === undefined
       ? { bytes: maxBytesOf(s), problem: `body longer than the largest download allowed, ${maxText(s)}; stopped there` }
       : { bytes: expect.size, problem: `body longer than the expected ${expect.size} bytes` };
-  const { bytes: n, sha256: got } = await streamToFile(res.body, dest, limit, onBytes, s);
-  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
-  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
-  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
-  return n;
+  return { ...(await streamToFile(res.body, dest, limit, onBytes, s, { sync: false })), declared };
 }
 
 /**
  * Write a response body to `dest` (created or truncated, never through a
- * link) and fsync it, hashing on the way; more than `limit.bytes` is a
- * non-retryable FetchError, and with `pace` so is a body slower than its
- * minimum throughput (a retryable one).
+ * link) and fsync it (unless `sync: false`: the caller flushes), hashing on
+ * the way; more than `limit.bytes` is a non-retryable FetchError, and with
+ * `pace` so is a body slower than its minimum throughput (a retryable one).
  */
 export async function streamToFile(
   body: Readable,
@@ -214,6 +234,7 @@ export async function streamToFile(
   limit?: { bytes: number; problem: string },
   onBytes?: (n: number) => void,
   pace?: Pick<FetchSettings, 'timeoutMs' | 'minBytesPerSecond'>,
+  opts: { sync?: boolean } = {},
 ): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   const fh = await openNoFollow(dest, 'w').catch((err: unknown) => {
@@ -234,7 +255,7 @@ export async function streamToFile(
       await fh.write(buf);
       onBytes?.(buf.length);
     }
-    await fh.sync();
+    if (opts.sync !== false) await fh.sync();
   } finally {
     meter?.stop();
     if (!body.destroyed) {

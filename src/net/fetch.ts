@@ -6,6 +6,7 @@
 // timeout window) and in where it may go (no link-local addresses, see
 // src/net/).
 import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
@@ -245,6 +246,15 @@ export async function streamToFile(
   });
   const meter = pace ? throughputGuard(body, pace) : undefined;
   let n = 0;
+  // Socket reads come in pieces of a few KiB: written in batches, a download costs a few system calls, not thousands.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    const bufs = pending;
+    pending = [];
+    pendingBytes = 0;
+    await writeAll(fh, bufs);
+  };
   try {
     for await (const chunk of body) {
       const buf = chunk as Buffer;
@@ -252,9 +262,13 @@ export async function streamToFile(
       meter?.add(buf.length);
       if (limit && n > limit.bytes) throw new FetchError(limit.problem, false);
       hash.update(buf);
-      await fh.write(buf);
+      pending.push(buf);
+      pendingBytes += buf.length;
+      // Also by count: a server dripping tiny pieces must not build an endless list of them.
+      if (pendingBytes >= WRITE_BATCH_BYTES || pending.length >= 256) await flush();
       onBytes?.(buf.length);
     }
+    await flush();
     if (opts.sync !== false) await fh.sync();
   } finally {
     meter?.stop();
@@ -265,6 +279,28 @@ export async function streamToFile(
     await fh.close();
   }
   return { bytes: n, sha256: hash.digest('hex') };
+}
+
+/** Bytes gathered from a body before they are written out together. */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** Write every byte of `bufs`, in order, however many calls that takes. */
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    let written = (await fh.writev(rest)).bytesWritten;
+    if (written === 0) throw new Error('the disk accepted no bytes (write returned 0)');
+    // A short write (rare on files): drop what went out and write the remainder.
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (written >= b.length) written -= b.length;
+      else {
+        next.push(b.subarray(written));
+        written = 0;
+      }
+    }
+    rest = next;
+  }
 }
 
 /**

@@ -246,7 +246,9 @@ export async function streamToFile(
   });
   const meter = pace ? throughputGuard(body, pace) : undefined;
   let n = 0;
-  // Socket reads come in pieces of a few KiB: written in batches, a download costs a few system calls, not thousands.
+  // Socket reads come in pieces of a few KiB. While more are already queued, they are gathered and written
+  // together (fewer system calls when the process falls behind); once none is, what we have is written at once,
+  // so a stalled body's bytes so far are on disk.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const flush = async () => {
@@ -264,8 +266,8 @@ export async function streamToFile(
       hash.update(buf);
       pending.push(buf);
       pendingBytes += buf.length;
-      // Also by count: a server dripping tiny pieces must not build an endless list of them.
-      if (pendingBytes >= WRITE_BATCH_BYTES || pending.length >= 256) await flush();
+      // Bounded by count too: a server dripping tiny pieces must not build an endless list of them.
+      if (body.readableLength === 0 || pendingBytes >= WRITE_BATCH_BYTES || pending.length >= 256) await flush();
       onBytes?.(buf.length);
     }
     await flush();
@@ -281,7 +283,7 @@ export async function streamToFile(
   return { bytes: n, sha256: hash.digest('hex') };
 }
 
-/** Bytes gathered from a body before they are written out together. */
+/** The most bytes gathered from a body before they are written out together. */
 const WRITE_BATCH_BYTES = 256 * 1024;
 
 /** Write every byte of `bufs`, in order, however many calls that takes. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,23 @@ describe('streamToFile', () => {
     expect(got).toEqual({ bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
     expect(told).toBe(data.length);
     expect((await readFile(dest)).equals(data)).toBe(true);
+  });
+
+  it('has the bytes received so far on disk while the body stalls', async () => {
+    const dest = path.join(await tempDir(), 'out.bin');
+    const body = new Readable({ read: () => undefined });
+    const head = randomBytes(64 * 1024);
+    for (let at = 0; at < head.length; at += 4096) body.push(head.subarray(at, at + 4096));
+    const done = streamToFile(body, dest);
+    let size = 0;
+    for (let i = 0; i < 200 && size < head.length; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      size = (await stat(dest).catch(() => undefined))?.size ?? 0;
+    }
+    expect(size).toBe(head.length);
+    body.push(Buffer.from('tail'));
+    body.push(null);
+    expect((await done).bytes).toBe(head.length + 4);
   });
 
   it('stops at the limit with a non-retryable error, and leaves the caller to flush with sync: false', async () => {

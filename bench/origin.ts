@@ -17,10 +17,26 @@ export interface OriginProcess {
   stop(): Promise<void>;
 }
 
-/** Start the origin serving `dir`; resolves once it has announced its URL. */
-export async function startOriginProcess(projectRoot: string, dir: string, lifetimeSeconds: number, env: NodeJS.ProcessEnv): Promise<OriginProcess> {
+/** How the origin imitates a distant server (see test/support/origin.ts). */
+export interface Shape {
+  /** Delay before every response's headers. */
+  latencyMs: number;
+  /** Bandwidth of each connection, bytes per second. */
+  rateBytesPerSecond: number;
+}
+
+/** Start the origin serving `dir` (shaped when `shape` is given); resolves once it has announced its URL. */
+export async function startOriginProcess(
+  projectRoot: string,
+  dir: string,
+  lifetimeSeconds: number,
+  env: NodeJS.ProcessEnv,
+  shape?: Shape,
+): Promise<OriginProcess> {
   const cli = path.join(projectRoot, 'test', 'support', 'origin-cli.ts');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', cli, '--dir', dir, '--lifetime', String(lifetimeSeconds)], {
+  const args = ['--import', 'tsx', cli, '--dir', dir, '--lifetime', String(lifetimeSeconds)];
+  if (shape) args.push('--latency-ms', String(shape.latencyMs), '--rate-bytes', String(shape.rateBytesPerSecond));
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: projectRoot,
     env,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { execa } from 'execa';
 import { type DataSet, KiB, MiB, sizeStats } from './data.js';
 import type { Timing } from './measure.js';
+import type { Shape } from './origin.js';
 
 export interface Facts {
   date: string;
@@ -76,7 +77,10 @@ export interface Pair {
 export interface ReportInput {
   facts: Facts;
   command: string;
-  ds: DataSet;
+  /** The main data set (absent when `--only` left out scenarios 1 to 3b). */
+  ds?: DataSet;
+  /** The shaped scenario's data set and origin, when it ran. */
+  shaped?: { ds: DataSet; shape: Shape };
   runs: number;
   workers: number;
   seed: number;
@@ -124,8 +128,18 @@ function timingsTable(ts: readonly Measured[]): string {
 
 /** The whole BENCHMARKS.md document. */
 export function renderDocument(r: ReportInput): string {
-  const st = sizeStats(r.ds);
   const f = r.facts;
+  const data = (ds: DataSet) => {
+    const st = sizeStats(ds);
+    return `${ds.items.length} files, ${size(ds.totalBytes)} in all (sizes ${size(st.min)} – ${size(st.max)}, median ${size(st.median)}; log-normal, seed ${r.seed})`;
+  };
+  const dataLines = [
+    r.ds && `- **Data:** ${data(r.ds)}, random bytes (AES-CTR keystream, incompressible), catalogued as target \`bench\` with sha256 and size.`,
+    r.shaped && `- **Shaped data (1c):** ${data(r.shaped.ds)}, made the same way.`,
+  ].filter(Boolean);
+  const shapedOrigin = r.shaped
+    ? ` For 1c a second one, shaped like a distant mirror: ${r.shaped.shape.latencyMs} ms before every answer's headers and at most ${r.shaped.shape.rateBytesPerSecond} bytes/s on each connection (a token bucket per socket).`
+    : '';
   return `# Benchmarks
 
 The g3-cache (\`./builder.sh <target> cache\`, which runs the esbuild bundle of builder.ts) against what g3 did and against
@@ -139,8 +153,8 @@ plain tools near the machine's limit, measured side by side in one run of
 - **Bench directory** (\`bench/out\`, local and shared tiers, baselines' targets): ${f.benchFs}
 - **Cross-filesystem shared tier:** ${r.crossFs}
 - **Tools:** ${f.tools.join('; ')}
-- **Data:** ${r.ds.items.length} files, ${size(r.ds.totalBytes)} in all (sizes ${size(st.min)} – ${size(st.max)}, median ${size(st.median)}; log-normal, seed ${r.seed}), random bytes (AES-CTR keystream, incompressible), catalogued as target \`bench\` with sha256 and size.
-- **Origin:** \`test/support/origin-cli.ts\`, a separate Node process on 127.0.0.1 serving the files from disk.
+${dataLines.join('\n')}
+- **Origin:** \`test/support/origin-cli.ts\`, a separate Node process on 127.0.0.1 serving the files from disk.${shapedOrigin}
 - **Method:** each command ran ${r.runs} times, round-robin within its scenario; the median is reported. Before every run its target directories are emptied and \`sync\` flushes dirty pages (both untimed). Times are wall-clock around the child process, so g3-composer's include starting Node and loading the bundle (see the start-up floor). g3-composer ran with \`--workers ${r.workers} --json\`; the curl baseline with \`xargs -P${r.workers}\`.
 
 ## Results
@@ -167,8 +181,9 @@ ${r.checks.map((c) => `- ${c}`).join('\n')}
   cp verify nothing and leave their data unflushed in the page cache when they exit.
 - Everything fits in RAM, so reads (origin files, warm checks, shared tier) come from the page cache:
   this measures CPU and system-call cost, not the disk.
-- The origin is on 127.0.0.1: there is no latency per request. Against a real mirror a serial wget loop
-  pays a round trip (or several) per file, so parallel downloads gain more there than here.
+- The origin of scenarios 1 to 3b is on 127.0.0.1: there is no latency per request. Against a real mirror a serial
+  wget loop pays a round trip (or several) per file, so parallel downloads gain more there; scenario 1c adds a
+  latency and a bandwidth limit per connection to show that.
 - Warm checks are dominated by process start-up (Node loading the bundle); compare them with the start-up floor.
 `;
 }

@@ -6,10 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MiB, makeDataSet, writeLists } from './data.js';
-import { BenchFailure } from './measure.js';
-import { startOriginProcess } from './origin.js';
+import { BenchFailure, runOnce } from './measure.js';
+import type { Source } from './cold.js';
+import { type OriginProcess, type Shape, startOriginProcess } from './origin.js';
 import { machineFacts, renderDocument, resultsTable } from './report.js';
-import { bench, CHECKS } from './scenarios.js';
+import { bench, CHECKS, SCENARIO_KEYS, type ScenarioKey } from './scenarios.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -19,12 +20,22 @@ const HELP = `Usage: npm run bench -- [options]
   --seed S         seed of sizes and contents (default 1)
   --workers W      g3-composer --workers, and xargs -P for curl (default 8)
   --shm-dir DIR    another filesystem for the copying shared tier (default /dev/shm)
+  --only LIST      run only these scenarios, comma-separated: cold (1), warm (2), shared (3),
+                   shm (3b), shaped (1c); warm, shared and shm bring cold along (default: all)
+  --latency-ms MS  the shaped origin's delay before every answer (default 40)
+  --rate-bytes B   the shaped origin's bandwidth per connection, bytes/s (default 8000000)
+  --shaped-files N, --shaped-total-mb M
+                   the shaped scenario's data set (default 60 files, 56 MiB)
+  --shaped-workers LIST
+                   more g3-composer --workers values to time in the shaped scenario,
+                   each against curl, e.g. 4,12,16 (default: none)
   --keep           keep the data under bench/out (reused by the next run with the same sizes)
   --record         write BENCHMARKS.md even for a non-default size (default: only for the default size)
   --no-record      never write BENCHMARKS.md
   -h, --help       show this help
 
-Example (quick): npm run bench -- --files 20 --total-mb 20`;
+Example (quick): npm run bench -- --files 20 --total-mb 20
+Example (shaped only): npm run bench -- --only shaped --shaped-workers 4,12,16`;
 
 interface Options {
   files: number;
@@ -33,6 +44,11 @@ interface Options {
   seed: number;
   workers: number;
   shmDir: string;
+  only: Set<ScenarioKey>;
+  shape: Shape;
+  shapedFiles: number;
+  shapedTotalBytes: number;
+  shapedWorkers: number[];
   keep: boolean;
   record: boolean;
   argv: string[];
@@ -51,6 +67,12 @@ const parse = (args: string[]) =>
       seed: { type: 'string', default: '1' },
       workers: { type: 'string', default: '8' },
       'shm-dir': { type: 'string', default: '/dev/shm' },
+      only: { type: 'string' },
+      'latency-ms': { type: 'string', default: '40' },
+      'rate-bytes': { type: 'string', default: '8000000' },
+      'shaped-files': { type: 'string', default: '60' },
+      'shaped-total-mb': { type: 'string', default: '56' },
+      'shaped-workers': { type: 'string', default: '' },
       keep: { type: 'boolean', default: false },
       record: { type: 'boolean' },
       'no-record': { type: 'boolean' },
@@ -76,7 +98,10 @@ function parseOptions(argv: string[]): Options {
   };
   const files = int('files', values.files, 1, 100_000);
   const totalMb = int('total-mb', values['total-mb'], 1, 1_000_000);
-  const isDefault = files === 200 && totalMb === 300;
+  const only = parseOnly(values.only);
+  const shapedFiles = int('shaped-files', values['shaped-files'], 1, 100_000);
+  const shapedTotalMb = int('shaped-total-mb', values['shaped-total-mb'], 1, 1_000_000);
+  const isDefault = files === 200 && totalMb === 300 && values.only === undefined;
   return {
     files,
     totalBytes: totalMb * MiB,
@@ -84,10 +109,27 @@ function parseOptions(argv: string[]): Options {
     seed: int('seed', values.seed, 0, 2 ** 31),
     workers: int('workers', values.workers, 1, 64),
     shmDir: values['shm-dir'],
+    only,
+    shape: { latencyMs: int('latency-ms', values['latency-ms'], 0, 60_000), rateBytesPerSecond: int('rate-bytes', values['rate-bytes'], 1, 1e12) },
+    shapedFiles,
+    shapedTotalBytes: shapedTotalMb * MiB,
+    shapedWorkers: values['shaped-workers'] === '' ? [] : values['shaped-workers'].split(',').map((w) => int('shaped-workers', w.trim(), 1, 64)),
     keep: values.keep,
     record: values['no-record'] ? false : (values.record ?? isDefault),
     argv,
   };
+}
+
+/** The scenarios `--only` names (all when absent); warm, shared and shm need the tiers cold fills. */
+function parseOnly(value: string | undefined): Set<ScenarioKey> {
+  if (value === undefined) return new Set(SCENARIO_KEYS);
+  const keys = new Set<ScenarioKey>();
+  for (const k of value.split(',').map((x) => x.trim())) {
+    if (!(SCENARIO_KEYS as readonly string[]).includes(k)) throw new UsageError(`--only takes ${SCENARIO_KEYS.join(', ')}, not "${k}"`);
+    keys.add(k as ScenarioKey);
+  }
+  if (keys.has('warm') || keys.has('shared') || keys.has('shm')) keys.add('cold');
+  return keys;
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -111,28 +153,53 @@ async function main(): Promise<void> {
   await mkdir(out, { recursive: true });
   const facts = await machineFacts(out);
   log(`machine: nproc ${facts.nproc}, ${facts.memory}, bench/out on ${facts.benchFs}`);
-  const originDir = path.join(out, 'origin');
-  const ds = await makeDataSet(originDir, opts.files, opts.totalBytes, opts.seed, log);
-  const origin = await startOriginProcess(root, originDir, 6 * 3600, env);
-  log(`origin ${origin.url} (pid ${origin.pid})`);
+  const wantsMain = ['cold', 'warm', 'shared', 'shm'].some((k) => opts.only.has(k as ScenarioKey));
+  const origins: OriginProcess[] = [];
   // Stay subscribed ('on'): a second Ctrl-C while stopping must not kill us before the clean-up.
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    log('interrupted: stopping the origin and removing the tmpfs shared tier');
+    log('interrupted: stopping the origins and removing the tmpfs shared tier');
     rmSync(shm, { recursive: true, force: true });
-    void origin.stop().finally(() => process.exit(130));
+    void Promise.all(origins.map((o) => o.stop())).finally(() => process.exit(130));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  /** Make (or reuse) a data set in `dir`, serve it, and write its catalogue and lists into `listDir`. */
+  const serve = async (dir: string, listDir: string, files: number, bytes: number, shape?: Shape): Promise<Source> => {
+    const ds = await makeDataSet(dir, files, bytes, opts.seed, log);
+    const origin = await startOriginProcess(root, dir, 6 * 3600, env, shape);
+    origins.push(origin);
+    log(
+      `origin ${origin.url} (pid ${origin.pid})${shape ? `, shaped: ${shape.latencyMs} ms a request, ${shape.rateBytesPerSecond} bytes/s a connection` : ''}`,
+    );
+    await mkdir(listDir, { recursive: true });
+    return { origin, ds, lists: await writeLists(listDir, ds, origin.url) };
+  };
   try {
-    const lists = await writeLists(out, ds, origin.url);
-    const result = await bench(opts, { root, out, shm, origin, ds, lists, env, log });
+    // Untimed: builder.sh rebuilds its bundle when a source is newer, which must not land in the first timed run.
+    const warmUp = await runOnce({ label: 'warm-up', file: path.join(root, 'builder.sh'), args: ['--help'], cwd: root, check: async () => undefined }, env);
+    if (warmUp.exitCode !== 0) throw new BenchFailure(`builder.sh --help exited ${warmUp.exitCode}:\n${warmUp.stderr}`);
+    const main = wantsMain ? await serve(path.join(out, 'origin'), out, opts.files, opts.totalBytes) : undefined;
+    const shaped = opts.only.has('shaped')
+      ? { ...(await serve(path.join(out, 'origin-shaped'), path.join(out, 'shaped'), opts.shapedFiles, opts.shapedTotalBytes, opts.shape)), shape: opts.shape }
+      : undefined;
+    const result = await bench(opts, { root, out, shm, main, shaped, env, log });
     const command = ['npm run bench', ...(opts.argv.length ? ['--', ...opts.argv] : [])].join(' ');
-    const doc = renderDocument({ facts, command, ds, runs: opts.runs, workers: opts.workers, seed: opts.seed, checks: CHECKS, ...result });
+    const doc = renderDocument({
+      facts,
+      command,
+      ds: main?.ds,
+      shaped: shaped && { ds: shaped.ds, shape: shaped.shape },
+      runs: opts.runs,
+      workers: opts.workers,
+      seed: opts.seed,
+      checks: CHECKS,
+      ...result,
+    });
     await writeFile(path.join(out, 'results.md'), doc);
-    await writeFile(path.join(out, 'results.json'), JSON.stringify({ facts, options: opts, ...result }, null, 2));
+    await writeFile(path.join(out, 'results.json'), JSON.stringify({ facts, options: { ...opts, only: [...opts.only] }, ...result }, null, 2));
     if (opts.record) {
       // Keep the sections the other benchmarks write (packages, compose, pipeline): everything from the first
       // heading this document does not have.
@@ -142,10 +209,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${resultsTable(result.pairs)}\n\n`);
     log(`all runs checked. Report: ${opts.record ? 'BENCHMARKS.md and ' : ''}bench/out/results.md`);
   } finally {
-    await origin.stop();
+    await Promise.all(origins.map((o) => o.stop()));
     await rm(shm, { recursive: true, force: true });
     if (!opts.keep) {
-      for (const d of ['origin', 'g3', 'base']) await rm(path.join(out, d), { recursive: true, force: true });
+      for (const d of ['origin', 'origin-shaped', 'g3', 'base', 'shaped']) await rm(path.join(out, d), { recursive: true, force: true });
     }
   }
 }

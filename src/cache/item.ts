@@ -14,6 +14,7 @@ import { dropStamp, identityOf, writeStamp } from './stamp.js';
 import { type ItemPaths, itemPaths } from './tiers.js';
 import { verifyFile } from './verify.js';
 import { redactSecrets, redactUrl } from '../text/untrusted.js';
+import type { Gate } from '../pool.js';
 import type { RegistryTier } from './registry-tier.js';
 
 export interface EngineContext {
@@ -28,6 +29,12 @@ export interface EngineContext {
   emit: Emit;
   /** The registry tier, between shared and origin; undefined when none is set (or --offline). */
   registry?: RegistryTier;
+  /**
+   * The transfer slots (`workers` of them): a download holds one from its
+   * request to its last byte, a registry pull for its whole length. Checks,
+   * locks, fsyncs and stamps run outside them. Without it, nothing limits transfers here.
+   */
+  transfers?: Gate;
 }
 
 export interface ItemResult {
@@ -174,7 +181,9 @@ async function fromRegistry(a: Artifact, local: ItemPaths, ctx: EngineContext, r
   const tmp = tempPathFor(local.file);
   track(tmp);
   try {
-    const got = await ctx.registry.pull(a, tmp, (n) => ctx.emit({ type: 'bytes', n }));
+    const registry = ctx.registry;
+    const pull = () => registry.pull(a, tmp, (n) => ctx.emit({ type: 'bytes', n }));
+    const got = ctx.transfers ? await ctx.transfers.run(pull) : await pull();
     if (got.state === 'bad') noteCorrupt(r, ctx, 'registry', got.reason);
     if (got.state !== 'ok') return false;
     await publish(tmp, local.file);
@@ -193,7 +202,7 @@ async function fromOrigin(a: Artifact, local: ItemPaths, ctx: EngineContext, r: 
     const tmp = tempPathFor(local.file);
     track(tmp);
     try {
-      const got = await download(url, tmp, a, ctx.fetch, (n) => ctx.emit({ type: 'bytes', n }));
+      const got = await download(url, tmp, a, ctx.fetch, (n) => ctx.emit({ type: 'bytes', n }), ctx.transfers);
       await publish(tmp, local.file);
       await stampNow(local, a);
       r.bytes = got.bytes;

@@ -8,7 +8,7 @@ import { flushDirs } from '../fs/atomic.js';
 import { closeFetch, type FetchSettings } from '../net/fetch.js';
 import { type EngineContext, type ItemResult, itemName, refreshItem } from './item.js';
 import { recordItemUses } from '../layout/last-use.js';
-import { mapPool } from '../pool.js';
+import { Gate, mapPool } from '../pool.js';
 import { itemPaths, prepareTier, probeShared, resolveLocalRoot } from './tiers.js';
 import { verifyFile } from './verify.js';
 import type { RegistryStats, RegistryTier } from './registry-tier.js';
@@ -82,11 +82,12 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
     fetch: opts.fetch,
     emit: opts.emit,
     registry: opts.registry,
+    transfers: opts.workers > 1 ? new Gate(opts.workers) : undefined,
   };
   opts.emit({ type: 'start', items: artifacts.length, bytes: artifacts.reduce((n, a) => n + (a.size ?? 0), 0) });
   let results: ItemResult[];
   try {
-    results = await mapPool(artifacts, opts.workers, (a) => refreshItem(a, ctx));
+    results = await mapPool(artifacts, itemsAtOnce(opts.workers), (a) => refreshItem(a, ctx), largestFirst(artifacts, opts.workers));
     if (opts.onVerified)
       artifacts.forEach((a, i) => {
         if (results[i]?.status === 'ok') opts.onVerified?.(a, itemPaths(ctx.localRoot, a.section, a.file).file);
@@ -110,6 +111,30 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
     await Promise.all([closeFetch(), flushDirs()]);
   }
   return { ...summarise(results, ctx, (performance.now() - started) / 1000), localRoot: opts.localRoot };
+}
+
+/**
+ * How many items are worked on at once. With one worker: one, in catalogue
+ * order. Otherwise twice the transfer slots, so that while an item waits for
+ * its lock, checks its tiers, or is fsynced, stamped and written back, another
+ * one already uses the slot: those steps cost about as much as a transfer
+ * from a distant mirror, and a slot left idle meanwhile is bandwidth lost.
+ */
+export function itemsAtOnce(workers: number): number {
+  return workers <= 1 ? 1 : workers * 2;
+}
+
+/**
+ * The order items start in: with more than one worker the largest first (an
+ * unknown size counts as the largest), so the longest transfer does not
+ * start last and run on alone at the end; otherwise catalogue order.
+ */
+export function largestFirst(artifacts: readonly Artifact[], workers: number): number[] {
+  const order = artifacts.map((_, i) => i);
+  if (workers <= 1) return order;
+  const size = (i: number) => artifacts[i]?.size ?? Number.POSITIVE_INFINITY;
+  // Array.prototype.sort is stable: equal sizes keep catalogue order.
+  return order.sort((x, y) => (size(x) === size(y) ? 0 : size(y) > size(x) ? 1 : -1));
 }
 
 // The first problem only: one broken record folder would otherwise warn once per item.

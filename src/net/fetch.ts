@@ -6,11 +6,14 @@
 // timeout window) and in where it may go (no link-local addresses, see
 // src/net/).
 import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { fsyncFile } from '../fs/atomic.js';
 import { openNoFollow } from '../fs/safe.js';
+import type { Gate } from '../pool.js';
 import { guardedConnector, RefusedAddressError, refusedUrlReason } from './connect.js';
 import { escapeInline, redactUrl } from '../text/untrusted.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -65,7 +68,8 @@ let dispatcher: Dispatcher | undefined;
 /** The shared HTTP connection pool (also used for repository metadata). */
 export function getDispatcher(): Dispatcher {
   // Honours HTTP(S)_PROXY and NO_PROXY; redirects are followed by openUrl, hop by hop, so each target is checked.
-  dispatcher ??= new EnvHttpProxyAgent({ connections: 16, connect: guardedConnector() });
+  // Connections per origin: as many as the most workers allowed (64); the callers' worker counts are the real limit.
+  dispatcher ??= new EnvHttpProxyAgent({ connections: 64, connect: guardedConnector() });
   return dispatcher;
 }
 
@@ -123,7 +127,9 @@ export async function discard(res: Dispatcher.ResponseData): Promise<void> {
 
 /**
  * Download `url` into `dest` (created or truncated), verifying length and
- * SHA256 on the way; throws FetchError (after retries) when it cannot.
+ * SHA256 on the way, and fsync it; throws FetchError (after retries) when it
+ * cannot. With `gate`, each attempt holds a place in it from the request to
+ * the body's last byte: the fsync and the waits between retries do not.
  */
 export async function download(
   url: string,
@@ -131,6 +137,7 @@ export async function download(
   expect: FetchExpect,
   settings: FetchSettings,
   onBytes?: (n: number) => void,
+  gate?: Gate,
 ): Promise<{ bytes: number; attempts: number }> {
   if (expect.size !== undefined && expect.size > maxBytesOf(settings)) {
     throw new FetchError(`is ${expect.size} bytes, more than the largest download allowed, ${maxText(settings)}`, false);
@@ -140,7 +147,7 @@ export async function download(
     async () => {
       attempts++;
       try {
-        return await attempt(url, dest, expect, settings, onBytes);
+        return await attempt(url, dest, expect, settings, onBytes, gate);
       } catch (err) {
         const fe = toFetchError(err);
         if (!fe.retryable) throw new AbortError(fe);
@@ -164,7 +171,25 @@ export async function download(
   return { bytes, attempts };
 }
 
-async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchSettings, onBytes?: (n: number) => void): Promise<number> {
+async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchSettings, onBytes?: (n: number) => void, gate?: Gate): Promise<number> {
+  const receive = () => receiveBody(url, dest, expect, s, onBytes);
+  const { bytes: n, sha256: got, declared } = gate ? await gate.run(receive) : await receive();
+  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
+  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
+  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
+  // Only verified bytes are worth flushing; outside the gate, so the next download need not wait for the disk.
+  await fsyncFile(dest);
+  return n;
+}
+
+/** The network part of an attempt: the request, its status and the body written (unflushed) to `dest`. */
+async function receiveBody(
+  url: string,
+  dest: string,
+  expect: FetchExpect,
+  s: FetchSettings,
+  onBytes?: (n: number) => void,
+): Promise<{ bytes: number; sha256: string; declared?: number }> {
   const res = await openUrl(url, s);
   if (res.statusCode !== 200) {
     await discard(res);
@@ -195,18 +220,14 @@ async function attempt(url: string, dest: string, expect: FetchExpect, s: FetchS
     expect.size === undefined
       ? { bytes: maxBytesOf(s), problem: `body longer than the largest download allowed, ${maxText(s)}; stopped there` }
       : { bytes: expect.size, problem: `body longer than the expected ${expect.size} bytes` };
-  const { bytes: n, sha256: got } = await streamToFile(res.body, dest, limit, onBytes, s);
-  if (declared !== undefined && n !== declared) throw new FetchError(`truncated: got ${n} of ${declared} bytes`, true);
-  if (expect.size !== undefined && n !== expect.size) throw new FetchError(`truncated: got ${n} of ${expect.size} bytes`, true);
-  if (got !== expect.sha256) throw new FetchError(`sha256 mismatch: got ${got.slice(0, 16)}…, expected ${expect.sha256.slice(0, 16)}…`, false);
-  return n;
+  return { ...(await streamToFile(res.body, dest, limit, onBytes, s, { sync: false })), declared };
 }
 
 /**
  * Write a response body to `dest` (created or truncated, never through a
- * link) and fsync it, hashing on the way; more than `limit.bytes` is a
- * non-retryable FetchError, and with `pace` so is a body slower than its
- * minimum throughput (a retryable one).
+ * link) and fsync it (unless `sync: false`: the caller flushes), hashing on
+ * the way; more than `limit.bytes` is a non-retryable FetchError, and with
+ * `pace` so is a body slower than its minimum throughput (a retryable one).
  */
 export async function streamToFile(
   body: Readable,
@@ -214,6 +235,7 @@ export async function streamToFile(
   limit?: { bytes: number; problem: string },
   onBytes?: (n: number) => void,
   pace?: Pick<FetchSettings, 'timeoutMs' | 'minBytesPerSecond'>,
+  opts: { sync?: boolean } = {},
 ): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   const fh = await openNoFollow(dest, 'w').catch((err: unknown) => {
@@ -224,6 +246,17 @@ export async function streamToFile(
   });
   const meter = pace ? throughputGuard(body, pace) : undefined;
   let n = 0;
+  // Socket reads come in pieces of a few KiB. While more are already queued, they are gathered and written
+  // together (fewer system calls when the process falls behind); once none is, what we have is written at once,
+  // so a stalled body's bytes so far are on disk.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    const bufs = pending;
+    pending = [];
+    pendingBytes = 0;
+    await writeAll(fh, bufs);
+  };
   try {
     for await (const chunk of body) {
       const buf = chunk as Buffer;
@@ -231,10 +264,14 @@ export async function streamToFile(
       meter?.add(buf.length);
       if (limit && n > limit.bytes) throw new FetchError(limit.problem, false);
       hash.update(buf);
-      await fh.write(buf);
+      pending.push(buf);
+      pendingBytes += buf.length;
+      // Bounded by count too: a server dripping tiny pieces must not build an endless list of them.
+      if (body.readableLength === 0 || pendingBytes >= WRITE_BATCH_BYTES || pending.length >= 256) await flush();
       onBytes?.(buf.length);
     }
-    await fh.sync();
+    await flush();
+    if (opts.sync !== false) await fh.sync();
   } finally {
     meter?.stop();
     if (!body.destroyed) {
@@ -244,6 +281,28 @@ export async function streamToFile(
     await fh.close();
   }
   return { bytes: n, sha256: hash.digest('hex') };
+}
+
+/** The most bytes gathered from a body before they are written out together. */
+const WRITE_BATCH_BYTES = 256 * 1024;
+
+/** Write every byte of `bufs`, in order, however many calls that takes. */
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    let written = (await fh.writev(rest)).bytesWritten;
+    if (written === 0) throw new Error('the disk accepted no bytes (write returned 0)');
+    // A short write (rare on files): drop what went out and write the remainder.
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (written >= b.length) written -= b.length;
+      else {
+        next.push(b.subarray(written));
+        written = 0;
+      }
+    }
+    rest = next;
+  }
 }
 
 /**

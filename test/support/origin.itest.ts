@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Origin, startOrigin } from './origin.js';
+import { type Origin, type OriginOptions, startOrigin } from './origin.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = fileURLToPath(new URL('./origin-cli.ts', import.meta.url));
@@ -29,8 +29,12 @@ afterEach(async () => {
 });
 
 /** Start an origin that is closed after the test. */
-async function origin(files: Record<string, Buffer> = {}, lifetimeMs?: number): Promise<Origin> {
-  const o = await startOrigin({ files, dir, lifetimeMs });
+async function origin(
+  files: Record<string, Buffer> = {},
+  lifetimeMs?: number,
+  shape: Pick<OriginOptions, 'latencyMs' | 'rateBytesPerSecond'> = {},
+): Promise<Origin> {
+  const o = await startOrigin({ files, dir, lifetimeMs, ...shape });
   origins.push(o);
   return o;
 }
@@ -123,6 +127,82 @@ describe('origin: normal service', () => {
     expect(await rawStatus(o.port, '/a/%2e%2e/%2e%2e/etc/passwd')).toBe(400);
     expect(await rawStatus(o.port, '/a/..%2F..%2Fetc/passwd')).toBe(400);
     expect(await rawStatus(o.port, '/ok.bin')).toBe(200);
+  });
+});
+
+/** Milliseconds `fn` takes. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+describe('origin: shaped like a distant mirror', () => {
+  it('answers every request (GET, HEAD, 404, injected status) at least the latency later', { timeout: 20_000 }, async () => {
+    const o = await origin({ '/a': Buffer.from('a'), '/e': Buffer.from('e') }, undefined, { latencyMs: 150 });
+    o.fault('/e', { kind: 'status', status: 503 }, 1);
+    const head = async () => (await request(`${o.url}/a`, { method: 'HEAD' })).body.dump();
+    // Timers never fire early; 1 ms allows for the two clocks' rounding.
+    for (const fn of [() => get(`${o.url}/a`), head, () => get(`${o.url}/none`), () => get(`${o.url}/e`)]) expect(await timed(fn)).toBeGreaterThanOrEqual(149);
+    expect((await get(`${o.url}/a`)).body.toString()).toBe('a');
+    expect(o.requests('/a')).toBe(2);
+    expect(o.requests('/e')).toBe(1);
+  });
+
+  it('sends a body over one connection at no more than the rate, and gives each connection its own rate', { timeout: 30_000 }, async () => {
+    const rate = 2_000_000;
+    const data = randomBytes(1_000_000);
+    const o = await origin({ '/big': data }, undefined, { rateBytesPerSecond: rate });
+    // The bucket starts with a burst of 20 ms of the rate; the rest is paced.
+    const least = ((data.length - rate * 0.02) / rate) * 1000;
+    let got: Awaited<ReturnType<typeof get>> | undefined;
+    expect(await timed(async () => (got = await get(`${o.url}/big`)))).toBeGreaterThanOrEqual(least);
+    expect(got?.body.equals(data)).toBe(true);
+
+    // Two connections at once: each is paced on its own, so together they take about as long as one, not twice.
+    const agents = [new HttpAgent({ keepAlive: false }), new HttpAgent({ keepAlive: false })];
+    const one = (agent: HttpAgent) =>
+      new Promise<number>((ok, fail) => {
+        const t0 = performance.now();
+        let n = 0;
+        httpRequest(`${o.url}/big`, { agent }, (res) => {
+          res.on('data', (c: Buffer) => {
+            n += c.length;
+          });
+          res.on('end', () => ok(n === data.length ? performance.now() - t0 : -1));
+        })
+          .on('error', fail)
+          .end();
+      });
+    const both = await timed(async () => {
+      const each = await Promise.all(agents.map(one));
+      for (const ms of each) expect(ms).toBeGreaterThanOrEqual(least);
+    });
+    expect(both).toBeLessThan(2 * least);
+    for (const a of agents) a.destroy();
+  });
+
+  it('shares one bucket between requests on one keep-alive connection', { timeout: 30_000 }, async () => {
+    const rate = 2_000_000;
+    const data = randomBytes(500_000);
+    const o = await origin({ '/half': data }, undefined, { rateBytesPerSecond: rate });
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const fetchOnce = () =>
+      new Promise<boolean>((ok, fail) => {
+        const req = httpRequest(`${o.url}/half`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => ok(req.reusedSocket));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+    let reused: boolean[] = [];
+    const ms = await timed(async () => {
+      reused = [await fetchOnce(), await fetchOnce()];
+    });
+    expect(reused).toEqual([false, true]);
+    expect(ms).toBeGreaterThanOrEqual(((2 * data.length - rate * 0.02) / rate) * 1000);
+    agent.destroy();
   });
 });
 
@@ -343,6 +423,28 @@ describe('origin: CLI mode', () => {
     child.kill('SIGTERM');
     expect(await exited(child)).toBe(0);
     expect(lines).toHaveLength(1);
+  });
+
+  it('shapes with --latency-ms and --rate-bytes, and keeps /__stats prompt and exact', { timeout: 30_000 }, async () => {
+    const data = randomBytes(400_000);
+    await writeFile(join(dir, 's.bin'), data);
+    const { child, url } = await spawnCli(['--dir', dir, '--latency-ms', '100', '--rate-bytes', '1000000']);
+    let got: Awaited<ReturnType<typeof get>> | undefined;
+    // 100 ms of latency plus 400 kB at 1 MB/s, less the 20 kB burst.
+    expect(await timed(async () => (got = await get(`${url}/s.bin`)))).toBeGreaterThanOrEqual(100 + 380 - 1);
+    expect(got?.body.equals(data)).toBe(true);
+    let stats: unknown;
+    // /__stats is the benchmark's own channel: no latency there.
+    expect(await timed(async () => (stats = await (await request(`${url}/__stats`)).body.json()))).toBeLessThan(100);
+    expect(stats).toEqual({ total: 1, perPath: { '/s.bin': 1 } });
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('refuses a --rate-bytes of 0', { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--dir', dir, '--rate-bytes', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    expect(await exited(child)).toBe(1);
   });
 
   it('exits by itself when --lifetime ends', { timeout: 30_000 }, async () => {

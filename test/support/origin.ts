@@ -2,7 +2,9 @@
 // It serves files from memory and/or a directory, counts GET requests per path,
 // and can inject faults (bad statuses, resets, truncation, stalls, corrupt or
 // mislabelled bodies, throttling, bodies held back until the test releases
-// them). It always stops by itself after lifetimeMs.
+// them). It can be shaped like a distant mirror: a latency before every
+// response and a bandwidth limit per connection. It always stops by itself
+// after lifetimeMs.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -30,8 +32,12 @@ export interface OriginOptions {
   lifetimeMs?: number;
   /** Port to listen on (default 0 = any free port). */
   port?: number;
-  /** Serve GET /__stats as JSON {total, perPath} (not counted). Used by the CLI. */
+  /** Serve GET /__stats as JSON {total, perPath} (not counted, not shaped). Used by the CLI. */
   stats?: boolean;
+  /** Wait this long before the response headers of every request (a round trip to a distant server). */
+  latencyMs?: number;
+  /** Send at most this many body bytes per second on each connection (a per-connection bandwidth limit). */
+  rateBytesPerSecond?: number;
 }
 
 // Handle to a running origin server.
@@ -95,11 +101,38 @@ function write(res: ServerResponse, chunk: Buffer, signal: AbortSignal): Promise
   });
 }
 
-/** Copy body[start,end) to res chunk by chunk, optionally corrupting or throttling it. */
-async function copy(res: ServerResponse, src: Readable, signal: AbortSignal, opts: { xor?: boolean; bytesPerSecond?: number } = {}): Promise<void> {
-  const bps = opts.bytesPerSecond;
-  // Throttled output goes out in ~10 slices per second.
-  const slice = bps ? Math.max(1, Math.floor(bps / 10)) : Number.POSITIVE_INFINITY;
+/**
+ * A token bucket: take(n) waits until n bytes may go out at `bytesPerSecond`,
+ * allowing a burst of `burst` bytes after a pause (a link's buffer, no more).
+ */
+export interface Pacer {
+  /** The largest piece take() should be asked for at once. */
+  readonly slice: number;
+  take(n: number, signal: AbortSignal): Promise<void>;
+}
+
+/** A pacer for `bytesPerSecond`, with a burst of `burstSeconds` of it (at least one byte). */
+export function makePacer(bytesPerSecond: number, burstSeconds: number): Pacer {
+  const burst = Math.max(1, Math.floor(bytesPerSecond * burstSeconds));
+  let tokens = burst;
+  let last = performance.now();
+  return {
+    slice: burst,
+    async take(n, signal) {
+      const now = performance.now();
+      tokens = Math.min(burst, tokens + ((now - last) * bytesPerSecond) / 1000);
+      last = now;
+      tokens -= n;
+      // In debt: wait until the bucket is back at zero; the bytes go out before the wait ends, as on a wire.
+      if (tokens < 0) await sleep((-tokens / bytesPerSecond) * 1000, undefined, { signal, ref: false });
+    },
+  };
+}
+
+/** Copy body[start,end) to res chunk by chunk, optionally corrupting or throttling it (each pacer applies). */
+async function copy(res: ServerResponse, src: Readable, signal: AbortSignal, opts: { xor?: boolean; pacers?: Pacer[] } = {}): Promise<void> {
+  const pacers = opts.pacers ?? [];
+  const slice = Math.min(Number.POSITIVE_INFINITY, ...pacers.map((p) => p.slice));
   try {
     for await (const raw of src) {
       let chunk = raw as Buffer;
@@ -110,8 +143,8 @@ async function copy(res: ServerResponse, src: Readable, signal: AbortSignal, opt
       }
       for (let i = 0; i < chunk.length; i += slice) {
         const piece = chunk.subarray(i, i + slice);
+        for (const p of pacers) await p.take(piece.length, signal);
         await write(res, piece, signal);
-        if (bps) await sleep((piece.length / bps) * 1000, undefined, { signal, ref: false });
       }
     }
   } finally {
@@ -143,6 +176,21 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const arrivals = new Map<string, number[]>();
   const faults = new Map<string, { fault: Fault; left: number }[]>();
   const sockets = new Set<Socket>();
+  // One bucket per connection: requests that share a keep-alive connection share its bandwidth.
+  const linkPacers = new WeakMap<Socket, Pacer>();
+  const rate = opts.rateBytesPerSecond;
+  if (rate !== undefined && !(rate > 0)) throw new Error(`origin: rateBytesPerSecond must be positive, not ${rate}`);
+  /** The pacers a body sent on `socket` goes through: its connection's, when the origin is shaped. */
+  const shaping = (socket: Socket | null): Pacer[] => {
+    if (!rate || !socket) return [];
+    let p = linkPacers.get(socket);
+    if (!p) {
+      // A burst of 20 ms of the rate: about what a link's buffers hold.
+      p = makePacer(rate, 0.02);
+      linkPacers.set(socket, p);
+    }
+    return [p];
+  };
   let total = 0;
   // Requests paused by a 'hold' fault: every one ever paused, those paused now, and who waits to hear.
   const heldLog: string[] = [];
@@ -234,6 +282,8 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       arrivals.set(key, times);
       total++;
     }
+    // A distant server: every answer (errors too) comes a round trip later.
+    if (opts.latencyMs) await sleep(opts.latencyMs, undefined, { signal, ref: false });
     if (path === null) {
       res.writeHead(400, { 'Content-Type': 'text/plain', 'Content-Length': 12 }).end('bad request\n');
       return;
@@ -260,41 +310,48 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
     const socket = res.socket;
     const half = Math.floor(size / 2);
+    const pacers = shaping(socket);
     switch (fault?.kind) {
       case undefined:
-        await pipeline(body.open(0, size), res);
+        if (pacers.length === 0) {
+          await pipeline(body.open(0, size), res);
+          return;
+        }
+        await copy(res, body.open(0, size), signal, { pacers });
+        res.end();
         return;
       case 'reset':
-        await copy(res, body.open(0, half), signal);
+        await copy(res, body.open(0, half), signal, { pacers });
         await new Promise((r) => setImmediate(r));
         socket?.resetAndDestroy();
         return;
       case 'truncate':
-        await copy(res, body.open(0, half), signal);
+        await copy(res, body.open(0, half), signal, { pacers });
         socket?.end();
         return;
       case 'stall':
-        await copy(res, body.open(0, Math.min(1024, half)), signal);
+        await copy(res, body.open(0, Math.min(1024, half)), signal, { pacers });
         await sleep(fault.ms, undefined, { signal, ref: false });
         socket?.destroy();
         return;
       case 'wrong-bytes':
-        await copy(res, body.open(0, size), signal, { xor: true });
+        await copy(res, body.open(0, size), signal, { xor: true, pacers });
         res.end();
         return;
       case 'wrong-length':
-        await copy(res, body.open(0, size), signal);
+        await copy(res, body.open(0, size), signal, { pacers });
         socket?.end();
         return;
       case 'slow':
-        await copy(res, body.open(0, size), signal, { bytesPerSecond: fault.bytesPerSecond });
+        // Throttled output goes out in slices of 1/10 s of the rate, on top of any shaping.
+        await copy(res, body.open(0, size), signal, { pacers: [...pacers, makePacer(fault.bytesPerSecond, 0.1)] });
         res.end();
         return;
       case 'hold': {
         const at = Math.max(0, Math.min(fault.bytes, size));
-        await copy(res, body.open(0, at), signal);
+        await copy(res, body.open(0, at), signal, { pacers });
         await pause(path, fault.maxMs ?? DEFAULT_HOLD_MS, signal);
-        await copy(res, body.open(at, size), signal);
+        await copy(res, body.open(at, size), signal, { pacers });
         res.end();
         return;
       }

@@ -70,7 +70,7 @@ describe('precedence: flags > environment > .env > config file > defaults', () =
     ['the environment beats .env', { ...all, flags: {} }, 4, 'env', () => 'G3_WORKERS'],
     ['.env beats the config file', { ...all, flags: {}, env: {} }, 5, '.env', () => 'G3_WORKERS'],
     ['the config file beats the default', { files: all.files }, 6, 'config', (w: World) => `${path.join(w.root, ETC_FILE)}:2`],
-    ['the default applies when nothing is set', {}, 8, 'default', () => undefined],
+    ['the default applies when nothing is set', {}, 12, 'default', () => undefined],
   ] as const)('workers (an int): %s', async (_what, c, workers, source, from) => {
     const { s, w } = await load(c);
     expect(s.workers).toBe(workers);
@@ -185,7 +185,7 @@ describe('config file contents', () => {
     ['keys without values', 'workers:\nmirror: ""\n'],
   ])('treats %s as setting nothing', async (_what, text) => {
     const { s } = await load({ files: { [CWD_FILE]: text } });
-    expect(s.workers).toBe(8);
+    expect(s.workers).toBe(12);
     expect(s.values.workers.source).toBe('default');
   });
 

@@ -46,8 +46,8 @@ describe('loadSettings precedence', () => {
     ['the environment over .env', { env: { G3_WORKERS: '4' }, dotenv: 'G3_WORKERS=5\n' }, 4, 'env', 'G3_WORKERS'],
     ['.env over the default', { dotenv: 'G3_WORKERS=5\n' }, 5, '.env', 'G3_WORKERS'],
     ['.env when the environment value is empty', { env: { G3_WORKERS: '' }, dotenv: 'G3_WORKERS=5\n' }, 5, '.env', 'G3_WORKERS'],
-    ['the default when nothing is set', {}, 8, 'default', undefined],
-    ['the default when .env sets it empty', { dotenv: 'G3_WORKERS=\n' }, 8, 'default', undefined],
+    ['the default when nothing is set', {}, 12, 'default', undefined],
+    ['the default when .env sets it empty', { dotenv: 'G3_WORKERS=\n' }, 12, 'default', undefined],
   ] as const)('takes workers from %s', async (_what, c, workers, source, from) => {
     const { s } = await load(c);
     expect(s.workers).toBe(workers);

@@ -147,6 +147,6 @@ describe('only a missing file reads as nothing', () => {
   it('reads nothing from a missing apt configuration or .env', async () => {
     const { input } = await world();
     const s = await loadSettings(input);
-    expect([s.mirror, s.securityMirror, s.workers]).toEqual([undefined, undefined, 8]);
+    expect([s.mirror, s.securityMirror, s.workers]).toEqual([undefined, undefined, 12]);
   });
 });

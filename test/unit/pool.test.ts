@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mapPool } from '../../src/pool.js';
+import { largestFirst, itemsAtOnce } from '../../src/cache/refresh.js';
+import type { Artifact } from '../../src/catalogue/types.js';
+import { Gate, mapPool } from '../../src/pool.js';
 
 describe('mapPool', () => {
   it.each([1, 2, 3, 8, 50])('keeps input order and never runs more than %d at once', async (workers) => {
@@ -41,5 +43,90 @@ describe('mapPool', () => {
         return n;
       }),
     ).rejects.toThrow('job 2 failed');
+  });
+});
+
+describe('mapPool with an order', () => {
+  it('starts items in the given order and still returns results in input order', async () => {
+    const started: string[] = [];
+    const results = await mapPool(
+      ['a', 'b', 'c', 'd'],
+      1,
+      async (s) => {
+        started.push(s);
+        return s.toUpperCase();
+      },
+      [2, 0, 3, 1],
+    );
+    expect(started).toEqual(['c', 'a', 'd', 'b']);
+    expect(results).toEqual(['A', 'B', 'C', 'D']);
+  });
+
+  it.each([[[0, 1]], [[0, 0, 1]], [[0, 3, 1]], [[0, 1, -1]]])('refuses an order that does not list every index once: %j', async (order) => {
+    await expect(mapPool(['a', 'b', 'c'], 2, async (s) => s, order)).rejects.toThrow('mapPool order');
+  });
+});
+
+describe('Gate', () => {
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it.each([1, 2, 5])('lets at most %d through at once, in arrival order, and frees a place when a run fails', async (size) => {
+    const gate = new Gate(size);
+    let inside = 0;
+    let peak = 0;
+    const entered: number[] = [];
+    const runs = Array.from({ length: 12 }, (_, i) =>
+      gate
+        .run(async () => {
+          entered.push(i);
+          inside++;
+          peak = Math.max(peak, inside);
+          for (let t = 0; t < 1 + (i % 3); t++) await tick();
+          inside--;
+          if (i % 4 === 0) throw new Error(`run ${i} failed`);
+          return i;
+        })
+        .catch((err: Error) => err.message),
+    );
+    const results = await Promise.all(runs);
+    expect(peak).toBe(size);
+    expect(entered).toEqual(entered.slice().sort((a, b) => a - b));
+    expect(results).toEqual(Array.from({ length: 12 }, (_, i) => (i % 4 === 0 ? `run ${i} failed` : i)));
+    // Every place came back: `size` more runs all get in at once.
+    let together = 0;
+    await Promise.all(
+      Array.from({ length: size }, () =>
+        gate.run(async () => {
+          together++;
+          await tick();
+          expect(together).toBe(size);
+        }),
+      ),
+    );
+  });
+
+  it('refuses a size below one', () => {
+    expect(() => new Gate(0)).toThrow('at least one');
+  });
+});
+
+describe('the refresh schedule', () => {
+  const art = (file: string, size?: number): Artifact => ({ section: 'pool', file, urls: [], sha256: '0'.repeat(64), size }) as unknown as Artifact;
+
+  it('starts the largest items first (unknown sizes before all), equal sizes in catalogue order', () => {
+    const items = [art('a', 10), art('b', 300), art('c'), art('d', 300), art('e', 20)];
+    expect(largestFirst(items, 8)).toEqual([2, 1, 3, 4, 0]);
+  });
+
+  it('keeps catalogue order with one worker, and works on one item at a time then', () => {
+    expect(largestFirst([art('a', 1), art('b', 2)], 1)).toEqual([0, 1]);
+    expect(itemsAtOnce(1)).toBe(1);
+  });
+
+  it.each([
+    [2, 4],
+    [8, 16],
+  ])('works on twice as many items as there are transfer slots (%d workers: %d items)', (workers, items) => {
+    expect(itemsAtOnce(workers)).toBe(items);
   });
 });

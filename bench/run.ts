@@ -11,6 +11,9 @@ import type { Source } from './cold.js';
 import { type OriginProcess, type Shape, startOriginProcess } from './origin.js';
 import { machineFacts, renderDocument, resultsTable } from './report.js';
 import { bench, CHECKS, SCENARIO_KEYS, type ScenarioKey } from './scenarios.js';
+import { BUILD_KEYS, type BuildKey, buildSide, goalsSection } from './goals.js';
+import { HEADING } from './rebuild.js';
+import { recordSection } from './section.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -21,7 +24,12 @@ const HELP = `Usage: npm run bench -- [options]
   --workers W      g3-composer --workers, and xargs -P for curl (default 8)
   --shm-dir DIR    another filesystem for the copying shared tier (default /dev/shm)
   --only LIST      run only these scenarios, comma-separated: cold (1), warm (2), shared (3),
-                   shm (3b), shaped (1c); warm, shared and shm bring cold along (default: all)
+                   shm (3b), shaped (1c); warm, shared and shm bring cold along; and the
+                   build side (section "Rebuilds and the cold path"): unchanged (first and
+                   unchanged builds of the default template), check (warm cache --check
+                   against --help), oic (cold build of the OS Image Composer minimal template,
+                   this tree against --baseline), memory (peak RSS of its lock) (default: all)
+  --baseline REV   the tree the oic scenario compares with (default: the commit before issue 18)
   --latency-ms MS  the shaped origin's delay before every answer (default 40)
   --rate-bytes B   the shaped origin's bandwidth per connection, bytes/s (default 8000000)
   --shaped-files N, --shaped-total-mb M
@@ -45,6 +53,9 @@ interface Options {
   workers: number;
   shmDir: string;
   only: Set<ScenarioKey>;
+  /** The build-side scenarios (goals.ts). */
+  build: Set<BuildKey>;
+  baseline?: string;
   shape: Shape;
   shapedFiles: number;
   shapedTotalBytes: number;
@@ -68,6 +79,7 @@ const parse = (args: string[]) =>
       workers: { type: 'string', default: '8' },
       'shm-dir': { type: 'string', default: '/dev/shm' },
       only: { type: 'string' },
+      baseline: { type: 'string' },
       'latency-ms': { type: 'string', default: '40' },
       'rate-bytes': { type: 'string', default: '8000000' },
       'shaped-files': { type: 'string', default: '60' },
@@ -98,7 +110,7 @@ function parseOptions(argv: string[]): Options {
   };
   const files = int('files', values.files, 1, 100_000);
   const totalMb = int('total-mb', values['total-mb'], 1, 1_000_000);
-  const only = parseOnly(values.only);
+  const { only, build } = parseOnly(values.only);
   const shapedFiles = int('shaped-files', values['shaped-files'], 1, 100_000);
   const shapedTotalMb = int('shaped-total-mb', values['shaped-total-mb'], 1, 1_000_000);
   const isDefault = files === 200 && totalMb === 300 && values.only === undefined;
@@ -110,6 +122,8 @@ function parseOptions(argv: string[]): Options {
     workers: int('workers', values.workers, 1, 64),
     shmDir: values['shm-dir'],
     only,
+    build,
+    baseline: values.baseline,
     shape: { latencyMs: int('latency-ms', values['latency-ms'], 0, 60_000), rateBytesPerSecond: int('rate-bytes', values['rate-bytes'], 1, 1e12) },
     shapedFiles,
     shapedTotalBytes: shapedTotalMb * MiB,
@@ -121,15 +135,17 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** The scenarios `--only` names (all when absent); warm, shared and shm need the tiers cold fills. */
-function parseOnly(value: string | undefined): Set<ScenarioKey> {
-  if (value === undefined) return new Set(SCENARIO_KEYS);
+function parseOnly(value: string | undefined): { only: Set<ScenarioKey>; build: Set<BuildKey> } {
+  if (value === undefined) return { only: new Set(SCENARIO_KEYS), build: new Set(BUILD_KEYS) };
   const keys = new Set<ScenarioKey>();
+  const build = new Set<BuildKey>();
   for (const k of value.split(',').map((x) => x.trim())) {
-    if (!(SCENARIO_KEYS as readonly string[]).includes(k)) throw new UsageError(`--only takes ${SCENARIO_KEYS.join(', ')}, not "${k}"`);
-    keys.add(k as ScenarioKey);
+    if ((BUILD_KEYS as readonly string[]).includes(k)) build.add(k as BuildKey);
+    else if ((SCENARIO_KEYS as readonly string[]).includes(k)) keys.add(k as ScenarioKey);
+    else throw new UsageError(`--only takes ${[...SCENARIO_KEYS, ...BUILD_KEYS].join(', ')}, not "${k}"`);
   }
   if (keys.has('warm') || keys.has('shared') || keys.has('shm')) keys.add('cold');
-  return keys;
+  return { only: keys, build };
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -198,14 +214,22 @@ async function main(): Promise<void> {
       checks: CHECKS,
       ...result,
     });
-    await writeFile(path.join(out, 'results.md'), doc);
-    await writeFile(path.join(out, 'results.json'), JSON.stringify({ facts, options: { ...opts, only: [...opts.only] }, ...result }, null, 2));
+    // The build side: builds, the cold OS Image Composer template, lock's memory (goals.ts), after the cache scenarios.
+    const side = opts.build.size > 0 ? await buildSide({ root, runs: opts.runs, baseline: opts.baseline, only: opts.build, env }) : undefined;
+    const goals = side && goalsSection({ facts, command, shaped: result.pairs.filter((p) => p.scenario.startsWith('1c.')), side });
+    await writeFile(path.join(out, 'results.md'), goals ? `${doc.trimEnd()}\n\n${goals}` : doc);
+    await writeFile(
+      path.join(out, 'results.json'),
+      JSON.stringify({ facts, options: { ...opts, only: [...opts.only], build: [...opts.build] }, ...result, side }, null, 2),
+    );
     if (opts.record) {
       // Keep the sections the other benchmarks write (packages, compose, pipeline): everything from the first
       // heading this document does not have.
       const kept = othersSections(await readFile(path.join(root, 'BENCHMARKS.md'), 'utf8').catch(() => ''), doc);
       await writeFile(path.join(root, 'BENCHMARKS.md'), kept ? `${doc.trimEnd()}\n\n${kept}` : doc);
+      if (goals) await recordSection(path.join(root, 'BENCHMARKS.md'), HEADING, goals);
     }
+    if (goals) process.stdout.write(`\n${goals}\n`);
     process.stdout.write(`\n${resultsTable(result.pairs)}\n\n`);
     log(`all runs checked. Report: ${opts.record ? 'BENCHMARKS.md and ' : ''}bench/out/results.md`);
   } finally {

@@ -8,8 +8,12 @@ import { MiB } from './data.js';
 import { BenchFailure, type Command, type Run, measureGroup, runOnce } from './measure.js';
 import { delta, type Shape, type Stats } from './origin.js';
 import { filesystemOf, type Measured, type Pair } from './report.js';
+import { DEFAULTS } from '../src/config/schema.js';
 
 /** The scenarios `--only` can pick; warm, shared and shm start from the tiers cold fills. */
+/** The `workers` setting's default, which the shaped scenario's main row uses. */
+export const DEFAULT_WORKERS = Number(DEFAULTS.workers);
+
 export const SCENARIO_KEYS = ['cold', 'warm', 'shared', 'shm', 'shaped'] as const;
 export type ScenarioKey = (typeof SCENARIO_KEYS)[number];
 
@@ -108,8 +112,9 @@ function shapedScenario(opts: BenchOptions, ctx: BenchContext, src: Source & { s
     curl: path.join(base, 'base', 'curl'),
   };
   const c = coldCommands(ctx.root, src, dirs, opts.workers, SHAPED_TAG);
-  const main = c.g3(opts.workers);
-  const extra = [...new Set(opts.shapedWorkers)].filter((w) => w !== opts.workers).map((w) => c.g3(w));
+  // g3-composer at its default worker count (what a user gets), curl at -P${opts.workers}.
+  const main = c.g3(DEFAULT_WORKERS);
+  const extra = [...new Set(opts.shapedWorkers)].filter((w) => w !== DEFAULT_WORKERS).map((w) => c.g3(w));
   return {
     key: 'shaped',
     name: shapedName(src.shape),

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { acquireLock } from '../fs/lock.js';
-import { UserError } from '../errors.js';
+import { messageOf, UserError } from '../errors.js';
 import { imagePackagesOf } from '../lock/file.js';
 import type { OutputKind } from './kinds/types.js';
 import { ensureRealDir } from '../fs/safe.js';
@@ -31,11 +31,21 @@ import { manifestOutput, writeManifest } from './outputs/manifest.js';
 import { collectSbom, renderSbom, sbomSummary } from './outputs/sbom.js';
 import { configureSystem } from './configure/configure.js';
 import { checkInstalled, installPackages, lockEpoch } from './rootfs/install.js';
-import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
+import {
+  deltaCandidates,
+  type InstalledOptions,
+  type InstalledOutcome,
+  installedContents,
+  installedKey,
+  saveInstalled,
+  unpackClosest,
+  unpackInstalled,
+} from './rootfs/installed.js';
+import { type InstalledContents, deltaStarts, packageLine, packagesMakingUsers } from './rootfs/delta.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
 import { basePackages, lockSuite, type SnapshotRemote, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
-import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../layout/paths.js';
+import { imageBuildDir as layoutBuildDir, imageBuildLock, installedPaths, snapshotPaths } from '../layout/paths.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -268,15 +278,17 @@ async function populateRootfs(
 ): Promise<Pick<ComposeResult, 'snapshot' | 'installed'>> {
   const { rootfs, buildDir, timed } = at;
   const base = basePackages(o.lock);
+  const chrootKey = snapshotKey(base, o.lock.tools.packages);
   const installed = {
     runner: o.runner,
     workDir: o.workDir,
     providerId: o.providerId,
-    key: installedKey(snapshotKey(base, o.lock.tools.packages), o.lock.image.packages),
+    key: installedKey(chrootKey, o.lock.image.packages),
     lockStaleMs: o.lockStaleMs,
     emit: o.emit,
     remote: o.snapshots,
     packages: o.lock.image.packages.length,
+    contents: installedContents(chrootKey, o.lock.image.packages),
   };
   const found = await timed('packages', () => unpackInstalled(installed, rootfs));
   if (found === 'reused' || found === 'fetched') {
@@ -284,6 +296,30 @@ async function populateRootfs(
     await checkInstalled(o.runner, rootfs, o.lock.image.packages);
     o.emit({ type: 'info', message: `installed-package snapshot: ${found === 'fetched' ? 'fetched from the cache registry' : 'reused'}` });
     return { snapshot: 'not needed', installed: found };
+  }
+  const install = async () => {
+    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
+    await timed('packages', () =>
+      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }),
+    );
+    // Only a checked package set is saved for later builds.
+    await checkInstalled(o.runner, rootfs, o.lock.image.packages);
+    await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
+  };
+  if (found === 'missing') {
+    const start = await timed('packages', () => startFromClosest(o, installed, rootfs));
+    if (start) {
+      const outcome: InstalledOutcome = `delta from ${start.key.slice(0, 16)} (+${start.add.length} packages)`;
+      o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}: ${start.add.map((p) => p.name).join(', ')}` });
+      try {
+        await install();
+        return { snapshot: 'not needed', installed: outcome };
+      } catch (err) {
+        // The full install below starts again from the chroot; a lock that cannot be installed fails there too.
+        o.emit({ type: 'warning', message: `the delta install failed (${messageOf(err)}): installing every package from the chroot` });
+        await o.runner.run(['rm', '-rf', rootfs]);
+      }
+    }
   }
   const snapshot = await timed('chroot', () =>
     withSnapshot(
@@ -306,14 +342,36 @@ async function populateRootfs(
     ),
   );
   o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
-  const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
-  await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }));
-  // Only a checked package set is saved for later builds.
-  await checkInstalled(o.runner, rootfs, o.lock.image.packages);
-  await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
+  await install();
   const outcome: InstalledOutcome = found === 'damaged' ? 'rebuilt: snapshot damaged' : 'created';
   o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}` });
   return { snapshot: snapshot.outcome, installed: outcome };
+}
+
+/**
+ * The delta route's start: the closest installed snapshot of the same chroot
+ * whose packages are all locked, unpacked into `rootfs`; undefined (and why,
+ * as a debug or info line) when there is none or the packages to add make
+ * system users.
+ */
+async function startFromClosest(o: ComposeOptions, installed: Omit<InstalledOptions, 'key'> & { contents: InstalledContents }, rootfs: string) {
+  const candidates = await deltaCandidates(installedPaths(o.workDir, o.providerId, '').dir);
+  const starts = deltaStarts(candidates, installed.contents.recipe, installed.contents.chroot, o.lock.image.packages);
+  if (starts.length === 0) {
+    o.emit({ type: 'debug', message: `no installed-package snapshot to start from (of ${candidates.length}, none holds only locked packages on this chroot)` });
+    return undefined;
+  }
+  // Checked on every package any start would add (a few at most), so whichever start verifies may be used.
+  const adds = [...new Map(starts.flatMap((s) => s.add).map((p) => [packageLine(p), p])).values()];
+  const users = await packagesMakingUsers(o.runner, o.pkgDir, adds);
+  if (users.length > 0) {
+    o.emit({
+      type: 'info',
+      message: `not starting from an installed-package snapshot: ${users.join(', ')} make(s) system users or groups, whose ids depend on the install order; installing every package`,
+    });
+    return undefined;
+  }
+  return unpackClosest(installed, rootfs, starts);
 }
 
 /** Identifiers in the image (disk, partition and filesystem UUIDs) derive from what it is made of. */

@@ -1,0 +1,78 @@
+// The delta route's choice of an installed snapshot to start from, and the
+// check for packages that make system users.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type DeltaCandidate, deltaStarts, makesUsers, packageLine } from '../../src/compose/rootfs/delta.js';
+import type { LockedPackage } from '../../src/lock/types.js';
+
+function pkg(name: string, version = '1.0-1', salt = ''): LockedPackage {
+  return {
+    name,
+    version,
+    architecture: 'amd64',
+    filename: `pool/main/${name[0]}/${name}/${name}_${version}_amd64.deb`,
+    size: 1000,
+    sha256: createHash('sha256').update(`${name} ${version}${salt}`).digest('hex'),
+    repository: 'main',
+  };
+}
+
+const CHROOT = 'c'.repeat(64);
+const RECIPE = 4;
+const candidate = (key: string, packages: LockedPackage[], o: { used?: number; chroot?: string; recipe?: number } = {}): DeltaCandidate => ({
+  key: key.repeat(64),
+  contents: { recipe: o.recipe ?? RECIPE, chroot: o.chroot ?? CHROOT, packages: packages.map(packageLine).sort() },
+  used: o.used ?? 0,
+});
+
+describe('deltaStarts', () => {
+  const [bash, less, file, curl] = [pkg('bash'), pkg('less'), pkg('file'), pkg('curl')] as [LockedPackage, LockedPackage, LockedPackage, LockedPackage];
+  const want = [bash, less, file, curl];
+
+  it('starts from the snapshot with the most locked packages and adds only the missing ones, by name', () => {
+    const starts = deltaStarts([candidate('a', [bash]), candidate('b', [bash, less]), candidate('d', [bash, curl, less])], RECIPE, CHROOT, want);
+    expect(starts.map((s) => [s.key[0], s.kept, s.add.map((p) => p.name)])).toEqual([
+      ['d', 3, ['file']],
+      ['b', 2, ['curl', 'file']],
+      ['a', 1, ['curl', 'file', 'less']],
+    ]);
+  });
+
+  it('prefers the most recently used, then the lower key, among snapshots of the same overlap', () => {
+    const starts = deltaStarts(
+      [candidate('e', [bash, less], { used: 5 }), candidate('b', [bash, file], { used: 9 }), candidate('a', [bash, curl], { used: 5 })],
+      RECIPE,
+      CHROOT,
+      want,
+    );
+    expect(starts.map((s) => s.key[0])).toEqual(['b', 'a', 'e']);
+  });
+
+  it.each([
+    ['holds a package the lock lacks (a removal)', candidate('a', [bash, pkg('nano')])],
+    ['holds another version of a locked package', candidate('a', [bash, pkg('less', '2.0-1')])],
+    ['holds another file of the same version', candidate('a', [bash, pkg('less', '1.0-1', 'rebuilt')])],
+    ['was made on another chroot', candidate('a', [bash], { chroot: 'd'.repeat(64) })],
+    ['was made by another install recipe', candidate('a', [bash], { recipe: RECIPE - 1 })],
+    ['already holds every locked package', candidate('a', want)],
+  ])('is not a start when the snapshot %s', (_, c) => {
+    expect(deltaStarts([c], RECIPE, CHROOT, want)).toEqual([]);
+  });
+
+  it('has no start without snapshots', () => {
+    expect(deltaStarts([], RECIPE, CHROOT, want)).toEqual([]);
+  });
+});
+
+describe('makesUsers', () => {
+  it.each([
+    ['a postinst that calls adduser', '#!/bin/sh\nadduser --system --group foo\n', true],
+    ['a postinst that calls useradd', 'if ! getent passwd foo; then useradd -r foo; fi\n', true],
+    ['a postinst that runs systemd-sysusers', 'systemd-sysusers ${DPKG_ROOT:+--root="$DPKG_ROOT"} foo.conf\n', true],
+    ['a sysusers.d file among its files', './usr/bin/foo\n./usr/lib/sysusers.d/foo.conf\n', true],
+    ['plain maintainer scripts and files', '#!/bin/sh\nset -e\nldconfig\n./usr/bin/file\n./usr/share/man/man1/file.1.gz\n', false],
+    ['a word that only contains a command name', 'my-adduser-helper-docs\n', false],
+  ])('%s: %s', (_, text, expected) => {
+    expect(makesUsers(text)).toBe(expected);
+  });
+});

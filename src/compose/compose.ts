@@ -288,7 +288,7 @@ async function populateRootfs(
     emit: o.emit,
     remote: o.snapshots,
     packages: o.lock.image.packages.length,
-    contents: installedContents(chrootKey, o.lock.image.packages),
+    contents: installedContents(chrootKey, lockEpoch(o.lock), o.lock.image.packages),
   };
   const found = await timed('packages', () => unpackInstalled(installed, rootfs));
   if (found === 'reused' || found === 'fetched') {
@@ -356,9 +356,12 @@ async function populateRootfs(
  */
 async function startFromClosest(o: ComposeOptions, installed: Omit<InstalledOptions, 'key'> & { contents: InstalledContents }, rootfs: string) {
   const candidates = await deltaCandidates(installedPaths(o.workDir, o.providerId, '').dir);
-  const starts = deltaStarts(candidates, installed.contents.recipe, installed.contents.chroot, o.lock.image.packages);
+  const starts = deltaStarts(candidates, installed.contents, o.lock.image.packages);
   if (starts.length === 0) {
-    o.emit({ type: 'debug', message: `no installed-package snapshot to start from (of ${candidates.length}, none holds only locked packages on this chroot)` });
+    o.emit({
+      type: 'debug',
+      message: `no installed-package snapshot to start from (of ${candidates.length}, none holds only locked packages on this chroot, at this install recipe and epoch)`,
+    });
     return undefined;
   }
   // Checked on every package any start would add (a few at most), so whichever start verifies may be used.

@@ -17,12 +17,11 @@ function pkg(name: string, version = '1.0-1', salt = ''): LockedPackage {
   };
 }
 
-const CHROOT = 'c'.repeat(64);
-const RECIPE = 4;
-const candidate = (key: string, packages: LockedPackage[], o: { used?: number; chroot?: string; recipe?: number } = {}): DeltaCandidate => ({
+const AT = { recipe: 5, chroot: 'c'.repeat(64), epoch: 1_760_000_000 };
+const candidate = (key: string, packages: LockedPackage[], { used = 0, ...at }: { used?: number } & Partial<typeof AT> = {}): DeltaCandidate => ({
   key: key.repeat(64),
-  contents: { recipe: o.recipe ?? RECIPE, chroot: o.chroot ?? CHROOT, packages: packages.map(packageLine).sort() },
-  used: o.used ?? 0,
+  contents: { ...AT, ...at, packages: packages.map(packageLine).sort() },
+  used,
 });
 
 describe('deltaStarts', () => {
@@ -30,7 +29,7 @@ describe('deltaStarts', () => {
   const want = [bash, less, file, curl];
 
   it('starts from the snapshot with the most locked packages and adds only the missing ones, by name', () => {
-    const starts = deltaStarts([candidate('a', [bash]), candidate('b', [bash, less]), candidate('d', [bash, curl, less])], RECIPE, CHROOT, want);
+    const starts = deltaStarts([candidate('a', [bash]), candidate('b', [bash, less]), candidate('d', [bash, curl, less])], AT, want);
     expect(starts.map((s) => [s.key[0], s.kept, s.add.map((p) => p.name)])).toEqual([
       ['d', 3, ['file']],
       ['b', 2, ['curl', 'file']],
@@ -41,8 +40,7 @@ describe('deltaStarts', () => {
   it('prefers the most recently used, then the lower key, among snapshots of the same overlap', () => {
     const starts = deltaStarts(
       [candidate('e', [bash, less], { used: 5 }), candidate('b', [bash, file], { used: 9 }), candidate('a', [bash, curl], { used: 5 })],
-      RECIPE,
-      CHROOT,
+      AT,
       want,
     );
     expect(starts.map((s) => s.key[0])).toEqual(['b', 'a', 'e']);
@@ -53,14 +51,15 @@ describe('deltaStarts', () => {
     ['holds another version of a locked package', candidate('a', [bash, pkg('less', '2.0-1')])],
     ['holds another file of the same version', candidate('a', [bash, pkg('less', '1.0-1', 'rebuilt')])],
     ['was made on another chroot', candidate('a', [bash], { chroot: 'd'.repeat(64) })],
-    ['was made by another install recipe', candidate('a', [bash], { recipe: RECIPE - 1 })],
+    ['was made by another install recipe', candidate('a', [bash], { recipe: AT.recipe - 1 })],
+    ['was installed at another SOURCE_DATE_EPOCH (another Release date)', candidate('a', [bash], { epoch: AT.epoch + 86_400 })],
     ['already holds every locked package', candidate('a', want)],
   ])('is not a start when the snapshot %s', (_, c) => {
-    expect(deltaStarts([c], RECIPE, CHROOT, want)).toEqual([]);
+    expect(deltaStarts([c], AT, want)).toEqual([]);
   });
 
   it('has no start without snapshots', () => {
-    expect(deltaStarts([], RECIPE, CHROOT, want)).toEqual([]);
+    expect(deltaStarts([], AT, want)).toEqual([]);
   });
 });
 

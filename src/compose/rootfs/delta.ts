@@ -9,10 +9,15 @@ import type { LockedPackage } from '../../lock/types.js';
 import { poolFile } from '../../packages/artifacts.js';
 import type { Runner } from '../../docker/runner.js';
 
-/** What an installed snapshot holds, recorded in its stamp: the recipe, the chroot's key, and one line per package. */
+/**
+ * What an installed snapshot holds, recorded in its stamp: the install recipe,
+ * the chroot's key, the SOURCE_DATE_EPOCH of the install (the lock's newest
+ * Release date: the initramfs and account dates follow it), and one line per package.
+ */
 export interface InstalledContents {
   recipe: number;
   chroot: string;
+  epoch: number;
   packages: string[];
 }
 
@@ -36,16 +41,16 @@ export function packageLine(p: Pick<LockedPackage, 'name' | 'version' | 'archite
 }
 
 /**
- * The snapshots a lock of `want` on chroot `chroot` can start from, best first:
- * same recipe and chroot, every package of the snapshot in `want`, at least
+ * The snapshots a lock of `want` installed as `at` says can start from, best first:
+ * same recipe, chroot and epoch, every package of the snapshot in `want`, at least
  * one missing (else it would be the exact snapshot); the largest overlap first,
  * then the most recently used, then by key so the choice is the same every time.
  */
-export function deltaStarts(candidates: readonly DeltaCandidate[], recipe: number, chroot: string, want: readonly LockedPackage[]): DeltaStart[] {
+export function deltaStarts(candidates: readonly DeltaCandidate[], at: Omit<InstalledContents, 'packages'>, want: readonly LockedPackage[]): DeltaStart[] {
   const wanted = new Map(want.map((p) => [packageLine(p), p]));
   const starts: (DeltaStart & { used: number })[] = [];
   for (const c of candidates) {
-    if (c.contents.recipe !== recipe || c.contents.chroot !== chroot) continue;
+    if (c.contents.recipe !== at.recipe || c.contents.chroot !== at.chroot || c.contents.epoch !== at.epoch) continue;
     const have = new Set(c.contents.packages);
     if (have.size !== c.contents.packages.length || ![...have].every((l) => wanted.has(l))) continue;
     const add = [...wanted].filter(([l]) => !have.has(l)).map(([, p]) => p);

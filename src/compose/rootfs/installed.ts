@@ -24,7 +24,7 @@ import { installedPaths } from '../../layout/paths.js';
 import { type DeltaCandidate, type DeltaStart, type InstalledContents, packageLine } from './delta.js';
 
 /** Bump when the way packages are installed, or what the stamp records, changes. */
-export const INSTALL_RECIPE = 4;
+export const INSTALL_RECIPE = 5;
 /** Installed snapshots kept per provider (most recently used first). */
 export const KEEP_INSTALLED = 3;
 
@@ -36,9 +36,9 @@ export function installedKey(chrootKey: string, packages: LockedPackage[]): stri
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** What the stamp of the installed snapshot of `packages` on chroot `chrootKey` records it holds. */
-export function installedContents(chrootKey: string, packages: LockedPackage[]): InstalledContents {
-  return { recipe: INSTALL_RECIPE, chroot: chrootKey, packages: packages.map(packageLine).sort() };
+/** What the stamp of the installed snapshot of `packages` on chroot `chrootKey`, installed at `epoch`, records it holds. */
+export function installedContents(chrootKey: string, epoch: number, packages: LockedPackage[]): InstalledContents {
+  return { recipe: INSTALL_RECIPE, chroot: chrootKey, epoch, packages: packages.map(packageLine).sort() };
 }
 
 /** tar arguments shared by packing and unpacking: owners by number, extended attributes kept, zstd on all cores. */
@@ -148,7 +148,8 @@ export async function deltaCandidates(dir: string): Promise<DeltaCandidate[]> {
       .then((t) => JSON.parse(t) as SnapshotStamp)
       .catch(() => undefined);
     const c = stamp?.contents;
-    if (stamp?.key !== key || !c || typeof c.recipe !== 'number' || typeof c.chroot !== 'string' || !Array.isArray(c.packages)) continue;
+    if (stamp?.key !== key || !c || typeof c.recipe !== 'number' || typeof c.chroot !== 'string' || typeof c.epoch !== 'number' || !Array.isArray(c.packages))
+      continue;
     found.push({ key, contents: c, used: (await lstatIfExists(file))?.mtimeMs ?? 0 });
   }
   return found;

@@ -31,21 +31,12 @@ import { manifestOutput, writeManifest } from './outputs/manifest.js';
 import { collectSbom, renderSbom, sbomSummary } from './outputs/sbom.js';
 import { configureSystem } from './configure/configure.js';
 import { checkInstalled, installPackages, lockEpoch } from './rootfs/install.js';
-import {
-  deltaCandidates,
-  type InstalledOptions,
-  type InstalledOutcome,
-  installedContents,
-  installedKey,
-  saveInstalled,
-  unpackClosest,
-  unpackInstalled,
-} from './rootfs/installed.js';
-import { type InstalledContents, deltaStarts, packageLine, packagesMakingUsers } from './rootfs/delta.js';
+import { type InstalledOutcome, installedContents, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
+import { startFromClosest } from './rootfs/delta-start.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
 import { basePackages, lockSuite, type SnapshotRemote, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
-import { imageBuildDir as layoutBuildDir, imageBuildLock, installedPaths, snapshotPaths } from '../layout/paths.js';
+import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../layout/paths.js';
 
 export interface ComposeOptions {
   runner: Runner;
@@ -307,7 +298,7 @@ async function populateRootfs(
     await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
   };
   if (found === 'missing') {
-    const start = await timed('packages', () => startFromClosest(o, installed, rootfs));
+    const start = await timed('packages', () => startFromClosest({ ...installed, want: o.lock.image.packages, pkgDir: o.pkgDir }, rootfs));
     if (start) {
       const outcome: InstalledOutcome = `delta from ${start.key.slice(0, 16)} (+${start.add.length} packages)`;
       o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}: ${start.add.map((p) => p.name).join(', ')}` });
@@ -346,35 +337,6 @@ async function populateRootfs(
   const outcome: InstalledOutcome = found === 'damaged' ? 'rebuilt: snapshot damaged' : 'created';
   o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}` });
   return { snapshot: snapshot.outcome, installed: outcome };
-}
-
-/**
- * The delta route's start: the closest installed snapshot of the same chroot
- * whose packages are all locked, unpacked into `rootfs`; undefined (and why,
- * as a debug or info line) when there is none or the packages to add make
- * system users.
- */
-async function startFromClosest(o: ComposeOptions, installed: Omit<InstalledOptions, 'key'> & { contents: InstalledContents }, rootfs: string) {
-  const candidates = await deltaCandidates(installedPaths(o.workDir, o.providerId, '').dir);
-  const starts = deltaStarts(candidates, installed.contents, o.lock.image.packages);
-  if (starts.length === 0) {
-    o.emit({
-      type: 'debug',
-      message: `no installed-package snapshot to start from (of ${candidates.length}, none holds only locked packages on this chroot, at this install recipe and epoch)`,
-    });
-    return undefined;
-  }
-  // Checked on every package any start would add (a few at most), so whichever start verifies may be used.
-  const adds = [...new Map(starts.flatMap((s) => s.add).map((p) => [packageLine(p), p])).values()];
-  const users = await packagesMakingUsers(o.runner, o.pkgDir, adds);
-  if (users.length > 0) {
-    o.emit({
-      type: 'info',
-      message: `not starting from an installed-package snapshot: ${users.join(', ')} make(s) system users or groups, whose ids depend on the install order; installing every package`,
-    });
-    return undefined;
-  }
-  return unpackClosest(installed, rootfs, starts);
 }
 
 /** Identifiers in the image (disk, partition and filesystem UUIDs) derive from what it is made of. */

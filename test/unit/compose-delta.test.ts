@@ -2,7 +2,7 @@
 // check for packages that make system users.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type DeltaCandidate, deltaStarts, makesUsers, packageLine } from '../../src/compose/rootfs/delta.js';
+import { type DeltaCandidate, deltaStarts, makesUsers, packageLine, startsWithout } from '../../src/compose/rootfs/delta.js';
 import type { LockedPackage } from '../../src/lock/types.js';
 
 function pkg(name: string, version = '1.0-1', salt = ''): LockedPackage {
@@ -60,6 +60,14 @@ describe('deltaStarts', () => {
 
   it('has no start without snapshots', () => {
     expect(deltaStarts([], AT, want)).toEqual([]);
+  });
+
+  it('drops the starts that would add a package making system users, keeping the order of the rest', () => {
+    const starts = deltaStarts([candidate('a', [bash]), candidate('b', [bash, less, curl]), candidate('d', [bash, file, less])], AT, want);
+    expect(starts.map((s) => s.key[0])).toEqual(['b', 'd', 'a']);
+    expect(startsWithout(starts, new Set([packageLine(file)])).map((s) => s.key[0])).toEqual(['d']);
+    expect(startsWithout(starts, new Set([packageLine(pkg('file', '9.9-1'))])).map((s) => s.key[0])).toEqual(['b', 'd', 'a']);
+    expect(startsWithout(starts, new Set([packageLine(curl), packageLine(file)]))).toEqual([]);
   });
 });
 

@@ -61,6 +61,11 @@ export function deltaStarts(candidates: readonly DeltaCandidate[], at: Omit<Inst
   return starts.map(({ key, kept, add }) => ({ key, kept, add }));
 }
 
+/** The starts that add none of the packages in `excluded` (by package line), in the same order. */
+export function startsWithout(starts: readonly DeltaStart[], excluded: ReadonlySet<string>): DeltaStart[] {
+  return starts.filter((s) => !s.add.some((p) => excluded.has(packageLine(p))));
+}
+
 /** Control-script and file patterns of a package that makes system users or groups (their ids depend on install order). */
 const MAKES_USERS = /(?<![\w.-])(adduser|addgroup|useradd|groupadd|systemd-sysusers)(?![\w.-])|^\.?\/?usr\/lib\/sysusers\.d\/\S+\.conf$/m;
 
@@ -74,17 +79,17 @@ export function makesUsers(controlAndFiles: string): boolean {
  * files in `pkgDir` (maintainer scripts and sysusers.d entries) where `runner`
  * runs. A user's id is the next free one when its package is configured, so
  * adding such a package to an installed tree can give other ids than a full
- * install would: the delta route is not taken for them.
+ * install would: the delta route never adds them.
  */
-export async function packagesMakingUsers(runner: Runner, pkgDir: string, add: readonly LockedPackage[]): Promise<string[]> {
-  const found: string[] = [];
+export async function packagesMakingUsers(runner: Runner, pkgDir: string, add: readonly LockedPackage[]): Promise<LockedPackage[]> {
+  const found: LockedPackage[] = [];
   for (const p of add) {
     const deb = path.join(pkgDir, poolFile(p));
     // The control scripts (preinst, postinst, ...) and the list of files, as text.
     const r = await runner.run(['sh', '-c', 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - && dpkg-deb --fsys-tarfile "$1" | tar -tf -', 'sh', deb], {
       env: { LC_ALL: 'C' },
     });
-    if (makesUsers(r.stdout)) found.push(p.name);
+    if (makesUsers(r.stdout)) found.push(p);
   }
   return found;
 }

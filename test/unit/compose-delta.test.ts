@@ -1,9 +1,15 @@
 // The delta route's choice of an installed snapshot to start from, and the
 // check for packages that make system users.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DeltaCandidate, deltaStarts, makesUsers, packageLine, startsWithout } from '../../src/compose/rootfs/delta.js';
+import { type DeltaCandidate, deltaStarts, makesUsers, packageLine, packagesMakingUsers, startsWithout } from '../../src/compose/rootfs/delta.js';
+import { LocalRunner } from '../../src/docker/runner.js';
 import type { LockedPackage } from '../../src/lock/types.js';
+import { buildDeb, type FixturePackage } from '../support/debrepo.js';
+import { useTempDirs } from './tmpdir.js';
+
+const tempDir = useTempDirs('g3-delta-');
 
 function pkg(name: string, version = '1.0-1', salt = ''): LockedPackage {
   return {
@@ -81,5 +87,23 @@ describe('makesUsers', () => {
     ['a word that only contains a command name', 'my-adduser-helper-docs\n', false],
   ])('%s: %s', (_, text, expected) => {
     expect(makesUsers(text)).toBe(expected);
+  });
+});
+
+describe('packagesMakingUsers', () => {
+  it('reads the maintainer scripts and file lists of real .deb files', async () => {
+    const dir = await tempDir();
+    const fixtures: FixturePackage[] = [
+      { name: 'makes-user', version: '1.0', files: { 'DEBIAN/postinst': '#!/bin/sh\nset -e\nadduser --system --no-create-home g3svc\n' } },
+      { name: 'has-sysusers', version: '1.0', files: { 'usr/lib/sysusers.d/g3.conf': 'u g3svc - "g3 service"\n' } },
+      { name: 'plain-leaf', version: '1.0', files: { 'DEBIAN/postinst': '#!/bin/sh\nset -e\nldconfig\n', 'usr/bin/plain-leaf': '#!/bin/sh\n' } },
+    ];
+    const locked: LockedPackage[] = [];
+    for (const f of fixtures) {
+      const deb = await buildDeb(dir, f);
+      locked.push({ ...pkg(f.name, f.version), filename: `pool/main/x/${f.name}/${path.basename(deb.file)}`, sha256: deb.sha256 });
+    }
+    const found = await packagesMakingUsers(new LocalRunner(), dir, locked);
+    expect(found.map((p) => p.name)).toEqual(['makes-user', 'has-sysusers']);
   });
 });

@@ -127,7 +127,8 @@ describe('the default target boots', () => {
       `extends: minimal.yml\ntarget: {os: debian, dist: debian13, arch: x86_64, imageType: raw}\nsystemConfig:\n  name: plus\n  packages: [${ADDED}]\n`,
     );
     const doc = parseYaml(await readFile(catalogue, 'utf8')) as { targets: Record<string, { template?: string; tools?: string[] }> };
-    doc.targets['latest-plus'] = { template: 'templates/plus.yml', tools: doc.targets.latest?.tools ?? [] };
+    // A copy of the tools list: the same array twice would be written as a YAML alias, which the catalogue refuses.
+    doc.targets['latest-plus'] = { template: 'templates/plus.yml', tools: [...(doc.targets.latest?.tools ?? [])] };
     await writeFile(catalogue, stringifyYaml(doc));
     // The first build's SOURCE_DATE_EPOCH for both builds, so a commit made meanwhile cannot tell them apart.
     const epoch = (JSON.parse(await readFile(manifest, 'utf8')) as { sourceDateEpoch: number }).sourceDateEpoch;

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { acquireLock } from '../fs/lock.js';
-import { UserError } from '../errors.js';
+import { messageOf, UserError } from '../errors.js';
 import { imagePackagesOf } from '../lock/file.js';
 import type { OutputKind } from './kinds/types.js';
 import { ensureRealDir } from '../fs/safe.js';
@@ -31,7 +31,8 @@ import { manifestOutput, writeManifest } from './outputs/manifest.js';
 import { collectSbom, renderSbom, sbomSummary } from './outputs/sbom.js';
 import { configureSystem } from './configure/configure.js';
 import { checkInstalled, installPackages, lockEpoch } from './rootfs/install.js';
-import { type InstalledOutcome, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
+import { type InstalledOutcome, installedContents, installedKey, saveInstalled, unpackInstalled } from './rootfs/installed.js';
+import { startFromClosest } from './rootfs/delta-start.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
 import { basePackages, lockSuite, type SnapshotRemote, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
@@ -268,15 +269,17 @@ async function populateRootfs(
 ): Promise<Pick<ComposeResult, 'snapshot' | 'installed'>> {
   const { rootfs, buildDir, timed } = at;
   const base = basePackages(o.lock);
+  const chrootKey = snapshotKey(base, o.lock.tools.packages);
   const installed = {
     runner: o.runner,
     workDir: o.workDir,
     providerId: o.providerId,
-    key: installedKey(snapshotKey(base, o.lock.tools.packages), o.lock.image.packages),
+    key: installedKey(chrootKey, o.lock.image.packages),
     lockStaleMs: o.lockStaleMs,
     emit: o.emit,
     remote: o.snapshots,
     packages: o.lock.image.packages.length,
+    contents: installedContents(chrootKey, lockEpoch(o.lock), o.lock.image.packages),
   };
   const found = await timed('packages', () => unpackInstalled(installed, rootfs));
   if (found === 'reused' || found === 'fetched') {
@@ -284,6 +287,30 @@ async function populateRootfs(
     await checkInstalled(o.runner, rootfs, o.lock.image.packages);
     o.emit({ type: 'info', message: `installed-package snapshot: ${found === 'fetched' ? 'fetched from the cache registry' : 'reused'}` });
     return { snapshot: 'not needed', installed: found };
+  }
+  const install = async () => {
+    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
+    await timed('packages', () =>
+      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }),
+    );
+    // Only a checked package set is saved for later builds.
+    await checkInstalled(o.runner, rootfs, o.lock.image.packages);
+    await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
+  };
+  if (found === 'missing') {
+    const start = await timed('packages', () => startFromClosest({ ...installed, want: o.lock.image.packages, pkgDir: o.pkgDir }, rootfs));
+    if (start) {
+      const outcome: InstalledOutcome = `delta from ${start.key.slice(0, 16)} (+${start.add.length} packages)`;
+      o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}: ${start.add.map((p) => p.name).join(', ')}` });
+      try {
+        await install();
+        return { snapshot: 'not needed', installed: outcome };
+      } catch (err) {
+        // The full install below starts again from the chroot; a lock that cannot be installed fails there too.
+        o.emit({ type: 'warning', message: `the delta install failed (${messageOf(err)}): installing every package from the chroot` });
+        await o.runner.run(['rm', '-rf', rootfs]);
+      }
+    }
   }
   const snapshot = await timed('chroot', () =>
     withSnapshot(
@@ -306,11 +333,7 @@ async function populateRootfs(
     ),
   );
   o.emit({ type: 'info', message: `chroot snapshot: ${snapshot.outcome}` });
-  const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
-  await timed('packages', () => installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }));
-  // Only a checked package set is saved for later builds.
-  await checkInstalled(o.runner, rootfs, o.lock.image.packages);
-  await timed('save', () => saveInstalled(installed, rootfs, buildDir, o.lock.image.packages.length));
+  await install();
   const outcome: InstalledOutcome = found === 'damaged' ? 'rebuilt: snapshot damaged' : 'created';
   o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}` });
   return { snapshot: snapshot.outcome, installed: outcome };

@@ -4,16 +4,22 @@
 // firmware (TCG) must reach a login prompt on the serial console within a
 // bound. The ESP is read without mounting (mtools) to show what was installed.
 // (Overlays of this image and a dracut image are booted by overlay.itest.ts.)
-import { mkdtemp, readFile } from 'node:fs/promises';
+// Last, the same template plus one package takes the delta route from the
+// first build's installed-package snapshot, and gives the image a build of
+// that lock from scratch gives.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { hashFile } from '../../src/fs/hash.js';
 import { run } from '../../src/exec.js';
 import { bootToLogin } from '../support/qemu.js';
 import { buildEnv, copyProjectCatalogue, ROOT, runBuilder } from '../support/project.js';
 
 const BOOT_LIMIT_MS = 300_000;
+/** A small leaf package of the default template's repositories that the default template lacks. */
+const ADDED = 'file';
 
 describe('the default target boots', () => {
   /** The test's folder: the catalogue copy (docker/), the package cache (cache/, shared by every build here) and the first build's work/. */
@@ -111,5 +117,48 @@ describe('the default target boots', () => {
     expect(boot.reachedLogin, `no login prompt after ${boot.seconds.toFixed(0)} s; console tail:\n${boot.console.slice(-3000)}`).toBe(true);
     expect(boot.console).toMatch(/Debian GNU\/Linux 13 g3-minimal ttyS0/);
     expect(boot.console).toMatch(/g3-minimal login:/);
+  });
+
+  it(`adds ${ADDED} by the delta route (only the missing packages installed), and the image is bit-identical to a build of that lock from scratch`, {
+    timeout: 900_000,
+  }, async () => {
+    await writeFile(
+      path.join(dir, 'docker', 'templates', 'plus.yml'),
+      `extends: minimal.yml\ntarget: {os: debian, dist: debian13, arch: x86_64, imageType: raw}\nsystemConfig:\n  name: plus\n  packages: [${ADDED}]\n`,
+    );
+    const doc = parseYaml(await readFile(catalogue, 'utf8')) as { targets: Record<string, { template?: string; tools?: string[] }> };
+    // A copy of the tools list: the same array twice would be written as a YAML alias, which the catalogue refuses.
+    doc.targets['latest-plus'] = { template: 'templates/plus.yml', tools: [...(doc.targets.latest?.tools ?? [])] };
+    await writeFile(catalogue, stringifyYaml(doc));
+    // The first build's SOURCE_DATE_EPOCH for both builds, so a commit made meanwhile cannot tell them apart.
+    const epoch = (JSON.parse(await readFile(manifest, 'utf8')) as { sourceDateEpoch: number }).sourceDateEpoch;
+    const env = { ...buildEnv(catalogue, cacheDir, path.join(dir, 'work')), SOURCE_DATE_EPOCH: String(epoch) };
+    type Built = { compose: { image: string; snapshot: string; installed: string } };
+    const delta = await runBuilder(['latest-plus', 'build', '--json'], env);
+    expect(delta.code, delta.stderr.slice(-3000)).toBe(0);
+    const plus = JSON.parse(delta.stdout) as Built;
+    const lockOf = async (target: string) =>
+      (
+        JSON.parse(await readFile(path.join(dir, 'docker', `${target}.lock.json`), 'utf8')) as {
+          image: { packages: Array<{ name: string; version: string; sha256: string }> };
+        }
+      ).image.packages;
+    const had = new Set((await lockOf('latest')).map((p) => `${p.name} ${p.version} ${p.sha256}`));
+    const added = (await lockOf('latest-plus')).filter((p) => !had.has(`${p.name} ${p.version} ${p.sha256}`)).map((p) => p.name);
+    expect(added).toContain(ADDED);
+    // Neither the chroot nor a full apt run: the first build's snapshot plus exactly the lock's new packages.
+    expect(plus.compose.snapshot).toBe('not needed');
+    expect(plus.compose.installed).toMatch(new RegExp(`^delta from [0-9a-f]{16} \\(\\+${added.length} packages\\)$`));
+    // The run log (info lines are not on stderr with --json) names the packages apt added.
+    const log = await readFile(path.join(dir, 'work', 'logs', 'g3-composer.log'), 'utf8');
+    expect(log).toContain(`installed-package snapshot: ${plus.compose.installed}: ${added.sort().join(', ')}\n`);
+    const deltaImage = await hashFile(plus.compose.image);
+    // From scratch: without installed-package snapshots, every package is installed on the chroot.
+    await rm(path.join(dir, 'work', 'debian-debian13-x86_64', 'chrootbuild', 'installed'), { recursive: true, force: true });
+    const full = await runBuilder(['latest-plus', 'build', '--json'], env);
+    expect(full.code, full.stderr.slice(-3000)).toBe(0);
+    const scratch = JSON.parse(full.stdout) as Built;
+    expect([scratch.compose.snapshot, scratch.compose.installed]).toEqual(['reused', 'created']);
+    expect(await hashFile(scratch.compose.image)).toEqual(deltaImage);
   });
 });

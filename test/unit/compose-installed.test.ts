@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { installedKey, KEEP_INSTALLED, pruneInstalled } from '../../src/compose/rootfs/installed.js';
+import { deltaCandidates, INSTALL_RECIPE, installedContents, installedKey, KEEP_INSTALLED, pruneInstalled } from '../../src/compose/rootfs/installed.js';
 import { installedPaths } from '../../src/layout/paths.js';
 import { LocalRunner, listDirIn, readFileIn, statIn } from '../../src/docker/runner.js';
 import { scratchChoice, TMPFS_MIN_AVAILABLE } from '../../src/commands/build.js';
@@ -77,6 +77,32 @@ describe('pruneInstalled', () => {
 
   it('does nothing in a directory that does not exist', async () => {
     expect(await pruneInstalled(path.join(await tempDir(), 'none'), 3)).toEqual([]);
+  });
+});
+
+describe('deltaCandidates', () => {
+  it('reads the stamps that record what their snapshot holds, skipping those that do not, name another key or are links', async () => {
+    const dir = await tempDir();
+    const chroot = 'c'.repeat(64);
+    const [good, old, wrongKey, linked] = ['1', '2', '3', '4'].map((c) => c.repeat(64)) as [string, string, string, string];
+    const contents = installedContents(chroot, 1_760_000_000, [pkg('less'), pkg('bash')]);
+    const stamp = (key: string, extra: object = { contents }) => JSON.stringify({ key, sha256: 'x', size: 1, packages: 2, created: 'now', ...extra });
+    await writeFile(path.join(dir, `${good}.json`), stamp(good));
+    await utimes(path.join(dir, `${good}.json`), 1_700_000_000, 1_700_000_000);
+    // A stamp from before the stamps recorded their contents.
+    await writeFile(path.join(dir, `${old}.json`), stamp(old, {}));
+    await writeFile(path.join(dir, `${wrongKey}.json`), stamp(good));
+    await writeFile(path.join(dir, 'elsewhere.json'), stamp(linked));
+    await symlink(path.join(dir, 'elsewhere.json'), path.join(dir, `${linked}.json`));
+    await writeFile(path.join(dir, `${'5'.repeat(64)}.json`), '{not json');
+    expect(contents).toEqual({
+      recipe: INSTALL_RECIPE,
+      chroot,
+      epoch: 1_760_000_000,
+      packages: [pkg('bash'), pkg('less')].map((p) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`),
+    });
+    expect(await deltaCandidates(dir)).toEqual([{ key: good, contents, used: 1_700_000_000_000 }]);
+    expect(await deltaCandidates(path.join(dir, 'none'))).toEqual([]);
   });
 });
 

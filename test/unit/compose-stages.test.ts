@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baseImageRef, basePackagesOf, essentialPackages } from '../../src/compose/images/base-image.js';
 import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose.js';
-import { aptInstallArgs, checkInstalled, lockEpoch } from '../../src/compose/rootfs/install.js';
+import { aptInstallArgs, checkInstalled, clampShadowDays, INSTALL_LEFTOVERS, lockEpoch } from '../../src/compose/rootfs/install.js';
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
 import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
@@ -231,6 +231,21 @@ describe('aptInstallArgs', () => {
 function stanza(name: string, version: string, arch = 'amd64', status = 'install ok installed'): string {
   return `Package: ${name}\nStatus: ${status}\nPriority: optional\nArchitecture: ${arch}\nVersion: ${version}\nDescription: ${name}\n long text: with a colon\n .\n more\n`;
 }
+
+describe('clampShadowDays', () => {
+  it('sets every last-change day after the given one to it, and leaves earlier, empty and malformed fields alone', () => {
+    const shadow = ['root:*:20793:0:99999:7:::', 'daemon:*:20000:0:99999:7:::', 'nobody:*::0:99999:7:::', 'odd:*:x:0:::::', 'short:*', ''].join('\n');
+    expect(clampShadowDays(shadow, 20500)).toBe(
+      ['root:*:20500:0:99999:7:::', 'daemon:*:20000:0:99999:7:::', 'nobody:*::0:99999:7:::', 'odd:*:x:0:::::', 'short:*', ''].join('\n'),
+    );
+  });
+
+  it('removes the backups dpkg and debconf keep of their state before the last write', () => {
+    expect(INSTALL_LEFTOVERS).toEqual(
+      expect.arrayContaining(['var/lib/dpkg/status-old', 'var/cache/debconf/config.dat-old', 'var/cache/debconf/templates.dat-old']),
+    );
+  });
+});
 
 describe('parseDpkgStatus', () => {
   it('reads name, version, architecture and state, skipping continuation lines', () => {

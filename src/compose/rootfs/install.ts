@@ -34,9 +34,11 @@ export function aptInstallArgs(packages: LockedPackage[]): string[] {
 }
 
 /**
- * Records of the installation itself (dates and durations of this run) and a
- * cache ldconfig rebuilds: removed after installing, so two installs of one
- * lock leave the same files.
+ * Records of the installation itself (dates and durations of this run), a
+ * cache ldconfig rebuilds, and dpkg's and debconf's backups of their state
+ * before their last write (which differ between one apt run from the chroot
+ * and a second one on an installed snapshot, the delta route): removed after
+ * installing, so every install of one lock leaves the same files.
  */
 export const INSTALL_LEFTOVERS = [
   'var/log/dpkg.log',
@@ -45,7 +47,36 @@ export const INSTALL_LEFTOVERS = [
   'var/log/apt/term.log',
   'var/log/apt/eipp.log.xz',
   'var/cache/ldconfig/aux-cache',
+  'var/lib/dpkg/status-old',
+  'var/lib/dpkg/available-old',
+  'var/lib/dpkg/diversions-old',
+  'var/lib/dpkg/statoverride-old',
+  'var/cache/debconf/config.dat-old',
+  'var/cache/debconf/templates.dat-old',
+  'var/cache/debconf/passwords.dat-old',
 ];
+
+/** The shadow files whose "last changed" days are clamped (the second is shadow's own backup). */
+const SHADOW_FILES = ['/etc/shadow', '/etc/shadow-'];
+
+/**
+ * `/etc/shadow` text with every "last password change" day (field 3) after
+ * `day` set to `day`. The chroot's accounts get the day the chroot was made,
+ * so without this two builds of one lock on different days (or a delta build
+ * on a snapshot of another day) would differ; accounts made during the
+ * install already have SOURCE_DATE_EPOCH's day.
+ */
+export function clampShadowDays(text: string, day: number): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const f = line.split(':');
+      if (f.length < 3 || !/^\d+$/.test(f[2] ?? '') || Number(f[2]) <= day) return line;
+      f[2] = String(day);
+      return f.join(':');
+    })
+    .join('\n');
+}
 
 /** The time the installation stamps into what it generates (the initramfs): the newest Release date in the lock, so it depends on the lock alone. */
 export function lockEpoch(lock: LockFile): number {
@@ -78,9 +109,21 @@ export async function installPackages(
       });
     });
     await runner.run(['rm', '-f', ...INSTALL_LEFTOVERS.map((f) => path.join(o.rootfs, f))]);
+    await clampShadow(runner, o.rootfs, Math.floor(o.sourceDateEpoch / 86400));
   } finally {
     await runner.run(['rm', '-f', path.join(o.rootfs, APT_LIST), path.join(o.rootfs, POLICY_RC)], { reject: false });
     await runner.run(['sh', '-c', 'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin', 'sh', o.rootfs], { reject: false });
+  }
+}
+
+/** Clamp the "last changed" days of the image's shadow files to `day` (read and written through chroot, so links resolve inside the image). */
+async function clampShadow(runner: Runner, rootfs: string, day: number): Promise<void> {
+  for (const file of SHADOW_FILES) {
+    const r = await runner.run(inImage(rootfs, ['cat', '--', file]), { reject: false });
+    if (r.exitCode !== 0) continue;
+    const text = clampShadowDays(r.stdout, day);
+    // cat > file keeps the file's owner, group and mode (root:shadow 0640); the output came without its final newline.
+    if (text !== r.stdout) await runner.run(inImage(rootfs, ['/bin/sh', '-c', 'cat > "$1"', 'sh', file]), { input: `${text}\n` });
   }
 }
 

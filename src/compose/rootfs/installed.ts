@@ -7,7 +7,9 @@
 // checked against the lock and before the template's configuration, so targets
 // with the same packages share it. Its size and SHA256 are checked on every
 // use; a damaged one is replaced, never unpacked. The few most recently used
-// are kept per provider.
+// are kept per provider. The stamp also lists the packages the snapshot holds
+// (and the chroot it was made on), so a changed lock can start from the
+// closest one (delta.ts).
 import { createHash } from 'node:crypto';
 import { lutimes, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,23 +17,28 @@ import { recordFileUse } from '../../layout/last-use.js';
 import { acquireLock } from '../../fs/lock.js';
 import type { LockedPackage } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
-import { ensureRealDir, isNotFound, lstatIfExists } from '../../fs/safe.js';
+import { ensureRealDir, isNotFound, lstatIfExists, readFileNoFollow } from '../../fs/safe.js';
 import type { Runner } from '../../docker/runner.js';
 import { fetchSnapshot, publishSnapshot, type SnapshotRemote, snapshotProblem, type SnapshotStamp, workspaceLinkNote } from './snapshot.js';
 import { installedPaths } from '../../layout/paths.js';
+import { type DeltaCandidate, type DeltaStart, type InstalledContents, packageLine } from './delta.js';
 
-/** Bump when the way packages are installed changes. */
-const INSTALL_RECIPE = 3;
+/** Bump when the way packages are installed, or what the stamp records, changes. */
+export const INSTALL_RECIPE = 5;
 /** Installed snapshots kept per provider (most recently used first). */
 export const KEEP_INSTALLED = 3;
 
-export type InstalledOutcome = 'reused' | 'fetched' | 'created' | 'rebuilt: snapshot damaged';
+export type InstalledOutcome = 'reused' | 'fetched' | 'created' | 'rebuilt: snapshot damaged' | `delta from ${string} (+${number} packages)`;
 
 /** Digest of what the installed root filesystem is made of: the chroot and every locked image package. */
 export function installedKey(chrootKey: string, packages: LockedPackage[]): string {
-  const line = (p: LockedPackage) => `${p.name} ${p.version} ${p.architecture} ${p.sha256}`;
-  const text = [`install recipe ${INSTALL_RECIPE}`, `chroot ${chrootKey}`, '[image]', ...packages.map(line).sort()].join('\n');
+  const text = [`install recipe ${INSTALL_RECIPE}`, `chroot ${chrootKey}`, '[image]', ...packages.map(packageLine).sort()].join('\n');
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** What the stamp of the installed snapshot of `packages` on chroot `chrootKey`, installed at `epoch`, records it holds. */
+export function installedContents(chrootKey: string, epoch: number, packages: LockedPackage[]): InstalledContents {
+  return { recipe: INSTALL_RECIPE, chroot: chrootKey, epoch, packages: packages.map(packageLine).sort() };
 }
 
 /** tar arguments shared by packing and unpacking: owners by number, extended attributes kept, zstd on all cores. */
@@ -48,6 +55,8 @@ export interface InstalledOptions {
   remote?: SnapshotRemote;
   /** Packages in the snapshot (for the stamp of a fetched one). */
   packages: number;
+  /** What the snapshot holds, recorded in its stamp (also of a fetched one) for the delta route. */
+  contents?: InstalledContents;
 }
 
 /**
@@ -75,7 +84,7 @@ export async function unpackInstalled(o: InstalledOptions, rootfs: string): Prom
       await rm(paths.tarball, { force: true });
       await rm(paths.stamp, { force: true });
     }
-    const fetched = found.problem ? await fetchSnapshot(o.remote, 'installed', paths, o.key, o.packages, o.workDir) : undefined;
+    const fetched = found.problem ? await fetchSnapshot(o.remote, 'installed', paths, o.key, o.packages, o.workDir, o.contents) : undefined;
     if (found.problem && !fetched) return found.problem === 'missing' ? 'missing' : 'damaged';
     await o.runner.run(['mkdir', '-p', rootfs]);
     await o.runner.run(['tar', ...TAR_COMMON, '-C', rootfs, '-xf', paths.tarball]);
@@ -113,7 +122,7 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
       await rm(tmpTar, { force: true });
       return found.stamp;
     }
-    const stamp = await publishSnapshot(paths, tmpTar, o.key, packages, o.workDir);
+    const stamp = await publishSnapshot(paths, tmpTar, o.key, packages, o.workDir, o.contents);
     await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, undefined, (m) => o.emit({ type: 'warning', message: m }));
     await pruneInstalled(paths.dir, KEEP_INSTALLED, o.emit);
     offer = stamp;
@@ -121,6 +130,63 @@ export async function saveInstalled(o: InstalledOptions, rootfs: string, scratch
   } finally {
     await lock.release();
     if (offer) await o.remote?.push('installed', o.key, paths.tarball, offer);
+  }
+}
+
+/** The installed snapshots of `dir` whose stamps record what they hold (read without following links; others are skipped). */
+export async function deltaCandidates(dir: string): Promise<DeltaCandidate[]> {
+  const names = await readdir(dir).catch((err: unknown) => {
+    if (isNotFound(err)) return [] as string[];
+    throw err;
+  });
+  const found: DeltaCandidate[] = [];
+  for (const n of names) {
+    const key = /^([0-9a-f]{64})\.json$/.exec(n)?.[1];
+    if (!key) continue;
+    const file = path.join(dir, n);
+    const stamp = await readFileNoFollow(file)
+      .then((t) => JSON.parse(t) as SnapshotStamp)
+      .catch(() => undefined);
+    const c = stamp?.contents;
+    if (stamp?.key !== key || !c || typeof c.recipe !== 'number' || typeof c.chroot !== 'string' || typeof c.epoch !== 'number' || !Array.isArray(c.packages))
+      continue;
+    found.push({ key, contents: c, used: (await lstatIfExists(file))?.mtimeMs ?? 0 });
+  }
+  return found;
+}
+
+/**
+ * Unpack into `rootfs` the first of `starts` (best first) whose snapshot
+ * verifies against its stamp, under the provider's lock; undefined when none
+ * does (a damaged one is skipped, not removed: the exact route replaces its own).
+ */
+export async function unpackClosest(o: Omit<InstalledOptions, 'key'>, rootfs: string, starts: readonly DeltaStart[]): Promise<DeltaStart | undefined> {
+  if (starts.length === 0) return undefined;
+  const folder = installedPaths(o.workDir, o.providerId, '');
+  await ensureRealDir(o.workDir, folder.dir, workspaceLinkNote(o.emit));
+  const lock = await acquireLock(folder.lockDir, {
+    root: o.workDir,
+    staleMs: o.lockStaleMs,
+    onWait: () => o.emit({ type: 'info', message: `waiting for another build that holds the chroot of ${o.providerId}` }),
+  });
+  try {
+    for (const s of starts) {
+      const paths = installedPaths(o.workDir, o.providerId, s.key);
+      const found = await snapshotProblem(paths, s.key);
+      if (found.problem) {
+        o.emit({ type: 'debug', message: `installed-package snapshot ${s.key.slice(0, 16)} is ${found.problem}: not a start for the delta route` });
+        continue;
+      }
+      await o.runner.run(['mkdir', '-p', rootfs]);
+      await o.runner.run(['tar', ...TAR_COMMON, '-C', rootfs, '-xf', paths.tarball]);
+      const now = new Date();
+      await lutimes(paths.stamp, now, now);
+      await recordFileUse(path.join(o.workDir, o.providerId), paths.tarball, now, (m) => o.emit({ type: 'warning', message: m }));
+      return s;
+    }
+    return undefined;
+  } finally {
+    await lock.release();
   }
 }
 

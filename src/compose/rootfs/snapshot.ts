@@ -21,6 +21,7 @@ import type { Emit } from '../../log/events.js';
 import type { LocalRepo } from './local-repo.js';
 import type { Runner } from '../../docker/runner.js';
 import { type SnapshotPaths, snapshotPaths } from '../../layout/paths.js';
+import type { InstalledContents } from './delta.js';
 
 /** Bump when the way the chroot is made changes. */
 const RECIPE = 1;
@@ -31,6 +32,8 @@ export interface SnapshotStamp {
   size: number;
   packages: number;
   created: string;
+  /** Installed snapshots: what they hold (the delta route reads it). */
+  contents?: InstalledContents;
 }
 
 export interface SnapshotResult {
@@ -65,13 +68,14 @@ export async function fetchSnapshot(
   key: string,
   packages: number,
   workDir: string,
+  contents?: InstalledContents,
 ): Promise<SnapshotStamp | undefined> {
   if (!remote) return undefined;
   const tmp = `${paths.tarball}.tmp`;
   await rm(tmp, { force: true });
   try {
     if (!(await remote.fetch(kind, key, tmp))) return undefined;
-    return await publishSnapshot(paths, tmp, key, packages, workDir);
+    return await publishSnapshot(paths, tmp, key, packages, workDir, contents);
   } finally {
     await rm(tmp, { force: true });
   }
@@ -190,9 +194,17 @@ export async function publishSnapshot(
   key: string,
   packages: number,
   within?: string,
+  contents?: InstalledContents,
 ): Promise<SnapshotStamp> {
   const digest = await hashFile(tmpTar, { noFollow: true });
-  const stamp: SnapshotStamp = { key, sha256: digest.sha256, size: digest.size, packages, created: new Date().toISOString() };
+  const stamp: SnapshotStamp = {
+    key,
+    sha256: digest.sha256,
+    size: digest.size,
+    packages,
+    created: new Date().toISOString(),
+    ...(contents ? { contents } : {}),
+  };
   await rename(tmpTar, paths.tarball);
   await writeFileAtomic(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`, true, within);
   return stamp;

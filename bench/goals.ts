@@ -4,12 +4,13 @@
 // run's figures and whether the goal was met.
 import path from 'node:path';
 import { BenchFailure, median } from './measure.js';
+import { ADDED_PACKAGE, type DeltaResult, measureDelta } from './delta.js';
 import { measureLockMemory, type LockMemoryResult } from './lock-memory.js';
 import { DEFAULT_BASELINE, HEADING, type RebuildResult, rebuildBench, rebuildRows } from './rebuild.js';
 import type { Facts, Pair } from './report.js';
 
 /** The build-side scenarios `--only` may name. */
-export const BUILD_KEYS = ['unchanged', 'check', 'oic', 'memory'] as const;
+export const BUILD_KEYS = ['unchanged', 'check', 'oic', 'memory', 'delta'] as const;
 export type BuildKey = (typeof BUILD_KEYS)[number];
 
 /** Peak RSS of `lock` for the ~320-package template must stay under this (MB as /usr/bin/time's kbytes / 1000). */
@@ -18,6 +19,7 @@ const RSS_GOAL_MB = 300;
 export interface BuildSide {
   rebuild: RebuildResult;
   memory?: LockMemoryResult;
+  delta?: DeltaResult;
 }
 
 /** Run the build-side scenarios `only` names. */
@@ -29,7 +31,14 @@ export async function buildSide(o: { root: string; runs: number; baseline?: stri
     memory = await measureLockMemory({ root: o.root, outDir: path.join(o.root, 'bench', 'out', 'lock-memory'), runs: o.runs, env: o.env });
     if (!memory.ok) throw new BenchFailure(`lock memory: ${memory.checks.filter((c) => c.startsWith('FAILED')).join('; ')}`);
   }
-  return { rebuild, memory };
+  let delta: DeltaResult | undefined;
+  if (o.only.has('delta')) {
+    process.stderr.write(`delta: first build, the template plus ${ADDED_PACKAGE} (delta route), the same lock from scratch ...\n`);
+    delta = await measureDelta({ root: o.root, outDir: path.join(o.root, 'bench', 'out', 'delta'), env: o.env });
+    const failed = delta.checks.filter((c) => c.startsWith('FAILED'));
+    if (failed.length || !delta.identical) throw new BenchFailure(`delta: ${failed.join('; ') || 'the images differ'}`);
+  }
+  return { rebuild, memory, delta };
 }
 
 const goal = (ratio: number, max: number) => `${ratio.toFixed(2)} (goal ≤ ${max}: ${ratio <= max ? 'met' : 'NOT met'})`;
@@ -58,6 +67,16 @@ export function goalsSection(o: { facts: Facts; command: string; shaped: Pair[];
   const built = rebuildRows(o.side.rebuild);
   rows.push(...built.rows);
   notes.push(...built.notes);
+  const d = o.side.delta;
+  if (d) {
+    rows.push(
+      `| one package added (\`${ADDED_PACKAGE}\`): the delta route from the first build's installed-package snapshot vs that first build (empty caches) | ${sec(d.delta)} | ${sec(d.first)} | ${goal(d.delta / d.first, 0.2)} |`,
+    );
+    rows.push(
+      `| for reference: the same lock from an empty work folder (new chroot, every package installed; its image is the delta build's, bit for bit) vs the first build | ${sec(d.scratch)} | ${sec(d.first)} | ${(d.scratch / d.first).toFixed(2)} |`,
+    );
+    notes.push(`Delta: ${d.checks.join('; ')}.`);
+  }
   const m = o.side.memory;
   if (m?.runs.length) {
     // /usr/bin/time reports kbytes; the goal is in MB.

@@ -28,7 +28,8 @@ const HELP = `Usage: npm run bench -- [options]
                    build side (section "Rebuilds and the cold path"): unchanged (first and
                    unchanged builds of the default template), check (warm cache --check
                    against --help), oic (cold build of the OS Image Composer minimal template,
-                   this tree against --baseline), memory (peak RSS of its lock) (default: all)
+                   this tree against --baseline), memory (peak RSS of its lock), delta (one
+                   package added: delta route vs first build vs from scratch) (default: all)
   --baseline REV   the tree the oic scenario compares with (default: the commit before issue 18)
   --latency-ms MS  the shaped origin's delay before every answer (default 40)
   --rate-bytes B   the shaped origin's bandwidth per connection, bytes/s (default 8000000)

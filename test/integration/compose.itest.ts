@@ -285,7 +285,8 @@ describe('compose stage with a real Docker daemon', () => {
     await utimes(last.compose.image, now, now);
     const rebuilt = await plain();
     expect(rebuilt.json.reused).toBeUndefined();
-    expect(rebuilt.r.stderr).toContain('was written or replaced since the last build: building again');
+    // With --json the info lines go to the run log only.
+    expect(await readFile(file('work', 'logs', 'g3-composer.log'), 'utf8')).toContain('was written or replaced since the last build: building again');
     expect(rebuilt.json.compose.installed).toBe('reused');
     expect(rebuilt.json.compose.artifacts.map((a) => a.sha256)).toEqual(last.compose.artifacts.map((a) => a.sha256));
   });

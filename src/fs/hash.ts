@@ -34,26 +34,27 @@ export async function hashFile(file: string, opts: { noFollow?: boolean } = {}):
     const sparse = st.isFile() && st.size >= SPARSE_MIN_BYTES && st.blocks * 512 < st.size;
     const extents = sparse ? await dataExtents(fh, st.size) : undefined;
     if (extents) return await hashSparse(fh, st.size, extents);
-    return await hashToEnd(fh);
+    // Buffers no larger than the file (most cache files are small), read on to the end whatever its size now.
+    return await hashToEnd(fh, Math.min(CHUNK, Math.max(st.size, 64 << 10)));
   } finally {
     await fh.close();
   }
 }
 
 /** Read from offset 0 to the end, the next read running while the last chunk is hashed. */
-async function hashToEnd(fh: FileHandle): Promise<Digest> {
+async function hashToEnd(fh: FileHandle, chunk: number): Promise<Digest> {
   const hash = createHash('sha256');
-  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const bufs = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   let size = 0;
   let turn = 0;
-  let pending = fh.read(bufs[0] as Buffer, 0, CHUNK, 0);
+  let pending = fh.read(bufs[0] as Buffer, 0, chunk, 0);
   for (;;) {
     const { bytesRead, buffer } = await pending;
     if (bytesRead === 0) break;
     size += bytesRead;
     turn ^= 1;
-    pending = fh.read(bufs[turn] as Buffer, 0, CHUNK, size);
-    hash.update(bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead));
+    pending = fh.read(bufs[turn] as Buffer, 0, chunk, size);
+    hash.update(bytesRead === chunk ? buffer : buffer.subarray(0, bytesRead));
   }
   return { sha256: hash.digest('hex'), size };
 }

@@ -155,7 +155,8 @@ describe('the default target boots', () => {
     const deltaImage = await hashFile(plus.compose.image);
     // From scratch: without installed-package snapshots, every package is installed on the chroot.
     await rm(path.join(dir, 'work', 'debian-debian13-x86_64', 'chrootbuild', 'installed'), { recursive: true, force: true });
-    const full = await runBuilder(['latest-plus', 'build', '--json'], env);
+    // --rebuild: the same inputs would otherwise be answered from the delta build's outputs (the output cache).
+    const full = await runBuilder(['latest-plus', 'build', '--json', '--rebuild'], env);
     expect(full.code, full.stderr.slice(-3000)).toBe(0);
     const scratch = JSON.parse(full.stdout) as Built;
     expect([scratch.compose.snapshot, scratch.compose.installed]).toEqual(['reused', 'created']);

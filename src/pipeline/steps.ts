@@ -110,20 +110,27 @@ async function changedParts(ctx: StepContext, now: Inputs): Promise<string> {
   return names.length ? `; changed since the last build here: ${names.join(', ')}` : '';
 }
 
-/** Why a step after pre_build should not run, or undefined when it should. */
-export async function skipReason(ctx: StepContext, step: 'build' | 'push' | 'post_push', inputs: Inputs): Promise<string | undefined> {
-  if (envFlag(ctx.env.PROHIBIT_BUILDING)) return `PROHIBIT_BUILDING is set: no ${step}`;
-  if (envFlag(ctx.env.FORCE_BUILDING)) return undefined;
+/**
+ * What pre_build's decision (read once) says of a later step on these inputs:
+ * skip it, and why; or run it and, for build, build although nothing changed
+ * (FORCE_BUILDING=1 now or when pre_build decided), so not from the output cache.
+ */
+async function afterPreBuild(ctx: StepContext, step: 'build' | 'push' | 'post_push', inputs: Inputs): Promise<{ skip?: string; forced: boolean }> {
+  if (envFlag(ctx.env.PROHIBIT_BUILDING)) return { skip: `PROHIBIT_BUILDING is set: no ${step}`, forced: false };
+  if (envFlag(ctx.env.FORCE_BUILDING)) return { forced: true };
   const d = await readState(ctx.settings.workDir, ctx.target, 'pre_build', (m) => ctx.emit({ type: 'warning', message: m }));
-  if (d && d.outcome === 'unchanged' && d.inputsDigest === inputs.digest)
-    return `pre_build found ${d.last?.ref} up to date at ${d.at}: ${d.reason}; FORCE_BUILDING=1 ${step === 'build' ? 'builds' : 'runs it'} anyway`;
-  return undefined;
+  if (d?.inputsDigest !== inputs.digest) return { forced: false };
+  if (d.outcome === 'unchanged')
+    return {
+      skip: `pre_build found ${d.last?.ref} up to date at ${d.at}: ${d.reason}; FORCE_BUILDING=1 ${step === 'build' ? 'builds' : 'runs it'} anyway`,
+      forced: false,
+    };
+  return { forced: d.outcome === 'forced' };
 }
 
-/** Whether pre_build decided to build these inputs although nothing changed (FORCE_BUILDING=1 when it ran). */
-async function forcedByPreBuild(ctx: StepContext, inputs: Inputs): Promise<boolean> {
-  const d = await readState(ctx.settings.workDir, ctx.target, 'pre_build');
-  return d?.outcome === 'forced' && d.inputsDigest === inputs.digest;
+/** Why a step after pre_build should not run, or undefined when it should. */
+export async function skipReason(ctx: StepContext, step: 'build' | 'push' | 'post_push', inputs: Inputs): Promise<string | undefined> {
+  return (await afterPreBuild(ctx, step, inputs)).skip;
 }
 
 export type Skipped = { skipped: string };
@@ -139,10 +146,10 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   const started = performance.now();
   const first = await open(ctx);
   const before = await inputsBeforeBuild(ctx, first);
-  const skip = before && (await skipReason(ctx, 'build', before));
-  if (skip) return { skipped: skip };
-  if (before && !ctx.rebuild && !envFlag(ctx.env.FORCE_BUILDING) && !(await forcedByPreBuild(ctx, before))) {
-    const reused = await reuseLastBuild(ctx, first, before, started);
+  if (before) {
+    const said = await afterPreBuild(ctx, 'build', before);
+    if (said.skip) return { skipped: said.skip };
+    const reused = ctx.rebuild || said.forced ? undefined : await reuseLastBuild(ctx, first, before, started);
     if (reused) return reused;
   }
   const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit, catalogue: first.cat, opened: first.t });

@@ -4,13 +4,14 @@
 // pushed back, then the manifest that lists it. A registry that is down, slow,
 // full or refuses gets one warning and is left alone for the rest of the run:
 // the next tier takes over, and nothing fails because of it.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Artifact } from '../catalogue/types.js';
 import pRetry, { AbortError } from 'p-retry';
 import { StepError, UserError } from '../errors.js';
 import type { Emit } from '../log/events.js';
 import { type FetchSettings, maxBytesOf } from '../net/fetch.js';
 import { mapPool } from '../pool.js';
-import { asRegistryError, BlobMismatchError, EMPTY_JSON, type PushOutcome, headBlob, pullBlob, pushBlob, pushBytes } from '../registry/blobs.js';
+import { asRegistryError, BlobMismatchError, EMPTY_JSON, type PushOutcome, headBlob, pullBlob, pushBlob, pushBytes, RegistryError } from '../registry/blobs.js';
 import { type CacheEntry, cacheManifest, getCacheManifest, putCacheManifest, snapshotTag } from '../registry/cache-manifest.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import { closeRegistryConnections, type Session } from '../registry/http.js';
@@ -29,6 +30,9 @@ export interface RegistryTierOptions {
   /** Blobs up to this size go in one PUT, larger ones in chunks of it. */
   chunkBytes?: number;
 }
+
+/** How often a manifest refused for a blob the registry lost meanwhile is sent (blobs pushed again between). */
+const MANIFEST_ATTEMPTS = 4;
 
 export type PullResult = { state: 'ok' } | { state: 'missing' } | { state: 'bad'; reason: string };
 
@@ -170,19 +174,18 @@ export class RegistryTier {
       await this.retrying(() => pushBytes(this.session, EMPTY_JSON));
       // One blob per digest, though two names may share one.
       const unique = [...new Map(files.map((f) => [f.entry.sha256, f])).values()];
-      await mapPool(unique, this.o.workers, (f) =>
-        this.retrying(() => pushBlob(this.session, f.file, f.entry, { chunkBytes: this.o.chunkBytes })).then((r) => this.count(r, f.entry.size)),
-      );
-      const digest = await this.retrying(() =>
-        putCacheManifest(
-          this.session,
-          tag,
-          cacheManifest(
-            files.map((f) => f.entry),
-            annotations,
+      const pushAll = (again: boolean) =>
+        mapPool(unique, this.o.workers, (f) =>
+          this.retrying(() => pushBlob(this.session, f.file, f.entry, { chunkBytes: this.o.chunkBytes })).then((r) =>
+            again && r === 'exists' ? r : this.count(r, f.entry.size),
           ),
-        ),
+        );
+      await pushAll(false);
+      const manifest = cacheManifest(
+        files.map((f) => f.entry),
+        annotations,
       );
+      const digest = await this.putManifest(tag, manifest, () => pushAll(true));
       this.stats.manifests.push(`${tag}@${digest}`);
       this.manifests.set(tag, Promise.resolve(files.map((f) => f.entry)));
       return true;
@@ -222,6 +225,28 @@ export class RegistryTier {
   /** This tier as the composer's snapshot remote. */
   snapshots(): { fetch: RegistryTier['fetchSnapshot']; push: RegistryTier['pushSnapshot'] } {
     return { fetch: (k, key, dest) => this.fetchSnapshot(k, key, dest), push: (k, key, file, stamp) => this.pushSnapshot(k, key, file, stamp) };
+  }
+
+  /**
+   * PUT a manifest whose blobs were just pushed. A registry that stores on a
+   * filesystem writes a blob's link in place, so while another builder pushes
+   * the same blob a manifest can be refused as naming a blob it lacks
+   * (MANIFEST_BLOB_UNKNOWN, with DIGEST_INVALID for the half-written link):
+   * then every blob is pushed again where it is missing and the manifest sent
+   * once more, a few times, before it counts as a failure.
+   */
+  private async putManifest(tag: string, manifest: Buffer, pushAgain: () => Promise<unknown>): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.retrying(() => putCacheManifest(this.session, tag, manifest));
+      } catch (err) {
+        const e = asRegistryError(err);
+        const blobsLost = e instanceof RegistryError && e.status === 400 && e.codes.includes('MANIFEST_BLOB_UNKNOWN');
+        if (!blobsLost || attempt >= MANIFEST_ATTEMPTS) throw err;
+        await delay(Math.min(this.o.fetch.minBackoffMs, 1000) * attempt);
+        await pushAgain();
+      }
+    }
   }
 
   private count(r: PushOutcome, size: number): PushOutcome {

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { StepError } from '../errors.js';
 import { openNoFollow, UnexpectedLinkError } from '../fs/safe.js';
 import { FetchError, type FetchSettings, streamToFile } from '../net/fetch.js';
-import { failure, header, type Opened, registryErrorText, registrySend, type Session } from './http.js';
+import { failure, header, type Opened, registryErrorCodes, registryErrorText, registrySend, type Session } from './http.js';
 
 /** The OCI empty descriptor's blob, `{}`: the config of an artifact that needs none. */
 export const EMPTY_JSON = Buffer.from('{}');
@@ -31,6 +31,8 @@ export class RegistryError extends StepError {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /** The registry's own error codes, when it answered with them. */
+    readonly codes: readonly string[] = [],
   ) {
     super(message);
   }
@@ -49,7 +51,7 @@ export function asRegistryError(err: unknown): RegistryError | BlobMismatchError
   return new RegistryError(message, /cannot reach|timed out|reading the answer/.test(message));
 }
 
-async function errorText(res: Opened): Promise<string> {
+async function errorText(res: Opened): Promise<{ said: string; codes: string[] }> {
   let text = '';
   try {
     for await (const chunk of res.body) {
@@ -61,15 +63,15 @@ async function errorText(res: Opened): Promise<string> {
   }
   res.body.on('error', () => undefined);
   res.body.destroy();
-  return registryErrorText(text);
+  return { said: registryErrorText(text), codes: registryErrorCodes(text) };
 }
 
 /** The error for an unexpected status, with the registry's own words. */
 export async function statusError(s: Session, what: string, res: Opened): Promise<RegistryError> {
   const code = res.statusCode;
-  const said = await errorText(res);
+  const { said, codes } = await errorText(res);
   const message = failure(s, `${what}: HTTP ${code}${said ? ` (${said})` : ''}`).message;
-  return new RegistryError(message, code === 429 || code >= 500, code);
+  return new RegistryError(message, code === 429 || code >= 500, code, codes);
 }
 
 async function dump(res: Opened): Promise<void> {

@@ -64,6 +64,16 @@ export function failure(s: Session, problem: string, cause?: unknown): StepError
   });
 }
 
+/** The error codes of a registry's error answer (`MANIFEST_BLOB_UNKNOWN`, ...); none when it is not the standard JSON. */
+export function registryErrorCodes(text: string): string[] {
+  try {
+    const doc = JSON.parse(text) as { errors?: { code?: unknown }[] };
+    return (Array.isArray(doc.errors) ? doc.errors : []).map((e) => e?.code).filter((c): c is string => typeof c === 'string');
+  } catch {
+    return [];
+  }
+}
+
 /** What a registry said in an error answer: its `errors` array (code: message; ...), or the start of the body. */
 export function registryErrorText(text: string): string {
   try {

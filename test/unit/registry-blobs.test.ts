@@ -8,9 +8,11 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RegistryTier } from '../../src/cache/registry-tier.js';
 import { StepError } from '../../src/errors.js';
+import type { CacheEvent } from '../../src/log/events.js';
 import { UnexpectedLinkError } from '../../src/fs/safe.js';
-import { FetchError } from '../../src/net/fetch.js';
+import { defaultFetchSettings, FetchError } from '../../src/net/fetch.js';
 import {
   asRegistryError,
   BlobMismatchError,
@@ -60,6 +62,12 @@ async function fakeRegistry() {
     mountable: false,
     /** GET of a blob answers other bytes of the same length. */
     tamper: false,
+    /**
+     * Manifest PUTs to refuse as a filesystem registry does while another
+     * pusher rewrites a blob's link: the manifest's first layer is lost from
+     * the repository and the answer is 400 DIGEST_INVALID + MANIFEST_BLOB_UNKNOWN.
+     */
+    loseBlobOnManifest: 0,
     /** The Authorization header every request must carry (else 401 with a Basic challenge). */
     requireAuth: undefined as string | undefined,
     /** Answer `status` to the next `times` requests (of `method` only, when given). */
@@ -126,6 +134,21 @@ async function fakeRegistry() {
       return send(201, { location: `/v2/${repo}/blobs/${digest}`, 'docker-content-digest': digest });
     }
     if (kind === 'blobs/uploads') return ociError(404, 'BLOB_UPLOAD_UNKNOWN', 'upload unknown');
+    if (kind === 'manifests' && method === 'PUT' && fake.loseBlobOnManifest > 0) {
+      fake.loseBlobOnManifest--;
+      const lost = (JSON.parse(body.toString('utf8')) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
+      fake.blobs.delete(`${repo}@${lost}`);
+      return send(
+        400,
+        { 'content-type': 'application/json' },
+        JSON.stringify({
+          errors: [
+            { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+            { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry', detail: lost },
+          ],
+        }),
+      );
+    }
     if (kind === 'manifests' && method === 'PUT') {
       fake.manifests.set(`${repo}:${rest}`, body);
       return send(201, { 'docker-content-digest': `sha256:${hex(body)}` });
@@ -518,6 +541,79 @@ describe('a whole cache artifact', () => {
     expect(fake.manifests.get(`${REPO}:lock-abc`)?.equals(bytes)).toBe(true);
     expect(await getCacheManifest(s, 'lock-abc')).toEqual([entries[1], entries[0]]);
     expect(fake.blobs.size).toBe(3);
+  });
+});
+
+describe('RegistryTier.pushBack', () => {
+  const tier = (fake: Fake, events: CacheEvent[]) =>
+    new RegistryTier({
+      ref: `${fake.host}/${REPO}`,
+      insecure: [],
+      env: {},
+      fetch: { ...defaultFetchSettings, timeoutMs: 5000, retries: 1, minBackoffMs: 10 },
+      workers: 2,
+      emit: (e) => events.push(e),
+    });
+  const files = async () => {
+    const a = await blobFile(3000);
+    const b = await blobFile(5000);
+    return [
+      { file: a.file, entry: { name: 'debs/a.deb', ...a.blob } },
+      { file: b.file, entry: { name: 'debs/b.deb', ...b.blob } },
+    ];
+  };
+
+  it('pushes a blob again and resends the manifest when the registry lost the blob meanwhile (MANIFEST_BLOB_UNKNOWN)', async () => {
+    const fake = await fakeRegistry();
+    const events: CacheEvent[] = [];
+    const t = tier(fake, events);
+    const f = await files();
+    fake.loseBlobOnManifest = 2;
+    expect(await t.pushBack('lock-x', f, {})).toBe(true);
+
+    // The fake loses the manifest's first layer, debs/a.deb.
+    const lost = f[0]?.entry.sha256;
+    const blobPuts = fake.requests('PUT').filter((r) => r.path.includes('/blobs/uploads/'));
+    expect(blobPuts.filter((r) => r.query.get('digest') === `sha256:${lost}`)).toHaveLength(3);
+    expect(fake.requests('PUT').filter((r) => r.path.endsWith('/manifests/lock-x'))).toHaveLength(3);
+    expect(fake.manifests.has(`${REPO}:lock-x`)).toBe(true);
+    for (const x of f) expect(fake.blob(`sha256:${x.entry.sha256}`)?.length).toBe(x.entry.size);
+    expect(t.stats).toMatchObject({ pushFailed: null, pushed: 4, present: 0 });
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+  });
+
+  it("gives up with one warning naming the registry's words after four refusals", async () => {
+    const fake = await fakeRegistry();
+    const events: CacheEvent[] = [];
+    const t = tier(fake, events);
+    fake.loseBlobOnManifest = 10;
+    expect(await t.pushBack('lock-x', await files(), {})).toBe(false);
+    expect(fake.requests('PUT').filter((r) => r.path.endsWith('/manifests/lock-x'))).toHaveLength(4);
+    expect(t.stats.pushFailed).toContain('MANIFEST_BLOB_UNKNOWN: blob unknown to registry');
+    expect(events.filter((e) => e.type === 'warning')).toHaveLength(1);
+  });
+
+  it('sends a manifest refused for another reason only once', async () => {
+    const fake = await fakeRegistry();
+    const t = tier(fake, []);
+    const f = await files();
+    // The blobs are there already, so the one PUT pushBack sends is the manifest's.
+    for (const x of f) await pushBlob(session(fake), x.file, x.entry);
+    expect(await pushBytes(session(fake), EMPTY_JSON)).toBe('uploaded');
+    fake.fail(400, 1, 'PUT', 'manifest invalid');
+    expect(await t.pushBack('lock-x', f, {})).toBe(false);
+    expect(fake.requests('PUT').filter((r) => r.path.endsWith('/manifests/lock-x'))).toHaveLength(1);
+    expect(t.stats.pushFailed).toContain('HTTP 400 (INJECTED: manifest invalid)');
+  });
+});
+
+describe('RegistryError codes', () => {
+  it("keeps the registry's error codes from its JSON answer, and none from another body", async () => {
+    const fake = await fakeRegistry();
+    fake.fail(400, 1, 'POST');
+    const err = await rejectionOf(pushBytes(session(fake), Buffer.from('x')), RegistryError);
+    expect(err.codes).toEqual(['INJECTED']);
+    expect(new RegistryError('m', false, 400).codes).toEqual([]);
   });
 });
 

@@ -291,7 +291,7 @@ async function populateRootfs(
   const install = async () => {
     const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
     await timed('packages', () =>
-      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit }),
+      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit, initramfsOnce: true }),
     );
     // Only a checked package set is saved for later builds.
     await checkInstalled(o.runner, rootfs, o.lock.image.packages);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type DeltaCandidate, deltaStarts, makesUsers, packageLine, packagesMakingUsers, startsWithout } from '../../src/compose/rootfs/delta.js';
+import { INSTALL_RECIPE } from '../../src/compose/rootfs/installed.js';
 import { LocalRunner } from '../../src/docker/runner.js';
 import type { LockedPackage } from '../../src/lock/types.js';
 import { buildDeb, type FixturePackage } from '../support/debrepo.js';
@@ -23,7 +24,7 @@ function pkg(name: string, version = '1.0-1', salt = ''): LockedPackage {
   };
 }
 
-const AT = { recipe: 5, chroot: 'c'.repeat(64), epoch: 1_760_000_000 };
+const AT = { recipe: INSTALL_RECIPE, chroot: 'c'.repeat(64), epoch: 1_760_000_000 };
 const candidate = (key: string, packages: LockedPackage[], { used = 0, ...at }: { used?: number } & Partial<typeof AT> = {}): DeltaCandidate => ({
   key: key.repeat(64),
   contents: { ...AT, ...at, packages: packages.map(packageLine).sort() },

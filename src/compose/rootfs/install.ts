@@ -84,12 +84,53 @@ export function lockEpoch(lock: LockFile): number {
   return dates.length > 0 ? Math.floor(Math.max(...dates) / 1000) : 0;
 }
 
-/** Install `packages` into `rootfs` with apt from `repo`, then remove every trace of the repository. */
+/**
+ * Run in the image after apt when the kernel hooks were told to skip the
+ * initramfs (INITRD=No, only for images whose initramfs-tools makes it): the
+ * initramfs of every kernel that has none yet is made once, from the
+ * installed system, instead of twice (the kernel hook's, then again by the
+ * initramfs-tools trigger at the end of apt). The kernel's /initrd.img links,
+ * which linux-update-symlinks leaves out under INITRD=No, are then made as
+ * the kernel's own postinst would have.
+ */
+export const INITRAMFS_ONCE = [
+  '/bin/sh',
+  '-c',
+  [
+    'set -e',
+    '[ -x /usr/sbin/update-initramfs ] || exit 0',
+    'made=""',
+    'for m in /usr/lib/modules/*/; do',
+    '  v=$(basename "$m")',
+    '  [ -e "/boot/vmlinuz-$v" ] && [ ! -e "/boot/initrd.img-$v" ] || continue',
+    '  update-initramfs -c -k "$v"',
+    '  made="$made $v"',
+    'done',
+    'if command -v linux-update-symlinks >/dev/null; then',
+    '  for v in $made; do linux-update-symlinks upgrade "$v" "/boot/vmlinuz-$v"; done',
+    'fi',
+  ].join('\n'),
+];
+
+/** Whether `packages` make their initramfs with initramfs-tools (not dracut): then it can be made once, after apt. */
+export function initramfsToolsImage(packages: readonly LockedPackage[]): boolean {
+  const names = new Set(packages.map((p) => p.name));
+  return names.has('initramfs-tools') && !names.has('dracut');
+}
+
+/**
+ * Install `packages` into `rootfs` with apt from `repo`, then remove every
+ * trace of the repository. With `initramfsOnce`, an image of initramfs-tools
+ * gets its initramfs once, after apt (INITRAMFS_ONCE); an overlay leaves
+ * that to its own initramfs stage, a dracut image to the build's.
+ */
 export async function installPackages(
   runner: Runner,
-  o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; sourceDateEpoch: number; emit: Emit },
+  o: { rootfs: string; repo: LocalRepo; packages: LockedPackage[]; sourceDateEpoch: number; emit: Emit; initramfsOnce?: boolean },
 ): Promise<void> {
   const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true', LC_ALL: 'C.UTF-8', SOURCE_DATE_EPOCH: String(o.sourceDateEpoch) };
+  const once = o.initramfsOnce === true && initramfsToolsImage(o.packages);
+  const aptEnv = once ? { ...env, INITRD: 'No' } : env;
   const inRoot = (argv: string[]) => inImage(o.rootfs, argv);
   await writeInImage(runner, o.rootfs, `/${APT_LIST}`, `${o.repo.fileSource}\n`, '0644');
   await writeInImage(runner, o.rootfs, `/${POLICY_RC}`, '#!/bin/sh\nexit 101\n', '0755');
@@ -98,7 +139,7 @@ export async function installPackages(
       await runner.run(inRoot(['apt-get', 'update', '-q']), { env });
       let last = 0;
       await runner.run(inRoot(aptInstallArgs(o.packages)), {
-        env,
+        env: aptEnv,
         onLine: (line) => {
           if (/^(Unpacking|Setting up) /.test(line)) {
             last++;
@@ -107,6 +148,7 @@ export async function installPackages(
           o.emit({ type: 'debug', message: line });
         },
       });
+      if (once) await runner.run(inRoot(INITRAMFS_ONCE), { env, onLine: (line) => o.emit({ type: 'debug', message: line }) });
     });
     await runner.run(['rm', '-f', ...INSTALL_LEFTOVERS.map((f) => path.join(o.rootfs, f))]);
     await clampShadow(runner, o.rootfs, Math.floor(o.sourceDateEpoch / 86400));

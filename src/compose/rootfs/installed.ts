@@ -24,7 +24,7 @@ import { installedPaths } from '../../layout/paths.js';
 import { type DeltaCandidate, type DeltaStart, type InstalledContents, packageLine } from './delta.js';
 
 /** Bump when the way packages are installed, or what the stamp records, changes. */
-export const INSTALL_RECIPE = 5;
+export const INSTALL_RECIPE = 6;
 /** Installed snapshots kept per provider (most recently used first). */
 export const KEEP_INSTALLED = 3;
 

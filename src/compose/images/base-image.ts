@@ -12,7 +12,7 @@ import type { LockedPackage, LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
-import { lockedImagePackages, lockSuite, snapshotKey } from '../rootfs/snapshot.js';
+import { lockedImagePackages, lockSuite, MMDEBSTRAP_DPKG_CFG, MMDEBSTRAP_UNSAFE_IO, snapshotKey } from '../rootfs/snapshot.js';
 import { baseImageDir } from '../../layout/paths.js';
 import { dockerPlatform } from '../../template/provider.js';
 
@@ -89,7 +89,8 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
         ...(o.foreignArch ? [`--arch=${o.foreignArch}`, '--skip=check/qemu'] : []),
         `--include=${packages.map((p) => p.name).join(',')}`,
         '--mode=auto',
-        '--customize-hook=rm -f "$1"/etc/apt/sources.list',
+        ...MMDEBSTRAP_UNSAFE_IO,
+        `--customize-hook=rm -f "$1"/etc/apt/sources.list "$1"/${MMDEBSTRAP_DPKG_CFG}`,
         lockSuite(o.lock),
         tar,
         repo.copySource,

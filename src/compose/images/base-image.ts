@@ -12,7 +12,7 @@ import type { LockedPackage, LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
-import { lockedImagePackages, lockSuite, MMDEBSTRAP_DPKG_CFG, MMDEBSTRAP_UNSAFE_IO, snapshotKey } from '../rootfs/snapshot.js';
+import { lockedImagePackages, lockSuite, MMDEBSTRAP_ENV, snapshotKey } from '../rootfs/snapshot.js';
 import { baseImageDir } from '../../layout/paths.js';
 import { dockerPlatform } from '../../template/provider.js';
 
@@ -89,13 +89,13 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
         ...(o.foreignArch ? [`--arch=${o.foreignArch}`, '--skip=check/qemu'] : []),
         `--include=${packages.map((p) => p.name).join(',')}`,
         '--mode=auto',
-        ...MMDEBSTRAP_UNSAFE_IO,
-        `--customize-hook=rm -f "$1"/etc/apt/sources.list "$1"/${MMDEBSTRAP_DPKG_CFG}`,
+        '--customize-hook=rm -f "$1"/etc/apt/sources.list',
         lockSuite(o.lock),
         tar,
         repo.copySource,
       ],
       {
+        env: MMDEBSTRAP_ENV,
         onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
       },
     );

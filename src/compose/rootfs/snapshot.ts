@@ -215,14 +215,14 @@ export function workspaceLinkNote(emit: Emit): (link: string, target: string) =>
   return (link, target) => emit({ type: 'warning', message: removedLinkMessage(link, target) });
 }
 
-/** Where mmdebstrap keeps its --dpkgopt settings in the tree it makes. */
-export const MMDEBSTRAP_DPKG_CFG = 'etc/dpkg/dpkg.cfg.d/99mmdebstrap';
 /**
- * dpkg without an fsync of every file while mmdebstrap installs: the tree is
- * scratch until it is packed (a build that stops makes it again). mmdebstrap
- * writes the setting into MMDEBSTRAP_DPKG_CFG, which is removed afterwards.
+ * dpkg without an fsync of every file while mmdebstrap installs (the tree is
+ * scratch until it is packed; a build that stops makes it again), with dpkg's
+ * default force options kept. Given in the environment, which dpkg reads and
+ * mmdebstrap passes on, because --dpkgopt would leave a file in the tree's
+ * /etc/dpkg/dpkg.cfg.d (and its removal that folder's time) behind.
  */
-export const MMDEBSTRAP_UNSAFE_IO = ['--dpkgopt=force-unsafe-io'];
+export const MMDEBSTRAP_ENV = { DPKG_FORCE: 'security-mac,downgrade,unsafe-io' };
 
 async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key: string): Promise<SnapshotStamp> {
   const repo = await o.repo();
@@ -231,11 +231,12 @@ async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key
   await rm(tmpDir, { recursive: true, force: true });
   await rm(tmpTar, { force: true });
   const include = o.base.map((p) => p.name).join(',');
-  await o.runner.run(['mmdebstrap', '--variant=custom', `--include=${include}`, '--mode=root', ...MMDEBSTRAP_UNSAFE_IO, o.codename, tmpDir, repo.copySource], {
+  await o.runner.run(['mmdebstrap', '--variant=custom', `--include=${include}`, '--mode=root', o.codename, tmpDir, repo.copySource], {
+    env: MMDEBSTRAP_ENV,
     onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
   });
-  // The chroot must not point at a repository that exists only during this build, nor keep the build's dpkg setting.
-  await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list'), path.join(tmpDir, MMDEBSTRAP_DPKG_CFG)]);
+  // The chroot must not point at a repository that exists only during this build.
+  await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
   await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
   await rm(repo.dir, { recursive: true, force: true });
   const stamp = await publishSnapshot(paths, tmpTar, key, o.base.length, o.workDir);

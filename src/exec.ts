@@ -147,6 +147,60 @@ export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'input
   };
 }
 
+/**
+ * Run `from | to`: `from`'s stdout goes into `to`'s stdin as it comes, never
+ * held in memory. Both are awaited (like a shell's pipefail); `to`'s result is
+ * returned. A missing command is a UserError; with `reject` (the default) a
+ * failure of either is a StepError naming that one.
+ */
+export async function runPipe(
+  from: Command & { env?: Record<string, string> },
+  to: Command & { env?: Record<string, string> },
+  opts: Pick<RunOptions, 'trace' | 'reject'> & { fromPackage?: string; toPackage?: string } = {},
+): Promise<RunResult> {
+  const started = performance.now();
+  const source = execa(from.command, from.args, {
+    env: { LC_ALL: 'C', ...from.env },
+    reject: false,
+    buffer: { stdout: false },
+    encoding: 'buffer',
+    stripFinalNewline: false,
+  });
+  const result = await source.pipe(to.command, to.args, { env: { LC_ALL: 'C', ...to.env }, reject: false });
+  const fromResult = result.pipedFrom[0] ?? (await source);
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  const line = (c: Command) => [c.command, ...c.args].map(quoteForDisplay).join(' ');
+  (opts.trace ?? traceAll)?.(`$ ${line(from)} | ${line(to)}  (${seconds} s, exit ${fromResult.exitCode ?? 'signal'} | ${result.exitCode ?? 'signal'})`);
+  const ends = [
+    { cmd: from, r: fromResult, pkg: opts.fromPackage },
+    { cmd: to, r: result, pkg: opts.toPackage },
+  ];
+  for (const { cmd, r, pkg } of ends) {
+    if ((r as { code?: string }).code === 'ENOENT' || (r.failed && r.exitCode === undefined && /ENOENT/.test(String(r.message))))
+      throw new UserError(
+        `${cmd.command} is not installed`,
+        pkg ? `Install the Debian package ${pkg} (apt-get install ${pkg}).` : `Install ${cmd.command} and run again.`,
+      );
+  }
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
+  if (opts.reject !== false) {
+    // When both fail, either may be the cause (a reader that stops breaks the writer's pipe; a writer that
+    // stops leaves the reader a truncated stream): both are named.
+    const failed = ends.filter(({ r }) => (r.exitCode ?? 128) !== 0);
+    const said = failed.map(
+      ({ cmd, r }) => `${cmd.command} failed with exit code ${r.exitCode ?? 128}: ${text(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
+    );
+    const first = failed[0];
+    if (first)
+      throw new StepError(said.join('; '), {
+        command: [first.cmd.command, ...first.cmd.args],
+        exitCode: first.r.exitCode ?? 128,
+        stderr: failed.map(({ r }) => text(r.stderr)).join('\n'),
+      });
+  }
+  return { exitCode: result.exitCode ?? 128, stdout: text(result.stdout), stderr: text(result.stderr) };
+}
+
 /** Quote an argument for display only (never executed). */
 export function quoteForDisplay(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;

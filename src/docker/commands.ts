@@ -145,8 +145,9 @@ export function removeImageCommand(client: DockerClient, image: string): DockerC
 }
 
 /** Load images from a `docker save` archive (reads the file, prints "Loaded image: ..."). */
-export function loadCommand(client: DockerClient, archive: string): DockerCommand {
-  return { command: client.bin, args: ['load', '--input', archive] };
+/** `docker load` of `archive`, or of its stdin without one. */
+export function loadCommand(client: DockerClient, archive?: string): DockerCommand {
+  return { command: client.bin, args: archive === undefined ? ['load'] : ['load', '--input', archive] };
 }
 
 /** Turn a root filesystem tarball into an image; `changes` are Dockerfile lines (ENV, CMD, LABEL...). */

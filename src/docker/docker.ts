@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { StepOptions } from './runner.js';
 import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
-import { type RunOptions, type RunResult, run, runSyncQuietly } from '../exec.js';
+import { type Command, type RunOptions, type RunResult, run, runPipe, runSyncQuietly } from '../exec.js';
 import type { DockerClient } from './client.js';
 import {
   type BuildOptions,
@@ -111,6 +111,12 @@ export class Docker {
   /** Load a `docker save` archive; the caller checks by inspecting what it named. */
   async load(archive: string): Promise<void> {
     await call(loadCommand(this.client, archive), `loading ${archive}`);
+  }
+
+  /** Load the `docker save` archive `source` writes to its stdout, as it comes (no archive file is written). */
+  async loadFrom(source: Command, sourcePackage: string): Promise<void> {
+    const load = loadCommand(this.client);
+    await runPipe(source, load, { fromPackage: sourcePackage });
   }
 
   /**

@@ -13,8 +13,8 @@ import path from 'node:path';
 import type { ComposeResult } from '../compose/compose.js';
 import type { Docker } from '../docker/docker.js';
 import { StepError } from '../errors.js';
-import { run } from '../exec.js';
-import { hashFile } from '../fs/hash.js';
+import { type Command, run, runStreaming } from '../exec.js';
+import { openNoFollow } from '../fs/safe.js';
 import { imageConfig, reproducibleTarArgs, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
 
@@ -88,25 +88,43 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
   }
 }
 
+/** What `cmd` writes to its stdout, into the new file `dest` (never through a link); returns its SHA256. */
+async function writeHashed(cmd: Command, dest: string): Promise<string> {
+  const fh = await openNoFollow(dest, 'wx');
+  const hash = createHash('sha256');
+  const child = runStreaming(cmd, { package: 'tar' });
+  try {
+    for await (const chunk of child.stdout) {
+      hash.update(chunk);
+      await fh.write(chunk);
+    }
+  } catch (err) {
+    child.stop();
+    throw err;
+  } finally {
+    await fh.close();
+  }
+  const r = await child.done;
+  if (r.exitCode !== 0) throw new StepError(`${cmd.command} failed with exit code ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return hash.digest('hex');
+}
+
 /** Pack `<context>/disk` as the one layer, write the config and archive, `docker load` it; returns the image id. */
 async function loadImage(o: CarrierInput, context: string): Promise<string> {
   const archiveDir = path.join(context, 'archive');
   await mkdir(archiveDir);
   const layer = path.join(archiveDir, 'layer.tar');
-  await run({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', context, '-cf', layer, 'disk'] }, { package: 'tar' });
-  const diffId = `sha256:${(await hashFile(layer)).sha256}`;
+  // The layer is hashed as tar writes it, instead of being read again afterwards.
+  const diffId = `sha256:${await writeHashed({ command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', context, '-cf', '-', 'disk'] }, layer)}`;
   const config = JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels, architecture: o.architecture }));
   const id = createHash('sha256').update(config).digest('hex');
   await writeFile(path.join(archiveDir, `${id}.json`), config);
   await writeFile(path.join(archiveDir, 'manifest.json'), saveManifest(`${id}.json`, 'layer.tar', o.refs));
-  const archive = path.join(context, 'image.tar');
-  await run(
-    { command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', archiveDir, '-cf', archive, 'manifest.json', `${id}.json`, 'layer.tar'] },
-    { package: 'tar' },
+  // The archive goes straight into docker load: never written, so the layer's bytes are not copied once more on disk.
+  await o.docker.loadFrom(
+    { command: 'tar', args: [...reproducibleTarArgs(o.epoch), '-C', archiveDir, '-cf', '-', 'manifest.json', `${id}.json`, 'layer.tar'] },
+    'tar',
   );
-  // The layer is in the archive now: drop it before docker reads the archive, to halve the disk space held.
-  await rm(layer);
-  await o.docker.load(archive);
   for (const ref of o.refs) {
     const loaded = await o.docker.imageInspect(ref);
     if (loaded?.id !== `sha256:${id}`)

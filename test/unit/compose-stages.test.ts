@@ -7,7 +7,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baseImageRef, basePackagesOf, essentialPackages } from '../../src/compose/images/base-image.js';
 import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose.js';
-import { aptInstallArgs, checkInstalled, clampShadowDays, INSTALL_LEFTOVERS, lockEpoch } from '../../src/compose/rootfs/install.js';
+import {
+  aptInstallArgs,
+  checkInstalled,
+  clampShadowDays,
+  INITRAMFS_ONCE,
+  INSTALL_LEFTOVERS,
+  initramfsToolsImage,
+  lockEpoch,
+} from '../../src/compose/rootfs/install.js';
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
 import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
@@ -231,6 +239,15 @@ describe('aptInstallArgs', () => {
 function stanza(name: string, version: string, arch = 'amd64', status = 'install ok installed'): string {
   return `Package: ${name}\nStatus: ${status}\nPriority: optional\nArchitecture: ${arch}\nVersion: ${version}\nDescription: ${name}\n long text: with a colon\n .\n more\n`;
 }
+
+describe('initramfsToolsImage', () => {
+  it('is true only for a package set with initramfs-tools and without dracut', () => {
+    expect(initramfsToolsImage([pkg('linux-image-amd64'), pkg('initramfs-tools')])).toBe(true);
+    expect(initramfsToolsImage([pkg('linux-image-amd64'), pkg('initramfs-tools'), pkg('dracut')])).toBe(false);
+    expect(initramfsToolsImage([pkg('linux-image-amd64'), pkg('dracut')])).toBe(false);
+    expect(initramfsToolsImage([pkg('bash')])).toBe(false);
+  });
+});
 
 describe('clampShadowDays', () => {
   it('sets every last-change day after the given one to it, and leaves earlier, empty and malformed fields alone', () => {

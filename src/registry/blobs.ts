@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { StepError } from '../errors.js';
 import { openNoFollow, UnexpectedLinkError } from '../fs/safe.js';
 import { FetchError, type FetchSettings, streamToFile } from '../net/fetch.js';
-import { failure, header, type Opened, registryErrorCodes, registryErrorText, registrySend, type Session } from './http.js';
+import { failure, header, type Opened, registryErrorOf, registrySend, type Session } from './http.js';
 
 /** The OCI empty descriptor's blob, `{}`: the config of an artifact that needs none. */
 export const EMPTY_JSON = Buffer.from('{}');
@@ -63,7 +63,7 @@ async function errorText(res: Opened): Promise<{ said: string; codes: string[] }
   }
   res.body.on('error', () => undefined);
   res.body.destroy();
-  return { said: registryErrorText(text), codes: registryErrorCodes(text) };
+  return registryErrorOf(text);
 }
 
 /** The error for an unexpected status, with the registry's own words. */

@@ -64,26 +64,27 @@ export function failure(s: Session, problem: string, cause?: unknown): StepError
   });
 }
 
-/** The error codes of a registry's error answer (`MANIFEST_BLOB_UNKNOWN`, ...); none when it is not the standard JSON. */
-export function registryErrorCodes(text: string): string[] {
+/**
+ * What a registry said in an error answer, read once: its `errors` array as
+ * text (code: message; ...) or else the start of the body, and the error
+ * codes alone (`MANIFEST_BLOB_UNKNOWN`, ...; none when it is not that JSON).
+ */
+export function registryErrorOf(text: string): { said: string; codes: string[] } {
   try {
-    const doc = JSON.parse(text) as { errors?: { code?: unknown }[] };
-    return (Array.isArray(doc.errors) ? doc.errors : []).map((e) => e?.code).filter((c): c is string => typeof c === 'string');
+    const doc = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] };
+    const errors = Array.isArray(doc?.errors) ? doc.errors : [];
+    const codes = errors.map((e) => e?.code).filter((c): c is string => typeof c === 'string');
+    const listed = errors.map((e) => [e?.code, e?.message].filter((v) => typeof v === 'string' && v).join(': ')).filter(Boolean);
+    if (listed.length) return { said: listed.join('; '), codes };
   } catch {
-    return [];
+    // not JSON: show the text itself
   }
+  return { said: text.trim().slice(0, 200), codes: [] };
 }
 
 /** What a registry said in an error answer: its `errors` array (code: message; ...), or the start of the body. */
 export function registryErrorText(text: string): string {
-  try {
-    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    const listed = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
-    if (listed.length) return listed.join('; ');
-  } catch {
-    // not JSON: show the text itself
-  }
-  return text.trim().slice(0, 200);
+  return registryErrorOf(text).said;
 }
 
 /** A short reason for a network error: undici puts the system error code on the error or its cause. */

@@ -7,15 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baseImageRef, basePackagesOf, essentialPackages } from '../../src/compose/images/base-image.js';
 import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose.js';
-import {
-  aptInstallArgs,
-  checkInstalled,
-  clampShadowDays,
-  INITRAMFS_ONCE,
-  INSTALL_LEFTOVERS,
-  initramfsToolsImage,
-  lockEpoch,
-} from '../../src/compose/rootfs/install.js';
+import { aptInstallArgs, checkInstalled, clampShadowDays, INSTALL_LEFTOVERS, initramfsToolsImage, lockEpoch } from '../../src/compose/rootfs/install.js';
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
 import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';

@@ -40,6 +40,24 @@ export function setCommandTrace(fn: ((line: string) => void) | undefined): void 
   traceAll = fn;
 }
 
+/** A command that could not be started because it is not installed, as a UserError naming its package; else nothing. */
+function notInstalled(cmd: Command, result: { code?: string; failed?: boolean; exitCode?: number; message?: string }, pkg?: string): UserError | undefined {
+  if (result.code !== 'ENOENT' && !(result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) return undefined;
+  return new UserError(
+    `${cmd.command} is not installed`,
+    pkg ? `Install the Debian package ${pkg} (apt-get install ${pkg}).` : `Install ${cmd.command} and run again.`,
+  );
+}
+
+/** The error for a command that exited with `exitCode`, with the last lines it wrote to stderr. */
+export function commandFailed(cmd: Command, exitCode: number, stderr: string): StepError {
+  return new StepError(`${cmd.command} failed with exit code ${exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, {
+    command: [cmd.command, ...cmd.args],
+    exitCode,
+    stderr,
+  });
+}
+
 async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const started = performance.now();
   const child = execa(cmd.command, cmd.args, {
@@ -56,21 +74,11 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const result = await child;
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   (opts.trace ?? traceAll)?.(`$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'})`);
-  if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
-    throw new UserError(
-      `${cmd.command} is not installed`,
-      opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`,
-    );
-  }
+  const missing = notInstalled(cmd, result as { code?: string }, opts.package);
+  if (missing) throw missing;
   const exitCode = result.exitCode ?? 128;
   const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
-  if (exitCode !== 0 && opts.reject !== false) {
-    throw new StepError(`${cmd.command} failed with exit code ${exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, {
-      command: [cmd.command, ...cmd.args],
-      exitCode,
-      stderr,
-    });
-  }
+  if (exitCode !== 0 && opts.reject !== false) throw commandFailed(cmd, exitCode, stderr);
   return { exitCode, stdout: result.stdout, stderr };
 }
 
@@ -127,12 +135,8 @@ export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'input
     (opts.trace ?? traceAll)?.(
       `$ ${[cmd.command, ...cmd.args].map(quoteForDisplay).join(' ')}  (${seconds} s, exit ${result.exitCode ?? 'signal'}, stdout streamed)`,
     );
-    if ((result as { code?: string }).code === 'ENOENT' || (result.failed && result.exitCode === undefined && /ENOENT/.test(String(result.message)))) {
-      throw new UserError(
-        `${cmd.command} is not installed`,
-        opts.package ? `Install the Debian package ${opts.package} (apt-get install ${opts.package}).` : `Install ${cmd.command} and run again.`,
-      );
-    }
+    const missing = notInstalled(cmd, result as { code?: string }, opts.package);
+    if (missing) throw missing;
     const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
     return { exitCode: result.exitCode ?? 128, stdout: '', stderr };
   })();
@@ -176,20 +180,15 @@ export async function runPipe(
     { cmd: to, r: result, pkg: opts.toPackage },
   ];
   for (const { cmd, r, pkg } of ends) {
-    if ((r as { code?: string }).code === 'ENOENT' || (r.failed && r.exitCode === undefined && /ENOENT/.test(String(r.message))))
-      throw new UserError(
-        `${cmd.command} is not installed`,
-        pkg ? `Install the Debian package ${pkg} (apt-get install ${pkg}).` : `Install ${cmd.command} and run again.`,
-      );
+    const missing = notInstalled(cmd, r as { code?: string }, pkg);
+    if (missing) throw missing;
   }
   const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
   if (opts.reject !== false) {
     // When both fail, either may be the cause (a reader that stops breaks the writer's pipe; a writer that
     // stops leaves the reader a truncated stream): both are named.
     const failed = ends.filter(({ r }) => (r.exitCode ?? 128) !== 0);
-    const said = failed.map(
-      ({ cmd, r }) => `${cmd.command} failed with exit code ${r.exitCode ?? 128}: ${text(r.stderr).trim().split('\n').slice(-3).join(' | ')}`,
-    );
+    const said = failed.map(({ cmd, r }) => commandFailed(cmd, r.exitCode ?? 128, text(r.stderr)).message);
     const first = failed[0];
     if (first)
       throw new StepError(said.join('; '), {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ComposeResult } from '../compose/compose.js';
 import type { Docker } from '../docker/docker.js';
 import { StepError } from '../errors.js';
-import { type Command, run, runStreaming } from '../exec.js';
+import { type Command, commandFailed, run, runStreaming } from '../exec.js';
 import { openNoFollow } from '../fs/safe.js';
 import { imageConfig, reproducibleTarArgs, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
@@ -105,7 +105,7 @@ async function writeHashed(cmd: Command, dest: string): Promise<string> {
     await fh.close();
   }
   const r = await child.done;
-  if (r.exitCode !== 0) throw new StepError(`${cmd.command} failed with exit code ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.exitCode !== 0) throw commandFailed(cmd, r.exitCode, r.stderr);
   return hash.digest('hex');
 }
 

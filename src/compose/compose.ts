@@ -270,6 +270,8 @@ async function populateRootfs(
   const { rootfs, buildDir, timed } = at;
   const base = basePackages(o.lock);
   const chrootKey = snapshotKey(base, o.lock.tools.packages);
+  // The install's epoch: recorded in the snapshot's stamp and given to apt.
+  const epoch = lockEpoch(o.lock);
   const installed = {
     runner: o.runner,
     workDir: o.workDir,
@@ -279,7 +281,7 @@ async function populateRootfs(
     emit: o.emit,
     remote: o.snapshots,
     packages: o.lock.image.packages.length,
-    contents: installedContents(chrootKey, lockEpoch(o.lock), o.lock.image.packages),
+    contents: installedContents(chrootKey, epoch, o.lock.image.packages),
   };
   const found = await timed('packages', () => unpackInstalled(installed, rootfs));
   if (found === 'reused' || found === 'fetched') {
@@ -291,7 +293,7 @@ async function populateRootfs(
   const install = async () => {
     const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
     await timed('packages', () =>
-      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: lockEpoch(o.lock), emit: o.emit, initramfsOnce: true }),
+      installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: epoch, emit: o.emit, initramfsOnce: true }),
     );
     // Only a checked package set is saved for later builds.
     await checkInstalled(o.runner, rootfs, o.lock.image.packages);

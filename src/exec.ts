@@ -77,23 +77,33 @@ async function exec(cmd: Command, opts: RunOptions, binary: boolean) {
   const missing = notInstalled(cmd, result as { code?: string }, opts.package);
   if (missing) throw missing;
   const exitCode = result.exitCode ?? 128;
-  const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
+  const stderr = text(result.stderr);
   if (exitCode !== 0 && opts.reject !== false) throw commandFailed(cmd, exitCode, stderr);
   return { exitCode, stdout: result.stdout, stderr };
+}
+
+/** Calls `onLine` for each complete, non-blank line of the chunks pushed (one per output stream); `end` passes on the rest. */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let rest = '';
+  return {
+    push(chunk) {
+      const lines = (rest + chunk.toString()).split(/\r?\n|\r/);
+      rest = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) onLine(l);
+    },
+    end() {
+      if (rest.trim()) onLine(rest);
+      rest = '';
+    },
+  };
 }
 
 /** Call `onLine` for each complete line the child writes to stdout or stderr. */
 function forwardLines(child: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }, onLine: (line: string) => void): void {
   for (const stream of [child.stdout, child.stderr]) {
-    let rest = '';
-    stream?.on('data', (chunk: Buffer | string) => {
-      const lines = (rest + chunk.toString()).split(/\r?\n|\r/);
-      rest = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) onLine(l);
-    });
-    stream?.on('end', () => {
-      if (rest.trim()) onLine(rest);
-    });
+    const lines = lineSplitter(onLine);
+    stream?.on('data', (chunk: Buffer | string) => lines.push(chunk));
+    stream?.on('end', () => lines.end());
   }
 }
 
@@ -118,12 +128,31 @@ export interface StreamingRun {
   stop(): void;
 }
 
+/** A running command that is also written to as it runs (a server speaking a protocol on its stdin and stdout). */
+export interface DuplexRun extends StreamingRun {
+  stdin: NodeJS.WritableStream;
+}
+
 /** Run a command whose stdout is streamed rather than buffered; the caller checks `done` after reading. */
 export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'inputFile' | 'package' | 'trace'> = {}): StreamingRun {
+  return streamed(cmd, opts, opts.inputFile ? { inputFile: opts.inputFile } : {});
+}
+
+/** Like runStreaming, with the command's stdin a pipe the caller writes to (and ends). */
+export function runDuplex(cmd: Command, opts: Pick<RunOptions, 'env' | 'package' | 'trace'> = {}): DuplexRun {
+  const run = streamed(cmd, opts, { stdin: 'pipe' });
+  return { ...run, stdin: run.child.stdin as NodeJS.WritableStream };
+}
+
+function streamed(
+  cmd: Command,
+  opts: Pick<RunOptions, 'env' | 'package' | 'trace'>,
+  stdin: { inputFile?: string; stdin?: 'pipe' },
+): StreamingRun & { child: ReturnType<typeof execa> } {
   const started = performance.now();
   const child = execa(cmd.command, cmd.args, {
     env: { LC_ALL: 'C', ...opts.env },
-    ...(opts.inputFile ? { inputFile: opts.inputFile } : {}),
+    ...stdin,
     reject: false,
     buffer: { stdout: false },
     encoding: 'buffer',
@@ -137,10 +166,10 @@ export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'input
     );
     const missing = notInstalled(cmd, result as { code?: string }, opts.package);
     if (missing) throw missing;
-    const stderr = Buffer.isBuffer(result.stderr) ? result.stderr.toString('utf8') : String(result.stderr);
-    return { exitCode: result.exitCode ?? 128, stdout: '', stderr };
+    return { exitCode: result.exitCode ?? 128, stdout: '', stderr: text(result.stderr) };
   })();
   return {
+    child,
     stdout: child.stdout as AsyncIterable<Buffer>,
     done,
     stop: () => {
@@ -149,6 +178,11 @@ export function runStreaming(cmd: Command, opts: Pick<RunOptions, 'env' | 'input
       done.catch(() => undefined);
     },
   };
+}
+
+/** Echo a command line that ran some other way than through this module (a request to a running server), in verbose mode. */
+export function traceCommand(line: string): void {
+  traceAll?.(line);
 }
 
 /**
@@ -183,7 +217,6 @@ export async function runPipe(
     const missing = notInstalled(cmd, r as { code?: string }, pkg);
     if (missing) throw missing;
   }
-  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v ?? ''));
   if (opts.reject !== false) {
     // When both fail, either may be the cause (a reader that stops breaks the writer's pipe; a writer that
     // stops leaves the reader a truncated stream): both are named.
@@ -198,6 +231,11 @@ export async function runPipe(
       });
   }
   return { exitCode: result.exitCode ?? 128, stdout: text(result.stdout), stderr: text(result.stderr) };
+}
+
+/** Output execa gave as bytes (a Uint8Array, with encoding 'buffer') or as text, as text. */
+function text(v: unknown): string {
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8') : String(v ?? '');
 }
 
 /** Quote an argument for display only (never executed). */

@@ -230,6 +230,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
     platform,
     // An overlay reads its baseline's root filesystem with fuse2fs (read-only, in the container's own mount namespace).
     ...(p.lock.baseline ? { devices: ['/dev/fuse'] } : {}),
+    emit: o.emit,
   });
   o.emit({
     type: 'info',

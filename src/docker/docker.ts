@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { StepOptions } from './runner.js';
 import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
-import { type Command, type RunOptions, type RunResult, run, runPipe, runSyncQuietly } from '../exec.js';
+import { type Command, type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runPipe, runSyncQuietly } from '../exec.js';
+import { AGENT_SCRIPT } from './exec-agent.js';
 import type { DockerClient } from './client.js';
 import {
   type BuildOptions,
@@ -54,14 +55,16 @@ function lastLines(text: string, n: number): string {
 /** Run a docker command; on failure throw a StepError that says what we were doing. */
 async function call(cmd: DockerCommand, what: string, opts: RunOptions = {}): Promise<RunResult> {
   const r = await run(cmd, { ...opts, env: { ...cmd.env, ...opts.env }, reject: false });
-  if (r.exitCode !== 0 && opts.reject !== false) {
-    throw new StepError(`${what} failed (exit code ${r.exitCode}): ${lastLines(r.stderr, 3).replace(/\n/g, ' | ')}`, {
-      command: [cmd.command, ...cmd.args],
-      exitCode: r.exitCode,
-      stderr: r.stderr,
-    });
-  }
+  if (r.exitCode !== 0 && opts.reject !== false) throw failed(cmd, what, r);
   return r;
+}
+
+function failed(cmd: DockerCommand, what: string, r: RunResult): StepError {
+  return new StepError(`${what} failed (exit code ${r.exitCode}): ${lastLines(r.stderr, 3).replace(/\n/g, ' | ')}`, {
+    command: [cmd.command, ...cmd.args],
+    exitCode: r.exitCode,
+    stderr: r.stderr,
+  });
 }
 
 /** Docker, through one client chosen by detectClient. */
@@ -150,6 +153,21 @@ export class Docker {
   async exec(container: string, argv: string[], opts: StepOptions = {}): Promise<RunResult> {
     const cmd = execCommand(this.client, container, argv, { interactive: opts.input !== undefined, env: opts.env });
     return call(cmd, `${argv.join(' ')} in container ${container}`, { input: opts.input, reject: opts.reject, onLine: opts.onLine });
+  }
+
+  /**
+   * The error `exec` throws for `r`, for a step run another way (through an
+   * exec agent): the same message, naming the `docker exec` it stands for.
+   */
+  execFailed(container: string, argv: string[], opts: StepOptions, r: RunResult): StepError {
+    const cmd = execCommand(this.client, container, argv, { interactive: opts.input !== undefined, env: opts.env });
+    return failed(cmd, `${argv.join(' ')} in container ${container}`, r);
+  }
+
+  /** Start an exec agent in a running container (exec-agent.ts): `docker exec -i <container> perl -e <agent>`. */
+  startExecAgent(container: string): DuplexRun {
+    const cmd = execCommand(this.client, container, ['perl', '-e', AGENT_SCRIPT], { interactive: true });
+    return runDuplex(cmd, { env: cmd.env });
   }
 
   /** Remove a container, whether it runs or not. */

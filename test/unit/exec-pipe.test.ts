@@ -1,7 +1,7 @@
-// runPipe: one command's stdout into another's stdin, with real processes.
+// runPipe, and the commands whose output is bytes (runBinary, runStreaming, runDuplex), with real processes.
 import { describe, expect, it } from 'vitest';
 import { StepError, UserError } from '../../src/errors.js';
-import { runPipe } from '../../src/exec.js';
+import { runBinary, runDuplex, runPipe, runStreaming } from '../../src/exec.js';
 import { rejectionOf } from '../support/failure.js';
 
 const sh = (script: string) => ({ command: '/bin/sh', args: ['-c', script] });
@@ -42,5 +42,27 @@ describe('runPipe', () => {
     const err = await rejectionOf(runPipe({ command: 'g3-no-such-tool', args: [] }, { command: 'cat', args: [] }, { fromPackage: 'g3-tools' }), UserError);
     expect(err.message).toBe('g3-no-such-tool is not installed');
     expect(err.hint).toContain('apt-get install g3-tools');
+  });
+});
+
+describe('commands whose stdout is bytes', () => {
+  it('give their stderr as text, in the result and in the error (runBinary)', async () => {
+    const r = await runBinary(sh('printf "\\001\\002"; echo "warn é" >&2'));
+    expect([...r.stdout]).toEqual([1, 2]);
+    expect(r.stderr).toBe('warn é\n');
+    const err = await rejectionOf(runBinary(sh('echo "bad input" >&2; exit 2')), StepError);
+    expect(err.message).toBe('/bin/sh failed with exit code 2: bad input');
+  });
+
+  it('give their stderr as text when stdout is streamed (runStreaming, runDuplex)', async () => {
+    const streaming = runStreaming(sh('printf data; echo "stream é" >&2; exit 3'));
+    for await (const _ of streaming.stdout);
+    expect(await streaming.done).toEqual({ exitCode: 3, stdout: '', stderr: 'stream é\n' });
+    const duplex = runDuplex(sh('cat; echo "duplex" >&2'));
+    duplex.stdin.end('in');
+    const chunks: Buffer[] = [];
+    for await (const c of duplex.stdout) chunks.push(c);
+    expect(Buffer.concat(chunks).toString()).toBe('in');
+    expect(await duplex.done).toEqual({ exitCode: 0, stdout: '', stderr: 'duplex\n' });
   });
 });

@@ -8,6 +8,8 @@ import type { RunResult } from '../../exec.js';
 import type { ContainerSpec } from '../../docker/commands.js';
 import type { Docker } from '../../docker/docker.js';
 import type { Runner, StepOptions } from '../../docker/runner.js';
+import { ExecAgents } from '../../docker/exec-agent.js';
+import type { Emit } from '../../log/events.js';
 
 /**
  * What the stages need and nothing more (docker's defaults minus the rest):
@@ -32,6 +34,8 @@ export interface ContainerOptions {
   platform?: string;
   /** Host devices the container gets (`/dev/fuse` for an overlay, whose baseline fuse2fs reads). */
   devices?: string[];
+  /** Told (as a warning) when steps go through one `docker exec` each because no exec agent runs in the container. */
+  emit?: Emit;
 }
 
 /** tmpfs options for the scratch directory: programs in the chroot run from it; setuid bits and device nodes are inert. */
@@ -41,29 +45,43 @@ export const SCRATCH_TMPFS_OPTIONS = 'rw,exec,nosuid,nodev,mode=0755';
 export class BuildContainer implements Runner {
   readonly where: string;
   private forget: () => void;
+  /** Steps run through exec agents: one `docker exec` each costs more than most steps (exec-agent.ts). */
+  private readonly agents: ExecAgents;
   private constructor(
     private readonly docker: Docker,
     readonly id: string,
     readonly name: string,
+    onUnavailable?: (why: string) => void,
   ) {
     this.where = `container ${name}`;
     this.forget = onInterrupt(() => docker.removeSync(name));
+    this.agents = new ExecAgents({
+      start: () => docker.startExecAgent(name),
+      where: this.where,
+      fallback: (argv, opts) => docker.exec(name, argv, { ...opts, reject: false }),
+      onUnavailable,
+    });
   }
 
   /** Start a container that idles until steps are run in it; no network. */
   static async start(docker: Docker, opts: ContainerOptions): Promise<BuildContainer> {
     const name = `g3-composer-${randomBytes(4).toString('hex')}`;
     const id = await docker.runDetached(containerSpec(name, opts));
-    return new BuildContainer(docker, id, name);
+    return new BuildContainer(docker, id, name, (why) =>
+      opts.emit?.({ type: 'warning', message: `${why}: each step runs as a docker exec of its own (slower)` }),
+    );
   }
 
-  run(argv: string[], opts: StepOptions = {}): Promise<RunResult> {
-    return this.docker.exec(this.name, argv, opts);
+  async run(argv: string[], opts: StepOptions = {}): Promise<RunResult> {
+    const r = await this.agents.run(argv, opts);
+    if (r.exitCode !== 0 && opts.reject !== false) throw this.docker.execFailed(this.name, argv, opts, r);
+    return r;
   }
 
   /** Remove the container; safe to call twice. */
   async stop(): Promise<void> {
     this.forget();
+    this.agents.close();
     await this.docker.remove(this.name);
   }
 }

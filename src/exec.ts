@@ -1,5 +1,6 @@
 // The one place that runs child processes. Arguments are always arrays;
 // command lines are echoed in verbose mode with their duration.
+import { PassThrough, pipeline } from 'node:stream';
 import { execa, execaSync } from 'execa';
 import { StepError, UserError } from './errors.js';
 
@@ -168,9 +169,13 @@ function streamed(
     if (missing) throw missing;
     return { exitCode: result.exitCode ?? 128, stdout: '', stderr: text(result.stderr) };
   })();
+  // Read into a stream of our own at once: execa drains an output nobody reads yet (so a child never blocks on it),
+  // and a reader that starts after an await would find the first bytes gone.
+  const stdout = new PassThrough({ highWaterMark: 1024 * 1024 });
+  pipeline(child.stdout as NodeJS.ReadableStream, stdout, () => undefined);
   return {
     child,
-    stdout: child.stdout as AsyncIterable<Buffer>,
+    stdout,
     done,
     stop: () => {
       child.kill();

@@ -54,6 +54,15 @@ describe('commands whose stdout is bytes', () => {
     expect(err.message).toBe('/bin/sh failed with exit code 2: bad input');
   });
 
+  it('keep the output for a reader that starts later (runStreaming)', async () => {
+    const streaming = runStreaming({ command: 'head', args: ['-c', '300000', '/dev/zero'] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let n = 0;
+    for await (const c of streaming.stdout) n += c.length;
+    expect(n).toBe(300000);
+    expect((await streaming.done).exitCode).toBe(0);
+  });
+
   it('give their stderr as text when stdout is streamed (runStreaming, runDuplex)', async () => {
     const streaming = runStreaming(sh('printf data; echo "stream é" >&2; exit 3'));
     for await (const _ of streaming.stdout);

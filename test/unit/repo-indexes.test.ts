@@ -1,9 +1,17 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultFetchSettings } from '../../src/net/fetch.js';
 import { parseRelease } from '../../src/deb/release.js';
 import { UserError } from '../../src/errors.js';
 import type { CacheEvent } from '../../src/log/events.js';
-import { plainDigest, selectIndexes } from '../../src/repo/deb/indexes.js';
+import { plainDigest, readIndex, selectIndexes } from '../../src/repo/deb/indexes.js';
+import { makeContext } from '../../src/repo/deb/context.js';
+import { StepError } from '../../src/errors.js';
+import { run } from '../../src/exec.js';
+import { rejectionOf } from '../support/failure.js';
+import { useTempDirs } from './tmpdir.js';
 import type { MetadataOptions, RepoSpec } from '../../src/repo/deb/types.js';
 
 const h = (c: string) => c.repeat(64);
@@ -79,5 +87,74 @@ describe('selectIndexes', () => {
     const info = release(['main/binary-amd64/Packages', 'main/binary-amd64/Packages.xz']);
     const [ref] = selectIndexes(ctx().c, info);
     expect(ref && plainDigest(info, ref)).toEqual(info.sha256.get('main/binary-amd64/Packages'));
+  });
+});
+
+describe('readIndex', () => {
+  const tempDir = useTempDirs('g3-indexes-');
+  const stanza = (name: string) =>
+    `Package: ${name}\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/main/${name[0]}/${name}/${name}_1.0_amd64.deb\nSize: 10\nSHA256: ${h('a')}\n`;
+  const TEXT = ['alpha', 'beta', 'gamma'].map(stanza).join('\n');
+  const digest = (b: string | Buffer) => ({ sha256: createHash('sha256').update(b).digest('hex'), size: Buffer.byteLength(b) });
+
+  /** A store in a fresh folder, the index compressed with xz beside it, and the signed digests of both forms. */
+  async function setup(text = TEXT) {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'Packages'), text);
+    await run({ command: 'xz', args: ['-k', path.join(dir, 'Packages')] });
+    const xz = path.join(dir, 'Packages.xz');
+    const events: CacheEvent[] = [];
+    const spec: RepoSpec = { id: 'r', url: 'http://127.0.0.1:1', codename: 'trixie', components: ['main'], archs: ['amd64'], keyrings: [], trusted: false };
+    const c = makeContext(spec, {
+      storeDir: path.join(dir, 'store'),
+      offline: true,
+      ignoreValidUntil: false,
+      fetch: defaultFetchSettings,
+      emit: (e) => events.push(e),
+    });
+    const ref = { component: 'main', arch: 'amd64', path: 'main/binary-amd64/Packages.xz', ...digest(await readFile(xz)) };
+    const blobs = async () => readdir(path.join(dir, 'store', 'by-hash', 'sha256')).catch(() => [] as string[]);
+    return { c, xz, ref, plain: digest(text), events, blobs };
+  }
+
+  it('keeps the unpacked text in the store under its signed digest, and reads it next time without the compressed file', async () => {
+    const { c, xz, ref, plain, blobs } = await setup();
+    const first = await readIndex(c, xz, ref, plain);
+    expect(first.packages.map((p) => p.name)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(await blobs()).toEqual([plain.sha256]);
+    expect(await readFile(c.store.blobPath(plain.sha256), 'utf8')).toBe(TEXT);
+    // The compressed file is gone: only the kept text can give the same records.
+    await rm(xz);
+    expect(await readIndex(c, xz, ref, plain)).toEqual(first);
+  });
+
+  it('decompresses again, with a warning, when the kept text was changed', async () => {
+    const { c, xz, ref, plain, events, blobs } = await setup();
+    await readIndex(c, xz, ref, plain);
+    await writeFile(c.store.blobPath(plain.sha256), TEXT.replace('beta', 'bexa'));
+    expect((await readIndex(c, xz, ref, plain)).packages.map((p) => p.name)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message)).toEqual([
+      expect.stringMatching(/metadata store: .* is corrupt .*; removed/),
+    ]);
+    expect(await readFile(c.store.blobPath(plain.sha256), 'utf8')).toBe(TEXT);
+    expect(await blobs()).toEqual([plain.sha256]);
+  });
+
+  it('keeps nothing when the text does not match the digest the Release gives for it', async () => {
+    const { c, xz, ref, plain, blobs } = await setup();
+    const wrong = { sha256: h('b'), size: plain.size };
+    const err = await rejectionOf(readIndex(c, xz, ref, wrong), StepError);
+    expect(err.message).toContain(
+      `main/binary-amd64/Packages.xz decompresses to sha256 ${plain.sha256} (${plain.size} bytes), but the Release lists ${h('b')}`,
+    );
+    expect(await blobs()).toEqual([]);
+  });
+
+  it('keeps no second copy of an index that is not compressed', async () => {
+    const { c, ref: _ref, plain, blobs } = await setup();
+    const dir = path.dirname(c.opts.storeDir);
+    const ref = { component: 'main', arch: 'amd64', path: 'main/binary-amd64/Packages', ...plain };
+    expect((await readIndex(c, path.join(dir, 'Packages'), ref, plain)).packages).toHaveLength(3);
+    expect(await blobs()).toEqual([]);
   });
 });

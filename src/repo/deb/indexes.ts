@@ -13,7 +13,7 @@ import type { ReleaseInfo } from '../../deb/release.js';
 import type { PackageRecord } from '../../deb/types.js';
 import { StepError, UserError } from '../../errors.js';
 import { runStreaming } from '../../exec.js';
-import { isNotFound } from '../../fs/safe.js';
+import { isNotFound, openNoFollow } from '../../fs/safe.js';
 import { kib, type LoadContext } from './context.js';
 import type { IndexRef } from './types.js';
 
@@ -100,6 +100,9 @@ export interface IndexContents {
  * Decompress and parse one stored index as a stream, never holding its text:
  * the unpacked bytes are bounded by the size the signed Release lists for the
  * plain `Packages` (`plain`) and by max_index_mib, and checked against its digest.
+ * The unpacked text is kept in the store under that digest as it is read, so
+ * the next run reads it instead of decompressing again (xz takes about 2 s for
+ * Debian's main index); it is checked against the digest the same way.
  */
 export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, plain?: { sha256: string; size: number }): Promise<IndexContents> {
   const cap = ctx.opts.maxIndexBytes ?? DEFAULT_MAX_INDEX_BYTES;
@@ -110,9 +113,14 @@ export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, p
       CAP_HINT,
     );
   }
+  const compressed = plain !== undefined && plain.sha256 !== ref.sha256;
+  const unpacked = compressed ? await ctx.store.find(plain) : undefined;
   const parser = new PackagesParser(ctx.spec.id, { refuse: recordProblem });
   const hash = createHash('sha256');
-  const source = unpack(file, ref.path);
+  const source = unpacked ? unpack(unpacked, plainPath) : unpack(file, ref.path);
+  const keep = compressed && !unpacked ? await ctx.store.tempBlob() : undefined;
+  const out = keep ? await openNoFollow(keep, 'wx') : undefined;
+  let kept = false;
   let n = 0;
   try {
     for await (const chunk of source.chunks) {
@@ -123,19 +131,27 @@ export async function readIndex(ctx: LoadContext, file: string, ref: IndexRef, p
       if (n > cap) throw new UserError(`${ctx.where}: ${ref.path} unpacks to more than ${mib(cap)} (max_index_mib); stopped there`, CAP_HINT);
       hash.update(chunk);
       parser.push(chunk);
+      await out?.write(chunk);
     }
     await source.finish();
+    await out?.close();
+    // The compressed bytes matched; checking the text too catches a decompressor or a Release that disagrees with itself.
+    if (plain && compressed) {
+      const got = hash.digest('hex');
+      if (got !== plain.sha256 || n !== plain.size) {
+        throw new StepError(
+          `${ctx.where}: ${unpacked ? `the unpacked copy of ${ref.path} in the metadata store (${unpacked}) reads as` : `${ref.path} decompresses to`} sha256 ${got} (${n} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`,
+        );
+      }
+      if (keep) {
+        await ctx.store.adopt(keep, plain);
+        kept = true;
+      }
+    }
   } finally {
     source.stop();
-  }
-  // The compressed bytes matched; checking the text too catches a decompressor or a Release that disagrees with itself.
-  if (plain && plain.sha256 !== ref.sha256) {
-    const got = hash.digest('hex');
-    if (got !== plain.sha256 || n !== plain.size) {
-      throw new StepError(
-        `${ctx.where}: ${ref.path} decompresses to sha256 ${got} (${n} bytes), but the Release lists ${plain.sha256} (${plain.size} bytes) for the uncompressed index`,
-      );
-    }
+    await out?.close().catch(() => undefined);
+    if (keep && !kept) await ctx.store.discard(keep);
   }
   return { packages: parser.end(), refused: parser.refused };
 }

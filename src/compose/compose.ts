@@ -8,7 +8,7 @@ import { messageOf, UserError } from '../errors.js';
 import { imagePackagesOf } from '../lock/file.js';
 import type { OutputKind } from './kinds/types.js';
 import { ensureRealDir } from '../fs/safe.js';
-import type { LockFile } from '../lock/types.js';
+import type { LockedPackage, LockFile } from '../lock/types.js';
 import type { Emit } from '../log/events.js';
 import type { ImageTemplate } from '../template/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -290,8 +290,10 @@ async function populateRootfs(
     o.emit({ type: 'info', message: `installed-package snapshot: ${found === 'fetched' ? 'fetched from the cache registry' : 'reused'}` });
     return { snapshot: 'not needed', installed: found };
   }
-  const install = async () => {
-    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: o.lock.image.packages });
+  // The local repository holds what apt is to install: every package, or on the delta route only those the start
+  // lacks (apt takes the start's packages, at their locked versions, as installed).
+  const install = async (add: LockedPackage[] = o.lock.image.packages) => {
+    const repo = await makeLocalRepo(o.runner, { dir: path.join(buildDir, 'repo'), pkgDir: o.pkgDir, packages: add });
     await timed('packages', () =>
       installPackages(o.runner, { rootfs, repo, packages: o.lock.image.packages, sourceDateEpoch: epoch, emit: o.emit, initramfsOnce: true }),
     );
@@ -305,7 +307,7 @@ async function populateRootfs(
       const outcome: InstalledOutcome = `delta from ${start.key.slice(0, 16)} (+${start.add.length} packages)`;
       o.emit({ type: 'info', message: `installed-package snapshot: ${outcome}: ${start.add.map((p) => p.name).join(', ')}` });
       try {
-        await install();
+        await install(start.add);
         return { snapshot: 'not needed', installed: outcome };
       } catch (err) {
         // The full install below starts again from the chroot; a lock that cannot be installed fails there too.

@@ -17,8 +17,7 @@ import { toolkitVersion } from '../compose/outputs/manifest.js';
 import { buildSourceDate } from '../compose/source-date.js';
 import { registryTierFor } from '../packages/registry-sets.js';
 import type { Settings } from '../config/load.js';
-import { detectClient, ensureDaemon } from '../docker/client.js';
-import { Docker } from '../docker/docker.js';
+import { connectDocker, type Docker } from '../docker/docker.js';
 import type { Env } from '../env.js';
 import { StepError, UserError } from '../errors.js';
 import type { LockFile } from '../lock/types.js';
@@ -42,6 +41,8 @@ export interface BuildOptions {
   catalogue?: Catalogue;
   /** The target's opened template, when the caller has already opened it (from the same catalogue). */
   opened?: OpenTarget;
+  /** Connects to Docker, when the caller has its own connection (found and checked once per run); default: a new one. */
+  docker?: () => Promise<Docker>;
 }
 
 export interface BaseResult {
@@ -134,10 +135,10 @@ async function refreshAndConnect(o: BuildOptions, target: Target, opened: OpenTa
       { cause: result.report.failures },
     );
   const { t, lock } = result.locked;
-  const client = await detectClient({ configured: o.settings.dockerClient, path: o.env.PATH });
-  await ensureDaemon(client);
+  const docker = o.docker ? await o.docker() : await connectDocker({ configured: o.settings.dockerClient, path: o.env.PATH });
+  const client = docker.client;
   o.emit({ type: 'debug', message: `docker client: ${client.bin} (${client.mode}, ${client.version})` });
-  return { t, lock, docker: new Docker(client), report: result.report };
+  return { t, lock, docker, report: result.report };
 }
 
 /** The target's Debian architecture when this host is of another one (its binaries then run through qemu-user). */

@@ -8,7 +8,7 @@ import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
 import { type Command, type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runPipe, runSyncQuietly } from '../exec.js';
 import { AGENT_SCRIPT } from './exec-agent.js';
-import type { DockerClient } from './client.js';
+import { type DetectOptions, type DockerClient, detectClient, ensureDaemon } from './client.js';
 import {
   type BuildOptions,
   buildCommand,
@@ -65,6 +65,13 @@ function failed(cmd: DockerCommand, what: string, r: RunResult): StepError {
     exitCode: r.exitCode,
     stderr: r.stderr,
   });
+}
+
+/** The Docker client `opts` names (or the first that builds with BuildKit), once a daemon answers it. */
+export async function connectDocker(opts: DetectOptions): Promise<Docker> {
+  const client = await detectClient(opts);
+  await ensureDaemon(client);
+  return new Docker(client);
 }
 
 /** Docker, through one client chosen by detectClient. */

@@ -7,8 +7,7 @@ import { openCatalogue } from '../catalogue/open.js';
 import type { Catalogue, Target } from '../catalogue/types.js';
 import { toolkitVersion } from '../compose/outputs/manifest.js';
 import type { Settings } from '../config/load.js';
-import { detectClient, ensureDaemon } from '../docker/client.js';
-import { Docker } from '../docker/docker.js';
+import { connectDocker, type Docker } from '../docker/docker.js';
 import type { Env } from '../env.js';
 import { UserError } from '../errors.js';
 import { lstatIfExists } from '../fs/safe.js';
@@ -97,9 +96,17 @@ export async function inputsBeforeBuild(ctx: StepContext, o: Pick<Opened, 'cat' 
   return inputsOf(ctx, o);
 }
 
-/** A Docker client that answers. */
-export async function docker(ctx: StepContext): Promise<Docker> {
-  const client = await detectClient({ configured: ctx.settings.dockerClient, path: ctx.env.PATH });
-  await ensureDaemon(client);
-  return new Docker(client);
+const connected = new WeakMap<StepContext, Promise<Docker>>();
+
+/** A Docker client that answers: found and checked once per step context (each check runs docker four times). */
+export function docker(ctx: StepContext): Promise<Docker> {
+  let d = connected.get(ctx);
+  if (!d) {
+    const made = connectDocker({ configured: ctx.settings.dockerClient, path: ctx.env.PATH });
+    connected.set(ctx, made);
+    // A failure is not kept: the next call tries again.
+    made.catch(() => connected.delete(ctx));
+    d = made;
+  }
+  return d;
 }

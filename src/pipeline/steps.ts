@@ -152,7 +152,15 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     const reused = ctx.rebuild || said.forced ? undefined : await reuseLastBuild(ctx, first, before, started);
     if (reused) return reused;
   }
-  const result = await build({ settings: ctx.settings, target: ctx.target, env: ctx.env, emit: ctx.emit, catalogue: first.cat, opened: first.t });
+  const result = await build({
+    settings: ctx.settings,
+    target: ctx.target,
+    env: ctx.env,
+    emit: ctx.emit,
+    catalogue: first.cat,
+    opened: first.t,
+    docker: () => docker(ctx),
+  });
   // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
   // the catalogue and the template are the ones opened above, which the build used too).
   return withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });

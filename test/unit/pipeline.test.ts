@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Target } from '../../src/catalogue/types.js';
@@ -10,7 +10,7 @@ import { canonicalJson, explicitBuildArgs, type InputsSource, inputsDigest } fro
 import { type Decision, readState, writeState } from '../../src/pipeline/state.js';
 import { pipelineStateDir as stateDir } from '../../src/layout/paths.js';
 import type { OpenTarget } from '../../src/packages/target.js';
-import { envFlag, inputsBeforeBuild, type StepContext } from '../../src/pipeline/context.js';
+import { docker, envFlag, inputsBeforeBuild, type StepContext } from '../../src/pipeline/context.js';
 import { skipReason } from '../../src/pipeline/steps.js';
 import type { ImageTemplate } from '../../src/template/types.js';
 import { useTempDirs } from './tmpdir.js';
@@ -349,5 +349,55 @@ describe('inputsBeforeBuild', () => {
     const { t, ctx } = await setup();
     await writeFile(t.t.lockFile, '{}');
     expect((await inputsBeforeBuild(ctx, t))?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe('docker(ctx)', () => {
+  /** A docker client that logs each call and answers as a BuildKit-capable client whose daemon answers while `up` exists. */
+  async function client(dir: string) {
+    const log = path.join(dir, 'calls');
+    const up = path.join(dir, 'up');
+    const bin = path.join(dir, 'docker');
+    await writeFile(
+      bin,
+      `#!/bin/sh
+echo "$*" >>"${log}"
+case "$1" in
+  buildx) [ "$2" = version ] && { echo 'github.com/docker/buildx v0.16.0'; exit 0; } ;;
+  version)
+    case "$3" in
+      *Client*) echo '{"Version":"27.1.0"}'; exit 0 ;;
+      *) [ -e "${up}" ] && { echo '{"Version":"27.1.0"}'; exit 0; }; echo 'Cannot connect to the Docker daemon' >&2; exit 1 ;;
+    esac ;;
+esac
+exit 1
+`,
+      { mode: 0o755 },
+    );
+    const calls = async () => (await readFile(log, 'utf8')).trim().split('\n').length;
+    return { bin, up, calls };
+  }
+
+  it('finds and checks the client once per step context', async () => {
+    const dir = await tempDir();
+    const { bin, up, calls } = await client(dir);
+    await writeFile(up, '');
+    const ctx = { settings: { dockerClient: bin } as Settings, target: 'latest', env: { PATH: '' }, emit: () => undefined } as unknown as StepContext;
+    const first = await docker(ctx);
+    const once = await calls();
+    expect(await docker(ctx)).toBe(first);
+    expect(await calls()).toBe(once);
+    // Another run (another context) checks again.
+    await docker({ ...ctx });
+    expect(await calls()).toBe(2 * once);
+  });
+
+  it('keeps no failure: a daemon that answers later is found by the next call', async () => {
+    const dir = await tempDir();
+    const { bin, up } = await client(dir);
+    const ctx = { settings: { dockerClient: bin } as Settings, target: 'latest', env: { PATH: '' }, emit: () => undefined } as unknown as StepContext;
+    await expect(docker(ctx)).rejects.toThrow(/no Docker daemon answers/);
+    await writeFile(up, '');
+    expect((await docker(ctx)).client.bin).toBe(bin);
   });
 });

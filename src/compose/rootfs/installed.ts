@@ -41,8 +41,8 @@ export function installedContents(chrootKey: string, epoch: number, packages: Lo
   return { recipe: INSTALL_RECIPE, chroot: chrootKey, epoch, packages: packages.map(packageLine).sort() };
 }
 
-/** tar arguments shared by packing and unpacking: owners by number, extended attributes kept, zstd on all cores. */
-const TAR_COMMON = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--use-compress-program=zstd -T0 -3'];
+/** tar arguments shared by packing and unpacking: owners by number, extended attributes kept, zstd on all cores (level 1: much of a tree is compressed already). */
+const TAR_COMMON = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--use-compress-program=zstd -T0 -1'];
 
 export interface InstalledOptions {
   runner: Runner;

@@ -190,54 +190,6 @@ export function traceCommand(line: string): void {
   traceAll?.(line);
 }
 
-/**
- * Run `from | to`: `from`'s stdout goes into `to`'s stdin as it comes, never
- * held in memory. Both are awaited (like a shell's pipefail); `to`'s result is
- * returned. A missing command is a UserError; with `reject` (the default) a
- * failure of either is a StepError naming that one.
- */
-export async function runPipe(
-  from: Command & { env?: Record<string, string> },
-  to: Command & { env?: Record<string, string> },
-  opts: Pick<RunOptions, 'trace' | 'reject'> & { fromPackage?: string; toPackage?: string } = {},
-): Promise<RunResult> {
-  const started = performance.now();
-  const source = execa(from.command, from.args, {
-    env: { LC_ALL: 'C', ...from.env },
-    reject: false,
-    buffer: { stdout: false },
-    encoding: 'buffer',
-    stripFinalNewline: false,
-  });
-  const result = await source.pipe(to.command, to.args, { env: { LC_ALL: 'C', ...to.env }, reject: false });
-  const fromResult = result.pipedFrom[0] ?? (await source);
-  const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  const line = (c: Command) => [c.command, ...c.args].map(quoteForDisplay).join(' ');
-  (opts.trace ?? traceAll)?.(`$ ${line(from)} | ${line(to)}  (${seconds} s, exit ${fromResult.exitCode ?? 'signal'} | ${result.exitCode ?? 'signal'})`);
-  const ends = [
-    { cmd: from, r: fromResult, pkg: opts.fromPackage },
-    { cmd: to, r: result, pkg: opts.toPackage },
-  ];
-  for (const { cmd, r, pkg } of ends) {
-    const missing = notInstalled(cmd, r as { code?: string }, pkg);
-    if (missing) throw missing;
-  }
-  if (opts.reject !== false) {
-    // When both fail, either may be the cause (a reader that stops breaks the writer's pipe; a writer that
-    // stops leaves the reader a truncated stream): both are named.
-    const failed = ends.filter(({ r }) => (r.exitCode ?? 128) !== 0);
-    const said = failed.map(({ cmd, r }) => commandFailed(cmd, r.exitCode ?? 128, text(r.stderr)).message);
-    const first = failed[0];
-    if (first)
-      throw new StepError(said.join('; '), {
-        command: [first.cmd.command, ...first.cmd.args],
-        exitCode: first.r.exitCode ?? 128,
-        stderr: failed.map(({ r }) => text(r.stderr)).join('\n'),
-      });
-  }
-  return { exitCode: result.exitCode ?? 128, stdout: text(result.stdout), stderr: text(result.stderr) };
-}
-
 /** Output execa gave as bytes (a Uint8Array, with encoding 'buffer') or as text, as text. */
 function text(v: unknown): string {
   return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8') : String(v ?? '');

@@ -6,7 +6,9 @@ import path from 'node:path';
 import type { StepOptions } from './runner.js';
 import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
-import { type Command, type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runPipe, runSyncQuietly } from '../exec.js';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type Command, type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runSyncQuietly } from '../exec.js';
 import { AGENT_SCRIPT } from './exec-agent.js';
 import { type DetectOptions, type DockerClient, detectClient, ensureDaemon } from './client.js';
 import {
@@ -46,6 +48,11 @@ function tailKeeper(size: number, forward?: (line: string) => void) {
       forward?.(line);
     },
   };
+}
+
+/** The error of a write to a reader that has gone (docker load exited): its own exit says why. */
+function isBrokenPipe(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === 'EPIPE';
 }
 
 function lastLines(text: string, n: number): string {
@@ -123,10 +130,31 @@ export class Docker {
     await call(loadCommand(this.client, archive), `loading ${archive}`);
   }
 
-  /** Load the `docker save` archive `source` writes to its stdout, as it comes (no archive file is written). */
-  async loadFrom(source: Command, sourcePackage: string): Promise<void> {
-    const load = loadCommand(this.client);
-    await runPipe(source, load, { fromPackage: sourcePackage });
+  /**
+   * Load the `docker save` archive whose bytes `source` gives, as they come
+   * (no archive file is written). A failure of `source` stops docker load and
+   * is thrown; docker load's own failure is thrown with its last words.
+   */
+  async loadStream(source: AsyncIterable<Uint8Array>, what: string): Promise<void> {
+    const cmd = loadCommand(this.client);
+    const proc = runDuplex(cmd, { env: cmd.env });
+    // docker load prints a line per image; read it so docker never waits on a full pipe.
+    const drained = (async () => {
+      for await (const _ of proc.stdout);
+    })();
+    let sourceFailure: unknown;
+    try {
+      await pipeline(Readable.from(source), proc.stdin);
+    } catch (err) {
+      sourceFailure = err;
+    }
+    // A source that failed leaves a truncated archive: docker load must not take it.
+    if (sourceFailure && !isBrokenPipe(sourceFailure)) proc.stop();
+    const r = await proc.done;
+    await drained.catch(() => undefined);
+    if (sourceFailure && !isBrokenPipe(sourceFailure)) throw sourceFailure;
+    if (r.exitCode !== 0) throw failed(cmd, `docker load of ${what}`, r);
+    if (sourceFailure) throw sourceFailure;
   }
 
   /**

@@ -33,8 +33,3 @@ export function imageConfig(o: { diffId: string; created: Date; labels: Record<s
 export function saveManifest(configFile: string, layerFile: string, repoTags: string[]): string {
   return JSON.stringify([{ Config: configFile, RepoTags: repoTags, Layers: [layerFile] }]);
 }
-
-/** The arguments that make GNU tar write the same bytes for the same files: sorted, one time, one owner. */
-export function reproducibleTarArgs(epoch: number): string[] {
-  return ['--sort=name', `--mtime=@${epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--mode=u+rw,go+r,go-w', '--format=gnu'];
-}

@@ -165,6 +165,32 @@ describe('Docker over a fake client', () => {
     expect((await log()).split('\n')).toEqual(['exec', '-i', '-e', 'A=1', 'c1', 'sh', '-s', '']);
   });
 
+  it('loadStream gives docker load the bytes as they come, and says when docker load fails', async () => {
+    const dir = await tempDir();
+    const got = path.join(dir, 'got');
+    const { docker, log } = await logging(`cat > "${got}"; echo 'Loaded image: a:1'`);
+    async function* parts() {
+      yield Buffer.from('first,');
+      yield Buffer.alloc(4 * 1024 * 1024, 120);
+    }
+    await docker.loadStream(parts(), 'the image a:1');
+    expect((await readFile(got)).length).toBe(6 + 4 * 1024 * 1024);
+    expect((await log()).split('\n')[0]).toBe('load');
+    const failing = await logging(`cat >/dev/null; echo 'Error processing tar file(exit status 1): unexpected EOF' >&2; exit 1`);
+    await expect(failing.docker.loadStream(parts(), 'the image a:1')).rejects.toThrow(
+      'docker load of the image a:1 failed (exit code 1): Error processing tar file(exit status 1): unexpected EOF',
+    );
+  });
+
+  it('loadStream stops docker load and throws the failure of its source', async () => {
+    const { docker } = await logging(`cat >/dev/null; echo 'Loaded image: a:1'`);
+    async function* broken() {
+      yield Buffer.from('part');
+      throw new Error('the layer file vanished');
+    }
+    await expect(docker.loadStream(broken(), 'the image a:1')).rejects.toThrow('the layer file vanished');
+  });
+
   it('exec throws a StepError naming the step and container on failure', async () => {
     const { docker } = await logging(`echo 'E: Unable to locate package nope' >&2; exit 100`);
     await expect(docker.exec('c1', ['apt-get', 'install', 'nope'])).rejects.toThrow(

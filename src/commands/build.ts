@@ -211,6 +211,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
     target: o.target,
     providerId,
     baseImage: baseImage.ref,
+    baseImageId: baseImage.id,
     tools: p.lock.request.tools,
     aptSources: fallback.lines,
     network: fallback.network,

@@ -1,9 +1,17 @@
 // The build container's specification, the chroot mounts (always undone) and
 // the composer image's references and OCI labels.
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildComposerImage, composerRefs, gitMissing, ociLabels } from '../../src/compose/images/composer-image.js';
+import {
+  buildComposerImage,
+  COMPOSER_INPUTS_LABEL,
+  composerInputs,
+  composerInputsRef,
+  composerRefs,
+  gitMissing,
+  ociLabels,
+} from '../../src/compose/images/composer-image.js';
 import type { Docker } from '../../src/docker/docker.js';
 import { BUILD_CAPS, BUILD_SECURITY_OPTS, containerSpec } from '../../src/compose/images/container.js';
 import { chrootMounts, createdDirs, mountsUnder, withMounts } from '../../src/compose/rootfs/mounts.js';
@@ -348,5 +356,116 @@ describe('buildComposerImage', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toBe(`no Dockerfile in the build context ${context} (the target catalogue's directory)`);
+  });
+});
+
+describe('the composer image from the same inputs', () => {
+  const ROOT_DIR = path.resolve(import.meta.dirname, '../..');
+  const build = { baseImageId: 'sha256:base1', buildArgs: { TOOLS: 'mmdebstrap', BASE_IMAGE: 'b' }, labels: { 'org.opencontainers.image.revision': 'abc' } };
+
+  /** A context like docker/: its Dockerfile and .dockerignore, and two composer tool files. */
+  async function context(): Promise<string> {
+    const dir = await tempDir();
+    await copyFile(path.join(ROOT_DIR, 'docker/Dockerfile'), path.join(dir, 'Dockerfile'));
+    await copyFile(path.join(ROOT_DIR, 'docker/.dockerignore'), path.join(dir, '.dockerignore'));
+    await mkdir(path.join(dir, '.g3-cache/composer-p'), { recursive: true });
+    await writeFile(path.join(dir, '.g3-cache/composer-p/a.deb'), 'a');
+    await writeFile(path.join(dir, '.g3-cache/composer-p/b.deb'), 'b');
+    // Not in the build context (.dockerignore): no input.
+    await mkdir(path.join(dir, '.g3-cache/other'), { recursive: true });
+    await writeFile(path.join(dir, '.g3-cache/other/x.deb'), 'x');
+    return dir;
+  }
+
+  it('is one digest for the same context, and another for any change of what reaches the build', async () => {
+    const dir = await context();
+    const first = await composerInputs({ context: dir }, build);
+    expect(first).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await composerInputs({ context: dir }, build)).toBe(first);
+    await writeFile(path.join(dir, '.g3-cache/other/x.deb'), 'changed outside the context');
+    expect(await composerInputs({ context: dir }, build)).toBe(first);
+    const changes: [string, () => Promise<unknown>, Partial<typeof build>?][] = [
+      ['a tool file', () => writeFile(path.join(dir, '.g3-cache/composer-p/a.deb'), 'A')],
+      ['a new tool file', () => writeFile(path.join(dir, '.g3-cache/composer-p/c.deb'), 'c')],
+      ['a link', () => symlink('a.deb', path.join(dir, '.g3-cache/composer-p/l.deb'))],
+      ['the Dockerfile', () => writeFile(path.join(dir, 'Dockerfile'), 'FROM scratch\n')],
+    ];
+    const seen = new Set([first]);
+    for (const [what, change] of changes) {
+      await change();
+      const now = await composerInputs({ context: dir }, build);
+      expect(seen.has(now), what).toBe(false);
+      seen.add(now);
+    }
+    for (const other of [
+      { ...build, baseImageId: 'sha256:base2' },
+      { ...build, buildArgs: { ...build.buildArgs, TOOLS: 'x' } },
+      { ...build, labels: {} },
+    ])
+      expect(seen.has(await composerInputs({ context: dir }, other))).toBe(false);
+    expect(seen.has(await composerInputs({ context: dir, platform: 'linux/arm64' }, build))).toBe(false);
+  });
+
+  it('is undefined when the context may hold more: another .dockerignore, or a Dockerfile of DOCKERFILE_PATH', async () => {
+    const dir = await context();
+    expect(await composerInputs({ context: dir, dockerfile: 'Dockerfile.small' }, build)).toBeUndefined();
+    await writeFile(path.join(dir, '.dockerignore'), '*\n!Dockerfile\n!.g3-cache/composer-*\n!extra\n');
+    expect(await composerInputs({ context: dir }, build)).toBeUndefined();
+    await writeFile(path.join(dir, '.dockerignore'), '# only comments and the three lines\n\n*\n!Dockerfile\n  !.g3-cache/composer-*\n');
+    expect(await composerInputs({ context: dir }, build)).toMatch(/^sha256:/);
+  });
+
+  /** A Docker that holds `images` (ref -> id and labels) and records builds and tags. */
+  function fakeDocker(images: Map<string, { id: string; labels: Record<string, string> }>) {
+    const calls: string[] = [];
+    const docker = {
+      imageInspect: async (ref: string) => images.get(ref) && { ...images.get(ref), created: '' },
+      tag: async (src: string, ref: string) => {
+        calls.push(`tag ${src} ${ref}`);
+      },
+      build: async (o: { tags: string[]; labels: Record<string, string> }) => {
+        calls.push(`build ${o.tags.join(' ')}`);
+        return { imageId: 'sha256:built' };
+      },
+    } as unknown as Docker;
+    return { docker, calls };
+  }
+
+  const options = (dir: string, docker: Docker, target: string) => ({
+    docker,
+    context: dir,
+    projectRoot: ROOT_DIR,
+    target,
+    providerId: 'p',
+    baseImage: 'b',
+    baseImageId: 'sha256:base1',
+    tools: ['mmdebstrap'],
+    aptSources: [],
+    created: new Date(0),
+    env: { SOURCE_COMMIT: 'abc' },
+    emit: () => undefined,
+  });
+
+  it("is built once, under the target's name and its inputs' name, then taken by another target without docker build", async () => {
+    const dir = await context();
+    const images = new Map<string, { id: string; labels: Record<string, string> }>();
+    const { docker, calls } = fakeDocker(images);
+    const made = await buildComposerImage(options(dir, docker, 'one'));
+    const inputs = made.labels[COMPOSER_INPUTS_LABEL] as string;
+    expect(inputs).toMatch(/^sha256:/);
+    expect(calls).toEqual([`build g3-composer/composer:one ${composerInputsRef(inputs)}`]);
+    images.set(composerInputsRef(inputs), { id: 'sha256:built', labels: made.labels });
+    const other = await buildComposerImage(options(dir, docker, 'two'));
+    expect(other.imageId).toBe('sha256:built');
+    expect(calls.slice(1)).toEqual(['tag sha256:built g3-composer/composer:two']);
+  });
+
+  it('is built again when the image under its name was made from other inputs', async () => {
+    const dir = await context();
+    const images = new Map([['g3-composer/composer:one', { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } }]]);
+    const { docker, calls } = fakeDocker(images);
+    await buildComposerImage(options(dir, docker, 'one'));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatch(/^build g3-composer\/composer:one g3-composer\/composer:inputs-[0-9a-f]{16}$/);
   });
 });

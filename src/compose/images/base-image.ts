@@ -57,6 +57,8 @@ export interface BaseImageOptions {
 
 export interface BaseImageResult {
   ref: string;
+  /** The image's id (`sha256:...`). */
+  id: string;
   key: string;
   outcome: 'present' | 'created';
   packages: number;
@@ -68,7 +70,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
   const packages = basePackagesOf(o.lock);
   const key = snapshotKey(packages, [], BASE_RECIPE);
   const existing = await o.docker.imageInspect(ref);
-  if (existing && existing.labels[BASE_KEY_LABEL] === key && !o.force) return { ref, key, outcome: 'present', packages: packages.length };
+  if (existing && existing.labels[BASE_KEY_LABEL] === key && !o.force) return { ref, id: existing.id, key, outcome: 'present', packages: packages.length };
   o.emit({ type: 'info', message: `making base image ${ref} from ${packages.length} cached Essential packages and apt (mmdebstrap, no network)` });
   await run({ command: 'mmdebstrap', args: ['--version'] }, { package: 'mmdebstrap' });
   await run({ command: 'apt-ftparchive', args: ['--version'] }, { package: 'apt-utils', reject: false });
@@ -99,7 +101,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
         onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
       },
     );
-    await o.docker.importTar(
+    const id = await o.docker.importTar(
       tar,
       ref,
       [
@@ -110,7 +112,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
       ],
       o.foreignArch ? dockerPlatform(o.foreignArch) : undefined,
     );
-    return { ref, key, outcome: 'created', packages: packages.length };
+    return { ref, id, key, outcome: 'created', packages: packages.length };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

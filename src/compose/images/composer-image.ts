@@ -1,12 +1,15 @@
 // The composer image: docker/Dockerfile on the base image, its tools installed
 // from .g3-cache through a bind mount of the build context. Tagged from the
-// target, with OCI labels.
-import { readFile, stat } from 'node:fs/promises';
+// target (and from its inputs, so targets with the same tools share it), with
+// OCI labels.
+import { createHash } from 'node:crypto';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Docker } from '../../docker/docker.js';
 import { UserError } from '../../errors.js';
 import { run } from '../../exec.js';
 import type { Emit } from '../../log/events.js';
+import { hashFile } from '../../fs/hash.js';
 import { withoutCredentials } from '../../text/untrusted.js';
 
 export interface ComposerImageOptions {
@@ -23,6 +26,8 @@ export interface ComposerImageOptions {
   aptSources: string[];
   /** Network for the build's RUN steps: 'host' when a repository is on this machine's loopback. */
   network?: 'host';
+  /** The base image's id: with it, an image made from the same inputs is reused without docker build (composerInputs). */
+  baseImageId?: string;
   /** The image's platform (`linux/arm64`) when it is not this host's: its RUN steps run through qemu-user. */
   platform?: string;
   /** The build's SOURCE_DATE_EPOCH (see source-date.ts), for the created label; default now. */
@@ -93,7 +98,80 @@ export function contextDockerfile(context: string, name?: string): string {
   return file;
 }
 
-/** Build the composer image with BuildKit; Docker's own cache makes an unchanged rebuild quick. */
+/** The label holding the digest of everything a composer image was made from (composerInputs). */
+export const COMPOSER_INPUTS_LABEL = 'org.g3-composer.composer-inputs';
+
+/** The `.dockerignore` of docker/ (comments and blank lines aside): the context is the Dockerfile and the composer tools. */
+const CLOSED_CONTEXT = ['*', '!Dockerfile', '!.g3-cache/composer-*'];
+
+/**
+ * The digest of everything the composer image is made from, when the build
+ * context can hold nothing else: its `.dockerignore` is docker/'s (only the
+ * Dockerfile and `.g3-cache/composer-*` reach the build) and the Dockerfile is
+ * the context's own. It covers the Dockerfile, the `.dockerignore`, every file
+ * of `.g3-cache/composer-*` (by content; links by target), the base image's id,
+ * the build arguments, the labels, the platform and the network. Undefined for
+ * any other context: Docker (BuildKit's cache) decides then.
+ */
+export async function composerInputs(
+  o: Pick<ComposerImageOptions, 'context' | 'dockerfile' | 'platform' | 'network'>,
+  build: { baseImageId: string; buildArgs: Record<string, string>; labels: Record<string, string> },
+): Promise<string | undefined> {
+  const dockerfile = contextDockerfile(o.context, o.dockerfile);
+  if (dockerfile !== path.join(o.context, 'Dockerfile')) return undefined;
+  const ignore = await readFile(path.join(o.context, '.dockerignore'), 'utf8').catch(() => undefined);
+  const lines = ignore
+    ?.split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (!lines || lines.join('\n') !== CLOSED_CONTEXT.join('\n')) return undefined;
+  const files: [string, string][] = [];
+  const cache = path.join(o.context, '.g3-cache');
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = path.join(dir, e.name);
+      const rel = path.relative(o.context, p);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isSymbolicLink()) files.push([rel, `link ${await readlink(p)}`]);
+      else if (e.isFile()) files.push([rel, (await hashFile(p, { noFollow: true })).sha256]);
+      else files.push([rel, 'other']);
+    }
+  };
+  const sections = (await readdir(cache, { withFileTypes: true }).catch(() => [])).filter((e) => e.name.startsWith('composer-') && e.isDirectory());
+  for (const e of sections.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) await walk(path.join(cache, e.name));
+  const sorted = (r: Record<string, string>) => Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = createHash('sha256').update(
+    JSON.stringify({
+      recipe: 1,
+      dockerfile: createHash('sha256')
+        .update(await readFile(dockerfile))
+        .digest('hex'),
+      dockerignore: createHash('sha256')
+        .update(ignore ?? '')
+        .digest('hex'),
+      files,
+      base: build.baseImageId,
+      buildArgs: sorted(build.buildArgs),
+      labels: sorted(build.labels),
+      platform: o.platform ?? null,
+      network: o.network ?? null,
+    }),
+  );
+  return `sha256:${digest.digest('hex')}`;
+}
+
+/** The name every composer image made from the same inputs also gets, so a target with the same tools finds it. */
+export function composerInputsRef(inputs: string): string {
+  return `g3-composer/composer:inputs-${inputs.replace(/^sha256:/, '').slice(0, 16)}`;
+}
+
+/**
+ * Build the composer image with BuildKit; Docker's own cache makes an
+ * unchanged rebuild quick. When the context is docker/'s (composerInputs),
+ * an image already made from the same inputs, under the target's name or by
+ * another target, is taken without running docker build at all (about 1.5 s).
+ */
 export async function buildComposerImage(o: ComposerImageOptions): Promise<ComposerImage> {
   const dockerfile = contextDockerfile(o.context, o.dockerfile);
   if (
@@ -113,13 +191,26 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
     );
   }
   const refs = composerRefs(o.target);
-  const labels = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId, 'org.g3-composer.target': o.target };
+  const labels: Record<string, string> = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId };
+  const buildArgs = { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') };
+  const inputs = o.baseImageId ? await composerInputs(o, { baseImageId: o.baseImageId, buildArgs, labels }) : undefined;
+  if (inputs) {
+    const shared = composerInputsRef(inputs);
+    for (const ref of [refs[0] as string, shared]) {
+      const found = await o.docker.imageInspect(ref);
+      if (found?.labels[COMPOSER_INPUTS_LABEL] !== inputs) continue;
+      for (const name of [...refs, shared]) if (name !== ref) await o.docker.tag(found.id, name);
+      o.emit({ type: 'info', message: `composer image ${refs[0]}: ${found.id.slice(0, 19)} reused, made from the same Dockerfile, base image and tools` });
+      return { imageId: found.id, refs, labels: { ...labels, [COMPOSER_INPUTS_LABEL]: inputs } };
+    }
+    labels[COMPOSER_INPUTS_LABEL] = inputs;
+  }
   o.emit({ type: 'info', message: `building the composer image ${refs[0]} (tools from .g3-cache)` });
   const { imageId } = await o.docker.build({
     context: o.context,
     ...(o.dockerfile ? { dockerfile } : {}),
-    tags: refs,
-    buildArgs: { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') },
+    tags: inputs ? [...refs, composerInputsRef(inputs)] : refs,
+    buildArgs,
     labels,
     network: o.network,
     platform: o.platform,

@@ -35,7 +35,16 @@ import { type InstalledOutcome, installedContents, installedKey, saveInstalled, 
 import { startFromClosest } from './rootfs/delta-start.js';
 import { makeLocalRepo } from './rootfs/local-repo.js';
 import type { Runner } from '../docker/runner.js';
-import { basePackages, lockSuite, type SnapshotRemote, type SnapshotResult, snapshotKey, withSnapshot, workspaceLinkNote } from './rootfs/snapshot.js';
+import {
+  basePackages,
+  gzipProgram,
+  lockSuite,
+  type SnapshotRemote,
+  type SnapshotResult,
+  snapshotKey,
+  withSnapshot,
+  workspaceLinkNote,
+} from './rootfs/snapshot.js';
 import { imageBuildDir as layoutBuildDir, imageBuildLock, snapshotPaths } from '../layout/paths.js';
 
 export interface ComposeOptions {
@@ -332,7 +341,17 @@ async function populateRootfs(
       },
       async (paths) => {
         await o.runner.run(['mkdir', '-p', rootfs]);
-        await o.runner.run(['tar', '--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-xzf', paths.tarball]);
+        await o.runner.run([
+          'tar',
+          '--numeric-owner',
+          '--xattrs',
+          '--xattrs-include=*',
+          `--use-compress-program=${gzipProgram(o.lock.tools.packages)}`,
+          '-C',
+          rootfs,
+          '-xf',
+          paths.tarball,
+        ]);
       },
     ),
   );

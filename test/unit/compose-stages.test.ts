@@ -10,7 +10,7 @@ import { diskSeed, imageBuildDir, rawImageName } from '../../src/compose/compose
 import { aptInstallArgs, checkInstalled, clampShadowDays, INSTALL_LEFTOVERS, initramfsToolsImage, lockEpoch } from '../../src/compose/rootfs/install.js';
 import { checkIndex } from '../../src/compose/rootfs/local-repo.js';
 import { LocalRunner } from '../../src/docker/runner.js';
-import { basePackages, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
+import { basePackages, gzipProgram, snapshotKey, snapshotProblem, type SnapshotStamp } from '../../src/compose/rootfs/snapshot.js';
 import { type SnapshotPaths, snapshotPaths } from '../../src/layout/paths.js';
 import { parseDpkgStatus } from '../../src/deb/status.js';
 import { StepError, UserError } from '../../src/errors.js';
@@ -416,5 +416,14 @@ describe('diskSeed', () => {
 
   it('does not change with the composer tools, which are not in the image', () => {
     expect(diskSeed({ ...lock, tools: set([pkg('mmdebstrap', '9')], []) }, template)).toBe(diskSeed(lock, template));
+  });
+});
+
+describe('gzipProgram', () => {
+  const tool = (name: string) => ({ name, version: '1', architecture: 'amd64', sha256: 'a'.repeat(64), size: 1, filename: `${name}.deb` }) as never;
+  it('is pigz when the composer tools have it, else gzip', () => {
+    expect(gzipProgram([tool('mmdebstrap'), tool('pigz')])).toBe('pigz');
+    expect(gzipProgram([tool('mmdebstrap'), tool('pigz-doc')])).toBe('gzip');
+    expect(gzipProgram([])).toBe('gzip');
   });
 });

@@ -216,6 +216,16 @@ export function workspaceLinkNote(emit: Emit): (link: string, target: string) =>
 }
 
 /**
+ * The gzip of the chroot snapshot where the build runs: pigz (every core) when
+ * the composer tools have it, else gzip. The snapshot is packed at level 1: the
+ * default template's chroot (130 MB) packs in 1.9 s instead of 4.8 s with
+ * gzip, 0.8 s with pigz on two cores, for a file 9 % larger, read once per build.
+ */
+export function gzipProgram(tools: readonly LockedPackage[]): 'pigz' | 'gzip' {
+  return tools.some((t) => t.name === 'pigz') ? 'pigz' : 'gzip';
+}
+
+/**
  * dpkg without an fsync of every file while mmdebstrap installs (the tree is
  * scratch until it is packed; a build that stops makes it again), with dpkg's
  * default force options kept. Given in the environment, which dpkg reads and
@@ -237,7 +247,18 @@ async function buildSnapshot(o: EnsureSnapshotOptions, paths: SnapshotPaths, key
   });
   // The chroot must not point at a repository that exists only during this build.
   await o.runner.run(['rm', '-f', path.join(tmpDir, 'etc/apt/sources.list')]);
-  await o.runner.run(['tar', '--sort=name', '--numeric-owner', '--xattrs', '-C', tmpDir, '-czf', tmpTar, '.']);
+  await o.runner.run([
+    'tar',
+    '--sort=name',
+    '--numeric-owner',
+    '--xattrs',
+    `--use-compress-program=${gzipProgram(o.tools)} -1`,
+    '-C',
+    tmpDir,
+    '-cf',
+    tmpTar,
+    '.',
+  ]);
   await rm(repo.dir, { recursive: true, force: true });
   const stamp = await publishSnapshot(paths, tmpTar, key, o.base.length, o.workDir);
   await rm(paths.chrootEnv, { recursive: true, force: true });

@@ -38,9 +38,7 @@ export async function writeRawOutputs(c: OutputContext, plan: DiskPlan): Promise
     }),
   );
   const imageBytes = (await stat(raw)).size;
-  const artifacts = await c.timed('finalize', () =>
-    finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, tools: c.lock.request.tools, emit: c.emit }),
-  );
+  const artifacts = await c.timed('finalize', () => finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, emit: c.emit }));
   return { artifacts, imageBytes };
 }
 

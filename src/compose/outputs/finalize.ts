@@ -1,9 +1,13 @@
 // The finalize stage: the raw disk image becomes the artifacts the template
 // lists (qcow2, vhd, vhdx, vmdk through qemu-img, each optionally gzip, xz or
-// zstd compressed), formats side by side and every compressor on every core. Everything runs through the Runner, since the image may
-// live inside the build container; every output is made in a scratch directory
+// zstd compressed), formats side by side and every compressor on every core.
+// The commands run through the Runner, since the image may live inside the
+// build container; gz is written here (gzip.ts), from the build directory this
+// machine sees at the same path. Every output is made in a scratch directory
 // and renamed into place, so a failure never leaves a half file under a final name.
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { gzipFile } from './gzip.js';
 import { hashFile } from '../../fs/hash.js';
 import { messageOf, StepError, UserError } from '../../errors.js';
 import type { Emit } from '../../log/events.js';
@@ -18,8 +22,6 @@ export interface FinalizeOptions {
   /** Where the artifacts go; must be visible on this machine at the same path, for hashing. */
   buildDir: string;
   template: ImageTemplate;
-  /** The composer image's tools (the lock's): pigz there makes gz use every core. */
-  tools?: readonly string[];
   emit: Emit;
 }
 
@@ -33,7 +35,7 @@ export interface FinalArtifact {
 }
 
 /** The Debian package of each tool, named when a tool is missing where the build runs. */
-const PACKAGES: Record<string, string> = { 'qemu-img': 'qemu-utils', xz: 'xz-utils', zstd: 'zstd', gzip: 'gzip', pigz: 'pigz' };
+const PACKAGES: Record<string, string> = { 'qemu-img': 'qemu-utils', xz: 'xz-utils', zstd: 'zstd' };
 
 /**
  * Turn the raw image into every artifact of the template's `disk.artifacts`;
@@ -44,16 +46,13 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
   const plan = artifactPlan(o.template);
   const raw = path.resolve(o.rawImage);
   const work = workDirFor(o.buildDir, o.template);
-  const pigz = o.tools?.includes('pigz') ?? false;
-  if (!pigz && plan.some((a) => a.compression === 'gz'))
-    o.emit({ type: 'info', message: "gz artifacts are compressed by gzip on one core: list pigz in the target's tools to use every core" });
 
   // A scratch directory left by an interrupted build is stale by definition.
   await step(runner, `preparing ${work}`, ['rm', '-rf', '--', work]);
   await step(runner, `preparing ${work}`, ['mkdir', '-p', '--', work]);
   try {
     // Settled, not raced: the scratch directory is removed only once every command has ended.
-    await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work, pigz })));
+    await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work })));
   } finally {
     // Not removing the scratch directory is worth a warning, never worth hiding the step's own error.
     const r = await runner.run(['rm', '-rf', '--', work], { reject: false }).catch((err: unknown) => ({ exitCode: -1, stderr: messageOf(err) }));
@@ -75,7 +74,6 @@ interface TypeJob {
   artifacts: PlannedArtifact[];
   raw: string;
   work: string;
-  pigz: boolean;
 }
 
 /** One format's artifacts: the conversion (or a link to the raw image), its compressions side by side, the renames. */
@@ -96,12 +94,21 @@ async function makeType(runner: Runner, o: FinalizeOptions, j: TypeJob): Promise
   await allDone(
     made.flatMap((a) => {
       if (!a.compression) return [];
-      say(`compressing ${a.file} with ${a.compression === 'gz' && j.pigz ? 'gz (pigz)' : a.compression}`);
-      return [
-        step(runner, `making ${a.file}: compressing with ${a.compression}`, compressCommand(a.compression, src, { pigz: j.pigz }), {
-          env: { ...COMPRESS_ENV },
-        }),
-      ];
+      if (a.compression === 'gz') {
+        // Here, not where the runner runs: the raw image (or the converted file) is read on this machine, holes skipped.
+        say(`compressing ${a.file} with gz (every core, holes skipped)`);
+        const from = j.type === 'raw' ? j.raw : src;
+        return [
+          gzipFile(from, path.join(j.work, a.file), { jobs: availableParallelism() + 1 }).then(
+            () => undefined,
+            (err: unknown) => {
+              throw new StepError(`finalize: making ${a.file}: compressing ${from} with gz failed: ${messageOf(err)}`, { cause: err });
+            },
+          ),
+        ];
+      }
+      say(`compressing ${a.file} with ${a.compression}`);
+      return [step(runner, `making ${a.file}: compressing with ${a.compression}`, compressCommand(a.compression, src), { env: { ...COMPRESS_ENV } })];
     }),
   );
   for (const a of made) {

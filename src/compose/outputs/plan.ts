@@ -53,15 +53,11 @@ export function convertCommand(type: string, raw: string, dest: string): string[
 
 /**
  * The command that compresses `src` into `src` + `.<suffix>` beside it, keeping
- * `src`. gz uses pigz (every core) when the composer image has it: its output
- * is the same whatever the number of cores and reads with gzip, but its bytes
- * are not gzip's, so the choice follows the lock's tools, never the machine.
- * xz and zstd use every core themselves.
+ * `src`, on every core (xz and zstd do that themselves). gz is not made by a
+ * command: gzip.ts writes it, holes skipped, on every core.
  */
-export function compressCommand(compression: string, src: string, tools: { pigz?: boolean } = {}): string[] {
+export function compressCommand(compression: string, src: string): string[] {
   switch (compression) {
-    case 'gz':
-      return [tools.pigz ? 'pigz' : 'gzip', '-6', '-n', '-k', '-f', '-q', '--', src];
     case 'xz':
       return ['xz', '-6', '--threads=0', '--no-adjust', '--check=crc64', '-k', '-f', '-q', '--', src];
     case 'zstd':

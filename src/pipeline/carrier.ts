@@ -17,6 +17,7 @@ import { run } from '../exec.js';
 import { imageConfig, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
 import { type TarEntry, tarSize, tarStream } from './tar.js';
+import { byCodeUnit } from '../text/order.js';
 
 export interface CarrierInput {
   docker: Docker;
@@ -76,7 +77,7 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
     layer.push({ name: `disk/${manifest}`, type: 'file', content: Buffer.from(`${JSON.stringify(made, null, 2)}\n`) });
     files.push({ name: manifest, from: manifest, without: 'timings' });
     // In name order, as `tar --sort=name` would have them.
-    layer.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    layer.sort((x, y) => byCodeUnit(x.name, y.name));
     o.emit({ type: 'info', message: `making the image ${o.refs.join(', ')}` });
     const previous = (await o.docker.imageInspect(o.refs[0] as string))?.id;
     const imageId = await loadImage(o, layer);

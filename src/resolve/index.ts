@@ -6,6 +6,7 @@ import type { PackageRecord, Relation } from '../deb/types.js';
 import { compareVersions } from '../deb/version.js';
 import { InternalError } from '../errors.js';
 import type { RepoInput } from './types.js';
+import { byCodeUnit as cmp } from '../text/order.js';
 
 interface Entry {
   rec: PackageRecord;
@@ -23,10 +24,6 @@ export interface Provider {
 interface Rejected {
   archs: Set<string>;
   deniedBy: Set<string>;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // apt's order: pin priority, then version; the rest only makes ties (and shuffled input) deterministic.

@@ -11,6 +11,7 @@ import { run } from '../../exec.js';
 import type { Emit } from '../../log/events.js';
 import { hashFile } from '../../fs/hash.js';
 import { withoutCredentials } from '../../text/untrusted.js';
+import { byCodeUnit } from '../../text/order.js';
 
 export interface ComposerImageOptions {
   docker: Docker;
@@ -129,7 +130,7 @@ export async function composerInputs(
   const cache = path.join(o.context, '.g3-cache');
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const e of entries.sort((a, b) => byCodeUnit(a.name, b.name))) {
       const p = path.join(dir, e.name);
       const rel = path.relative(o.context, p);
       if (e.isDirectory()) await walk(p);
@@ -139,8 +140,8 @@ export async function composerInputs(
     }
   };
   const sections = (await readdir(cache, { withFileTypes: true }).catch(() => [])).filter((e) => e.name.startsWith('composer-') && e.isDirectory());
-  for (const e of sections.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) await walk(path.join(cache, e.name));
-  const sorted = (r: Record<string, string>) => Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const e of sections.sort((a, b) => byCodeUnit(a.name, b.name))) await walk(path.join(cache, e.name));
+  const sorted = (r: Record<string, string>) => Object.entries(r).sort(([a], [b]) => byCodeUnit(a, b));
   const digest = createHash('sha256').update(
     JSON.stringify({
       recipe: 1,

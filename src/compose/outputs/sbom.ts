@@ -10,6 +10,7 @@ import type { LockedPackage, LockFile } from '../../lock/types.js';
 import { imagePackagesOf } from '../../lock/file.js';
 import { copyrightOf, declaredLicense, type LicenseRef, NOASSERTION, readDocDirs } from './licenses.js';
 import { readFileIn, type Runner } from '../../docker/runner.js';
+import { byCodeUnit } from '../../text/order.js';
 
 export interface SpdxPackage {
   SPDXID: string;
@@ -132,9 +133,6 @@ function lockDigest(lock: LockFile): string {
   if (lock.baseline) lines.push(`baseline ${lock.baseline.sha256}`);
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
-
-/** Plain code-unit order: the same on every machine and locale. */
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Collect the SBOM of the image at `o.rootfs`: its dpkg database, checked against the lock, and its copyright files. */
 export async function collectSbom(runner: Runner, o: SbomOptions): Promise<SpdxDocument> {

@@ -50,11 +50,6 @@ function tailKeeper(size: number, forward?: (line: string) => void) {
   };
 }
 
-/** The error of a write to a reader that has gone (docker load exited): its own exit says why. */
-function isBrokenPipe(err: unknown): boolean {
-  return (err as { code?: string } | undefined)?.code === 'EPIPE';
-}
-
 function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join('\n');
 }
@@ -142,19 +137,19 @@ export class Docker {
     const drained = (async () => {
       for await (const _ of proc.stdout);
     })();
-    let sourceFailure: unknown;
-    try {
-      await pipeline(Readable.from(source), proc.stdin);
-    } catch (err) {
-      sourceFailure = err;
-    }
+    // A write to a docker load that has exited fails with EPIPE: docker load's own exit then says why.
+    const sourceFailure = await pipeline(Readable.from(source), proc.stdin).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const ownFailure = sourceFailure !== undefined && (sourceFailure as { code?: string }).code !== 'EPIPE';
     // A source that failed leaves a truncated archive: docker load must not take it.
-    if (sourceFailure && !isBrokenPipe(sourceFailure)) proc.stop();
+    if (ownFailure) proc.stop();
     const r = await proc.done;
     await drained.catch(() => undefined);
-    if (sourceFailure && !isBrokenPipe(sourceFailure)) throw sourceFailure;
+    if (ownFailure) throw sourceFailure;
     if (r.exitCode !== 0) throw failed(cmd, `docker load of ${what}`, r);
-    if (sourceFailure) throw sourceFailure;
+    if (sourceFailure !== undefined) throw sourceFailure;
   }
 
   /**

@@ -190,7 +190,8 @@ export class ExecAgent {
   private ready = false;
   private ended = false;
   private pending: Pending | undefined;
-  private readonly queued: Buffer[] = [];
+  /** The request of the pending command while the agent has not said it is ready. */
+  private queued: Buffer | undefined;
 
   constructor(
     private readonly proc: DuplexRun,
@@ -221,7 +222,7 @@ export class ExecAgent {
       this.pending = { argv, opts, stdout: [], stderr: [], lines, started: performance.now(), resolve, reject };
       const request = encodeRequest(argv, opts.env, opts.input);
       if (this.ready) this.proc.stdin.write(request);
-      else this.queued.push(request);
+      else this.queued = request;
     });
   }
 
@@ -252,7 +253,8 @@ export class ExecAgent {
   private onFrame(f: Frame): void {
     if (f.type === 0) {
       this.ready = true;
-      for (const q of this.queued.splice(0)) this.proc.stdin.write(q);
+      if (this.queued) this.proc.stdin.write(this.queued);
+      this.queued = undefined;
       return;
     }
     const p = this.pending;

@@ -292,9 +292,16 @@ describe('readDocDirs', () => {
     await symlink('bash', path.join(doc, 'bash-static'));
     await mkdir(path.join(doc, 'sneaky'));
     await symlink('/etc/hostname', path.join(doc, 'sneaky/copyright'));
+    await mkdir(path.join(doc, '.hidden'));
+    await writeFile(path.join(doc, '.hidden/copyright'), 'not a package\n');
+    await mkdir(path.join(doc, 'caf\u00e9'));
+    await writeFile(path.join(doc, 'caf\u00e9/copyright'), 'Copyright: \u00a9 \u00e9t\u00e9\n');
+    await mkdir(path.join(doc, 'dir-copyright/copyright'), { recursive: true });
+    await writeFile(path.join(doc, 'README'), 'a file, not a directory\n');
     const docs = await readDocDirs(new LocalRunner(), root);
-    expect([...docs.files.keys()].sort()).toEqual(['bash', 'name with space']);
+    expect([...docs.files.keys()].sort()).toEqual(['bash', 'caf\u00e9', 'name with space']);
     expect(docs.files.get('name with space')).toBe('spaced\n');
+    expect(docs.files.get('caf\u00e9')).toBe('Copyright: \u00a9 \u00e9t\u00e9\n');
     expect([...docs.links]).toEqual([['bash-static', 'bash']]);
     expect(copyrightOf(docs, 'bash-static')).toMatch(/GPL-3\+/);
   });

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { escapeInline } from '../text/untrusted.js';
 import { Interner } from './intern.js';
 import { parseRelationList, parseRelations } from './relations.js';
-import type { PackageRecord } from './types.js';
+import type { Clause, PackageRecord, Relation } from './types.js';
 
 // The fields we keep, by slot, in their usual spelling.
 const F = {
@@ -110,6 +110,8 @@ export class PackagesParser {
   private pendingBytes = 0;
   // Shared values of this index (relations, names, versions, sections): the records are about half the size.
   private readonly pool = new Interner();
+  // Shared values of the relation fields parsed later (IndexRecord): kept as long as the records are.
+  private readonly lazyPool = new Interner();
 
   constructor(
     private readonly repository: string,
@@ -155,7 +157,7 @@ export class PackagesParser {
 
   private flush(): void {
     if (!this.stanzaLine) return;
-    const record = toRecord(this.values, this.lines, this.stanzaLine, this.repository, this.opts.installed === true, this.pool);
+    const record = toRecord(this.values, this.lines, this.stanzaLine, this.repository, this.opts.installed === true, this.pool, this.lazyPool);
     const problem = this.opts.refuse?.(record);
     if (problem) this.refused.push({ line: this.stanzaLine, name: record.name, problem });
     else this.records.push(record);
@@ -256,27 +258,129 @@ function sizeOf(s: string): number {
   return n;
 }
 
-// Relation fields are parsed here so a bad one is reported with its line and package.
-function relations<T>(
-  v: (string | undefined)[],
-  lines: number[],
-  slot: number,
-  name: string,
-  repository: string,
+/** The relation fields whose parse waits until a record's field is first read. */
+const LAZY = [F.Depends, F['Pre-Depends'], F.Conflicts, F.Breaks] as const;
+
+/** A record without any of them (never changed: there is nothing to parse). */
+const NO_RELATIONS = { texts: [undefined, undefined, undefined, undefined], lines: [0, 0, 0, 0], pool: new Interner() };
+
+/** A bad relation field is reported with its line and package, whenever it is parsed. */
+function parseField<T>(
+  value: string,
+  field: string,
+  at: { line: number; name: string; repository: string },
   parse: (value: string, field: string, pool: Interner) => T[],
   pool: Interner,
 ): T[] {
-  const value = v[slot];
-  if (value === undefined) return NONE;
   try {
-    return parse(value, FIELDS[slot]!, pool);
+    return parse(value, field, pool);
   } catch (err) {
-    if (err instanceof UserError) throw new UserError(`${where(repository, lines[slot]!)} (package ${escapeInline(name)}): ${escapeInline(err.message)}`, HINT);
+    if (err instanceof UserError)
+      throw new UserError(`${where(at.repository, at.line)} (package ${escapeInline(at.name)}): ${escapeInline(err.message)}`, HINT);
     throw err;
   }
 }
 
-function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number, repository: string, installed: boolean, pool: Interner): PackageRecord {
+/**
+ * One stanza's record. Depends, Pre-Depends, Conflicts and Breaks are kept as
+ * text and parsed when first read: a resolve reads them for the few hundred
+ * records it reaches, not the ~65,000 of Debian's main index (about half of the
+ * parse). A bad field is reported then, with its line and package. Provides
+ * is parsed at once: the catalogue indexes every record by what it provides.
+ */
+class IndexRecord implements PackageRecord {
+  multiArch?: string;
+  priority?: string;
+  source?: string;
+  section?: string;
+  // Per relation field: its text and line, until parsed; then its relations.
+  private parsedDepends: Clause[] | undefined;
+  private parsedPreDepends: Clause[] | undefined;
+  private parsedConflicts: Relation[] | undefined;
+  private parsedBreaks: Relation[] | undefined;
+  private readonly relationTexts: (string | undefined)[];
+  private readonly relationLines: number[];
+  private readonly relationPool: Interner;
+
+  constructor(
+    readonly name: string,
+    readonly version: string,
+    readonly architecture: string,
+    readonly essential: boolean,
+    readonly provides: Relation[],
+    readonly filename: string,
+    readonly size: number,
+    readonly sha256: string,
+    readonly repository: string,
+    lazy: { texts: (string | undefined)[]; lines: number[]; pool: Interner },
+  ) {
+    this.relationTexts = lazy.texts;
+    this.relationLines = lazy.lines;
+    this.relationPool = lazy.pool;
+  }
+
+  get depends(): Clause[] {
+    this.parsedDepends ??= this.parseRelationField(0, F.Depends, parseRelations);
+    return this.parsedDepends;
+  }
+
+  get preDepends(): Clause[] {
+    this.parsedPreDepends ??= this.parseRelationField(1, F['Pre-Depends'], parseRelations);
+    return this.parsedPreDepends;
+  }
+
+  get conflicts(): Relation[] {
+    this.parsedConflicts ??= this.parseRelationField(2, F.Conflicts, parseRelationList);
+    return this.parsedConflicts;
+  }
+
+  get breaks(): Relation[] {
+    this.parsedBreaks ??= this.parseRelationField(3, F.Breaks, parseRelationList);
+    return this.parsedBreaks;
+  }
+
+  private parseRelationField<T>(i: number, slot: number, parse: (value: string, field: string, pool: Interner) => T[]): T[] {
+    const text = this.relationTexts[i];
+    if (text === undefined) return NONE;
+    const parsed = parseField(text, FIELDS[slot]!, { line: this.relationLines[i]!, name: this.name, repository: this.repository }, parse, this.relationPool);
+    this.relationTexts[i] = undefined;
+    return parsed;
+  }
+
+  /** The record as a plain object with every field parsed (what JSON and test comparisons see). */
+  toJSON(): PackageRecord {
+    const { multiArch, priority, source, section } = this;
+    return {
+      name: this.name,
+      version: this.version,
+      architecture: this.architecture,
+      ...(multiArch !== undefined ? { multiArch } : {}),
+      essential: this.essential,
+      ...(priority !== undefined ? { priority } : {}),
+      ...(source !== undefined ? { source } : {}),
+      ...(section !== undefined ? { section } : {}),
+      depends: this.depends,
+      preDepends: this.preDepends,
+      provides: this.provides,
+      conflicts: this.conflicts,
+      breaks: this.breaks,
+      filename: this.filename,
+      size: this.size,
+      sha256: this.sha256,
+      repository: this.repository,
+    };
+  }
+}
+
+function toRecord(
+  v: (string | undefined)[],
+  lines: number[],
+  stanzaLine: number,
+  repository: string,
+  installed: boolean,
+  pool: Interner,
+  lazyPool: Interner,
+): PackageRecord {
   const name = v[F.Package];
   for (const s of installed ? REQUIRED_INSTALLED : REQUIRED) {
     if (!v[s]) {
@@ -299,22 +403,21 @@ function toRecord(v: (string | undefined)[], lines: number[], stanzaLine: number
       HINT,
     );
 
-  const record: PackageRecord = {
+  const texts = LAZY.map((slot) => v[slot]);
+  const provides = v[F.Provides];
+  const record = new IndexRecord(
     // Shared with the relations that name it.
-    name: pool.text(name!, true),
+    pool.text(name!, true),
     version,
-    architecture: pool.text(v[F.Architecture]!, true),
-    essential: v[F.Essential] === 'yes',
-    depends: relations(v, lines, F.Depends, name!, repository, parseRelations, pool),
-    preDepends: relations(v, lines, F['Pre-Depends'], name!, repository, parseRelations, pool),
-    provides: relations(v, lines, F.Provides, name!, repository, parseRelationList, pool),
-    conflicts: relations(v, lines, F.Conflicts, name!, repository, parseRelationList, pool),
-    breaks: relations(v, lines, F.Breaks, name!, repository, parseRelationList, pool),
-    filename: v[F.Filename]!,
+    pool.text(v[F.Architecture]!, true),
+    v[F.Essential] === 'yes',
+    provides === undefined ? NONE : parseField(provides, FIELDS[F.Provides]!, { line: lines[F.Provides]!, name: name!, repository }, parseRelationList, pool),
+    v[F.Filename]!,
     size,
     sha256,
     repository,
-  };
+    texts.some((t) => t !== undefined) ? { texts, lines: LAZY.map((slot) => lines[slot]!), pool: lazyPool } : NO_RELATIONS,
+  );
   if (v[F['Multi-Arch']]) record.multiArch = pool.text(v[F['Multi-Arch']]!, true);
   if (v[F.Priority]) record.priority = pool.text(v[F.Priority]!, true);
   if (v[F.Section]) record.section = pool.text(v[F.Section]!, true);

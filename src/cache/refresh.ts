@@ -1,7 +1,7 @@
 // Refreshing a whole target's artifacts, and the read-only refresh check.
 import type { Artifact } from '../catalogue/types.js';
 import { realpath } from 'node:fs/promises';
-import { ignoreNotFound, removedLinkMessage } from '../fs/safe.js';
+import { ignoreNotFound, lstatIfExists, removedLinkMessage } from '../fs/safe.js';
 import type { Emit } from '../log/events.js';
 import { escapeInline } from '../text/untrusted.js';
 import { flushDirs } from '../fs/atomic.js';
@@ -87,7 +87,8 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
   opts.emit({ type: 'start', items: artifacts.length, bytes: artifacts.reduce((n, a) => n + (a.size ?? 0), 0) });
   let results: ItemResult[];
   try {
-    results = await mapPool(artifacts, itemsAtOnce(opts.workers), (a) => refreshItem(a, ctx), largestFirst(artifacts, opts.workers));
+    const here = opts.workers > 1 ? await inTiers(artifacts, [ctx.localRoot, ctx.sharedRoot]) : undefined;
+    results = await mapPool(artifacts, itemsAtOnce(opts.workers), (a) => refreshItem(a, ctx), largestFirst(artifacts, opts.workers, here));
     if (opts.onVerified)
       artifacts.forEach((a, i) => {
         if (results[i]?.status === 'ok') opts.onVerified?.(a, itemPaths(ctx.localRoot, a.section, a.file).file);
@@ -125,16 +126,31 @@ export function itemsAtOnce(workers: number): number {
 }
 
 /**
- * The order items start in: with more than one worker the largest first (an
- * unknown size counts as the largest), so the longest transfer does not
- * start last and run on alone at the end; otherwise catalogue order.
+ * The order items start in: with more than one worker, the largest first (an
+ * unknown size counts as the largest), so the longest download does not start
+ * last and run on alone at the end, then the items already on this machine
+ * (`here`: a file in the local or shared tier) in catalogue order; with one
+ * worker, catalogue order. Copies from the shared tier are not ordered by
+ * size: started largest first, their checks and fsyncs all fall on the disk at
+ * once (a full shared → local copy took 2.2 s instead of 1.7 s).
  */
-export function largestFirst(artifacts: readonly Artifact[], workers: number): number[] {
+export function largestFirst(artifacts: readonly Artifact[], workers: number, here?: readonly boolean[]): number[] {
   const order = artifacts.map((_, i) => i);
   if (workers <= 1) return order;
-  const size = (i: number) => artifacts[i]?.size ?? Number.POSITIVE_INFINITY;
+  const size = (i: number) => (here?.[i] ? -1 : (artifacts[i]?.size ?? Number.POSITIVE_INFINITY));
   // Array.prototype.sort is stable: equal sizes keep catalogue order.
   return order.sort((x, y) => (size(x) === size(y) ? 0 : size(y) > size(x) ? 1 : -1));
+}
+
+/** Whether each item's file exists in one of `roots` (only looked at, never trusted: the item is checked when it runs). */
+async function inTiers(artifacts: readonly Artifact[], roots: readonly (string | undefined)[]): Promise<boolean[]> {
+  const tiers = roots.filter((r): r is string => r !== undefined);
+  return Promise.all(
+    artifacts.map(async (a) => {
+      for (const root of tiers) if (await lstatIfExists(itemPaths(root, a.section, a.file).file)) return true;
+      return false;
+    }),
+  );
 }
 
 // The first problem only: one broken record folder would otherwise warn once per item.

@@ -118,6 +118,12 @@ describe('the refresh schedule', () => {
     expect(largestFirst(items, 8)).toEqual([2, 1, 3, 4, 0]);
   });
 
+  it('starts the items already on this machine last, in catalogue order, whatever their size', () => {
+    const items = [art('a', 10), art('b', 300), art('c'), art('d', 300), art('e', 20)];
+    expect(largestFirst(items, 8, [false, true, true, false, false])).toEqual([3, 4, 0, 1, 2]);
+    expect(largestFirst(items, 8, [true, true, true, true, true])).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('keeps catalogue order with one worker, and works on one item at a time then', () => {
     expect(largestFirst([art('a', 1), art('b', 2)], 1)).toEqual([0, 1]);
     expect(itemsAtOnce(1)).toBe(1);

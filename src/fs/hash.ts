@@ -12,8 +12,14 @@ export interface Digest {
   size: number;
 }
 
-/** Bytes per read (and per zero block fed to the hash). */
+/** Bytes per read of a sparse file's data (and per zero block fed to the hash). */
 const CHUNK = 4 << 20;
+/**
+ * Bytes per read of a file read to its end. Larger reads gain nothing on the
+ * hash, and two fresh 4 MiB buffers per file cost page faults: a refresh that
+ * copies 200 files (300 MiB) from the shared tier took 1.35 s instead of 1.0 s.
+ */
+const READ_CHUNK = 1 << 20;
 /** Smaller files are read whole: finding their extents would cost more than reading them. */
 export const SPARSE_MIN_BYTES = 64 << 20;
 const ZEROS = Buffer.alloc(CHUNK);
@@ -35,7 +41,7 @@ export async function hashFile(file: string, opts: { noFollow?: boolean } = {}):
     const extents = sparse ? await dataExtents(fh, st.size) : undefined;
     if (extents) return await hashSparse(fh, st.size, extents);
     // Buffers no larger than the file (most cache files are small), read on to the end whatever its size now.
-    return await hashToEnd(fh, Math.min(CHUNK, Math.max(st.size, 64 << 10)));
+    return await hashToEnd(fh, Math.min(READ_CHUNK, Math.max(st.size, 64 << 10)));
   } finally {
     await fh.close();
   }

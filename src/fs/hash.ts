@@ -67,9 +67,10 @@ async function hashToEnd(fh: FileHandle, chunk: number): Promise<Digest> {
 
 // The sparse hash runs on a thread of its own: fed zeros for the holes, it
 // holds a core for seconds (4 GiB at about 1.7 GB/s), which on the main thread
-// would stall everything else the build does meanwhile (the image load that
-// runs beside it). Plain CommonJS, evaluated: no file to find beside a bundle.
-// It reads the descriptor the caller opened; the caller closes it.
+// would stall everything else meanwhile (the hashes of the other artifacts,
+// which finalize runs side by side, and the build's progress and steps).
+// Plain CommonJS, evaluated: no file to find beside a bundle. It reads the
+// descriptor the caller opened; the caller closes it.
 const SPARSE_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');

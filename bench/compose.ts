@@ -16,7 +16,7 @@ import { LocalRunner } from '../src/docker/runner.js';
 import { basePackages, lockSuite } from '../src/compose/rootfs/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
-import { median } from './measure.js';
+import { BenchFailure, median, timedBuilder } from './measure.js';
 import { benchProject } from './project.js';
 import { recordSection } from './section.js';
 
@@ -57,15 +57,9 @@ const env = {
 };
 
 async function timedBuild(...flags: string[]): Promise<{ wall: number; json: BuildJson }> {
-  const t0 = performance.now();
-  const r = await run(
-    {
-      command: process.execPath,
-      args: ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'builder.ts'), 'bench', 'build', '--json', ...flags],
-    },
-    { env: env as Record<string, string> },
-  );
-  return { wall: (performance.now() - t0) / 1000, json: JSON.parse(r.stdout) as BuildJson };
+  const r = await timedBuilder(ROOT, ['bench', 'build', '--json', ...flags], env);
+  if (r.exitCode !== 0) throw new BenchFailure(`build ${flags.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
+  return { wall: r.seconds, json: JSON.parse(r.stdout) as BuildJson };
 }
 
 async function main(): Promise<void> {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
+import { BenchFailure, timedBuilder } from './measure.js';
 import { benchProject } from './project.js';
 
 /** The package the second template adds: a small leaf of the default template's repositories. */
@@ -64,15 +65,10 @@ export async function measureDelta(opts: { root: string; outDir: string; env: No
   const build = async (target: string, workDir: string, epoch?: number): Promise<{ seconds: number; json: BuildJson }> => {
     const env = { ...base, G3_WORK_DIR: workDir, ...(epoch !== undefined ? { SOURCE_DATE_EPOCH: String(epoch) } : {}) };
     process.stderr.write(`${target} build in ${workDir} ...\n`);
-    const t0 = performance.now();
-    const r = await run(
-      {
-        command: process.execPath,
-        args: ['--import', path.join(opts.root, 'node_modules/tsx/dist/loader.mjs'), path.join(opts.root, 'builder.ts'), target, 'build', '--json'],
-      },
-      { env: env as Record<string, string> },
-    );
-    return { seconds: (performance.now() - t0) / 1000, json: JSON.parse(r.stdout) as BuildJson };
+    // As a user runs it: builder.sh, the bundled entry point.
+    const r = await timedBuilder(opts.root, [target, 'build', '--json'], env);
+    if (r.exitCode !== 0) throw new BenchFailure(`${target} build exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
+    return { seconds: r.seconds, json: JSON.parse(r.stdout) as BuildJson };
   };
 
   const work = path.join(opts.outDir, 'work');

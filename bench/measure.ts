@@ -1,6 +1,7 @@
 // Timing external commands: each run is prepared (untimed), the page cache's
 // dirty data is flushed (untimed), the command is timed wall-clock around the
 // child process, and then checked; a failed check aborts the benchmark.
+import path from 'node:path';
 import { execa } from 'execa';
 
 /** A benchmark that measured a failing (or lying) command: abort. */
@@ -50,6 +51,16 @@ export async function runOnce(c: Command, env: NodeJS.ProcessEnv): Promise<Run> 
   const seconds = (performance.now() - started) / 1000;
   if (r.failed && r.exitCode === undefined) throw new BenchFailure(`${c.label}: could not run ${c.file}: ${r.message}`);
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), seconds };
+}
+
+/**
+ * Run `<tree>/builder.sh args` once, timed as runOnce times a command (after a
+ * sync, wall-clock around the child), with `env` over this process's
+ * environment. Not checked: the caller reads the exit code and the output.
+ */
+export async function timedBuilder(tree: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const builder = path.join(tree, 'builder.sh');
+  return runOnce({ label: `builder.sh ${args.join(' ')}`, file: builder, args, cwd: tree, check: async () => undefined }, { ...process.env, ...env });
 }
 
 /** The end of a long text, for error messages. */

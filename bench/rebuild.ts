@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, median } from './measure.js';
+import { BenchFailure, median, type Run, timedBuilder } from './measure.js';
 import { OIC_TARGET, writeOicProject } from './oic-template.js';
 import { benchProject } from './project.js';
 
@@ -46,27 +46,13 @@ interface BuildJson {
   cache: { downloads: number; bytesDownloaded: number };
   compose: { artifacts: Artifact[]; timings: Record<string, number>; installed: string; snapshot: string; packages: number };
 }
-interface Timed {
-  seconds: number;
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const check = (ok: boolean, what: string) => {
   if (!ok) throw new BenchFailure(what);
 };
 
-/** Run `<tree>/builder.sh args` with `env`, timed wall-clock around the child. */
-async function builder(tree: string, args: string[], env: Record<string, string>): Promise<Timed> {
-  await run({ command: 'sync', args: [] });
-  const t0 = performance.now();
-  const r = await run({ command: path.join(tree, 'builder.sh'), args }, { env: { ...(process.env as Record<string, string>), ...env }, reject: false });
-  return { seconds: (performance.now() - t0) / 1000, code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-}
-
-function built(r: Timed, what: string): BuildJson {
-  check(r.code === 0, `${what} exited ${r.code}: ${r.stderr.slice(-1500)}`);
+function built(r: Run, what: string): BuildJson {
+  check(r.exitCode === 0, `${what} exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
   return JSON.parse(r.stdout) as BuildJson;
 }
 
@@ -101,7 +87,7 @@ async function unchangedAndCheck(runs: number, only: Set<string>): Promise<Uncha
   };
   await coldDocker([`g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench']);
   process.stderr.write('rebuild: first build of the default template (cold) ...\n');
-  const firstRun = await builder(ROOT, ['bench', 'build', '--json'], env);
+  const firstRun = await timedBuilder(ROOT, ['bench', 'build', '--json'], env);
   const first = built(firstRun, 'the first build');
   check(first.cache.downloads > 0 && !first.reused, 'the first build downloaded nothing or reused outputs: it was not cold');
   const unchanged: number[] = [];
@@ -110,25 +96,25 @@ async function unchangedAndCheck(runs: number, only: Set<string>): Promise<Uncha
   for (let i = 0; i < runs; i++) {
     if (only.has('unchanged')) {
       process.stderr.write(`rebuild: unchanged build ${i + 1}/${runs} ...\n`);
-      const r = await builder(ROOT, ['bench', 'build', '--json'], env);
+      const r = await timedBuilder(ROOT, ['bench', 'build', '--json'], env);
       const j = built(r, 'an unchanged build');
       check(j.reused?.image === 'kept', `an unchanged build did not answer from its outputs: ${JSON.stringify(j.reused)}`);
       check(sameArtifacts(j, first), "an unchanged build's artifacts are not the first build's");
       unchanged.push(r.seconds);
     }
     if (only.has('check')) {
-      const c = await builder(ROOT, ['bench', 'cache', '--check', '--json'], env);
-      check(c.code === 0, `cache --check exited ${c.code}: ${c.stderr.slice(-800)}`);
+      const c = await timedBuilder(ROOT, ['bench', 'cache', '--check', '--json'], env);
+      check(c.exitCode === 0, `cache --check exited ${c.exitCode}: ${c.stderr.slice(-800)}`);
       const doc = JSON.parse(c.stdout) as { ok?: boolean; items?: number; needsRefresh?: unknown[] };
       check(doc.ok === true && (doc.items ?? 0) > 0 && doc.needsRefresh?.length === 0, `cache --check of a warm cache is not ok: ${c.stdout.slice(0, 400)}`);
       checkRuns.push(c.seconds);
-      const h = await builder(ROOT, ['--help'], env);
-      check(h.code === 0 && h.stdout.includes('Usage'), '--help failed');
+      const h = await timedBuilder(ROOT, ['--help'], env);
+      check(h.exitCode === 0 && h.stdout.includes('Usage'), '--help failed');
       help.push(h.seconds);
     }
   }
   process.stderr.write('rebuild: --rebuild (the stages, from the installed-package snapshot) ...\n');
-  const rb = await builder(ROOT, ['bench', 'build', '--json', '--rebuild'], env);
+  const rb = await timedBuilder(ROOT, ['bench', 'build', '--json', '--rebuild'], env);
   const rj = built(rb, 'the --rebuild build');
   check(!rj.reused && rj.compose.installed === 'reused', `--rebuild did not run the stages from the snapshot: ${rj.compose.installed}`);
   check(sameArtifacts(rj, first), "--rebuild's artifacts differ from the first build's: not reproducible");
@@ -187,19 +173,19 @@ async function oicCold(rev: string): Promise<OicResult> {
   });
   process.stderr.write(`rebuild: OS Image Composer minimal template: lock and cache (untimed), tree ${rev} checked out ...\n`);
   for (const cmd of [['lock'], ['cache']]) {
-    const r = await builder(ROOT, [OIC_TARGET, ...cmd], env('now'));
-    check(r.code === 0, `${OIC_TARGET} ${cmd[0]} exited ${r.code}: ${r.stderr.slice(-1500)}`);
+    const r = await timedBuilder(ROOT, [OIC_TARGET, ...cmd], env('now'));
+    check(r.exitCode === 0, `${OIC_TARGET} ${cmd[0]} exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
   }
   const old = await baselineTree(rev);
   try {
-    const warm = await builder(old, ['--help'], env(rev));
-    check(warm.code === 0, `the tree at ${rev} does not start: ${warm.stderr.slice(-800)}`);
+    const warm = await timedBuilder(old, ['--help'], env(rev));
+    check(warm.exitCode === 0, `the tree at ${rev} does not start: ${warm.stderr.slice(-800)}`);
     const images = [`g3-composer/base:${PROVIDER}`, `g3-composer/composer:${OIC_TARGET}`, `g3-composer/minimal-os-image-debian:${OIC_TARGET}`];
     const cold = async (tree: string, label: string) => {
       await coldDocker(images);
       await rm(path.join(base, `work-${label}`), { recursive: true, force: true });
       process.stderr.write(`rebuild: OS Image Composer minimal template, cold build by ${label} ...\n`);
-      const r = await builder(tree, [OIC_TARGET, 'build', '--json'], env(label));
+      const r = await timedBuilder(tree, [OIC_TARGET, 'build', '--json'], env(label));
       return { r, j: built(r, `the cold build by ${label}`) };
     };
     const a = await cold(old, rev);

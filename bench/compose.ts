@@ -16,7 +16,7 @@ import { LocalRunner } from '../src/docker/runner.js';
 import { basePackages, lockSuite } from '../src/compose/rootfs/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
-import { BenchFailure, median, timedBuilder } from './measure.js';
+import { BenchFailure, median, timedBuilder, warmBuilder } from './measure.js';
 import { benchProject } from './project.js';
 import { recordSection } from './section.js';
 
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     { reject: false },
   );
   await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
+  await warmBuilder(ROOT);
   process.stderr.write('first build (cold) ...\n');
   const first = await timedBuild();
   type Run = { wall: number; json: BuildJson };

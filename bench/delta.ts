@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, timedBuilder } from './measure.js';
+import { BenchFailure, timedBuilder, warmBuilder } from './measure.js';
 import { benchProject } from './project.js';
 
 /** The package the second template adds: a small leaf of the default template's repositories. */
@@ -72,6 +72,7 @@ export async function measureDelta(opts: { root: string; outDir: string; env: No
   };
 
   const work = path.join(opts.outDir, 'work');
+  await warmBuilder(opts.root);
   const first = await build('bench', work);
   // Every later build uses the first one's SOURCE_DATE_EPOCH, so a commit made meanwhile changes nothing.
   const epoch = first.json.compose.sourceDateEpoch;

@@ -63,6 +63,12 @@ export async function timedBuilder(tree: string, args: string[], env: NodeJS.Pro
   return runOnce({ label: `builder.sh ${args.join(' ')}`, file: builder, args, cwd: tree, check: async () => undefined }, { ...process.env, ...env });
 }
 
+/** Run `<tree>/builder.sh --help` untimed: builder.sh makes its bundle on the first run after a source changed. */
+export async function warmBuilder(tree: string): Promise<void> {
+  const r = await timedBuilder(tree, ['--help'], {});
+  if (r.exitCode !== 0) throw new BenchFailure(`${tree}/builder.sh --help exited ${r.exitCode}: ${tail(r.stderr)}`);
+}
+
 /** The end of a long text, for error messages. */
 function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, median, type Run, timedBuilder } from './measure.js';
+import { BenchFailure, median, type Run, timedBuilder, warmBuilder } from './measure.js';
 import { OIC_TARGET, writeOicProject } from './oic-template.js';
 import { benchProject } from './project.js';
 
@@ -86,6 +86,7 @@ async function unchangedAndCheck(runs: number, only: Set<string>): Promise<Uncha
     SOURCE_DATE_EPOCH: EPOCH,
   };
   await coldDocker([`g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench']);
+  await warmBuilder(ROOT);
   process.stderr.write('rebuild: first build of the default template (cold) ...\n');
   const firstRun = await timedBuilder(ROOT, ['bench', 'build', '--json'], env);
   const first = built(firstRun, 'the first build');

@@ -152,6 +152,9 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
     const reused = ctx.rebuild || said.forced ? undefined : await reuseLastBuild(ctx, first, before, started);
     if (reused) return reused;
   }
+  // Docker is found and checked (four client runs) while the lock is resolved and the caches refreshed, which
+  // keep one core busy; a failure here is not kept, the build's own call meets it again (context.ts).
+  void docker(ctx).catch(() => undefined);
   const result = await build({
     settings: ctx.settings,
     target: ctx.target,

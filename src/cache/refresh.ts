@@ -88,7 +88,7 @@ export async function refresh(artifacts: readonly Artifact[], opts: RefreshOptio
   let results: ItemResult[];
   try {
     const here = opts.workers > 1 ? await inTiers(artifacts, [ctx.localRoot, ctx.sharedRoot]) : undefined;
-    results = await mapPool(artifacts, itemsAtOnce(opts.workers), (a) => refreshItem(a, ctx), largestFirst(artifacts, opts.workers, here));
+    results = await mapPool(artifacts, itemsAtOnce(opts.workers), (a) => refreshItem(a, ctx), startOrder(artifacts, opts.workers, here));
     if (opts.onVerified)
       artifacts.forEach((a, i) => {
         if (results[i]?.status === 'ok') opts.onVerified?.(a, itemPaths(ctx.localRoot, a.section, a.file).file);
@@ -134,7 +134,7 @@ export function itemsAtOnce(workers: number): number {
  * size: started largest first, their checks and fsyncs all fall on the disk at
  * once (a full shared → local copy took 2.2 s instead of 1.7 s).
  */
-export function largestFirst(artifacts: readonly Artifact[], workers: number, here?: readonly boolean[]): number[] {
+export function startOrder(artifacts: readonly Artifact[], workers: number, here?: readonly boolean[]): number[] {
   const order = artifacts.map((_, i) => i);
   if (workers <= 1) return order;
   const size = (i: number) => (here?.[i] ? -1 : (artifacts[i]?.size ?? Number.POSITIVE_INFINITY));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { largestFirst, itemsAtOnce } from '../../src/cache/refresh.js';
+import { startOrder, itemsAtOnce } from '../../src/cache/refresh.js';
 import type { Artifact } from '../../src/catalogue/types.js';
 import { Gate, mapPool } from '../../src/pool.js';
 
@@ -115,17 +115,17 @@ describe('the refresh schedule', () => {
 
   it('starts the largest items first (unknown sizes before all), equal sizes in catalogue order', () => {
     const items = [art('a', 10), art('b', 300), art('c'), art('d', 300), art('e', 20)];
-    expect(largestFirst(items, 8)).toEqual([2, 1, 3, 4, 0]);
+    expect(startOrder(items, 8)).toEqual([2, 1, 3, 4, 0]);
   });
 
   it('starts the items already on this machine last, in catalogue order, whatever their size', () => {
     const items = [art('a', 10), art('b', 300), art('c'), art('d', 300), art('e', 20)];
-    expect(largestFirst(items, 8, [false, true, true, false, false])).toEqual([3, 4, 0, 1, 2]);
-    expect(largestFirst(items, 8, [true, true, true, true, true])).toEqual([0, 1, 2, 3, 4]);
+    expect(startOrder(items, 8, [false, true, true, false, false])).toEqual([3, 4, 0, 1, 2]);
+    expect(startOrder(items, 8, [true, true, true, true, true])).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('keeps catalogue order with one worker, and works on one item at a time then', () => {
-    expect(largestFirst([art('a', 1), art('b', 2)], 1)).toEqual([0, 1]);
+    expect(startOrder([art('a', 1), art('b', 2)], 1)).toEqual([0, 1]);
     expect(itemsAtOnce(1)).toBe(1);
   });
 

@@ -259,7 +259,7 @@ function sizeOf(s: string): number {
 }
 
 /** The relation fields whose parse waits until a record's field is first read. */
-const LAZY = [F.Depends, F['Pre-Depends'], F.Conflicts, F.Breaks] as const;
+const LAZY: readonly number[] = [F.Depends, F['Pre-Depends'], F.Conflicts, F.Breaks];
 
 /** A record without any of them (never changed: there is nothing to parse). */
 const NO_RELATIONS = { texts: [undefined, undefined, undefined, undefined], lines: [0, 0, 0, 0], pool: new Interner() };
@@ -320,29 +320,36 @@ class IndexRecord implements PackageRecord {
   }
 
   get depends(): Clause[] {
-    this.parsedDepends ??= this.parseRelationField(0, F.Depends, parseRelations);
+    this.parsedDepends ??= this.parseRelationField(LAZY.indexOf(F.Depends), parseRelations);
     return this.parsedDepends;
   }
 
   get preDepends(): Clause[] {
-    this.parsedPreDepends ??= this.parseRelationField(1, F['Pre-Depends'], parseRelations);
+    this.parsedPreDepends ??= this.parseRelationField(LAZY.indexOf(F['Pre-Depends']), parseRelations);
     return this.parsedPreDepends;
   }
 
   get conflicts(): Relation[] {
-    this.parsedConflicts ??= this.parseRelationField(2, F.Conflicts, parseRelationList);
+    this.parsedConflicts ??= this.parseRelationField(LAZY.indexOf(F.Conflicts), parseRelationList);
     return this.parsedConflicts;
   }
 
   get breaks(): Relation[] {
-    this.parsedBreaks ??= this.parseRelationField(3, F.Breaks, parseRelationList);
+    this.parsedBreaks ??= this.parseRelationField(LAZY.indexOf(F.Breaks), parseRelationList);
     return this.parsedBreaks;
   }
 
-  private parseRelationField<T>(i: number, slot: number, parse: (value: string, field: string, pool: Interner) => T[]): T[] {
+  /** The field LAZY[i], parsed; its text is dropped once it is. */
+  private parseRelationField<T>(i: number, parse: (value: string, field: string, pool: Interner) => T[]): T[] {
     const text = this.relationTexts[i];
     if (text === undefined) return NONE;
-    const parsed = parseField(text, FIELDS[slot]!, { line: this.relationLines[i]!, name: this.name, repository: this.repository }, parse, this.relationPool);
+    const parsed = parseField(
+      text,
+      FIELDS[LAZY[i]!]!,
+      { line: this.relationLines[i]!, name: this.name, repository: this.repository },
+      parse,
+      this.relationPool,
+    );
     this.relationTexts[i] = undefined;
     return parsed;
   }

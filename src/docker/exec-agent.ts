@@ -278,6 +278,9 @@ export class ExecAgent {
   }
 }
 
+/** How many exec agents a container gets at most (steps beside busy ones start another). */
+export const AGENTS_AT_MOST = 4;
+
 /**
  * Agents for one container: an idle one runs the command, else a new one is
  * started (up to `max` at once); past that, or once an agent could not be
@@ -326,7 +329,7 @@ export class ExecAgents {
   private idle(): ExecAgent | undefined {
     const free = this.agents.find((a) => !a.busy && a.alive);
     if (free) return free;
-    if (this.agents.length >= (this.o.max ?? 4)) return undefined;
+    if (this.agents.length >= (this.o.max ?? AGENTS_AT_MOST)) return undefined;
     const agent = new ExecAgent(this.o.start(), this.o.where);
     this.agents.push(agent);
     return agent;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { LockedPackage } from '../../lock/types.js';
 import { poolFile } from '../../packages/artifacts.js';
 import type { Runner } from '../../docker/runner.js';
+import { AGENTS_AT_MOST } from '../../docker/exec-agent.js';
 import { mapPool } from '../../pool.js';
 
 /**
@@ -67,9 +68,6 @@ export function startsWithout(starts: readonly DeltaStart[], excluded: ReadonlyS
   return starts.filter((s) => !s.add.some((p) => excluded.has(packageLine(p))));
 }
 
-/** How many packages are read at once. */
-const READERS = 4;
-
 /** Control-script and file patterns of a package that makes system users or groups (their ids depend on install order). */
 const MAKES_USERS = /(?<![\w.-])(adduser|addgroup|useradd|groupadd|systemd-sysusers)(?![\w.-])|^\.?\/?usr\/lib\/sysusers\.d\/\S+\.conf$/m;
 
@@ -87,7 +85,7 @@ export function makesUsers(controlAndFiles: string): boolean {
  */
 export async function packagesMakingUsers(runner: Runner, pkgDir: string, add: readonly LockedPackage[]): Promise<LockedPackage[]> {
   // Read side by side, as many at once as the build container has exec agents; kept in `add`'s order.
-  const makes = await mapPool(add, READERS, async (p) => {
+  const makes = await mapPool(add, AGENTS_AT_MOST, async (p) => {
     const deb = path.join(pkgDir, poolFile(p));
     // The control scripts (preinst, postinst, ...) and the list of files, as text.
     const r = await runner.run(['sh', '-c', 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - && dpkg-deb --fsys-tarfile "$1" | tar -tf -', 'sh', deb], {

@@ -16,7 +16,7 @@ import { LocalRunner } from '../src/docker/runner.js';
 import { basePackages, lockSuite } from '../src/compose/rootfs/snapshot.js';
 import { run } from '../src/exec.js';
 import type { LockFile } from '../src/lock/types.js';
-import { BenchFailure, median, timedBuilder, warmBuilder } from './measure.js';
+import { jsonOf, median, timedBuilder, warmBuilder } from './measure.js';
 import { benchProject } from './project.js';
 import { recordSection } from './section.js';
 
@@ -58,8 +58,7 @@ const env = {
 
 async function timedBuild(...flags: string[]): Promise<{ wall: number; json: BuildJson }> {
   const r = await timedBuilder(ROOT, ['bench', 'build', '--json', ...flags], env);
-  if (r.exitCode !== 0) throw new BenchFailure(`build ${flags.join(' ')} exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
-  return { wall: r.seconds, json: JSON.parse(r.stdout) as BuildJson };
+  return { wall: r.seconds, json: jsonOf<BuildJson>(r, `build ${flags.join(' ')}`) };
 }
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, timedBuilder, warmBuilder } from './measure.js';
+import { jsonOf, timedBuilder, warmBuilder } from './measure.js';
 import { benchProject } from './project.js';
 
 /** The package the second template adds: a small leaf of the default template's repositories. */
@@ -67,8 +67,7 @@ export async function measureDelta(opts: { root: string; outDir: string; env: No
     process.stderr.write(`${target} build in ${workDir} ...\n`);
     // As a user runs it: builder.sh, the bundled entry point.
     const r = await timedBuilder(opts.root, [target, 'build', '--json'], env);
-    if (r.exitCode !== 0) throw new BenchFailure(`${target} build exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
-    return { seconds: r.seconds, json: JSON.parse(r.stdout) as BuildJson };
+    return { seconds: r.seconds, json: jsonOf<BuildJson>(r, `${target} build`) };
   };
 
   const work = path.join(opts.outDir, 'work');

@@ -63,6 +63,12 @@ export async function timedBuilder(tree: string, args: string[], env: NodeJS.Pro
   return runOnce({ label: `builder.sh ${args.join(' ')}`, file: builder, args, cwd: tree, check: async () => undefined }, { ...process.env, ...env });
 }
 
+/** The JSON a run printed (a `--json` command), once it exited 0; else the benchmark aborts, naming `what`. */
+export function jsonOf<T>(r: Run, what: string): T {
+  if (r.exitCode !== 0) throw new BenchFailure(`${what} exited ${r.exitCode}: ${tail(r.stderr)}`);
+  return JSON.parse(r.stdout) as T;
+}
+
 /** Run `<tree>/builder.sh --help` untimed: builder.sh makes its bundle on the first run after a source changed. */
 export async function warmBuilder(tree: string): Promise<void> {
   const r = await timedBuilder(tree, ['--help'], {});

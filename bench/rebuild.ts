@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, median, type Run, timedBuilder, warmBuilder } from './measure.js';
+import { BenchFailure, jsonOf, median, type Run, timedBuilder, warmBuilder } from './measure.js';
 import { OIC_TARGET, writeOicProject } from './oic-template.js';
 import { benchProject } from './project.js';
 
@@ -51,10 +51,7 @@ const check = (ok: boolean, what: string) => {
   if (!ok) throw new BenchFailure(what);
 };
 
-function built(r: Run, what: string): BuildJson {
-  check(r.exitCode === 0, `${what} exited ${r.exitCode}: ${r.stderr.slice(-1500)}`);
-  return JSON.parse(r.stdout) as BuildJson;
-}
+const built = (r: Run, what: string) => jsonOf<BuildJson>(r, what);
 
 /** Remove the images a cold build makes and Docker's build cache. */
 async function coldDocker(images: string[]): Promise<void> {

@@ -150,9 +150,12 @@ export function loadCommand(client: DockerClient, archive?: string): DockerComma
   return { command: client.bin, args: archive === undefined ? ['load'] : ['load', '--input', archive] };
 }
 
-/** Turn a root filesystem tarball into an image; `changes` are Dockerfile lines (ENV, CMD, LABEL...). */
-export function importCommand(client: DockerClient, tar: string, ref: string, changes: string[] = []): DockerCommand {
-  return { command: client.bin, args: ['import', ...repeated('--change', changes), tar, ref] };
+/**
+ * Turn a root filesystem tarball (`-`: stdin) into an image, named `ref` when
+ * given (the id is printed either way); `changes` are Dockerfile lines (ENV, CMD, LABEL...).
+ */
+export function importCommand(client: DockerClient, tar: string, ref?: string, changes: string[] = []): DockerCommand {
+  return { command: client.bin, args: ['import', ...repeated('--change', changes), tar, ...(ref === undefined ? [] : [ref])] };
 }
 
 /**

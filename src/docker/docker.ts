@@ -69,6 +69,35 @@ function failed(cmd: DockerCommand, what: string, r: RunResult): StepError {
   });
 }
 
+/**
+ * Run a docker command that reads the bytes `source` gives on its stdin as
+ * they come (`docker load`, `docker import -`); returns its stdout. A failure
+ * of `source` stops the command and is thrown; the command's own failure is
+ * thrown with its last words, as `what` failed.
+ */
+async function feed(cmd: DockerCommand, source: AsyncIterable<Uint8Array>, what: string): Promise<string> {
+  const proc = runDuplex(cmd, { env: cmd.env });
+  // Read what it prints as it goes, so it never waits on a full pipe.
+  const out: Buffer[] = [];
+  const drained = (async () => {
+    for await (const chunk of proc.stdout) out.push(chunk);
+  })();
+  // A write to a command that has exited fails with EPIPE: its own exit then says why.
+  const sourceFailure = await pipeline(Readable.from(source), proc.stdin).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const ownFailure = sourceFailure !== undefined && (sourceFailure as { code?: string }).code !== 'EPIPE';
+  // A source that failed leaves a truncated stream: the command must not take it.
+  if (ownFailure) proc.stop();
+  const r = await proc.done;
+  await drained.catch(() => undefined);
+  if (ownFailure) throw sourceFailure;
+  if (r.exitCode !== 0) throw failed(cmd, what, r);
+  if (sourceFailure !== undefined) throw sourceFailure;
+  return Buffer.concat(out).toString('utf8');
+}
+
 /** The Docker client `opts` names (or the first that builds with BuildKit), once a daemon answers it. */
 export async function connectDocker(opts: DetectOptions): Promise<Docker> {
   const client = await detectClient(opts);
@@ -131,25 +160,24 @@ export class Docker {
    * is thrown; docker load's own failure is thrown with its last words.
    */
   async loadStream(source: AsyncIterable<Uint8Array>, what: string): Promise<void> {
-    const cmd = loadCommand(this.client);
-    const proc = runDuplex(cmd, { env: cmd.env });
-    // docker load prints a line per image; read it so docker never waits on a full pipe.
-    const drained = (async () => {
-      for await (const _ of proc.stdout);
-    })();
-    // A write to a docker load that has exited fails with EPIPE: docker load's own exit then says why.
-    const sourceFailure = await pipeline(Readable.from(source), proc.stdin).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    const ownFailure = sourceFailure !== undefined && (sourceFailure as { code?: string }).code !== 'EPIPE';
-    // A source that failed leaves a truncated archive: docker load must not take it.
-    if (ownFailure) proc.stop();
-    const r = await proc.done;
-    await drained.catch(() => undefined);
-    if (ownFailure) throw sourceFailure;
-    if (r.exitCode !== 0) throw failed(cmd, `docker load of ${what}`, r);
-    if (sourceFailure !== undefined) throw sourceFailure;
+    await feed(loadCommand(this.client), source, `docker load of ${what}`);
+  }
+
+  /**
+   * Make an image of one layer from the tarball whose bytes `source` gives
+   * (`docker import -`, no name). The daemon applies the layer as it comes,
+   * where `docker load` first writes its whole archive to a temporary
+   * directory and then reads it back. Returns the new image's id and its
+   * layer's diff id (the SHA256 of the tarball as the daemon read it).
+   */
+  async importStream(source: AsyncIterable<Uint8Array>, what: string): Promise<{ id: string; diffId: string }> {
+    const id = (await feed(importCommand(this.client, '-'), source, `docker import of ${what}`)).trim();
+    const cmd = inspectImageCommand(this.client, id);
+    const r = await call(cmd, `inspecting the image imported from ${what}`);
+    const layers = (JSON.parse(r.stdout) as { RootFS?: { Layers?: string[] } }).RootFS?.Layers ?? [];
+    if (!/^sha256:[0-9a-f]{64}$/.test(id) || layers.length !== 1)
+      throw new StepError(`docker import of ${what} gave ${JSON.stringify(id.slice(0, 80))} with ${layers.length} layers, not an image id with one layer`);
+    return { id, diffId: layers[0] as string };
   }
 
   /**

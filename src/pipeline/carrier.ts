@@ -92,42 +92,80 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
 }
 
 /**
- * `docker load` the image of one layer: the `docker save` archive is made as
- * it goes in, never written. The layer comes first and is hashed on its way,
- * so its digest is known for the config that follows it, then the config and
- * `manifest.json` (docker load reads the whole archive before it reads the
- * manifest). Returns the image id, the config's SHA256.
+ * Make the image of one layer and name it `o.refs`; returns its id, the
+ * config's SHA256. The layer goes in through `docker import`, which applies
+ * it as it comes; a `docker load` of an archive with the config and manifest
+ * alone then names it, for docker load takes a layer it already has from the
+ * daemon instead of the archive. (A whole `docker save` archive is first
+ * written to a temporary directory by docker load and read back: for a
+ * 1.5 GB layer, 15 s against 9 s this way.) The imported image, unnamed, is
+ * removed; its layer stays, the loaded image's. A daemon that cannot do this
+ * (one that wants every layer in the archive) gets the whole archive instead.
  */
 async function loadImage(o: CarrierInput, layer: TarEntry[]): Promise<string> {
   const stamp = { mtime: o.epoch };
-  let id: string | undefined;
-  async function* archive(): AsyncGenerator<Uint8Array> {
+  const what = `the image ${o.refs.join(', ')}`;
+  let imported: string | undefined;
+  try {
     const hash = createHash('sha256');
-    async function* hashed(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of tarStream(layer, stamp)) {
-        hash.update(chunk);
-        yield chunk;
-      }
-    }
-    yield* tarStream([{ name: 'layer.tar', type: 'file', content: { stream: hashed(), size: tarSize(layer, stamp) } }], stamp, { end: false });
+    const got = await o.docker.importStream(hashed(tarStream(layer, stamp), hash), `the layer of ${what}`);
+    imported = got.id;
     const diffId = `sha256:${hash.digest('hex')}`;
-    const config = Buffer.from(JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels, architecture: o.architecture })));
-    id = createHash('sha256').update(config).digest('hex');
-    const manifest = Buffer.from(saveManifest(`${id}.json`, 'layer.tar', o.refs));
-    yield* tarStream(
-      [
-        { name: `${id}.json`, type: 'file', content: config },
-        { name: 'manifest.json', type: 'file', content: manifest },
-      ],
-      stamp,
-    );
+    if (got.diffId !== diffId) throw new StepError(`docker import took the layer as ${got.diffId}, not the ${diffId} it was given`);
+    const archive = saveArchive(o, diffId, stamp);
+    await o.docker.loadStream(archive.stream(), what);
+    return await loaded(o, archive.id);
+  } catch (err) {
+    o.emit({ type: 'debug', message: `the layer by docker import did not give ${what} (${(err as Error).message}); loading the whole archive` });
+  } finally {
+    if (imported) await o.docker.removeImageIfUnused(imported);
   }
-  await o.docker.loadStream(archive(), `the image ${o.refs.join(', ')}`);
+  let id: string | undefined;
+  async function* whole(): AsyncGenerator<Uint8Array> {
+    const hash = createHash('sha256');
+    yield* tarStream([{ name: LAYER_FILE, type: 'file', content: { stream: hashed(tarStream(layer, stamp), hash), size: tarSize(layer, stamp) } }], stamp, {
+      end: false,
+    });
+    // The layer comes first and is hashed on its way, so its digest is known for the config that follows it
+    // (docker load reads the whole archive before it reads the manifest).
+    const archive = saveArchive(o, `sha256:${hash.digest('hex')}`, stamp);
+    id = archive.id;
+    yield* archive.stream();
+  }
+  await o.docker.loadStream(whole(), what);
   if (!id) throw new StepError('the image archive was not made to its end');
+  return loaded(o, id);
+}
+
+/** The name of the layer in a `docker save` archive. */
+const LAYER_FILE = 'layer.tar';
+
+/** The chunks of `source`, each also given to `hash` on its way. */
+async function* hashed(source: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+/** The config and manifest of the image whose one layer is `diffId`: the end of a `docker save` archive (the layer file left to the caller). */
+function saveArchive(o: CarrierInput, diffId: string, stamp: { mtime: number }): { id: string; stream: () => AsyncGenerator<Uint8Array> } {
+  const config = Buffer.from(JSON.stringify(imageConfig({ diffId, created: new Date(o.epoch * 1000), labels: o.labels, architecture: o.architecture })));
+  const id = createHash('sha256').update(config).digest('hex');
+  const manifest = Buffer.from(saveManifest(`${id}.json`, LAYER_FILE, o.refs));
+  const entries: TarEntry[] = [
+    { name: `${id}.json`, type: 'file', content: config },
+    { name: 'manifest.json', type: 'file', content: manifest },
+  ];
+  return { id, stream: () => tarStream(entries, stamp) };
+}
+
+/** Check that docker names every reference the image `id`; returns `sha256:<id>`. */
+async function loaded(o: CarrierInput, id: string): Promise<string> {
   for (const ref of o.refs) {
-    const loaded = await o.docker.imageInspect(ref);
-    if (loaded?.id !== `sha256:${id}`)
-      throw new StepError(`docker load did not name ${ref} the image it was given (sha256:${id.slice(0, 12)}): it names ${loaded?.id ?? 'nothing'}`);
+    const image = await o.docker.imageInspect(ref);
+    if (image?.id !== `sha256:${id}`)
+      throw new StepError(`docker load did not name ${ref} the image it was given (sha256:${id.slice(0, 12)}): it names ${image?.id ?? 'nothing'}`);
   }
   return `sha256:${id}`;
 }

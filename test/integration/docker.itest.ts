@@ -1,6 +1,6 @@
 // The Docker layer against the real daemon (the CI script starts one), and
 // scripts/docker-daemon.sh against a fake dockerd so the real one is left alone.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { access, chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,9 @@ import type { ContainerSpec } from '../../src/docker/commands.js';
 import { Docker } from '../../src/docker/docker.js';
 import { StepError, UserError } from '../../src/errors.js';
 import { run } from '../../src/exec.js';
+import type { ComposeResult } from '../../src/compose/compose.js';
+import type { CacheEvent } from '../../src/log/events.js';
+import { buildCarrier } from '../../src/pipeline/carrier.js';
 import { useTempDirs } from '../unit/tmpdir.js';
 
 const tempDir = useTempDirs('g3-docker-itest-');
@@ -127,6 +130,76 @@ describe('images', () => {
     expect((await docker.imageInspect(ref))?.id).toBe(id);
     await docker.tag(ref, second);
     expect((await docker.imageInspect(second))?.id).toBe(id);
+  });
+});
+
+describe('the image that carries a disk image (buildCarrier)', () => {
+  /** The ids of every image whose layers include `diffId`. */
+  async function imagesWithLayer(diffId: string): Promise<string[]> {
+    const ids = [...new Set((await run({ command: client.bin, args: ['images', '-a', '-q', '--no-trunc'] })).stdout.split('\n').filter(Boolean))];
+    const r = await run({ command: client.bin, args: ['image', 'inspect', '--format', '{{.Id}} {{json .RootFS.Layers}}', ...ids] });
+    return r.stdout
+      .split('\n')
+      .filter((line) => line.includes(diffId))
+      .map((line) => line.split(' ')[0] as string);
+  }
+
+  it('takes the layer through docker import and names it with a load of the config alone; the whole archive gives the same id', async () => {
+    const dir = await tempDir();
+    const disk = path.join(dir, 'disk.vhdx');
+    // Random bytes: a layer no other image on this daemon has.
+    await writeFile(disk, randomBytes(3 * 1024 * 1024));
+    await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
+    await writeFile(path.join(dir, 'd.manifest.json'), '{"timings":{"disk":1},"made":1}\n');
+    const compose = {
+      buildDir: dir,
+      artifacts: [{ type: 'vhdx', file: 'disk.vhdx', path: disk, size: 3 * 1024 * 1024, sha256: '' }],
+      sbom: { path: path.join(dir, 'd.spdx.json') },
+      manifest: path.join(dir, 'd.manifest.json'),
+    } as unknown as ComposeResult;
+    const ref = `g3-itest-carrier:${unique}`;
+    images.push(ref);
+    const events: CacheEvent[] = [];
+    const input = { compose, refs: [ref], labels: { 'org.g3.test': unique }, epoch: 1750000000, emit: (e: CacheEvent) => events.push(e) };
+    const first = await buildCarrier({ ...input, docker });
+    expect(events.filter((e) => e.type === 'debug')).toEqual([]);
+    const info = JSON.parse((await run({ command: client.bin, args: ['image', 'inspect', '--format', '{{json .}}', ref] })).stdout) as {
+      Id: string;
+      Created: string;
+      Architecture: string;
+      RootFS: { Layers: string[] };
+    };
+    expect(info).toMatchObject({ Id: first.imageId, Created: new Date(1750000000 * 1000).toISOString().replace('.000', ''), Architecture: 'amd64' });
+    expect(info.RootFS.Layers).toHaveLength(1);
+    // The imported image is gone: only the carrier holds the layer.
+    expect(await imagesWithLayer(info.RootFS.Layers[0] as string)).toEqual([first.imageId]);
+    const ctr = (await run({ command: client.bin, args: ['create', ref, '/none'] })).stdout.trim();
+    try {
+      await run({ command: client.bin, args: ['cp', `${ctr}:/disk`, path.join(dir, 'out')] });
+    } finally {
+      await run({ command: client.bin, args: ['rm', ctr] }, { reject: false });
+    }
+    // Compared by digest: a deep equality of two 3 MiB buffers takes vitest seconds.
+    const sha = async (f: string) =>
+      createHash('sha256')
+        .update(await readFile(f))
+        .digest('hex');
+    expect(await sha(path.join(dir, 'out', 'disk.vhdx'))).toBe(await sha(disk));
+    expect(JSON.parse(await readFile(path.join(dir, 'out', 'd.manifest.json'), 'utf8'))).toEqual({ made: 1 });
+
+    // A daemon where the import fails (a fault put in its way) gets the whole archive: the same image.
+    await run({ command: client.bin, args: ['rmi', ref] });
+    const refusing = new Docker(client);
+    refusing.importStream = async () => {
+      throw new StepError('docker import of the layer failed (exit code 1): not here');
+    };
+    events.length = 0;
+    const second = await buildCarrier({ ...input, docker: refusing });
+    expect(second.imageId).toBe(first.imageId);
+    expect(events.map((e) => ('message' in e ? e.message : ''))).toContainEqual(
+      expect.stringContaining('(docker import of the layer failed (exit code 1): not here); loading the whole archive'),
+    );
+    expect(await imagesWithLayer(info.RootFS.Layers[0] as string)).toEqual([first.imageId]);
   });
 });
 

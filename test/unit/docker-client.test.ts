@@ -191,6 +191,44 @@ describe('Docker over a fake client', () => {
     await expect(docker.loadStream(broken(), 'the image a:1')).rejects.toThrow('the layer file vanished');
   });
 
+  it('importStream gives docker import - the bytes, then reads the new image id and its one layer', async () => {
+    const dir = await tempDir();
+    const got = path.join(dir, 'got');
+    const id = `sha256:${'a'.repeat(64)}`;
+    const { docker, log } = await logging(
+      `if [ "$1" = import ]; then cat > "${got}"; echo '${id}'; exit 0; fi\necho '{"Id":"${id}","RootFS":{"Layers":["sha256:${'b'.repeat(64)}"]}}'`,
+    );
+    async function* parts() {
+      yield Buffer.from('layer bytes');
+    }
+    expect(await docker.importStream(parts(), 'the layer of a:1')).toEqual({ id, diffId: `sha256:${'b'.repeat(64)}` });
+    expect(await readFile(got, 'utf8')).toBe('layer bytes');
+    expect((await log()).split('\n').slice(0, 2)).toEqual(['import', '-']);
+  });
+
+  it.each([
+    { what: 'no image id', out: 'done', layers: '["sha256:1"]' },
+    { what: 'two layers', out: `sha256:${'a'.repeat(64)}`, layers: '["sha256:1","sha256:2"]' },
+  ])('importStream refuses an import that gives $what', async ({ out, layers }) => {
+    const { docker } = await logging(`if [ "$1" = import ]; then cat >/dev/null; echo '${out}'; exit 0; fi\necho '{"Id":"x","RootFS":{"Layers":${layers}}}'`);
+    async function* parts() {
+      yield Buffer.from('x');
+    }
+    await expect(docker.importStream(parts(), 'the layer of a:1')).rejects.toThrow(
+      /^docker import of the layer of a:1 gave .* not an image id with one layer$/,
+    );
+  });
+
+  it('importStream says when docker import fails', async () => {
+    const { docker } = await logging(`cat >/dev/null; echo 'Error response from daemon: no space left on device' >&2; exit 1`);
+    async function* parts() {
+      yield Buffer.from('x');
+    }
+    await expect(docker.importStream(parts(), 'the layer of a:1')).rejects.toThrow(
+      'docker import of the layer of a:1 failed (exit code 1): Error response from daemon: no space left on device',
+    );
+  });
+
   it('exec throws a StepError naming the step and container on failure', async () => {
     const { docker } = await logging(`echo 'E: Unable to locate package nope' >&2; exit 100`);
     await expect(docker.exec('c1', ['apt-get', 'install', 'nope'])).rejects.toThrow(

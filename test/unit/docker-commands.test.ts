@@ -209,6 +209,7 @@ describe('the small builders', () => {
       args: ['import', '--change', 'ENV LANG=C.UTF-8', '--change', 'CMD ["/bin/sh"]', '/t/root.tar', 'base:1'],
     },
     { what: 'import without changes', cmd: importCommand(buildkit, 'r.tar', 'base:1'), args: ['import', 'r.tar', 'base:1'] },
+    { what: 'import from stdin, unnamed', cmd: importCommand(buildkit, '-'), args: ['import', '-'] },
     { what: 'inspect', cmd: inspectImageCommand(buildkit, 'base:1'), args: ['image', 'inspect', '--format', '{{json .}}', 'base:1'] },
     { what: 'tag', cmd: tagCommand(buildkit, 'sha256:ab', 'base:2'), args: ['tag', 'sha256:ab', 'base:2'] },
   ])('builds $what', ({ cmd, args }) => {

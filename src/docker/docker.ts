@@ -8,7 +8,7 @@ import { StepError } from '../errors.js';
 import { makeTempDir } from '../fs/temp.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Command, type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runSyncQuietly } from '../exec.js';
+import { type DuplexRun, type RunOptions, type RunResult, run, runDuplex, runSyncQuietly } from '../exec.js';
 import { AGENT_SCRIPT } from './exec-agent.js';
 import { type DetectOptions, type DockerClient, detectClient, ensureDaemon } from './client.js';
 import {

@@ -1,6 +1,6 @@
 // The commands whose output is bytes or streamed (runBinary, runStreaming, runDuplex), with real processes.
 import { describe, expect, it } from 'vitest';
-import { StepError, UserError } from '../../src/errors.js';
+import { StepError } from '../../src/errors.js';
 import { runBinary, runDuplex, runStreaming } from '../../src/exec.js';
 import { rejectionOf } from '../support/failure.js';
 

@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/exec.js';
 import { imageConfig, saveManifest } from '../../src/pipeline/image-archive.js';
-import { useTempDirs } from './tmpdir.js';
-
-const tempDir = useTempDirs('g3-archive-');
 const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 describe('imageConfig', () => {

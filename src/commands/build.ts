@@ -43,6 +43,12 @@ export interface BuildOptions {
   opened?: OpenTarget;
   /** Connects to Docker, when the caller has its own connection (found and checked once per run); default: a new one. */
   docker?: () => Promise<Docker>;
+  /**
+   * Given the removal of the build container instead of waiting for it, so
+   * the caller can go on (make the image) while docker removes it; the caller
+   * then waits for it and meets its failure. Default: the build waits.
+   */
+  removal?: (removed: Promise<void>) => void;
 }
 
 export interface BaseResult {
@@ -259,7 +265,11 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
       snapshots: registry?.snapshots(),
     });
   } finally {
-    await container.stop();
+    // Removing the container (and the tmpfs with the root filesystem) takes up to a second: a caller that has more
+    // to do (the image) is given it to wait for later.
+    const removed = container.stop();
+    if (o.removal) o.removal(removed);
+    else await removed;
     await registry?.close();
   }
   const r = p.report;

@@ -155,18 +155,38 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   // Docker is found and checked (four client runs) while the lock is resolved and the caches refreshed, which
   // keep one core busy; a failure here is not kept, the build's own call meets it again (context.ts).
   void docker(ctx).catch(() => undefined);
-  const result = await build({
-    settings: ctx.settings,
-    target: ctx.target,
-    env: ctx.env,
-    emit: ctx.emit,
-    catalogue: first.cat,
-    opened: first.t,
-    docker: () => docker(ctx),
-  });
-  // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
-  // the catalogue and the template are the ones opened above, which the build used too).
-  return withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });
+  // The build containers are removed while the image is made. Each removal's failure is kept as a value (so none
+  // goes unhandled), and thrown once the image is made; a failure of the build itself comes first.
+  const removals: Promise<unknown>[] = [];
+  const removed = async () => (await Promise.all(removals)).find((err) => err !== undefined);
+  let built: Built;
+  try {
+    const result = await build({
+      settings: ctx.settings,
+      target: ctx.target,
+      env: ctx.env,
+      emit: ctx.emit,
+      catalogue: first.cat,
+      opened: first.t,
+      docker: () => docker(ctx),
+      removal: (removal) =>
+        removals.push(
+          removal.then(
+            () => undefined,
+            (err: unknown) => err,
+          ),
+        ),
+    });
+    // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
+    // the catalogue and the template are the ones opened above, which the build used too).
+    built = await withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });
+  } catch (err) {
+    await removed();
+    throw err;
+  }
+  const failure = await removed();
+  if (failure !== undefined) throw failure;
+  return built;
 }
 
 /**

@@ -112,6 +112,12 @@ describe('hooks pipeline with a real Docker daemon and registry', () => {
     expect(first.inputsDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     ok(await hook('build'));
+    // The build container was removed (while the image was made), before the hook exited.
+    const left = await run({
+      command: DOCKER,
+      args: ['ps', '-a', '-q', '--filter', 'label=org.g3-composer.role=build', '--filter', 'label=org.g3-composer.target=pipe'],
+    });
+    expect(left.stdout.trim()).toBe('');
     const labels = await localLabels(`${repo()}:pipe`);
     expect(labels?.[INPUTS_LABEL]).toBe(first.inputsDigest);
     expect(labels?.['org.opencontainers.image.revision']).toBe(env.SOURCE_COMMIT);

@@ -6,6 +6,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BuildContainer } from '../../src/compose/images/container.js';
+import { cleanupNow } from '../../src/fs/cleanup.js';
 import { Docker } from '../../src/docker/docker.js';
 import { AGENT_SCRIPT, encodeRequest, ExecAgents, FrameReader, withoutFinalNewline } from '../../src/docker/exec-agent.js';
 import { StepError } from '../../src/errors.js';
@@ -175,7 +176,7 @@ describe('ExecAgents with the Perl agent', () => {
 
 describe('BuildContainer through a docker client', () => {
   /** A docker client whose `exec` runs the command on this machine (with its -e pairs), logging each call's verb. */
-  async function fakeDocker(opts: { noPerl?: boolean } = {}) {
+  async function fakeDocker(opts: { noPerl?: boolean; slowRm?: boolean } = {}) {
     const dir = await tempDir();
     const log = path.join(dir, 'log');
     const bin = path.join(dir, 'docker');
@@ -185,7 +186,7 @@ describe('BuildContainer through a docker client', () => {
 verb=$1; shift
 case $verb in
   run) echo "run" >>"${log}"; echo 0123abcd ;;
-  rm) echo "rm $*" >>"${log}" ;;
+  rm) echo "rm $*" >>"${log}"; ${opts.slowRm ? 'sleep 0.5' : ''} ;;
   exec)
     [ "$1" = -i ] && shift
     while [ "$1" = -e ]; do export "$2"; shift 2; done
@@ -217,6 +218,16 @@ esac
       await container.stop();
     }
     expect(await log()).toEqual(['run', 'exec perl', `rm -f -v ${container.name}`]);
+  });
+
+  it('still removes the container on an interrupt while docker removes it, and no longer once it is removed', async () => {
+    const { container, log } = await fakeDocker({ slowRm: true });
+    const stopping = container.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(cleanupNow()).toBeGreaterThan(0);
+    await stopping;
+    expect(cleanupNow()).toBe(0);
+    expect((await log()).filter((l) => l.startsWith('rm'))).toEqual([`rm -f -v ${container.name}`, `rm -f -v ${container.name}`]);
   });
 
   it('runs each step as a docker exec of its own, with one warning, when the image has no perl', async () => {

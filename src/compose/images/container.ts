@@ -78,11 +78,17 @@ export class BuildContainer implements Runner {
     return r;
   }
 
-  /** Remove the container; safe to call twice. */
+  /**
+   * Remove the container; safe to call twice. Until docker has removed it, an
+   * interrupt still removes it (the removal may run while the caller goes on).
+   */
   async stop(): Promise<void> {
-    this.forget();
     this.agents.close();
-    await this.docker.remove(this.name);
+    try {
+      await this.docker.remove(this.name);
+    } finally {
+      this.forget();
+    }
   }
 }
 

@@ -172,11 +172,11 @@ export class Docker {
    */
   async importStream(source: AsyncIterable<Uint8Array>, what: string): Promise<{ id: string; diffId: string }> {
     const id = (await feed(importCommand(this.client, '-'), source, `docker import of ${what}`)).trim();
-    const cmd = inspectImageCommand(this.client, id);
-    const r = await call(cmd, `inspecting the image imported from ${what}`);
+    const refused = (why: string) => new StepError(`docker import of ${what} gave ${JSON.stringify(id.slice(0, 80))}: ${why}`);
+    if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw refused('not an image id');
+    const r = await call(inspectImageCommand(this.client, id), `inspecting the image imported from ${what}`);
     const layers = (JSON.parse(r.stdout) as { RootFS?: { Layers?: string[] } }).RootFS?.Layers ?? [];
-    if (!/^sha256:[0-9a-f]{64}$/.test(id) || layers.length !== 1)
-      throw new StepError(`docker import of ${what} gave ${JSON.stringify(id.slice(0, 80))} with ${layers.length} layers, not an image id with one layer`);
+    if (layers.length !== 1) throw refused(`an image of ${layers.length} layers, not one`);
     return { id, diffId: layers[0] as string };
   }
 

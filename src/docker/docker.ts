@@ -32,6 +32,8 @@ export interface ImageInfo {
   labels: Record<string, string>;
   /** RFC 3339 time the image was created. */
   created: string;
+  /** The diff ids of its layers (RootFS.Layers), first layer first. */
+  layers: string[];
 }
 
 /** How many lines of a failed build's output go into the error message. */
@@ -121,8 +123,8 @@ export class Docker {
         stderr: r.stderr,
       });
     }
-    const doc = JSON.parse(r.stdout) as { Id: string; Created: string; Config?: { Labels?: Record<string, string> | null } };
-    return { id: doc.Id, labels: doc.Config?.Labels ?? {}, created: doc.Created };
+    const doc = JSON.parse(r.stdout) as { Id: string; Created: string; Config?: { Labels?: Record<string, string> | null }; RootFS?: { Layers?: string[] } };
+    return { id: doc.Id, labels: doc.Config?.Labels ?? {}, created: doc.Created, layers: doc.RootFS?.Layers ?? [] };
   }
 
   /** Build an image with BuildKit; the id comes from --iidfile, the output goes to onLine. */
@@ -174,9 +176,8 @@ export class Docker {
     const id = (await feed(importCommand(this.client, '-'), source, `docker import of ${what}`)).trim();
     const refused = (why: string) => new StepError(`docker import of ${what} gave ${JSON.stringify(id.slice(0, 80))}: ${why}`);
     if (!/^sha256:[0-9a-f]{64}$/.test(id)) throw refused('not an image id');
-    const r = await call(inspectImageCommand(this.client, id), `inspecting the image imported from ${what}`);
-    const layers = (JSON.parse(r.stdout) as { RootFS?: { Layers?: string[] } }).RootFS?.Layers ?? [];
-    if (layers.length !== 1) throw refused(`an image of ${layers.length} layers, not one`);
+    const layers = (await this.imageInspect(id))?.layers;
+    if (layers?.length !== 1) throw refused(layers ? `an image of ${layers.length} layers, not one` : 'no such image');
     return { id, diffId: layers[0] as string };
   }
 

@@ -106,9 +106,20 @@ async function loadImage(o: CarrierInput, layer: TarEntry[]): Promise<string> {
   const stamp = { mtime: o.epoch };
   const what = `the image ${o.refs.join(', ')}`;
   let imported: string | undefined;
+  // A failure of the layer itself (a file changed since it was hashed) is the build's, not the daemon's: thrown,
+  // not met a second time by the whole archive.
+  let layerFailure: unknown;
+  async function* layerBytes(hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+    try {
+      yield* hashed(tarStream(layer, stamp), hash);
+    } catch (err) {
+      layerFailure = err;
+      throw err;
+    }
+  }
   try {
     const hash = createHash('sha256');
-    const got = await o.docker.importStream(hashed(tarStream(layer, stamp), hash), `the layer of ${what}`);
+    const got = await o.docker.importStream(layerBytes(hash), `the layer of ${what}`);
     imported = got.id;
     const diffId = `sha256:${hash.digest('hex')}`;
     if (got.diffId !== diffId) throw new StepError(`docker import took the layer as ${got.diffId}, not the ${diffId} it was given`);
@@ -116,6 +127,7 @@ async function loadImage(o: CarrierInput, layer: TarEntry[]): Promise<string> {
     await o.docker.loadStream(archive.stream(), what);
     return await loaded(o, archive.id);
   } catch (err) {
+    if (layerFailure !== undefined) throw layerFailure;
     o.emit({ type: 'debug', message: `the layer by docker import did not give ${what} (${(err as Error).message}); loading the whole archive` });
   } finally {
     if (imported) await o.docker.removeImageIfUnused(imported);

@@ -200,6 +200,14 @@ describe('the image that carries a disk image (buildCarrier)', () => {
       expect.stringContaining('(docker import of the layer failed (exit code 1): not here); loading the whole archive'),
     );
     expect(await imagesWithLayer(info.RootFS.Layers[0] as string)).toEqual([first.imageId]);
+
+    // A file that changed since it was hashed fails the build once: no whole archive after the import, no image.
+    await run({ command: client.bin, args: ['rmi', ref] });
+    await writeFile(disk, randomBytes(3 * 1024 * 1024 + 512));
+    events.length = 0;
+    await expect(buildCarrier({ ...input, docker })).rejects.toThrow('changed while it was archived');
+    expect(events.filter((e) => e.type === 'debug')).toEqual([]);
+    expect(await docker.imageInspect(ref)).toBeUndefined();
   });
 });
 

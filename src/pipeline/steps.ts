@@ -155,10 +155,10 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   // Docker is found and checked (four client runs) while the lock is resolved and the caches refreshed, which
   // keep one core busy; a failure here is not kept, the build's own call meets it again (context.ts).
   void docker(ctx).catch(() => undefined);
-  // The build containers are removed while the image is made. Each removal's failure is kept as a value (so none
-  // goes unhandled), and thrown once the image is made; a failure of the build itself comes first.
-  const removals: Promise<unknown>[] = [];
-  const removed = async () => (await Promise.all(removals)).find((err) => err !== undefined);
+  // The build containers are removed while the image is made; a removal's failure is thrown once the image is
+  // made, after a failure of the build itself. (Each removal is marked handled at once, so none goes unhandled.)
+  const removals: Promise<void>[] = [];
+  const removalsDone = () => Promise.allSettled(removals);
   let built: Built;
   try {
     const result = await build({
@@ -169,23 +169,19 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
       catalogue: first.cat,
       opened: first.t,
       docker: () => docker(ctx),
-      removal: (removal) =>
-        removals.push(
-          removal.then(
-            () => undefined,
-            (err: unknown) => err,
-          ),
-        ),
+      removal: (removal) => {
+        removal.catch(() => undefined);
+        removals.push(removal);
+      },
     });
     // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
     // the catalogue and the template are the ones opened above, which the build used too).
     built = await withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });
   } catch (err) {
-    await removed();
+    await removalsDone();
     throw err;
   }
-  const failure = await removed();
-  if (failure !== undefined) throw failure;
+  for (const r of await removalsDone()) if (r.status === 'rejected') throw r.reason;
   return built;
 }
 

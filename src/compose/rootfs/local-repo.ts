@@ -21,7 +21,7 @@ export interface LocalRepo {
 
 /**
  * Make `dir` a flat repository of `packages` from `pkgDir`: one symlink per
- * locked file, and a Packages index written by apt-ftparchive (in `runner`'s
+ * locked file, and a Packages index written by apt-ftparchive with SHA256 only (in `runner`'s
  * world, which sees the same paths). The index's SHA256 of every file is
  * checked against the lock, so a file changed after verification is caught.
  */
@@ -35,7 +35,15 @@ export async function makeLocalRepo(runner: Runner, opts: { dir: string; pkgDir:
     expected.set(file, p);
     await symlink(path.join(opts.pkgDir, file), path.join(opts.dir, file));
   }
-  const r = await runner.run(['sh', '-c', 'cd "$1" && apt-ftparchive packages . > Packages.tmp && mv Packages.tmp Packages', 'sh', opts.dir]);
+  // SHA256 alone, the one hash apt needs: MD5, SHA1 and SHA512 of every file too took 1.3 s instead of 0.36 s for
+  // the OS Image Composer template's 324 files.
+  const r = await runner.run([
+    'sh',
+    '-c',
+    'cd "$1" && apt-ftparchive -o APT::FTPArchive::MD5=false -o APT::FTPArchive::SHA1=false -o APT::FTPArchive::SHA512=false packages . > Packages.tmp && mv Packages.tmp Packages',
+    'sh',
+    opts.dir,
+  ]);
   if (r.exitCode !== 0) throw new StepError(`apt-ftparchive could not index ${opts.dir}`, { stderr: r.stderr });
   // Each file named by its link in `dir` (the repository is flat), streamed: the index is never one string.
   const indexed = await flattenIndex(path.join(opts.dir, 'Packages'), 'local');

@@ -21,7 +21,7 @@ import { overlayKind } from './overlay/kind.js';
 import { overlayDiskPlan } from './overlay/plan.js';
 import { overlayOf } from '../template/overlay/spec.js';
 import { writeInImage } from './configure/io.js';
-import type { FinalArtifact } from './outputs/finalize.js';
+import type { FinalArtifact, ReadyArtifact } from './outputs/finalize.js';
 import { outputKind } from './kinds/select.js';
 import type { LiveSystem, Timed } from './kinds/types.js';
 
@@ -71,6 +71,8 @@ export interface ComposeOptions {
   live?: LiveSystem;
   /** The cache registry, sharing the chroot and installed-package snapshots between hosts. */
   snapshots?: SnapshotRemote;
+  /** Told of each disk artifact once it is under its final name, before it is hashed (FinalizeOptions.onReady). */
+  onReady?: (a: ReadyArtifact) => void;
 }
 
 export interface ComposeResult {
@@ -207,6 +209,7 @@ export async function compose(o: ComposeOptions): Promise<ComposeResult> {
       emit: o.emit,
       timed,
       live: o.live,
+      onReady: o.onReady,
     });
     // Only the outputs stay; the root filesystem and repository were scaffolding.
     await o.runner.run(['rm', '-rf', rootfs, staging, path.join(buildDir, 'repo'), path.join(buildDir, 'baseline.raw')]);

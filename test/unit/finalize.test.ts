@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { finalizeArtifacts } from '../../src/compose/outputs/finalize.js';
-import { artifactPlan, compressCommand, convertCommand, keepsRaw } from '../../src/compose/outputs/plan.js';
+import { artifactPlan, compressCommand, convertCommand, keepsRaw, readyOrder } from '../../src/compose/outputs/plan.js';
 import { artifactProblems, COMPRESSIONS, FORMATS } from '../../src/template/artifacts.js';
 import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
@@ -123,6 +123,14 @@ describe('artifactPlan', () => {
   });
 });
 
+describe('readyOrder', () => {
+  it('puts the uncompressed artifacts first, template order within each group', () => {
+    const plan = artifactPlan(template([{ type: 'raw', compression: 'gz' }, { type: 'vhdx' }, { type: 'qcow2', compression: 'xz' }, { type: 'raw' }]));
+    expect(readyOrder(plan).map((a) => a.file)).toEqual(['edge-1.2.vhdx', 'edge-1.2.raw', 'edge-1.2.raw.gz', 'edge-1.2.qcow2.xz']);
+    expect(plan.map((a) => a.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz', 'edge-1.2.raw']);
+  });
+});
+
 describe('command lines', () => {
   it.each([
     ['qcow2', ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '/b/x.raw', '/b/w/x.qcow2']],
@@ -212,6 +220,64 @@ describe('finalizeArtifacts with a recording runner', () => {
     expect(out[0]?.path).toBe(path.join(dir, 'edge-1.2.qcow2.xz'));
     expect(out[0]?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(events.map((e) => ('message' in e ? e.message : ''))).toContain('removing edge-1.2.raw: no artifact is an uncompressed raw image');
+  });
+
+  it('tells onReady of each artifact under its final name, uncompressed ones first, each after those before it, before it returns', async () => {
+    const dir = await tempDir();
+    const tpl = template([{ type: 'raw', compression: 'gz' }, { type: 'raw' }, { type: 'vhdx' }, { type: 'qcow2', compression: 'xz' }]);
+    // The runner makes nothing: the files it would have moved into place are there already.
+    for (const f of ['edge-1.2.vhdx', 'edge-1.2.qcow2.xz', 'edge-1.2.raw.gz']) await writeFile(path.join(dir, f), f);
+    await mkdir(path.join(dir, '.edge-1.2.finalize'));
+    const raw = path.join(dir, 'edge-1.2.raw');
+    await writeFile(raw, 'raw image bytes');
+    const told: Array<{ file: string; at: number }> = [];
+    const moved: string[] = [];
+    let release: () => void = () => undefined;
+    const slowVhdx = new Promise<void>((ok) => {
+      release = ok;
+    });
+    const runner: Runner = {
+      where: 'host',
+      async run(argv: string[]) {
+        // The vhdx is made last: the raw image (already in place) is told first, then the vhdx, then the rest.
+        if (argv[0] === 'qemu-img' && argv.includes('vhdx')) await slowVhdx;
+        if (argv[0] === 'mv') moved.push(path.basename(argv.at(-1) as string));
+        if (argv[0] === 'mv' && argv.at(-1)?.endsWith('.xz')) setTimeout(release, 20);
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    };
+    const out = await finalizeArtifacts(runner, {
+      rawImage: raw,
+      buildDir: dir,
+      template: tpl,
+      emit: () => undefined,
+      onReady: (a) => told.push({ file: a.file, at: moved.length }),
+    });
+    expect(told.map((t) => t.file)).toEqual(['edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.raw.gz', 'edge-1.2.qcow2.xz']);
+    // The raw image (in place from the start) before the slow vhdx was moved; the vhdx only once it was, after the xz.
+    expect(told[0]?.at).toBeLessThanOrEqual(moved.indexOf('edge-1.2.vhdx'));
+    expect(moved.indexOf('edge-1.2.vhdx')).toBeGreaterThan(moved.indexOf('edge-1.2.qcow2.xz'));
+    expect(told[1]?.at).toBeGreaterThan(moved.indexOf('edge-1.2.vhdx'));
+    expect(out.map((a) => a.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz']);
+  });
+
+  it('tells onReady of nothing after a failure', async () => {
+    const dir = await tempDir();
+    const raw = path.join(dir, 'edge-1.2.raw');
+    await writeFile(raw, 'raw');
+    const told: string[] = [];
+    const err = await finalizeArtifacts(
+      recorder((argv) => argv[0] === 'qemu-img'),
+      {
+        rawImage: raw,
+        buildDir: dir,
+        template: template([{ type: 'qcow2' }, { type: 'raw', compression: 'gz' }]),
+        emit: () => undefined,
+        onReady: (a) => told.push(a.file),
+      },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('converting');
+    expect(told).toEqual([]);
   });
 
   it('removes the scratch directory only after every format has ended when one fails', async () => {

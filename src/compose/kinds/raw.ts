@@ -38,7 +38,9 @@ export async function writeRawOutputs(c: OutputContext, plan: DiskPlan): Promise
     }),
   );
   const imageBytes = (await stat(raw)).size;
-  const artifacts = await c.timed('finalize', () => finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, emit: c.emit }));
+  const artifacts = await c.timed('finalize', () =>
+    finalizeArtifacts(c.runner, { rawImage: raw, buildDir: c.buildDir, template: c.template, emit: c.emit, onReady: c.onReady }),
+  );
   return { artifacts, imageBytes };
 }
 

@@ -6,7 +6,7 @@ import type { LockFile } from '../../lock/types.js';
 import type { Emit } from '../../log/events.js';
 import type { ImageTemplate } from '../../template/types.js';
 import type { BootResult } from '../boot/boot.js';
-import type { FinalArtifact } from '../outputs/finalize.js';
+import type { FinalArtifact, ReadyArtifact } from '../outputs/finalize.js';
 
 export type Timed = <T>(stage: string, fn: () => Promise<T>) => Promise<T>;
 
@@ -38,6 +38,8 @@ export interface OutputContext {
   timed: Timed;
   /** imageType iso with systemConfig.initramfs: the initrd image its medium boots, already built. */
   live?: LiveSystem;
+  /** Told of each disk artifact once it is under its final name, before it is hashed (FinalizeOptions.onReady). */
+  onReady?: (a: ReadyArtifact) => void;
 }
 
 export interface OutputResult {

@@ -5,6 +5,7 @@
 // build container; gz is written here (gzip.ts), from the build directory this
 // machine sees at the same path. Every output is made in a scratch directory
 // and renamed into place, so a failure never leaves a half file under a final name.
+import { lstat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { gzipFile } from './gzip.js';
@@ -13,7 +14,7 @@ import { messageOf, StepError, UserError } from '../../errors.js';
 import type { Emit } from '../../log/events.js';
 import type { ImageTemplate } from '../../template/types.js';
 import { FORMATS } from '../../template/artifacts.js';
-import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, imageStem, keepsRaw, type PlannedArtifact, workDirFor } from './plan.js';
+import { artifactPlan, COMPRESS_ENV, compressCommand, convertCommand, imageStem, keepsRaw, type PlannedArtifact, readyOrder, workDirFor } from './plan.js';
 import type { Runner, StepOptions } from '../../docker/runner.js';
 
 export interface FinalizeOptions {
@@ -23,6 +24,21 @@ export interface FinalizeOptions {
   buildDir: string;
   template: ImageTemplate;
   emit: Emit;
+  /**
+   * Told of each artifact once it is under its final name, before it is
+   * hashed, in readyOrder (each once those before it are); the caller may read
+   * it meanwhile (the image that carries it), never change it.
+   */
+  onReady?: (a: ReadyArtifact) => void;
+}
+
+/** An artifact under its final name, as onReady is told of it. */
+export interface ReadyArtifact {
+  file: string;
+  path: string;
+  type: string;
+  compression?: string;
+  size: number;
 }
 
 export interface FinalArtifact {
@@ -50,16 +66,52 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
   // A scratch directory left by an interrupted build is stale by definition.
   await step(runner, `preparing ${work}`, ['rm', '-rf', '--', work]);
   await step(runner, `preparing ${work}`, ['mkdir', '-p', '--', work]);
+  const ready = announcer(plan, o.buildDir, o.onReady);
+  const finalRaw = path.resolve(o.buildDir, `${imageStem(o.template)}.raw`);
+  // A raw image kept where it was made is final already: the formats and compressions only read it.
+  if (raw === finalRaw) for (const a of plan) if (a.type === 'raw' && !a.compression) ready.made(a.file);
   try {
     // Settled, not raced: the scratch directory is removed only once every command has ended.
-    await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work })));
+    await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work, made: ready.made })));
   } finally {
     // Not removing the scratch directory is worth a warning, never worth hiding the step's own error.
     const r = await runner.run(['rm', '-rf', '--', work], { reject: false }).catch((err: unknown) => ({ exitCode: -1, stderr: messageOf(err) }));
     if (r.exitCode !== 0) o.emit({ type: 'warning', message: `could not remove the scratch directory ${work}: ${r.stderr.trim()}; the next build removes it` });
   }
-  await placeRaw(runner, plan, raw, path.resolve(o.buildDir, `${imageStem(o.template)}.raw`), (message) => o.emit({ type: 'info', message }));
-  return Promise.all(plan.map((a) => hashed(a, o.buildDir)));
+  await placeRaw(runner, plan, raw, finalRaw, (message) => o.emit({ type: 'info', message }));
+  for (const a of plan) if (a.type === 'raw' && !a.compression) ready.made(a.file);
+  const [artifacts] = await Promise.all([Promise.all(plan.map((a) => hashed(a, o.buildDir))), ready.all]);
+  return artifacts;
+}
+
+/**
+ * Tells `onReady` of each artifact of `plan` in readyOrder, each once it and
+ * those before it are made (`made(file)`). Without `onReady`, nothing.
+ */
+function announcer(
+  plan: readonly PlannedArtifact[],
+  buildDir: string,
+  onReady: FinalizeOptions['onReady'],
+): { made: (file: string) => void; all: Promise<void> } {
+  if (!onReady) return { made: () => undefined, all: Promise.resolve() };
+  const marks = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  for (const a of plan) {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    marks.set(a.file, { done, resolve });
+  }
+  const all = (async () => {
+    for (const a of readyOrder(plan)) {
+      await marks.get(a.file)?.done;
+      const file = path.join(buildDir, a.file);
+      onReady({ ...a, path: file, size: (await lstat(file)).size });
+    }
+  })();
+  // A failed build never makes the rest: this then waits forever, unawaited (the build's own error is thrown).
+  all.catch(() => undefined);
+  return { made: (file) => marks.get(file)?.resolve(), all };
 }
 
 /** Wait for every promise; then throw the first failure, if any. */
@@ -74,6 +126,8 @@ interface TypeJob {
   artifacts: PlannedArtifact[];
   raw: string;
   work: string;
+  /** Says an artifact is under its final name. */
+  made: (file: string) => void;
 }
 
 /** One format's artifacts: the conversion (or a link to the raw image), its compressions side by side, the renames. */
@@ -113,6 +167,7 @@ async function makeType(runner: Runner, o: FinalizeOptions, j: TypeJob): Promise
   );
   for (const a of made) {
     await step(runner, `moving ${a.file} into ${o.buildDir}`, ['mv', '-f', '-T', '--', path.join(j.work, a.file), path.join(o.buildDir, a.file)]);
+    j.made(a.file);
   }
 }
 

@@ -13,6 +13,7 @@ import { buildComposerImage, type ComposerImage } from '../compose/images/compos
 import { type ComposeResult, compose } from '../compose/compose.js';
 import { BuildContainer } from '../compose/images/container.js';
 import { fallbackSources } from '../compose/images/fallback.js';
+import type { ReadyArtifact } from '../compose/outputs/finalize.js';
 import { toolkitVersion } from '../compose/outputs/manifest.js';
 import { buildSourceDate } from '../compose/source-date.js';
 import { registryTierFor } from '../packages/registry-sets.js';
@@ -49,6 +50,13 @@ export interface BuildOptions {
    * then waits for it and meets its failure. Default: the build waits.
    */
   removal?: (removed: Promise<void>) => void;
+  /**
+   * Told of each disk artifact once it is under its final name, before the
+   * build hashes it, with the build's SOURCE_DATE_EPOCH: the caller may read
+   * it meanwhile (the image that carries it). Not told of the initramfs build
+   * an ISO's systemConfig.initramfs asks for.
+   */
+  onReady?: (a: ReadyArtifact, epoch: number) => void;
 }
 
 export interface BaseResult {
@@ -189,7 +197,7 @@ async function buildInitramfs(o: BuildOptions & { catalogue: Catalogue }, iso: O
   const derived = await openInitramfsTarget(o.settings, o.catalogue, iso, o.emit);
   if (!derived) return undefined;
   o.emit({ type: 'info', message: `${o.target} boots the initramfs of target ${derived.target.name} (systemConfig.initramfs): building it first` });
-  const result = await build({ ...o, target: derived.target.name, opened: derived });
+  const result = await build({ ...o, target: derived.target.name, opened: derived, onReady: undefined });
   const pick = (type: string) => {
     const a = result.compose.artifacts.find((x) => x.type === type);
     if (!a) throw new StepError(`the build of ${derived.target.name} made no ${type} output`);
@@ -263,6 +271,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
       emit: o.emit,
       live,
       snapshots: registry?.snapshots(),
+      onReady: o.onReady && ((a) => o.onReady?.(a, sourceDate.epoch)),
     });
   } finally {
     // Removing the container (and the tmpfs with the root filesystem) takes up to a second: a caller that has more

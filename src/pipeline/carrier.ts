@@ -11,13 +11,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ComposeResult } from '../compose/compose.js';
+import type { ReadyArtifact } from '../compose/outputs/finalize.js';
+import { readyOrder } from '../compose/outputs/plan.js';
 import type { Docker } from '../docker/docker.js';
 import { StepError } from '../errors.js';
 import { run } from '../exec.js';
 import { imageConfig, saveManifest } from './image-archive.js';
 import type { Emit } from '../log/events.js';
 import { type TarEntry, tarSize, tarStream } from './tar.js';
-import { byCodeUnit } from '../text/order.js';
 
 export interface CarrierInput {
   docker: Docker;
@@ -43,94 +44,244 @@ export interface Carrier {
 /** Where the carrier's scratch files (the qcow2 of a raw image) are made, inside the image build directory. */
 export const CARRIER_DIR = '.carrier';
 
-/** Build the carrier image from a finished compose; returns its id. */
+type CarrierFile = Carrier['files'][number];
+
+/** One file of the layer: its tar entry and what it was made from. */
+interface LayerPart {
+  entry: TarEntry;
+  file: CarrierFile;
+}
+
+/** An artifact as the layer takes it (a FinalArtifact, or a ReadyArtifact before it is hashed). */
+type LayerArtifact = Pick<ReadyArtifact, 'file' | 'path' | 'type' | 'compression' | 'size'>;
+
+const DISK_DIR: TarEntry = { name: 'disk', type: 'dir' };
+
+/**
+ * Build the carrier image from a finished compose; returns its id. The layer:
+ * /disk/, the artifacts in readyOrder, the SBOM, the manifest (the order a
+ * build that streams its artifacts as they are made gives, see startCarrier).
+ */
 export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
-  const scratch = path.join(o.compose.buildDir, CARRIER_DIR);
-  await rm(scratch, { recursive: true, force: true });
-  await mkdir(scratch, { recursive: true });
-  const files: Carrier['files'] = [];
-  const layer: TarEntry[] = [{ name: 'disk', type: 'dir' }];
-  const add = async (name: string, file: string, size?: number) =>
-    layer.push({ name: `disk/${name}`, type: 'file', content: { file, size: size ?? (await stat(file)).size } });
+  const scratch = await freshScratch(o.compose.buildDir);
   try {
-    for (const a of o.compose.artifacts) {
-      if (a.type === 'raw' && !a.compression) {
-        const name = `${path.basename(a.file, '.raw')}.qcow2`;
-        o.emit({ type: 'info', message: `converting ${a.file} to ${name} for the image (holes skipped)` });
-        const qcow2 = path.join(scratch, name);
-        await run({ command: 'qemu-img', args: ['convert', '-f', 'raw', '-O', 'qcow2', a.path, qcow2] }, { package: 'qemu-utils' });
-        await add(name, qcow2);
-        files.push({ name, from: a.file, converted: 'qcow2' });
-      } else {
-        // The size it was hashed at: a file changed since is an error, not a different image.
-        await add(a.file, a.path, a.size);
-        files.push({ name: a.file, from: a.file });
-      }
-    }
-    const sbom = path.basename(o.compose.sbom.path);
-    await add(sbom, o.compose.sbom.path);
-    files.push({ name: sbom, from: sbom });
-    // The manifest without its stage timings: they say how long this build took, not what it made, and
-    // would make every image different. The timings stay in the manifest beside the image and in the report.
-    const manifest = path.basename(o.compose.manifest);
-    const { timings: _timings, ...made } = JSON.parse(await readFile(o.compose.manifest, 'utf8')) as Record<string, unknown>;
-    layer.push({ name: `disk/${manifest}`, type: 'file', content: Buffer.from(`${JSON.stringify(made, null, 2)}\n`) });
-    files.push({ name: manifest, from: manifest, without: 'timings' });
-    // In name order, as `tar --sort=name` would have them.
-    layer.sort((x, y) => byCodeUnit(x.name, y.name));
+    const parts: LayerPart[] = [];
+    for (const a of readyOrder(o.compose.artifacts)) parts.push(await artifactPart(a, scratch, o.emit));
+    parts.push(...(await closingParts(o.compose)));
+    const layer = [DISK_DIR, ...parts.map((p) => p.entry)];
     o.emit({ type: 'info', message: `making the image ${o.refs.join(', ')}` });
-    const previous = (await o.docker.imageInspect(o.refs[0] as string))?.id;
-    const imageId = await loadImage(o, layer);
-    // The image this one replaces under the same name would be left dangling (hundreds of MB per build):
-    // remove it when nothing else names or uses it.
-    if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous)))
-      o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
-    return { imageId, refs: o.refs, labels: o.labels, files };
+    const importing = importLayer(o.docker, tarStream(layer, { mtime: o.epoch }), `the layer of ${imageWhat(o.refs)}`);
+    return await named(o, layer, parts, importing);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
+/** The image a build makes while it is still running: its artifacts go to `docker import` as each is ready. */
+export interface EarlyCarrier {
+  /** One more artifact under its final name, in readyOrder; the layer takes it while the build goes on. */
+  offer(a: ReadyArtifact): void;
+  /** The build is done: the layer's last files (what was not offered, the SBOM, the manifest), then the image. */
+  finish(o: CarrierInput): Promise<Carrier>;
+  /** The build failed: the import is stopped, and no image or scratch file is left. */
+  abort(): Promise<void>;
+}
+
 /**
- * Make the image of one layer and name it `o.refs`; returns its id, the
- * config's SHA256. The layer goes in through `docker import`, which applies
- * it as it comes; a `docker load` of an archive with the config and manifest
- * alone then names it, for docker load takes a layer it already has from the
- * daemon instead of the archive. (A whole `docker save` archive is first
- * written to a temporary directory by docker load and read back: for a
- * 1.5 GB layer, 15 s against 9 s this way.) The imported image, unnamed, is
- * removed; its layer stays, the loaded image's. A daemon that cannot do this
- * (one that wants every layer in the archive) gets the whole archive instead.
+ * Start the carrier of a build whose artifacts are still being made: the
+ * layer streams into `docker import` as finalize says each artifact is ready
+ * (FinalizeOptions.onReady), while the build hashes them. The default
+ * template's 4 GiB raw image took 2.8 s to hash, then 3.2 s to convert to
+ * qcow2 and import; now the two overlap. The layer is the one buildCarrier
+ * makes from the same outputs, so the image id is too; a build whose
+ * artifacts are not the ones offered, in that order, gets buildCarrier's.
  */
-async function loadImage(o: CarrierInput, layer: TarEntry[]): Promise<string> {
-  const stamp = { mtime: o.epoch };
-  const what = `the image ${o.refs.join(', ')}`;
-  let imported: string | undefined;
-  // A failure of the layer itself (a file changed since it was hashed) is the build's, not the daemon's: thrown,
-  // not met a second time by the whole archive.
+export function startCarrier(s: { docker: Promise<Docker>; epoch: number; buildDir: string; refs: string[]; emit: Emit }): EarlyCarrier {
+  const offered: ReadyArtifact[] = [];
+  // Each offered artifact's part is made once, by the stream or by the whole archive after a failed import.
+  const made: Promise<LayerPart>[] = [];
+  let closing: LayerPart[] | undefined;
+  let stopped: unknown;
+  let wake: () => void = () => undefined;
+  const scratch = freshScratch(s.buildDir);
+  scratch.catch(() => undefined);
+  const partOf = (i: number) => {
+    made[i] ??= scratch.then((dir) => artifactPart(offered[i] as ReadyArtifact, dir, s.emit));
+    return made[i] as Promise<LayerPart>;
+  };
+  async function* layer(): AsyncGenerator<Uint8Array> {
+    const stamp = { mtime: s.epoch };
+    yield* tarStream([DISK_DIR], stamp, { end: false });
+    for (let next = 0; ; ) {
+      if (stopped !== undefined) throw stopped;
+      if (next < offered.length) yield* tarStream([(await partOf(next++)).entry], stamp, { end: false });
+      else if (closing) break;
+      else
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+    }
+    yield* tarStream(
+      (closing as LayerPart[]).map((p) => p.entry),
+      stamp,
+    );
+  }
+  s.emit({ type: 'info', message: `making the image ${s.refs.join(', ')} (its layer as the artifacts are made)` });
+  const importing = s.docker.then((docker) => importLayer(docker, layer(), `the layer of ${imageWhat(s.refs)}`));
+  importing.catch(() => undefined);
+  const abort = async () => {
+    stopped ??= new StepError('the build ended before its image was made');
+    wake();
+    // An import that ended anyway (the build failed after its last file) leaves no unnamed image behind.
+    const r = await importing.catch(() => undefined);
+    if (r && 'got' in r) await (await s.docker).removeImageIfUnused(r.got.id).catch(() => undefined);
+    await rm(path.join(s.buildDir, CARRIER_DIR), { recursive: true, force: true });
+  };
+  return {
+    offer(a) {
+      offered.push(a);
+      wake();
+    },
+    abort,
+    async finish(o) {
+      const order = readyOrder(o.compose.artifacts);
+      const same = o.epoch === s.epoch && o.compose.buildDir === s.buildDir && offered.every((a, i) => order[i]?.file === a.file && order[i]?.path === a.path);
+      if (!same) {
+        o.emit({ type: 'debug', message: 'the artifacts offered while the build ran are not its outputs: making the image from the outputs' });
+        await abort();
+        return buildCarrier(o);
+      }
+      try {
+        const dir = await scratch;
+        const rest: LayerPart[] = [];
+        for (const a of order.slice(offered.length)) rest.push(await artifactPart(a, dir, o.emit));
+        closing = [...rest, ...(await closingParts(o.compose))];
+        wake();
+        const early = await Promise.all(offered.map((_, i) => partOf(i)));
+        // Not awaited above: the import runs on while the parts made so far are collected for the whole archive.
+        const parts = [...early, ...closing];
+        return await named(o, [DISK_DIR, ...parts.map((p) => p.entry)], parts, importing);
+      } catch (err) {
+        await abort();
+        throw err;
+      } finally {
+        await rm(path.join(s.buildDir, CARRIER_DIR), { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** A new, empty scratch directory for the carrier in `buildDir`. */
+async function freshScratch(buildDir: string): Promise<string> {
+  const scratch = path.join(buildDir, CARRIER_DIR);
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  return scratch;
+}
+
+/** The layer part of one artifact: an uncompressed raw image goes in as qcow2, made in `scratch`. */
+async function artifactPart(a: LayerArtifact, scratch: string, emit: Emit): Promise<LayerPart> {
+  if (a.type === 'raw' && !a.compression) {
+    const name = `${path.basename(a.file, '.raw')}.qcow2`;
+    emit({ type: 'info', message: `converting ${a.file} to ${name} for the image (holes skipped)` });
+    const qcow2 = path.join(scratch, name);
+    await run({ command: 'qemu-img', args: ['convert', '-f', 'raw', '-O', 'qcow2', a.path, qcow2] }, { package: 'qemu-utils' });
+    return { entry: fileEntry(name, qcow2, (await stat(qcow2)).size), file: { name, from: a.file, converted: 'qcow2' } };
+  }
+  // The size it was hashed (or found ready) at: a file changed since is an error, not a different image.
+  return { entry: fileEntry(a.file, a.path, a.size), file: { name: a.file, from: a.file } };
+}
+
+/** The SBOM, then the manifest without its stage timings: the layer's last files. */
+async function closingParts(compose: ComposeResult): Promise<LayerPart[]> {
+  const sbom = path.basename(compose.sbom.path);
+  // The timings say how long this build took, not what it made, and would make every image different.
+  // They stay in the manifest beside the image and in the report.
+  const manifest = path.basename(compose.manifest);
+  const { timings: _timings, ...made } = JSON.parse(await readFile(compose.manifest, 'utf8')) as Record<string, unknown>;
+  return [
+    { entry: fileEntry(sbom, compose.sbom.path, (await stat(compose.sbom.path)).size), file: { name: sbom, from: sbom } },
+    {
+      entry: { name: `disk/${manifest}`, type: 'file', content: Buffer.from(`${JSON.stringify(made, null, 2)}\n`) },
+      file: { name: manifest, from: manifest, without: 'timings' },
+    },
+  ];
+}
+
+function fileEntry(name: string, file: string, size: number): TarEntry {
+  return { name: `disk/${name}`, type: 'file', content: { file, size } };
+}
+
+function imageWhat(refs: readonly string[]): string {
+  return `the image ${refs.join(', ')}`;
+}
+
+/** Name the image whose layer `importing` brings (or the whole archive of `layer`); the image it replaces is removed. */
+async function named(o: CarrierInput, layer: TarEntry[], parts: LayerPart[], importing: Promise<Imported>): Promise<Carrier> {
+  const previous = (await o.docker.imageInspect(o.refs[0] as string))?.id;
+  const imageId = await loadImage(o, layer, importing);
+  // The image this one replaces under the same name would be left dangling (hundreds of MB per build):
+  // remove it when nothing else names or uses it.
+  if (previous && previous !== imageId && (await o.docker.removeImageIfUnused(previous)))
+    o.emit({ type: 'debug', message: `removed the replaced image ${previous}` });
+  return { imageId, refs: o.refs, labels: o.labels, files: parts.map((p) => p.file) };
+}
+
+/** What `docker import` of a layer gave: the image and the layer digest it reports, with ours; or why not. */
+type Imported = { got: { id: string; diffId: string }; diffId: string } | { layerFailure: unknown } | { failure: unknown };
+
+/**
+ * `docker import` of the layer `source` gives, hashed on its way; never
+ * rejects. A failure of the layer itself (a file changed since it was hashed)
+ * is told apart from the daemon's: it is the build's, and is thrown, not met a
+ * second time by the whole archive.
+ */
+async function importLayer(docker: Docker, source: AsyncIterable<Uint8Array>, what: string): Promise<Imported> {
+  const hash = createHash('sha256');
   let layerFailure: unknown;
-  async function* layerBytes(hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  async function* bytes(): AsyncGenerator<Uint8Array> {
     try {
-      yield* hashed(tarStream(layer, stamp), hash);
+      yield* hashed(source, hash);
     } catch (err) {
       layerFailure = err;
       throw err;
     }
   }
   try {
-    const hash = createHash('sha256');
-    const got = await o.docker.importStream(layerBytes(hash), `the layer of ${what}`);
-    imported = got.id;
-    const diffId = `sha256:${hash.digest('hex')}`;
-    if (got.diffId !== diffId) throw new StepError(`docker import took the layer as ${got.diffId}, not the ${diffId} it was given`);
-    const archive = saveArchive(o, diffId, stamp);
+    const got = await docker.importStream(bytes(), what);
+    return { got, diffId: `sha256:${hash.digest('hex')}` };
+  } catch (err) {
+    return layerFailure !== undefined ? { layerFailure } : { failure: err };
+  }
+}
+
+/**
+ * Make the image of one layer and name it `o.refs`; returns its id, the
+ * config's SHA256. The layer goes in through `docker import` (`importing`),
+ * which applies it as it comes; a `docker load` of an archive with the config
+ * and manifest alone then names it, for docker load takes a layer it already
+ * has from the daemon instead of the archive. (A whole `docker save` archive
+ * is first written to a temporary directory by docker load and read back: for
+ * a 1.5 GB layer, 15 s against 9 s this way.) The imported image, unnamed, is
+ * removed; its layer stays, the loaded image's. A daemon that cannot do this
+ * (one that wants every layer in the archive) gets the whole archive instead.
+ */
+async function loadImage(o: CarrierInput, layer: TarEntry[], importing: Promise<Imported>): Promise<string> {
+  const stamp = { mtime: o.epoch };
+  const what = imageWhat(o.refs);
+  const imported = await importing;
+  if ('layerFailure' in imported) throw imported.layerFailure;
+  try {
+    if ('failure' in imported) throw imported.failure;
+    if (imported.got.diffId !== imported.diffId)
+      throw new StepError(`docker import took the layer as ${imported.got.diffId}, not the ${imported.diffId} it was given`);
+    const archive = saveArchive(o, imported.diffId, stamp);
     await o.docker.loadStream(archive.stream(), what);
     return await loaded(o, archive.id);
   } catch (err) {
-    if (layerFailure !== undefined) throw layerFailure;
     o.emit({ type: 'debug', message: `the layer by docker import did not give ${what} (${(err as Error).message}); loading the whole archive` });
   } finally {
-    if (imported) await o.docker.removeImageIfUnused(imported);
+    if ('got' in imported) await o.docker.removeImageIfUnused(imported.got.id);
   }
   let id: string | undefined;
   async function* whole(): AsyncGenerator<Uint8Array> {

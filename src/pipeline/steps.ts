@@ -1,6 +1,7 @@
 // The pipeline's steps as Docker Hub hooks call them: pre_build decides,
 // build makes the disk image and the image that carries it, push sends it,
 // post_push reports. Each later step skips when pre_build found no change.
+import path from 'node:path';
 import { type BuildResult, build } from '../commands/build.js';
 import { cache } from '../commands/cache.js';
 import { imageStem } from '../compose/outputs/plan.js';
@@ -11,7 +12,7 @@ import { StepError } from '../errors.js';
 import { remoteImage } from '../registry/client.js';
 import { credentialsFromEnv } from '../registry/credentials.js';
 import { parseRef } from '../registry/ref.js';
-import { buildCarrier, type Carrier } from './carrier.js';
+import { buildCarrier, type Carrier, type EarlyCarrier, startCarrier } from './carrier.js';
 import { docker, envFlag, inputsBeforeBuild, inputsOf, loadTarget, named, open, type Opened, type StepContext } from './context.js';
 import { type OutputStamp, outputsChanged, stampOutputs } from './output-cache.js';
 import type { ImageName } from './image-name.js';
@@ -159,6 +160,8 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   // made, after a failure of the build itself. (Each removal is marked handled at once, so none goes unhandled.)
   const removals: Promise<void>[] = [];
   const removalsDone = () => Promise.allSettled(removals);
+  // The image's layer goes to docker as finalize makes each artifact, while the build hashes them (carrier.ts).
+  let early: EarlyCarrier | undefined;
   let built: Built;
   try {
     const result = await build({
@@ -173,12 +176,17 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
         removal.catch(() => undefined);
         removals.push(removal);
       },
+      onReady: (a, epoch) => {
+        early ??= startCarrier({ docker: docker(ctx), epoch, buildDir: path.dirname(a.path), refs: first.name.refs, emit: ctx.emit });
+        early.offer(a);
+      },
     });
     // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;
     // the catalogue and the template are the ones opened above, which the build used too).
-    built = await withImage(ctx, first, await inputsOf(ctx, first), result, { outputs: await stampOutputs(result), at: new Date().toISOString() });
+    const inputs = await inputsOf(ctx, first);
+    built = await withImage(ctx, first, inputs, result, { outputs: await stampOutputs(result), at: new Date().toISOString() }, early);
   } catch (err) {
-    await removalsDone();
+    await Promise.all([removalsDone(), early?.abort()]);
     throw err;
   }
   for (const r of await removalsDone()) if (r.status === 'rejected') throw r.reason;
@@ -216,7 +224,14 @@ async function reuseLastBuild(ctx: StepContext, o: Opened, inputs: Inputs, start
 }
 
 /** Make the image that carries a build's outputs, and record the build (with what a later build needs to reuse it). */
-async function withImage(ctx: StepContext, o: Opened, inputs: Inputs, result: BuildResult, made: { outputs: OutputStamp[]; at: string }): Promise<Built> {
+async function withImage(
+  ctx: StepContext,
+  o: Opened,
+  inputs: Inputs,
+  result: BuildResult,
+  made: { outputs: OutputStamp[]; at: string },
+  early?: EarlyCarrier,
+): Promise<Built> {
   const { t, name } = o;
   const c = result.compose;
   const version = await toolkitVersion(ctx.settings.projectRoot);
@@ -232,15 +247,8 @@ async function withImage(ctx: StepContext, o: Opened, inputs: Inputs, result: Bu
     ...(ctx.env.SOURCE_BRANCH ? { 'org.g3-composer.source-branch': ctx.env.SOURCE_BRANCH } : {}),
   };
   const imageStarted = performance.now();
-  const carrier = await buildCarrier({
-    docker: await docker(ctx),
-    compose: c,
-    refs: name.refs,
-    labels,
-    epoch: c.sourceDateEpoch,
-    architecture: t.plan.arch,
-    emit: ctx.emit,
-  });
+  const input = { docker: await docker(ctx), compose: c, refs: name.refs, labels, epoch: c.sourceDateEpoch, architecture: t.plan.arch, emit: ctx.emit };
+  const carrier = early ? await early.finish(input) : await buildCarrier(input);
   const imageSeconds = Math.round(performance.now() - imageStarted) / 1000;
   const r = result.cache;
   const { reused: _reused, ...plain } = result;

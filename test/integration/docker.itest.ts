@@ -11,7 +11,7 @@ import { StepError, UserError } from '../../src/errors.js';
 import { run } from '../../src/exec.js';
 import type { ComposeResult } from '../../src/compose/compose.js';
 import type { CacheEvent } from '../../src/log/events.js';
-import { buildCarrier } from '../../src/pipeline/carrier.js';
+import { buildCarrier, startCarrier } from '../../src/pipeline/carrier.js';
 import { useTempDirs } from '../unit/tmpdir.js';
 
 const tempDir = useTempDirs('g3-docker-itest-');
@@ -208,6 +208,83 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     await expect(buildCarrier({ ...input, docker })).rejects.toThrow('changed while it was archived');
     expect(events.filter((e) => e.type === 'debug')).toEqual([]);
     expect(await docker.imageInspect(ref)).toBeUndefined();
+  });
+
+  it('streams the artifacts into docker import as they are offered, giving the image buildCarrier makes of the same outputs', async () => {
+    const dir = await tempDir();
+    // A sparse raw image (converted to qcow2 for the image) and a vhdx, both with bytes no other layer has.
+    const raw = path.join(dir, 'd.raw');
+    await run({ command: 'truncate', args: ['-s', String(16 * 1024 * 1024), raw] });
+    await writeFile(raw, randomBytes(1024 * 1024), { flag: 'r+' });
+    const vhdx = path.join(dir, 'd.vhdx');
+    await writeFile(vhdx, randomBytes(2 * 1024 * 1024));
+    await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
+    await writeFile(path.join(dir, 'd.manifest.json'), '{"timings":{"disk":1},"made":2}\n');
+    const artifacts = [
+      { type: 'vhdx', file: 'd.vhdx', path: vhdx, size: 2 * 1024 * 1024, sha256: '' },
+      { type: 'raw', file: 'd.raw', path: raw, size: 16 * 1024 * 1024, sha256: '' },
+    ];
+    const compose = {
+      buildDir: dir,
+      artifacts,
+      sbom: { path: path.join(dir, 'd.spdx.json') },
+      manifest: path.join(dir, 'd.manifest.json'),
+    } as unknown as ComposeResult;
+    const ref = `g3-itest-early:${unique}`;
+    images.push(ref);
+    const events: CacheEvent[] = [];
+    const emit = (e: CacheEvent) => events.push(e);
+    const input = { docker, compose, refs: [ref], labels: { 'org.g3.test': unique }, epoch: 1750000000, emit };
+    const start = () => startCarrier({ docker: Promise.resolve(docker), epoch: 1750000000, buildDir: dir, refs: [ref], emit });
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+    // Offered one by one (readyOrder: both uncompressed, template order), the build going on meanwhile.
+    const early = start();
+    await tick();
+    early.offer(artifacts[0] as (typeof artifacts)[0]);
+    await tick();
+    early.offer(artifacts[1] as (typeof artifacts)[0]);
+    await tick();
+    const streamed = await early.finish(input);
+    expect(streamed.files).toEqual([
+      { name: 'd.vhdx', from: 'd.vhdx' },
+      { name: 'd.qcow2', from: 'd.raw', converted: 'qcow2' },
+      { name: 'd.spdx.json', from: 'd.spdx.json' },
+      { name: 'd.manifest.json', from: 'd.manifest.json', without: 'timings' },
+    ]);
+    expect(events.filter((e) => e.type === 'debug')).toEqual([]);
+    const layer = (await docker.imageInspect(ref))?.layers?.[0] as string;
+    expect(await imagesWithLayer(layer)).toEqual([streamed.imageId]);
+    await expect(access(path.join(dir, '.carrier'))).rejects.toThrow();
+
+    // The same outputs made into the image afterwards (the output cache's way): the same image.
+    await run({ command: client.bin, args: ['rmi', ref] });
+    const made = await buildCarrier(input);
+    expect(made.imageId).toBe(streamed.imageId);
+    expect(made.files).toEqual(streamed.files);
+
+    // Offered out of order (not the outputs the build reports): the image is made from the outputs, the same one.
+    await run({ command: client.bin, args: ['rmi', ref] });
+    events.length = 0;
+    const odd = start();
+    odd.offer(artifacts[1] as (typeof artifacts)[0]);
+    expect((await odd.finish(input)).imageId).toBe(streamed.imageId);
+    expect(events.map((e) => ('message' in e ? e.message : ''))).toContain(
+      'the artifacts offered while the build ran are not its outputs: making the image from the outputs',
+    );
+    expect(await imagesWithLayer(layer)).toEqual([streamed.imageId]);
+
+    // A build that fails after its first artifact: the import stops, no image, no scratch directory.
+    await run({ command: client.bin, args: ['rmi', ref] });
+    const allImages = async () => [...new Set((await run({ command: client.bin, args: ['images', '-a', '-q', '--no-trunc'] })).stdout.split('\n'))].sort();
+    const before = await allImages();
+    const failed = start();
+    failed.offer(artifacts[0] as (typeof artifacts)[0]);
+    await tick();
+    await failed.abort();
+    expect(await docker.imageInspect(ref)).toBeUndefined();
+    expect(await allImages()).toEqual(before);
+    await expect(access(path.join(dir, '.carrier'))).rejects.toThrow();
   });
 });
 

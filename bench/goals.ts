@@ -70,10 +70,13 @@ export function goalsSection(o: { facts: Facts; command: string; shaped: Pair[];
   const d = o.side.delta;
   if (d) {
     rows.push(
-      `| one package added (\`${ADDED_PACKAGE}\`): the delta route from the first build's installed-package snapshot vs that first build (empty caches) | ${sec(d.delta)} | ${sec(d.first)} | ${goal(d.delta / d.first, 0.2)} |`,
+      `| one package added (\`${ADDED_PACKAGE}\`): the delta route from the first build's installed-package snapshot vs that first build (empty caches, base and composer images made) | ${sec(d.delta)} | ${sec(d.first)} | ${goal(d.delta / d.first, 0.2)} |`,
     );
     rows.push(
       `| for reference: the same lock from an empty work folder (new chroot, every package installed; its image is the delta build's, bit for bit) vs the first build | ${sec(d.scratch)} | ${sec(d.first)} | ${(d.scratch / d.first).toFixed(2)} |`,
+    );
+    rows.push(
+      `| for reference: the delta route vs that build from an empty work folder (the images and the package cache already there) | ${sec(d.delta)} | ${sec(d.scratch)} | ${(d.delta / d.scratch).toFixed(2)} |`,
     );
     notes.push(`Delta: ${d.checks.join('; ')}.`);
   }

@@ -105,3 +105,9 @@ export async function measureGroup(commands: readonly Command[], runs: number, e
     return { label: c.label, seconds: s, median: median(s), min: Math.min(...s), max: Math.max(...s) };
   });
 }
+
+/** Remove the images a cold build makes (a removed base image gives the composer image new inputs) and Docker's build cache. */
+export async function coldDocker(docker: string, images: string[]): Promise<void> {
+  await execa(docker, ['rmi', '-f', ...images], { reject: false });
+  await execa(docker, ['builder', 'prune', '-af'], { reject: false });
+}

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { run } from '../src/exec.js';
 import { hashFile } from '../src/fs/hash.js';
-import { BenchFailure, jsonOf, median, type Run, timedBuilder, warmBuilder } from './measure.js';
+import { BenchFailure, coldDocker, jsonOf, median, type Run, timedBuilder, warmBuilder } from './measure.js';
 import { OIC_TARGET, writeOicProject } from './oic-template.js';
 import { benchProject } from './project.js';
 
@@ -53,12 +53,6 @@ const check = (ok: boolean, what: string) => {
 
 const built = (r: Run, what: string) => jsonOf<BuildJson>(r, what);
 
-/** Remove the images a cold build makes and Docker's build cache. */
-async function coldDocker(images: string[]): Promise<void> {
-  await run({ command: DOCKER, args: ['rmi', '-f', ...images] }, { reject: false });
-  await run({ command: DOCKER, args: ['builder', 'prune', '-af'] }, { reject: false });
-}
-
 const sameArtifacts = (a: BuildJson, b: BuildJson) =>
   JSON.stringify(a.compose.artifacts.map((x) => [x.file, x.sha256])) === JSON.stringify(b.compose.artifacts.map((x) => [x.file, x.sha256]));
 
@@ -82,7 +76,7 @@ async function unchangedAndCheck(runs: number, only: Set<string>): Promise<Uncha
     G3_DOCKER_CLIENT: DOCKER,
     SOURCE_DATE_EPOCH: EPOCH,
   };
-  await coldDocker([`g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench']);
+  await coldDocker(DOCKER, [`g3-composer/base:${PROVIDER}`, 'g3-composer/composer:bench', 'g3-composer/g3-minimal:bench']);
   await warmBuilder(ROOT);
   process.stderr.write('rebuild: first build of the default template (cold) ...\n');
   const firstRun = await timedBuilder(ROOT, ['bench', 'build', '--json'], env);
@@ -180,7 +174,7 @@ async function oicCold(rev: string): Promise<OicResult> {
     check(warm.exitCode === 0, `the tree at ${rev} does not start: ${warm.stderr.slice(-800)}`);
     const images = [`g3-composer/base:${PROVIDER}`, `g3-composer/composer:${OIC_TARGET}`, `g3-composer/minimal-os-image-debian:${OIC_TARGET}`];
     const cold = async (tree: string, label: string) => {
-      await coldDocker(images);
+      await coldDocker(DOCKER, images);
       await rm(path.join(base, `work-${label}`), { recursive: true, force: true });
       process.stderr.write(`rebuild: OS Image Composer minimal template, cold build by ${label} ...\n`);
       const r = await timedBuilder(tree, [OIC_TARGET, 'build', '--json'], env(label));

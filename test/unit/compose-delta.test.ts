@@ -84,6 +84,8 @@ describe('makesUsers', () => {
     ['a postinst that calls useradd', 'if ! getent passwd foo; then useradd -r foo; fi\n', true],
     ['a postinst that runs systemd-sysusers', 'systemd-sysusers ${DPKG_ROOT:+--root="$DPKG_ROOT"} foo.conf\n', true],
     ['a sysusers.d file among its files', './usr/bin/foo\n./usr/lib/sysusers.d/foo.conf\n', true],
+    ['a sysusers.d file in its md5sums', '0123456789abcdef0123456789abcdef  usr/lib/sysusers.d/foo.conf\n', true],
+    ['md5sums of plain files', '0123456789abcdef0123456789abcdef  usr/bin/foo\n', false],
     ['plain maintainer scripts and files', '#!/bin/sh\nset -e\nldconfig\n./usr/bin/file\n./usr/share/man/man1/file.1.gz\n', false],
     ['a word that only contains a command name', 'my-adduser-helper-docs\n', false],
   ])('%s: %s', (_, text, expected) => {
@@ -98,6 +100,13 @@ describe('packagesMakingUsers', () => {
       { name: 'makes-user', version: '1.0', files: { 'DEBIAN/postinst': '#!/bin/sh\nset -e\nadduser --system --no-create-home g3svc\n' } },
       { name: 'has-sysusers', version: '1.0', files: { 'usr/lib/sysusers.d/g3.conf': 'u g3svc - "g3 service"\n' } },
       { name: 'plain-leaf', version: '1.0', files: { 'DEBIAN/postinst': '#!/bin/sh\nset -e\nldconfig\n', 'usr/bin/plain-leaf': '#!/bin/sh\n' } },
+      // Found in md5sums (which here names a file the data lacks: it is md5sums that was read).
+      {
+        name: 'sysusers-in-md5sums',
+        version: '1.0',
+        files: { 'usr/bin/b': '#!/bin/sh\n', 'DEBIAN/md5sums': `${createHash('md5').update('b').digest('hex')}  usr/lib/sysusers.d/g3b.conf\n` },
+      },
+      { name: 'plain-md5sums', version: '1.0', files: { 'usr/bin/plain': '#!/bin/sh\n', 'DEBIAN/md5sums': `${'0'.repeat(32)}  usr/bin/plain\n` } },
     ];
     const locked: LockedPackage[] = [];
     for (const f of fixtures) {
@@ -105,6 +114,6 @@ describe('packagesMakingUsers', () => {
       locked.push({ ...pkg(f.name, f.version), filename: `pool/main/x/${f.name}/${path.basename(deb.file)}`, sha256: deb.sha256 });
     }
     const found = await packagesMakingUsers(new LocalRunner(), dir, locked);
-    expect(found.map((p) => p.name)).toEqual(['makes-user', 'has-sysusers']);
+    expect(found.map((p) => p.name)).toEqual(['makes-user', 'has-sysusers', 'sysusers-in-md5sums']);
   });
 });

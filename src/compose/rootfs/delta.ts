@@ -69,12 +69,16 @@ export function startsWithout(starts: readonly DeltaStart[], excluded: ReadonlyS
 }
 
 /** Control-script and file patterns of a package that makes system users or groups (their ids depend on install order). */
-const MAKES_USERS = /(?<![\w.-])(adduser|addgroup|useradd|groupadd|systemd-sysusers)(?![\w.-])|^\.?\/?usr\/lib\/sysusers\.d\/\S+\.conf$/m;
+const MAKES_USERS = /(?<![\w.-])(adduser|addgroup|useradd|groupadd|systemd-sysusers)(?![\w.-])|^(?:[0-9a-f]{32} +)?\.?\/?usr\/lib\/sysusers\.d\/\S+\.conf$/m;
 
-/** Whether the text of a package's control scripts, or its file list, shows it makes system users or groups. */
+/** Whether the text of a package's control files, or its file list (or md5sums lines), shows it makes system users or groups. */
 export function makesUsers(controlAndFiles: string): boolean {
   return MAKES_USERS.test(controlAndFiles);
 }
+
+/** A .deb's control files as text, then the list of its data's files when it has no md5sums (`$1`: the .deb). */
+const CONTROL_AND_FILES =
+  'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - && { dpkg-deb --ctrl-tarfile "$1" | tar -tf - | grep -qxE "(\\./)?md5sums" || dpkg-deb --fsys-tarfile "$1" | tar -tf -; }';
 
 /**
  * The packages among `add` that make system users or groups, read from their
@@ -87,10 +91,10 @@ export async function packagesMakingUsers(runner: Runner, pkgDir: string, add: r
   // Read side by side, as many at once as the build container has exec agents; kept in `add`'s order.
   const makes = await mapPool(add, AGENTS_AT_MOST, async (p) => {
     const deb = path.join(pkgDir, poolFile(p));
-    // The control scripts (preinst, postinst, ...) and the list of files, as text.
-    const r = await runner.run(['sh', '-c', 'dpkg-deb --ctrl-tarfile "$1" | tar -xOf - && dpkg-deb --fsys-tarfile "$1" | tar -tf -', 'sh', deb], {
-      env: { LC_ALL: 'C' },
-    });
+    // The control files (preinst, postinst, ..., and md5sums, which lists every file but the configuration files),
+    // as text; the list of the data's files only for a package without md5sums. Reading the data took 0.5 s for
+    // libmagic-mgc (its 10 MB magic database decompressed to be listed), the control files 0.05 s.
+    const r = await runner.run(['sh', '-c', CONTROL_AND_FILES, 'sh', deb], { env: { LC_ALL: 'C' } });
     return makesUsers(r.stdout);
   });
   return add.filter((_, i) => makes[i]);

@@ -157,9 +157,8 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; buildD
         for (const a of order.slice(offered.length)) rest.push(await artifactPart(a, dir, o.emit));
         closing = [...rest, ...(await closingParts(o.compose))];
         wake();
-        const early = await Promise.all(offered.map((_, i) => partOf(i)));
-        // Not awaited above: the import runs on while the parts made so far are collected for the whole archive.
-        const parts = [...early, ...closing];
+        // The parts the stream made (the same promises), or makes now for the whole archive should the import have failed.
+        const parts = [...(await Promise.all(offered.map((_, i) => partOf(i)))), ...closing];
         return await named(o, [DISK_DIR, ...parts.map((p) => p.entry)], parts, importing);
       } catch (err) {
         await abort();

@@ -238,7 +238,7 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     const start = () => startCarrier({ docker: Promise.resolve(docker), epoch: 1750000000, buildDir: dir, refs: [ref], emit });
     const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-    // Offered one by one (readyOrder: both uncompressed, template order), the build going on meanwhile.
+    // Offered one by one, in template order, the build going on meanwhile.
     const early = start();
     await tick();
     early.offer(artifacts[0] as (typeof artifacts)[0]);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { finalizeArtifacts } from '../../src/compose/outputs/finalize.js';
-import { artifactPlan, compressCommand, convertCommand, keepsRaw, readyOrder } from '../../src/compose/outputs/plan.js';
+import { artifactPlan, compressCommand, convertCommand, keepsRaw } from '../../src/compose/outputs/plan.js';
 import { artifactProblems, COMPRESSIONS, FORMATS } from '../../src/template/artifacts.js';
 import type { Runner, StepOptions } from '../../src/docker/runner.js';
 import { StepError, UserError } from '../../src/errors.js';
@@ -123,14 +123,6 @@ describe('artifactPlan', () => {
   });
 });
 
-describe('readyOrder', () => {
-  it('puts the uncompressed artifacts first, template order within each group', () => {
-    const plan = artifactPlan(template([{ type: 'raw', compression: 'gz' }, { type: 'vhdx' }, { type: 'qcow2', compression: 'xz' }, { type: 'raw' }]));
-    expect(readyOrder(plan).map((a) => a.file)).toEqual(['edge-1.2.vhdx', 'edge-1.2.raw', 'edge-1.2.raw.gz', 'edge-1.2.qcow2.xz']);
-    expect(plan.map((a) => a.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz', 'edge-1.2.raw']);
-  });
-});
-
 describe('command lines', () => {
   it.each([
     ['qcow2', ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '/b/x.raw', '/b/w/x.qcow2']],
@@ -222,7 +214,7 @@ describe('finalizeArtifacts with a recording runner', () => {
     expect(events.map((e) => ('message' in e ? e.message : ''))).toContain('removing edge-1.2.raw: no artifact is an uncompressed raw image');
   });
 
-  it('tells onReady of each artifact under its final name, uncompressed ones first, each after those before it, before it returns', async () => {
+  it('tells onReady of every artifact, in template order, once all are under their final names, before it returns', async () => {
     const dir = await tempDir();
     const tpl = template([{ type: 'raw', compression: 'gz' }, { type: 'raw' }, { type: 'vhdx' }, { type: 'qcow2', compression: 'xz' }]);
     // The runner makes nothing: the files it would have moved into place are there already.
@@ -230,19 +222,12 @@ describe('finalizeArtifacts with a recording runner', () => {
     await mkdir(path.join(dir, '.edge-1.2.finalize'));
     const raw = path.join(dir, 'edge-1.2.raw');
     await writeFile(raw, 'raw image bytes');
-    const told: Array<{ file: string; at: number }> = [];
+    const told: Array<{ file: string; size: number; path: string; moved: number }> = [];
     const moved: string[] = [];
-    let release: () => void = () => undefined;
-    const slowVhdx = new Promise<void>((ok) => {
-      release = ok;
-    });
     const runner: Runner = {
       where: 'host',
       async run(argv: string[]) {
-        // The vhdx is made last: the raw image (already in place) is told first, then the vhdx, then the rest.
-        if (argv[0] === 'qemu-img' && argv.includes('vhdx')) await slowVhdx;
         if (argv[0] === 'mv') moved.push(path.basename(argv.at(-1) as string));
-        if (argv[0] === 'mv' && argv.at(-1)?.endsWith('.xz')) setTimeout(release, 20);
         return { exitCode: 0, stdout: '', stderr: '' };
       },
     };
@@ -251,14 +236,13 @@ describe('finalizeArtifacts with a recording runner', () => {
       buildDir: dir,
       template: tpl,
       emit: () => undefined,
-      onReady: (a) => told.push({ file: a.file, at: moved.length }),
+      onReady: (a) => told.push({ file: a.file, size: a.size, path: a.path, moved: moved.length }),
     });
-    expect(told.map((t) => t.file)).toEqual(['edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.raw.gz', 'edge-1.2.qcow2.xz']);
-    // The raw image (in place from the start) before the slow vhdx was moved; the vhdx only once it was, after the xz.
-    expect(told[0]?.at).toBeLessThanOrEqual(moved.indexOf('edge-1.2.vhdx'));
-    expect(moved.indexOf('edge-1.2.vhdx')).toBeGreaterThan(moved.indexOf('edge-1.2.qcow2.xz'));
-    expect(told[1]?.at).toBeGreaterThan(moved.indexOf('edge-1.2.vhdx'));
-    expect(out.map((a) => a.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz']);
+    expect(told.map((t) => t.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz']);
+    // Each told only once every one was moved into place, with its path and size there.
+    expect(told.every((t) => t.moved === 3)).toBe(true);
+    expect(told[2]).toMatchObject({ path: path.join(dir, 'edge-1.2.vhdx'), size: 'edge-1.2.vhdx'.length });
+    expect(out.map((a) => a.file)).toEqual(told.map((t) => t.file));
   });
 
   it('tells onReady of nothing after a failure', async () => {

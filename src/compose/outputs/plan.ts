@@ -38,17 +38,6 @@ export function artifactPlan(template: ImageTemplate): PlannedArtifact[] {
   });
 }
 
-/**
- * The order in which finalize says its artifacts are ready (each once those
- * before it are), and the order of the files in the image that carries them:
- * the uncompressed ones first, which are made in seconds, then the compressed
- * ones; template order within each. The same for every build of a template,
- * so the image's layer is too, whichever artifact happens to be made first.
- */
-export function readyOrder<T extends { compression?: string }>(artifacts: readonly T[]): T[] {
-  return [...artifacts.filter((a) => !a.compression), ...artifacts.filter((a) => a.compression)];
-}
-
 /** Whether the plan keeps the uncompressed raw image; when not, finalize removes it. */
 export function keepsRaw(plan: readonly PlannedArtifact[]): boolean {
   return plan.some((a) => a.type === 'raw' && !a.compression);

@@ -126,7 +126,7 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; buildD
       stamp,
     );
   }
-  s.emit({ type: 'info', message: `making the image ${s.refs.join(', ')} (its layer as the artifacts are made)` });
+  s.emit({ type: 'info', message: `making the image ${s.refs.join(', ')} (its layer while the build finishes)` });
   const importing = s.docker.then((docker) => importLayer(docker, layer(), `the layer of ${imageWhat(s.refs)}`));
   importing.catch(() => undefined);
   const abort = async () => {

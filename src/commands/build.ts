@@ -51,12 +51,13 @@ export interface BuildOptions {
    */
   removal?: (removed: Promise<void>) => void;
   /**
-   * Told of each disk artifact once it is under its final name, before the
-   * build hashes it, with the build's SOURCE_DATE_EPOCH: the caller may read
-   * it meanwhile (the image that carries it). Not told of the initramfs build
-   * an ISO's systemConfig.initramfs asks for.
+   * Told of the disk artifacts (in template order, with the build's
+   * SOURCE_DATE_EPOCH) once all are under their final names, while the build
+   * hashes them and finishes: the caller may read them meanwhile (the image
+   * that carries them). Not told of the initramfs build an ISO's
+   * systemConfig.initramfs asks for.
    */
-  onReady?: (a: ReadyArtifact, epoch: number) => void;
+  onReady?: (artifacts: ReadyArtifact[], epoch: number) => void;
 }
 
 export interface BaseResult {
@@ -271,7 +272,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
       emit: o.emit,
       live,
       snapshots: registry?.snapshots(),
-      onReady: o.onReady && ((a) => o.onReady?.(a, sourceDate.epoch)),
+      onReady: o.onReady && ((artifacts) => o.onReady?.(artifacts, sourceDate.epoch)),
     });
   } finally {
     // Removing the container (and the tmpfs with the root filesystem) takes up to a second: a caller that has more

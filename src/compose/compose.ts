@@ -71,8 +71,8 @@ export interface ComposeOptions {
   live?: LiveSystem;
   /** The cache registry, sharing the chroot and installed-package snapshots between hosts. */
   snapshots?: SnapshotRemote;
-  /** Told of each disk artifact once it is under its final name, before it is hashed (FinalizeOptions.onReady). */
-  onReady?: (a: ReadyArtifact) => void;
+  /** Told of the disk artifacts once all are under their final names, before they are hashed (FinalizeOptions.onReady). */
+  onReady?: (artifacts: ReadyArtifact[]) => void;
 }
 
 export interface ComposeResult {

@@ -76,53 +76,52 @@ export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
   }
 }
 
-/** The image a build makes while it is still running: its artifacts go to `docker import` as they are offered. */
+/** The image of a build that is not done yet: its artifacts go into `docker import` while the build finishes. */
 export interface EarlyCarrier {
-  /** One more artifact under its final name, in template order; the layer takes it while the build goes on. */
-  offer(a: ReadyArtifact): void;
-  /** The build is done: the layer's last files (what was not offered, the SBOM, the manifest), then the image. */
+  /** The build is done: the layer's last files (the SBOM and the manifest) go in, then the image is named. */
   finish(o: CarrierInput): Promise<Carrier>;
   /** The build failed: the import is stopped, and no image or scratch file is left. */
   abort(): Promise<void>;
 }
 
 /**
- * Start the carrier of a build that is not done yet: the layer streams into
- * `docker import` once finalize says the artifacts are made
- * (FinalizeOptions.onReady), while the build hashes them, writes the SBOM and
+ * Start the image of a build that is not done yet: once finalize has every
+ * artifact under its final name (FinalizeOptions.onReady), the layer streams
+ * them into `docker import` while the build hashes them, writes the SBOM and
  * the manifest and removes its container. The default template's 4 GiB raw
  * image took 2.8 s to hash, then 3.2 s to convert to qcow2 and import; now
- * the two overlap (6.9 s → 6.1 s for both on two cores). The layer is the one buildCarrier
- * makes from the same outputs, so the image id is too; a build whose
- * artifacts are not the ones offered, in that order, gets buildCarrier's.
+ * the two overlap (6.9 s → 6.1 s for both on two cores). The layer is the one
+ * buildCarrier makes from the same outputs, so the image id is too; a build
+ * whose outputs are not `artifacts`, in that order, gets buildCarrier's.
  */
-export function startCarrier(s: { docker: Promise<Docker>; epoch: number; buildDir: string; refs: string[]; emit: Emit }): EarlyCarrier {
-  const offered: ReadyArtifact[] = [];
-  // Each offered artifact's part is made once, by the stream or by the whole archive after a failed import.
-  const made: Promise<LayerPart>[] = [];
-  let closing: LayerPart[] | undefined;
-  let stopped: unknown;
-  let wake: () => void = () => undefined;
-  const scratch = freshScratch(s.buildDir);
+export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifacts: ReadyArtifact[]; refs: string[]; emit: Emit }): EarlyCarrier {
+  const buildDir = path.dirname((s.artifacts[0] as ReadyArtifact).path);
+  const scratch = freshScratch(buildDir);
   scratch.catch(() => undefined);
+  // Each artifact's part is made once: by the stream, or for the whole archive after a failed import.
+  const made = new Map<number, Promise<LayerPart>>();
   const partOf = (i: number) => {
-    made[i] ??= scratch.then((dir) => artifactPart(offered[i] as ReadyArtifact, dir, s.emit));
-    return made[i] as Promise<LayerPart>;
+    let part = made.get(i);
+    if (!part) {
+      part = scratch.then((dir) => artifactPart(s.artifacts[i] as ReadyArtifact, dir, s.emit));
+      made.set(i, part);
+    }
+    return part;
   };
+  // The SBOM and the manifest, given by finish; an abort stops the stream instead.
+  let close: (parts: LayerPart[]) => void = () => undefined;
+  let stop: (err: Error) => void = () => undefined;
+  const closing = new Promise<LayerPart[]>((resolve, reject) => {
+    close = resolve;
+    stop = reject;
+  });
+  closing.catch(() => undefined);
   async function* layer(): AsyncGenerator<Uint8Array> {
     const stamp = { mtime: s.epoch };
     yield* tarStream([DISK_DIR], stamp, { end: false });
-    for (let next = 0; ; ) {
-      if (stopped !== undefined) throw stopped;
-      if (next < offered.length) yield* tarStream([(await partOf(next++)).entry], stamp, { end: false });
-      else if (closing) break;
-      else
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-    }
+    for (let i = 0; i < s.artifacts.length; i++) yield* tarStream([(await partOf(i)).entry], stamp, { end: false });
     yield* tarStream(
-      (closing as LayerPart[]).map((p) => p.entry),
+      (await closing).map((p) => p.entry),
       stamp,
     );
   }
@@ -130,41 +129,36 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; buildD
   const importing = s.docker.then((docker) => importLayer(docker, layer(), `the layer of ${imageWhat(s.refs)}`));
   importing.catch(() => undefined);
   const abort = async () => {
-    stopped ??= new StepError('the build ended before its image was made');
-    wake();
+    stop(new StepError('the build ended before its image was made'));
     // An import that ended anyway (the build failed after its last file) leaves no unnamed image behind.
     const r = await importing.catch(() => undefined);
     if (r && 'got' in r) await (await s.docker).removeImageIfUnused(r.got.id).catch(() => undefined);
-    await rm(path.join(s.buildDir, CARRIER_DIR), { recursive: true, force: true });
+    await rm(path.join(buildDir, CARRIER_DIR), { recursive: true, force: true });
   };
   return {
-    offer(a) {
-      offered.push(a);
-      wake();
-    },
     abort,
     async finish(o) {
-      const order = o.compose.artifacts;
-      const same = o.epoch === s.epoch && o.compose.buildDir === s.buildDir && offered.every((a, i) => order[i]?.file === a.file && order[i]?.path === a.path);
+      const outputs = o.compose.artifacts;
+      const same =
+        o.epoch === s.epoch &&
+        outputs.length === s.artifacts.length &&
+        s.artifacts.every((a, i) => outputs[i]?.file === a.file && outputs[i]?.path === a.path && outputs[i]?.size === a.size);
       if (!same) {
-        o.emit({ type: 'debug', message: 'the artifacts offered while the build ran are not its outputs: making the image from the outputs' });
+        o.emit({ type: 'debug', message: 'the artifacts given while the build ran are not its outputs: making the image from the outputs' });
         await abort();
         return buildCarrier(o);
       }
       try {
-        const dir = await scratch;
-        const rest: LayerPart[] = [];
-        for (const a of order.slice(offered.length)) rest.push(await artifactPart(a, dir, o.emit));
-        closing = [...rest, ...(await closingParts(o.compose))];
-        wake();
+        const last = await closingParts(o.compose);
+        close(last);
         // The parts the stream made (the same promises), or makes now for the whole archive should the import have failed.
-        const parts = [...(await Promise.all(offered.map((_, i) => partOf(i)))), ...closing];
+        const parts = [...(await Promise.all(s.artifacts.map((_, i) => partOf(i)))), ...last];
         return await named(o, [DISK_DIR, ...parts.map((p) => p.entry)], parts, importing);
       } catch (err) {
         await abort();
         throw err;
       } finally {
-        await rm(path.join(s.buildDir, CARRIER_DIR), { recursive: true, force: true });
+        await rm(path.join(buildDir, CARRIER_DIR), { recursive: true, force: true });
       }
     },
   };

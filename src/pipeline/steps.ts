@@ -1,7 +1,6 @@
 // The pipeline's steps as Docker Hub hooks call them: pre_build decides,
 // build makes the disk image and the image that carries it, push sends it,
 // post_push reports. Each later step skips when pre_build found no change.
-import path from 'node:path';
 import { type BuildResult, build } from '../commands/build.js';
 import { cache } from '../commands/cache.js';
 import { imageStem } from '../compose/outputs/plan.js';
@@ -176,9 +175,8 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
         removal.catch(() => undefined);
         removals.push(removal);
       },
-      onReady: (a, epoch) => {
-        early ??= startCarrier({ docker: docker(ctx), epoch, buildDir: path.dirname(a.path), refs: first.name.refs, emit: ctx.emit });
-        early.offer(a);
+      onReady: (artifacts, epoch) => {
+        if (artifacts.length > 0) early = startCarrier({ docker: docker(ctx), epoch, artifacts, refs: first.name.refs, emit: ctx.emit });
       },
     });
     // The lock may have been written by this build: take the inputs as built (inputsOf reads the lock file again;

@@ -210,7 +210,7 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     expect(await docker.imageInspect(ref)).toBeUndefined();
   });
 
-  it('streams the artifacts into docker import as they are offered, giving the image buildCarrier makes of the same outputs', async () => {
+  it('streams the artifacts into docker import while the build finishes, giving the image buildCarrier makes of the same outputs', async () => {
     const dir = await tempDir();
     // A sparse raw image (converted to qcow2 for the image) and a vhdx, both with bytes no other layer has.
     const raw = path.join(dir, 'd.raw');
@@ -221,12 +221,12 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
     await writeFile(path.join(dir, 'd.manifest.json'), '{"timings":{"disk":1},"made":2}\n');
     const artifacts = [
-      { type: 'vhdx', file: 'd.vhdx', path: vhdx, size: 2 * 1024 * 1024, sha256: '' },
-      { type: 'raw', file: 'd.raw', path: raw, size: 16 * 1024 * 1024, sha256: '' },
+      { type: 'vhdx', file: 'd.vhdx', path: vhdx, size: 2 * 1024 * 1024 },
+      { type: 'raw', file: 'd.raw', path: raw, size: 16 * 1024 * 1024 },
     ];
     const compose = {
       buildDir: dir,
-      artifacts,
+      artifacts: artifacts.map((a) => ({ ...a, sha256: '' })),
       sbom: { path: path.join(dir, 'd.spdx.json') },
       manifest: path.join(dir, 'd.manifest.json'),
     } as unknown as ComposeResult;
@@ -235,15 +235,11 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     const events: CacheEvent[] = [];
     const emit = (e: CacheEvent) => events.push(e);
     const input = { docker, compose, refs: [ref], labels: { 'org.g3.test': unique }, epoch: 1750000000, emit };
-    const start = () => startCarrier({ docker: Promise.resolve(docker), epoch: 1750000000, buildDir: dir, refs: [ref], emit });
+    const start = (given: typeof artifacts) => startCarrier({ docker: Promise.resolve(docker), epoch: 1750000000, artifacts: given, refs: [ref], emit });
     const tick = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-    // Offered one by one, in template order, the build going on meanwhile.
-    const early = start();
-    await tick();
-    early.offer(artifacts[0] as (typeof artifacts)[0]);
-    await tick();
-    early.offer(artifacts[1] as (typeof artifacts)[0]);
+    // Started, then the build goes on (the SBOM and the manifest are written) before it finishes.
+    const early = start(artifacts);
     await tick();
     const streamed = await early.finish(input);
     expect(streamed.files).toEqual([
@@ -263,23 +259,21 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     expect(made.imageId).toBe(streamed.imageId);
     expect(made.files).toEqual(streamed.files);
 
-    // Offered out of order (not the outputs the build reports): the image is made from the outputs, the same one.
+    // Given other artifacts than the build's outputs (here in another order): the image is made from the outputs, the same one.
     await run({ command: client.bin, args: ['rmi', ref] });
     events.length = 0;
-    const odd = start();
-    odd.offer(artifacts[1] as (typeof artifacts)[0]);
+    const odd = start([artifacts[1], artifacts[0]] as typeof artifacts);
     expect((await odd.finish(input)).imageId).toBe(streamed.imageId);
     expect(events.map((e) => ('message' in e ? e.message : ''))).toContain(
-      'the artifacts offered while the build ran are not its outputs: making the image from the outputs',
+      'the artifacts given while the build ran are not its outputs: making the image from the outputs',
     );
     expect(await imagesWithLayer(layer)).toEqual([streamed.imageId]);
 
-    // A build that fails after its first artifact: the import stops, no image, no scratch directory.
+    // A build that fails before it is done: the import stops, no image, no scratch directory.
     await run({ command: client.bin, args: ['rmi', ref] });
     const allImages = async () => [...new Set((await run({ command: client.bin, args: ['images', '-a', '-q', '--no-trunc'] })).stdout.split('\n'))].sort();
     const before = await allImages();
-    const failed = start();
-    failed.offer(artifacts[0] as (typeof artifacts)[0]);
+    const failed = start(artifacts);
     await tick();
     await failed.abort();
     expect(await docker.imageInspect(ref)).toBeUndefined();

@@ -223,6 +223,7 @@ describe('finalizeArtifacts with a recording runner', () => {
     const raw = path.join(dir, 'edge-1.2.raw');
     await writeFile(raw, 'raw image bytes');
     const told: Array<{ file: string; size: number; path: string; moved: number }> = [];
+    let calls = 0;
     const moved: string[] = [];
     const runner: Runner = {
       where: 'host',
@@ -236,10 +237,14 @@ describe('finalizeArtifacts with a recording runner', () => {
       buildDir: dir,
       template: tpl,
       emit: () => undefined,
-      onReady: (a) => told.push({ file: a.file, size: a.size, path: a.path, moved: moved.length }),
+      onReady: (artifacts) => {
+        calls++;
+        for (const a of artifacts) told.push({ file: a.file, size: a.size, path: a.path, moved: moved.length });
+      },
     });
+    expect(calls).toBe(1);
     expect(told.map((t) => t.file)).toEqual(['edge-1.2.raw.gz', 'edge-1.2.raw', 'edge-1.2.vhdx', 'edge-1.2.qcow2.xz']);
-    // Each told only once every one was moved into place, with its path and size there.
+    // Told once every one was moved into place, each with its path and size there.
     expect(told.every((t) => t.moved === 3)).toBe(true);
     expect(told[2]).toMatchObject({ path: path.join(dir, 'edge-1.2.vhdx'), size: 'edge-1.2.vhdx'.length });
     expect(out.map((a) => a.file)).toEqual(told.map((t) => t.file));
@@ -257,7 +262,7 @@ describe('finalizeArtifacts with a recording runner', () => {
         buildDir: dir,
         template: template([{ type: 'qcow2' }, { type: 'raw', compression: 'gz' }]),
         emit: () => undefined,
-        onReady: (a) => told.push(a.file),
+        onReady: (artifacts) => told.push(...artifacts.map((a) => a.file)),
       },
     ).catch((e: unknown) => e);
     expect((err as Error).message).toContain('converting');

@@ -38,8 +38,8 @@ export interface OutputContext {
   timed: Timed;
   /** imageType iso with systemConfig.initramfs: the initrd image its medium boots, already built. */
   live?: LiveSystem;
-  /** Told of each disk artifact once it is under its final name, before it is hashed (FinalizeOptions.onReady). */
-  onReady?: (a: ReadyArtifact) => void;
+  /** Told of the disk artifacts once all are under their final names, before they are hashed (FinalizeOptions.onReady). */
+  onReady?: (artifacts: ReadyArtifact[]) => void;
 }
 
 export interface OutputResult {

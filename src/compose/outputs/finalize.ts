@@ -29,10 +29,10 @@ export interface FinalizeOptions {
    * final name, before they are all hashed; the caller may read them
    * meanwhile (the image that carries them), never change them.
    */
-  onReady?: (a: ReadyArtifact) => void;
+  onReady?: (artifacts: ReadyArtifact[]) => void;
 }
 
-/** An artifact under its final name, as onReady is told of it. */
+/** An artifact under its final name, as onReady is told of it (before it is hashed). */
 export interface ReadyArtifact {
   file: string;
   path: string;
@@ -92,11 +92,14 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
   for (const a of plan) if (a.type === 'raw' && !a.compression) made(a.file);
   // Told only now, not as each artifact is made: reading one (the image's import: 3 s of CPU per GB on two cores)
   // while a compression still runs slowed the OS Image Composer template's raw.gz from 15 s to 25 s.
-  if (o.onReady)
+  if (o.onReady) {
+    const ready: ReadyArtifact[] = [];
     for (const a of plan) {
       const file = path.join(o.buildDir, a.file);
-      o.onReady({ ...a, path: file, size: (await lstat(file)).size });
+      ready.push({ ...a, path: file, size: (await lstat(file)).size });
     }
+    o.onReady(ready);
+  }
   return Promise.all(plan.map((a) => digests.get(a.file) ?? hashed(a, o.buildDir)));
 }
 

@@ -10,6 +10,7 @@ import { UserError } from '../../errors.js';
 import { run } from '../../exec.js';
 import type { Emit } from '../../log/events.js';
 import { hashFile } from '../../fs/hash.js';
+import { mapPool } from '../../pool.js';
 import { withoutCredentials } from '../../text/untrusted.js';
 import { byCodeUnit } from '../../text/order.js';
 
@@ -126,7 +127,8 @@ export async function composerInputs(
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
   if (!lines || lines.join('\n') !== CLOSED_CONTEXT.join('\n')) return undefined;
-  const files: [string, string][] = [];
+  // Each entry in walk order, with what stands for its content (a regular file's SHA256 comes after the walk).
+  const found: [string, string | { file: string }][] = [];
   const cache = path.join(o.context, '.g3-cache');
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -134,13 +136,19 @@ export async function composerInputs(
       const p = path.join(dir, e.name);
       const rel = path.relative(o.context, p);
       if (e.isDirectory()) await walk(p);
-      else if (e.isSymbolicLink()) files.push([rel, `link ${await readlink(p)}`]);
-      else if (e.isFile()) files.push([rel, (await hashFile(p, { noFollow: true })).sha256]);
-      else files.push([rel, 'other']);
+      else if (e.isSymbolicLink()) found.push([rel, `link ${await readlink(p)}`]);
+      else if (e.isFile()) found.push([rel, { file: p }]);
+      else found.push([rel, 'other']);
     }
   };
   const sections = (await readdir(cache, { withFileTypes: true }).catch(() => [])).filter((e) => e.name.startsWith('composer-') && e.isDirectory());
   for (const e of sections.sort((a, b) => byCodeUnit(a.name, b.name))) await walk(path.join(cache, e.name));
+  // Eight at a time: one by one, the 60 tool packages of the default target took 80-200 ms.
+  const files = await mapPool(
+    found,
+    8,
+    async ([rel, what]): Promise<[string, string]> => [rel, typeof what === 'string' ? what : (await hashFile(what.file, { noFollow: true })).sha256],
+  );
   const sorted = (r: Record<string, string>) => Object.entries(r).sort(([a], [b]) => byCodeUnit(a, b));
   const digest = createHash('sha256').update(
     JSON.stringify({

@@ -14,6 +14,7 @@ import { makeLocalRepo } from '../rootfs/local-repo.js';
 import { LocalRunner } from '../../docker/runner.js';
 import { lockedImagePackages, lockSuite, MMDEBSTRAP_ENV, snapshotKey } from '../rootfs/snapshot.js';
 import { baseImageDir } from '../../layout/paths.js';
+import { memoryDir } from '../../fs/memory-dir.js';
 import { dockerPlatform } from '../../template/provider.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
@@ -83,6 +84,10 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
     const all = new Map([...packages, ...cachedImagePackages(o.lock)].map((p) => [p.name, p]));
     const repo = await makeLocalRepo(host, { dir: path.join(dir, 'repo'), pkgDir: o.pkgDir, packages: [...all.values()] });
     const tar = path.join(dir, 'base.tar');
+    // mmdebstrap's temporary chroot (about 250 MB) in memory when the machine has it and TMPDIR is not set:
+    // the base image took 19.2-19.6 s instead of 21.3-22.2 s.
+    const tmpdir = process.env.TMPDIR ? undefined : await memoryDir(1 << 30);
+    if (tmpdir) o.emit({ type: 'debug', message: `mmdebstrap's temporary chroot goes in ${tmpdir} (a tmpfs with room)` });
     await host.run(
       [
         'mmdebstrap',
@@ -96,10 +101,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
         tar,
         repo.copySource,
       ],
-      {
-        env: MMDEBSTRAP_ENV,
-        onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }),
-      },
+      { env: { ...MMDEBSTRAP_ENV, ...(tmpdir ? { TMPDIR: tmpdir } : {}) }, onLine: (line) => o.emit({ type: 'debug', message: `mmdebstrap: ${line}` }) },
     );
     const id = await o.docker.importTar(
       tar,

@@ -161,16 +161,26 @@ export function foreignArch(debArch: string, host: string | undefined = hostDebi
   return debArch === host ? undefined : debArch;
 }
 
-function baseOptions(p: Prepared, s: Settings, force: boolean, emit: Emit) {
+function baseOptions(p: Prepared, o: Pick<BuildOptions, 'settings' | 'env' | 'emit'>, force: boolean) {
   const foreign = foreignArch(p.t.plan.arch);
-  return { docker: p.docker, lock: p.lock, providerId: p.t.plan.providerId, pkgDir: p.t.pkgDir, workDir: s.workDir, force, emit, foreignArch: foreign };
+  return {
+    docker: p.docker,
+    lock: p.lock,
+    providerId: p.t.plan.providerId,
+    pkgDir: p.t.pkgDir,
+    workDir: o.settings.workDir,
+    force,
+    env: o.env,
+    emit: o.emit,
+    foreignArch: foreign,
+  };
 }
 
 /** `base`: (re)make the base image from the package cache. */
 export async function base(o: BuildOptions): Promise<BaseResult> {
   const p = await prepare(o);
   try {
-    const result = await ensureBaseImage(baseOptions(p, o.settings, true, o.emit));
+    const result = await ensureBaseImage(baseOptions(p, o, true));
     return { target: o.target, providerId: p.t.plan.providerId, base: result, client: { bin: p.docker.client.bin, mode: p.docker.client.mode } };
   } finally {
     await p.hold.release();
@@ -214,7 +224,7 @@ async function composeHeld(o: BuildOptions, p: Prepared, started: number, live?:
   const providerId = p.t.plan.providerId;
   const foreign = foreignArch(p.t.plan.arch);
   const platform = foreign ? dockerPlatform(foreign) : undefined;
-  const baseImage = await ensureBaseImage(baseOptions(p, s, false, o.emit));
+  const baseImage = await ensureBaseImage(baseOptions(p, o, false));
   const fallback = await fallbackSources(p.t.plan.repos, s.g3Cache, providerId);
   // One time for the whole build: the composer image's created label, file times in the image, the SBOM.
   const sourceDate = await buildSourceDate(s.projectRoot, o.env);

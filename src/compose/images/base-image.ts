@@ -15,6 +15,7 @@ import { LocalRunner } from '../../docker/runner.js';
 import { lockedImagePackages, lockSuite, MMDEBSTRAP_ENV, snapshotKey } from '../rootfs/snapshot.js';
 import { baseImageDir } from '../../layout/paths.js';
 import { memoryDir } from '../../fs/memory-dir.js';
+import type { Env } from '../../env.js';
 import { dockerPlatform } from '../../template/provider.js';
 
 export const BASE_KEY_LABEL = 'org.g3-composer.base-key';
@@ -53,6 +54,8 @@ export interface BaseImageOptions {
   force: boolean;
   /** The Debian architecture when it is not this host's (`arm64`): bootstrapped for it, imported as its platform. */
   foreignArch?: string;
+  /** The build's environment: a TMPDIR set there keeps mmdebstrap's temporary chroot where it says. */
+  env: Env;
   emit: Emit;
 }
 
@@ -86,7 +89,7 @@ export async function ensureBaseImage(o: BaseImageOptions): Promise<BaseImageRes
     const tar = path.join(dir, 'base.tar');
     // mmdebstrap's temporary chroot (about 250 MB) in memory when the machine has it and TMPDIR is not set:
     // the base image took 19.2-19.6 s instead of 21.3-22.2 s.
-    const tmpdir = process.env.TMPDIR ? undefined : await memoryDir(1 << 30);
+    const tmpdir = o.env.TMPDIR ? undefined : await memoryDir(1 << 30);
     if (tmpdir) o.emit({ type: 'debug', message: `mmdebstrap's temporary chroot goes in ${tmpdir} (a tmpfs with room)` });
     await host.run(
       [

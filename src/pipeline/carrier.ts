@@ -96,6 +96,7 @@ export interface EarlyCarrier {
  */
 export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifacts: ReadyArtifact[]; refs: string[]; emit: Emit }): EarlyCarrier {
   const buildDir = path.dirname((s.artifacts[0] as ReadyArtifact).path);
+  const scratchDir = path.join(buildDir, CARRIER_DIR);
   const scratch = freshScratch(buildDir);
   scratch.catch(() => undefined);
   // Each artifact's part is made once: by the stream, or for the whole archive after a failed import.
@@ -133,7 +134,7 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifa
     // An import that ended anyway (the build failed after its last file) leaves no unnamed image behind.
     const r = await importing.catch(() => undefined);
     if (r && 'got' in r) await (await s.docker).removeImageIfUnused(r.got.id).catch(() => undefined);
-    await rm(path.join(buildDir, CARRIER_DIR), { recursive: true, force: true });
+    await rm(scratchDir, { recursive: true, force: true });
   };
   return {
     abort,
@@ -158,7 +159,7 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifa
         await abort();
         throw err;
       } finally {
-        await rm(path.join(buildDir, CARRIER_DIR), { recursive: true, force: true });
+        await rm(scratchDir, { recursive: true, force: true });
       }
     },
   };

@@ -159,7 +159,7 @@ export async function buildStep(ctx: StepContext): Promise<Skipped | Built> {
   // made, after a failure of the build itself. (Each removal is marked handled at once, so none goes unhandled.)
   const removals: Promise<void>[] = [];
   const removalsDone = () => Promise.allSettled(removals);
-  // The image's layer goes to docker as finalize makes each artifact, while the build hashes them (carrier.ts).
+  // The image's layer goes to docker once finalize has made every artifact, while the build hashes them (carrier.ts).
   let early: EarlyCarrier | undefined;
   let built: Built;
   try {

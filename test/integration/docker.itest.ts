@@ -144,19 +144,24 @@ describe('the image that carries a disk image (buildCarrier)', () => {
       .map((line) => line.split(' ')[0] as string);
   }
 
+  /** What buildCarrier reads of a finished compose: these artifacts in `dir`, with an SBOM and a manifest (with stage timings) written there. */
+  async function composeOf(dir: string, artifacts: Array<{ type: string; file: string; path: string; size: number }>, made: number): Promise<ComposeResult> {
+    await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
+    await writeFile(path.join(dir, 'd.manifest.json'), `{"timings":{"disk":1},"made":${made}}\n`);
+    return {
+      buildDir: dir,
+      artifacts: artifacts.map((a) => ({ ...a, sha256: '' })),
+      sbom: { path: path.join(dir, 'd.spdx.json') },
+      manifest: path.join(dir, 'd.manifest.json'),
+    } as unknown as ComposeResult;
+  }
+
   it('takes the layer through docker import and names it with a load of the config alone; the whole archive gives the same id', async () => {
     const dir = await tempDir();
     const disk = path.join(dir, 'disk.vhdx');
     // Random bytes: a layer no other image on this daemon has.
     await writeFile(disk, randomBytes(3 * 1024 * 1024));
-    await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
-    await writeFile(path.join(dir, 'd.manifest.json'), '{"timings":{"disk":1},"made":1}\n');
-    const compose = {
-      buildDir: dir,
-      artifacts: [{ type: 'vhdx', file: 'disk.vhdx', path: disk, size: 3 * 1024 * 1024, sha256: '' }],
-      sbom: { path: path.join(dir, 'd.spdx.json') },
-      manifest: path.join(dir, 'd.manifest.json'),
-    } as unknown as ComposeResult;
+    const compose = await composeOf(dir, [{ type: 'vhdx', file: 'disk.vhdx', path: disk, size: 3 * 1024 * 1024 }], 1);
     const ref = `g3-itest-carrier:${unique}`;
     images.push(ref);
     const events: CacheEvent[] = [];
@@ -218,18 +223,11 @@ describe('the image that carries a disk image (buildCarrier)', () => {
     await writeFile(raw, randomBytes(1024 * 1024), { flag: 'r+' });
     const vhdx = path.join(dir, 'd.vhdx');
     await writeFile(vhdx, randomBytes(2 * 1024 * 1024));
-    await writeFile(path.join(dir, 'd.spdx.json'), '{}\n');
-    await writeFile(path.join(dir, 'd.manifest.json'), '{"timings":{"disk":1},"made":2}\n');
     const artifacts = [
       { type: 'vhdx', file: 'd.vhdx', path: vhdx, size: 2 * 1024 * 1024 },
       { type: 'raw', file: 'd.raw', path: raw, size: 16 * 1024 * 1024 },
     ];
-    const compose = {
-      buildDir: dir,
-      artifacts: artifacts.map((a) => ({ ...a, sha256: '' })),
-      sbom: { path: path.join(dir, 'd.spdx.json') },
-      manifest: path.join(dir, 'd.manifest.json'),
-    } as unknown as ComposeResult;
+    const compose = await composeOf(dir, artifacts, 2);
     const ref = `g3-itest-early:${unique}`;
     images.push(ref);
     const events: CacheEvent[] = [];

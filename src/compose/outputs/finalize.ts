@@ -69,17 +69,16 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
   // Each artifact is hashed as soon as it is under its final name, beside the formats and compressions still running
   // (the vhdx of the OS Image Composer template is made in 0.7 s, its raw.gz in 15 s).
   const digests = new Map<string, Promise<FinalArtifact>>();
-  const made = (file: string) => {
-    const a = plan.find((x) => x.file === file);
-    if (!a || digests.has(file)) return;
+  const made = (a: PlannedArtifact) => {
+    if (digests.has(a.file)) return;
     const digest = hashed(a, o.buildDir);
     // Met below, or not at all when another artifact failed.
     digest.catch(() => undefined);
-    digests.set(file, digest);
+    digests.set(a.file, digest);
   };
   const finalRaw = path.resolve(o.buildDir, `${imageStem(o.template)}.raw`);
   // A raw image kept where it was made is final already: the formats and compressions only read it.
-  if (raw === finalRaw) for (const a of plan) if (a.type === 'raw' && !a.compression) made(a.file);
+  if (raw === finalRaw) for (const a of plan) if (a.type === 'raw' && !a.compression) made(a);
   try {
     // Settled, not raced: the scratch directory is removed only once every command has ended.
     await allDone([...groupByType(plan)].map(([type, artifacts]) => makeType(runner, o, { type, artifacts, raw, work, made })));
@@ -89,7 +88,7 @@ export async function finalizeArtifacts(runner: Runner, o: FinalizeOptions): Pro
     if (r.exitCode !== 0) o.emit({ type: 'warning', message: `could not remove the scratch directory ${work}: ${r.stderr.trim()}; the next build removes it` });
   }
   await placeRaw(runner, plan, raw, finalRaw, (message) => o.emit({ type: 'info', message }));
-  for (const a of plan) if (a.type === 'raw' && !a.compression) made(a.file);
+  for (const a of plan) if (a.type === 'raw' && !a.compression) made(a);
   // Told only now, not as each artifact is made: reading one (the image's import: 3 s of CPU per GB on two cores)
   // while a compression still runs slowed the OS Image Composer template's raw.gz from 15 s to 25 s.
   if (o.onReady) {
@@ -116,7 +115,7 @@ interface TypeJob {
   raw: string;
   work: string;
   /** Says an artifact is under its final name (its hash starts). */
-  made: (file: string) => void;
+  made: (a: PlannedArtifact) => void;
 }
 
 /** One format's artifacts: the conversion (or a link to the raw image), its compressions side by side, the renames. */
@@ -156,7 +155,7 @@ async function makeType(runner: Runner, o: FinalizeOptions, j: TypeJob): Promise
   );
   for (const a of made) {
     await step(runner, `moving ${a.file} into ${o.buildDir}`, ['mv', '-f', '-T', '--', path.join(j.work, a.file), path.join(o.buildDir, a.file)]);
-    j.made(a.file);
+    j.made(a);
   }
 }
 

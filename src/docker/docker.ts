@@ -34,6 +34,8 @@ export interface ImageInfo {
   created: string;
   /** The diff ids of its layers (RootFS.Layers), first layer first. */
   layers: string[];
+  /** The names it has (RepoTags). */
+  tags: string[];
 }
 
 /** How many lines of a failed build's output go into the error message. */
@@ -123,8 +125,14 @@ export class Docker {
         stderr: r.stderr,
       });
     }
-    const doc = JSON.parse(r.stdout) as { Id: string; Created: string; Config?: { Labels?: Record<string, string> | null }; RootFS?: { Layers?: string[] } };
-    return { id: doc.Id, labels: doc.Config?.Labels ?? {}, created: doc.Created, layers: doc.RootFS?.Layers ?? [] };
+    const doc = JSON.parse(r.stdout) as {
+      Id: string;
+      Created: string;
+      Config?: { Labels?: Record<string, string> | null };
+      RootFS?: { Layers?: string[] };
+      RepoTags?: string[] | null;
+    };
+    return { id: doc.Id, labels: doc.Config?.Labels ?? {}, created: doc.Created, layers: doc.RootFS?.Layers ?? [], tags: doc.RepoTags ?? [] };
   }
 
   /** Build an image with BuildKit; the id comes from --iidfile, the output goes to onLine. */

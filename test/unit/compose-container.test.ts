@@ -415,17 +415,31 @@ describe('the composer image from the same inputs', () => {
     expect(await composerInputs({ context: dir }, build)).toMatch(/^sha256:/);
   });
 
-  /** A Docker that holds `images` (ref -> id and labels) and records builds and tags. */
-  function fakeDocker(images: Map<string, { id: string; labels: Record<string, string> }>) {
+  /** A Docker that holds `images` (ref -> id and labels) and records builds, tags and removals. */
+  function fakeDocker(images: Map<string, { id: string; labels: Record<string, string> }>, inUse = new Set<string>()) {
     const calls: string[] = [];
+    const byId = (id: string) => [...images.values()].find((i) => i.id === id);
     const docker = {
-      imageInspect: async (ref: string) => images.get(ref) && { ...images.get(ref), created: '' },
+      imageInspect: async (ref: string) => {
+        const found = images.get(ref);
+        if (!found) return undefined;
+        const tags = [...images].filter(([, i]) => i.id === found.id).map(([name]) => name);
+        return { ...found, created: '', layers: [], tags };
+      },
       tag: async (src: string, ref: string) => {
         calls.push(`tag ${src} ${ref}`);
+        images.set(ref, byId(src) ?? images.get(src) ?? { id: src, labels: {} });
       },
       build: async (o: { tags: string[]; labels: Record<string, string> }) => {
         calls.push(`build ${o.tags.join(' ')}`);
+        for (const t of o.tags) images.set(t, { id: 'sha256:built', labels: o.labels });
         return { imageId: 'sha256:built' };
+      },
+      removeImageIfUnused: async (ref: string) => {
+        calls.push(`rm ${ref}`);
+        if (inUse.has(images.get(ref)?.id ?? '')) return false;
+        images.delete(ref);
+        return true;
       },
     } as unknown as Docker;
     return { docker, calls };
@@ -454,18 +468,65 @@ describe('the composer image from the same inputs', () => {
     const inputs = made.labels[COMPOSER_INPUTS_LABEL] as string;
     expect(inputs).toMatch(/^sha256:/);
     expect(calls).toEqual([`build g3-composer/composer:one ${composerInputsRef(inputs)}`]);
-    images.set(composerInputsRef(inputs), { id: 'sha256:built', labels: made.labels });
     const other = await buildComposerImage(options(dir, docker, 'two'));
     expect(other.imageId).toBe('sha256:built');
     expect(calls.slice(1)).toEqual(['tag sha256:built g3-composer/composer:two']);
   });
 
-  it('is built again when the image under its name was made from other inputs', async () => {
+  it('is built again when the image under its name was made from other inputs, and the old one loses its inputs name', async () => {
     const dir = await context();
-    const images = new Map([['g3-composer/composer:one', { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } }]]);
+    const old = { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } };
+    const images = new Map([
+      ['g3-composer/composer:one', old],
+      ['g3-composer/composer:inputs-0123456789abcdef', old],
+    ]);
+    const { docker, calls } = fakeDocker(images);
+    const made = await buildComposerImage(options(dir, docker, 'one'));
+    expect(calls).toEqual([
+      `build g3-composer/composer:one ${composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string)}`,
+      'rm g3-composer/composer:inputs-0123456789abcdef',
+    ]);
+    expect([...images.keys()].sort()).toEqual([
+      'g3-composer/composer:inputs-' + (made.labels[COMPOSER_INPUTS_LABEL] as string).slice(7, 23),
+      'g3-composer/composer:one',
+    ]);
+  });
+
+  it('keeps the old image when another target still names it; a name taken by the new image stays', async () => {
+    const dir = await context();
+    const old = { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } };
+    const images = new Map([
+      ['g3-composer/composer:one', old],
+      ['g3-composer/composer:two', old],
+      ['g3-composer/composer:inputs-0123456789abcdef', old],
+    ]);
     const { docker, calls } = fakeDocker(images);
     await buildComposerImage(options(dir, docker, 'one'));
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatch(/^build g3-composer\/composer:one g3-composer\/composer:inputs-[0-9a-f]{16}$/);
+    expect(calls.filter((c) => c.startsWith('rm '))).toEqual([]);
+    expect(images.get('g3-composer/composer:inputs-0123456789abcdef')?.id).toBe('sha256:old');
+
+    // The same inputs built again (another id): the inputs name is the new image's now, and is kept.
+    const same = new Map<string, { id: string; labels: Record<string, string> }>([['g3-composer/composer:one', old]]);
+    const again = fakeDocker(same);
+    const made = await buildComposerImage(options(dir, again.docker, 'one'));
+    const shared = composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string);
+    same.set('g3-composer/composer:one', { id: 'sha256:old', labels: {} });
+    same.set(shared, { id: 'sha256:old', labels: {} });
+    await buildComposerImage(options(dir, again.docker, 'one'));
+    expect(again.calls.filter((c) => c.startsWith('rm '))).toEqual([]);
+    expect(same.get(shared)?.id).toBe('sha256:built');
+  });
+
+  it('keeps the old image while a container uses it', async () => {
+    const dir = await context();
+    const old = { id: 'sha256:old', labels: {} };
+    const images = new Map([
+      ['g3-composer/composer:one', old],
+      ['g3-composer/composer:inputs-0123456789abcdef', old],
+    ]);
+    const { docker, calls } = fakeDocker(images, new Set(['sha256:old']));
+    await buildComposerImage(options(dir, docker, 'one'));
+    expect(calls).toContain('rm g3-composer/composer:inputs-0123456789abcdef');
+    expect(images.get('g3-composer/composer:inputs-0123456789abcdef')?.id).toBe('sha256:old');
   });
 });

@@ -151,17 +151,18 @@ describe('Docker over a fake client', () => {
     await expect(docker.imageInspect('base:1')).rejects.toThrow(/inspecting image base:1 failed \(exit code 1\): Cannot connect/);
   });
 
-  it('imageInspect reads id, labels (none as {}), creation time and layers (none as [])', async () => {
+  it('imageInspect reads id, labels (none as {}), creation time, layers and names (none as [])', async () => {
     const { docker } = await logging(`echo '{"Id":"sha256:ab","Created":"2026-01-01T00:00:00Z","Config":{"Labels":null}}'`);
-    expect(await docker.imageInspect('base:1')).toEqual({ id: 'sha256:ab', labels: {}, created: '2026-01-01T00:00:00Z', layers: [] });
+    expect(await docker.imageInspect('base:1')).toEqual({ id: 'sha256:ab', labels: {}, created: '2026-01-01T00:00:00Z', layers: [], tags: [] });
     const layered = await logging(
-      `echo '{"Id":"sha256:cd","Created":"2026-01-01T00:00:00Z","Config":{"Labels":{"a":"b"}},"RootFS":{"Layers":["sha256:1","sha256:2"]}}'`,
+      `echo '{"Id":"sha256:cd","Created":"2026-01-01T00:00:00Z","Config":{"Labels":{"a":"b"}},"RootFS":{"Layers":["sha256:1","sha256:2"]},"RepoTags":["base:2"]}'`,
     );
     expect(await layered.docker.imageInspect('base:2')).toEqual({
       id: 'sha256:cd',
       labels: { a: 'b' },
       created: '2026-01-01T00:00:00Z',
       layers: ['sha256:1', 'sha256:2'],
+      tags: ['base:2'],
     });
   });
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Docker } from '../../docker/docker.js';
+import type { Docker, ImageInfo } from '../../docker/docker.js';
 import { UserError } from '../../errors.js';
 import { run } from '../../exec.js';
 import type { Emit } from '../../log/events.js';
@@ -172,8 +172,10 @@ export async function composerInputs(
 
 /** The name every composer image made from the same inputs also gets, so a target with the same tools finds it. */
 export function composerInputsRef(inputs: string): string {
-  return `g3-composer/composer:inputs-${inputs.replace(/^sha256:/, '').slice(0, 16)}`;
+  return `${INPUTS_TAG_PREFIX}${inputs.replace(/^sha256:/, '').slice(0, 16)}`;
 }
+
+const INPUTS_TAG_PREFIX = 'g3-composer/composer:inputs-';
 
 /**
  * Build the composer image with BuildKit; Docker's own cache makes an
@@ -203,13 +205,15 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
   const labels: Record<string, string> = { ...(await ociLabels(o.projectRoot, o.env, o.created)), 'org.g3-composer.provider-id': o.providerId };
   const buildArgs = { BASE_IMAGE: o.baseImage, PROVIDER: o.providerId, TOOLS: o.tools.join(' '), APT_SOURCES: o.aptSources.join('\n') };
   const inputs = o.baseImageId ? await composerInputs(o, { baseImageId: o.baseImageId, buildArgs, labels }) : undefined;
+  const previous = await o.docker.imageInspect(refs[0] as string);
   if (inputs) {
     const shared = composerInputsRef(inputs);
     for (const ref of [refs[0] as string, shared]) {
-      const found = await o.docker.imageInspect(ref);
+      const found = ref === refs[0] ? previous : await o.docker.imageInspect(ref);
       if (found?.labels[COMPOSER_INPUTS_LABEL] !== inputs) continue;
       for (const name of [...refs, shared]) if (name !== ref) await o.docker.tag(found.id, name);
       o.emit({ type: 'info', message: `composer image ${refs[0]}: ${found.id.slice(0, 19)} reused, made from the same Dockerfile, base image and tools` });
+      await retire(o, previous, found.id, refs);
       return { imageId: found.id, refs, labels: { ...labels, [COMPOSER_INPUTS_LABEL]: inputs } };
     }
     labels[COMPOSER_INPUTS_LABEL] = inputs;
@@ -225,5 +229,29 @@ export async function buildComposerImage(o: ComposerImageOptions): Promise<Compo
     platform: o.platform,
     onLine: (line) => o.emit({ type: 'debug', message: `docker build: ${line}` }),
   });
+  await retire(o, previous, imageId, refs);
   return { imageId, refs, labels };
+}
+
+/**
+ * The composer image the target's name left (`previous`, now `current`) keeps
+ * its inputs name, which would keep it on disk for good (a few hundred MB for
+ * every change of tools or base image): that name is removed when no other
+ * target names the image, and with it the image unless a container uses it.
+ */
+async function retire(
+  o: Pick<ComposerImageOptions, 'docker' | 'emit'>,
+  previous: ImageInfo | undefined,
+  current: string,
+  refs: readonly string[],
+): Promise<void> {
+  if (!previous || previous.id === current) return;
+  const kept = previous.tags.filter((t) => !refs.includes(t));
+  const inputsNames = kept.filter((t) => t.startsWith(INPUTS_TAG_PREFIX));
+  if (inputsNames.length === 0 || inputsNames.length < kept.length) return;
+  for (const name of inputsNames) {
+    // A name that has moved on (to the image just made from the same inputs) stays.
+    if ((await o.docker.imageInspect(name))?.id !== previous.id) continue;
+    if (await o.docker.removeImageIfUnused(name)) o.emit({ type: 'debug', message: `removed ${name}: the composer image ${refs[0]} was before` });
+  }
 }

@@ -473,40 +473,37 @@ describe('the composer image from the same inputs', () => {
     expect(calls.slice(1)).toEqual(['tag sha256:built g3-composer/composer:two']);
   });
 
+  /** The inputs name of an image made from other inputs. */
+  const OLD_INPUTS = 'g3-composer/composer:inputs-0123456789abcdef';
+  /** A daemon's images where that image (sha256:old) has its inputs name and the names of `targets`. */
+  function oldImageNamed(...targets: string[]) {
+    const old = { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } };
+    return new Map<string, { id: string; labels: Record<string, string> }>([
+      ...targets.map((t) => [`g3-composer/composer:${t}`, old] as const),
+      [OLD_INPUTS, old],
+    ]);
+  }
+
   it('is built again when the image under its name was made from other inputs, and the old one loses its inputs name', async () => {
     const dir = await context();
-    const old = { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } };
-    const images = new Map([
-      ['g3-composer/composer:one', old],
-      ['g3-composer/composer:inputs-0123456789abcdef', old],
-    ]);
+    const images = oldImageNamed('one');
     const { docker, calls } = fakeDocker(images);
     const made = await buildComposerImage(options(dir, docker, 'one'));
-    expect(calls).toEqual([
-      `build g3-composer/composer:one ${composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string)}`,
-      'rm g3-composer/composer:inputs-0123456789abcdef',
-    ]);
-    expect([...images.keys()].sort()).toEqual([
-      'g3-composer/composer:inputs-' + (made.labels[COMPOSER_INPUTS_LABEL] as string).slice(7, 23),
-      'g3-composer/composer:one',
-    ]);
+    expect(calls).toEqual([`build g3-composer/composer:one ${composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string)}`, `rm ${OLD_INPUTS}`]);
+    expect([...images.keys()].sort()).toEqual([composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string), 'g3-composer/composer:one']);
   });
 
   it('keeps the old image when another target still names it; a name taken by the new image stays', async () => {
     const dir = await context();
-    const old = { id: 'sha256:old', labels: { [COMPOSER_INPUTS_LABEL]: 'sha256:other' } };
-    const images = new Map([
-      ['g3-composer/composer:one', old],
-      ['g3-composer/composer:two', old],
-      ['g3-composer/composer:inputs-0123456789abcdef', old],
-    ]);
+    const images = oldImageNamed('one', 'two');
     const { docker, calls } = fakeDocker(images);
     await buildComposerImage(options(dir, docker, 'one'));
     expect(calls.filter((c) => c.startsWith('rm '))).toEqual([]);
-    expect(images.get('g3-composer/composer:inputs-0123456789abcdef')?.id).toBe('sha256:old');
+    expect(images.get(OLD_INPUTS)?.id).toBe('sha256:old');
 
     // The same inputs built again (another id): the inputs name is the new image's now, and is kept.
-    const same = new Map<string, { id: string; labels: Record<string, string> }>([['g3-composer/composer:one', old]]);
+    const same = oldImageNamed('one');
+    same.delete(OLD_INPUTS);
     const again = fakeDocker(same);
     const made = await buildComposerImage(options(dir, again.docker, 'one'));
     const shared = composerInputsRef(made.labels[COMPOSER_INPUTS_LABEL] as string);
@@ -519,14 +516,10 @@ describe('the composer image from the same inputs', () => {
 
   it('keeps the old image while a container uses it', async () => {
     const dir = await context();
-    const old = { id: 'sha256:old', labels: {} };
-    const images = new Map([
-      ['g3-composer/composer:one', old],
-      ['g3-composer/composer:inputs-0123456789abcdef', old],
-    ]);
+    const images = oldImageNamed('one');
     const { docker, calls } = fakeDocker(images, new Set(['sha256:old']));
     await buildComposerImage(options(dir, docker, 'one'));
-    expect(calls).toContain('rm g3-composer/composer:inputs-0123456789abcdef');
-    expect(images.get('g3-composer/composer:inputs-0123456789abcdef')?.id).toBe('sha256:old');
+    expect(calls).toContain(`rm ${OLD_INPUTS}`);
+    expect(images.get(OLD_INPUTS)?.id).toBe('sha256:old');
   });
 });

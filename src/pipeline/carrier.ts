@@ -62,7 +62,7 @@ const DISK_DIR: TarEntry = { name: 'disk', type: 'dir' };
  * order in which a build that streams its layer gives them, see startCarrier).
  */
 export async function buildCarrier(o: CarrierInput): Promise<Carrier> {
-  const scratch = await freshScratch(o.compose.buildDir);
+  const scratch = await freshScratch(path.join(o.compose.buildDir, CARRIER_DIR));
   try {
     const parts: LayerPart[] = [];
     for (const a of o.compose.artifacts) parts.push(await artifactPart(a, scratch, o.emit));
@@ -97,7 +97,7 @@ export interface EarlyCarrier {
 export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifacts: ReadyArtifact[]; refs: string[]; emit: Emit }): EarlyCarrier {
   const buildDir = path.dirname((s.artifacts[0] as ReadyArtifact).path);
   const scratchDir = path.join(buildDir, CARRIER_DIR);
-  const scratch = freshScratch(buildDir);
+  const scratch = freshScratch(scratchDir);
   scratch.catch(() => undefined);
   // Each artifact's part is made once: by the stream, or for the whole archive after a failed import.
   const made = new Map<number, Promise<LayerPart>>();
@@ -165,9 +165,8 @@ export function startCarrier(s: { docker: Promise<Docker>; epoch: number; artifa
   };
 }
 
-/** A new, empty scratch directory for the carrier in `buildDir`. */
-async function freshScratch(buildDir: string): Promise<string> {
-  const scratch = path.join(buildDir, CARRIER_DIR);
+/** `scratch`, made new and empty for the carrier. */
+async function freshScratch(scratch: string): Promise<string> {
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
   return scratch;
